@@ -1,0 +1,64 @@
+# The two commands: `make run` (set up and start everything) and `make test` (set up and run every test).
+SHELL := /bin/bash
+PY := .venv/bin/python
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+# Local configuration: config/local.env as defaults; a variable set in the environment wins.
+.run/local.mk: config/local.env
+	@mkdir -p .run && sed -E 's/^([A-Z_]+)=(.*)$$/\1 ?= \2/' $< > $@
+include .run/local.mk
+export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL JWT_SECRET TWILIO_ACCOUNT_SID TWILIO_AUTH_TOKEN TWILIO_API_BASE \
+       SMTP_HOST SMTP_PORT CRISIS_THRESHOLD HOTLINE_NUMBERS
+PYTEST_ARGS ?=
+
+.PHONY: venv infra topics migrate run stop test lint bench status token clean-data
+.DEFAULT_GOAL := run
+
+venv: .venv/.installed
+.venv/.installed: pyproject.toml requirements.lock
+	@test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
+	@touch $@
+
+infra: venv
+	@scripts/postgres.sh start
+	@scripts/kafka.sh start
+	@$(MAKE) --no-print-directory topics migrate
+
+topics: venv
+	@$(PY) -m shared.cli topics
+
+migrate: venv
+	@$(PY) -m shared.cli migrate
+
+run: infra
+	@scripts/services.sh start
+
+stop:
+	@scripts/services.sh stop || true
+	@scripts/kafka.sh stop
+	@scripts/postgres.sh stop
+
+status:
+	@scripts/postgres.sh status || true
+	@scripts/kafka.sh status || true
+	@scripts/services.sh status || true
+
+test: infra
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	@$(PY) -m ruff check shared services tests bench
+	@$(PY) -m mypy shared services
+	@.venv/bin/lint-imports
+
+bench: infra
+	@$(PY) -m bench.run
+
+token: venv
+	@$(PY) -m shared.cli token --role $(or $(ROLE),coordinator)
+
+clean-data:
+	@scripts/services.sh stop || true
+	@scripts/kafka.sh reset
+	@scripts/postgres.sh reset

@@ -1,0 +1,67 @@
+"""The project's command line: `python -m shared.cli token|migrate|topics ...`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from shared.auth import ROLES, JwtConfig, mint_token
+from shared.db import migrate
+from shared.kafka.admin import ensure_topics
+from shared.settings import AuthSettings, DatabaseSettings, KafkaSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("intake", "directory", "crisis_center", "notifier")
+
+
+def migrations_dir(service: str) -> Path:
+    return ROOT / "services" / service / "migrations"
+
+
+def _token(args: argparse.Namespace) -> int:
+    auth = AuthSettings()
+    config = JwtConfig(auth.jwt_secret.get_secret_value(), auth.jwt_issuer, auth.jwt_audience)
+    print(mint_token(config, subject=args.subject, roles=args.role, ttl_seconds=args.ttl))
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    database_url = DatabaseSettings().database_url
+    for service in args.service or SERVICES:
+        folder = migrations_dir(service)
+        applied = asyncio.run(migrate(database_url, service, folder if folder.is_dir() else None))
+        print(f"{service}: {len(applied)} migration(s) applied" + (f" ({', '.join(applied)})" if applied else ""))
+    return 0
+
+
+def _topics(args: argparse.Namespace) -> int:
+    kafka = KafkaSettings()
+    created = asyncio.run(ensure_topics(kafka.kafka_bootstrap_servers, prefix=kafka.kafka_topic_prefix,
+                                        replication_factor=args.replication_factor))
+    print(f"topics created: {len(created)}" + (f" ({', '.join(created)})" if created else ""))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    token = sub.add_parser("token", help="mint a JWT for the local configuration (JWT_SECRET)")
+    token.add_argument("--role", action="append", choices=ROLES, required=True)
+    token.add_argument("--subject", default="local-user")
+    token.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds")
+    token.set_defaults(func=_token)
+    mig = sub.add_parser("migrate", help="apply the SQL migrations of one or every service")
+    mig.add_argument("service", nargs="*", help=f"one of {SERVICES}; all when omitted")
+    mig.set_defaults(func=_migrate)
+    topics = sub.add_parser("topics", help="create every topic of shared/topics.py and its DLQ twin")
+    topics.add_argument("--replication-factor", type=int, default=1)
+    topics.set_defaults(func=_topics)
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

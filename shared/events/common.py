@@ -1,0 +1,61 @@
+"""Value types shared by several event models: countries, phone numbers, languages, places, areas."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+import pycountry
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+Language = Literal["fr", "nl", "de", "en"]
+LANGUAGES: tuple[Language, ...] = ("fr", "nl", "de", "en")
+
+
+def _country(value: str) -> str:
+    code = value.upper()
+    if pycountry.countries.get(alpha_2=code) is None and code != "XK":
+        raise ValueError("must be an ISO 3166-1 alpha-2 country code")
+    return code
+
+
+def _e164(value: str) -> str:
+    if not _E164.match(value):
+        raise ValueError("must be an E.164 phone number such as +32470123456")
+    return value
+
+
+CountryCode = Annotated[str, AfterValidator(_country)]
+E164 = Annotated[str, AfterValidator(_e164)]
+
+#: Marks a field holding personal data; the register of processing (docs/privacy.md) must list it.
+PERSONAL: dict[str, object] = {"personal_data": True}
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Point(WireModel):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class Circle(Point):
+    radius_km: float = Field(gt=0, le=20000)
+
+
+class Area(WireModel):
+    """An incident's area: a circle, a polygon of [lon, lat] pairs, or (neither) the whole country."""
+
+    country: CountryCode
+    circle: Circle | None = None
+    polygon: list[tuple[float, float]] | None = None
+
+    @model_validator(mode="after")
+    def _polygon_closed_enough(self) -> Area:
+        if self.polygon is not None and len(self.polygon) < 3:
+            raise ValueError("a polygon needs at least 3 points")
+        return self

@@ -1,0 +1,107 @@
+"""CloudEvents 1.0 structured JSON envelope and the base of every event model on the wire."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+SPECVERSION = "1.0"
+CONTENT_TYPE = "application/cloudevents+json"
+
+
+class InvalidEvent(ValueError):
+    """A message that cannot be parsed or validated; its reason goes to the dead-letter topic."""
+
+
+class EventData(BaseModel):
+    """Base of every event's `data`. Unknown extra fields are ignored (additive evolution)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    TYPE: ClassVar[str]
+    TOPIC: ClassVar[str]
+    KEY_FIELD: ClassVar[str]
+
+    def key(self) -> str:
+        return str(getattr(self, self.KEY_FIELD))
+
+
+class CloudEvent(BaseModel):
+    """A CloudEvents 1.0 event in structured mode; extension attributes (e.g. `traceparent`) are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    specversion: str = SPECVERSION
+    id: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    time: datetime
+    datacontenttype: str = "application/json"
+    data: dict[str, Any]
+    traceparent: str | None = None
+
+    @field_validator("specversion")
+    @classmethod
+    def _supported_version(cls, value: str) -> str:
+        if value != SPECVERSION:
+            raise ValueError(f"specversion must be {SPECVERSION}")
+        return value
+
+    @field_validator("time")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("time must carry a time zone offset (RFC 3339)")
+        return value
+
+
+def new_event(
+    data: EventData,
+    *,
+    source: str,
+    event_id: str | None = None,
+    traceparent: str | None = None,
+    time: datetime | None = None,
+) -> CloudEvent:
+    return CloudEvent(
+        id=event_id or str(uuid.uuid4()),
+        source=source,
+        type=data.TYPE,
+        time=time or datetime.now(UTC),
+        data=data.model_dump(mode="json"),
+        traceparent=traceparent,
+    )
+
+
+def encode(event: CloudEvent) -> bytes:
+    body = event.model_dump(mode="json", exclude_none=True)
+    body["time"] = event.time.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def decode(raw: bytes | None) -> CloudEvent:
+    """Parse a structured-mode CloudEvent; raises InvalidEvent with a readable reason."""
+    if raw is None:
+        raise InvalidEvent("empty message value (tombstone) where an event was expected")
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidEvent(f"not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise InvalidEvent("a CloudEvent must be a JSON object")
+    try:
+        return CloudEvent.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidEvent(f"not a CloudEvent: {describe_validation_error(exc)}") from exc
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error["loc"]) or "(root)"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)

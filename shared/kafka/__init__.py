@@ -1,0 +1,1 @@
+"""Kafka helpers: the idempotent producer, the consumer loop with dedup and DLQ, the outbox relay, topic admin."""

@@ -1,0 +1,49 @@
+"""Creates the platform's topics (and their DLQ twins) from `shared.topics`; harmless when they exist."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError
+
+from shared.topics import TopicSpec, all_topic_specs
+
+
+async def ensure_topics(
+    bootstrap_servers: str, specs: list[TopicSpec] | None = None, *, prefix: str = "", replication_factor: int = 1
+) -> list[str]:
+    """Create missing topics; returns the names created."""
+    specs = specs if specs is not None else all_topic_specs()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="topic-admin")
+    for attempt in range(30):
+        try:
+            await admin.start()
+            break
+        except KafkaConnectionError:
+            if attempt == 29:
+                raise
+            await asyncio.sleep(1)
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(prefix + s.name, s.partitions, replication_factor, topic_configs=s.kafka_config())
+            for s in specs
+            if prefix + s.name not in existing
+        ]
+        if missing:
+            await admin.create_topics(missing, timeout_ms=30000)
+        return [t.name for t in missing]
+    finally:
+        await admin.close()
+
+
+async def kafka_ping(producer: object, timeout: float = 2.0) -> bool:
+    """True when the broker answers a metadata request within `timeout` seconds."""
+    client = getattr(producer, "client", None)
+    if client is None:
+        return False
+    try:
+        return bool(await asyncio.wait_for(client.force_metadata_update(), timeout))
+    except (TimeoutError, KafkaConnectionError, OSError):
+        return False

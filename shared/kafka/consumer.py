@@ -1,0 +1,201 @@
+"""The consumer loop every service uses: validate, deduplicate, handle, commit; poison to the DLQ.
+
+- A message that cannot be decoded or validated, or whose handler raises `PermanentError` (or a ValueError),
+  goes to `<topic>.dlq` with the original bytes and the reason in headers; the loop goes on.
+- With a pool, the event id is recorded in `processed_events` in the same transaction as the handler's effect,
+  so a redelivered event has no second effect.
+- Infrastructure errors (database or network down) are retried without limit: the message is sought back and
+  polling continues, so the consumer keeps its place in the group and nothing is lost. Any other error is
+  retried a bounded number of times, then dead-lettered.
+- Offsets are committed after the batch they belong to is handled (at-least-once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from prometheus_client import Counter
+
+from shared.events.envelope import CloudEvent, EventData, InvalidEvent, decode
+from shared.events.registry import parse_data
+from shared.logging import bind_traceparent, get_logger
+from shared.topics import dlq_name
+
+log = get_logger(__name__)
+
+Handler = Callable[[CloudEvent, EventData, asyncpg.Connection | None], Awaitable[None]]
+
+EVENTS = Counter("consumer_events_total", "Events seen by a consumer, by outcome", ["consumer", "topic", "outcome"])
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    KafkaError,
+)
+
+
+class PermanentError(Exception):
+    """The event is well-formed but can never be handled (e.g. it refers to something that cannot exist)."""
+
+
+class _Transient(Exception):
+    pass
+
+
+def header(record: ConsumerRecord[Any, Any], name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name and value is not None:
+            return bytes(value).decode(errors="replace")
+    return None
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        name: str,
+        bootstrap_servers: str,
+        group_id: str,
+        topics: Sequence[str],
+        handler: Handler,
+        producer: AIOKafkaProducer,
+        pool: asyncpg.Pool | None = None,
+        topic_prefix: str = "",
+        max_attempts: int = 3,
+        batch_size: int = 200,
+    ) -> None:
+        self.name = name
+        self._prefix = topic_prefix
+        self._topics = [topic_prefix + t for t in topics]
+        self._handler = handler
+        self._producer = producer
+        self._pool = pool
+        self._max_attempts = max_attempts
+        self._batch_size = batch_size
+        self._consumer = AIOKafkaConsumer(
+            *self._topics,
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            client_id=name,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_interval_ms=300_000,
+        )
+        self._stopping = asyncio.Event()
+        self._started = False
+
+    async def start(self) -> None:
+        if not self._started:
+            await self._consumer.start()
+            self._started = True
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        await self._consumer.stop()
+
+    async def run(self) -> None:
+        """Start (if needed) and consume until `stop()`."""
+        await self.start()
+        backoff = 0.2
+        while not self._stopping.is_set():
+            try:
+                batches = await self._consumer.getmany(timeout_ms=500, max_records=self._batch_size)
+            except KafkaError as exc:
+                log.warning("poll_failed", consumer=self.name, error=type(exc).__name__)
+                await asyncio.sleep(1)
+                continue
+            done: dict[TopicPartition, int] = {}
+            failed = False
+            for tp, records in batches.items():
+                for record in records:
+                    try:
+                        await self._handle_record(record)
+                    except _Transient:
+                        self._consumer.seek(tp, record.offset)
+                        failed = True
+                        break
+                    done[tp] = record.offset + 1
+            if done:
+                try:
+                    await self._consumer.commit(done)
+                except (CommitFailedError, KafkaError) as exc:
+                    log.warning("commit_failed", consumer=self.name, error=type(exc).__name__)
+            if failed:
+                await asyncio.sleep(backoff + random.uniform(0, backoff))
+                backoff = min(backoff * 2, 10.0)
+            else:
+                backoff = 0.2
+
+    async def _handle_record(self, record: ConsumerRecord[Any, Any]) -> None:
+        topic = record.topic.removeprefix(self._prefix)
+        try:
+            event = decode(record.value)
+            data = parse_data(event, topic=topic)
+        except InvalidEvent as exc:
+            await self._dead_letter(record, str(exc))
+            return
+        bind_traceparent(header(record, "traceparent") or event.traceparent)
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                await self._apply(event, data)
+                EVENTS.labels(self.name, topic, "handled").inc()
+                return
+            except (PermanentError, InvalidEvent, ValueError) as exc:
+                await self._dead_letter(record, f"{type(exc).__name__}: {exc}")
+                return
+            except TRANSIENT_ERRORS as exc:
+                log.warning("handler_transient_error", consumer=self.name, event_id=event.id,
+                            error=type(exc).__name__)
+                EVENTS.labels(self.name, topic, "retried").inc()
+                raise _Transient from exc
+            except Exception as exc:  # noqa: BLE001 - one bad record must not stop the consumer
+                log.warning("handler_failed", consumer=self.name, event_id=event.id, attempt=attempt,
+                            error=type(exc).__name__)
+                if attempt == self._max_attempts:
+                    await self._dead_letter(record, f"handler failed {attempt} times: {type(exc).__name__}: {exc}")
+                    return
+                await asyncio.sleep(0.1 * 2**attempt)
+
+    async def _apply(self, event: CloudEvent, data: EventData) -> None:
+        if self._pool is None:
+            await self._handler(event, data, None)
+            return
+        async with self._pool.acquire() as conn, conn.transaction():
+            first_time = await conn.fetchval(
+                "INSERT INTO processed_events(consumer, event_id) VALUES ($1, $2)"
+                " ON CONFLICT DO NOTHING RETURNING true",
+                self.name,
+                f"{event.source}|{event.id}",
+            )
+            if not first_time:
+                EVENTS.labels(self.name, data.TOPIC, "duplicate").inc()
+                return
+            await self._handler(event, data, conn)
+
+    async def _dead_letter(self, record: ConsumerRecord[Any, Any], reason: str) -> None:
+        topic = record.topic.removeprefix(self._prefix)
+        log.warning("dead_lettered", consumer=self.name, topic=topic, offset=record.offset, reason=reason[:300])
+        EVENTS.labels(self.name, topic, "dead_lettered").inc()
+        headers = [(k, v) for k, v in (record.headers or ()) if not k.startswith("dlq.")]
+        headers += [
+            ("dlq.reason", reason[:2000].encode()),
+            ("dlq.topic", topic.encode()),
+            ("dlq.partition", str(record.partition).encode()),
+            ("dlq.offset", str(record.offset).encode()),
+            ("dlq.consumer", self.name.encode()),
+        ]
+        await self._producer.send_and_wait(
+            self._prefix + dlq_name(topic), record.value, key=record.key, headers=headers
+        )

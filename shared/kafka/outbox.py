@@ -1,0 +1,131 @@
+"""Transactional outbox: `enqueue` inside the caller's transaction; `OutboxRelay` drains it to Kafka.
+
+The relay takes a batch with `FOR UPDATE SKIP LOCKED` (replicas share the work), sends every row with the
+idempotent producer, waits for all acknowledgements, then deletes the rows in the same transaction. A relay
+killed mid-batch leaves its rows in place; they are sent again and consumers drop the duplicates by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from prometheus_client import Counter
+
+from shared.events.envelope import CloudEvent, EventData, encode, new_event
+from shared.kafka.producer import kafka_headers
+from shared.logging import current_traceparent, get_logger
+
+log = get_logger(__name__)
+
+RELAYED = Counter("outbox_relayed_total", "Outbox rows published to Kafka", ["schema"])
+
+
+async def enqueue(
+    conn: asyncpg.Connection,
+    data: EventData,
+    *,
+    source: str,
+    topic_prefix: str = "",
+    event_id: str | None = None,
+) -> CloudEvent:
+    """Record an event to publish; call inside the transaction that makes the change it describes."""
+    event = new_event(data, source=source, event_id=event_id, traceparent=current_traceparent())
+    headers = {k: v.decode() for k, v in kafka_headers(event)}
+    await conn.execute(
+        "INSERT INTO outbox(event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5::jsonb)"
+        " ON CONFLICT (event_id) DO NOTHING",
+        event.id,
+        topic_prefix + data.TOPIC,
+        data.key(),
+        encode(event),
+        headers,
+    )
+    return event
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        schema: str,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self._pool = pool
+        self._producer = producer
+        self._schema = schema
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    async def drain_once(self) -> int:
+        """Publish one batch; returns how many rows were published."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT id, topic, key, payload, headers FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self._batch_size,
+            )
+            if not rows:
+                return 0
+            pending = [
+                await self._producer.send(
+                    row["topic"],
+                    bytes(row["payload"]),
+                    key=row["key"].encode(),
+                    headers=[(k, str(v).encode()) for k, v in row["headers"].items()],
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*pending)
+            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [row["id"] for row in rows])
+        RELAYED.labels(self._schema).inc(len(rows))
+        return len(rows)
+
+    async def drain(self) -> int:
+        total = 0
+        while (n := await self.drain_once()) > 0:
+            total += n
+        return total
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Drain whenever a row commits (LISTEN/NOTIFY) and at least every poll interval."""
+        listener: asyncpg.Connection | None = None
+        channel = f"{self._schema}_outbox"
+        try:
+            while not self._stopping.is_set():
+                try:
+                    if listener is None or listener.is_closed():
+                        listener = await self._pool.acquire()
+                        await listener.add_listener(channel, lambda *_: self._wake.set())
+                    await self.drain()
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError, KafkaError) as exc:
+                    log.warning("outbox_relay_error", schema=self._schema, error=type(exc).__name__)
+                    if listener is not None:
+                        await self._release(listener)
+                        listener = None
+                    await asyncio.sleep(1)
+                    continue
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+                except TimeoutError:
+                    pass
+        finally:
+            if listener is not None:
+                await self._release(listener)
+
+    async def _release(self, conn: asyncpg.Connection) -> None:
+        try:
+            await self._pool.release(conn)
+        except Exception:  # noqa: BLE001 - a broken connection may refuse to be released cleanly
+            conn.terminate()

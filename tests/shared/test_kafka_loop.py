@@ -1,0 +1,172 @@
+"""The consumer loop and the outbox relay on the real broker and database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+
+import asyncpg
+import pytest
+
+from shared.events.envelope import CloudEvent, EventData, decode, encode, new_event
+from shared.events.incidents import IncidentClosed
+from shared.events.travellers import TravellerCancelled, TravellerRegistered
+from shared.kafka.consumer import EventConsumer, PermanentError
+from shared.kafka.outbox import OutboxRelay, enqueue
+from shared.kafka.producer import make_producer, publish
+from tests.support import (
+    ROOT, bootstrap, consume, drop_schema, eventually, new_pool, new_schema, new_topic_prefix, unique,
+)
+
+SOURCE = "/tests/shared"
+
+
+def registration(traveller_id: str) -> TravellerRegistered:
+    return TravellerRegistered(
+        traveller_id=traveller_id, full_name="Test Person", email="t@example.org", language="nl",
+        country="NP", arrival=date(2026, 11, 1), departure=date(2026, 12, 31),
+    )
+
+
+@pytest.fixture
+async def prefix() -> str:
+    return await new_topic_prefix()
+
+
+@pytest.fixture
+async def pool():  # type: ignore[no-untyped-def]
+    schema = await new_schema("sharedtest", migrations=None)
+    pool = await new_pool(schema)
+    await pool.execute("CREATE TABLE effects (event_id text, traveller_id text)")
+    yield pool
+    await pool.close()
+    await drop_schema(schema)
+
+
+@pytest.fixture
+async def producer():  # type: ignore[no-untyped-def]
+    producer = make_producer(bootstrap(), client_id="tests")
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+async def record_effect(event: CloudEvent, data: EventData, conn: asyncpg.Connection | None) -> None:
+    assert conn is not None
+    if isinstance(data, TravellerCancelled) and data.traveller_id.startswith("poison"):
+        raise PermanentError("this traveller can never be cancelled")
+    await conn.execute("INSERT INTO effects VALUES ($1, $2)", event.id, getattr(data, "traveller_id", None))
+
+
+async def test_malformed_message_goes_to_dlq_and_the_next_is_handled(prefix, pool, producer) -> None:
+    topic = prefix + "travellers.registrations"
+    consumer = EventConsumer(
+        name="t-consumer", bootstrap_servers=bootstrap(), group_id=unique("g"), topics=["travellers.registrations"],
+        handler=record_effect, producer=producer, pool=pool, topic_prefix=prefix,
+    )
+    await producer.send_and_wait(topic, b"{not json", key=b"x")
+    await producer.send_and_wait(topic, json.dumps({"specversion": "1.0", "id": "1", "source": "/x",
+                                                    "type": "be.diplomatie.traveller.registered",
+                                                    "time": "2026-11-28T10:00:00Z",
+                                                    "data": {"traveller_id": "t1"}}).encode(), key=b"t1")
+    await publish(producer, TravellerCancelled(traveller_id="poison-1"), source=SOURCE, topic_prefix=prefix)
+    good = await publish(producer, registration("good-1"), source=SOURCE, topic_prefix=prefix)
+    task = asyncio.create_task(consumer.run())
+    try:
+        rows = await eventually(lambda: pool.fetch("SELECT * FROM effects"))
+        assert [(r["event_id"], r["traveller_id"]) for r in rows] == [(good.id, "good-1")]
+        dead = await consume(topic + ".dlq", count=3)
+        reasons = {r.key: dict(r.headers)["dlq.reason"].decode() for r in dead}
+        assert reasons[b"x"].startswith("not JSON")
+        assert next(r.value for r in dead if r.key == b"x") == b"{not json", "the original bytes are kept"
+        assert "full_name: Field required" in reasons[b"t1"]
+        assert reasons[b"poison-1"].startswith("PermanentError")
+        assert all(dict(r.headers)["dlq.topic"] == b"travellers.registrations" for r in dead)
+    finally:
+        await consumer.stop()
+        task.cancel()
+
+
+async def test_redelivered_event_id_has_no_second_effect(prefix, pool, producer) -> None:
+    consumer = EventConsumer(
+        name="t-dedup", bootstrap_servers=bootstrap(), group_id=unique("g"), topics=["travellers.registrations"],
+        handler=record_effect, producer=producer, pool=pool, topic_prefix=prefix,
+    )
+    event = new_event(registration("dup-1"), source=SOURCE)
+    for _ in range(3):
+        await producer.send_and_wait(prefix + "travellers.registrations", encode(event), key=b"dup-1")
+    marker = await publish(producer, registration("after"), source=SOURCE, topic_prefix=prefix)
+    task = asyncio.create_task(consumer.run())
+    try:
+        await eventually(lambda: pool.fetchval("SELECT count(*) FROM effects WHERE event_id=$1", marker.id))
+        assert await pool.fetchval("SELECT count(*) FROM effects WHERE traveller_id='dup-1'") == 1
+    finally:
+        await consumer.stop()
+        task.cancel()
+
+
+async def test_outbox_rows_are_published_once_each_after_a_relay_killed_mid_batch(prefix, pool, producer) -> None:
+    schema = await pool.fetchval("SELECT current_schema()")
+    async with pool.acquire() as conn, conn.transaction():
+        for i in range(3000):
+            await enqueue(conn, IncidentClosed(incident_id=f"inc-{i}"), source=SOURCE, topic_prefix=prefix)
+    # A relay in another process, killed with SIGKILL as soon as it has started publishing.
+    env = {**os.environ, "RELAY_SCHEMA": schema, "RELAY_BATCH": "700"}
+    relay = subprocess.Popen([sys.executable, str(ROOT / "tests" / "shared" / "relay_process.py")], env=env,
+                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert relay.stdout is not None
+    assert relay.stdout.readline().strip() == "started"
+    await eventually(lambda: pool.fetchval("SELECT count(*) < 3000 FROM outbox"), interval=0.01, timeout=60)
+    relay.send_signal(signal.SIGKILL)
+    relay.wait()
+    left = await pool.fetchval("SELECT count(*) FROM outbox")
+    assert 0 < left < 3000, "the kill happened in the middle"
+    # A new relay publishes the rest.
+    await OutboxRelay(pool=pool, producer=producer, schema=schema).drain()
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+    records = await consume(prefix + "crisis.incidents", count=3000, timeout=60)
+    ids = [decode(r.value).data["incident_id"] for r in records]
+    assert set(ids) == {f"inc-{i}" for i in range(3000)}, "every row is published"
+    # A consumer with dedup sees each event id once, even if some were published twice.
+    seen: list[str] = []
+
+    async def collect(event: CloudEvent, data: EventData, conn: asyncpg.Connection | None) -> None:
+        seen.append(event.id)
+
+    consumer = EventConsumer(
+        name="t-outbox", bootstrap_servers=bootstrap(), group_id=unique("g"), topics=["crisis.incidents"],
+        handler=collect, producer=producer, pool=pool, topic_prefix=prefix,
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        await eventually(lambda: len(set(seen)) == 3000, timeout=60)
+        await asyncio.sleep(1)
+        assert len(seen) == len(set(seen)) == 3000
+    finally:
+        await consumer.stop()
+        task.cancel()
+
+
+async def test_relay_wakes_on_commit(prefix, pool, producer) -> None:
+    schema = await pool.fetchval("SELECT current_schema()")
+    relay = OutboxRelay(pool=pool, producer=producer, schema=schema, poll_interval=60)
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.5)
+        async with pool.acquire() as conn, conn.transaction():
+            await enqueue(conn, IncidentClosed(incident_id="wake"), source=SOURCE, topic_prefix=prefix)
+        records = await consume(prefix + "crisis.incidents", count=1, timeout=20)
+        assert decode(records[0].value).data == {"incident_id": "wake"}
+    finally:
+        relay.stop()
+        await task
+
+
+def test_event_time_is_rfc3339_utc() -> None:
+    event = new_event(IncidentClosed(incident_id="x"), source=SOURCE, time=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    assert json.loads(encode(event))["time"] == "2026-01-02T03:04:05Z"

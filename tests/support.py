@@ -1,0 +1,121 @@
+"""Helpers for tests against the real broker and database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+
+from shared.auth import JwtConfig, mint_token
+from shared.db import create_pool, migrate
+from shared.events.envelope import CloudEvent, decode
+from shared.kafka.admin import ensure_topics
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_local_env() -> None:
+    """Make `config/local.env` the defaults of the test process (the environment wins)."""
+    for line in (ROOT / "config" / "local.env").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            os.environ.setdefault(key, value)
+
+
+def bootstrap() -> str:
+    return os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+
+
+def database_url() -> str:
+    return os.environ["DATABASE_URL"]
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+async def new_topic_prefix() -> str:
+    """A fresh prefix with every platform topic (and DLQ) created under it."""
+    prefix = unique("t") + "."
+    await ensure_topics(bootstrap(), prefix=prefix)
+    return prefix
+
+
+async def new_schema(service: str, migrations: Path | None = None) -> str:
+    """A fresh schema for one test, with the shared and the service's migrations applied."""
+    schema = unique(f"{service}_t")
+    folder = migrations if migrations is not None else ROOT / "services" / service / "migrations"
+    await migrate(database_url(), schema, folder if folder.is_dir() else None)
+    return schema
+
+
+async def new_pool(schema: str) -> asyncpg.Pool:
+    return await create_pool(database_url(), schema, min_size=1, max_size=10)
+
+
+async def drop_schema(schema: str) -> None:
+    conn = await asyncpg.connect(database_url())
+    try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    finally:
+        await conn.close()
+
+
+def token(*roles: str, subject: str = "tester", ttl: int = 600, secret: str | None = None) -> str:
+    config = JwtConfig(secret or os.environ["JWT_SECRET"], "be.diplomatie.consular", "consular-platform")
+    return mint_token(config, subject=subject, roles=list(roles), ttl_seconds=ttl)
+
+
+def auth(*roles: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(*roles)}"}
+
+
+async def consume(
+    topic: str,
+    *,
+    count: int,
+    timeout: float = 30.0,
+    predicate: Callable[[ConsumerRecord[Any, Any]], bool] | None = None,
+) -> list[ConsumerRecord[Any, Any]]:
+    """Read `topic` from the beginning until `count` matching records arrive or `timeout` passes."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap(), group_id=None, auto_offset_reset="earliest",
+        isolation_level="read_committed", enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list[ConsumerRecord[Any, Any]] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(found) < count and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=300)
+            for records in batches.values():
+                found += [r for r in records if predicate is None or predicate(r)]
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def consume_events(topic: str, *, count: int, timeout: float = 30.0) -> list[CloudEvent]:
+    return [decode(r.value) for r in await consume(topic, count=count, timeout=timeout)]
+
+
+async def eventually(check: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.2) -> Any:
+    """Poll an (async or sync) check until it returns a truthy value; the value, or AssertionError."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
