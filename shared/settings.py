@@ -43,7 +43,10 @@ class AuthSettings(BaseServiceSettings):
     @field_validator("jwt_secret")
     @classmethod
     def _jwt_secret_real(cls, value: SecretStr) -> SecretStr:
-        return refuse_placeholder("JWT_SECRET", value)
+        refuse_placeholder("JWT_SECRET", value)
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("JWT_SECRET must be at least 32 characters (HS256 key length)")
+        return value
 
 
 class TwilioSettings(BaseServiceSettings):
