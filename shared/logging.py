@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 import sys
+from collections.abc import MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -55,7 +56,7 @@ def _valid(value: str) -> bool:
     return len(parts) == 4 and len(parts[1]) == 32 and len(parts[2]) == 16
 
 
-def _drop_personal(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _drop_personal(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in PERSONAL_KEYS.intersection(event_dict):
         event_dict[key] = "[redacted]"
     return event_dict

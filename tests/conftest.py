@@ -23,7 +23,7 @@ async def _check_infrastructure() -> None:
     try:
         await asyncio.wait_for(admin.start(), 15)
         await admin.close()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         pytest.exit(f"Kafka at KAFKA_BOOTSTRAP_SERVERS does not answer ({exc!r}); start it: make infra", returncode=3)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 import pycountry
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import JsonDict
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -31,7 +32,7 @@ CountryCode = Annotated[str, AfterValidator(_country)]
 E164 = Annotated[str, AfterValidator(_e164)]
 
 #: Marks a field holding personal data; the register of processing (docs/privacy.md) must list it.
-PERSONAL: dict[str, object] = {"personal_data": True}
+PERSONAL: JsonDict = {"personal_data": True}
 
 
 class WireModel(BaseModel):

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, EmailStr, Field, model_validator
 
-from shared.events.common import PERSONAL, E164, Language, WireModel
+from shared.events.common import E164, PERSONAL, Language, WireModel
 from shared.events.envelope import EventData
 
 STATUS_TOPIC = "notifications.status"

@@ -28,7 +28,7 @@ MODELS_BY_TYPE: dict[str, type[EventData]] = {model.TYPE: model for model in EVE
 
 
 def types_on(topic: str) -> list[str]:
-    return [model.TYPE for model in EVENT_MODELS if model.TOPIC == topic]
+    return [model.TYPE for model in EVENT_MODELS if topic == model.TOPIC]
 
 
 def parse_data(event: CloudEvent, *, topic: str | None = None) -> EventData:
@@ -36,7 +36,7 @@ def parse_data(event: CloudEvent, *, topic: str | None = None) -> EventData:
     model = MODELS_BY_TYPE.get(event.type)
     if model is None:
         raise InvalidEvent(f"unknown event type {event.type!r}")
-    if topic is not None and model.TOPIC != topic:
+    if topic is not None and topic != model.TOPIC:
         raise InvalidEvent(f"event type {event.type!r} does not belong on topic {topic!r}")
     try:
         return model.model_validate(event.data)

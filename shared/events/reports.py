@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, EmailStr, Field
 
-from shared.events.common import PERSONAL, CountryCode, E164, Language, WireModel
+from shared.events.common import E164, PERSONAL, CountryCode, Language, WireModel
 from shared.events.envelope import EventData
 
 TOPIC = "consular.reports"

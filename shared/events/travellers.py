@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import EmailStr, Field, model_validator
 
-from shared.events.common import PERSONAL, CountryCode, E164, Language, Point
+from shared.events.common import E164, PERSONAL, CountryCode, Language, Point
 from shared.events.envelope import EventData
 
 TOPIC = "travellers.registrations"

@@ -38,12 +38,12 @@ async def ensure_topics(
         await admin.close()
 
 
-async def kafka_ping(producer: object, timeout: float = 2.0) -> bool:
-    """True when the broker answers a metadata request within `timeout` seconds."""
+async def kafka_ping(producer: object, within: float = 2.0) -> bool:
+    """True when the broker answers a metadata request within `within` seconds."""
     client = getattr(producer, "client", None)
     if client is None:
         return False
     try:
-        return bool(await asyncio.wait_for(client.force_metadata_update(), timeout))
+        return bool(await asyncio.wait_for(client.force_metadata_update(), within))
     except (TimeoutError, KafkaConnectionError, OSError):
         return False

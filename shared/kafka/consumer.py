@@ -160,7 +160,7 @@ class EventConsumer:
                             error=type(exc).__name__)
                 EVENTS.labels(self.name, topic, "retried").inc()
                 raise _Transient from exc
-            except Exception as exc:  # noqa: BLE001 - one bad record must not stop the consumer
+            except Exception as exc:
                 log.warning("handler_failed", consumer=self.name, event_id=event.id, attempt=attempt,
                             error=type(exc).__name__)
                 if attempt == self._max_attempts:

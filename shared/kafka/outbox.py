@@ -8,6 +8,7 @@ killed mid-batch leaves its rows in place; they are sent again and consumers dro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -116,10 +117,8 @@ class OutboxRelay:
                     await asyncio.sleep(1)
                     continue
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
-                except TimeoutError:
-                    pass
         finally:
             if listener is not None:
                 await self._release(listener)
@@ -127,5 +126,5 @@ class OutboxRelay:
     async def _release(self, conn: asyncpg.Connection) -> None:
         try:
             await self._pool.release(conn)
-        except Exception:  # noqa: BLE001 - a broken connection may refuse to be released cleanly
+        except Exception:
             conn.terminate()

@@ -20,7 +20,15 @@ from shared.kafka.consumer import EventConsumer, PermanentError
 from shared.kafka.outbox import OutboxRelay, enqueue
 from shared.kafka.producer import make_producer, publish
 from tests.support import (
-    ROOT, bootstrap, consume, drop_schema, eventually, new_pool, new_schema, new_topic_prefix, unique,
+    ROOT,
+    bootstrap,
+    consume,
+    drop_schema,
+    eventually,
+    new_pool,
+    new_schema,
+    new_topic_prefix,
+    unique,
 )
 
 SOURCE = "/tests/shared"
