@@ -10,7 +10,7 @@ export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL JWT_SECRET TWILIO_ACCOUNT_SID TWILIO
        SMTP_HOST SMTP_PORT CRISIS_THRESHOLD HOTLINE_NUMBERS
 PYTEST_ARGS ?=
 
-.PHONY: venv infra topics migrate run stop test lint bench status token clean-data
+.PHONY: venv infra topics migrate run stop test lint bench status token clean-data asyncapi
 .DEFAULT_GOAL := run
 
 venv: .venv/.installed
@@ -62,3 +62,6 @@ clean-data:
 	@scripts/services.sh stop || true
 	@scripts/kafka.sh reset
 	@scripts/postgres.sh reset
+
+asyncapi: venv
+	@$(PY) -m shared.asyncapi > docs/asyncapi.json
