@@ -108,6 +108,8 @@ class OutboxRelay:
                     if listener is None or listener.is_closed():
                         listener = await self._pool.acquire()
                         await listener.add_listener(channel, lambda *_: self._wake.set())
+                    # Cleared before draining: a row committed during the drain wakes the next round.
+                    self._wake.clear()
                     await self.drain()
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError, KafkaError) as exc:
                     log.warning("outbox_relay_error", schema=self._schema, error=type(exc).__name__)
@@ -116,7 +118,8 @@ class OutboxRelay:
                         listener = None
                     await asyncio.sleep(1)
                     continue
-                self._wake.clear()
+                if self._stopping.is_set():
+                    break
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
         finally:
