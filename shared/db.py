@@ -29,9 +29,16 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(json_type, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def create_pool(database_url: str, schema: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+async def _keep_session(_: asyncpg.Connection) -> None:
+    """No reset on release: for pools whose users change no session state (saves a round trip per use)."""
+
+
+async def create_pool(
+    database_url: str, schema: str, *, min_size: int = 2, max_size: int = 10, reset_on_release: bool = True
+) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         database_url,
+        reset=None if reset_on_release else _keep_session,
         min_size=min_size,
         max_size=max_size,
         server_settings={"search_path": check_schema_name(schema), "application_name": schema},

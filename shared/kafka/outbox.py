@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+from dataclasses import dataclass
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -24,6 +26,32 @@ log = get_logger(__name__)
 RELAYED = Counter("outbox_relayed_total", "Outbox rows published to Kafka", ["schema"])
 
 
+@dataclass(frozen=True)
+class OutboxRow:
+    """One row of the outbox, built but not written (for services that write it in a statement of their own)."""
+
+    event: CloudEvent
+    topic: str
+    key: str
+    payload: bytes
+    headers: dict[str, str]
+
+    @property
+    def event_id(self) -> str:
+        return self.event.id
+
+    @property
+    def headers_json(self) -> str:
+        return json.dumps(self.headers)
+
+
+def prepare(data: EventData, *, source: str, topic_prefix: str = "", event_id: str | None = None) -> OutboxRow:
+    """The row `enqueue` writes: the CloudEvent with the current traceparent, its topic, key and headers."""
+    event = new_event(data, source=source, event_id=event_id, traceparent=current_traceparent())
+    return OutboxRow(event=event, topic=topic_prefix + data.TOPIC, key=data.key(), payload=encode(event),
+                     headers={k: v.decode() for k, v in kafka_headers(event)})
+
+
 async def enqueue(
     conn: asyncpg.Connection,
     data: EventData,
@@ -33,18 +61,13 @@ async def enqueue(
     event_id: str | None = None,
 ) -> CloudEvent:
     """Record an event to publish; call inside the transaction that makes the change it describes."""
-    event = new_event(data, source=source, event_id=event_id, traceparent=current_traceparent())
-    headers = {k: v.decode() for k, v in kafka_headers(event)}
+    row = prepare(data, source=source, topic_prefix=topic_prefix, event_id=event_id)
     await conn.execute(
         "INSERT INTO outbox(event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5::jsonb)"
         " ON CONFLICT (event_id) DO NOTHING",
-        event.id,
-        topic_prefix + data.TOPIC,
-        data.key(),
-        encode(event),
-        headers,
+        row.event_id, row.topic, row.key, row.payload, row.headers,
     )
-    return event
+    return row.event
 
 
 class OutboxRelay:
@@ -94,6 +117,9 @@ class OutboxRelay:
             total += n
         return total
 
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
@@ -107,7 +133,7 @@ class OutboxRelay:
                 try:
                     if listener is None or listener.is_closed():
                         listener = await self._pool.acquire()
-                        await listener.add_listener(channel, lambda *_: self._wake.set())
+                        await listener.add_listener(channel, self._on_notify)
                     # Cleared before draining: a row committed during the drain wakes the next round.
                     self._wake.clear()
                     await self.drain()
@@ -128,6 +154,7 @@ class OutboxRelay:
 
     async def _release(self, conn: asyncpg.Connection) -> None:
         try:
+            await conn.remove_listener(f"{self._schema}_outbox", self._on_notify)
             await self._pool.release(conn)
         except Exception:
             conn.terminate()

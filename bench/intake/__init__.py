@@ -1,0 +1,1 @@
+"""Intake's benchmark: `python -m bench.intake`."""

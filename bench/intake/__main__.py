@@ -1,0 +1,3 @@
+from bench.intake.bench_intake import main
+
+raise SystemExit(main())

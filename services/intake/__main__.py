@@ -1,0 +1,71 @@
+"""`python -m services.intake api|worker|all`: the HTTP API (port 8001), the worker, or both in one process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+import uvicorn
+
+from services.intake.api import create_app
+from services.intake.bootstrap import open_resources
+from services.intake.settings import Settings
+from services.intake.worker import Worker
+from shared.kafka.producer import make_producer
+from shared.logging import configure_logging, get_logger
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    resources = await open_resources(settings)
+    producer = make_producer(settings.kafka_bootstrap_servers, client_id="intake-worker")
+    await producer.start()
+    worker = Worker(settings, resources, producer)
+    try:
+        await worker.start()
+        get_logger(__name__).info("intake_worker_started")
+        await stop.wait()
+    finally:
+        await worker.stop()
+        await producer.stop()
+        await resources.pool.close()
+
+
+async def run_api(settings: Settings) -> None:
+    config = uvicorn.Config(create_app(settings), host=settings.http_host, port=settings.http_port,
+                            log_level=settings.log_level.lower(), access_log=False)
+    await uvicorn.Server(config).serve()
+
+
+async def main_async(mode: str, settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    if mode == "worker":
+        await run_worker(settings, stop)
+    elif mode == "api":
+        await run_api(settings)
+    else:
+        api = asyncio.create_task(run_api(settings))
+        worker = asyncio.create_task(run_worker(settings, stop))
+        await asyncio.wait({api, worker}, return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        await asyncio.gather(api, worker, return_exceptions=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.intake")
+    parser.add_argument("mode", choices=["api", "worker", "all"])
+    args = parser.parse_args(argv)
+    settings = Settings()  # type: ignore[call-arg]  # values come from the environment
+    configure_logging("intake", settings.log_level)
+    asyncio.run(main_async(args.mode, settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Intake's adapters: SQL, TwiML, the officer cache."""

@@ -1,0 +1,338 @@
+"""SQL of intake's schema. Functions take a connection so the caller owns the transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.intake.adapters.outbox_rows import OutboxRow
+from services.intake.domain.clocks import ScheduledClockEvent
+from services.intake.domain.model import Kind
+from services.intake.domain.officers import Officer
+from services.intake.domain.reference import format_reference
+from services.intake.domain.voice import ActiveCrisis, RosterEntry
+
+
+def _officer(row: asyncpg.Record) -> Officer:
+    return Officer(officer_id=row["officer_id"], name=row["name"], role=row["role"], phone=row["phone"],
+                   email=row["email"], post_id=row["post_id"], kinds=frozenset(Kind(k) for k in row["kinds"]),
+                   team=row["team"], active=row["active"])
+
+
+async def officers(conn: asyncpg.Connection) -> list[Officer]:
+    return [_officer(r) for r in await conn.fetch("SELECT * FROM officers ORDER BY officer_id")]
+
+
+async def officer(conn: asyncpg.Connection, officer_id: int) -> Officer | None:
+    row = await conn.fetchrow("SELECT * FROM officers WHERE officer_id = $1", officer_id)
+    return _officer(row) if row else None
+
+
+async def open_case_counts(conn: asyncpg.Connection) -> dict[int, int]:
+    rows = await conn.fetch("SELECT officer_id, count(*) AS n FROM reports WHERE status <> 'closed' GROUP BY 1")
+    return {r["officer_id"]: r["n"] for r in rows}
+
+
+async def next_number(conn: asyncpg.Connection, year: int) -> int:
+    return int(await conn.fetchval("SELECT next_reference_number($1)", year))
+
+
+async def next_reference(conn: asyncpg.Connection, year: int) -> str:
+    number = await conn.fetchval("SELECT next_reference_number($1)", year)
+    return format_reference(year, int(number))
+
+
+async def idempotent_reference(conn: asyncpg.Connection, principal: str, key: str) -> tuple[str, str] | None:
+    row = await conn.fetchrow(
+        "SELECT request_hash, reference FROM idempotency_keys WHERE principal = $1 AND key = $2", principal, key)
+    return (row["request_hash"], row["reference"]) if row else None
+
+
+async def external_case(conn: asyncpg.Connection, source: str, external_id: str) -> str | None:
+    ref: str | None = await conn.fetchval(
+        "SELECT reference FROM reports WHERE source = $1 AND external_id = $2", source, external_id)
+    return ref
+
+
+@dataclass
+class CaseWrite:
+    """Everything a new case writes: one statement, hence one round trip and one implicit transaction."""
+
+    report: dict[str, Any]
+    deadlines: Sequence[ScheduledClockEvent] = ()
+    history: list[tuple[str, str, str | None]] = field(default_factory=list)
+    """(status, actor, note), in order."""
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    letters: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[OutboxRow] = field(default_factory=list)
+    idempotency: tuple[str, str, str] | None = None
+    """(principal, key, request hash)."""
+
+
+def _column(rows: Sequence[dict[str, Any]], name: str) -> list[Any]:
+    return [row.get(name) for row in rows]
+
+
+def _json_column(rows: Sequence[dict[str, Any]], name: str) -> list[str | None]:
+    return [None if row.get(name) is None else json.dumps(row[name], ensure_ascii=False) for row in rows]
+
+
+_INSERT_CASE = """
+WITH r AS (
+    INSERT INTO reports (reference, kind, status, channel, language, reporter, reporter_phone, subject, location,
+        description, occurred_at, complex, forward_to, received_at, reply_due_by, provisional_reply_due_by,
+        forward_due_by, officer_id, source, external_id)
+    VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8::jsonb, $9::jsonb, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+            $19, $20)
+    RETURNING reference, received_at
+), h AS (
+    INSERT INTO status_history (reference, status, at, actor, note)
+    SELECT r.reference, x.status, r.received_at, x.actor, x.note
+    FROM r, unnest($21::text[], $22::text[], $23::text[]) WITH ORDINALITY AS x(status, actor, note, n)
+    ORDER BY x.n
+), d AS (
+    INSERT INTO deadlines (reference, deadline, event, due_by, fire_at)
+    SELECT r.reference, x.deadline, x.event, x.due_by, x.fire_at
+    FROM r, unnest($24::text[], $25::text[], $26::timestamptz[], $27::timestamptz[]) AS x(deadline, event, due_by,
+                                                                                          fire_at)
+), m AS (
+    INSERT INTO messages (reference, direction, channel, purpose, notification_id, body, officer, status,
+                          provider_id)
+    SELECT r.reference, x.direction, x.channel, x.purpose, x.notification_id, x.body, x.officer::jsonb, x.status,
+           x.provider_id
+    FROM r, unnest($28::text[], $29::text[], $30::text[], $31::text[], $32::text[], $33::text[], $34::text[],
+                   $35::text[]) WITH ORDINALITY AS x(direction, channel, purpose, notification_id, body, officer,
+                                                      status, provider_id, n)
+    ORDER BY x.n
+), p AS (
+    INSERT INTO print_queue (reference, purpose, language, address, subject, body, officer)
+    SELECT r.reference, x.purpose, x.language, x.address, x.subject, x.body, x.officer::jsonb
+    FROM r, unnest($36::text[], $37::text[], $38::text[], $39::text[], $40::text[], $41::text[])
+         AS x(purpose, language, address, subject, body, officer)
+), o AS (
+    INSERT INTO outbox (event_id, topic, key, payload, headers)
+    SELECT x.event_id, x.topic, x.key, x.payload, x.headers::jsonb
+    FROM r, unnest($42::text[], $43::text[], $44::text[], $45::bytea[], $46::text[]) WITH ORDINALITY
+         AS x(event_id, topic, key, payload, headers, n)
+    ORDER BY x.n
+)
+INSERT INTO idempotency_keys (principal, key, request_hash, reference)
+SELECT x.principal, x.key, x.request_hash, r.reference
+FROM r, unnest($47::text[], $48::text[], $49::text[]) AS x(principal, key, request_hash)
+"""
+
+
+async def insert_case(conn: asyncpg.Connection, write: CaseWrite) -> None:
+    """The case, its history, clocks, messages, letters, outbox events and idempotency key, in one statement.
+
+    A concurrent request that committed the same idempotency key first makes this raise UniqueViolationError,
+    and nothing of the case is written.
+    """
+    row, messages, letters, outbox = write.report, write.messages, write.letters, write.outbox
+    keys = [write.idempotency] if write.idempotency else []
+    await conn.execute(
+        _INSERT_CASE,
+        row["reference"], row["kind"], row["status"], row["channel"], row["language"],
+        row["reporter"], row["reporter_phone"], row["subject"], row["location"], row["description"],
+        row["occurred_at"], row["complex"],
+        row["forward_to"], row["received_at"], row["reply_due_by"], row["provisional_reply_due_by"],
+        row["forward_due_by"], row["officer_id"], row["source"], row["external_id"],
+        [h[0] for h in write.history], [h[1] for h in write.history], [h[2] for h in write.history],
+        [d.deadline.value for d in write.deadlines], [d.event.value for d in write.deadlines],
+        [d.due_by for d in write.deadlines], [d.fire_at for d in write.deadlines],
+        _column(messages, "direction"), _column(messages, "channel"), _column(messages, "purpose"),
+        _column(messages, "notification_id"), _column(messages, "body"), _json_column(messages, "officer"),
+        _column(messages, "status"), _column(messages, "provider_id"),
+        _column(letters, "purpose"), _column(letters, "language"), _column(letters, "address"),
+        _column(letters, "subject"), _column(letters, "body"), _json_column(letters, "officer"),
+        [o.event_id for o in outbox], [o.topic for o in outbox], [o.key for o in outbox],
+        [o.payload for o in outbox], [o.headers_json for o in outbox],
+        [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
+    )
+
+
+async def idempotent_or_number(conn: asyncpg.Connection, principal: str, key: str,
+                               year: int) -> tuple[tuple[str, str] | None, int]:
+    """The case already made under this key (request hash, reference), and a fresh case number, in one round trip.
+
+    A replay leaves the number unused: a gap, never a reuse.
+    """
+    row = await conn.fetchrow(
+        "SELECT k.request_hash, k.reference, next_reference_number($3) AS number"
+        " FROM (SELECT 1) AS one LEFT JOIN idempotency_keys k ON k.principal = $1 AND k.key = $2", principal, key,
+        year)
+    assert row is not None
+    known = (row["request_hash"], row["reference"]) if row["reference"] is not None else None
+    return known, int(row["number"])
+
+
+async def add_status(conn: asyncpg.Connection, reference: str, status: str, *, actor: str,
+                     note: str | None = None) -> None:
+    await conn.execute(
+        "WITH u AS (UPDATE reports SET status = $2, closed_at = CASE WHEN $2 = 'closed' THEN now() END"
+        " WHERE reference = $1)"
+        " INSERT INTO status_history (reference, status, actor, note) VALUES ($1, $2, $3, $4)",
+        reference, status, actor, note)
+
+
+async def add_history_note(conn: asyncpg.Connection, reference: str, *, actor: str, note: str) -> None:
+    await conn.execute(
+        "INSERT INTO status_history (reference, status, actor, note)"
+        " SELECT reference, status, $2, $3 FROM reports WHERE reference = $1", reference, actor, note)
+
+
+async def add_message(conn: asyncpg.Connection, *, reference: str, direction: str, channel: str, status: str,
+                      purpose: str | None = None, notification_id: str | None = None, body: str | None = None,
+                      officer: dict[str, str] | None = None, provider_id: str | None = None) -> None:
+    await conn.execute(
+        "INSERT INTO messages (reference, direction, channel, purpose, notification_id, body, officer, status,"
+        " provider_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+        reference, direction, channel, purpose, notification_id, body, officer, status, provider_id)
+
+
+async def message_by_provider_id(conn: asyncpg.Connection, provider_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "SELECT m.reference, r.language, m.purpose FROM messages m JOIN reports r USING (reference)"
+        " WHERE m.provider_id = $1", provider_id)
+    return dict(row) if row else None
+
+
+async def queue_letter(conn: asyncpg.Connection, *, reference: str, purpose: str, language: str, address: str,
+                       subject: str, body: str, officer: dict[str, str]) -> None:
+    await conn.execute(
+        "INSERT INTO print_queue (reference, purpose, language, address, subject, body, officer)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (purpose) DO NOTHING",
+        reference, purpose, language, address, subject, body, officer)
+
+
+async def report(conn: asyncpg.Connection, reference: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "SELECT r.*, o.name AS officer_name, o.role AS officer_role, o.phone AS officer_phone,"
+        " o.email AS officer_email FROM reports r JOIN officers o USING (officer_id) WHERE r.reference = $1",
+        reference)
+    return dict(row) if row else None
+
+
+async def history(conn: asyncpg.Connection, reference: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT status, at, actor, note FROM status_history WHERE reference = $1 ORDER BY id", reference)
+    return [dict(r) for r in rows]
+
+
+async def messages(conn: asyncpg.Connection, reference: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT m.direction, m.channel, m.purpose, m.notification_id, m.body, m.officer, m.status,"
+        " m.status_reason, m.at, m.status_at,"
+        " coalesce((SELECT json_agg(json_build_object('status', s.status, 'reason', s.reason, 'at', s.at)"
+        "           ORDER BY s.at, s.id) FROM message_statuses s WHERE s.notification_id = m.notification_id),"
+        "          '[]'::json) AS statuses"
+        " FROM messages m WHERE m.reference = $1 ORDER BY m.id", reference)
+    return [dict(r) for r in rows]
+
+
+async def open_case_for_phone(conn: asyncpg.Connection, phone: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "SELECT reference, language FROM reports WHERE reporter_phone = $1 AND status <> 'closed'"
+        " ORDER BY received_at DESC LIMIT 1", phone)
+    return dict(row) if row else None
+
+
+async def pending_survey_for_phone(conn: asyncpg.Connection, phone: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "SELECT s.reference, r.language FROM surveys s JOIN reports r USING (reference)"
+        " WHERE s.phone = $1 AND s.answer IS NULL ORDER BY s.sent_at DESC LIMIT 1", phone)
+    return dict(row) if row else None
+
+
+async def record_survey(conn: asyncpg.Connection, *, reference: str, channel: str, phone: str | None) -> bool:
+    status = await conn.execute(
+        "INSERT INTO surveys (reference, channel, phone) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        reference, channel, phone)
+    return bool(status.endswith(" 1"))
+
+
+async def answer_survey(conn: asyncpg.Connection, reference: str, answer: int) -> None:
+    await conn.execute("UPDATE surveys SET answer = $2, answered_at = now() WHERE reference = $1", reference, answer)
+
+
+async def cancel_deadlines(conn: asyncpg.Connection, reference: str) -> None:
+    await conn.execute(
+        "UPDATE deadlines SET cancelled_at = now() WHERE reference = $1 AND fired_at IS NULL"
+        " AND cancelled_at IS NULL", reference)
+
+
+async def due_deadlines(conn: asyncpg.Connection, now: datetime, limit: int) -> list[asyncpg.Record]:
+    """Clock instants due now, locked for this transaction (replicas share the work)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT d.id, d.reference, d.deadline, d.event, d.due_by, o.email AS officer_email"
+        " FROM deadlines d JOIN reports r USING (reference) JOIN officers o ON o.officer_id = r.officer_id"
+        " WHERE d.fired_at IS NULL AND d.cancelled_at IS NULL AND d.fire_at <= $1"
+        " ORDER BY d.fire_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED", now, limit)
+    return rows
+
+
+async def next_fire_at(conn: asyncpg.Connection) -> datetime | None:
+    value: datetime | None = await conn.fetchval(
+        "SELECT min(fire_at) FROM deadlines WHERE fired_at IS NULL AND cancelled_at IS NULL")
+    return value
+
+
+async def mark_fired(conn: asyncpg.Connection, ids: list[int]) -> None:
+    await conn.execute("UPDATE deadlines SET fired_at = now() WHERE id = ANY($1::bigint[])", ids)
+
+
+async def message_status(conn: asyncpg.Connection, *, notification_id: str, status: str, reason: str | None,
+                         at: datetime) -> bool:
+    """Record a delivery status; the message shows the latest one. False when the message is not ours."""
+    await conn.execute(
+        "INSERT INTO message_statuses (notification_id, status, reason, at) VALUES ($1, $2, $3, $4)",
+        notification_id, status, reason, at)
+    result = await conn.execute(
+        "UPDATE messages SET status = $2, status_reason = $3, status_at = $4"
+        " WHERE notification_id = $1 AND status_at <= $4", notification_id, status, reason, at)
+    return bool(result != "UPDATE 0")
+
+
+async def attach_post(conn: asyncpg.Connection, reference: str, post: dict[str, Any] | None) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "UPDATE reports SET post = $2, post_id = $3 WHERE reference = $1 RETURNING kind, officer_id",
+        reference, post, post["post_id"] if post else None)
+    return dict(row) if row else None
+
+
+async def reassign(conn: asyncpg.Connection, reference: str, officer_id: int) -> None:
+    await conn.execute("UPDATE reports SET officer_id = $2 WHERE reference = $1", reference, officer_id)
+
+
+async def roster(conn: asyncpg.Connection, at: datetime) -> list[RosterEntry]:
+    rows = await conn.fetch(
+        "SELECT c.starts_at, c.ends_at, c.officer_id, o.phone AS officer_phone, c.backup_officer_id,"
+        " b.phone AS backup_phone FROM on_call_roster c JOIN officers o ON o.officer_id = c.officer_id"
+        " LEFT JOIN officers b ON b.officer_id = c.backup_officer_id"
+        " WHERE c.starts_at <= $1 AND c.ends_at > $1", at)
+    return [RosterEntry(starts_at=r["starts_at"], ends_at=r["ends_at"], officer_phone=r["officer_phone"],
+                        backup_phone=r["backup_phone"], officer_id=r["officer_id"],
+                        backup_officer_id=r["backup_officer_id"]) for r in rows]
+
+
+async def active_crises(conn: asyncpg.Connection) -> list[ActiveCrisis]:
+    rows = await conn.fetch("SELECT crisis_id, title, hotline_number FROM active_crises ORDER BY updated_at")
+    return [ActiveCrisis(crisis_id=r["crisis_id"], title=r["title"], hotline_number=r["hotline_number"])
+            for r in rows]
+
+
+async def crisis_state(conn: asyncpg.Connection, *, crisis_id: str, title: str, hotline_number: str,
+                       active: bool) -> None:
+    if active:
+        await conn.execute(
+            "INSERT INTO active_crises (crisis_id, title, hotline_number, updated_at) VALUES ($1, $2, $3, now())"
+            " ON CONFLICT (crisis_id) DO UPDATE SET title = excluded.title,"
+            " hotline_number = excluded.hotline_number, updated_at = now()", crisis_id, title, hotline_number)
+    else:
+        await conn.execute("DELETE FROM active_crises WHERE crisis_id = $1", crisis_id)
+

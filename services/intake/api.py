@@ -1,0 +1,257 @@
+"""Intake's HTTP API: `create_app(settings)`; the lifespan owns the pool. Thin adapters over `handlers`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import asyncpg
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+
+from services.intake import handlers
+from services.intake.adapters import repository, twiml
+from services.intake.bootstrap import Resources, open_resources
+from services.intake.domain.model import Language, ReportIn
+from services.intake.domain.reference import parse_reference
+from services.intake.domain.voice import (
+    crisis_announcements,
+    language_for_digit,
+    language_menu,
+    next_target,
+    route_emergency,
+)
+from services.intake.settings import Settings
+from shared.auth import Principal, require_roles
+from shared.db import ping
+from shared.http import install_common
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+REFERENCE = r"^BE-\d{4}-\d{6}$"
+TWIML = "application/xml"
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError, asyncpg.AdminShutdownError,
+)
+
+SubmitRoles = Annotated[Principal, Depends(require_roles("duty_officer", "external_system"))]
+ReadRoles = Annotated[Principal, Depends(require_roles("duty_officer", "coordinator"))]
+
+
+class Officer(BaseModel):
+    name: str
+    role: str
+    phone: str
+    email: str
+
+
+class CaseOut(BaseModel):
+    reference: str
+    status: str
+    kind: str
+    received_at: datetime
+    reply_due_by: datetime
+    provisional_reply_due_by: datetime | None
+    officer: Officer
+    post: dict[str, Any] | None
+
+
+class CloseIn(BaseModel):
+    note: str | None = None
+
+
+def _resources(request: Request) -> Resources:
+    resources: Resources = request.app.state.resources
+    return resources
+
+
+Deps = Annotated[Resources, Depends(_resources)]
+
+
+async def twilio_form(request: Request) -> dict[str, str]:
+    """The webhook's form, after checking `X-Twilio-Signature` against the URL Twilio called; 403 otherwise.
+
+    The URL is rebuilt from the public base URL (what Twilio sees, behind any proxy) and the request's path and query.
+    """
+    form = await request.form()
+    params = {k: str(v) for k, v in form.items()}
+    public = urlsplit(request.app.state.public_base_url)
+    called = f"{public.scheme}://{public.netloc}{request.url.path}"
+    if request.url.query:
+        called += f"?{request.url.query}"
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature or not _resources(request).validator.validate(called, params, signature):
+        raise HTTPException(403, "the Twilio signature does not match")
+    return params
+
+
+TwilioForm = Annotated[dict[str, str], Depends(twilio_form)]
+
+
+async def _kafka_reachable(bootstrap_servers: str) -> bool:
+    """A TCP connection to the first bootstrap server: the API itself publishes through the outbox."""
+    host, _, port = bootstrap_servers.split(",")[0].strip().rpartition(":")
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host or "127.0.0.1", int(port)), 2)
+    except (OSError, TimeoutError, ValueError):
+        return False
+    writer.close()
+    return True
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
+    """The app; `clock` (default: now in UTC) decides office hours, so tests can place a call at any time."""
+    now = clock or (lambda: datetime.now(UTC))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resources = await open_resources(settings)
+        app.state.resources = resources
+        try:
+            yield
+        finally:
+            await resources.pool.close()
+
+    app = FastAPI(title="intake", version="1", lifespan=lifespan,
+                  description="Distress reports from officers, external systems, SMS and the 24/7 voice line.")
+
+    async def readiness() -> dict[str, bool]:
+        resources: Resources | None = getattr(app.state, "resources", None)
+        database = resources is not None and await ping(resources.pool)
+        return {"database": database, "kafka": await _kafka_reachable(settings.kafka_bootstrap_servers)}
+
+    app.state.public_base_url = settings.public_base_url
+    install_common(app, service="intake", auth=settings, readiness=readiness)
+
+    async def database_down(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database_unavailable", error=type(exc).__name__)
+        return JSONResponse({"detail": "the database is unavailable; try again shortly"}, status_code=503,
+                            headers={"Retry-After": "5"})
+
+    for exc_type in DATABASE_DOWN:
+        app.add_exception_handler(exc_type, database_down)
+
+    # --- reports -------------------------------------------------------------------------------------------
+
+    @app.post("/v1/reports", status_code=201, response_model=CaseOut, tags=["reports"],
+              responses={200: {"description": "replay of an Idempotency-Key: the same case"},
+                         409: {"description": "Idempotency-Key reused with another body"}})
+    async def submit(
+        report: ReportIn,
+        principal: SubmitRoles,
+        deps: Deps,
+        response: Response,
+        idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
+    ) -> dict[str, Any]:
+        try:
+            result = await handlers.submit_report(report, pool=deps.pool, officers=deps.officers,
+                                                  config=deps.config, actor=principal.subject,
+                                                  idempotency_key=idempotency_key)
+        except handlers.IdempotencyConflict:
+            raise HTTPException(409, [{"field": "Idempotency-Key", "rule": "same_body",
+                                       "message": "this key was used with a different body"}]) from None
+        if result.view is not None:
+            return result.view
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+        return await handlers.get_case(result.reference, pool=deps.pool, details=False)
+
+    @app.get("/v1/reports/{reference}", tags=["reports"])
+    async def read(reference: Annotated[str, Path(pattern=REFERENCE)], _: ReadRoles, deps: Deps) -> dict[str, Any]:
+        parse_reference(reference)
+        try:
+            return await handlers.get_case(reference, pool=deps.pool)
+        except handlers.CaseNotFound:
+            raise HTTPException(404, f"no case {reference}") from None
+
+    @app.post("/v1/reports/{reference}/close", tags=["reports"], status_code=200)
+    async def close(reference: Annotated[str, Path(pattern=REFERENCE)], principal: ReadRoles, deps: Deps,
+                    body: CloseIn | None = None) -> dict[str, Any]:
+        try:
+            await handlers.close_case(reference, pool=deps.pool, officers=deps.officers, config=deps.config,
+                                      actor=principal.subject, note=body.note if body else None)
+            return await handlers.get_case(reference, pool=deps.pool, details=False)
+        except handlers.CaseNotFound:
+            raise HTTPException(404, f"no case {reference}") from None
+
+    # --- Twilio webhooks -----------------------------------------------------------------------------------
+
+    def xml(body: str) -> Response:
+        return Response(body, media_type=TWIML)
+
+    @app.post("/twilio/sms", tags=["twilio"], response_class=Response)
+    async def sms(form: TwilioForm, deps: Deps) -> Response:
+        sender = form.get("From", "")
+        if not sender:
+            raise HTTPException(422, [{"field": "From", "rule": "required", "message": "From is required"}])
+        reply = await handlers.inbound_sms(sender=sender, body=form.get("Body", ""),
+                                           message_sid=form.get("MessageSid"), from_country=form.get("FromCountry"),
+                                           pool=deps.pool, officers=deps.officers, config=deps.config)
+        return xml(twiml.sms_reply(reply))
+
+    @app.post("/twilio/voice", tags=["twilio"], response_class=Response)
+    async def voice(_: TwilioForm, deps: Deps) -> Response:
+        async with deps.pool.acquire() as conn:
+            crises = await repository.active_crises(conn)
+        return xml(twiml.greeting(crisis_announcements(crises), language_menu()))
+
+    def chosen_language(lang: str | None) -> Language:
+        return Language(lang) if lang in {lang.value for lang in Language} else Language.EN
+
+    @app.post("/twilio/voice/language", tags=["twilio"], response_class=Response)
+    async def voice_language(form: TwilioForm, lang: str | None = None) -> Response:
+        language = language_for_digit(form.get("Digits"))
+        if language is not None:
+            return xml(twiml.main_menu(language))
+        if lang is not None:  # nothing pressed at the main menu: say it again
+            return xml(twiml.main_menu(chosen_language(lang)))
+        return xml(twiml.restart())
+
+    async def route(deps: Resources, language: Language, attempt: int) -> Response:
+        at = now()
+        async with deps.pool.acquire() as conn:
+            roster = await repository.roster(conn, at)
+        plan = route_emergency(at, consular_line=settings.consular_line, roster=roster)
+        number = next_target(plan, attempt)
+        log.info("voice_route", reason=plan.reason.value, attempt=attempt, has_target=number is not None)
+        if number is None:
+            return xml(twiml.record(language))
+        return xml(twiml.dial(language, number, attempt=attempt, timeout=settings.dial_timeout_seconds,
+                              caller_id=None))
+
+    @app.post("/twilio/voice/menu", tags=["twilio"], response_class=Response)
+    async def voice_menu(form: TwilioForm, deps: Deps, lang: str = "en") -> Response:
+        language = chosen_language(lang)
+        digit = (form.get("Digits") or "").strip()
+        if digit == "1":
+            return await route(deps, language, 0)
+        if digit == "2":
+            return xml(twiml.record(language))
+        return xml(twiml.main_menu(language, invalid=True))
+
+    @app.post("/twilio/voice/dial", tags=["twilio"], response_class=Response)
+    async def voice_dial(form: TwilioForm, deps: Deps, lang: str = "en", attempt: int = 0) -> Response:
+        if form.get("DialCallStatus") == "completed":
+            return xml(twiml.hangup())
+        return await route(deps, chosen_language(lang), attempt + 1)
+
+    @app.post("/twilio/voice/recorded", tags=["twilio"], response_class=Response)
+    async def voice_recorded(form: TwilioForm, deps: Deps, lang: str = "en") -> Response:
+        language = chosen_language(lang)
+        caller, recording = form.get("From", ""), form.get("RecordingUrl", "")
+        if not caller or not recording:
+            return xml(twiml.hangup())
+        reference = await handlers.voicemail(caller=caller, recording_url=recording, call_sid=form.get("CallSid"),
+                                             language=language, from_country=form.get("FromCountry"),
+                                             pool=deps.pool, officers=deps.officers, config=deps.config)
+        return xml(twiml.recorded(language, reference))
+
+    return app
+

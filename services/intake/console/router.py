@@ -1,0 +1,93 @@
+"""The duty officers' console: `console_router()` serves the page, its assets and a local sign-in for development.
+
+Mount it in intake's app: `app.include_router(console_router())` (after `install_common`, whose
+`app.state.jwt_config` signs the tokens). Configuration (environment): `CONSOLE_USERS` (`name:hash,...`, see
+`passwords.py`; empty: the sign-in form is refused and only pasted tokens work), `CONSOLE_TOKEN_TTL_SECONDS`
+(default 12 hours: a duty shift).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.intake.console.passwords import authenticate, parse_users
+from shared.auth import JwtConfig, mint_token
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+STATIC = Path(__file__).resolve().parent / "static"
+ROLE = "duty_officer"
+# The page loads nothing from elsewhere: scripts, styles and the API all come from this origin.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+                    "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"}
+
+
+class ConsoleSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    console_users: str = Field(default="", description="Local sign-in: 'name:hash' entries, comma-separated.")
+    console_token_ttl_seconds: int = Field(default=12 * 3600, ge=60, le=24 * 3600)
+
+
+class Login(BaseModel):
+    username: Annotated[str, Field(min_length=1, max_length=100)]
+    password: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105  # the OAuth2 token type, not a secret
+    expires_in: int
+    subject: str
+    roles: list[str]
+
+
+def _asset(folder: Path, path: str) -> FileResponse:
+    """A file under `folder`, never outside it (no `..`, no absolute paths, no symlinks out)."""
+    root = folder.resolve()
+    target = (root / path).resolve()
+    if not target.is_relative_to(root) or not target.is_file():
+        raise HTTPException(404, f"no asset {path}")
+    return FileResponse(target, headers=SECURITY_HEADERS)
+
+
+def console_router(settings: ConsoleSettings | None = None) -> APIRouter:
+    config = settings if settings is not None else ConsoleSettings()
+    users = parse_users(config.console_users)  # fails at start-up, naming the bad entry
+    router = APIRouter(tags=["console"])
+
+    @router.get("/console", response_class=FileResponse, summary="The duty officers' console (HTML)")
+    async def page() -> FileResponse:
+        return _asset(STATIC, "index.html")
+
+    @router.get("/console/assets/{path:path}", response_class=FileResponse, include_in_schema=False)
+    async def asset(path: str) -> FileResponse:
+        return _asset(STATIC / "assets", path)
+
+    @router.post("/console/login", response_model=TokenOut,
+                 responses={401: {"description": "unknown user or wrong password"},
+                            503: {"description": "no local users configured (CONSOLE_USERS)"}})
+    async def login(request: Request, body: Login) -> TokenOut:
+        """Local sign-in for development: a duty officer token for a user listed in `CONSOLE_USERS`."""
+        if not users:
+            raise HTTPException(503, "local sign-in is not configured (CONSOLE_USERS); paste a token instead")
+        if not authenticate(users, body.username, body.password):
+            log.info("console_login_refused")
+            raise HTTPException(401, "unknown user or wrong password")
+        jwt_config: JwtConfig = request.app.state.jwt_config
+        token = mint_token(jwt_config, subject=body.username, roles=[ROLE],
+                           ttl_seconds=config.console_token_ttl_seconds)
+        log.info("console_login", subject=body.username)
+        return TokenOut(access_token=token, expires_in=config.console_token_ttl_seconds, subject=body.username,
+                        roles=[ROLE])
+
+    return router

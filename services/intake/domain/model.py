@@ -1,0 +1,181 @@
+"""The report accepted by `POST /v1/reports` (contract, intake section) and its validation rules.
+
+Custom rules raise `PydanticCustomError` whose error type *is* the rule name, so `errors.describe` can report
+`{field, rule, message}` without guessing from messages.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+import phonenumbers
+import pycountry
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+DEFAULT_PHONE_REGION = "BE"
+"""Numbers written without `+` are read as Belgian ones (duty officers type `0470 12 34 56`)."""
+
+
+class Kind(StrEnum):
+    LOST_DOCUMENT = "lost_document"
+    DETENTION = "detention"
+    MISSING_PERSON = "missing_person"
+    SERIOUS_DIFFICULTY = "serious_difficulty"
+    INFORMATION_REQUEST = "information_request"
+    COMPLAINT = "complaint"
+
+
+class Channel(StrEnum):
+    PHONE = "phone"
+    SMS = "sms"
+    EMAIL = "email"
+    POST = "post"
+    WEB = "web"
+    COUNTER = "counter"
+
+
+class Language(StrEnum):
+    FR = "fr"
+    NL = "nl"
+    DE = "de"
+    EN = "en"
+
+
+class Status(StrEnum):
+    RECEIVED = "received"
+    IN_PROGRESS = "in_progress"
+    FORWARDED = "forwarded"
+    CLOSED = "closed"
+
+
+def normalise_phone(value: str, default_region: str = DEFAULT_PHONE_REGION) -> str:
+    """Parse a phone number and return it in E.164; raises the `e164` rule when it is not a valid number."""
+    try:
+        parsed = phonenumbers.parse(value, None if value.strip().startswith("+") else default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise PydanticCustomError("e164", "not a phone number: {reason}", {"reason": str(exc)}) from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise PydanticCustomError("e164", "not a valid phone number for its country")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _phone(value: Any) -> Any:
+    if isinstance(value, str):
+        return normalise_phone(value)
+    return value
+
+
+def normalise_country(value: str) -> str:
+    """ISO 3166-1 alpha-2 code, upper case; raises the `iso3166_alpha2` rule otherwise."""
+    code = value.strip().upper()
+    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+        raise PydanticCustomError("iso3166_alpha2", "not an ISO 3166-1 alpha-2 country code")
+    return code
+
+
+def _country(value: Any) -> Any:
+    if isinstance(value, str):
+        return normalise_country(value)
+    return value
+
+
+def _email(value: str) -> str:
+    value = value.strip()
+    local, _, domain = value.rpartition("@")
+    if not local or "." not in domain or " " in value or domain.startswith(".") or domain.endswith("."):
+        raise PydanticCustomError("email", "not an email address")
+    return value
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise PydanticCustomError("timezone", "a timestamp must carry its UTC offset (RFC 3339)")
+    return value
+
+
+def _not_future_date(value: date) -> date:
+    if value > datetime.now(UTC).date():
+        raise PydanticCustomError("not_in_future", "a date of birth cannot be in the future")
+    return value
+
+
+Phone = Annotated[str, BeforeValidator(_phone)]
+Country = Annotated[str, BeforeValidator(_country)]
+Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+class Reporter(_Strict):
+    full_name: Text
+    phone: Phone | None = None
+    email: Email | None = None
+    address: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    """Postal address: our addition to the contract, used for letters when the channel is post."""
+    language: Language
+    channel: Channel
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Reporter:
+        if not (self.phone or self.email or self.address):
+            raise PydanticCustomError(
+                "contact_required", "at least one way to reach the reporter is needed: phone, email or address")
+        if self.channel is Channel.SMS and not self.phone:
+            raise PydanticCustomError("phone_required_for_channel", "the sms channel needs the reporter's phone")
+        if self.channel is Channel.EMAIL and not self.email:
+            raise PydanticCustomError("email_required_for_channel", "the email channel needs the reporter's email")
+        return self
+
+
+class Subject(_Strict):
+    full_name: Text
+    date_of_birth: Annotated[date, AfterValidator(_not_future_date)] | None = None
+    nationality: Country | None = None
+
+
+class Location(_Strict):
+    country: Country
+    city: Text | None = None
+    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+
+    @model_validator(mode="after")
+    def _both_coordinates(self) -> Location:
+        if (self.lat is None) != (self.lon is None):
+            raise PydanticCustomError("lat_lon_together", "lat and lon go together")
+        return self
+
+
+class ReportIn(_Strict):
+    """The body of `POST /v1/reports`."""
+
+    kind: Kind
+    reporter: Reporter
+    subject: Subject | None = None
+    location: Location
+    description: Annotated[str, Field(min_length=1, max_length=10_000)]
+    occurred_at: AwareDatetime | None = None
+    complex: bool = False
+    forward_to: Text | None = None
+    """Our addition: the competent service when an information request is not for this ministry."""
+
+    @model_validator(mode="after")
+    def _forward_only_information(self) -> ReportIn:
+        if self.forward_to is not None and self.kind is not Kind.INFORMATION_REQUEST:
+            raise PydanticCustomError(
+                "forward_only_information_request", "only an information request can be forwarded")
+        return self

@@ -1,0 +1,539 @@
+"""Intake's use cases as plain `async def`s with explicit keyword dependencies; no FastAPI, Kafka or Twilio here.
+
+Every state change and the events or commands it causes commit in one transaction (outbox).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import asyncpg
+import phonenumbers
+from pydantic import ValidationError
+
+from services.intake.adapters import repository
+from services.intake.adapters.officer_cache import OfficerCache
+from services.intake.adapters.outbox_rows import OutboxRow, outbox_row
+from services.intake.domain import texts
+from services.intake.domain.acknowledgement import (
+    AckChannel,
+    Message,
+    Unreachable,
+    ack_channel,
+    acknowledgement,
+    forward_notice,
+    provisional_reply,
+)
+from services.intake.domain.clocks import CaseClocks, ClockEvent, case_clocks, schedule
+from services.intake.domain.model import Channel, Kind, Language, Reporter, ReportIn, Status
+from services.intake.domain.officers import Officer, choose_officer, needs_handover
+from services.intake.domain.reference import format_reference, reference_year
+from services.intake.domain.sms import appended_reply, classify, new_case_reply
+from services.intake.domain.survey import parse_answer, survey_text
+from shared.events.crisis import CrisisActivated, CrisisClosed, CrisisUpdated
+from shared.events.deadlines import DeadlineApproaching, DeadlineMissed
+from shared.events.directory import CaseRouted
+from shared.events.envelope import CloudEvent
+from shared.events.notifications import (
+    NotificationStatus,
+    OfficerCard,
+    Recipient,
+    SendNotification,
+    notification_id_for,
+)
+from shared.events.reports import ReportSubmitted
+from shared.kafka.outbox import enqueue
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+UNKNOWN_NAME = "(unknown)"
+_DEADLINE_NAMESPACE = uuid.UUID("2b0f6c64-1d57-4b8e-9f0e-6a7c4d2e9b31")
+
+
+@dataclass(frozen=True)
+class IntakeConfig:
+    """What the use cases need from the settings."""
+
+    source: str
+    topic_prefix: str = ""
+    complex_reply_days: int = 60
+    survey_link_base: str = "https://diplomatie.example/survey"
+
+
+class IdempotencyConflict(Exception):
+    """The same Idempotency-Key came with a different body."""
+
+
+class CaseNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Submitted:
+    reference: str
+    created: bool
+    view: dict[str, Any] | None = None
+    """The case as the API answers, when it was just created (no second read)."""
+
+
+def request_hash(report: ReportIn) -> str:
+    return hashlib.sha256(report.model_dump_json().encode()).hexdigest()
+
+
+async def submit_report(
+    report: ReportIn,
+    *,
+    pool: asyncpg.Pool,
+    officers: OfficerCache,
+    config: IntakeConfig,
+    actor: str,
+    idempotency_key: str | None = None,
+    received_at: datetime | None = None,
+) -> Submitted:
+    """Open a case from `POST /v1/reports`; the same idempotency key (per caller) returns the same case.
+
+    Two round trips: the key lookup with a fresh case number, then one statement writing the case, its events
+    and the key. Two concurrent requests with one key: the second statement fails on the key, writes nothing,
+    and the request answers with the first one's case.
+    """
+    received_at = received_at or datetime.now(UTC)
+    year = reference_year(received_at)
+    async with pool.acquire() as conn:
+        if idempotency_key:
+            digest = request_hash(report)
+            known, number = await repository.idempotent_or_number(conn, actor, idempotency_key, year)
+            if known is not None:
+                return _replay(known, digest)
+        else:
+            digest, number = "", await repository.next_number(conn, year)
+        try:
+            opened = await open_case(conn, report, officers=officers, config=config, actor=actor,
+                                     received_at=received_at, number=number,
+                                     idempotency=(actor, idempotency_key, digest) if idempotency_key else None)
+        except asyncpg.UniqueViolationError:
+            if not idempotency_key:
+                raise
+            known = await repository.idempotent_reference(conn, actor, idempotency_key)
+            if known is None:
+                raise
+            return _replay(known, digest)
+    return Submitted(opened.reference, created=True, view=opened.view)
+
+
+def _replay(known: tuple[str, str], digest: str) -> Submitted:
+    if known[0] != digest:
+        raise IdempotencyConflict("the key was used with a different body")
+    return Submitted(known[1], created=False)
+
+
+@dataclass(frozen=True)
+class Opened:
+    reference: str
+    view: dict[str, Any]
+
+
+async def open_case(
+    conn: asyncpg.Connection,
+    report: ReportIn,
+    *,
+    officers: OfficerCache,
+    config: IntakeConfig,
+    actor: str,
+    received_at: datetime,
+    source: str | None = None,
+    external_id: str | None = None,
+    inbound: tuple[str, str, str | None] | None = None,
+    note: str | None = None,
+    number: int | None = None,
+    idempotency: tuple[str, str, str] | None = None,
+) -> Opened:
+    """Create the case with its clocks, its acknowledgement and its `report.submitted` event, in one statement.
+
+    `inbound` is the message that opened the case: (channel, body, provider id); `number` a case number already
+    taken from this year's sequence.
+    """
+    year = reference_year(received_at)
+    reference = format_reference(year, number) if number is not None else await repository.next_reference(conn, year)
+    forwarded = report.forward_to is not None
+    clocks = case_clocks(received_at=received_at, channel=report.reporter.channel, kind=report.kind,
+                         complex_case=report.complex, forwarded=forwarded,
+                         complex_reply_days=config.complex_reply_days)
+    officer = await officers.assign(conn, kind=report.kind, post_id=None)
+    reporter = report.reporter
+    status = Status.FORWARDED if forwarded else Status.RECEIVED
+    write = repository.CaseWrite(report={
+        "reference": reference, "kind": report.kind.value, "status": status.value,
+        "channel": reporter.channel.value, "language": reporter.language.value,
+        "reporter": reporter.model_dump(mode="json", exclude_none=True), "reporter_phone": reporter.phone,
+        "subject": report.subject.model_dump(mode="json", exclude_none=True) if report.subject else None,
+        "location": report.location.model_dump(mode="json", exclude_none=True),
+        "description": report.description, "occurred_at": report.occurred_at, "complex": report.complex,
+        "forward_to": report.forward_to, "received_at": received_at, "reply_due_by": clocks.reply.due_by,
+        "provisional_reply_due_by": clocks.provisional_reply.due_by if clocks.provisional_reply else None,
+        "forward_due_by": clocks.forward_notice.due_by if clocks.forward_notice else None,
+        "officer_id": officer.officer_id, "source": source or config.source, "external_id": external_id,
+    }, idempotency=idempotency)
+    # The acknowledgement goes out now: for a complex case it is the provisional reply (stating the expected
+    # delay), for a forwarded request it is the notice; those deadlines are met at receipt, the reply is not.
+    write.deadlines = [] if forwarded else schedule(CaseClocks(reply=clocks.reply))
+    write.history.append((Status.RECEIVED.value, actor, note))
+    if forwarded:
+        write.history.append((Status.FORWARDED.value, actor, f"forwarded to {report.forward_to}"))
+    if inbound is not None:
+        channel, body, provider_id = inbound
+        write.messages.append({"direction": "in", "channel": channel, "status": "received", "body": body,
+                               "provider_id": provider_id})
+    _acknowledge(write, report, reference=reference, clocks=clocks, officer=officer, config=config)
+    write.outbox.append(outbox_row(_submitted(report, reference=reference, received_at=received_at,
+                                              report_id=external_id),
+                                   source=config.source, topic_prefix=config.topic_prefix))
+    await repository.insert_case(conn, write)
+    log.info("case_opened", reference=reference, kind=report.kind.value, channel=reporter.channel.value,
+             officer_id=officer.officer_id)
+    view = {"reference": reference, "status": status.value, "kind": report.kind.value, "received_at": received_at,
+            "reply_due_by": clocks.reply.due_by,
+            "provisional_reply_due_by": clocks.provisional_reply.due_by if clocks.provisional_reply else None,
+            "officer": officer.card().as_dict(), "post": None}
+    return Opened(reference, view)
+
+
+def _submitted(report: ReportIn, *, reference: str, received_at: datetime, report_id: str | None) -> ReportSubmitted:
+    body = report.model_dump(mode="json", exclude_none=True, exclude={"forward_to"})
+    body["reporter"].pop("address", None)
+    return ReportSubmitted.model_validate({**body, "reference": reference, "report_id": report_id,
+                                           "received_at": received_at, "channel": report.reporter.channel.value})
+
+
+def _acknowledge(write: repository.CaseWrite, report: ReportIn, *, reference: str, clocks: CaseClocks,
+                 officer: Officer, config: IntakeConfig) -> None:
+    reporter = report.reporter
+    try:
+        channel = ack_channel(reporter.channel, phone=reporter.phone, email=reporter.email, address=reporter.address)
+    except Unreachable:
+        write.history.append((write.report["status"], "intake", "no way to acknowledge"))
+        return
+    card = officer.card()
+    common: dict[str, Any] = {"channel": channel, "language": reporter.language, "reference": reference,
+                              "officer": card, "phone": reporter.phone, "email": reporter.email,
+                              "address": reporter.address}
+    if report.forward_to is not None:
+        purpose, message = "forward_notice", forward_notice(service=report.forward_to, **common)
+    elif clocks.provisional_reply is not None:
+        purpose, message = "provisional_reply", provisional_reply(reply_due=clocks.reply.due_date, **common)
+    else:
+        purpose, message = "acknowledgement", acknowledgement(due=clocks.reply.due_date, **common)
+    # The notifier renders its own templates: `case_acknowledgement` states the reply date (for a complex case,
+    # the expected delay: that acknowledgement is the provisional reply); the forward notice is a `case_message`.
+    params = {"reference": reference, "kind": report.kind.value, "reply_due_by": clocks.reply.due_date.isoformat(),
+              "complex": report.complex, "forwarded_to": report.forward_to, "message": message.body,
+              "subject": message.subject}
+    template = "case_message" if report.forward_to is not None else "case_acknowledgement"
+    outgoing = prepare_message(reference=reference, purpose=purpose, template=template, message=message,
+                               params=params, officer=officer, recipient_name=reporter.full_name, config=config)
+    write.messages.append(outgoing.message)
+    write.letters.extend(outgoing.letters)
+    write.outbox.extend(outgoing.outbox)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    message: dict[str, Any]
+    letters: list[dict[str, Any]]
+    outbox: list[OutboxRow]
+
+
+def prepare_message(*, reference: str, purpose: str, template: str, message: Message, params: dict[str, Any],
+                    officer: Officer, recipient_name: str, config: IntakeConfig) -> Outgoing:
+    """A letter for the print queue, or a command to the notifier; either way a line in the case's history."""
+    card = officer.card().as_dict()
+    full_purpose = f"case:{reference}:{purpose}"
+    if message.channel is AckChannel.LETTER:
+        letter = {"purpose": full_purpose, "language": message.language.value, "address": message.to,
+                  "subject": message.subject, "body": message.body, "officer": card}
+        return Outgoing(message={"direction": "out", "channel": "letter", "purpose": purpose, "body": message.body,
+                                 "officer": card, "status": "queued"}, letters=[letter], outbox=[])
+    notification_id = notification_id_for(full_purpose, message.channel.value, message.to)
+    name = None if recipient_name == UNKNOWN_NAME else recipient_name
+    recipient = Recipient(name=name, phone=message.to if message.channel is AckChannel.SMS else None,
+                          email=message.to if message.channel is AckChannel.EMAIL else None)
+    channel: Literal["sms", "email"] = "sms" if message.channel is AckChannel.SMS else "email"
+    command = SendNotification(
+        notification_id=notification_id, purpose=full_purpose, channel=channel, recipient=recipient,
+        language=message.language.value, template=template, params=params, priority="case",
+        case_reference=reference, officer=OfficerCard(**card))
+    return Outgoing(message={"direction": "out", "channel": channel, "purpose": purpose,
+                             "notification_id": notification_id, "body": message.body, "officer": card,
+                             "status": "queued"},
+                    letters=[], outbox=[outbox_row(command, source=config.source, topic_prefix=config.topic_prefix)])
+
+
+async def send_case_message(conn: asyncpg.Connection, *, reference: str, purpose: str, template: str,
+                            message: Message, params: dict[str, Any], officer: Officer, recipient_name: str,
+                            config: IntakeConfig) -> None:
+    """Queue a message about an existing case (caller's transaction): letter, or command through the outbox."""
+    outgoing = prepare_message(reference=reference, purpose=purpose, template=template, message=message,
+                               params=params, officer=officer, recipient_name=recipient_name, config=config)
+    for letter in outgoing.letters:
+        await repository.queue_letter(conn, reference=reference, **letter)
+    for row in outgoing.outbox:
+        await conn.execute(
+            "INSERT INTO outbox(event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5::jsonb)"
+            " ON CONFLICT (event_id) DO NOTHING", row.event_id, row.topic, row.key, row.payload, row.headers)
+    await repository.add_message(conn, reference=reference, **outgoing.message)
+
+
+# --- reading -------------------------------------------------------------------------------------------------
+
+def case_view(row: dict[str, Any]) -> dict[str, Any]:
+    """The case as `POST /v1/reports` answers it."""
+    return {
+        "reference": row["reference"], "status": row["status"], "kind": row["kind"],
+        "received_at": row["received_at"], "reply_due_by": row["reply_due_by"],
+        "provisional_reply_due_by": row["provisional_reply_due_by"],
+        "officer": {"name": row["officer_name"], "role": row["officer_role"], "phone": row["officer_phone"],
+                    "email": row["officer_email"]},
+        "post": row["post"],
+    }
+
+
+async def get_case(reference: str, *, pool: asyncpg.Pool, details: bool = True) -> dict[str, Any]:
+    async with pool.acquire() as conn:
+        row = await repository.report(conn, reference)
+        if row is None:
+            raise CaseNotFound(reference)
+        view = case_view(row)
+        if details:
+            view.update({
+                "channel": row["channel"], "language": row["language"], "reporter": row["reporter"],
+                "subject": row["subject"], "location": row["location"], "description": row["description"],
+                "occurred_at": row["occurred_at"], "complex": row["complex"], "forward_to": row["forward_to"],
+                "forward_due_by": row["forward_due_by"], "closed_at": row["closed_at"],
+                "history": await repository.history(conn, reference),
+                "messages": await repository.messages(conn, reference),
+            })
+        return view
+
+
+# --- closing and the satisfaction survey ---------------------------------------------------------------------
+
+async def close_case(reference: str, *, pool: asyncpg.Pool, officers: OfficerCache, config: IntakeConfig,
+                     actor: str, note: str | None = None) -> None:
+    """Close a case, stop its clocks, and send the satisfaction survey (SMS 1-5, else a link by email)."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await repository.report(conn, reference)
+        if row is None:
+            raise CaseNotFound(reference)
+        if row["status"] == Status.CLOSED.value:
+            return
+        await repository.add_status(conn, reference, Status.CLOSED.value, actor=actor, note=note)
+        await repository.cancel_deadlines(conn, reference)
+        officers.released(row["officer_id"])
+        reporter = row["reporter"]
+        phone, email = reporter.get("phone"), reporter.get("email")
+        channel = AckChannel.SMS if phone else AckChannel.EMAIL if email else None
+        if channel is None:
+            return
+        officer = await repository.officer(conn, row["officer_id"])
+        assert officer is not None
+        language = Language(row["language"])
+        link = f"{config.survey_link_base.rstrip('/')}/{reference}"
+        body = survey_text(channel, language, reference=reference, link=link)
+        to = phone if channel is AckChannel.SMS else email
+        message = Message(channel=channel, to=to, subject=texts.render(texts.ACK_SUBJECT, language,
+                                                                            reference=reference),
+                          body=body, language=language)
+        if await repository.record_survey(conn, reference=reference, channel=channel.value, phone=phone):
+            # by SMS the question asks for a digit 1-5 (answered through /twilio/sms); by email, a link
+            template = "case_message" if channel is AckChannel.SMS else "survey_request"
+            await send_case_message(conn, reference=reference, purpose="survey", template=template,
+                                    message=message, params={"reference": reference, "survey_url": link,
+                                                             "message": body},
+                                    officer=officer, recipient_name=reporter.get("full_name", UNKNOWN_NAME),
+                                    config=config)
+
+
+# --- Twilio: SMS and voicemail -------------------------------------------------------------------------------
+
+def country_of(phone: str, hint: str | None = None) -> str:
+    """Where a caller probably is: Twilio's FromCountry when given, else the number's country, else Belgium."""
+    if hint and len(hint) == 2 and hint.isalpha():
+        return hint.upper()
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(phone, None))
+    except phonenumbers.NumberParseException:
+        region = None
+    return region if region and region != "ZZ" else "BE"
+
+
+def _unknown_reporter_report(*, kind: Kind, phone: str, language: Language, channel: Channel, country: str,
+                             description: str) -> ReportIn:
+    """A report from a caller we only know by number. Twilio's `From` is E.164 already; a number `phonenumbers`
+    does not know yet (a new range) is kept as Twilio gave it rather than losing the distress call."""
+    body = {"kind": kind, "description": description or "(empty message)", "location": {"country": country},
+            "reporter": {"full_name": UNKNOWN_NAME, "phone": phone, "language": language, "channel": channel}}
+    try:
+        return ReportIn.model_validate(body)
+    except ValidationError:
+        reporter = Reporter.model_construct(full_name=UNKNOWN_NAME, phone=phone, email=None, address=None,
+                                            language=language, channel=channel)
+        return ReportIn.model_validate({**body, "reporter": reporter})
+
+
+async def inbound_sms(*, sender: str, body: str, message_sid: str | None, from_country: str | None,
+                      pool: asyncpg.Pool, officers: OfficerCache, config: IntakeConfig) -> str:
+    """An SMS in: a survey answer, a message for the sender's open case, or a new case. Returns the reply text."""
+    provider_id = f"twilio:{message_sid}" if message_sid else None
+    async with pool.acquire() as conn, conn.transaction():
+        if provider_id:
+            seen = await repository.message_by_provider_id(conn, provider_id)
+            if seen is not None:  # Twilio retried the webhook: same answer, no second effect
+                return _sms_reply(seen["purpose"], Language(seen["language"]), seen["reference"])
+        survey = await repository.pending_survey_for_phone(conn, sender)
+        answer = parse_answer(body)
+        if survey is not None and answer is not None:
+            await repository.answer_survey(conn, survey["reference"], answer)
+            await repository.add_message(conn, reference=survey["reference"], direction="in", channel="sms",
+                                         purpose="survey_answer", body=body, status="received",
+                                         provider_id=provider_id)
+            return texts.render(texts.SURVEY_THANKS, Language(survey["language"]))
+        case = await repository.open_case_for_phone(conn, sender)
+        if case is not None:
+            await repository.add_message(conn, reference=case["reference"], direction="in", channel="sms",
+                                         purpose="follow_up", body=body, status="received", provider_id=provider_id)
+            return appended_reply(Language(case["language"]), case["reference"])
+        found = classify(body)
+        report = _unknown_reporter_report(kind=found.kind, phone=sender, language=found.language,
+                                          channel=Channel.SMS, country=country_of(sender, from_country),
+                                          description=body)
+        opened = await open_case(conn, report, officers=officers, config=config, actor="sms",
+                                 received_at=datetime.now(UTC), inbound=("sms", body, provider_id),
+                                 note="opened by SMS; country inferred from the number")
+        return new_case_reply(found.language, opened.reference)
+
+
+def _sms_reply(purpose: str | None, language: Language, reference: str) -> str:
+    if purpose == "survey_answer":
+        return texts.render(texts.SURVEY_THANKS, language)
+    if purpose == "follow_up":
+        return appended_reply(language, reference)
+    return new_case_reply(language, reference)
+
+
+async def voicemail(*, caller: str, recording_url: str, call_sid: str | None, language: Language,
+                    from_country: str | None, pool: asyncpg.Pool, officers: OfficerCache,
+                    config: IntakeConfig) -> str:
+    """A voicemail left on the voice line opens a case (or joins the caller's open one); returns the reference."""
+    provider_id = f"twilio:{call_sid}" if call_sid else None
+    body = f"Voicemail: {recording_url}"
+    async with pool.acquire() as conn, conn.transaction():
+        if provider_id:
+            seen = await repository.message_by_provider_id(conn, provider_id)
+            if seen is not None:
+                return str(seen["reference"])
+        case = await repository.open_case_for_phone(conn, caller)
+        if case is not None:
+            await repository.add_message(conn, reference=case["reference"], direction="in", channel="voice",
+                                         purpose="voicemail", body=body, status="received", provider_id=provider_id)
+            return str(case["reference"])
+        report = _unknown_reporter_report(kind=Kind.SERIOUS_DIFFICULTY, phone=caller, language=language,
+                                          channel=Channel.PHONE, country=country_of(caller, from_country),
+                                          description=body)
+        opened = await open_case(conn, report, officers=officers, config=config, actor="voice",
+                                 received_at=datetime.now(UTC), inbound=("voice", body, provider_id),
+                                 note="opened from a voicemail; country inferred from the number")
+        return opened.reference
+
+
+# --- events coming in ----------------------------------------------------------------------------------------
+
+async def external_report(event: CloudEvent, data: ReportSubmitted, conn: asyncpg.Connection, *,
+                          officers: OfficerCache, config: IntakeConfig) -> str | None:
+    """A report published on `consular.reports` by another system becomes a case; our own events are skipped."""
+    if event.source == config.source:
+        return None
+    external_id = data.report_id or data.reference or event.id
+    known = await repository.external_case(conn, event.source, external_id)
+    if known is not None:
+        return None
+    body = data.model_dump(mode="json", exclude_none=True,
+                           exclude={"reference", "report_id", "received_at", "channel"})
+    try:
+        report = ReportIn.model_validate(body)
+    except ValidationError as exc:
+        raise ValueError(f"external report {external_id} is not acceptable: {exc.error_count()} error(s)") from exc
+    opened = await open_case(conn, report, officers=officers, config=config, actor=f"external:{event.source}",
+                             received_at=data.received_at, source=event.source, external_id=external_id)
+    return opened.reference
+
+
+async def case_routed(data: CaseRouted, conn: asyncpg.Connection, *, officers: OfficerCache) -> None:
+    """The directory's routing attaches the post; an officer there takes over (handover) when there is one."""
+    post = data.post.model_dump(mode="json") if data.post else None
+    row = await repository.attach_post(conn, data.reference, post)
+    if row is None:
+        return  # a case of another intake deployment (or schema)
+    await repository.add_history_note(conn, data.reference, actor="directory",
+                                      note=f"routed to post {post['post_id']} ({data.basis})" if post
+                                      else "no post found")
+    if post is None:
+        return
+    current = await repository.officer(conn, row["officer_id"])
+    candidates = await repository.officers(conn)  # fresh: a routing is rare, and officers may have just changed
+    kind = Kind(row["kind"])
+    if current is None or not needs_handover(current, post_id=post["post_id"], candidates=candidates, kind=kind):
+        return
+    counts = await repository.open_case_counts(conn)
+    new = choose_officer(candidates, kind=kind, post_id=post["post_id"], open_cases=counts)
+    await repository.reassign(conn, data.reference, new.officer_id)
+    await repository.add_history_note(conn, data.reference, actor="intake",
+                                      note=f"handover from officer {current.officer_id} to {new.officer_id}")
+    officers.released(current.officer_id)
+
+
+async def notification_status(data: NotificationStatus, conn: asyncpg.Connection) -> None:
+    if data.case_reference is None:
+        return
+    await repository.message_status(conn, notification_id=data.notification_id, status=data.status,
+                                    reason=data.reason, at=data.at)
+
+
+async def crisis_status(data: CrisisActivated | CrisisUpdated | CrisisClosed, conn: asyncpg.Connection) -> None:
+    """Keep the active crises (and their hotline numbers) for the voice line."""
+    active = data.status == "active" and not isinstance(data, CrisisClosed)
+    await repository.crisis_state(conn, crisis_id=data.crisis_id, title=data.title,
+                                  hotline_number=data.hotline_number, active=active)
+
+
+# --- charter clock scheduler ---------------------------------------------------------------------------------
+
+async def fire_due_deadlines(*, pool: asyncpg.Pool, config: IntakeConfig, now: datetime | None = None,
+                             limit: int = 200) -> int:
+    """Publish the clock events that are due and mark them fired, in one transaction; returns how many.
+
+    The event id is derived from the case, deadline and instant, so a relay retry never makes a second event.
+    """
+    now = now or datetime.now(UTC)
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await repository.due_deadlines(conn, now, limit)
+        for row in rows:
+            model = DeadlineApproaching if row["event"] == ClockEvent.APPROACHING.value else DeadlineMissed
+            event_id = str(uuid.uuid5(_DEADLINE_NAMESPACE, f"{row['reference']}|{row['deadline']}|{row['event']}"))
+            await enqueue(conn, model(reference=row["reference"], deadline=row["deadline"], due_by=row["due_by"],
+                                      officer_email=row["officer_email"]),
+                          source=config.source, topic_prefix=config.topic_prefix, event_id=event_id)
+        if rows:
+            await repository.mark_fired(conn, [row["id"] for row in rows])
+    return len(rows)
+
+
+async def seconds_to_next_deadline(*, pool: asyncpg.Pool, now: datetime | None = None) -> float | None:
+    async with pool.acquire() as conn:
+        at = await repository.next_fire_at(conn)
+    if at is None:
+        return None
+    return max(0.0, (at - (now or datetime.now(UTC))).total_seconds())

@@ -1,0 +1,99 @@
+"""Intake's background work: the Kafka consumers, the outbox relay and the charter-clock scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from services.intake import handlers
+from services.intake.bootstrap import Resources
+from services.intake.settings import Settings
+from shared.events.crisis import CrisisActivated, CrisisClosed, CrisisUpdated
+from shared.events.directory import CaseRouted
+from shared.events.envelope import CloudEvent, EventData
+from shared.events.notifications import NotificationStatus
+from shared.events.reports import ReportSubmitted
+from shared.kafka.consumer import EventConsumer, Handler, PermanentError
+from shared.kafka.outbox import OutboxRelay
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+TOPICS = ("consular.reports", "notifications.status", "directory.routings", "crisis.status")
+
+
+def make_handler(resources: Resources) -> Handler:
+    async def handle(event: CloudEvent, data: EventData, conn: asyncpg.Connection | None) -> None:
+        if conn is None:
+            raise PermanentError("intake's consumer needs a database connection")
+        if isinstance(data, ReportSubmitted):
+            await handlers.external_report(event, data, conn, officers=resources.officers, config=resources.config)
+        elif isinstance(data, NotificationStatus):
+            await handlers.notification_status(data, conn)
+        elif isinstance(data, CaseRouted):
+            await handlers.case_routed(data, conn, officers=resources.officers)
+        elif isinstance(data, CrisisActivated | CrisisUpdated | CrisisClosed):
+            await handlers.crisis_status(data, conn)
+        # other types on these topics are not ours to handle
+
+    return handle
+
+
+class DeadlineScheduler:
+    """Fires due clock instants; state lives in the `deadlines` table, so a restart loses and repeats nothing."""
+
+    def __init__(self, *, pool: asyncpg.Pool, config: handlers.IntakeConfig, poll_seconds: float) -> None:
+        self._pool = pool
+        self._config = config
+        self._poll = poll_seconds
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            wait = self._poll
+            try:
+                if await handlers.fire_due_deadlines(pool=self._pool, config=self._config) > 0:
+                    continue
+                seconds = await handlers.seconds_to_next_deadline(pool=self._pool)
+                if seconds is not None:
+                    wait = min(self._poll, seconds)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("deadline_scheduler_error", error=type(exc).__name__)
+                wait = 1.0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=max(wait, 0.05))
+
+
+class Worker:
+    def __init__(self, settings: Settings, resources: Resources, producer: AIOKafkaProducer) -> None:
+        self.consumer = EventConsumer(
+            name="intake", bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=f"{settings.kafka_topic_prefix}intake", topics=list(TOPICS), handler=make_handler(resources),
+            producer=producer, pool=resources.pool, topic_prefix=settings.kafka_topic_prefix)
+        self.relay = OutboxRelay(pool=resources.pool, producer=producer, schema=settings.db_schema)
+        self.scheduler = DeadlineScheduler(pool=resources.pool, config=resources.config,
+                                           poll_seconds=settings.deadline_poll_seconds)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        self._tasks = [asyncio.create_task(self.consumer.run(), name="intake-consumer"),
+                       asyncio.create_task(self.relay.run(), name="intake-outbox-relay"),
+                       asyncio.create_task(self.scheduler.run(), name="intake-deadlines")]
+
+    async def stop(self) -> None:
+        self.relay.stop()
+        self.scheduler.stop()
+        await self.consumer.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def wait(self) -> None:
+        await asyncio.gather(*self._tasks)
