@@ -10,7 +10,7 @@ export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL JWT_SECRET TWILIO_ACCOUNT_SID TWILIO
        SMTP_HOST SMTP_PORT CRISIS_THRESHOLD HOTLINE_NUMBERS
 PYTEST_ARGS ?=
 
-.PHONY: venv infra topics migrate run stop test lint bench status token clean-data asyncapi
+.PHONY: venv infra topics migrate run stop test lint bench status token clean-data asyncapi k8s-validate scaleout
 .DEFAULT_GOAL := run
 
 venv: .venv/.installed
@@ -65,3 +65,11 @@ clean-data:
 
 asyncapi: venv
 	@$(PY) -m shared.asyncapi > docs/asyncapi.json
+
+# Kustomize build of every overlay, validated with kubeconform against Kubernetes, Strimzi and CloudNativePG schemas.
+k8s-validate: venv
+	@deploy/validate.sh
+
+# Three-broker KRaft cluster (19092-19094), three worker replicas, one broker and one worker killed under load.
+scaleout: infra
+	@SCALEOUT=1 $(PY) -m pytest tests/deploy/test_three_brokers.py -s $(PYTEST_ARGS)

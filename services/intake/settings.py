@@ -11,6 +11,8 @@ SOURCE = "/services/intake"
 
 class Settings(ServiceSettings, TwilioSettings):
     http_port: int = 8001
+    public_base_url: str = Field(default="http://127.0.0.1:8001",
+                                 description="Base URL Twilio calls our webhooks at (signatures are computed on it).")
     database_schema: str = "intake"
     consular_line: str = Field(default="+3225018111", description="The consular line dialled in office hours.")
     complex_reply_days: int = Field(default=60, ge=15, le=365,

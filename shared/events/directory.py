@@ -12,7 +12,8 @@ from shared.events.envelope import EventData
 ROUTINGS_TOPIC = "directory.routings"
 POSTS_TOPIC = "directory.posts"
 
-Basis = Literal["resident", "consular_jurisdiction", "side_accreditation", "eu_member_state"]
+#: The contract's four bases, and `nearest_post` (our addition): the last resort, the nearest Belgian post.
+Basis = Literal["resident", "consular_jurisdiction", "side_accreditation", "eu_member_state", "nearest_post"]
 
 
 class PostSummary(WireModel):
