@@ -7,10 +7,10 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 	@mkdir -p .run && sed -E 's/^([A-Z_]+)=(.*)$$/\1 ?= \2/' $< > $@
 include .run/local.mk
 export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL JWT_SECRET TWILIO_ACCOUNT_SID TWILIO_AUTH_TOKEN TWILIO_API_BASE \
-       SMTP_HOST SMTP_PORT CRISIS_THRESHOLD HOTLINE_NUMBERS
+       SMTP_HOST SMTP_PORT CRISIS_THRESHOLD HOTLINE_NUMBERS DASHBOARD_USERS CONSOLE_USERS NOTIFIER_URL
 PYTEST_ARGS ?=
 
-.PHONY: venv infra topics migrate run stop test lint bench status token clean-data asyncapi k8s-validate scaleout
+.PHONY: browser venv infra topics migrate run stop test lint bench status token clean-data asyncapi k8s-validate scaleout
 .DEFAULT_GOAL := run
 
 venv: .venv/.installed
@@ -44,7 +44,7 @@ status:
 	@scripts/kafka.sh status || true
 	@scripts/services.sh status || true
 
-test: infra
+test: infra browser
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
@@ -73,3 +73,8 @@ k8s-validate: venv
 # Three-broker KRaft cluster (19092-19094), three worker replicas, one broker and one worker killed under load.
 scaleout: infra
 	@SCALEOUT=1 $(PY) -m pytest tests/deploy/test_three_brokers.py -s $(PYTEST_ARGS)
+
+# Debian's Chromium for the browser tests (Playwright drives it; its own browser download cannot work here).
+browser:
+	@test -x /usr/bin/chromium || { echo "installing Debian's chromium"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }

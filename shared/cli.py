@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import sys
 from pathlib import Path
 
 from shared.auth import ROLES, JwtConfig, mint_token
 from shared.db import migrate
 from shared.kafka.admin import ensure_topics
+from shared.passwords import hash_password
 from shared.settings import AuthSettings, DatabaseSettings, KafkaSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +46,12 @@ def _topics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hash_password(args: argparse.Namespace) -> int:
+    password = getpass.getpass(f"password for {args.name}: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+    print(f"{args.name}:{hash_password(password)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.cli")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -58,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     topics = sub.add_parser("topics", help="create every topic of shared/topics.py and its DLQ twin")
     topics.add_argument("--replication-factor", type=int, default=1)
     topics.set_defaults(func=_topics)
+    hashing = sub.add_parser("hash-password", help="a DASHBOARD_USERS / CONSOLE_USERS entry (password on stdin)")
+    hashing.add_argument("name")
+    hashing.set_defaults(func=_hash_password)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from services.intake import handlers
 from services.intake.adapters import repository, twiml
 from services.intake.bootstrap import Resources, open_resources
+from services.intake.console.router import ConsoleSettings, console_router
 from services.intake.domain.model import Language, ReportIn
 from services.intake.domain.reference import parse_reference
 from services.intake.domain.voice import (
@@ -129,6 +130,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
 
     app.state.public_base_url = settings.public_base_url
     install_common(app, service="intake", auth=settings, readiness=readiness)
+    app.include_router(console_router(ConsoleSettings(console_users=settings.console_users,
+                                                      console_token_ttl_seconds=settings.console_token_ttl_seconds)))
 
     async def database_down(_: Request, exc: Exception) -> JSONResponse:
         log.warning("database_unavailable", error=type(exc).__name__)

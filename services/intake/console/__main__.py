@@ -6,7 +6,7 @@ from __future__ import annotations
 import getpass
 import sys
 
-from services.intake.console.passwords import hash_password
+from shared.passwords import hash_password
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,9 +16,9 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.intake.console.passwords import authenticate, parse_users
 from shared.auth import JwtConfig, mint_token
 from shared.logging import get_logger
+from shared.passwords import authenticate, parse_users
 
 log = get_logger(__name__)
 

@@ -1,0 +1,331 @@
+// The duty officers' console: a report taken on the phone (POST /v1/reports) with inline errors from the 422
+// body, the resulting case (reference, officer, reply-due dates, and the responsible post once the directory has
+// routed it: GET /v1/reports/{reference} is polled), a case look-up, a search and the charter board.
+import { ApiError, request } from "./api.js";
+import {
+  applyTranslations, bindLanguageSelect, countryName, formatDate, formatDateTime, has, LANGUAGES,
+  language, onLanguageChange, t,
+} from "./i18n.js";
+import { ISO_NUMERIC } from "./iso-numeric.js";
+import { Session } from "./session.js";
+import { setupSignIn } from "./signin.js";
+
+const KINDS = ["lost_document", "detention", "missing_person", "serious_difficulty", "information_request", "complaint"];
+const CHANNELS = ["phone", "sms", "email", "post", "web", "counter"];
+const REFERENCE = /^BE-\d{4}-\d{6}$/;
+const POST_POLL_MS = 2000;
+const POST_POLL_TRIES = 60;
+
+const $ = (id) => document.getElementById(id);
+const session = new Session("consular.console.token", "duty_officer");
+const state = { idempotencyKey: newKey(), pollTimer: null, current: null, errors: [] };
+
+function newKey() {
+  return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`;
+}
+
+function node(tag, { className, text, attrs } = {}, children = []) {
+  const element = document.createElement(tag);
+  if (className) element.className = className;
+  if (text !== undefined) element.textContent = text;
+  for (const [key, value] of Object.entries(attrs || {})) element.setAttribute(key, value);
+  element.append(...children);
+  return element;
+}
+
+const signIn = setupSignIn({ session, loginPath: "/console/login", onSignedIn: start });
+
+function signOut(reasonKey = null) {
+  session.clear();
+  clearTimeout(state.pollTimer);
+  $("app").hidden = true;
+  $("who").hidden = true;
+  $("signout").hidden = true;
+  signIn.show(reasonKey);
+}
+
+async function api(path, options = {}) {
+  try {
+    return await request(path, { ...options, token: session.token });
+  } catch (err) {
+    if (err.status === 401) signOut("signin.expired");
+    throw err;
+  }
+}
+
+// --- selects ----------------------------------------------------------------------------------------------
+function fillSelect(select, values, label, { empty = true } = {}) {
+  const current = select.value;
+  const options = values.map((v) => node("option", { text: label(v), attrs: { value: v } }));
+  if (empty) options.unshift(node("option", { text: t("con.choose"), attrs: { value: "" } }));
+  select.replaceChildren(...options);
+  select.value = current;
+}
+
+function fillSelects() {
+  fillSelect($("f-kind"), KINDS, (k) => t(`con.kind.${k}`));
+  fillSelect($("f-channel"), CHANNELS, (c) => t(`con.channel.${c}`), { empty: false });
+  if (!$("f-channel").value) $("f-channel").value = "phone";
+  const names = { fr: "Français", nl: "Nederlands", de: "Deutsch", en: "English" };
+  fillSelect($("f-reporter-language"), LANGUAGES, (l) => names[l]);
+  const codes = Object.keys(ISO_NUMERIC).sort((a, b) => countryName(a).localeCompare(countryName(b), language()));
+  for (const select of document.querySelectorAll("select.countries")) {
+    fillSelect(select, codes, (code) => `${countryName(code)} (${code})`);
+  }
+}
+
+// --- the report form --------------------------------------------------------------------------------------
+function value(form, name) {
+  const field = form.elements.namedItem(name);
+  return field && typeof field.value === "string" ? field.value.trim() : "";
+}
+
+/** The body of POST /v1/reports from the form; empty fields are left out so the server names what is missing. */
+function reportBody(form) {
+  const pick = (names) => Object.fromEntries(names
+    .map((n) => [n.split(".").pop(), value(form, n)]).filter(([, v]) => v !== ""));
+  const body = {
+    reporter: pick(["reporter.full_name", "reporter.phone", "reporter.email", "reporter.address",
+      "reporter.language", "reporter.channel"]),
+    location: pick(["location.country", "location.city", "location.lat", "location.lon"]),
+    complex: form.elements.complex.checked,
+  };
+  for (const coordinate of ["lat", "lon"]) if (coordinate in body.location) body.location[coordinate] = Number(body.location[coordinate]);
+  if (value(form, "kind")) body.kind = value(form, "kind");
+  if (value(form, "description")) body.description = value(form, "description");
+  if (value(form, "occurred_at")) body.occurred_at = new Date(value(form, "occurred_at")).toISOString();
+  if ($("f-has-subject").checked) body.subject = pick(["subject.full_name", "subject.date_of_birth", "subject.nationality"]);
+  return body;
+}
+
+function clearErrors() {
+  state.errors = [];
+  for (const box of document.querySelectorAll("[data-error-for]")) { box.hidden = true; box.textContent = ""; }
+  for (const field of document.querySelectorAll("#report-form [aria-invalid]")) field.removeAttribute("aria-invalid");
+  $("error-summary").hidden = true;
+  $("error-list").replaceChildren();
+}
+
+/** The closest error slot for a dotted field path: "reporter.phone.x" -> "reporter.phone" -> "reporter". */
+function slotFor(field) {
+  const parts = String(field).split(".");
+  while (parts.length) {
+    const box = document.querySelector(`[data-error-for="${CSS.escape(parts.join("."))}"]`);
+    if (box) return { box, name: parts.join(".") };
+    parts.pop();
+  }
+  return { box: $("e-form"), name: "(body)" };
+}
+
+function messageFor(error) {
+  return has(`rule.${error.rule}`) ? t(`rule.${error.rule}`) : error.message;
+}
+
+function renderErrors(errors) {
+  state.errors = errors;
+  for (const box of document.querySelectorAll("[data-error-for]")) { box.hidden = true; box.textContent = ""; }
+  const items = [];
+  for (const error of errors) {
+    const { box, name } = slotFor(error.field);
+    const text = messageFor(error);
+    box.textContent = box.textContent ? `${box.textContent} ${text}` : text;
+    box.hidden = false;
+    const field = document.querySelector(`#report-form [name="${CSS.escape(name)}"]`);
+    if (field) field.setAttribute("aria-invalid", "true");
+    const target = field ? field.id : box.id;
+    const label = field ? document.querySelector(`label[for="${CSS.escape(field.id)}"]`)?.textContent : null;
+    items.push(node("li", {}, [node("a", { text: `${label || error.field}: ${text}`, attrs: { href: `#${target}` } })]));
+  }
+  $("error-list").replaceChildren(...items);
+  $("error-summary").hidden = items.length === 0;
+  if (items.length) $("error-summary").focus();
+}
+
+async function submitReport(event) {
+  event.preventDefault();
+  const form = event.target;
+  const button = $("submit");
+  clearErrors();
+  button.disabled = true;
+  button.textContent = t("con.submitting");
+  try {
+    const created = await api("/v1/reports", {
+      method: "POST", body: reportBody(form), headers: { "Idempotency-Key": state.idempotencyKey },
+    });
+    showResult(created);
+  } catch (err) {
+    if (err instanceof ApiError && err.fieldErrors.length) renderErrors(err.fieldErrors);
+    else renderErrors([{ field: "(body)", rule: "request", message: err.describe ? err.describe() : String(err) }]);
+  } finally {
+    button.disabled = false;
+    button.textContent = t("con.submit");
+  }
+}
+
+// --- the result -------------------------------------------------------------------------------------------
+function officerCard(officer) {
+  if (!officer) return [t("none")];
+  return [
+    node("strong", { text: officer.name }), ` — ${officer.role}`, node("br"),
+    node("a", { text: officer.phone, attrs: { href: `tel:${officer.phone}` } }), " · ",
+    node("a", { text: officer.email, attrs: { href: `mailto:${officer.email}` } }),
+  ];
+}
+
+function postCard(post) {
+  const parts = [node("strong", { className: "post-name", text: post.name || post.post_id }),
+    ` — ${post.city || ""}${post.country ? `, ${countryName(post.country)}` : ""}`];
+  if (post.phone) parts.push(node("br"), node("a", { text: post.phone, attrs: { href: `tel:${post.phone}` } }));
+  if (post.email) parts.push(" · ", node("a", { text: post.email, attrs: { href: `mailto:${post.email}` } }));
+  return parts;
+}
+
+function renderResult() {
+  const c = state.current;
+  if (!c) return;
+  $("r-reference").textContent = c.reference;
+  $("r-status").textContent = has(`con.status.${c.status}`) ? t(`con.status.${c.status}`) : c.status;
+  $("r-reply-due").textContent = formatDate(c.reply_due_by);
+  $("r-provisional").textContent = formatDate(c.provisional_reply_due_by);
+  $("r-provisional").hidden = $("r-provisional-label").hidden = !c.provisional_reply_due_by;
+  $("r-officer").replaceChildren(...officerCard(c.officer));
+  const post = $("r-post");
+  if (c.post) post.replaceChildren(...postCard(c.post));
+  else post.textContent = c.pollingDone ? t("con.post_unknown") : t("con.post_pending");
+}
+
+function showResult(created) {
+  clearTimeout(state.pollTimer);
+  state.current = { ...created, pollingDone: false };
+  state.idempotencyKey = newKey();
+  renderResult();
+  $("result").hidden = false;
+  $("result").focus();
+  if (!created.post) pollPost(created.reference, 0);
+}
+
+function pollPost(reference, tries) {
+  state.pollTimer = setTimeout(async () => {
+    if (!state.current || state.current.reference !== reference) return;
+    try {
+      const latest = await api(`/v1/reports/${encodeURIComponent(reference)}`);
+      state.current = { ...state.current, status: latest.status, post: latest.post, officer: latest.officer };
+    } catch { /* try again */ }
+    if (!state.current.post && tries + 1 >= POST_POLL_TRIES) state.current.pollingDone = true;
+    renderResult();
+    if (!state.current.post && !state.current.pollingDone) pollPost(reference, tries + 1);
+  }, POST_POLL_MS);
+}
+
+function newReport() {
+  clearTimeout(state.pollTimer);
+  state.current = null;
+  $("report-form").reset();
+  $("subject-fields").hidden = true;
+  clearErrors();
+  fillSelects();
+  $("result").hidden = true;
+  $("f-kind").focus();
+}
+
+// --- look-up, search, charter board -----------------------------------------------------------------------
+function caseLine(c) {
+  const overdue = c.reply_due_by && new Date(c.reply_due_by) < new Date() && c.status !== "closed";
+  return node("li", {}, [
+    node("strong", { text: c.reference }), ` · ${has(`con.kind.${c.kind}`) ? t(`con.kind.${c.kind}`) : c.kind}`,
+    ` · ${has(`con.status.${c.status}`) ? t(`con.status.${c.status}`) : c.status} · `,
+    node("span", { className: overdue ? "overdue" : "", text: `${t("con.reply_due")} ${formatDate(c.reply_due_by)}` }),
+  ]);
+}
+
+async function lookup(event) {
+  event.preventDefault();
+  const out = $("lookup-result");
+  const reference = event.target.elements.reference.value.trim().toUpperCase();
+  if (!REFERENCE.test(reference)) { out.replaceChildren(node("p", { className: "error", text: t("con.bad_reference") })); return; }
+  try {
+    const c = await api(`/v1/reports/${encodeURIComponent(reference)}`);
+    const history = (c.history || []).map((h) => node("li", {}, [
+      node("time", { text: formatDateTime(h.at), attrs: { datetime: h.at } }),
+      ` ${has(`con.status.${h.status}`) ? t(`con.status.${h.status}`) : h.status || ""} ${h.note ? `— ${h.note}` : ""}`,
+    ]));
+    out.replaceChildren(node("ul", { className: "cases" }, [caseLine(c)]),
+      node("p", {}, officerCard(c.officer)),
+      node("p", {}, [node("strong", { text: `${t("con.post")}: ` }), ...(c.post ? postCard(c.post) : [t("con.post_pending")])]),
+      node("h3", { text: t("con.history") }), node("ol", { className: "cases" }, history));
+  } catch (err) {
+    out.replaceChildren(node("p", { className: "error", text: err.status === 404 ? t("con.not_found") : err.describe() }));
+  }
+}
+
+function unavailable(err) {
+  return err instanceof ApiError && (err.status === 404 || err.status === 405);
+}
+
+async function search(event) {
+  event.preventDefault();
+  const out = $("search-result");
+  const q = event.target.elements.q.value.trim();
+  try {
+    const found = await api(`/v1/reports?q=${encodeURIComponent(q)}&limit=20`);
+    const items = Array.isArray(found) ? found : found.items || [];
+    out.replaceChildren(items.length ? node("ul", { className: "cases" }, items.map(caseLine))
+      : node("p", { text: t("con.search_empty") }));
+  } catch (err) {
+    out.replaceChildren(node("p", { className: "hint", text: unavailable(err) ? t("con.unavailable") : err.describe() }));
+  }
+}
+
+async function loadBoard() {
+  const out = $("board");
+  try {
+    const board = await api("/v1/charter-board");
+    const groups = [["overdue", "con.board.overdue"], ["due_soon", "con.board.due_soon"], ["provisional", "con.board.provisional"]];
+    out.replaceChildren(...groups.map(([key, label]) => node("div", { className: "board-group" }, [
+      node("h3", { text: `${t(label)} (${(board[key] || []).length})` }),
+      (board[key] || []).length ? node("ul", { className: "cases" }, board[key].map(caseLine))
+        : node("p", { className: "hint", text: t("con.board.empty") }),
+    ])));
+  } catch (err) {
+    out.replaceChildren(node("p", { className: "hint", text: unavailable(err) ? t("con.unavailable") : err.describe() }));
+  }
+}
+
+// --- start ----------------------------------------------------------------------------------------------
+function translateDynamic() {
+  fillSelects();
+  if (session.claims) $("who").textContent = t("signed_in_as", { name: session.claims.sub });
+  if (state.errors.length) renderErrors(state.errors);
+  renderResult();
+  if (!$("app").hidden) loadBoard();
+}
+
+function start() {
+  signIn.hide();
+  $("app").hidden = false;
+  $("who").hidden = false;
+  $("signout").hidden = false;
+  $("who").textContent = t("signed_in_as", { name: session.claims?.sub || "?" });
+  loadBoard();
+  $("f-kind").focus();
+}
+
+function main() {
+  applyTranslations(document);
+  bindLanguageSelect($("language"));
+  onLanguageChange(translateDynamic);
+  fillSelects();
+  $("report-form").addEventListener("submit", submitReport);
+  $("f-has-subject").addEventListener("change", (e) => { $("subject-fields").hidden = !e.target.checked; });
+  $("new-report").addEventListener("click", newReport);
+  $("copy-reference").addEventListener("click", async () => {
+    try { await navigator.clipboard.writeText($("r-reference").textContent); $("copy-reference").textContent = t("con.copied"); } catch { /* no clipboard */ }
+  });
+  $("lookup-form").addEventListener("submit", lookup);
+  $("search-form").addEventListener("submit", search);
+  $("board-refresh").addEventListener("click", loadBoard);
+  $("signout").addEventListener("click", () => signOut());
+  if (session.valid()) start(); else signIn.show(session.token ? "signin.expired" : null);
+}
+
+main();

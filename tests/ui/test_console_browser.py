@@ -1,0 +1,215 @@
+"""The duty officers' console in headless Chromium against the real intake service (API and worker): a report is
+entered, a bad phone number is refused inline from the 422 body, a good one gives the reference, the officer card
+and the reply-due date, and the responsible post appears once the directory's routing arrives."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from services.crisis_center.dashboard.demo import DemoSettings, send_sms
+from services.intake.api import create_app as intake_app
+from services.intake.bootstrap import open_resources
+from services.intake.settings import Settings as IntakeSettings
+from services.intake.worker import Worker as IntakeWorker
+from shared.events.directory import CaseRouted
+from shared.kafka.producer import make_producer, publish
+from shared.passwords import hash_password
+from tests.support import bootstrap, database_url, drop_schema, new_schema, new_topic_prefix, token
+from tests.ui.a11y import NONE, problems
+from tests.ui.conftest import VIEWPORT, free_port, screenshot_path, serve
+
+expect: Any = None  # playwright.async_api.expect, imported with the page fixture
+
+USER, PASSWORD = "officer-omar", "night-shift-42"
+REFERENCE = re.compile(r"^BE-\d{4}-\d{6}$")
+WAIT_MS = 60_000
+
+
+@dataclass
+class Intake:
+    url: str
+    prefix: str
+    producer: AIOKafkaProducer
+
+
+@pytest.fixture(scope="module")
+async def intake() -> AsyncIterator[Intake]:
+    prefix = await new_topic_prefix()
+    schema = await new_schema("intake")
+    port = free_port()
+    settings = IntakeSettings(
+        database_url=database_url(), database_schema=schema, kafka_bootstrap_servers=bootstrap(),
+        kafka_topic_prefix=prefix, public_base_url=f"http://127.0.0.1:{port}", database_pool_min=1,
+        database_pool_max=5, deadline_poll_seconds=1.0, jwt_secret=os.environ["JWT_SECRET"],
+        twilio_account_sid=os.environ["TWILIO_ACCOUNT_SID"], twilio_auth_token=os.environ["TWILIO_AUTH_TOKEN"],
+        console_users=f"{USER}:{hash_password(PASSWORD, iterations=10_000)}",
+    )  # type: ignore[call-arg]
+    app = intake_app(settings)
+    producer = make_producer(bootstrap(), client_id="ui-console-tests", linger_ms=0)
+    await producer.start()
+    resources = await open_resources(settings)
+    worker = IntakeWorker(settings, resources, producer)
+    try:
+        async with serve(app, port) as url:
+            await worker.start()
+            try:
+                yield Intake(url, prefix, producer)
+            finally:
+                await worker.stop()
+    finally:
+        await resources.pool.close()
+        await producer.stop()
+        await drop_schema(schema)
+
+
+@pytest.fixture(scope="module")
+async def page(browser: Any, intake: Intake) -> AsyncIterator[Any]:
+    global expect
+    from playwright.async_api import expect as playwright_expect
+    expect = playwright_expect
+    context = await browser.new_context(viewport=VIEWPORT, locale="en-GB", service_workers="block")
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("response", lambda r: errors.append(f"{r.status} {r.request.method} {r.url}") if r.status >= 500 else None)
+    try:
+        yield page
+    finally:
+        await context.close()
+    assert not errors, f"JavaScript errors or server failures: {errors}"
+
+
+async def fill_report(page: Any, *, phone: str) -> None:
+    await page.get_by_label("Kind of report").select_option("lost_document")
+    await page.get_by_label("Received by").select_option("phone")
+    await page.get_by_label("Full name").first.fill("Lies Janssens")
+    await page.get_by_label("Reporter's language").select_option("nl")
+    await page.get_by_label("Phone", exact=True).fill(phone)
+    await page.get_by_label("Country", exact=True).select_option("TH")
+    await page.get_by_label("City").fill("Bangkok")
+    await page.get_by_label("What happened").fill("Passport stolen at the hotel; flight home in three days.")
+
+
+async def test_report_with_inline_error_then_reference_and_post(page: Any, intake: Intake) -> None:
+    await page.goto(f"{intake.url}/console")
+    await page.get_by_label("User name").fill(USER)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#app")).to_be_visible()
+    await expect(page.locator("#who")).to_contain_text(USER)
+
+    # A bad phone number: the 422 names reporter.phone, the error shows beside the field.
+    await fill_report(page, phone="12")
+    await page.get_by_role("button", name="Register the report").click()
+    phone_error = page.locator('[data-error-for="reporter.phone"]')
+    await expect(phone_error).to_be_visible(timeout=WAIT_MS)
+    await expect(phone_error).to_have_text("Not a valid phone number.")
+    await expect(page.get_by_label("Phone", exact=True)).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#error-summary")).to_be_visible()
+    await expect(page.locator("#error-summary")).to_be_focused()
+    await expect(page.locator("#result")).to_be_hidden()
+    await page.screenshot(path=screenshot_path("console-phone-error"))
+    assert await problems(page) == NONE
+
+    # A good one: reference, officer card and reply-due date; the post is still being determined.
+    await page.get_by_label("Phone", exact=True).fill("+32 470 12 34 56")
+    await page.get_by_role("button", name="Register the report").click()
+    reference_box = page.locator("#r-reference")
+    await expect(reference_box).to_have_text(REFERENCE, timeout=WAIT_MS)
+    await expect(phone_error).to_be_hidden()
+    reference = await reference_box.inner_text()
+    await expect(page.locator("#r-officer strong")).not_to_be_empty()
+    await expect(page.locator("#r-reply-due")).to_contain_text(str(datetime.now(UTC).year))
+    await expect(page.locator("#r-post")).to_have_text("Being determined…")
+
+    # The directory routes the case: the post appears without any action.
+    await publish(intake.producer, CaseRouted(
+        reference=reference, service="emergency_travel_document", basis="consular_jurisdiction",
+        post={"post_id": "th-bangkok", "name": "Embassy of Belgium in Bangkok", "type": "embassy",
+              "city": "Bangkok", "country": "TH", "phone": "+6621080910", "email": "bangkok@diplomatie.example"},
+        resolved_at=datetime.now(UTC)), source="/tests/ui", topic_prefix=intake.prefix)
+    await expect(page.locator("#r-post .post-name")).to_have_text("Embassy of Belgium in Bangkok", timeout=WAIT_MS)
+    await page.screenshot(path=screenshot_path("console-registered"))
+    assert await problems(page) == NONE
+
+    # Look the case up by its reference.
+    await page.get_by_label("Reference (BE-YYYY-NNNNNN)").fill(reference)
+    await page.get_by_role("button", name="Find", exact=True).click()
+    await expect(page.locator("#lookup-result")).to_contain_text(reference)
+    await expect(page.locator("#lookup-result")).to_contain_text("Embassy of Belgium in Bangkok")
+
+
+async def test_console_speaks_the_chosen_language_and_explains_missing_endpoints(page: Any, intake: Intake) -> None:
+    await page.goto(f"{intake.url}/console")
+    await expect(page.locator("#app")).to_be_visible()
+    await page.get_by_label("Language", exact=True).select_option("de")
+    await expect(page.locator("#report-title")).to_have_text("Neue Meldung")
+    await page.reload()
+    await expect(page.locator("#submit")).to_have_text("Meldung erfassen")
+    await page.get_by_role("button", name="Meldung erfassen").click()  # empty form: every required field is named
+    await expect(page.locator('[data-error-for="kind"]')).to_have_text("Dieses Feld ist erforderlich.", timeout=WAIT_MS)
+    await expect(page.locator('[data-error-for="description"]')).to_be_visible()
+    # Case search and the charter board need endpoints intake does not offer yet (docs/requests-ui.md).
+    await page.get_by_label("Name, Telefonnummer oder Aktenzeichen").fill("Janssens")
+    await page.get_by_role("button", name="Suchen", exact=True).last.click()
+    await expect(page.locator("#search-result")).to_contain_text("Noch nicht verfügbar")
+    await expect(page.locator("#board")).to_contain_text("Noch nicht verfügbar")
+    await page.screenshot(path=screenshot_path("console-de"))
+    assert await problems(page) == NONE
+    await page.get_by_label("Sprache", exact=True).select_option("en")
+
+
+async def test_the_accessibility_checks_catch_what_they_look_for(page: Any, intake: Intake) -> None:
+    await page.goto(f"{intake.url}/console")
+    await expect(page.locator("#app")).to_be_visible()
+    assert await problems(page) == NONE
+    await page.evaluate("""() => {
+      const faint = document.createElement("p"); faint.id = "faint"; faint.textContent = "grey on white";
+      faint.style.color = "#b0b0b0"; document.querySelector("#report-form").prepend(faint);
+      const bare = document.createElement("input"); bare.id = "bare";
+      document.querySelector("#report-form").prepend(bare);
+      const wide = document.createElement("div"); wide.style.width = "1600px"; wide.style.height = "2px";
+      document.body.append(wide);
+    }""")
+    found = await problems(page)
+    assert any(item.startswith("p#faint") for item in found["low_contrast"])
+    assert found["unlabelled_controls"] == ["bare"]
+    assert found["horizontal_overflow"] is True
+
+
+async def test_a_pasted_token_needs_the_duty_officer_role(browser: Any, intake: Intake) -> None:
+    context = await browser.new_context(viewport=VIEWPORT, locale="en-GB")
+    try:
+        page = await context.new_page()
+        await page.goto(f"{intake.url}/console")
+        await page.get_by_label("Or paste an access token").fill(token("coordinator", subject="coord"))
+        await page.get_by_role("button", name="Use this token").click()
+        await expect(page.locator("#signin-error")).to_have_text("This token does not carry the duty_officer role.")
+        await expect(page.locator("#app")).to_be_hidden()
+        await page.get_by_label("Or paste an access token").fill(token("duty_officer", subject="officer-lea"))
+        await page.get_by_role("button", name="Use this token").click()
+        await expect(page.locator("#who")).to_have_text("Signed in as officer-lea")
+        await page.get_by_role("button", name="Sign out").click()
+        await expect(page.locator("#signin")).to_be_visible()
+        await page.reload()  # signed out for good
+        await expect(page.locator("#signin")).to_be_visible()
+    finally:
+        await context.close()
+
+
+async def test_the_demo_sms_reaches_intake_as_a_signed_webhook(intake: Intake) -> None:
+    narration: list[str] = []
+    settings = DemoSettings(intake_url=intake.url, twilio_auth_token=os.environ["TWILIO_AUTH_TOKEN"])  # type: ignore[arg-type]
+    await send_sms(settings, "+9779801000009", "Earthquake, we are safe but our passports are lost", narration.append)
+    assert narration == ["  SMS from +977980…: intake answered 200"]
+    forged = DemoSettings(intake_url=intake.url, twilio_auth_token="not-the-token")  # type: ignore[arg-type]
+    await send_sms(forged, "+9779801000009", "forged", narration.append)
+    assert narration[-1].endswith("answered 403")
