@@ -1,0 +1,7 @@
+"""`python -m bench.directory`: see bench_directory.py."""
+
+import sys
+
+from bench.directory.bench_directory import main
+
+sys.exit(main())
