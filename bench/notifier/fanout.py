@@ -1,0 +1,244 @@
+"""Notifier fan-out benchmark against the local Twilio server.
+
+1. raw: plain aiohttp POSTs to the server's Messages endpoint (same concurrency), the ceiling of this machine;
+2. fan-out, no limit: N SendNotification commands on Kafka, the real worker process (consume, render, store,
+   dispatch through twilio-python); the commands are stored first (their intake rate is reported), then the
+   dispatcher is let go and its rate measured at the server (first to last message created); `--end-to-end`
+   adds a run where consuming and sending overlap;
+3. fan-out with limits (100/s, 1,000/s): achieved rate / limit.
+
+Run: `.venv/bin/python bench/notifier/fanout.py --messages 100000` (Kafka and PostgreSQL up; config/local.env).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from shared.db import migrate
+from shared.events.envelope import encode, new_event
+from shared.events.notifications import Recipient, SendNotification, notification_id_for
+from shared.kafka.admin import ensure_topics
+from shared.kafka.producer import kafka_headers, make_producer
+
+ROOT = Path(__file__).resolve().parents[2]
+SID, TOKEN = "AC" + "0" * 31 + "9", "bench-token-7c1d"
+
+
+def load_env() -> None:
+    for line in (ROOT / "config" / "local.env").read_text().splitlines():
+        if line.strip() and not line.startswith("#") and "=" in line:
+            key, value = line.strip().split("=", 1)
+            os.environ.setdefault(key, value)
+
+
+class DevServer:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    async def start(self, http: aiohttp.ClientSession) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "services.notifier.dev.twilio_server", "--port", str(self.port),
+             "--account-sid", SID, "--auth-token", TOKEN, "--no-callbacks"], cwd=ROOT,
+            stdout=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                async with http.get(f"{self.url}/healthz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.1)
+        raise RuntimeError("dev server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait(10)
+
+    async def reset(self, http: aiohttp.ClientSession) -> None:
+        async with http.delete(f"{self.url}/_dev/messages") as resp:
+            await resp.read()
+
+    async def stats(self, http: aiohttp.ClientSession) -> dict[str, Any]:
+        async with http.get(f"{self.url}/_dev/stats") as resp:
+            result: dict[str, Any] = await resp.json()
+            return result
+
+
+async def raw_rate(server: DevServer, n: int, concurrency: int) -> float:
+    """Plain POSTs, no library, no database: the server's ceiling on this machine."""
+    auth = "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
+    url = f"{server.url}/2010-04-01/Accounts/{SID}/Messages.json"
+    body = "Belgian Foreign Affairs - Flood. If you are in the area: get to safety. Help: +32 2 501 10 00"
+    counter = iter(range(n))
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        await server.reset(http)
+
+        async def one_worker() -> None:
+            for i in counter:
+                data = {"To": f"+3249{i:07d}", "From": "+3225010000", "Body": body}
+                async with http.post(url, data=data, headers={"Authorization": auth}) as resp:
+                    await resp.read()
+                    assert resp.status == 201, resp.status
+
+        await asyncio.gather(*(one_worker() for _ in range(concurrency)))
+        stats = await server.stats(http)
+    return (stats["messages"] - 1) / stats["window_seconds"]
+
+
+async def prepare(n: int, prefix: str, schema: str) -> None:
+    database_url = os.environ["DATABASE_URL"]
+    await migrate(database_url, schema, ROOT / "services" / "notifier" / "migrations")
+    await ensure_topics(os.environ["KAFKA_BOOTSTRAP_SERVERS"], prefix=prefix)
+    producer = make_producer(os.environ["KAFKA_BOOTSTRAP_SERVERS"], client_id="bench-notifier", linger_ms=20)
+    await producer.start()
+    try:
+        crisis_id = f"bench-{uuid.uuid4().hex[:8]}"
+        futures = []
+        for i in range(n):
+            phone = f"+3247{i:07d}"
+            purpose = f"crisis:{crisis_id}:alert"
+            command = SendNotification(
+                notification_id=notification_id_for(purpose, "sms", phone), purpose=purpose, channel="sms",
+                recipient=Recipient(phone=phone), language=("fr", "nl", "de", "en")[i % 4], template="crisis_alert",
+                params={"crisis_title": "Flood", "hotline_number": "+3225011000"}, priority="crisis",
+                crisis_id=crisis_id)
+            event = new_event(command, source="/bench/notifier")
+            futures.append(await producer.send(prefix + command.TOPIC, encode(event), key=command.key().encode(),
+                                               headers=kafka_headers(event)))
+            if len(futures) >= 5000:
+                await asyncio.gather(*futures)
+                futures = []
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+def worker_process(server: DevServer, prefix: str, schema: str, rate: float, concurrency: int,
+                   consumers: int) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.update(DATABASE_SCHEMA=schema, KAFKA_TOPIC_PREFIX=prefix, TWILIO_API_BASE=server.url,
+               TWILIO_ACCOUNT_SID=SID, TWILIO_AUTH_TOKEN=TOKEN, SMS_RATE_PER_SECOND=str(rate),
+               SEND_CONCURRENCY=str(concurrency), COMMAND_CONSUMERS=str(consumers), LOG_LEVEL="WARNING",
+               DATABASE_POOL_MAX="20", CLAIM_BATCH="500")
+    return subprocess.Popen([sys.executable, "-m", "services.notifier", "worker"], cwd=ROOT, env=env)
+
+
+async def wait_done(pool: asyncpg.Pool, n: int, limit_seconds: float) -> None:
+    deadline = time.monotonic() + limit_seconds
+    while time.monotonic() < deadline:
+        left = await pool.fetchval(
+            "SELECT count(*) FROM notifications WHERE send_state NOT IN ('accepted', 'done')")
+        total = await pool.fetchval("SELECT count(*) FROM notifications")
+        if total == n and left == 0:
+            return
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"fan-out of {n} not done in {limit_seconds}s")
+
+
+async def fanout(server: DevServer, n: int, rate: float, concurrency: int, consumers: int,
+                 dispatch_only: bool) -> dict[str, float]:
+    """One fan-out of n messages; the rate at the server (messages created per second, first to last)."""
+    prefix = f"b{uuid.uuid4().hex[:8]}."
+    schema = f"notifier_b{uuid.uuid4().hex[:8]}"
+    await prepare(n, prefix, schema)
+    pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=1, max_size=2,
+                                     server_settings={"search_path": schema})
+    assert pool is not None
+    async with aiohttp.ClientSession() as http:
+        await server.reset(http)
+        if dispatch_only:
+            # Store every command first with sending paused (rate far below 1/s would do; here: hold the rows).
+            await pool.execute("CREATE OR REPLACE FUNCTION hold() RETURNS trigger LANGUAGE plpgsql AS $$"
+                               " BEGIN NEW.next_attempt_at := 'infinity'; RETURN NEW; END $$")
+            await pool.execute("CREATE TRIGGER hold BEFORE INSERT ON notifications"
+                               " FOR EACH ROW EXECUTE FUNCTION hold()")
+        started = time.monotonic()
+        proc = worker_process(server, prefix, schema, rate, concurrency, consumers)
+        try:
+            ingest = 0.0
+            if dispatch_only:
+                while await pool.fetchval("SELECT count(*) FROM notifications") < n:  # noqa: ASYNC110
+                    await asyncio.sleep(0.5)
+                ingest = n / (time.monotonic() - started)
+                await pool.execute("DROP TRIGGER hold ON notifications")
+                await pool.execute("UPDATE notifications SET next_attempt_at = now()")
+            await wait_done(pool, n, limit_seconds=max(600, 3 * n / max(rate, 50)))
+            stats = await server.stats(http)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(60)
+    await pool.execute(f"DROP SCHEMA {schema} CASCADE")
+    await pool.close()
+    achieved = (stats["messages"] - 1) / stats["window_seconds"]
+    return {"messages": stats["messages"], "rate": achieved, "ingest_rate": ingest}
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    load_env()
+    server = DevServer(args.port)
+    results: dict[str, Any] = {}
+    async with aiohttp.ClientSession() as http:
+        await server.start(http)
+    try:
+        raw = await raw_rate(server, args.messages, args.concurrency)
+        results["raw_post_rate"] = round(raw, 1)
+        print(f"raw POST rate: {raw:.0f}/s over {args.messages}", flush=True)
+        if args.end_to_end:
+            end_to_end = await fanout(server, args.messages, 0, args.concurrency, args.consumers,
+                                      dispatch_only=False)
+            results["fanout_end_to_end"] = end_to_end
+            results["ratio_end_to_end"] = round(end_to_end["rate"] / raw, 3)
+            print(f"fan-out end to end, no limit: {end_to_end['rate']:.0f}/s, ratio {end_to_end['rate'] / raw:.2f}",
+                  flush=True)
+        dispatch = await fanout(server, args.messages, 0, args.concurrency, args.consumers, dispatch_only=True)
+        results["fanout_dispatch_only"] = dispatch
+        print(f"fan-out dispatch only, no limit: {dispatch['rate']:.0f}/s, ratio {dispatch['rate'] / raw:.2f}"
+              f" (commands stored at {dispatch['ingest_rate']:.0f}/s)", flush=True)
+        results["ratio_dispatch_only"] = round(dispatch["rate"] / raw, 3)
+        for limit, n in ((100, args.limited_100), (1000, args.limited_1000)):
+            limited = await fanout(server, n, limit, args.concurrency, args.consumers, dispatch_only=True)
+            results[f"limit_{limit}"] = limited | {"achieved_over_limit": round(limited["rate"] / limit, 4)}
+            print(f"limit {limit}/s over {n}: achieved {limited['rate']:.1f}/s = {limited['rate'] / limit:.4f}",
+                  flush=True)
+    finally:
+        server.stop()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--limited-100", type=int, default=3_000, help="messages of the 100/s run")
+    parser.add_argument("--limited-1000", type=int, default=20_000, help="messages of the 1,000/s run")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--consumers", type=int, default=6)
+    parser.add_argument("--port", type=int, default=8190)
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="also a run where the worker consumes and sends at once (bounded by the consumer)")
+    parser.add_argument("--json", default="", help="also write the figures to this file")
+    args = parser.parse_args()
+    results = asyncio.run(main_async(args))
+    print(json.dumps(results, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

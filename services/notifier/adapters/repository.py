@@ -1,0 +1,262 @@
+"""SQL of the notifier (its own schema, on the pool's search_path). Plain functions over a connection."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.notifier.domain.delivery import DeliveryStatus, Observation, can_move
+
+
+@dataclass(frozen=True)
+class NewNotification:
+    notification_id: str
+    dedup_key: str
+    purpose: str
+    channel: str
+    recipient: str
+    language: str
+    template: str
+    priority: int
+    case_reference: str | None
+    crisis_id: str | None
+    subject: str | None
+    body: str
+    html: str | None
+    segments: int | None
+    encoding: str | None
+    status: DeliveryStatus
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    notification_id: str
+    channel: str
+    recipient: str
+    subject: str | None
+    body: str
+    html: str | None
+    priority: int
+    dispatches: int
+    claimed_at: datetime
+    provider_id: str | None
+    opted_out: bool
+
+
+@dataclass(frozen=True)
+class Row:
+    """What a status change needs to say who it belongs to."""
+
+    notification_id: str
+    channel: str
+    status: DeliveryStatus
+    case_reference: str | None
+    crisis_id: str | None
+
+
+async def insert_notification(conn: asyncpg.Connection, n: NewNotification) -> bool:
+    """False when the same notification (id or purpose, channel and recipient) exists already."""
+    done = n.status is not DeliveryStatus.QUEUED
+    inserted = await conn.fetchval(  # the row and its first history line in one round trip
+        """WITH row AS (
+               INSERT INTO notifications (notification_id, dedup_key, purpose, channel, recipient, language,
+                   template, priority, case_reference, crisis_id, subject, body, html, segments, encoding, status,
+                   reason, send_state)
+               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
+               ON CONFLICT DO NOTHING RETURNING notification_id, status, reason)
+           INSERT INTO status_history (notification_id, status, reason, source)
+           SELECT notification_id, status, reason, 'command' FROM row RETURNING true""",
+        n.notification_id, n.dedup_key, n.purpose, n.channel, n.recipient, n.language, n.template, n.priority,
+        n.case_reference, n.crisis_id, n.subject, n.body, n.html, n.segments, n.encoding, n.status.value, n.reason,
+        "done" if done else "pending",
+    )
+    return bool(inserted)
+
+
+async def add_history(conn: asyncpg.Connection, notification_id: str, status: DeliveryStatus, reason: str | None,
+                      source: str) -> None:
+    await conn.execute(
+        "INSERT INTO status_history (notification_id, status, reason, source) VALUES ($1, $2, $3, $4)",
+        notification_id, status.value, reason, source,
+    )
+
+
+async def is_opted_out(conn: asyncpg.Connection, address: str) -> bool:
+    return bool(await conn.fetchval("SELECT true FROM opt_outs WHERE address = $1", address))
+
+
+async def add_opt_out(conn: asyncpg.Connection, address: str, *, keyword: str | None, source: str) -> None:
+    await conn.execute(
+        "INSERT INTO opt_outs (address, keyword, source) VALUES ($1, $2, $3) ON CONFLICT (address) DO NOTHING",
+        address, keyword, source,
+    )
+
+
+async def remove_opt_out(conn: asyncpg.Connection, address: str) -> bool:
+    return (await conn.execute("DELETE FROM opt_outs WHERE address = $1", address)) != "DELETE 0"
+
+
+_CLAIM_COLUMNS = """n.id, n.notification_id, n.channel, n.recipient, n.subject, n.body, n.html, n.priority,
+    n.dispatches, n.claimed_at, n.provider_id,
+    (n.channel = 'sms' AND EXISTS (SELECT 1 FROM opt_outs o WHERE o.address = n.recipient)) AS opted_out"""
+
+
+def _claimed(rows: Sequence[asyncpg.Record]) -> list[Claimed]:
+    items = [Claimed(**dict(r)) for r in rows]
+    return sorted(items, key=lambda c: (c.priority, c.id))
+
+
+async def claim(conn: asyncpg.Connection, sender_id: str, limit: int) -> list[Claimed]:
+    """Reserve up to `limit` messages, most urgent first; the reservation is committed before any call."""
+    rows = await conn.fetch(
+        f"""UPDATE notifications n
+            SET send_state = 'reserved', claimed_by = $1, claimed_at = clock_timestamp(),
+                dispatches = n.dispatches + 1, updated_at = now()
+            WHERE n.id IN (SELECT id FROM notifications
+                           WHERE send_state = 'pending' AND next_attempt_at <= now()
+                           ORDER BY priority, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+            RETURNING {_CLAIM_COLUMNS}""",
+        sender_id, limit,
+    )
+    return _claimed(rows)
+
+
+async def claim_orphans(conn: asyncpg.Connection, sender_id: str, dead_after: float, limit: int) -> list[Claimed]:
+    """Take over messages reserved by a sender that stopped beating (killed mid-call): they need reconciling."""
+    rows = await conn.fetch(
+        f"""UPDATE notifications n
+            SET claimed_by = $1, updated_at = now()
+            WHERE n.id IN (SELECT x.id FROM notifications x
+                           WHERE x.send_state = 'reserved' AND x.claimed_by IS DISTINCT FROM $1
+                             AND NOT EXISTS (SELECT 1 FROM senders s WHERE s.sender_id = x.claimed_by
+                                             AND s.heartbeat_at > now() - make_interval(secs => $2))
+                           ORDER BY x.priority, x.id LIMIT $3 FOR UPDATE SKIP LOCKED)
+            RETURNING {_CLAIM_COLUMNS}""",
+        sender_id, dead_after, limit,
+    )
+    return _claimed(rows)
+
+
+async def heartbeat(conn: asyncpg.Connection, sender_id: str) -> None:
+    await conn.execute(
+        "INSERT INTO senders (sender_id) VALUES ($1)"
+        " ON CONFLICT (sender_id) DO UPDATE SET heartbeat_at = now()",
+        sender_id,
+    )
+
+
+async def forget_sender(conn: asyncpg.Connection, sender_id: str) -> None:
+    await conn.execute("DELETE FROM senders WHERE sender_id = $1", sender_id)
+
+
+async def prune_senders(conn: asyncpg.Connection, older_than_seconds: float) -> None:
+    await conn.execute(
+        "DELETE FROM senders WHERE heartbeat_at < now() - make_interval(secs => $1)"
+        " AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.send_state = 'reserved'"
+        "                 AND n.claimed_by = senders.sender_id)",
+        older_than_seconds,
+    )
+
+
+async def mark_accepted(conn: asyncpg.Connection, accepted: Sequence[tuple[str, str]]) -> set[str]:
+    """(notification_id, provider_id) pairs the provider took, in one statement (the sender batches them).
+    Returns the ids recorded; a sid already recorded for another message is refused (see reconciliation)."""
+    if not accepted:
+        return set()
+    rows = await conn.fetch(
+        """UPDATE notifications n SET send_state = 'accepted', provider_id = a.provider_id, updated_at = now()
+           FROM unnest($1::text[], $2::text[]) AS a(notification_id, provider_id)
+           WHERE n.notification_id = a.notification_id AND n.send_state IN ('reserved', 'pending')
+             AND (n.provider_id IS NULL OR n.provider_id = a.provider_id)
+             AND NOT EXISTS (SELECT 1 FROM notifications m
+                             WHERE m.provider_id = a.provider_id AND m.notification_id <> a.notification_id)
+           RETURNING n.notification_id""",
+        [a[0] for a in accepted], [a[1] for a in accepted],
+    )
+    return {r["notification_id"] for r in rows}
+
+
+async def known_provider_ids(conn: asyncpg.Connection, recipient: str) -> frozenset[str]:
+    """Sids already recorded for this recipient: a reconciliation must not claim one of them again."""
+    rows = await conn.fetch(
+        "SELECT provider_id FROM notifications WHERE recipient = $1 AND provider_id IS NOT NULL", recipient)
+    return frozenset(r["provider_id"] for r in rows)
+
+
+async def release(conn: asyncpg.Connection, notification_id: str, next_attempt_at: datetime) -> None:
+    """Back to pending (nothing was sent, established by the provider's answer or by reconciliation)."""
+    await conn.execute(
+        "UPDATE notifications SET send_state = 'pending', next_attempt_at = $2, claimed_by = NULL, updated_at = now()"
+        " WHERE notification_id = $1 AND send_state = 'reserved'",
+        notification_id, next_attempt_at,
+    )
+
+
+async def lock_row(conn: asyncpg.Connection, *, notification_id: str | None = None,
+                   provider_id: str | None = None) -> Row | None:
+    if notification_id is not None:
+        record = await conn.fetchrow(
+            "SELECT notification_id, channel, status, case_reference, crisis_id FROM notifications"
+            " WHERE notification_id = $1 FOR UPDATE", notification_id)
+    else:
+        record = await conn.fetchrow(
+            "SELECT notification_id, channel, status, case_reference, crisis_id FROM notifications"
+            " WHERE provider_id = $1 FOR UPDATE", provider_id)
+    if record is None:
+        return None
+    return Row(record["notification_id"], record["channel"], DeliveryStatus(record["status"]),
+               record["case_reference"], record["crisis_id"])
+
+
+async def apply_status(conn: asyncpg.Connection, row: Row, observation: Observation, *, source: str,
+                       provider_id: str | None = None, finish_sending: bool = False) -> bool:
+    """Move the row's state forward (never back); True when it moved. Call with the row locked."""
+    if provider_id is not None:
+        await conn.execute(
+            "UPDATE notifications SET provider_id = $2 WHERE notification_id = $1 AND provider_id IS NULL",
+            row.notification_id, provider_id)
+    if finish_sending:
+        await conn.execute(
+            "UPDATE notifications SET send_state = 'done', updated_at = now() WHERE notification_id = $1",
+            row.notification_id)
+    if not can_move(row.status, observation.status):
+        return False
+    await conn.execute(
+        "UPDATE notifications SET status = $2, reason = COALESCE($3, reason), updated_at = now()"
+        " WHERE notification_id = $1",
+        row.notification_id, observation.status.value, observation.reason)
+    await add_history(conn, row.notification_id, observation.status, observation.reason, source)
+    return True
+
+
+async def counts(conn: asyncpg.Connection, *, case_reference: str | None, crisis_id: str | None) -> dict[str, int]:
+    rows = await conn.fetch(
+        "SELECT status, count(*) AS n FROM notifications"
+        " WHERE ($1::text IS NULL OR case_reference = $1) AND ($2::text IS NULL OR crisis_id = $2)"
+        " GROUP BY status",
+        case_reference, crisis_id)
+    return {r["status"]: int(r["n"]) for r in rows}
+
+
+async def list_notifications(conn: asyncpg.Connection, *, case_reference: str | None, crisis_id: str | None,
+                             limit: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT notification_id, purpose, channel, recipient, language, template, status, reason, segments,"
+        "       created_at, updated_at FROM notifications"
+        " WHERE ($1::text IS NULL OR case_reference = $1) AND ($2::text IS NULL OR crisis_id = $2)"
+        " ORDER BY id LIMIT $3",
+        case_reference, crisis_id, limit)
+    return [dict(r) for r in rows]
+
+
+async def history(conn: asyncpg.Connection, notification_id: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT status, reason, source, at FROM status_history WHERE notification_id = $1 ORDER BY id",
+        notification_id)
+    return [dict(r) for r in rows]

@@ -1,0 +1,77 @@
+"""SMS through the real `twilio` library and its async HTTP client, pointed at TWILIO_API_BASE."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+from twilio.base.exceptions import TwilioException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client
+
+from services.notifier.adapters.providers import Ambiguous, Rejected, Transient
+from services.notifier.domain.delivery import DeliveryStatus, Observation, from_error_code
+from services.notifier.domain.policy import is_retryable_http
+
+
+class TwilioSms:
+    """Create in an async context (the aiohttp session binds to the running loop); `close()` when done."""
+
+    def __init__(self, *, account_sid: str, auth_token: str, api_base: str, from_number: str, timeout: float,
+                 pool_size: int = 100) -> None:
+        self.from_number = from_number
+        self.timeout = timeout
+        # twilio-python logs every request and response at INFO (URL, headers): too much at thousands a second
+        # and nothing we need; its warnings still come through.
+        quiet = logging.getLogger("twilio.http.notifier")
+        quiet.setLevel(logging.WARNING)
+        self.http = AsyncTwilioHttpClient(pool_connections=False, logger=quiet)
+        # One session of our own: enough connections for the configured concurrency.
+        self.http.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=pool_size))
+        self.client = Client(account_sid, auth_token, http_client=self.http)
+        self.client.api.base_url = api_base.rstrip("/")
+
+    async def close(self) -> None:
+        await self.http.close()
+
+    async def send(self, *, to: str, body: str, status_callback: str | None) -> str:
+        """The message sid; raises Rejected, Transient or Ambiguous."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                message = await self.client.messages.create_async(
+                    to=to, from_=self.from_number, body=body, status_callback=status_callback)
+        except TimeoutError as exc:
+            raise Ambiguous("no answer in time") from exc
+        except aiohttp.ClientConnectorError as exc:  # never reached the server: nothing sent
+            raise Transient(f"connection failed: {type(exc).__name__}") from exc
+        except (aiohttp.ClientError, OSError) as exc:  # lost during the exchange: may have been sent
+            raise Ambiguous(f"connection lost: {type(exc).__name__}") from exc
+        except TwilioException as exc:
+            status = int(getattr(exc, "status", 0) or 0)
+            code = getattr(exc, "code", None)
+            if is_retryable_http(status) or status in (401, 403):
+                # 401/403: our credentials, not this message: keep it for when the configuration is fixed
+                raise Transient(f"HTTP {status}") from exc
+            if code is None:
+                raise Rejected(Observation(DeliveryStatus.FAILED, f"http_{status}")) from exc
+            raise Rejected(from_error_code(int(code)), f"twilio {code}") from exc
+        return str(message.sid)
+
+    async def find(self, *, to: str, body: str, since: datetime, exclude: frozenset[str] = frozenset()) -> str | None:
+        """After an ambiguous call: the sid of a message to `to` with this body created since `since`, if any."""
+        cutoff = since - timedelta(seconds=60)
+        try:
+            async with asyncio.timeout(self.timeout):
+                messages = await self.client.messages.list_async(to=to, from_=self.from_number, limit=50,
+                                                                 page_size=50)
+        except (TimeoutError, aiohttp.ClientError, OSError, TwilioException) as exc:
+            raise Transient(f"lookup failed: {type(exc).__name__}") from exc
+        for message in messages:
+            created = message.date_created
+            if created is not None and created.tzinfo is None:
+                created = created.replace(tzinfo=UTC)
+            if message.body == body and message.sid not in exclude and (created is None or created >= cutoff):
+                return str(message.sid)
+        return None

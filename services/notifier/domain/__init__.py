@@ -1,0 +1,1 @@
+"""Pure notifier logic: SMS encoding, delivery states, opt-out keywords, priorities. No I/O here."""

@@ -1,0 +1,157 @@
+"""Render a notification from the Jinja2 templates in `templates/<lang>/<name>.j2`.
+
+Each template file holds four blocks: `subject`, `sms`, `text` and `html`. Text blocks are rendered without
+escaping, the `html` block by a second environment with autoescaping on, then put in `_layout.html.j2`. A language
+without the template falls back to English; a missing parameter is an error (StrictUndefined), never a blank.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+import phonenumbers
+from markupsafe import Markup
+
+from services.notifier.domain.sms import SmsInfo, analyse, to_gsm7_where_possible
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+LANGUAGES = ("fr", "nl", "de", "en")
+FALLBACK_LANGUAGE = "en"
+TEMPLATES = (
+    "case_acknowledgement", "case_message", "crisis_alert", "crisis_update", "crisis_closed", "survey_request",
+)
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+_MONTHS = {
+    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+           "novembre", "décembre"),
+    "nl": ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
+           "november", "december"),
+    "de": ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
+           "November", "Dezember"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"),
+}
+
+
+class TemplateError(ValueError):
+    """Unknown template or missing/invalid parameter: the notification cannot be rendered."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    language: str
+    """The language actually used (after falling back)."""
+    subject: str
+    sms: str
+    text: str
+    html: str
+
+    @property
+    def sms_info(self) -> SmsInfo:
+        return analyse(self.sms)
+
+
+def _to_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.astimezone(BRUSSELS).date() if value.tzinfo else value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        text = value.strip().replace("Z", "+00:00")
+        try:
+            return _to_date(datetime.fromisoformat(text))
+        except ValueError:
+            pass
+    raise TemplateError(f"not a date: {value!r}")
+
+
+def format_date(value: Any, language: str) -> str:
+    day = _to_date(value)
+    month = _MONTHS.get(language, _MONTHS["en"])[day.month - 1]
+    if language == "de":
+        return f"{day.day}. {month} {day.year}"
+    return f"{day.day} {month} {day.year}"
+
+
+def format_phone(value: Any) -> str:
+    """E.164 to the international display form (+32 2 501 81 11); left as given when it does not parse."""
+    text = str(value)
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return text
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def _environment(autoescape: bool) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=autoescape,  # noqa: S701 (two environments on purpose: text blocks unescaped, html escaped)
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.filters["phone"] = format_phone
+    return env
+
+
+def _tidy_text(text: str) -> str:
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip()
+
+
+def _tidy_sms(text: str) -> str:
+    lines = (" ".join(line.split()) for line in text.strip().splitlines())
+    return to_gsm7_where_possible("\n".join(line for line in lines if line))
+
+
+class Renderer:
+    """Loads the templates once; `render` is then pure and thread-safe."""
+
+    def __init__(self) -> None:
+        self._text_env = _environment(autoescape=False)
+        self._html_env = _environment(autoescape=True)
+        self._layout = self._html_env.get_template("_layout.html.j2")
+
+    def resolve_language(self, template: str, language: str | None) -> str:
+        if template not in TEMPLATES:
+            raise TemplateError(f"unknown template {template!r}")
+        lang = (language or "").strip().lower()[:2]
+        if lang in LANGUAGES and (TEMPLATE_DIR / lang / f"{template}.j2").is_file():
+            return lang
+        return FALLBACK_LANGUAGE
+
+    def render(self, template: str, language: str | None, params: Mapping[str, Any],
+               channel: str | None = None) -> Rendered:
+        """Every part, or only the SMS text (`channel="sms"`) or only the e-mail parts (`channel="email"`)."""
+        lang = self.resolve_language(template, language)
+        name = f"{lang}/{template}.j2"
+        context = {**params, "lang": lang, "fdate": lambda value: format_date(value, lang)}
+        try:
+            text_tmpl = self._text_env.get_template(name)
+            html_tmpl = self._html_env.get_template(name)
+            wanted = {"sms": ("sms",), "email": ("subject", "text")}.get(channel or "", ("subject", "sms", "text"))
+            blocks = {block: "".join(text_tmpl.blocks[block](text_tmpl.new_context(context))) for block in wanted}
+            subject = " ".join(blocks.get("subject", "").split())
+            html = ""
+            if channel != "sms":
+                html_body = "".join(html_tmpl.blocks["html"](html_tmpl.new_context(context)))
+                html = self._layout.render(lang=lang, subject=subject, body=Markup(html_body))  # noqa: S704 (autoescaped above)
+        except jinja2.UndefinedError as exc:
+            raise TemplateError(f"{template}: missing parameter ({exc.message})") from exc
+        except KeyError as exc:
+            raise TemplateError(f"{template}: block {exc} missing in {name}") from exc
+        return Rendered(lang, subject, _tidy_sms(blocks.get("sms", "")), _tidy_text(blocks.get("text", "")),
+                        html.strip())

@@ -1,0 +1,46 @@
+"""The notifier's settings: the shared fragments plus how fast, how often and how patiently it sends."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from shared.settings import ServiceSettings, SmtpSettings, TwilioSettings
+
+
+class NotifierSettings(ServiceSettings, TwilioSettings, SmtpSettings):
+    http_port: int = 8004
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8004",
+        description="Base URL Twilio reaches the notifier at; status callbacks go to <this>/twilio/status.",
+    )
+    sms_rate_per_second: float = Field(default=50.0, ge=0,
+                                       description="Messages per second per sender number; 0: no limit.")
+    email_rate_per_second: float = Field(default=50.0, ge=0, description="0: no limit.")
+    send_concurrency: int = Field(default=32, ge=1, le=2000, description="Provider calls in flight at once.")
+    send_timeout_seconds: float = Field(default=10.0, gt=0, description="Past this an answer is ambiguous.")
+    send_attempts: int = Field(default=6, ge=1, description="Tries of one dispatch (429, 5xx, network).")
+    max_dispatches: int = Field(default=5, ge=1, description="Dispatches of one message before it is failed.")
+    retry_base_seconds: float = Field(default=0.25, gt=0)
+    retry_max_seconds: float = Field(default=20.0, gt=0)
+    claim_batch: int = Field(default=200, ge=1)
+    heartbeat_seconds: float = Field(default=2.0, gt=0)
+    dead_after_seconds: float = Field(
+        default=40.0, gt=0,
+        description="A sender silent this long is taken for dead and its reserved messages are reconciled. A sender "
+                    "stops sending once its heartbeat is dead_after/3 late, so keep dead_after/3*2 > send timeout.")
+    command_consumers: int = Field(default=3, ge=1, le=6, description="Consumers of notifications.commands.")
+    smtp_timeout_seconds: float = 10.0
+
+    @model_validator(mode="after")
+    def _fencing_holds(self) -> NotifierSettings:
+        if self.dead_after_seconds * 2 / 3 <= self.send_timeout_seconds + self.heartbeat_seconds:
+            raise ValueError("DEAD_AFTER_SECONDS must exceed 1.5 x (SEND_TIMEOUT_SECONDS + HEARTBEAT_SECONDS)")
+        return self
+
+    @property
+    def schema_name(self) -> str:
+        return self.database_schema or "notifier"
+
+    @property
+    def status_callback_url(self) -> str:
+        return self.public_base_url.rstrip("/") + "/twilio/status"

@@ -1,0 +1,84 @@
+"""The notifier worker: consumers of `notifications.commands`, the dispatcher, the outbox relay, in one process.
+
+The consumers only store (render, deduplicate, record `queued`): provider calls happen in the dispatcher's own
+tasks, so a slow Twilio never holds the Kafka poll loop past max_poll_interval_ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from services.notifier.adapters.email import SmtpEmail
+from services.notifier.adapters.twilio_sms import TwilioSms
+from services.notifier.bootstrap import Resources, make_email, make_sms
+from services.notifier.dispatcher import Dispatcher
+from services.notifier.handlers import accept_command
+from services.notifier.settings import NotifierSettings
+from shared.events.envelope import CloudEvent, EventData
+from shared.events.notifications import COMMANDS_TOPIC, SendNotification
+from shared.kafka.consumer import EventConsumer, PermanentError
+from shared.kafka.outbox import OutboxRelay
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+CONSUMER_NAME = "notifier-commands"
+
+
+class Worker:
+    def __init__(self, settings: NotifierSettings, resources: Resources, producer: AIOKafkaProducer, *,
+                 sender_id: str | None = None, sms: TwilioSms | None = None, email: SmtpEmail | None = None) -> None:
+        self.settings = settings
+        self.resources = resources
+        self.producer = producer
+        self._sender_id = sender_id
+        self._sms, self._email = sms, email
+        self.dispatcher: Dispatcher | None = None
+        self.consumers: list[EventConsumer] = []
+        self.relay: OutboxRelay | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    async def handle(self, _event: CloudEvent, data: EventData, conn: Any) -> None:
+        if not isinstance(data, SendNotification):
+            raise PermanentError(f"not a command the notifier knows: {type(data).__name__}")
+        await accept_command(conn, data, renderer=self.resources.renderer, publisher=self.resources.publisher)
+        if self.dispatcher is not None:
+            asyncio.get_running_loop().call_later(0.02, self.dispatcher.wake)  # after the commit, roughly
+
+    async def start(self) -> None:
+        settings = self.settings
+        self._sms = self._sms or make_sms(settings)
+        self._email = self._email or make_email(settings)
+        self.dispatcher = Dispatcher(pool=self.resources.pool, settings=settings, publisher=self.resources.publisher,
+                                     sms=self._sms, email=self._email, sender_id=self._sender_id)
+        await self.dispatcher.start()
+        self.relay = OutboxRelay(pool=self.resources.pool, producer=self.producer, schema=settings.schema_name)
+        self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        for i in range(settings.command_consumers):
+            consumer = EventConsumer(
+                name=CONSUMER_NAME, bootstrap_servers=settings.kafka_bootstrap_servers,
+                group_id=f"{settings.kafka_topic_prefix}notifier", topics=[COMMANDS_TOPIC], handler=self.handle,
+                producer=self.producer, pool=self.resources.pool, topic_prefix=settings.kafka_topic_prefix,
+            )
+            self.consumers.append(consumer)
+            self._tasks.append(asyncio.create_task(consumer.run(), name=f"commands-{i}"))
+        log.info("notifier_worker_started", consumers=len(self.consumers))
+
+    async def stop(self) -> None:
+        for consumer in self.consumers:
+            await consumer.stop()
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+        if self.relay is not None:
+            self.relay.stop()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.relay is not None:
+            try:
+                await self.relay.drain()
+            except Exception as exc:
+                log.warning("final_drain_failed", error=type(exc).__name__)
+        if self._sms is not None:
+            await self._sms.close()

@@ -1,0 +1,197 @@
+"""The local Twilio server, driven by the real twilio library (its async HTTP client)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from services.notifier.dev.twilio_server import ServerConfig, TwilioDevServer, build_app
+
+SID = "AC" + "1" * 32
+TOKEN = "test-token"
+
+
+@dataclass
+class Receiver:
+    """A status-callback endpoint that records what arrives and whether the signature held."""
+
+    url: str = ""
+    calls: list[dict[str, str]] = field(default_factory=list)
+    valid: list[bool] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        ok = RequestValidator(TOKEN).validate(self.url, form, request.headers.get("X-Twilio-Signature", ""))
+        self.calls.append(form)
+        self.valid.append(ok)
+        self.arrived.set()
+        return web.Response(status=204 if ok else 403)
+
+    async def wait_for(self, count: int) -> None:
+        while len(self.calls) < count:
+            self.arrived.clear()
+            await asyncio.wait_for(self.arrived.wait(), 10)
+
+
+@dataclass
+class Stack:
+    base: str
+    server: TwilioDevServer
+    receiver: Receiver
+    client: Client
+    http: aiohttp.ClientSession
+
+
+async def _start(app: web.Application) -> tuple[web.AppRunner, int]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, port
+
+
+@pytest.fixture
+async def stack() -> AsyncIterator[Stack]:
+    app, server = build_app(ServerConfig(account_sid=SID, auth_token=TOKEN, callback_delay_seconds=0))
+    runner, port = await _start(app)
+    receiver = Receiver()
+    rapp = web.Application()
+    rapp.router.add_post("/twilio/status", receiver.handle)
+    rrunner, rport = await _start(rapp)
+    receiver.url = f"http://127.0.0.1:{rport}/twilio/status"
+    base = f"http://127.0.0.1:{port}"
+    http_client = AsyncTwilioHttpClient(timeout=5)
+    client = Client(SID, TOKEN, http_client=http_client)
+    client.api.base_url = base  # how the notifier points twilio-python at TWILIO_API_BASE
+    http = aiohttp.ClientSession()
+    try:
+        yield Stack(base, server, receiver, client, http)
+    finally:
+        await http.close()
+        await http_client.close()
+        await rrunner.cleanup()
+        await runner.cleanup()
+
+
+async def _send(stack: Stack, to: str, body: str = "Hello", callback: bool = True) -> Any:
+    return await stack.client.messages.create_async(
+        to=to, from_="+3225010000", body=body, status_callback=stack.receiver.url if callback else None
+    )
+
+
+async def test_send_fetch_and_signed_callbacks(stack: Stack) -> None:
+    message = await _send(stack, "+32470000001", "Réponse au plus tard le 12 décembre")
+    assert message.sid.startswith("SM") and len(message.sid) == 34
+    assert message.status == "queued"
+    assert message.to == "+32470000001"
+    assert message.num_segments == "1"
+    await stack.receiver.wait_for(2)
+    assert [c["MessageStatus"] for c in stack.receiver.calls] == ["sent", "delivered"]
+    assert all(stack.receiver.valid)
+    assert all(c["MessageSid"] == message.sid for c in stack.receiver.calls)
+    fetched = await stack.client.messages(message.sid).fetch_async()
+    assert fetched.status == "delivered"
+    assert fetched.body == "Réponse au plus tard le 12 décembre"
+    async with stack.http.get(f"{stack.base}/_dev/messages", params={"to": "+32470000001"}) as resp:
+        listing = await resp.json()
+    assert listing["count"] == 1
+    assert listing["messages"][0]["sid"] == message.sid
+
+
+async def test_list_by_recipient_for_reconciliation(stack: Stack) -> None:
+    first = await _send(stack, "+32470000002", "one", callback=False)
+    await _send(stack, "+32470000003", "other", callback=False)
+    found = await stack.client.messages.list_async(to="+32470000002", limit=20)
+    assert [m.sid for m in found] == [first.sid]
+
+
+async def test_wrong_credentials_are_refused(stack: Stack) -> None:
+    http_client = AsyncTwilioHttpClient(timeout=5)
+    client = Client(SID, "wrong", http_client=http_client)
+    client.api.base_url = stack.base
+    try:
+        with pytest.raises(TwilioRestException) as caught:
+            await client.messages.create_async(to="+32470000001", from_="+3225010000", body="x")
+    finally:
+        await http_client.close()
+    assert caught.value.status == 401
+    assert caught.value.code == 20003
+
+
+@pytest.mark.parametrize(("to", "code"), [("+99921211001", 21211), ("+99921610001", 21610), ("not-a-number", 21211)])
+async def test_rest_errors_come_as_twilio_errors(stack: Stack, to: str, code: int) -> None:
+    with pytest.raises(TwilioRestException) as caught:
+        await _send(stack, to)
+    assert caught.value.status == 400
+    assert caught.value.code == code
+
+
+@pytest.mark.parametrize(("code", "final"), [(30003, "undelivered"), (30005, "undelivered"), (30001, "failed")])
+async def test_delivery_failures_come_in_the_callback(stack: Stack, code: int, final: str) -> None:
+    number = "+32470000009"
+    async with stack.http.put(f"{stack.base}/_dev/config", json={"numbers": {number: {"code": code}}}) as resp:
+        assert resp.status == 200
+    message = await _send(stack, number)
+    assert message.status == "queued"
+    expected = 1 if final == "failed" else 2
+    await stack.receiver.wait_for(expected)
+    last = stack.receiver.calls[-1]
+    assert last["MessageStatus"] == final
+    assert last["ErrorCode"] == str(code)
+    fetched = await stack.client.messages(message.sid).fetch_async()
+    assert fetched.error_code == code
+
+
+async def test_429_for_a_number_then_it_goes_through(stack: Stack) -> None:
+    number = "+32470000010"
+    async with stack.http.put(f"{stack.base}/_dev/config",
+                              json={"numbers": {number: {"http_status": 429, "times": 2}}}):
+        pass
+    for _ in range(2):
+        with pytest.raises(TwilioRestException) as caught:
+            await _send(stack, number, callback=False)
+        assert caught.value.status == 429
+    message = await _send(stack, number, callback=False)
+    assert message.status == "queued"
+
+
+async def test_burst_of_429(stack: Stack) -> None:
+    async with stack.http.put(f"{stack.base}/_dev/config", json={"burst_429": 1}):
+        pass
+    with pytest.raises(TwilioRestException) as caught:
+        await _send(stack, "+32470000011", callback=False)
+    assert caught.value.status == 429
+    assert (await _send(stack, "+32470000011", callback=False)).status == "queued"
+
+
+async def test_slow_answer_times_out_but_the_message_exists(stack: Stack) -> None:
+    number = "+32470000012"
+    async with stack.http.put(f"{stack.base}/_dev/config", json={"numbers": {number: {"delay_seconds": 3}}}):
+        pass
+    create = stack.client.messages.create_async(to=number, from_="+3225010000", body="ambiguous")
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(create, 0.3)
+    found = await stack.client.messages.list_async(to=number, limit=5)
+    assert len(found) == 1 and found[0].body == "ambiguous"
+
+
+async def test_reversed_callbacks(stack: Stack) -> None:
+    number = "+32470000013"
+    async with stack.http.put(f"{stack.base}/_dev/config", json={"numbers": {number: {"reverse_callbacks": True}}}):
+        pass
+    await _send(stack, number)
+    await stack.receiver.wait_for(2)
+    assert [c["MessageStatus"] for c in stack.receiver.calls] == ["delivered", "sent"]
+    assert all(stack.receiver.valid)

@@ -1,0 +1,277 @@
+"""Commands in, messages out: the worker and the API against the local Twilio server, the SMTP sink, the real
+broker and database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.events.envelope import decode
+from shared.events.notifications import Recipient
+from tests.notifier.conftest import OFFICER, Running, TwilioFake, sign, sms_recipient
+from tests.support import auth, consume, eventually, unique
+
+HOTLINE = "+3225011000"
+PHRASES = {"fr": "Aide: +32 2 501 10 00", "nl": "Hulp: +32 2 501 10 00", "de": "Hilfe: +32 2 501 10 00",
+           "en": "Help: +32 2 501 10 00"}
+DUE = {"fr": "12 décembre 2026", "nl": "12 december 2026", "de": "12. Dezember 2026", "en": "12 December 2026"}
+
+
+def crisis_params(title: str = "Earthquake") -> dict[str, Any]:
+    return {"crisis_title": title, "hotline_number": HOTLINE}
+
+
+async def _final(running: Running, notification_id: str, expected: set[str]) -> str:
+    async def check() -> str | None:
+        status = await running.status(notification_id)
+        return status if status in expected else None
+
+    return str(await eventually(check, timeout=30))
+
+
+@pytest.mark.parametrize("language", ["fr", "nl", "de", "en"])
+async def test_crisis_alert_in_each_language_is_delivered(running: Running, twilio: TwilioFake,
+                                                          language: str) -> None:
+    crisis_id = unique("crisis-")
+    recipient = sms_recipient()
+    command = await running.command(purpose=f"crisis:{crisis_id}:alert", recipient=recipient, language=language,
+                                    template="crisis_alert", params=crisis_params(), priority="crisis",
+                                    crisis_id=crisis_id)
+    assert await _final(running, command.notification_id, {"delivered"}) == "delivered"
+    messages = twilio.sent_to(str(recipient.phone))
+    assert len(messages) == 1
+    assert PHRASES[language] in messages[0]["body"]
+    assert messages[0]["_encoding"] == "GSM-7"
+    assert await running.statuses(command.notification_id) == ["queued", "sent", "delivered"]
+    records = await consume(f"{running.settings.kafka_topic_prefix}notifications.status", count=3,
+                            predicate=lambda r: r.key == command.notification_id.encode())
+    events = [decode(r.value) for r in records]
+    assert [e.data["status"] for e in events] == ["queued", "sent", "delivered"]
+    assert all(e.data["crisis_id"] == crisis_id and e.type == "be.diplomatie.notification.status" for e in events)
+
+
+@pytest.mark.parametrize("language", ["fr", "nl", "de", "en"])
+async def test_case_acknowledgement_carries_the_officer_card(running: Running, twilio: TwilioFake,
+                                                             language: str) -> None:
+    reference = f"BE-2026-{unique('')[:6]}"
+    recipient = sms_recipient()
+    command = await running.command(purpose=f"case:{reference}:ack", recipient=recipient, language=language,
+                                    template="case_acknowledgement", params={"reply_due_by": "2026-12-12"},
+                                    priority="case", case_reference=reference, officer=OFFICER)
+    await _final(running, command.notification_id, {"delivered"})
+    body = twilio.sent_to(str(recipient.phone))[0]["body"]
+    for part in (reference, "Anne Peeters", "Consular officer", "+32 2 501 81 11", "anne@example.be", DUE[language]):
+        assert part in body
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [(21211, "undeliverable"), (21610, "opted_out"), (30003, "failed"), (30004, "undeliverable"),
+     (30005, "undeliverable"), (30006, "undeliverable"), (30007, "failed"), (30008, "failed")],
+)
+async def test_each_failure_code_ends_in_its_state(running: Running, twilio: TwilioFake, code: int,
+                                                   expected: str) -> None:
+    phone = f"+999{code}{unique('')[:6].translate(str.maketrans('abcdef', '123456'))}"
+    crisis_id = unique("crisis-")
+    command = await running.command(purpose=f"crisis:{crisis_id}:alert", recipient=Recipient(phone=phone),
+                                    language="en", template="crisis_alert", params=crisis_params(),
+                                    crisis_id=crisis_id)
+    assert await _final(running, command.notification_id, {expected}) == expected
+    row = await running.row(command.notification_id)
+    assert row is not None and row["reason"]
+    if code == 21610:  # the number is now marked: the next message is not even tried
+        assert await running.pool.fetchval("SELECT count(*) FROM opt_outs WHERE address = $1", phone) == 1
+        later = await running.command(purpose=f"crisis:{crisis_id}:update", recipient=Recipient(phone=phone),
+                                      language="en", template="crisis_update", params=crisis_params(),
+                                      crisis_id=crisis_id)
+        assert await _final(running, later.notification_id, {"opted_out"}) == "opted_out"
+        assert len(twilio.sent_to(phone)) == 0
+
+
+async def test_429_is_retried_and_succeeds(running: Running, twilio: TwilioFake) -> None:
+    recipient = sms_recipient()
+    await twilio.configure(numbers={str(recipient.phone): {"http_status": 429, "times": 3}})
+    crisis_id = unique("crisis-")
+    command = await running.command(purpose=f"crisis:{crisis_id}:alert", recipient=recipient, language="nl",
+                                    template="crisis_alert", params=crisis_params(), crisis_id=crisis_id)
+    assert await _final(running, command.notification_id, {"delivered"}) == "delivered"
+    assert len(twilio.sent_to(str(recipient.phone))) == 1
+    assert twilio.server.stats["throttled"] >= 3
+
+
+async def test_5xx_burst_then_success(running: Running, twilio: TwilioFake) -> None:
+    recipient = sms_recipient()
+    await twilio.configure(numbers={str(recipient.phone): {"http_status": 503, "times": 2}})
+    crisis_id = unique("crisis-")
+    command = await running.command(purpose=f"crisis:{crisis_id}:alert", recipient=recipient, language="de",
+                                    template="crisis_alert", params=crisis_params(), crisis_id=crisis_id)
+    assert await _final(running, command.notification_id, {"delivered"}) == "delivered"
+    assert len(twilio.sent_to(str(recipient.phone))) == 1
+
+
+async def test_ambiguous_timeout_is_reconciled_not_resent(running: Running, twilio: TwilioFake) -> None:
+    recipient = sms_recipient()
+    # Twilio creates the message but answers after our timeout (1.5 s): we must find it, not send it again.
+    await twilio.configure(callbacks=False, numbers={str(recipient.phone): {"delay_seconds": 3}})
+    crisis_id = unique("crisis-")
+    command = await running.command(purpose=f"crisis:{crisis_id}:alert", recipient=recipient, language="fr",
+                                    template="crisis_alert", params=crisis_params(), crisis_id=crisis_id)
+
+    async def accepted() -> Any:
+        row = await running.row(command.notification_id)
+        return row if row is not None and row["send_state"] == "accepted" else None
+
+    row = await eventually(accepted, timeout=30)
+    messages = twilio.sent_to(str(recipient.phone))
+    assert len(messages) == 1
+    assert row["provider_id"] == messages[0]["sid"]
+
+
+async def test_redelivered_and_repeated_commands_send_once(running: Running, twilio: TwilioFake) -> None:
+    recipient = sms_recipient()
+    crisis_id = unique("crisis-")
+    fields: dict[str, Any] = dict(purpose=f"crisis:{crisis_id}:alert", language="en", template="crisis_alert",
+                                  params=crisis_params(), crisis_id=crisis_id)
+    first = await running.command(recipient=recipient, **fields)
+    await running.command(recipient=recipient, **fields)  # same command again, a new event id
+    other = await running.command(recipient=recipient, notification_id=unique("other-id-"), **fields)
+    # The two ids are on different partitions: either may be stored first; the other must be dropped.
+
+    async def delivered() -> Any:
+        rows = await running.pool.fetch("SELECT notification_id, status FROM notifications WHERE crisis_id = $1",
+                                        crisis_id)
+        return rows if rows and rows[0]["status"] == "delivered" else None
+
+    async def all_consumed() -> bool:
+        return bool(await running.pool.fetchval("SELECT count(*) FROM processed_events") >= 3)
+
+    await eventually(all_consumed)
+    rows = await eventually(delivered)
+    assert len(rows) == 1 and rows[0]["notification_id"] in {first.notification_id, other.notification_id}
+    await eventually(lambda: twilio.server.stats["callbacks_sent"] >= 2 or None)
+    assert len(twilio.sent_to(str(recipient.phone))) == 1
+
+
+async def test_out_of_order_callbacks_keep_the_state_monotonic(running: Running, twilio: TwilioFake) -> None:
+    recipient = sms_recipient()
+    await twilio.configure(numbers={str(recipient.phone): {"reverse_callbacks": True}})
+    crisis_id = unique("crisis-")
+    command = await running.command(purpose=f"crisis:{crisis_id}:alert", recipient=recipient, language="en",
+                                    template="crisis_alert", params=crisis_params(), crisis_id=crisis_id)
+    await _final(running, command.notification_id, {"delivered"})
+    await eventually(lambda: twilio.server.stats["callbacks_sent"] >= 2 or None)
+    # A late 'sent', and a late 'queued', arrive after 'delivered': nothing moves back.
+    row = await running.row(command.notification_id)
+    assert row is not None
+    url = f"{running.settings.status_callback_url}?nid={command.notification_id}"
+    async with httpx.AsyncClient() as client:
+        for status in ("sent", "queued", "undelivered"):
+            params = {"MessageSid": row["provider_id"], "MessageStatus": status, "To": str(recipient.phone)}
+            response = await client.post(url, data=params, headers=sign(url, params))
+            assert response.status_code == 204
+    assert await running.status(command.notification_id) == "delivered"
+    assert await running.statuses(command.notification_id) == ["queued", "delivered"]
+
+
+async def test_forged_callback_is_refused(running: Running, twilio: TwilioFake) -> None:
+    recipient = sms_recipient()
+    await twilio.configure(callbacks=False)
+    crisis_id = unique("crisis-")
+    command = await running.command(purpose=f"crisis:{crisis_id}:alert", recipient=recipient, language="en",
+                                    template="crisis_alert", params=crisis_params(), crisis_id=crisis_id)
+
+    async def accepted() -> Any:
+        row = await running.row(command.notification_id)
+        return row if row is not None and row["send_state"] == "accepted" else None
+
+    row = await eventually(accepted)
+    url = f"{running.settings.status_callback_url}?nid={command.notification_id}"
+    params = {"MessageSid": row["provider_id"], "MessageStatus": "delivered", "To": str(recipient.phone)}
+    async with httpx.AsyncClient() as client:
+        forged = await client.post(url, data=params, headers=sign(url, params, token="not-the-token"))
+        unsigned = await client.post(url, data=params)
+        tampered = await client.post(url, data=params | {"MessageStatus": "failed"}, headers=sign(url, params))
+        assert (forged.status_code, unsigned.status_code, tampered.status_code) == (403, 403, 403)
+        assert await running.status(command.notification_id) == "queued"
+        genuine = await client.post(url, data=params, headers=sign(url, params))
+        assert genuine.status_code == 204
+    assert await running.status(command.notification_id) == "delivered"
+
+
+async def test_email_in_text_and_html_then_refused_address(running: Running, smtp: Any) -> None:
+    reference = f"BE-2026-{unique('')[:6]}"
+    command = await running.command(purpose=f"case:{reference}:ack", channel="email",
+                                    recipient=Recipient(email="traveller@example.org"), language="de",
+                                    template="case_acknowledgement", params={"reply_due_by": "2026-12-12"},
+                                    case_reference=reference, officer=OFFICER)
+    assert await _final(running, command.notification_id, {"sent"}) == "sent"
+    mails = [m for m in smtp.handler.find("traveller@example.org") if reference in m.subject]
+    assert len(mails) == 1
+    assert "Anne Peeters" in mails[0].text and "12. Dezember 2026" in mails[0].text
+    assert "<strong>Anne Peeters</strong>" in mails[0].html
+    smtp.handler.refuse.add("nobody@example.net")  # the sink answers 550 for it
+    refused = await running.command(purpose=f"case:{reference}:msg", channel="email",
+                                    recipient=Recipient(email="nobody@example.net"), language="en",
+                                    template="case_message", params={"message": "Hello"}, case_reference=reference)
+    assert await _final(running, refused.notification_id, {"undeliverable"}) == "undeliverable"
+
+
+async def test_opt_out_by_keyword_then_own_case_goes_by_email(running: Running, twilio: TwilioFake,
+                                                              smtp: Any) -> None:
+    phone = str(sms_recipient().phone)
+    url = running.settings.public_base_url + "/twilio/inbound"
+    params = {"From": phone, "To": running.settings.twilio_from_number, "Body": "Arrêt", "MessageSid": "SM1"}
+    async with httpx.AsyncClient() as client:
+        assert (await client.post(url, data=params)).status_code == 403
+        response = await client.post(url, data=params, headers=sign(url, params))
+    assert response.status_code == 200
+    crisis_id = unique("crisis-")
+    alert = await running.command(purpose=f"crisis:{crisis_id}:alert", recipient=Recipient(phone=phone),
+                                  language="fr", template="crisis_alert", params=crisis_params(), crisis_id=crisis_id)
+    reference = f"BE-2026-{unique('')[:6]}"
+    ack = await running.command(purpose=f"case:{reference}:ack",
+                                recipient=Recipient(phone=phone, email="own.case@example.org"), language="fr",
+                                template="case_acknowledgement", params={"reply_due_by": "2026-12-12"},
+                                case_reference=reference, officer=OFFICER)
+    assert await _final(running, alert.notification_id, {"opted_out"}) == "opted_out"
+    assert await _final(running, ack.notification_id, {"sent"}) == "sent"
+    row = await running.row(ack.notification_id)
+    assert row is not None and row["channel"] == "email"
+    assert twilio.sent_to(phone) == []
+    assert len(smtp.handler.find("own.case@example.org")) == 1
+
+
+async def test_progress_per_crisis_by_api(running: Running, twilio: TwilioFake) -> None:
+    crisis_id = unique("crisis-")
+    good = [sms_recipient() for _ in range(3)]
+    bad = Recipient(phone="+99921211" + unique("")[:4].translate(str.maketrans("abcdef", "123456")))
+    ids = [(await running.command(purpose=f"crisis:{crisis_id}:alert", recipient=r, language="en",
+                                  template="crisis_alert", params=crisis_params(), crisis_id=crisis_id)
+            ).notification_id for r in [*good, bad]]
+    for notification_id in ids[:3]:
+        await _final(running, notification_id, {"delivered"})
+    await _final(running, ids[3], {"undeliverable"})
+    url = running.settings.public_base_url + "/v1/notifications"
+    async with httpx.AsyncClient() as client:
+        response = await client.get(url, params={"crisis_id": crisis_id}, headers=auth("coordinator"))
+        assert response.status_code == 200
+        body = response.json()
+        assert body["counts"]["delivered"] == 3
+        assert body["counts"]["undeliverable"] == 1
+        assert body["total"] == 4
+        assert all(str(r.phone) not in str(body) for r in good)  # masked
+        assert (await client.get(url, params={"crisis_id": crisis_id})).status_code == 401
+        assert (await client.get(url, params={"crisis_id": crisis_id},
+                                 headers=auth("duty_officer"))).status_code == 403
+        assert (await client.get(url, headers=auth("coordinator"))).status_code == 422
+
+
+async def test_unknown_template_fails_cleanly(running: Running) -> None:
+    crisis_id = unique("crisis-")
+    command = await running.command(purpose=f"crisis:{crisis_id}:x", recipient=sms_recipient(), language="en",
+                                    template="no_such_template", params={}, crisis_id=crisis_id)
+    assert await _final(running, command.notification_id, {"failed"}) == "failed"
+    row = await running.row(command.notification_id)
+    assert row is not None and "unknown template" in row["reason"]

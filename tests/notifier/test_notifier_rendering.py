@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from services.notifier.domain.sms import Encoding
+from services.notifier.rendering import LANGUAGES, TEMPLATES, Renderer, TemplateError, format_date
+
+PARAMS: dict[str, Any] = {
+    "reference": "BE-2026-000123",
+    "officer": {"name": "Anne Peeters", "role": "Consular officer", "phone": "+3225018111",
+                "email": "consular@example.be"},
+    "reply_due_by": "2026-12-12T10:00:00Z",
+    "message": "Your passport is ready.",
+    "crisis_title": "Earthquake <Marrakesh> & region",
+    "hotline_number": "+3225018112",
+    "survey_url": "https://example.be/s/abc",
+    "update": "Airport reopened.",
+}
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Renderer:
+    return Renderer()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_every_template_renders_in_gsm7_and_in_its_language(renderer: Renderer, template: str, language: str) -> None:
+    rendered = renderer.render(template, language, PARAMS)
+    assert rendered.language == language
+    assert rendered.subject and rendered.sms and rendered.text
+    assert rendered.html.startswith("<!DOCTYPE html>")
+    assert f'lang="{language}"' in rendered.html
+    assert rendered.sms_info.encoding is Encoding.GSM7, rendered.sms
+    assert rendered.sms_info.segments <= 2, rendered.sms
+
+
+@pytest.mark.parametrize(("language", "due"), [("fr", "12 décembre 2026"), ("nl", "12 december 2026"),
+                                               ("de", "12. Dezember 2026"), ("en", "12 December 2026")])
+def test_acknowledgement_carries_the_officer_card_and_due_date(renderer: Renderer, language: str, due: str) -> None:
+    rendered = renderer.render("case_acknowledgement", language, PARAMS)
+    for part in (rendered.sms, rendered.text, rendered.html):
+        assert "BE-2026-000123" in part
+        assert "Anne Peeters" in part
+        assert "+32 2 501 81 11" in part
+        assert "consular@example.be" in part
+        assert due in part
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_crisis_alert_carries_the_hotline(renderer: Renderer, language: str) -> None:
+    rendered = renderer.render("crisis_alert", language, PARAMS)
+    assert "+32 2 501 81 12" in rendered.sms
+    assert "+32 2 501 81 12" in rendered.text
+    assert 'href="tel:+3225018112"' in rendered.html
+
+
+def test_languages_differ(renderer: Renderer) -> None:
+    bodies = {lang: renderer.render("crisis_alert", lang, PARAMS).sms for lang in LANGUAGES}
+    assert len(set(bodies.values())) == len(LANGUAGES)
+    assert "Aide" in bodies["fr"] and "Hulp" in bodies["nl"] and "Hilfe" in bodies["de"] and "Help" in bodies["en"]
+
+
+def test_unknown_language_falls_back_to_english(renderer: Renderer) -> None:
+    assert renderer.render("crisis_alert", "es", PARAMS).sms == renderer.render("crisis_alert", "en", PARAMS).sms
+    assert renderer.render("crisis_alert", None, PARAMS).language == "en"
+    assert renderer.render("crisis_alert", "FR-be", PARAMS).language == "fr"
+
+
+def test_html_is_escaped_but_text_is_not(renderer: Renderer) -> None:
+    rendered = renderer.render("crisis_alert", "en", PARAMS)
+    assert "Earthquake &lt;Marrakesh&gt; &amp; region" in rendered.html
+    assert "<Marrakesh>" not in rendered.html
+    assert "Earthquake <Marrakesh> & region" in rendered.text
+
+
+def test_missing_parameter_is_an_error(renderer: Renderer) -> None:
+    params = {k: v for k, v in PARAMS.items() if k != "hotline_number"}
+    with pytest.raises(TemplateError, match="hotline_number"):
+        renderer.render("crisis_alert", "fr", params)
+    with pytest.raises(TemplateError, match="unknown template"):
+        renderer.render("nope", "fr", PARAMS)
+
+
+def test_optional_provisional_date_appears_only_when_given(renderer: Renderer) -> None:
+    without = renderer.render("case_acknowledgement", "en", PARAMS)
+    with_it = renderer.render("case_acknowledgement", "en", PARAMS | {"provisional_reply_due_by": "2026-12-05"})
+    assert "provisional" not in without.text
+    assert "5 December 2026" in with_it.text
+
+
+def test_non_gsm_content_switches_to_ucs2(renderer: Renderer) -> None:
+    rendered = renderer.render("case_message", "fr", PARAMS | {"message": "Votre passeport est prêt \u2013 merci"})
+    assert rendered.sms_info.encoding is Encoding.UCS2  # 'ê' has no GSM-7 twin
+    assert "\u2013" not in rendered.sms  # but the dash was made GSM
+
+
+def test_dates_in_brussels_time() -> None:
+    assert format_date("2026-12-11T23:30:00Z", "en") == "12 December 2026"  # 00:30 in Brussels
+    assert format_date("2026-03-01", "de") == "1. März 2026"
+    with pytest.raises(TemplateError):
+        format_date("someday", "en")
+
+
+def test_rendering_only_what_the_channel_needs(renderer: Renderer) -> None:
+    full = renderer.render("crisis_alert", "nl", PARAMS)
+    sms = renderer.render("crisis_alert", "nl", PARAMS, channel="sms")
+    email = renderer.render("crisis_alert", "nl", PARAMS, channel="email")
+    assert sms.sms == full.sms and not sms.html and not sms.text
+    assert (email.subject, email.text, email.html) == (full.subject, full.text, full.html) and not email.sms
