@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
+from bench.report import record
 from services.directory.adapters.seed import load_directory
 from services.directory.domain.directory import Directory
 from services.directory.domain.model import SERVICES, InvalidQuery
@@ -223,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
             f"in-process resolve ({name}): n={f['count']:.0f} p50={f['p50_us']:.1f}us p99={f['p99_us']:.1f}us "
             f"max={f['max_us']:.0f}us"
         )
+        record("directory", f"in-process resolve p50 ({name})", f["p50_us"] / 1000, "ms")
+        record("directory", f"in-process resolve p99 ({name})", f["p99_us"] / 1000, "ms", aim="< 1 ms")
     if not args.no_http:
         result = http(qs, args.seconds, args.connections, args.rounds)
         print(
@@ -230,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
             f"/trivial {result['trivial_rps']:.0f} req/s, /v1/resolve {result['resolve_rps']:.0f} req/s, "
             f"ratio {result['ratio']:.2f}, non-200 responses {result['non_200']} (422: coordinates at sea)"
         )
+        record("directory", "HTTP /v1/resolve", result["resolve_rps"], "req/s", baseline=result["trivial_rps"],
+               baseline_name="trivial FastAPI endpoint, same server", aim="ratio >= 0.8")
     return 0
 
 

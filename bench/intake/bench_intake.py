@@ -28,6 +28,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
+from bench.report import record
 from shared.auth import JwtConfig, mint_token
 from shared.db import create_pool, migrate
 
@@ -190,6 +191,12 @@ async def run(args: argparse.Namespace) -> int:
     print(f"ratio API / ceiling: {api.rate / ceiling.rate:.2f}   (aim: >= 0.5, API p99 < 50 ms)")
     print(f"API p99 {'meets' if api.quantile(0.99) < 50 else 'misses'} the 50 ms aim;"
           f" median API latency {statistics.median(api.latencies) * 1000:.1f} ms")
+    record("intake", f"reports/s to durable acceptance ({args.clients} clients)", api.rate, "/s",
+           baseline=ceiling.rate, baseline_name="asyncpg ceiling, same rows", aim="ratio >= 0.5")
+    record("intake", "API latency p50", api.quantile(0.5), "ms", baseline=ceiling.quantile(0.5),
+           baseline_name="ceiling p50")
+    record("intake", "API latency p99", api.quantile(0.99), "ms", baseline=ceiling.quantile(0.99),
+           baseline_name="ceiling p99", aim="< 50 ms")
     return 0
 
 

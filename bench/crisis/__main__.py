@@ -1,0 +1,3 @@
+from bench.crisis.bench_crisis import main
+
+raise SystemExit(main())

@@ -1,0 +1,274 @@
+"""Crisis center benchmark (`python -m bench.crisis`), on the real broker and database.
+
+1. Detection latency: from producing the registration that brings an incident to its threshold to consuming
+   `crisis.activated` on `crisis.status` (route agent -> crisis.by-country -> country agent -> PostgreSQL
+   transaction -> outbox relay woken by NOTIFY -> Kafka), under a background load of registrations; beside the raw
+   produce-to-consume latency of the same broker measured in the same run, under the same load.
+2. Throughput: registrations handled per second by the worker (from the first to the last registration stored
+   in the country agent's table) beside aiokafka's raw consume rate of the same topic.
+
+Everything runs in this one process and event loop (worker, load, probes), on a machine shared with others:
+figures are indicative. Aims (issue 5): detection p99 within 3x raw p99; throughput at least 0.5x raw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from bench.report import record
+from services.crisis_center.handlers import crisis_id_for_incident
+from services.crisis_center.settings import Settings
+from services.crisis_center.worker import CrisisWorker
+from shared.events.envelope import decode, encode, new_event
+from shared.events.incidents import IncidentReported
+from shared.events.travellers import TravellerRegistered
+from shared.kafka.admin import ensure_topics
+
+ROOT = Path(__file__).resolve().parents[2]
+THRESHOLD = 20
+TRIALS = int(os.environ.get("CRISIS_BENCH_TRIALS", "30"))
+THROUGHPUT_N = int(os.environ.get("CRISIS_BENCH_REGISTRATIONS", "20000"))
+LOAD_PER_SECOND = 300
+
+
+def _env() -> None:
+    for line in (ROOT / "config" / "local.env").read_text().splitlines():
+        if line.strip() and not line.startswith("#") and "=" in line:
+            key, value = line.strip().split("=", 1)
+            os.environ.setdefault(key, value)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def registration(tid: str, country: str, lat: float, lon: float) -> bytes:
+    today = datetime.now(UTC).date()
+    phone = f"+3247{abs(hash(tid)) % 10**7:07d}"
+    data = TravellerRegistered(traveller_id=tid, full_name="Bench Traveller", phone=phone, language="fr",
+                               country=country, location={"lat": lat, "lon": lon},
+                               arrival=today - timedelta(days=1), departure=today + timedelta(days=5))
+    return encode(new_event(data, source="/bench"))
+
+
+async def send(producer: AIOKafkaProducer, topic: str, key: str, value: bytes) -> None:
+    await producer.send_and_wait(topic, value, key=key.encode(),
+                                 headers=[("content-type", b"application/cloudevents+json")])
+
+
+async def schema_for(prefix: str) -> str:
+    from shared.db import migrate
+
+    schema = "crisis_center_bench_" + prefix.strip(".")
+    await migrate(os.environ["DATABASE_URL"], schema, ROOT / "services" / "crisis_center" / "migrations")
+    return schema
+
+
+async def drop_topics(prefix: str, app_id: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"], request_timeout_ms=30000)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith((prefix, app_id))]
+        for i in range(0, len(names), 50):
+            await admin.delete_topics(names[i:i + 50], timeout_ms=30000)
+    finally:
+        await admin.close()
+
+
+async def drop(schema: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(os.environ["DATABASE_URL"])
+    try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    finally:
+        await conn.close()
+
+
+def settings_for(prefix: str, schema: str, data_dir: str) -> Settings:
+    return Settings(kafka_topic_prefix=prefix, database_schema=schema,
+                    faust_app_id=f"crisis-bench-{uuid.uuid4().hex[:8]}",
+                    faust_store=os.environ.get("CRISIS_BENCH_STORE", "memory://"), faust_data_dir=data_dir,
+                    crisis_threshold=THRESHOLD, hotline_numbers="+3225011000,+3225011001",
+                    crisis_tick_seconds=3600)  # type: ignore[call-arg]
+
+
+async def until(check: Callable[[], bool], interval: float = 0.01) -> None:
+    """Poll the worker's tables (same process): a benchmark may wait on state, tests may not wait on time."""
+    while not check():  # noqa: ASYNC110 - the state lives in Faust tables, there is no event to await
+        await asyncio.sleep(interval)
+
+
+async def background_load(producer: AIOKafkaProducer, topic: str, stop: asyncio.Event) -> int:
+    """Registrations in countries without incidents, at a steady rate."""
+    sent = 0
+    while not stop.is_set():
+        started = time.monotonic()
+        for _ in range(LOAD_PER_SECOND // 10):
+            await producer.send(topic, registration(f"bg{sent}", "FR", 48.85, 2.35), key=f"bg{sent}".encode())
+            sent += 1
+        await asyncio.sleep(max(0.0, 0.1 - (time.monotonic() - started)))
+    return sent
+
+
+async def raw_latency(producer: AIOKafkaProducer, topic: str, samples: int) -> list[float]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"], group_id=None,
+                                auto_offset_reset="latest")
+    await consumer.start()
+    try:
+        while not consumer.assignment():
+            await consumer.getmany(timeout_ms=100)
+        await consumer.seek_to_end()
+        for tp in consumer.assignment():
+            await consumer.position(tp)
+        latencies = []
+        for i in range(samples):
+            started = time.perf_counter()
+            await producer.send_and_wait(topic, b"probe", key=str(i).encode())
+            got = False
+            while not got:
+                batches = await consumer.getmany(timeout_ms=1000)
+                got = any(batches.values())
+            latencies.append(time.perf_counter() - started)
+            await asyncio.sleep(0.05)
+        return latencies
+    finally:
+        await consumer.stop()
+
+
+async def detection(worker: CrisisWorker, producer: AIOKafkaProducer, settings: Settings) -> list[float]:
+    status = AIOKafkaConsumer(settings.topic("crisis.status"), bootstrap_servers=settings.kafka_bootstrap_servers,
+                              group_id=None, auto_offset_reset="earliest")
+    await status.start()
+    registrations, incidents = settings.topic("travellers.registrations"), settings.topic("crisis.incidents")
+    latencies = []
+    try:
+        for trial in range(TRIALS):
+            incident_id = f"bench-{trial}"
+            lat, lon = -60.0 + trial * 3, 20.0  # one separate circle per trial, in Antarctica
+            data = IncidentReported(incident_id=incident_id, title=f"Bench {trial}", kind="other", severity="severe",
+                                    area={"country": "AQ", "circle": {"lat": lat, "lon": lon, "radius_km": 10}},
+                                    occurred_at=datetime.now(UTC) - timedelta(minutes=1))
+            await send(producer, incidents, incident_id, encode(new_event(data, source="/bench")))
+            for n in range(THRESHOLD - 1):
+                await producer.send(registrations, registration(f"{incident_id}-{n}", "AQ", lat, lon),
+                                    key=f"{incident_id}-{n}".encode())
+            await until(lambda i=incident_id: i in worker.engine.incidents  # type: ignore[misc]
+                        and worker.engine.affected(i).count >= THRESHOLD - 1)
+            crisis_id = crisis_id_for_incident(incident_id)
+            started = time.perf_counter()
+            await send(producer, registrations, f"{incident_id}-last",
+                       registration(f"{incident_id}-last", "AQ", lat, lon))
+            found = False
+            while not found:
+                for records in (await status.getmany(timeout_ms=1000)).values():
+                    for record in records:
+                        event = decode(record.value)
+                        if event.type.endswith("activated") and event.data["crisis_id"] == crisis_id:
+                            found = True
+            latencies.append(time.perf_counter() - started)
+            # Close it so the two-number pool never runs dry.
+            async with worker.pool.acquire() as conn:
+                await conn.execute("UPDATE crises SET status = 'closed', closed_at = now(), closed_by = 'bench'"
+                                   " WHERE crisis_id = $1", crisis_id)
+    finally:
+        await status.stop()
+    return latencies
+
+
+async def raw_consume_rate(topic: str, n: int) -> float:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"], group_id=None,
+                                auto_offset_reset="earliest", max_poll_records=2000)
+    await consumer.start()
+    try:
+        seen, started = 0, None
+        while seen < n:
+            for records in (await consumer.getmany(timeout_ms=1000, max_records=2000)).values():
+                if started is None and records:
+                    started = time.perf_counter()
+                seen += len(records)
+        assert started is not None
+        return n / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+async def worker_rate(settings: Settings, n: int) -> float:
+    worker = CrisisWorker(settings)
+    await worker.start()
+    try:
+        await until(lambda: len(worker.engine.travellers) > 0, interval=0.005)
+        first = time.perf_counter()
+        await until(lambda: len(worker.engine.travellers) >= n, interval=0.02)
+        return n / (time.perf_counter() - first)
+    finally:
+        await worker.stop()
+
+
+async def run() -> None:
+    _env()
+    bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, acks="all", enable_idempotence=True)
+    await producer.start()
+    with tempfile.TemporaryDirectory() as data_dir:
+        # 1. detection latency under load, with the raw latency of the same broker in the same run
+        prefix = f"bench{uuid.uuid4().hex[:8]}."
+        await ensure_topics(bootstrap, prefix=prefix)
+        schema = await schema_for(prefix)
+        settings = settings_for(prefix, schema, data_dir)
+        worker = CrisisWorker(settings)
+        await worker.start()
+        stop = asyncio.Event()
+        load = asyncio.create_task(background_load(producer, settings.topic("travellers.registrations"), stop))
+        try:
+            raw = await raw_latency(producer, settings.topic("notifications.status"), max(TRIALS, 100))
+            detect = await detection(worker, producer, settings)
+        finally:
+            stop.set()
+            await load
+            await worker.stop()
+            await drop(schema)
+            await drop_topics(prefix, settings.faust_app_id)
+        raw_p50, raw_p99 = pct(raw, 0.5) * 1000, pct(raw, 0.99) * 1000
+        record("crisis", "detection latency p50", pct(detect, 0.5) * 1000, "ms", baseline=raw_p50,
+               baseline_name="raw produce-to-consume p50")
+        record("crisis", "detection latency p99", pct(detect, 0.99) * 1000, "ms", baseline=raw_p99,
+               baseline_name="raw produce-to-consume p99", aim="<= 3x raw p99")
+
+        # 2. throughput on a topic filled beforehand
+        prefix = f"bench{uuid.uuid4().hex[:8]}."
+        await ensure_topics(bootstrap, prefix=prefix)
+        schema = await schema_for(prefix)
+        settings = settings_for(prefix, schema, data_dir)
+        topic = settings.topic("travellers.registrations")
+        for i in range(THROUGHPUT_N):
+            country = ("FR", "ES", "IT", "DE", "TR", "US")[i % 6]
+            await producer.send(topic, registration(f"tp{i}", country, 10.0, 10.0), key=f"tp{i}".encode())
+        await producer.flush()
+        raw_rate = statistics.median([await raw_consume_rate(topic, THROUGHPUT_N) for _ in range(3)])
+        try:
+            rate = await worker_rate(settings, THROUGHPUT_N)
+        finally:
+            await drop(schema)
+            await drop_topics(prefix, settings.faust_app_id)
+        record("crisis", "registrations handled per second", rate, "events/s", baseline=raw_rate,
+               baseline_name="aiokafka raw consume rate", aim=">= 0.5x raw")
+    await producer.stop()
+
+
+def main() -> int:
+    asyncio.run(run())
+    return 0
