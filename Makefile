@@ -10,7 +10,7 @@ export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL JWT_SECRET TWILIO_ACCOUNT_SID TWILIO
        SMTP_HOST SMTP_PORT CRISIS_THRESHOLD HOTLINE_NUMBERS DASHBOARD_USERS CONSOLE_USERS NOTIFIER_URL
 PYTEST_ARGS ?=
 
-.PHONY: browser venv infra topics migrate run stop test lint bench status token clean-data asyncapi k8s-validate scaleout
+.PHONY: demo chaos fuzz browser venv infra topics migrate run stop test lint bench status token clean-data asyncapi k8s-validate scaleout
 .DEFAULT_GOAL := run
 
 venv: .venv/.installed
@@ -33,6 +33,11 @@ migrate: venv
 
 run: infra
 	@scripts/services.sh start
+
+# The Kathmandu earthquake played through the real topics: open http://127.0.0.1:8003/dashboard first.
+demo: run
+	@echo "dashboard: http://127.0.0.1:8003/dashboard  (coordinator / coordinator-local)"
+	@$(PY) -m services.crisis_center.dashboard demo
 
 stop:
 	@scripts/services.sh stop || true

@@ -9,7 +9,7 @@ DIR="$RUN/kafka"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 CLUSTER_ID="${KAFKA_CLUSTER_ID:-bE1gIumC0nsu1arP1atfrm}"   # fixed: the data folder can be reused across starts
-HEAP="${KAFKA_HEAP:-768m}"
+HEAP="${KAFKA_HEAP:-1g}"
 PIDFILE="$DIR/kafka.pid"
 
 install() {
@@ -51,7 +51,7 @@ start() {
   nohup java "${java_opts[@]}" -cp "$LIBS/*" kafka.Kafka "$DIR/server.properties" \
         >"$DIR/logs/stdout.log" 2>&1 &
   echo $! > "$PIDFILE"
-  for _ in $(seq 1 90); do
+  for _ in $(seq 1 180); do
     if answers; then echo "kafka: up on 127.0.0.1:$KAFKA_PORT (pid $(cat "$PIDFILE"))"; return; fi
     if ! running; then break; fi
     sleep 1

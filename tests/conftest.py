@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Iterator
 
 import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.support import bootstrap, database_url, load_local_env
+from tests.support import CREATED_PREFIXES, bootstrap, database_url, delete_topics_with_prefixes, load_local_env
 
 load_local_env()
 
@@ -29,3 +31,16 @@ async def _check_infrastructure() -> None:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     asyncio.run(_check_infrastructure())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _delete_the_module_topics() -> Iterator[None]:
+    """After each test module, delete the topics its tests created under fresh prefixes."""
+    before = len(CREATED_PREFIXES)
+    yield
+    created = CREATED_PREFIXES[before:]
+    if created:
+        # In a thread of its own: the tests' event loop may still be running in this one.
+        worker = threading.Thread(target=lambda: asyncio.run(delete_topics_with_prefixes(created)))
+        worker.start()
+        worker.join(timeout=60)

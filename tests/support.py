@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.auth import JwtConfig, mint_token
 from shared.db import create_pool, migrate
@@ -42,11 +43,30 @@ def unique(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"
 
 
+#: Prefixes created by this test process; tests/conftest.py deletes their topics after each module, so that a
+#: whole run does not leave tens of thousands of partitions on the one local broker.
+CREATED_PREFIXES: list[str] = []
+
+
 async def new_topic_prefix() -> str:
     """A fresh prefix with every platform topic (and DLQ) created under it."""
     prefix = unique("t") + "."
+    CREATED_PREFIXES.append(prefix)
     await ensure_topics(bootstrap(), prefix=prefix)
     return prefix
+
+
+async def delete_topics_with_prefixes(prefixes: list[str]) -> int:
+    """Delete every topic whose name starts with one of `prefixes` (Faust's own topics included)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap())
+    await admin.start()
+    try:
+        doomed = [t for t in await admin.list_topics() if t.startswith(tuple(prefixes))]
+        for start in range(0, len(doomed), 100):
+            await admin.delete_topics(doomed[start:start + 100])
+        return len(doomed)
+    finally:
+        await admin.close()
 
 
 async def new_schema(service: str, migrations: Path | None = None) -> str:
