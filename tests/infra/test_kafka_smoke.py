@@ -22,7 +22,11 @@ async def test_admin_client_creates_topics_and_the_platform_topics_exist_with_th
     try:
         name = unique("smoke-")
         await admin.create_topics([NewTopic(name, 4, 1, topic_configs={"cleanup.policy": "compact"})])
-        described = await admin.describe_topics([name])
+        for _ in range(50):  # metadata reaches the broker's cache a moment after the creation
+            described = await admin.describe_topics([name])
+            if described[0]["partitions"]:
+                break
+            await asyncio.sleep(0.1)
         assert len(described[0]["partitions"]) == 4
         existing = set(await admin.list_topics())
         specs = all_topic_specs()
