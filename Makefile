@@ -66,6 +66,7 @@ token: venv
 clean-data:
 	@scripts/services.sh stop || true
 	@scripts/kafka.sh reset
+	@rm -rf .run/crisis_center/faust   # Faust's local tables must not outlive the changelogs they mirror
 	@scripts/postgres.sh reset
 
 asyncapi: venv

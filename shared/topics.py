@@ -49,6 +49,9 @@ TOPICS: tuple[TopicSpec, ...] = (
               description="The post responsible for a case (keyed by case reference)."),
     TopicSpec("directory.posts", 3, compacted=True, internal=True,
               description="Changes to a post: hours, suspended services, temporary closure (keyed by post_id)."),
+    TopicSpec("crisis.by-country", 6, internal=True,
+              description="The crisis center's Faust repartition of registrations, reports and incidents by "
+                          "country (keyed by country; partitions = FAUST_PARTITIONS)."),
     TopicSpec("cases.deadlines", 3, internal=True,
               description="Charter clock events of a case: deadline approaching or missed (keyed by reference)."),
 )

@@ -18,6 +18,7 @@ from shared.auth import JwtConfig, mint_token
 from shared.db import create_pool, migrate
 from shared.events.envelope import CloudEvent, decode
 from shared.kafka.admin import ensure_topics
+from shared.topics import all_topic_specs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,7 +53,9 @@ async def new_topic_prefix() -> str:
     """A fresh prefix with every platform topic (and DLQ) created under it."""
     prefix = unique("t") + "."
     CREATED_PREFIXES.append(prefix)
-    await ensure_topics(bootstrap(), prefix=prefix)
+    # The crisis center's repartition topic is left to its Faust app: tests run it with fewer partitions.
+    specs = [s for s in all_topic_specs() if not s.name.startswith("crisis.by-country")]
+    await ensure_topics(bootstrap(), specs, prefix=prefix)
     return prefix
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 import asyncpg
@@ -46,6 +46,7 @@ from shared.events.notifications import (
     notification_id_for,
 )
 from shared.events.reports import ReportSubmitted
+from shared.events.travellers import TravellerCancelled, TravellerRegistered
 from shared.kafka.outbox import enqueue
 from shared.logging import get_logger
 
@@ -370,11 +371,36 @@ def country_of(phone: str, hint: str | None = None) -> str:
     return region if region and region != "ZZ" else "BE"
 
 
-def _unknown_reporter_report(*, kind: Kind, phone: str, language: Language, channel: Channel, country: str,
-                             description: str) -> ReportIn:
+async def traveller_registration(data: TravellerRegistered | TravellerCancelled, conn: asyncpg.Connection) -> None:
+    """Keep where each registered traveller stays (a newer registration replaces the older one)."""
+    if isinstance(data, TravellerCancelled):
+        await conn.execute("DELETE FROM registered_travellers WHERE traveller_id = $1", data.traveller_id)
+        return
+    location = data.location
+    await conn.execute(
+        "INSERT INTO registered_travellers (traveller_id, phone, language, country, city, lat, lon, departure)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (traveller_id) DO UPDATE SET phone = $2,"
+        " language = $3, country = $4, city = $5, lat = $6, lon = $7, departure = $8, updated_at = now()",
+        data.traveller_id, data.phone, data.language, data.country, data.city,
+        location.lat if location else None, location.lon if location else None, data.departure)
+
+
+async def whereabouts(conn: asyncpg.Connection, phone: str, *, today: date) -> dict[str, Any] | None:
+    """Where a registered traveller with this phone stays now (the latest registration), if anywhere."""
+    row = await conn.fetchrow(
+        "SELECT country, city, lat, lon FROM registered_travellers WHERE phone = $1 AND departure >= $2"
+        " ORDER BY updated_at DESC LIMIT 1", phone, today)
+    if row is None:
+        return None
+    return {k: v for k, v in dict(row).items() if v is not None}
+
+
+def _unknown_reporter_report(*, kind: Kind, phone: str, language: Language, channel: Channel,
+                             country: str | dict[str, Any], description: str) -> ReportIn:
     """A report from a caller we only know by number. Twilio's `From` is E.164 already; a number `phonenumbers`
     does not know yet (a new range) is kept as Twilio gave it rather than losing the distress call."""
-    body = {"kind": kind, "description": description or "(empty message)", "location": {"country": country},
+    location = country if isinstance(country, dict) else {"country": country}
+    body = {"kind": kind, "description": description or "(empty message)", "location": location,
             "reporter": {"full_name": UNKNOWN_NAME, "phone": phone, "language": language, "channel": channel}}
     try:
         return ReportIn.model_validate(body)
@@ -407,12 +433,15 @@ async def inbound_sms(*, sender: str, body: str, message_sid: str | None, from_c
                                          purpose="follow_up", body=body, status="received", provider_id=provider_id)
             return appended_reply(Language(case["language"]), case["reference"])
         found = classify(body)
+        received_at = datetime.now(UTC)
+        registered = await whereabouts(conn, sender, today=received_at.date())
         report = _unknown_reporter_report(kind=found.kind, phone=sender, language=found.language,
-                                          channel=Channel.SMS, country=country_of(sender, from_country),
+                                          channel=Channel.SMS, country=registered or country_of(sender, from_country),
                                           description=body)
         opened = await open_case(conn, report, officers=officers, config=config, actor="sms",
-                                 received_at=datetime.now(UTC), inbound=("sms", body, provider_id),
-                                 note="opened by SMS; country inferred from the number")
+                                 received_at=received_at, inbound=("sms", body, provider_id),
+                                 note="opened by SMS; located by the sender's registration" if registered
+                                 else "opened by SMS; country inferred from the number")
         return new_case_reply(found.language, opened.reference)
 
 
@@ -440,8 +469,9 @@ async def voicemail(*, caller: str, recording_url: str, call_sid: str | None, la
             await repository.add_message(conn, reference=case["reference"], direction="in", channel="voice",
                                          purpose="voicemail", body=body, status="received", provider_id=provider_id)
             return str(case["reference"])
+        registered = await whereabouts(conn, caller, today=datetime.now(UTC).date())
         report = _unknown_reporter_report(kind=Kind.SERIOUS_DIFFICULTY, phone=caller, language=language,
-                                          channel=Channel.PHONE, country=country_of(caller, from_country),
+                                          channel=Channel.PHONE, country=registered or country_of(caller, from_country),
                                           description=body)
         opened = await open_case(conn, report, officers=officers, config=config, actor="voice",
                                  received_at=datetime.now(UTC), inbound=("voice", body, provider_id),

@@ -16,13 +16,15 @@ from shared.events.directory import CaseRouted
 from shared.events.envelope import CloudEvent, EventData
 from shared.events.notifications import NotificationStatus
 from shared.events.reports import ReportSubmitted
+from shared.events.travellers import TravellerCancelled, TravellerRegistered
 from shared.kafka.consumer import EventConsumer, Handler, PermanentError
 from shared.kafka.outbox import OutboxRelay
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-TOPICS = ("consular.reports", "notifications.status", "directory.routings", "crisis.status")
+TOPICS = ("consular.reports", "notifications.status", "directory.routings", "crisis.status",
+          "travellers.registrations")
 
 
 def make_handler(resources: Resources) -> Handler:
@@ -37,6 +39,8 @@ def make_handler(resources: Resources) -> Handler:
             await handlers.case_routed(data, conn, officers=resources.officers)
         elif isinstance(data, CrisisActivated | CrisisUpdated | CrisisClosed):
             await handlers.crisis_status(data, conn)
+        elif isinstance(data, TravellerRegistered | TravellerCancelled):
+            await handlers.traveller_registration(data, conn)
         # other types on these topics are not ours to handle
 
     return handle

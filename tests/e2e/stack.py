@@ -47,7 +47,7 @@ class Stack:
         if service is not None:
             env |= {"DATABASE_SCHEMA": self.schemas[service], "HTTP_PORT": str(self.ports[service]),
                     "PUBLIC_BASE_URL": self.url(service), "FAUST_APP_ID": f"{self.prefix}crisis-center",
-                    "FAUST_DATADIR": str(self.log_dir / "faust-data")}
+                    "FAUST_DATA_DIR": str(self.log_dir / "faust-data")}
         return env
 
     def commands(self) -> dict[str, tuple[list[str], str | None]]:

@@ -14,8 +14,6 @@ from typing import Any
 
 import pytest
 import uvicorn
-from fastapi import FastAPI
-from fastapi.routing import APIRoute
 
 from tests.support import ROOT
 
@@ -31,12 +29,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def replace_route(app: FastAPI, path: str) -> None:
-    """Drops the service's own `GET path` (the crisis center's placeholder page) so the mounted router serves it."""
-    app.router.routes[:] = [r for r in app.router.routes
-                            if not (isinstance(r, APIRoute) and r.path == path and "GET" in (r.methods or set()))]
 
 
 @contextlib.asynccontextmanager

@@ -232,3 +232,28 @@ async def test_scheduler_fires_each_instant_when_due(pool: asyncpg.Pool, setting
     assert await fired() == ["approaching"]
     await handlers.fire_due_deadlines(pool=pool, config=config, now=missed)
     assert await fired() == ["approaching", "missed"]
+
+
+async def test_an_sms_from_a_registered_traveller_is_located_where_the_traveller_stays(
+        client: httpx.AsyncClient, worker: Worker, sign: Sign, settings: Settings, producer: AIOKafkaProducer,
+        pool: asyncpg.Pool) -> None:
+    from shared.events.travellers import TravellerCancelled, TravellerRegistered
+
+    phone = f"+3247{uuid.uuid4().int % 10**7:07d}"
+    traveller = TravellerRegistered(
+        traveller_id=f"tr-{uuid.uuid4().hex[:8]}", full_name="Roaming Belgian", phone=phone, language="nl",
+        country="NP", city="Pokhara", location={"lat": 28.21, "lon": 83.99},
+        arrival=date.today() - timedelta(days=2), departure=date.today() + timedelta(days=10))
+    await publish(producer, traveller, source="/tests/travellers", topic_prefix=settings.kafka_topic_prefix)
+    await eventually(lambda: pool.fetchval("SELECT count(*) FROM registered_travellers WHERE phone = $1", phone))
+    reply = await post(client, sign, "/twilio/sms", {"From": phone, "Body": "paspoort gestolen"})
+    reference = reply.text.split("BE-", 1)[1][:11]
+    case = (await client.get(f"/v1/reports/BE-{reference}", headers=DUTY)).json()
+    assert case["location"]["country"] == "NP", "located by the registration, not by the +32 number"
+    assert case["location"]["lat"] == pytest.approx(28.21)
+
+    # Cancelled: the next sender with that number is placed by the number again.
+    await publish(producer, TravellerCancelled(traveller_id=traveller.traveller_id), source="/tests/travellers",
+                  topic_prefix=settings.kafka_topic_prefix)
+    await eventually(lambda: pool.fetchval("SELECT count(*) = 0 FROM registered_travellers WHERE phone = $1",
+                                           phone))

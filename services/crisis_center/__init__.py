@@ -1,0 +1,1 @@
+"""The crisis_center service."""

@@ -1,0 +1,1 @@
+"""Adapters of the crisis center to the outside: the live feed of crisis changes."""

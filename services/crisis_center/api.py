@@ -1,0 +1,343 @@
+"""The crisis center's HTTP API: `create_app(settings)`; the lifespan owns the pool, the outbox relay and the
+live feed. Thin adapters over `handlers`: the worker writes crises to PostgreSQL, the API reads them there and
+publishes its own changes (manual activation, closing) through the same outbox."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import asyncpg
+import jwt
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field, model_validator
+
+from services.crisis_center import handlers
+from services.crisis_center.adapters.feed import CrisisFeed, sse
+from services.crisis_center.dashboard.router import DashboardSettings, dashboard_router
+from services.crisis_center.domain.atom import build_atom
+from services.crisis_center.domain.cap import build_cap
+from services.crisis_center.domain.crisis import Crisis
+from services.crisis_center.domain.geo import Area, InvalidArea
+from services.crisis_center.domain.membership import KINDS
+from services.crisis_center.settings import Settings
+from shared.auth import JwtConfig, Principal, require_roles, verify_token
+from shared.db import create_pool, ping
+from shared.events.common import Area as WireArea
+from shared.http import install_common
+from shared.kafka.outbox import OutboxRelay
+from shared.kafka.producer import make_producer
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+Coordinator = Annotated[Principal, Depends(require_roles("coordinator"))]
+Severity = Literal["minor", "moderate", "severe", "extreme"]
+Kind = Literal["earthquake", "flood", "storm", "fire", "unrest", "attack", "epidemic", "transport", "other"]
+assert set(Kind.__args__) == set(KINDS)  # type: ignore[attr-defined]
+DATABASE_DOWN: tuple[type[Exception], ...] = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+                                              asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError)
+
+
+# wire shapes ----------------------------------------------------------------------------------------------------
+class Counts(BaseModel):
+    total: int
+    registrations: int
+    reports: int
+
+
+class CrisisOut(BaseModel):
+    crisis_id: str
+    incident_id: str | None
+    title: str
+    kind: str
+    severity: str | None
+    status: str
+    affected_count: int
+    counts: Counts
+    threshold: int
+    hotline_number: str
+    hotline_from_pool: bool
+    area: dict[str, Any]
+    activated_at: datetime
+    activated_by: str
+    updated_at: datetime | None
+    closed_at: datetime | None
+    closed_by: str | None
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    event: str
+    actor: str
+    affected_count: int | None
+    detail: dict[str, Any]
+
+
+class CrisisDetail(CrisisOut):
+    timeline: list[TimelineEntry]
+
+
+class PublicCrisis(BaseModel):
+    crisis_id: str
+    title: str
+    kind: str
+    hotline_number: str
+    affected_count: int
+    area: dict[str, Any]
+    activated_at: datetime
+    cap_url: str
+
+
+class ManualActivation(BaseModel):
+    title: str = Field(min_length=3, max_length=500)
+    kind: Kind = "other"
+    severity: Severity | None = None
+    area: WireArea
+
+    @model_validator(mode="after")
+    def _geometry(self) -> ManualActivation:
+        try:
+            Area.from_dict(self.area.model_dump(mode="json", exclude_none=True))
+        except InvalidArea as exc:
+            raise ValueError(f"area: {exc}") from exc
+        return self
+
+
+class Thresholds(BaseModel):
+    default: int | None = Field(default=None, ge=1, le=100000)
+    by_severity: dict[Severity, Annotated[int, Field(ge=1, le=100000)]] = Field(default_factory=dict)
+
+
+class ThresholdsOut(BaseModel):
+    default: int
+    by_severity: dict[str, int]
+
+
+def _crisis_out(row: asyncpg.Record) -> CrisisOut:
+    return CrisisOut(
+        crisis_id=row["crisis_id"], incident_id=row["incident_id"], title=row["title"], kind=row["kind"],
+        severity=row["severity"], status=row["status"], affected_count=row["affected_count"],
+        counts=Counts(total=row["affected_count"], registrations=row["count_registrations"],
+                      reports=row["count_reports"]),
+        threshold=row["threshold"], hotline_number=row["hotline_number"], hotline_from_pool=row["hotline_from_pool"],
+        area=row["area"], activated_at=row["activated_at"], activated_by=row["activated_by"],
+        updated_at=row["updated_at"], closed_at=row["closed_at"], closed_by=row["closed_by"],
+    )
+
+
+@dataclass
+class Resources:
+    pool: asyncpg.Pool
+    feed: CrisisFeed
+    relay: OutboxRelay
+    relay_task: asyncio.Task[None]
+    producer: Any
+
+
+async def _kafka_reachable(bootstrap_servers: str) -> bool:
+    host, _, port = bootstrap_servers.split(",")[0].strip().rpartition(":")
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host or "127.0.0.1", int(port)), 2)
+    except (OSError, TimeoutError, ValueError):
+        return False
+    writer.close()
+    return True
+
+
+def _stream_principal(request: Request, access_token: str | None) -> Principal:
+    """EventSource cannot send headers: the stream also takes the token as `access_token`."""
+    header = request.headers.get("authorization", "")
+    token = header[7:] if header.lower().startswith("bearer ") else access_token
+    if not token:
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    config: JwtConfig = request.app.state.jwt_config
+    try:
+        principal = verify_token(config, token)
+    except jwt.InvalidTokenError:
+        raise HTTPException(401, "invalid or expired token", headers={"WWW-Authenticate": "Bearer"}) from None
+    if "coordinator" not in principal.roles:
+        raise HTTPException(403, "requires one of the roles ['coordinator']")
+    return principal
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
+    now = clock or (lambda: datetime.now(UTC))
+    publishing = handlers.Publishing(settings.source, settings.kafka_topic_prefix)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await create_pool(settings.database_url, settings.db_schema, min_size=1,
+                                 max_size=settings.database_pool_max)
+        producer = make_producer(settings.kafka_bootstrap_servers, client_id="crisis-center-api")
+        await producer.start()
+        relay = OutboxRelay(pool=pool, producer=producer, schema=settings.db_schema)
+
+        async def enrich(data: dict[str, Any]) -> dict[str, Any]:
+            """The stream carries the API's crisis shape (kind, severity, counts by source), not only the wire data."""
+            row = await handlers.get_crisis(pool=pool, crisis_id=str(data.get("crisis_id")))
+            return _crisis_out(row).model_dump(mode="json") if row is not None else data
+
+        feed = CrisisFeed(bootstrap_servers=settings.kafka_bootstrap_servers, topic=settings.topic("crisis.status"),
+                          enrich=enrich)
+        await feed.start()
+        app.state.resources = Resources(pool, feed, relay, asyncio.create_task(relay.run()), producer)
+        try:
+            yield
+        finally:
+            resources: Resources = app.state.resources
+            resources.relay.stop()
+            await asyncio.gather(resources.relay_task, return_exceptions=True)
+            await feed.stop()
+            await producer.stop()
+            await pool.close()
+
+    app = FastAPI(title="crisis_center", version="1", lifespan=lifespan,
+                  description="Crises: live headcount in incident areas, activation, hotlines, public CAP feed.")
+
+    def res(request: Request) -> Resources:
+        resources: Resources = request.app.state.resources
+        return resources
+
+    async def readiness() -> dict[str, bool]:
+        resources: Resources | None = getattr(app.state, "resources", None)
+        database = resources is not None and await ping(resources.pool)
+        return {"database": database, "kafka": await _kafka_reachable(settings.kafka_bootstrap_servers)}
+
+    install_common(app, service="crisis_center", auth=settings, readiness=readiness)
+    app.include_router(dashboard_router(DashboardSettings(
+        dashboard_users=settings.dashboard_users, notifier_url=settings.notifier_url,
+        dashboard_token_ttl_seconds=settings.dashboard_token_ttl_seconds)))
+
+    async def database_down(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database_unavailable", error=type(exc).__name__)
+        return JSONResponse({"detail": "the database is unavailable; try again shortly"}, status_code=503,
+                            headers={"Retry-After": "5"})
+
+    for exc_type in DATABASE_DOWN:
+        app.add_exception_handler(exc_type, database_down)
+
+    # coordinators ---------------------------------------------------------------------------------------------
+    @app.get("/v1/crises", response_model=list[CrisisOut], tags=["coordinators"])
+    async def list_crises(request: Request, _: Coordinator,
+                          status: Literal["active", "closed"] | None = None) -> list[CrisisOut]:
+        return [_crisis_out(r) for r in await handlers.list_crises(pool=res(request).pool, status=status)]
+
+    @app.get("/v1/crises/events", tags=["coordinators"], response_class=StreamingResponse,
+             responses={200: {"content": {"text/event-stream": {}}}})
+    async def crisis_events(request: Request, access_token: str | None = None,
+                            max_events: Annotated[int | None, Query(ge=1)] = None) -> StreamingResponse:
+        """Server-sent events: `snapshot` (the active crises) then `activated`/`updated`/`closed` as they happen."""
+        _stream_principal(request, access_token)
+        resources = res(request)
+        queue = resources.feed.subscribe()
+        rows = await handlers.list_crises(pool=resources.pool, status="active")
+        snapshot = [_crisis_out(r).model_dump(mode="json") for r in rows]
+
+        async def stream() -> AsyncIterator[bytes]:
+            sent = 0
+            try:
+                yield sse("snapshot", snapshot)
+                while max_events is None or sent < max_events:
+                    try:
+                        item = await asyncio.wait_for(queue.get(), timeout=15)
+                    except TimeoutError:
+                        yield b": keep-alive\n\n"
+                        continue
+                    yield sse(item["type"], item["crisis"])
+                    sent += 1
+            finally:
+                resources.feed.unsubscribe(queue)
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @app.get("/v1/crises/{crisis_id}", response_model=CrisisDetail, tags=["coordinators"],
+             responses={404: {"description": "unknown crisis"}})
+    async def crisis_detail(request: Request, crisis_id: str, _: Coordinator) -> CrisisDetail:
+        pool = res(request).pool
+        row = await handlers.get_crisis(pool=pool, crisis_id=crisis_id)
+        if row is None:
+            raise HTTPException(404, f"no crisis {crisis_id}")
+        entries = [TimelineEntry(**dict(r)) for r in await handlers.timeline(pool=pool, crisis_id=crisis_id)]
+        return CrisisDetail(**_crisis_out(row).model_dump(), timeline=entries)
+
+    @app.post("/v1/crises", response_model=CrisisOut, status_code=201, tags=["coordinators"])
+    async def activate(request: Request, body: ManualActivation, who: Coordinator) -> CrisisOut:
+        pool = res(request).pool
+        area = Area.from_dict(body.area.model_dump(mode="json", exclude_none=True))
+        policy = await handlers.load_policy(pool=pool, defaults=settings.threshold_policy())
+        crisis = await handlers.activate_manually(
+            pool=pool, title=body.title, kind=body.kind, severity=body.severity, area=area,
+            actor=who.subject, pool_numbers=settings.hotline_pool, general_number=settings.crisis_general_number,
+            threshold=policy.for_severity(body.severity), now=now(), publishing=publishing)
+        row = await handlers.get_crisis(pool=pool, crisis_id=crisis.crisis_id)
+        assert row is not None
+        return _crisis_out(row)
+
+    @app.post("/v1/crises/{crisis_id}/close", response_model=CrisisOut, tags=["coordinators"],
+              responses={404: {"description": "unknown crisis"}})
+    async def close(request: Request, crisis_id: str, who: Coordinator) -> CrisisOut:
+        pool = res(request).pool
+        crisis = await handlers.close_crisis(pool=pool, crisis_id=crisis_id, actor=who.subject, now=now(),
+                                             publishing=publishing)
+        if crisis is None:
+            raise HTTPException(404, f"no crisis {crisis_id}")
+        row = await handlers.get_crisis(pool=pool, crisis_id=crisis_id)
+        assert row is not None
+        return _crisis_out(row)
+
+    @app.get("/v1/thresholds", response_model=ThresholdsOut, tags=["coordinators"])
+    async def get_thresholds(request: Request, _: Coordinator) -> ThresholdsOut:
+        policy = await handlers.load_policy(pool=res(request).pool, defaults=settings.threshold_policy())
+        return ThresholdsOut(default=policy.default, by_severity=dict(policy.by_severity))
+
+    @app.put("/v1/thresholds", response_model=ThresholdsOut, tags=["coordinators"])
+    async def put_thresholds(request: Request, body: Thresholds, who: Coordinator) -> ThresholdsOut:
+        """Takes effect in the worker within seconds; incidents already above a lowered threshold activate."""
+        pool = res(request).pool
+        await handlers.set_thresholds(pool=pool, actor=who.subject, now=now(), default=body.default,
+                                      by_severity={str(k): v for k, v in body.by_severity.items()})
+        policy = await handlers.load_policy(pool=pool, defaults=settings.threshold_policy())
+        return ThresholdsOut(default=policy.default, by_severity=dict(policy.by_severity))
+
+    @app.get("/v1/audit", tags=["coordinators"])
+    async def audit_log(request: Request, _: Coordinator, target: str | None = None) -> list[dict[str, Any]]:
+        return [dict(r) for r in await handlers.audit_entries(pool=res(request).pool, target=target)]
+
+    # public -------------------------------------------------------------------------------------------------
+    async def _active(request: Request) -> list[Crisis]:
+        return [handlers.row_to_crisis(r) for r in await handlers.list_crises(pool=res(request).pool,
+                                                                              status="active")]
+
+    base = settings.public_base_url.rstrip("/")
+
+    @app.get("/public/crises", response_model=list[PublicCrisis], tags=["public"])
+    async def public_crises(request: Request) -> list[PublicCrisis]:
+        return [PublicCrisis(crisis_id=c.crisis_id, title=c.title, kind=c.kind, hotline_number=c.hotline_number,
+                             affected_count=c.affected_count, area=c.area.to_dict(), activated_at=c.activated_at,
+                             cap_url=f"{base}/public/crises/{c.crisis_id}.cap") for c in await _active(request)]
+
+    @app.get("/public/crises.atom", tags=["public"], response_class=Response,
+             responses={200: {"content": {"application/atom+xml": {}}}})
+    async def public_atom(request: Request) -> Response:
+        return Response(build_atom(await _active(request), base_url=base, now=now()),
+                        media_type="application/atom+xml")
+
+    @app.get("/public/crises/{crisis_id}.cap", tags=["public"], response_class=Response,
+             responses={200: {"content": {"application/cap+xml": {}}}, 404: {"description": "unknown crisis"}})
+    async def public_cap(request: Request, crisis_id: str) -> Response:
+        row = await handlers.get_crisis(pool=res(request).pool, crisis_id=crisis_id)
+        if row is None:
+            raise HTTPException(404, f"no crisis {crisis_id}")
+        crisis = handlers.row_to_crisis(row)
+        return Response(build_cap(crisis, web=f"{base}/public/crises"), media_type="application/cap+xml")
+
+
+    return app
+

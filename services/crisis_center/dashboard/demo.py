@@ -1,0 +1,152 @@
+"""A scenario for `make demo`: an earthquake near Kathmandu, a few hundred registered Belgian travellers, reports
+arriving by SMS, the threshold crossed, a hotline published, messages sent and delivered by the local Twilio server.
+
+Everything goes through the real inputs: `crisis.incidents` and `travellers.registrations` on Kafka (as the external
+systems would publish them) and intake's signed Twilio SMS webhook. Run it against a running system (`make run`):
+`python -m services.crisis_center.dashboard demo` and watch http://127.0.0.1:8003/dashboard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from twilio.request_validator import RequestValidator
+
+from services.crisis_center.handlers import crisis_id_for_incident
+from shared.events.incidents import IncidentReported
+from shared.events.travellers import TravellerRegistered
+from shared.kafka.producer import make_producer, publish
+
+SOURCE = "/demo/scenario"
+KATHMANDU = (27.7172, 85.3240)
+POKHARA = (28.2096, 83.9856)  # about 140 km away: outside the area, in the same country
+RADIUS_KM = 60.0
+SMS = [
+    ("+9779801000001", "Help! Building collapsed in Thamel, two Belgians injured, need assistance"),
+    ("+9779801000002", "Aardbeving Kathmandu, we zijn veilig maar ons paspoort is kwijt"),
+    ("+9779801000003", "Séisme à Katmandou, mon fils est introuvable depuis ce matin"),
+]
+
+
+class DemoSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic_prefix: str = ""
+    intake_url: str = "http://127.0.0.1:8001"
+    intake_public_base_url: str = ""  # what intake signs against (its PUBLIC_BASE_URL); default: intake_url
+    crisis_center_url: str = "http://127.0.0.1:8003"
+    twilio_auth_token: SecretStr = SecretStr("")
+
+
+@dataclass(frozen=True)
+class Plan:
+    travellers: int = 300
+    inside_share: float = 0.85
+    per_second: float = 25.0
+    sms: bool = True
+    seed: int | None = None
+
+
+def _offset(origin: tuple[float, float], km: float, bearing: float) -> tuple[float, float]:
+    lat, lon = origin
+    d_lat = km * math.cos(bearing) / 111.32
+    d_lon = km * math.sin(bearing) / (111.32 * math.cos(math.radians(lat)))
+    return round(lat + d_lat, 5), round(lon + d_lon, 5)
+
+
+def incident(run: str, now: datetime) -> IncidentReported:
+    return IncidentReported(
+        incident_id=f"demo-{run}", title="Earthquake near Kathmandu (M 7.1)", kind="earthquake", severity="severe",
+        area={"country": "NP", "circle": {"lat": KATHMANDU[0], "lon": KATHMANDU[1], "radius_km": RADIUS_KM}},
+        occurred_at=now - timedelta(minutes=12))
+
+
+def travellers(run: str, plan: Plan, now: datetime) -> list[TravellerRegistered]:
+    """Made-up travellers (names like "Demo traveller 17"): most within the area, the rest in Pokhara."""
+    rng = random.Random(plan.seed)
+    inside = round(plan.travellers * plan.inside_share)
+    out = []
+    for n in range(plan.travellers):
+        origin, spread = (KATHMANDU, RADIUS_KM * 0.8) if n < inside else (POKHARA, 15.0)
+        lat, lon = _offset(origin, rng.uniform(0, spread), rng.uniform(0, 2 * math.pi))
+        out.append(TravellerRegistered(
+            traveller_id=f"demo-{run}-{n}", full_name=f"Demo traveller {n}",
+            phone=f"+3247{rng.randrange(10**7):07d}", email=f"demo.{run}.{n}@example.org",
+            language=("nl", "fr", "de", "en")[n % 4], country="NP", city="Kathmandu" if n < inside else "Pokhara",
+            location={"lat": lat, "lon": lon}, arrival=(now - timedelta(days=rng.randint(1, 10))).date(),
+            departure=(now + timedelta(days=rng.randint(3, 20))).date()))
+    rng.shuffle(out)
+    return out
+
+
+async def send_sms(settings: DemoSettings, sender: str, body: str, say: Callable[[str], None]) -> None:
+    """A signed Twilio webhook call, as Twilio would make it when a traveller texts the consular number."""
+    public = (settings.intake_public_base_url or settings.intake_url).rstrip("/") + "/twilio/sms"
+    params = {"From": sender, "To": "+3225018111", "Body": body, "MessageSid": f"SM{uuid.uuid4().hex}",
+              "FromCountry": "NP", "AccountSid": "AC" + "0" * 32}
+    signature = RequestValidator(settings.twilio_auth_token.get_secret_value()).compute_signature(public, params)
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.post(settings.intake_url.rstrip("/") + "/twilio/sms", data=params,
+                                         headers={"X-Twilio-Signature": signature})
+        say(f"  SMS from {sender[:7]}…: intake answered {response.status_code}")
+    except httpx.HTTPError as exc:
+        say(f"  SMS not delivered to intake ({type(exc).__name__}): is it running at {settings.intake_url}?")
+
+
+async def watch_public_feed(settings: DemoSettings, incident_id: str, say: Callable[[str], None],
+                            wait_seconds: float = 60) -> dict[str, object] | None:
+    """Polls the public feed (no token needed) until the crisis of the incident is listed."""
+    crisis_id = crisis_id_for_incident(incident_id)
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    async with httpx.AsyncClient(timeout=5) as client:
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                crises = (await client.get(settings.crisis_center_url.rstrip("/") + "/public/crises")).json()
+            except (httpx.HTTPError, ValueError):
+                crises = []
+            for crisis in crises if isinstance(crises, list) else []:
+                if crisis.get("crisis_id") == crisis_id:
+                    return dict(crisis)
+            await asyncio.sleep(1)
+    say(f"  no crisis for {incident_id} in the public feed yet: is the crisis center running?")
+    return None
+
+
+async def play(settings: DemoSettings, plan: Plan = Plan(), say: Callable[[str], None] = print) -> str:
+    """Plays the scenario; returns the incident id (the crisis id derives from it)."""
+    run = uuid.uuid4().hex[:6]
+    now = datetime.now(UTC)
+    producer = make_producer(settings.kafka_bootstrap_servers, client_id="demo-scenario")
+    await producer.start()
+    try:
+        quake = incident(run, now)
+        say(f"t+0s  incident.reported: {quake.title}, {RADIUS_KM:.0f} km around Kathmandu ({quake.incident_id})")
+        await publish(producer, quake, source=SOURCE, topic_prefix=settings.kafka_topic_prefix)
+        people = travellers(run, plan, now)
+        say(f"      {len(people)} registered travellers arrive at {plan.per_second:.0f} per second "
+            f"({round(plan.travellers * plan.inside_share)} inside the area)")
+        sms = list(SMS) if plan.sms else []
+        for index, person in enumerate(people):
+            await publish(producer, person, source=SOURCE, topic_prefix=settings.kafka_topic_prefix)
+            if sms and index % max(1, len(people) // (len(SMS) + 1)) == 0 and index:
+                await send_sms(settings, *sms.pop(0), say)
+            await asyncio.sleep(1 / plan.per_second)
+        say("      all travellers published")
+    finally:
+        await producer.stop()
+    crisis = await watch_public_feed(settings, quake.incident_id, say)
+    if crisis:
+        say(f"      crisis active: hotline {crisis['hotline_number']}, {crisis['affected_count']} affected")
+    say(f"Open {settings.crisis_center_url.rstrip('/')}/dashboard to follow it.")
+    return quake.incident_id

@@ -1,0 +1,473 @@
+// The coordinators' dashboard: crises live from GET /v1/crises/events (server-sent events), the map, delivery
+// progress (through /dashboard/api/notifications), the audit trail, and the coordinators' actions.
+import { request } from "./api.js";
+import {
+  applyTranslations, bindLanguageSelect, countryName, formatDateTime, formatNumber, has, onLanguageChange, t,
+} from "./i18n.js";
+import { Session } from "./session.js";
+import { setupSignIn } from "./signin.js";
+import { loadWorld, WorldMap } from "./map.js";
+
+const KINDS = ["earthquake", "flood", "storm", "fire", "unrest", "attack", "epidemic", "transport", "other"];
+const SEVERITIES = ["minor", "moderate", "severe", "extreme"];
+const DELIVERY = ["delivered", "sent", "queued", "failed", "undeliverable", "opted_out"];
+const DELIVERY_REFRESH_MS = 10000;
+
+const $ = (id) => document.getElementById(id);
+const session = new Session("consular.dashboard.token", "coordinator");
+const state = {
+  crises: new Map(),
+  selected: null,
+  showClosed: false,
+  stream: null,
+  reconnect: null,
+  deliveryTimer: null,
+  map: null,
+  details: new Map(), // crisis_id -> {timeline, audit, delivery}
+};
+
+function node(tag, { className, text, attrs } = {}, children = []) {
+  const element = document.createElement(tag);
+  if (className) element.className = className;
+  if (text !== undefined) element.textContent = text;
+  for (const [key, value] of Object.entries(attrs || {})) element.setAttribute(key, value);
+  element.append(...children);
+  return element;
+}
+
+// --- sign-in ------------------------------------------------------------------------------------------------
+const signIn = setupSignIn({ session, loginPath: "/dashboard/login", onSignedIn: start });
+
+function signOut(reasonKey = null) {
+  session.clear();
+  stopStream();
+  clearInterval(state.deliveryTimer);
+  state.crises.clear();
+  state.selected = null;
+  $("app").hidden = true;
+  $("who").hidden = true;
+  $("signout").hidden = true;
+  $("live").hidden = true;
+  signIn.show(reasonKey);
+}
+
+async function api(path, options = {}) {
+  try {
+    return await request(path, { ...options, token: session.token });
+  } catch (err) {
+    if (err.status === 401) signOut("signin.expired");
+    throw err;
+  }
+}
+
+// --- live stream ----------------------------------------------------------------------------------------------
+function setLive(key) {
+  const live = $("live");
+  live.hidden = false;
+  live.dataset.state = key;
+  live.textContent = t(`dash.live.${key}`);
+}
+
+function stopStream() {
+  clearTimeout(state.reconnect);
+  if (state.stream) state.stream.close();
+  state.stream = null;
+}
+
+function connect() {
+  stopStream();
+  setLive("connecting");
+  const stream = new EventSource(`/v1/crises/events?access_token=${encodeURIComponent(session.token)}`);
+  state.stream = stream;
+  stream.addEventListener("open", () => setLive("on"));
+  stream.addEventListener("snapshot", (event) => {
+    setLive("on");
+    for (const crisis of JSON.parse(event.data)) merge(crisis, false);
+    render();
+  });
+  for (const type of ["activated", "updated", "closed"]) {
+    stream.addEventListener(type, (event) => {
+      const crisis = JSON.parse(event.data);
+      const known = state.crises.get(crisis.crisis_id);
+      merge(crisis, true);
+      render();
+      // The stream carries the wire event (no kind, severity or counts by source): the selected crisis is read
+      // again in full, and so is a crisis seen for the first time.
+      if (crisis.crisis_id === state.selected) refreshSelected(true);
+      else if (!known?.counts) hydrate(crisis.crisis_id);
+      if (type !== "updated") loadRecent();
+    });
+  }
+  stream.addEventListener("error", () => {
+    setLive("off");
+    if (stream.readyState === EventSource.CLOSED) { // refused (401/403/5xx): check the token, then retry
+      stopStream();
+      api("/v1/crises?status=active").then(() => {
+        state.reconnect = setTimeout(connect, 3000);
+      }).catch(() => {
+        if (session.valid()) state.reconnect = setTimeout(connect, 5000);
+      });
+    }
+  });
+}
+
+function merge(crisis, changed) {
+  const previous = state.crises.get(crisis.crisis_id) || {};
+  const merged = { ...previous, ...crisis };
+  if (!crisis.counts && previous.counts) merged.counts = previous.counts;
+  merged.changed = changed && previous.affected_count !== undefined && previous.affected_count !== crisis.affected_count;
+  state.crises.set(crisis.crisis_id, merged);
+}
+
+// --- rendering ----------------------------------------------------------------------------------------------
+function visibleCrises() {
+  return [...state.crises.values()]
+    .filter((c) => state.showClosed || c.status === "active")
+    .sort((a, b) => (a.status === b.status ? b.affected_count - a.affected_count : a.status === "active" ? -1 : 1));
+}
+
+function statusBadge(status) {
+  return node("span", { className: `badge badge-${status}`, text: t(`dash.status.${status}`) });
+}
+
+function renderList(crises) {
+  const list = $("crisis-list");
+  list.replaceChildren(...crises.map((crisis) => {
+    const button = node("button", {
+      className: `crisis-card${crisis.changed ? " changed" : ""}`,
+      attrs: { type: "button", "aria-pressed": String(crisis.crisis_id === state.selected), "data-crisis-id": crisis.crisis_id },
+    }, [
+      node("span", { className: "card-top" }, [
+        node("span", { className: "card-title", text: crisis.title }),
+        statusBadge(crisis.status),
+      ]),
+      node("span", { className: "card-numbers" }, [
+        node("span", { className: "affected" }, [
+          node("strong", { className: "affected-count", text: formatNumber(crisis.affected_count) }),
+          ` ${t("dash.affected")} · ${t("dash.threshold")} ${formatNumber(crisis.threshold)}`,
+        ]),
+      ]),
+      node("span", { className: "card-hotline" }, [
+        `${t("dash.hotline")} `, node("strong", { className: "hotline-number", text: crisis.hotline_number || t("none") }),
+      ]),
+      node("span", { className: "card-meta", text: [
+        crisis.kind ? t(`kind.${crisis.kind}`) : null, countryName(crisis.area?.country),
+        `${t("dash.activated_at")} ${formatDateTime(crisis.activated_at)}`,
+      ].filter(Boolean).join(" · ") }),
+    ]);
+    button.addEventListener("click", () => select(crisis.crisis_id));
+    return node("li", {}, [button]);
+  }));
+  $("no-crises").hidden = crises.length > 0;
+}
+
+function render() {
+  const crises = visibleCrises();
+  renderList(crises);
+  if (state.map) {
+    state.map.render(crises, state.selected);
+    $("map-desc").textContent = t("dash.map_label", { n: crises.length }) + ": " + crises.map((c) => c.title).join(", ");
+  }
+  renderDetail();
+}
+
+function renderDetail() {
+  const crisis = state.crises.get(state.selected);
+  $("detail").hidden = !crisis;
+  $("detail-empty").hidden = Boolean(crisis);
+  $("detail-title").textContent = crisis ? crisis.title : t("dash.details");
+  if (!crisis) return;
+  const hotline = $("d-hotline");
+  hotline.replaceChildren(crisis.hotline_number
+    ? node("a", { text: crisis.hotline_number, attrs: { href: `tel:${crisis.hotline_number}` } }) : t("none"));
+  $("d-status").replaceChildren(statusBadge(crisis.status));
+  $("d-affected").textContent = formatNumber(crisis.affected_count);
+  $("d-threshold").textContent = formatNumber(crisis.threshold);
+  $("d-registrations").textContent = crisis.counts ? formatNumber(crisis.counts.registrations) : t("none");
+  $("d-reports").textContent = crisis.counts ? formatNumber(crisis.counts.reports) : t("none");
+  $("d-activated").textContent = formatDateTime(crisis.activated_at)
+    + (crisis.incident_id ? "" : ` (${t("dash.manual")})`);
+  $("d-closed").textContent = formatDateTime(crisis.closed_at);
+  $("close-crisis").hidden = crisis.status !== "active";
+  const details = state.details.get(crisis.crisis_id) || {};
+  renderDelivery(details.delivery);
+  renderAudit($("audit"), auditEntries(details));
+}
+
+function renderDelivery(progress) {
+  const box = $("delivery");
+  if (progress === undefined) { box.replaceChildren(); return; }
+  if (progress === null) { box.replaceChildren(node("p", { className: "hint", text: t("dash.delivery.unavailable") })); return; }
+  const total = progress.total || 0;
+  const bar = node("div", { className: "bar", attrs: { "aria-hidden": "true" } });
+  for (const status of DELIVERY) {
+    const count = progress.counts?.[status] || 0;
+    if (!count) continue;
+    const segment = node("span", { className: `seg seg-${status}` });
+    segment.style.width = `${(100 * count) / total}%`;
+    bar.append(segment);
+  }
+  const list = node("ul", { className: "delivery-counts" }, DELIVERY.map((status) => node("li", {
+    attrs: { "data-status": status },
+  }, [node("span", { className: `dot seg-${status}`, attrs: { "aria-hidden": "true" } }),
+    `${t(`dash.delivery.${status}`)}: `, node("strong", { text: formatNumber(progress.counts?.[status] || 0) })])));
+  box.replaceChildren(node("p", { className: "total", text: t("dash.delivery.total", { n: formatNumber(total) }) }), bar, list);
+}
+
+function auditEntries(details) {
+  const timeline = (details.timeline || []).map((e) => ({
+    at: e.at, what: e.event, actor: e.actor, extra: e.affected_count != null ? `${formatNumber(e.affected_count)} ${t("dash.affected")}` : "",
+  }));
+  const audit = (details.audit || []).map((e) => ({ at: e.at, what: e.action, actor: e.actor, extra: "" }));
+  return [...timeline, ...audit].sort((a, b) => String(b.at).localeCompare(String(a.at))).slice(0, 60);
+}
+
+function renderAudit(list, entries) {
+  if (!entries.length) { list.replaceChildren(node("li", { className: "hint", text: t("dash.audit.empty") })); return; }
+  list.replaceChildren(...entries.map((e) => node("li", { attrs: { "data-event": e.what } }, [
+    node("time", { text: formatDateTime(e.at), attrs: { datetime: e.at } }), " ",
+    node("strong", { text: has(`audit.${e.what}`) ? t(`audit.${e.what}`) : e.what }), ` — ${e.actor || ""}${e.extra ? ` · ${e.extra}` : ""}`,
+  ])));
+}
+
+// --- selection and data ---------------------------------------------------------------------------------------
+function select(id) {
+  state.selected = state.selected === id ? null : id;
+  render();
+  state.map?.zoomTo(state.crises.get(state.selected) || null);
+  clearInterval(state.deliveryTimer);
+  if (state.selected) {
+    refreshSelected(true);
+    state.deliveryTimer = setInterval(() => loadDelivery(state.selected), DELIVERY_REFRESH_MS);
+  }
+}
+
+async function refreshSelected(withTrail) {
+  const id = state.selected;
+  if (!id) return;
+  const tasks = [loadDelivery(id)];
+  if (withTrail) tasks.push(loadTrail(id));
+  await Promise.allSettled(tasks);
+}
+
+function detailsOf(id) {
+  if (!state.details.has(id)) state.details.set(id, {});
+  return state.details.get(id);
+}
+
+async function loadTrail(id) {
+  const [detail, audit] = await Promise.allSettled([
+    api(`/v1/crises/${encodeURIComponent(id)}`), api(`/v1/audit?target=${encodeURIComponent(id)}`),
+  ]);
+  const entry = detailsOf(id);
+  if (detail.status === "fulfilled") {
+    entry.timeline = detail.value.timeline;
+    const { timeline: _ignored, ...crisis } = detail.value;
+    merge(crisis, false);
+  }
+  if (audit.status === "fulfilled") entry.audit = audit.value;
+  if (id === state.selected) render();
+}
+
+async function hydrate(id) {
+  try {
+    const { timeline: _ignored, ...crisis } = await api(`/v1/crises/${encodeURIComponent(id)}`);
+    merge(crisis, false);
+    render();
+  } catch { /* the stream's data stays shown */ }
+}
+
+async function loadDelivery(id) {
+  const entry = detailsOf(id);
+  try {
+    entry.delivery = await api(`/dashboard/api/notifications?crisis_id=${encodeURIComponent(id)}`);
+  } catch {
+    entry.delivery = null;
+  }
+  if (id === state.selected) renderDetail();
+}
+
+async function loadCrises() {
+  const crises = await api("/v1/crises");
+  for (const crisis of crises) merge(crisis, false);
+  render();
+}
+
+async function loadRecent() {
+  try {
+    const entries = await api("/v1/audit");
+    renderAudit($("recent"), entries.slice(0, 15).map((e) => ({
+      at: e.at, what: e.action, actor: e.actor, extra: e.target ? (state.crises.get(e.target)?.title || e.target) : "",
+    })));
+  } catch { /* shown as empty */ }
+}
+
+// --- actions ----------------------------------------------------------------------------------------------
+function confirmAction(text) {
+  const dialog = $("confirm");
+  $("confirm-text").textContent = text;
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.returnValue = "cancel";
+    dialog.showModal();
+  });
+}
+
+function flash(text) {
+  const box = $("flash");
+  box.textContent = text;
+  box.hidden = false;
+}
+
+async function closeSelected() {
+  const crisis = state.crises.get(state.selected);
+  if (!crisis) return;
+  if (!(await confirmAction(t("dash.confirm_close", { title: crisis.title, hotline: crisis.hotline_number })))) return;
+  try {
+    merge(await api(`/v1/crises/${encodeURIComponent(crisis.crisis_id)}/close`, { method: "POST" }), false);
+    flash(t("dash.closed_ok", { title: crisis.title }));
+    render();
+    await Promise.allSettled([loadTrail(crisis.crisis_id), loadRecent()]);
+  } catch (err) {
+    flash(err.describe ? err.describe() : String(err));
+  }
+}
+
+function fillSelect(select, values, labelKey, withEmpty = false) {
+  const options = values.map((v) => node("option", { text: t(`${labelKey}.${v}`), attrs: { value: v } }));
+  if (withEmpty) options.unshift(node("option", { text: t("none"), attrs: { value: "" } }));
+  const current = select.value;
+  select.replaceChildren(...options);
+  if (current) select.value = current;
+}
+
+function dialogCancel(dialog) {
+  for (const button of dialog.querySelectorAll(".dialog-cancel")) button.addEventListener("click", () => dialog.close("cancel"));
+}
+
+function setupActivate() {
+  const dialog = $("activate-dialog");
+  const form = $("activate-form");
+  const error = $("activate-error");
+  dialogCancel(dialog);
+  for (const radio of form.elements.shape) {
+    radio.addEventListener("change", () => { $("circle-fields").hidden = form.elements.shape.value !== "circle"; });
+  }
+  $("open-activate").addEventListener("click", () => {
+    error.hidden = true;
+    dialog.showModal();
+    form.elements.title.focus();
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.hidden = true;
+    const f = form.elements;
+    const area = { country: f.country.value.trim().toUpperCase() };
+    if (f.shape.value === "circle") {
+      area.circle = { lat: Number(f.lat.value), lon: Number(f.lon.value), radius_km: Number(f.radius_km.value) };
+    }
+    const body = { title: f.title.value.trim(), kind: f.kind.value, severity: f.severity.value || null, area };
+    if (!form.checkValidity()) { form.reportValidity(); return; }
+    dialog.close("ok");
+    if (!(await confirmAction(t("dash.confirm_activate", { title: body.title, country: countryName(area.country) })))) {
+      dialog.showModal();
+      return;
+    }
+    try {
+      const crisis = await api("/v1/crises", { method: "POST", body });
+      merge(crisis, false);
+      form.reset();
+      $("circle-fields").hidden = true;
+      flash(t("dash.activated_ok", { title: crisis.title }));
+      select(crisis.crisis_id);
+      loadRecent();
+    } catch (err) {
+      error.textContent = err.describe ? err.describe() : String(err);
+      error.hidden = false;
+      dialog.showModal();
+    }
+  });
+}
+
+function setupThresholds() {
+  const dialog = $("thresholds-dialog");
+  const form = $("thresholds-form");
+  const error = $("thresholds-error");
+  dialogCancel(dialog);
+  const box = $("th-severities");
+  box.replaceChildren(...SEVERITIES.map((s) => node("div", { className: "field" }, [
+    node("label", { text: t(`severity.${s}`), attrs: { for: `th-${s}`, "data-i18n": `severity.${s}` } }),
+    node("input", { attrs: { id: `th-${s}`, name: s, type: "number", min: "1", max: "100000" } }),
+  ])));
+  $("open-thresholds").addEventListener("click", async () => {
+    error.hidden = true;
+    try {
+      const current = await api("/v1/thresholds");
+      form.elements.default.value = current.default;
+      for (const s of SEVERITIES) form.elements[s].value = current.by_severity?.[s] ?? "";
+    } catch (err) {
+      error.textContent = err.describe ? err.describe() : String(err);
+      error.hidden = false;
+    }
+    dialog.showModal();
+    form.elements.default.focus();
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!form.checkValidity()) { form.reportValidity(); return; }
+    const body = { default: Number(form.elements.default.value), by_severity: {} };
+    for (const s of SEVERITIES) if (form.elements[s].value) body.by_severity[s] = Number(form.elements[s].value);
+    const summary = [`${body.default}`, ...Object.entries(body.by_severity).map(([s, v]) => `${t(`severity.${s}`)} ${v}`)].join(", ");
+    dialog.close("ok");
+    if (!(await confirmAction(t("dash.confirm_thresholds", { summary })))) { dialog.showModal(); return; }
+    try {
+      await api("/v1/thresholds", { method: "PUT", body });
+      flash(t("dash.thresholds_ok"));
+      loadRecent();
+    } catch (err) {
+      error.textContent = err.describe ? err.describe() : String(err);
+      error.hidden = false;
+      dialog.showModal();
+    }
+  });
+}
+
+function translateDynamic() {
+  fillSelect($("a-kind"), KINDS, "kind");
+  fillSelect($("a-severity"), SEVERITIES, "severity", true);
+  if (!$("live").hidden) setLive($("live").dataset.state);
+  if (session.claims) $("who").textContent = t("signed_in_as", { name: session.claims.sub });
+  if (!$("app").hidden) { render(); loadRecent(); }
+}
+
+// --- start ----------------------------------------------------------------------------------------------
+async function start() {
+  signIn.hide();
+  $("app").hidden = false;
+  $("who").hidden = false;
+  $("signout").hidden = false;
+  $("who").textContent = t("signed_in_as", { name: session.claims?.sub || "?" });
+  connect();
+  await Promise.allSettled([loadCrises(), loadRecent()]);
+}
+
+async function main() {
+  applyTranslations(document);
+  bindLanguageSelect($("language"));
+  onLanguageChange(translateDynamic);
+  translateDynamic();
+  setupActivate();
+  setupThresholds();
+  $("signout").addEventListener("click", () => signOut());
+  $("show-closed").addEventListener("change", (e) => { state.showClosed = e.target.checked; render(); });
+  $("close-crisis").addEventListener("click", closeSelected);
+  $("map-world").addEventListener("click", () => state.map?.zoomTo(null));
+  loadWorld("/dashboard/assets/data/countries-50m.json").then((countries) => {
+    state.map = new WorldMap($("map"), countries);
+    render();
+    if (state.selected) state.map.zoomTo(state.crises.get(state.selected));
+  }).catch(() => { $("map-desc").textContent = "map data unavailable"; });
+  if (session.valid()) start(); else signIn.show(session.token ? "signin.expired" : null);
+}
+
+main();

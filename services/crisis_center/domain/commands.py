@@ -1,0 +1,85 @@
+"""Commands on the internal topic `crisis.by-country` (key: ISO country code), from the routing agent to the
+country agent. Everything about one country (its travellers, reports and incidents) goes through one partition,
+so the country agent's tables are co-partitioned with its stream and an incident sees every traveller of its
+country locally. Identifiers are computed before routing: names and report texts never reach this topic.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class TravellerUpsert(_Command):
+    op: Literal["traveller.upsert"] = "traveller.upsert"
+    traveller_id: str
+    country: str
+    lat: float | None = None
+    lon: float | None = None
+    tz: str | None = None
+    arrival: date
+    departure: date
+    phone: str | None = None
+    email: str | None = None
+    language: str = "en"
+    identifiers: list[str]
+
+
+class TravellerRemove(_Command):
+    """A cancelled registration, or one that moved to another country (sent to the old country)."""
+
+    op: Literal["traveller.remove"] = "traveller.remove"
+    traveller_id: str
+
+
+class ReportSeen(_Command):
+    op: Literal["report.seen"] = "report.seen"
+    reference: str
+    country: str
+    lat: float | None = None
+    lon: float | None = None
+    received_at: datetime
+    identifiers: list[str]
+
+
+class IncidentUpsert(_Command):
+    op: Literal["incident.upsert"] = "incident.upsert"
+    incident_id: str
+    title: str
+    kind: str
+    severity: str
+    area: dict[str, object]
+    occurred_at: datetime
+
+
+class IncidentClose(_Command):
+    op: Literal["incident.close"] = "incident.close"
+    incident_id: str
+
+
+class Tick(_Command):
+    """Periodic: stays that ended or began, threshold changes, crises closed by a coordinator."""
+
+    op: Literal["tick"] = "tick"
+    at: datetime
+
+
+Command = Annotated[
+    TravellerUpsert | TravellerRemove | ReportSeen | IncidentUpsert | IncidentClose | Tick,
+    Field(discriminator="op"),
+]
+COMMAND = TypeAdapter(Command)
+
+
+def encode_command(command: _Command) -> bytes:
+    return command.model_dump_json(exclude_none=True).encode()
+
+
+def decode_command(raw: bytes) -> Command:
+    return COMMAND.validate_json(raw)

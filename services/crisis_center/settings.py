@@ -1,0 +1,67 @@
+"""The crisis center's settings, composed from the shared fragments; built at the entry point and passed down."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from services.crisis_center.domain.activation import ThresholdPolicy, parse_hotline_numbers, to_e164
+from shared.settings import ServiceSettings
+
+SOURCE = "/services/crisis_center"
+
+
+class Settings(ServiceSettings):
+    http_port: int = 8003
+    database_schema: str = "crisis_center"
+    crisis_threshold: int = Field(default=50, ge=1, description="Affected people that activate a crisis.")
+    crisis_threshold_by_severity: str = Field(
+        default="", description="Optional overrides, e.g. 'extreme=20,severe=35' (changeable at run time by API).")
+    hotline_numbers: str = Field(default="", description="The hotline pool, comma-separated E.164 numbers.")
+    crisis_general_number: str = Field(
+        default="+3225014000", description="The general crisis number, given out when the pool is exhausted.")
+    crisis_update_interval_seconds: float = Field(default=5.0, gt=0, description="Least time between crisis.updated.")
+    crisis_tick_seconds: float = Field(default=30.0, gt=0,
+                                       description="How often ended or begun stays and threshold changes are checked.")
+    dashboard_users: str = Field(default="", description="Dashboard sign-in: 'name:hash' entries.")
+    notifier_url: str = Field(default="http://127.0.0.1:8004", description="The notifier, for delivery progress.")
+    dashboard_token_ttl_seconds: int = Field(default=8 * 3600, ge=60, le=24 * 3600)
+    faust_app_id: str = Field(default="crisis-center", description="Faust app id: consumer group, changelog names.")
+    faust_store: str = Field(default="rocksdb://", description="'rocksdb://' (rocksdict) in production; "
+                                                               "'memory://' for development and tests only.")
+    faust_data_dir: str = ".run/crisis_center/faust"
+    faust_partitions: int = Field(default=6, ge=1, description="Partitions of crisis.by-country and its tables.")
+    faust_replication_factor: int = Field(default=1, ge=1,
+                                          description="Replicas of changelogs and crisis.by-country (3 in production).")
+    faust_standby_replicas: int = Field(default=0, ge=0, description="Standby table copies (1 in production).")
+    faust_processing_guarantee: str = Field(default="at_least_once", pattern="^(exactly_once|at_least_once)$",
+                                            description="exactly_once was tried: no better in the restart test.")
+    faust_commit_interval_seconds: float = Field(default=0.2, gt=0,
+                                                 description="Transaction/commit interval: adds to detection latency.")
+    public_base_url: str = "http://127.0.0.1:8003"
+    source: str = SOURCE
+
+    @field_validator("hotline_numbers")
+    @classmethod
+    def _pool(cls, value: str) -> str:
+        parse_hotline_numbers(value)  # raises with the bad number named
+        return value
+
+    @field_validator("crisis_general_number")
+    @classmethod
+    def _general(cls, value: str) -> str:
+        return to_e164(value)
+
+    @property
+    def db_schema(self) -> str:
+        return self.database_schema or "crisis_center"
+
+    @property
+    def hotline_pool(self) -> tuple[str, ...]:
+        return parse_hotline_numbers(self.hotline_numbers)
+
+    def threshold_policy(self) -> ThresholdPolicy:
+        overrides: dict[str, int] = {}
+        for item in filter(None, (i.strip() for i in self.crisis_threshold_by_severity.split(","))):
+            severity, _, value = item.partition("=")
+            overrides[severity.strip()] = int(value)
+        return ThresholdPolicy(self.crisis_threshold, overrides)

@@ -1,0 +1,404 @@
+r"""The Faust worker: who is in which incident area, and when an incident becomes a crisis.
+
+Topology (co-partitioning: a table is only ever written while handling an event of the partition it belongs to):
+
+    travellers.registrations (6, key traveller_id) --route_registrations--+   table traveller_country (6)
+    consular.reports (6, key reference) ------------route_reports---------+-> crisis.by-country (key country)
+    crisis.incidents (3, key incident_id) ----------route_incidents-------+   table incident_country (3)
+    crisis.by-country --country agent--> tables travellers, reports, incidents, members (same partitions)
+                                     \--> PostgreSQL (crises, hotline pool) + outbox -> crisis.status,
+                                                                                     notifications.commands
+
+Everything about one country goes through one partition of `crisis.by-country`, so an incident's agent sees
+locally every traveller and report of its country (the routing agents are the `group_by`, done by hand
+because three topics merge and a traveller who changes country must leave the old one). Each routing agent's
+table is keyed like its own source topic. The database arbitrates what is global: one crisis per incident
+(unique index, crisis id derived from the incident id) and hotline numbers (advisory lock + unique index).
+A Faust agent that raises loses its event, so every agent catches and dead-letters with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import faust
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from prometheus_client import Counter, Histogram
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from services.crisis_center import handlers
+from services.crisis_center.domain.activation import ThresholdPolicy, UpdateThrottle
+from services.crisis_center.domain.commands import Tick, decode_command, encode_command
+from services.crisis_center.domain.engine import Activate, CloseCrisis, CountChanged, CountryEngine, Effect, Notify
+from services.crisis_center.settings import Settings
+from services.crisis_center.translate import (
+    Places,
+    cancel_command,
+    incident_close_command,
+    incident_command,
+    report_command,
+    traveller_command,
+)
+from shared.db import create_pool
+from shared.events.envelope import decode
+from shared.events.incidents import IncidentClosed, IncidentReported, IncidentUpdated
+from shared.events.registry import parse_data
+from shared.events.reports import ReportSubmitted
+from shared.events.travellers import TravellerCancelled, TravellerRegistered
+from shared.kafka.outbox import OutboxRelay
+from shared.kafka.producer import make_producer
+from shared.logging import get_logger
+from shared.topics import dlq_name
+
+log = get_logger(__name__)
+
+BY_COUNTRY = "crisis.by-country"
+EVENTS = Counter("crisis_worker_events_total", "Events handled by the crisis worker", ["agent", "outcome"])
+HANDLE_SECONDS = Histogram("crisis_worker_handle_seconds", "Time to handle one command", ["op"])
+TRANSIENT = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+             asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class PolicyCache:
+    """The threshold policy from the database (coordinators change it), re-read at most every `ttl` seconds."""
+
+    def __init__(self, defaults: ThresholdPolicy, ttl: float = 2.0) -> None:
+        self.defaults = defaults
+        self._ttl = ttl
+        self._value = defaults
+        self._read_at = float("-inf")
+
+    @property
+    def current(self) -> ThresholdPolicy:
+        return self._value
+
+    async def get(self, pool: asyncpg.Pool) -> ThresholdPolicy:
+        if time.monotonic() - self._read_at >= self._ttl:
+            self._value = await handlers.load_policy(pool=pool, defaults=self.defaults)
+            self._read_at = time.monotonic()
+        return self._value
+
+
+async def ensure_internal_topics(settings: Settings) -> None:
+    """`crisis.by-country` and its dead-letter twin (not in shared/topics.py yet: see docs/requests-...)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        rf = settings.faust_replication_factor
+        wanted = [NewTopic(settings.topic(BY_COUNTRY), settings.faust_partitions, rf),
+                  NewTopic(settings.topic(dlq_name(BY_COUNTRY)), 1, rf)]
+        missing = [t for t in wanted if t.name not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
+    finally:
+        await admin.close()
+
+
+class CrisisWorker:
+    """Builds the Faust app around explicit resources; `start()`/`stop()` run it inside the caller's loop."""
+
+    def __init__(self, settings: Settings, *, clock: Clock = utc_now, store: str | None = None) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.publishing = handlers.Publishing(settings.source, settings.kafka_topic_prefix)
+        self.policy = PolicyCache(settings.threshold_policy())
+        self.throttle: UpdateThrottle[str] = UpdateThrottle(timedelta(seconds=settings.crisis_update_interval_seconds))
+        self._pending_counts: dict[str, tuple[int, dict[str, int]]] = {}
+        self._pool: asyncpg.Pool | None = None
+        self._relay: OutboxRelay | None = None
+        self._relay_task: asyncio.Task[None] | None = None
+        self._places = Places()
+        self.app = self._build_app(store or settings.faust_store)
+
+    # resources ----------------------------------------------------------------------------------------------
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the worker is not started")
+        return self._pool
+
+    async def start(self) -> None:
+        await ensure_internal_topics(self.settings)
+        self._pool = await create_pool(self.settings.database_url, self.settings.db_schema,
+                                       min_size=1, max_size=self.settings.database_pool_max)
+        producer = make_producer(self.settings.kafka_bootstrap_servers, client_id="crisis-center-relay")
+        await producer.start()
+        self._relay = OutboxRelay(pool=self._pool, producer=producer, schema=self.settings.db_schema)
+        self._relay_producer = producer
+        self._relay_task = asyncio.create_task(self._relay.run())
+        await self.policy.get(self._pool)
+        await self.app.start()
+
+    async def recovered(self) -> None:
+        """Wait until the tables are recovered from their changelogs and the agents run."""
+        await self.app.tables.recovery.completed.wait()  # type: ignore[attr-defined]
+
+    async def stop(self) -> None:
+        await self.app.stop()
+        if self._relay is not None and self._relay_task is not None:
+            self._relay.stop()
+            await asyncio.gather(self._relay_task, return_exceptions=True)
+            await self._relay_producer.stop()
+        if self._pool is not None:
+            await self._pool.close()
+
+    # the Faust app --------------------------------------------------------------------------------------------
+    def _build_app(self, store: str) -> faust.App:
+        s = self.settings
+        Path(s.faust_data_dir).mkdir(parents=True, exist_ok=True)
+        app = faust.App(
+            s.faust_app_id,
+            broker=";".join(f"kafka://{b.strip()}" for b in s.kafka_bootstrap_servers.split(",")),
+            store=store,
+            datadir=s.faust_data_dir,
+            topic_partitions=s.faust_partitions,
+            topic_replication_factor=s.faust_replication_factor,
+            table_standby_replicas=s.faust_standby_replicas,
+            web_enabled=False,
+            consumer_auto_offset_reset="earliest",
+            producer_acks=-1,
+            stream_wait_empty=True,  # finish what was fetched before a rebalance or a stop
+            # A graceful stop mid-burst was seen committing offsets whose table writes were lost (docs, Restarts);
+            # exactly_once (Kafka transactions) did not cure it in the same test, so at_least_once stays the default.
+            processing_guarantee=s.faust_processing_guarantee,
+            broker_commit_interval=s.faust_commit_interval_seconds,
+            table_cleanup_interval=3600.0,
+        )
+        raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
+                               "value_serializer": "raw"}
+        registrations = app.topic(s.topic("travellers.registrations"), **raw)
+        reports = app.topic(s.topic("consular.reports"), **raw)
+        incidents = app.topic(s.topic("crisis.incidents"), **raw)
+        by_country = app.topic(s.topic(BY_COUNTRY), partitions=s.faust_partitions, **raw)
+        dlq = {t: app.topic(s.topic(dlq_name(t)), **raw) for t in
+               ("travellers.registrations", "consular.reports", "crisis.incidents", BY_COUNTRY)}
+
+        traveller_country = app.Table("traveller_country", partitions=6)  # like travellers.registrations
+        incident_country = app.Table("incident_country", partitions=3)  # like crisis.incidents
+        tables = {name: app.Table(name, partitions=s.faust_partitions)
+                  for name in ("travellers", "reports", "incidents", "members")}
+        self.tables = tables
+        self.engine = CountryEngine(**tables)  # type: ignore[arg-type]
+
+        async def forward(key: str, command: Any) -> None:
+            await by_country.send(key=key.encode(), value=encode_command(command))
+
+        async def dead_letter(topic: str, event: faust.EventT, reason: str) -> None:
+            EVENTS.labels(topic, "dead_lettered").inc()
+            log.warning("dead_lettered", topic=topic, partition=event.message.partition,
+                        offset=event.message.offset, reason=reason[:300])
+            original: Any = event.message.headers or []
+            items: list[tuple[Any, Any]] = list(original.items() if isinstance(original, dict) else original)
+            headers: list[tuple[str, bytes]] = [
+                (str(k), v if isinstance(v, bytes) else str(v).encode())
+                for k, v in items if not str(k).startswith("dlq.")
+            ]
+            headers += [("dlq.reason", reason[:2000].encode()), ("dlq.topic", s.topic(topic).encode()),
+                        ("dlq.partition", str(event.message.partition).encode()),
+                        ("dlq.offset", str(event.message.offset).encode()),
+                        ("dlq.consumer", b"crisis_center")]
+            await dlq[topic].send(key=event.message.key, value=event.message.value, headers=headers)
+
+        @app.agent(registrations, name="route_registrations")
+        async def route_registrations(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+            async for event in stream.events():
+                try:
+                    key = (event.message.key or b"").decode()
+                    if event.message.value is None:  # compaction tombstone: the registration is gone
+                        data: Any = TravellerCancelled(traveller_id=key)
+                    else:
+                        data = parse_data(decode(event.message.value), topic="travellers.registrations")
+                    if isinstance(data, TravellerRegistered):
+                        command = traveller_command(data, self._places)
+                        previous = traveller_country.get(data.traveller_id)
+                        if previous is not None and previous != data.country:
+                            await forward(previous, cancel_command(TravellerCancelled(traveller_id=data.traveller_id)))
+                        if previous != data.country:
+                            traveller_country[data.traveller_id] = data.country
+                        await forward(data.country, command)
+                    elif isinstance(data, TravellerCancelled):
+                        previous = traveller_country.get(data.traveller_id)
+                        if previous is not None:
+                            await forward(previous, cancel_command(data))
+                            del traveller_country[data.traveller_id]
+                    EVENTS.labels("route_registrations", "ok").inc()
+                except Exception as exc:
+                    await dead_letter("travellers.registrations", event, f"{type(exc).__name__}: {exc}")
+                yield None  # one result per event: `test_context().put` waits for it
+
+        @app.agent(reports, name="route_reports")
+        async def route_reports(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+            async for event in stream.events():
+                try:
+                    data = parse_data(decode(event.message.value), topic="consular.reports")
+                    if isinstance(data, ReportSubmitted):
+                        command = report_command(data, self._places)
+                        await forward(command.country, command)
+                    EVENTS.labels("route_reports", "ok").inc()
+                except Exception as exc:
+                    await dead_letter("consular.reports", event, f"{type(exc).__name__}: {exc}")
+                yield None  # one result per event: `test_context().put` waits for it
+
+        @app.agent(incidents, name="route_incidents")
+        async def route_incidents(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+            async for event in stream.events():
+                try:
+                    data = parse_data(decode(event.message.value), topic="crisis.incidents")
+                    if isinstance(data, IncidentReported | IncidentUpdated):
+                        command = incident_command(data)
+                        country = data.area.country
+                        previous = incident_country.get(data.incident_id)
+                        if previous is not None and previous != country:
+                            raise ValueError(f"an incident's country cannot change (was {previous}, now {country});"
+                                             " report a new incident")
+                        if previous is None:
+                            incident_country[data.incident_id] = country
+                        await forward(country, command)
+                    elif isinstance(data, IncidentClosed):
+                        previous = incident_country.get(data.incident_id)
+                        if previous is None:
+                            raise ValueError("incident.closed for an incident never reported")
+                        await forward(previous, incident_close_command(data))
+                    EVENTS.labels("route_incidents", "ok").inc()
+                except Exception as exc:
+                    await dead_letter("crisis.incidents", event, f"{type(exc).__name__}: {exc}")
+                yield None  # one result per event: `test_context().put` waits for it
+
+        @app.agent(by_country, name="country")
+        async def country(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+            async for event in stream.events():
+                try:
+                    command = decode_command(event.message.value)
+                    started = time.perf_counter()
+                    now = self.clock()
+                    # No await before the engine has written its tables: Faust acks an event whose processing
+                    # is cancelled (its stream's `finally`), so a stop must not catch us half-way (the policy is
+                    # refreshed by a timer; the tick below re-sends what a cancelled effect left undone).
+                    policy = self.policy.current
+                    if isinstance(command, Tick):
+                        await self._sync_closed(event.message.partition)
+                    effects = self.engine.handle(command, now=now, policy=policy,
+                                                 partition=event.message.partition)
+                    for effect in effects:
+                        await self._carry_out(effect, now)
+                    HANDLE_SECONDS.labels(command.op).observe(time.perf_counter() - started)
+                    EVENTS.labels("country", "ok").inc()
+                except Exception as exc:
+                    await dead_letter(BY_COUNTRY, event, f"{type(exc).__name__}: {exc}")
+                yield None  # one result per event: `test_context().put` waits for it
+
+        @app.timer(interval=max(0.5, s.crisis_update_interval_seconds / 4))
+        async def flush_counts() -> None:
+            """Publish the counts the throttle held back, once their interval has passed."""
+            if self._pool is None:
+                return
+            for crisis_id in self.throttle.due(self.clock()):
+                pending = self._pending_counts.pop(crisis_id, None)
+                if pending is not None:
+                    try:
+                        await handlers.record_count(pool=self.pool, crisis_id=crisis_id, count=pending[0],
+                                                    by_source=pending[1], now=self.clock(),
+                                                    publishing=self.publishing)
+                    except TRANSIENT as exc:
+                        log.warning("count_flush_failed", crisis_id=crisis_id, error=type(exc).__name__)
+                        self._pending_counts.setdefault(crisis_id, pending)
+                        self.throttle.offer(crisis_id, self.clock())
+
+        @app.timer(interval=2.0)
+        async def refresh_policy() -> None:
+            """Coordinators change thresholds in the database; the agent reads the copy kept here."""
+            if self._pool is not None:
+                try:
+                    await self.policy.get(self._pool)
+                except TRANSIENT as exc:
+                    log.warning("policy_refresh_failed", error=type(exc).__name__)
+
+        @app.timer(interval=s.crisis_tick_seconds, on_leader=True)
+        async def tick() -> None:
+            """Stays end and begin without events; thresholds change: one tick per partition."""
+            value = encode_command(Tick(at=self.clock()))
+            for partition in range(s.faust_partitions):
+                await by_country.send(key=b"tick", value=value, partition=partition)
+
+        async def _rebalanced(sender: Any, *args: Any, **kwargs: Any) -> None:
+            """Partitions moved: the in-memory affected sets may be stale; rebuild them from the tables."""
+            self.engine.forget_caches()
+
+        app.on_partitions_revoked.connect(_rebalanced)  # type: ignore[arg-type]
+        app.on_partitions_assigned.connect(_rebalanced)  # type: ignore[arg-type]
+        app.on_rebalance_complete.connect(_rebalanced)  # type: ignore[arg-type]  # tables recovered
+
+        self._agents = (route_registrations, route_reports, route_incidents, country, flush_counts, refresh_policy,
+                        tick)
+        return app
+
+    # effects ------------------------------------------------------------------------------------------------
+    async def _with_retry(self, call: Callable[[], Any]) -> Any:
+        """Infrastructure hiccups are retried for a while before the event is dead-lettered."""
+        async for attempt in AsyncRetrying(retry=retry_if_exception_type(TRANSIENT), stop=stop_after_delay(30),
+                                           wait=wait_exponential(multiplier=0.2, max=5), reraise=True):
+            with attempt:
+                return await call()
+        return None  # unreachable
+
+    async def _sync_closed(self, partition: int) -> None:
+        held = self.engine.active_crises(partition)
+        closed = await self._with_retry(
+            lambda: handlers.active_closed_among(pool=self.pool, crisis_ids=[c for _, c in held]))
+        for incident_id, crisis_id in held:
+            if crisis_id in closed:
+                self.engine.crisis_closed(incident_id)
+                self.throttle.forget(crisis_id)
+
+    async def _carry_out(self, effect: Effect, now: datetime) -> None:
+        engine = self.engine
+        if isinstance(effect, Activate):
+            activation: handlers.Activation = await self._with_retry(lambda: handlers.activate_for_incident(
+                pool=self.pool, activate=effect, pool_numbers=self.settings.hotline_pool,
+                general_number=self.settings.crisis_general_number, now=now, publishing=self.publishing))
+            crisis = activation.crisis
+            engine.activated(effect.incident.incident_id, crisis_id=crisis.crisis_id,
+                             hotline_number=crisis.hotline_number, count=effect.count,
+                             still_active=crisis.status == "active")
+            engine.notified(effect.incident.incident_id, effect.recipients)
+            self.throttle.sent(crisis.crisis_id, now)
+        elif isinstance(effect, CountChanged):
+            if self.throttle.offer(effect.crisis_id, now):
+                self._pending_counts.pop(effect.crisis_id, None)
+                still = await self._with_retry(lambda: handlers.record_count(
+                    pool=self.pool, crisis_id=effect.crisis_id, count=effect.count,
+                    by_source={k: v for k, v in effect.by_source.items()}, now=now, publishing=self.publishing))
+                if not still:
+                    engine.crisis_closed(effect.incident_id)
+            else:
+                self._pending_counts[effect.crisis_id] = (effect.count, {k: v for k, v in effect.by_source.items()})
+        elif isinstance(effect, Notify):
+            still = await self._with_retry(lambda: handlers.notify_joiners(
+                pool=self.pool, crisis_id=effect.crisis_id, recipients=effect.recipients,
+                publishing=self.publishing, now=now))
+            if still:
+                engine.notified(effect.incident_id, effect.recipients)
+            else:
+                engine.crisis_closed(effect.incident_id)
+        elif isinstance(effect, CloseCrisis):
+            await self._with_retry(lambda: handlers.close_crisis(
+                pool=self.pool, crisis_id=effect.crisis_id, actor="system:incident.closed", now=now,
+                publishing=self.publishing))
+            self.throttle.forget(effect.crisis_id)
+            self._pending_counts.pop(effect.crisis_id, None)

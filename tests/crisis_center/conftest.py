@@ -1,0 +1,104 @@
+"""Fixtures for the crisis center against the real broker and database: fresh topics, schema and Faust app id."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from services.crisis_center.settings import Settings
+from services.crisis_center.worker import CrisisWorker
+from shared.events.envelope import EventData
+from shared.events.incidents import IncidentReported
+from shared.events.travellers import TravellerRegistered
+from shared.kafka.producer import make_producer, publish
+from tests.support import bootstrap, drop_schema, new_pool, new_schema, new_topic_prefix, unique
+
+POOL = "+3225011000,+3225011001,+3225011002"
+
+
+@dataclass
+class Env:
+    settings: Settings
+    pool: asyncpg.Pool
+    producer: AIOKafkaProducer
+
+    async def send(self, data: EventData, *, event_id: str | None = None) -> None:
+        await publish(self.producer, data, source="/tests/crisis_center", topic_prefix=self.settings.kafka_topic_prefix,
+                      event_id=event_id)
+
+    def topic(self, name: str) -> str:
+        return self.settings.topic(name)
+
+    def worker(self) -> CrisisWorker:
+        return CrisisWorker(self.settings)
+
+
+def make_settings(prefix: str, schema: str, tmp: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "kafka_bootstrap_servers": bootstrap(), "kafka_topic_prefix": prefix, "database_schema": schema,
+        "faust_app_id": unique("crisis-test-"), "faust_store": "memory://", "faust_data_dir": str(tmp / "faust"),
+        "crisis_threshold": 5, "hotline_numbers": POOL, "crisis_update_interval_seconds": 1.0,
+        "crisis_tick_seconds": 2.0, "faust_partitions": 3,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+async def drop_topics(*prefixes: str) -> None:
+    """Delete this test's topics (its prefix, its Faust changelogs): the shared broker holds thousands already,
+    and every client decodes them all on each metadata refresh."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap(), request_timeout_ms=30000)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(prefixes)]
+        for i in range(0, len(names), 50):
+            await admin.delete_topics(names[i:i + 50], timeout_ms=30000)
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    prefix = await new_topic_prefix()
+    schema = await new_schema("crisis_center")
+    pool = await new_pool(schema)
+    producer = make_producer(bootstrap(), client_id="crisis-tests", linger_ms=0)
+    await producer.start()
+    settings = make_settings(prefix, schema, tmp_path)
+    try:
+        yield Env(settings, pool, producer)
+    finally:
+        await producer.stop()
+        await pool.close()
+        await drop_schema(schema)
+        await drop_topics(prefix, settings.faust_app_id)
+
+
+NOW = datetime.now(UTC)
+ISTANBUL = {"lat": 41.0082, "lon": 28.9784}
+
+
+def registration(n: int, *, lat: float = 41.01, lon: float = 28.98, country: str = "TR",
+                 departure: date | None = None, phone: str | None = None, prefix: str = "t") -> TravellerRegistered:
+    return TravellerRegistered(
+        traveller_id=f"{prefix}{n}", full_name=f"Traveller {n}", phone=phone or f"+32470{n:06d}",
+        email=f"traveller{n}@example.org", language="nl", country=country, location={"lat": lat, "lon": lon},
+        arrival=NOW.date() - timedelta(days=3), departure=departure or NOW.date() + timedelta(days=7),
+    )
+
+
+def quake(incident_id: str = "inc-1", *, area: dict[str, Any] | None = None, severity: str = "severe",
+          title: str = "Earthquake near Istanbul") -> IncidentReported:
+    return IncidentReported(
+        incident_id=incident_id, title=title, kind="earthquake", severity=severity,
+        area=area or {"country": "TR", "circle": {**ISTANBUL, "radius_km": 30}},
+        occurred_at=NOW - timedelta(hours=1),
+    )

@@ -1,0 +1,359 @@
+"""The coordinators' dashboard in headless Chromium, end to end: events produced here cross the threshold in the
+real crisis worker, the crisis appears live (server-sent events) with its hotline and its area on the map, the
+notifier sends through the local Twilio server and the delivery progress shows it, and closing the crisis from the
+page publishes `crisis.closed`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+
+from services.crisis_center.api import create_app as crisis_app
+from services.crisis_center.dashboard.demo import DemoSettings, Plan, play
+from services.crisis_center.handlers import crisis_id_for_incident
+from services.crisis_center.settings import Settings as CrisisSettings
+from services.crisis_center.worker import CrisisWorker
+from services.notifier.api import create_app as notifier_app
+from services.notifier.bootstrap import open_resources
+from services.notifier.dev.smtp_sink import SmtpSink
+from services.notifier.dev.twilio_server import ServerConfig, build_app
+from services.notifier.settings import NotifierSettings
+from services.notifier.worker import Worker as NotifierWorker
+from shared.events.envelope import EventData, decode
+from shared.events.incidents import IncidentReported
+from shared.events.travellers import TravellerRegistered
+from shared.kafka.producer import make_producer, publish
+from shared.passwords import hash_password
+from tests.support import (
+    ROOT,
+    bootstrap,
+    consume,
+    database_url,
+    drop_schema,
+    eventually,
+    new_schema,
+    new_topic_prefix,
+    unique,
+)
+from tests.ui.a11y import NONE, problems
+from tests.ui.conftest import VIEWPORT, free_port, screenshot_path, serve
+
+expect: Any = None  # playwright.async_api.expect, imported with the browser fixture
+
+THRESHOLD = 3
+HOTLINES = "+3225011000,+3225011001"
+USER, PASSWORD = "coordinator-anna", "kathmandu-drill"
+KATHMANDU = {"lat": 27.7172, "lon": 85.3240}
+WAIT_MS = 60_000
+HOTLINE_PATTERN = re.compile("^(" + "|".join(re.escape(n) for n in HOTLINES.split(",")) + ")$")
+NONZERO = re.compile(r"^[1-9]\d*$")
+
+
+@dataclass
+class System:
+    url: str
+    prefix: str
+    producer: AIOKafkaProducer
+    worker: CrisisWorker
+
+    async def send(self, data: EventData) -> None:
+        await publish(self.producer, data, source="/tests/ui", topic_prefix=self.prefix)
+
+
+@pytest.fixture(scope="module")
+async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+    """crisis_center (API + dashboard + worker) and notifier (API + worker) with the local Twilio server and SMTP
+    sink, on fresh topics and schemas."""
+    prefix = await new_topic_prefix()
+    crisis_schema, notifier_schema = await new_schema("crisis_center"), await new_schema("notifier")
+    tmp = tmp_path_factory.mktemp("ui")
+    twilio_runner = web.AppRunner(build_app(ServerConfig(
+        account_sid=os.environ["TWILIO_ACCOUNT_SID"], auth_token=os.environ["TWILIO_AUTH_TOKEN"],
+        callback_delay_seconds=0.05))[0])
+    await twilio_runner.setup()
+    await web.TCPSite(twilio_runner, "127.0.0.1", 0).start()
+    twilio_url = f"http://127.0.0.1:{twilio_runner.addresses[0][1]}"
+    smtp = SmtpSink("127.0.0.1", 0)
+    smtp.start()
+    notifier_port, crisis_port = free_port(), free_port()
+    notifier_settings = NotifierSettings(
+        database_url=database_url(), database_schema=notifier_schema, kafka_bootstrap_servers=bootstrap(),
+        kafka_topic_prefix=prefix, twilio_api_base=twilio_url, public_base_url=f"http://127.0.0.1:{notifier_port}",
+        smtp_host="127.0.0.1", smtp_port=smtp.port, http_port=notifier_port, command_consumers=1,
+        database_pool_min=1, database_pool_max=8)  # type: ignore[call-arg]
+    crisis_settings = CrisisSettings(
+        kafka_bootstrap_servers=bootstrap(), kafka_topic_prefix=prefix, database_schema=crisis_schema,
+        faust_app_id=unique("crisis-ui-"), faust_store="memory://", faust_data_dir=str(Path(tmp) / "faust"),
+        crisis_threshold=THRESHOLD, hotline_numbers=HOTLINES, crisis_update_interval_seconds=1.0,
+        crisis_tick_seconds=2.0, faust_partitions=3, public_base_url=f"http://127.0.0.1:{crisis_port}",
+        dashboard_users=f"{USER}:{hash_password(PASSWORD, iterations=10_000)}",
+        notifier_url=f"http://127.0.0.1:{notifier_port}",
+    )  # type: ignore[call-arg]
+    app = crisis_app(crisis_settings)
+    producer = make_producer(bootstrap(), client_id="ui-tests", linger_ms=0)
+    await producer.start()
+    notifier_resources = await open_resources(notifier_settings)
+    notifier_worker = NotifierWorker(notifier_settings, notifier_resources, producer)
+    crisis_worker = CrisisWorker(crisis_settings)
+    try:
+        async with serve(notifier_app(notifier_settings), notifier_port), serve(app, crisis_port) as url:
+            await notifier_worker.start()
+            await crisis_worker.start()
+            try:
+                yield System(url, prefix, producer, crisis_worker)
+            finally:
+                await crisis_worker.stop()
+                await notifier_worker.stop()
+    finally:
+        await notifier_resources.pool.close()
+        await producer.stop()
+        smtp.stop()
+        await twilio_runner.cleanup()
+        await drop_schema(crisis_schema)
+        await drop_schema(notifier_schema)
+
+
+@pytest.fixture(scope="module")
+async def page(browser: Any, system: System) -> AsyncIterator[Any]:
+    global expect
+    from playwright.async_api import expect as playwright_expect
+    expect = playwright_expect
+    context = await browser.new_context(viewport=VIEWPORT, locale="en-GB", service_workers="block")
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("response", lambda r: errors.append(f"{r.status} {r.request.method} {r.url}") if r.status >= 500 else None)
+    try:
+        yield page
+    finally:
+        await context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def incident(incident_id: str) -> IncidentReported:
+    return IncidentReported(
+        incident_id=incident_id, title="Earthquake near Kathmandu", kind="earthquake", severity="severe",
+        area={"country": "NP", "circle": {**KATHMANDU, "radius_km": 60}},
+        occurred_at=datetime.now(UTC) - timedelta(minutes=20))
+
+
+def traveller(n: int, tag: str) -> TravellerRegistered:
+    today = datetime.now(UTC).date()
+    return TravellerRegistered(
+        traveller_id=f"{tag}-{n}", full_name=f"Traveller {n}", phone=f"+3247{n:07d}", email=f"t{n}@example.org",
+        language=("nl", "fr", "de", "en")[n % 4], country="NP",
+        location={"lat": KATHMANDU["lat"] + n * 0.01, "lon": KATHMANDU["lon"]},
+        arrival=today - timedelta(days=2), departure=today + timedelta(days=10))
+
+
+async def test_sign_in_live_crisis_map_delivery_and_close(page: Any, system: System) -> None:
+    # Sign in with the local development user.
+    await page.goto(f"{system.url}/dashboard")
+    await expect(page.locator("#signin")).to_be_visible()
+    await page.get_by_label("User name").fill(USER)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#app")).to_be_visible()
+    await expect(page.locator("#who")).to_contain_text(USER)
+    await expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=WAIT_MS)
+    await expect(page.locator("#no-crises")).to_be_visible()
+    await page.evaluate("window.__notReloaded = true")
+
+    # Events cross the threshold: the crisis appears with its hotline, without reload.
+    tag = unique("np")
+    crisis_id = crisis_id_for_incident(tag)
+    await system.send(incident(tag))
+    for n in range(THRESHOLD):
+        await system.send(traveller(n, tag))
+    card = page.locator(f'.crisis-card[data-crisis-id="{crisis_id}"]')
+    await expect(card).to_be_visible(timeout=WAIT_MS)
+    await expect(card.locator(".hotline-number")).to_have_text(HOTLINE_PATTERN, timeout=WAIT_MS)
+    await expect(card.locator(".affected-count")).to_have_text(str(THRESHOLD))
+    assert await page.evaluate("window.__notReloaded === true")
+
+    # The map shows the area (a circle around Kathmandu) with the affected count.
+    area = page.locator(f'#map path.area[data-crisis-id="{crisis_id}"]')
+    await expect(area).to_have_attribute("data-shape", "circle")
+    assert len(await area.get_attribute("d") or "") > 20
+    await expect(page.locator(f'#map g.count[data-crisis-id="{crisis_id}"] text')).to_have_text(str(THRESHOLD))
+
+    # One more traveller: the count moves live.
+    await system.send(traveller(THRESHOLD, tag))
+    await expect(card.locator(".affected-count")).to_have_text(str(THRESHOLD + 1), timeout=WAIT_MS)
+
+    # Details: hotline, delivery progress from the notifier (SMS and email through the local servers), audit trail.
+    await card.click()
+    await expect(card).to_have_attribute("aria-pressed", "true")
+    hotline = await card.locator(".hotline-number").inner_text()
+    await expect(page.locator("#d-hotline a")).to_have_attribute("href", f"tel:{hotline}")
+    await expect(page.locator('#audit li[data-event="activated"]')).to_contain_text("Activated", timeout=WAIT_MS)
+    await page.locator("#delivery").wait_for(state="visible")
+    delivered = page.locator('#delivery li[data-status="delivered"] strong')
+    await expect(delivered).to_have_text(NONZERO, timeout=WAIT_MS)
+    await page.screenshot(path=screenshot_path("dashboard-crisis"))
+
+    # Close it from the page, with confirmation: crisis.closed is published.
+    await page.get_by_role("button", name="Close this crisis…").click()
+    dialog = page.locator("#confirm")
+    await expect(dialog).to_be_visible()
+    await expect(dialog).to_contain_text(hotline)
+    await page.screenshot(path=screenshot_path("dashboard-confirm-close"))
+    await dialog.get_by_role("button", name="Confirm").click()
+    await expect(page.locator("#d-status")).to_contain_text("Closed", timeout=WAIT_MS)
+    await expect(page.locator("#flash")).to_contain_text("is closed")
+    await expect(page.locator('#audit li[data-event="crisis.close"]')).to_contain_text(USER)
+    records = await consume(f"{system.prefix}crisis.status", count=1, timeout=60, predicate=lambda r: (
+        decode(r.value).type.endswith(".closed") and decode(r.value).data["crisis_id"] == crisis_id))
+    assert len(records) == 1
+    closed = decode(records[0].value).data
+    assert closed["status"] == "closed" and closed["closed_at"] is not None
+    await expect(card).to_be_hidden()  # closed crises are hidden unless asked for
+    await page.get_by_label("Show closed crises").check()
+    await expect(card.locator(".badge")).to_have_text("Closed")
+
+
+async def test_language_is_chosen_and_remembered(page: Any, system: System) -> None:
+    await page.goto(f"{system.url}/dashboard")
+    await expect(page.locator("#app")).to_be_visible()  # the token is kept for the tab (sessionStorage)
+    await page.get_by_label("Language").select_option("fr")
+    await expect(page.locator("h1")).to_have_text("Centre de crise — tableau de bord des coordinateurs")
+    assert await page.evaluate("document.documentElement.lang") == "fr"
+    await page.reload()
+    await expect(page.locator("#crises-title")).to_have_text("Crises")
+    await expect(page.locator("#open-activate")).to_have_text("Activer une crise…")
+    await page.get_by_label("Langue").select_option("de")
+    await expect(page.locator("#open-activate")).to_have_text("Krise aktivieren…")
+    await page.get_by_label("Sprache").select_option("nl")
+    await expect(page.locator("#open-activate")).to_have_text("Crisis activeren…")
+    await page.screenshot(path=screenshot_path("dashboard-nl"))
+    await page.get_by_label("Taal").select_option("en")
+    missing = await page.evaluate("""() => import("/dashboard/assets/messages.js").then(({ MESSAGES }) => {
+      const keys = Object.keys(MESSAGES.en);
+      return Object.fromEntries(["fr", "nl", "de"].map((l) => [l, keys.filter((k) => !MESSAGES[l][k])]));
+    })""")
+    assert missing == {"fr": [], "nl": [], "de": []}
+
+
+async def test_keyboard_only_manual_activation_with_confirmation(page: Any, system: System) -> None:
+    await page.goto(f"{system.url}/dashboard")
+    await expect(page.locator("#app")).to_be_visible()
+    await page.locator("#open-activate").focus()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#activate-dialog")).to_be_visible()
+    title = f"Floods in Valencia {unique('')}"
+    await page.keyboard.type(title)  # the title field has the focus
+    await page.get_by_label("Kind of incident").select_option("flood")
+    await page.get_by_label("Country (ISO code, e.g. NP)").fill("ES")
+    await page.get_by_role("button", name="Activate…").click()
+    confirm = page.locator("#confirm")
+    await expect(confirm).to_contain_text(title)
+    await page.keyboard.press("Escape")  # cancel: nothing is activated, the form comes back
+    await expect(page.locator("#activate-dialog")).to_be_visible()
+    await page.get_by_role("button", name="Activate…").click()
+    await confirm.get_by_role("button", name="Confirm").click()
+    card = page.locator(".crisis-card", has_text=title)
+    await expect(card).to_be_visible(timeout=WAIT_MS)
+    await expect(card).to_have_attribute("aria-pressed", "true")
+    crisis_id = await card.get_attribute("data-crisis-id")
+    await expect(page.locator(f'#map path.area[data-crisis-id="{crisis_id}"]')).to_have_attribute(
+        "data-shape", "country")
+    await page.screenshot(path=screenshot_path("dashboard-manual-country"))
+
+
+
+async def test_demo_scenario_comes_alive_on_the_dashboard(page: Any, system: System) -> None:
+    """The `make demo` scenario, smaller: the page shows its crisis, hotline and area without any action."""
+    await page.goto(f"{system.url}/dashboard")
+    await expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=WAIT_MS)
+    narration: list[str] = []
+    settings = DemoSettings(kafka_bootstrap_servers=bootstrap(), kafka_topic_prefix=system.prefix,
+                            crisis_center_url=system.url)  # type: ignore[call-arg]
+    plan = Plan(travellers=8, inside_share=0.75, per_second=50, sms=False, seed=7)
+    incident_id = await play(settings, plan, say=narration.append)
+    card = page.locator(f'.crisis-card[data-crisis-id="{crisis_id_for_incident(incident_id)}"]')
+    # 6 of the 8 are inside the area, beside the travellers earlier tests left there: the page shows what the
+    # worker counts once every registration is in.
+    run = incident_id.removeprefix("demo-")
+    await eventually(lambda: all(system.worker.engine.travellers.get(f"demo-{run}-{n}") is not None
+                                 for n in range(plan.travellers)))
+    expected = system.worker.engine.affected(incident_id).count
+    assert expected >= 6
+    await expect(card.locator(".affected-count")).to_have_text(str(expected), timeout=WAIT_MS)
+    await expect(card.locator(".hotline-number")).to_have_text(HOTLINE_PATTERN)
+    assert any("crisis active: hotline" in line for line in narration), narration
+    await page.screenshot(path=screenshot_path("dashboard-demo"))
+
+
+async def test_threshold_change_with_confirmation(page: Any, system: System) -> None:
+    await page.goto(f"{system.url}/dashboard")
+    await expect(page.locator("#app")).to_be_visible()
+    await page.get_by_role("button", name="Change thresholds…").click()
+    dialog = page.locator("#thresholds-dialog")
+    await expect(dialog.get_by_label("Default threshold (affected people)")).to_have_value(str(THRESHOLD))
+    await dialog.get_by_label("Default threshold (affected people)").fill("40")
+    await dialog.get_by_label("Extreme").fill("15")
+    await dialog.get_by_role("button", name="Save…").click()
+    confirm = page.locator("#confirm")
+    await expect(confirm).to_contain_text("40, Extreme 15")
+    await confirm.get_by_role("button", name="Confirm").click()
+    await expect(page.locator("#flash")).to_have_text("Thresholds saved.")
+    await expect(page.locator('#recent li[data-event="threshold.set"]').first).to_contain_text(USER)
+    await page.get_by_role("button", name="Change thresholds…").click()  # read back from the service
+    await expect(dialog.get_by_label("Default threshold (affected people)")).to_have_value("40")
+    await expect(dialog.get_by_label("Extreme")).to_have_value("15")
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_be_hidden()
+
+
+async def test_readable_labelled_and_fitting_at_1280x720(page: Any, browser: Any, system: System) -> None:
+    await page.goto(f"{system.url}/dashboard")
+    await expect(page.locator(".crisis-card").first).to_be_visible(timeout=WAIT_MS)
+    await page.locator(".crisis-card").first.click()
+    await expect(page.locator("#detail")).to_be_visible()
+    await page.get_by_label("Show closed crises").check()
+    assert await problems(page) == NONE
+    for language in ("fr", "nl", "de"):  # longer words must still fit
+        await page.get_by_label(re.compile("^(Language|Langue|Taal|Sprache)$")).select_option(language)
+        assert await problems(page) == NONE, language
+    await page.get_by_label("Sprache", exact=True).select_option("en")
+    await page.locator("#open-activate").click()
+    assert (await problems(page))["unlabelled_controls"] == []
+    await page.keyboard.press("Escape")
+    context = await browser.new_context(viewport=VIEWPORT)  # a new visitor: the sign-in panel
+    try:
+        fresh = await context.new_page()
+        await fresh.goto(f"{system.url}/dashboard")
+        await expect(fresh.locator("#signin")).to_be_visible()
+        await expect(fresh.get_by_label("User name")).to_be_focused()
+        assert await problems(fresh) == NONE
+    finally:
+        await context.close()
+
+
+async def test_a_token_from_the_project_cli_signs_in(browser: Any, system: System) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "shared.cli", "token", "--role", "coordinator", "--subject", "cli-coordinator",
+        stdout=asyncio.subprocess.PIPE, cwd=str(ROOT))
+    out, _ = await process.communicate()
+    assert process.returncode == 0
+    context = await browser.new_context(viewport=VIEWPORT, locale="en-GB")
+    try:
+        page = await context.new_page()
+        await page.goto(f"{system.url}/dashboard")
+        await page.get_by_label("Or paste an access token").fill(out.decode().strip())
+        await page.get_by_role("button", name="Use this token").click()
+        await expect(page.locator("#who")).to_have_text("Signed in as cli-coordinator")
+        await expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=WAIT_MS)
+    finally:
+        await context.close()
