@@ -10,7 +10,7 @@ export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL JWT_SECRET TWILIO_ACCOUNT_SID TWILIO
        SMTP_HOST SMTP_PORT CRISIS_THRESHOLD HOTLINE_NUMBERS DASHBOARD_USERS CONSOLE_USERS NOTIFIER_URL
 PYTEST_ARGS ?=
 
-.PHONY: demo chaos fuzz browser venv infra topics migrate run stop test lint bench status token clean-data asyncapi k8s-validate scaleout
+.PHONY: demo e2e chaos fuzz browser venv infra topics migrate run stop test lint bench status token clean-data asyncapi k8s-validate scaleout
 .DEFAULT_GOAL := run
 
 venv: .venv/.installed
@@ -84,3 +84,7 @@ scaleout: infra
 browser:
 	@test -x /usr/bin/chromium || { echo "installing Debian's chromium"; apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# The acceptance scenario through every service process (not yet green: see the notes of issue 8).
+e2e: infra browser
+	@$(PY) -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
