@@ -19,7 +19,9 @@ start_one() {
   module_exists "$cmd" || return 0
   if alive "$name"; then echo "  $name: already running"; return 0; fi
   # shellcheck disable=SC2086
-  (cd "$ROOT" && nohup "$PY" -m $cmd >>"$LOGS/$name.log" 2>&1 & echo $! >"$RUN/$name.pid")
+  # exec: the recorded pid is the service's own, so that stop and kill reach it (not a wrapping shell).
+  (cd "$ROOT" && exec nohup "$PY" -m $cmd </dev/null >>"$LOGS/$name.log" 2>&1) &
+  echo $! >"$RUN/$name.pid"
   if [ "$port" != "-" ]; then
     for _ in $(seq 1 60); do
       (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
