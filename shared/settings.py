@@ -6,7 +6,9 @@ naming the variable. `config/local.env` holds the values for local use (loaded b
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDERS = {"", "changeme", "change-me", "change_me", "placeholder", "secret", "xxx", "todo", "replace-me"}
@@ -63,9 +65,26 @@ class TwilioSettings(BaseServiceSettings):
 
 
 class SmtpSettings(BaseServiceSettings):
+    """The mail relay. Credentials are only ever sent over TLS: `smtp_username` requires `starttls` or `tls`."""
+
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     smtp_sender: str = "noreply@diplomatie.example"
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        default="none", description="none (local sink only), starttls (submission, 587) or tls (implicit, 465).")
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_ca_file: str | None = Field(default=None, description="CA bundle to verify the relay (private CA).")
+
+    @model_validator(mode="after")
+    def _credentials_need_tls(self) -> SmtpSettings:
+        if self.smtp_username:
+            if self.smtp_password is None:
+                raise ValueError("SMTP_USERNAME is set without SMTP_PASSWORD")
+            refuse_placeholder("SMTP_PASSWORD", self.smtp_password)
+            if self.smtp_security == "none":
+                raise ValueError("SMTP_USERNAME needs SMTP_SECURITY=starttls or tls: credentials never travel in clear")
+        return self
 
 
 class HttpSettings(BaseServiceSettings):

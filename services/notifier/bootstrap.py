@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from services.notifier.adapters.email import SmtpEmail
+from services.notifier.adapters.email import SmtpEmail, SmtpSecurity
 from services.notifier.adapters.twilio_sms import TwilioSms
 from services.notifier.handlers import Publisher
 from services.notifier.rendering import Renderer
@@ -37,5 +37,8 @@ def make_sms(settings: NotifierSettings) -> TwilioSms:
 
 
 def make_email(settings: NotifierSettings) -> SmtpEmail:
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password is not None else None
+    security = SmtpSecurity(mode=settings.smtp_security, username=settings.smtp_username, password=password,
+                            ca_file=settings.smtp_ca_file)
     return SmtpEmail(host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_sender,
-                     timeout=settings.smtp_timeout_seconds)
+                     timeout=settings.smtp_timeout_seconds, security=security)

@@ -17,8 +17,10 @@ import asyncio
 import contextlib
 import email
 import email.policy
+import hmac
 import json
 import socket
+import ssl
 import threading
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -28,7 +30,7 @@ from typing import Any
 
 from aiohttp import web
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 REFUSED_DOMAIN = "refused.invalid"
 
@@ -113,9 +115,18 @@ class SmtpSink:
     """The sink on its own thread (aiosmtpd's Controller): `start()`, `stop()`, `handler.messages`."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8025, directory: Path | None = None,
-                 refuse: set[str] | None = None) -> None:
+                 refuse: set[str] | None = None, *, tls_context: ssl.SSLContext | None = None,
+                 credentials: tuple[str, str] | None = None) -> None:
+        """`tls_context` makes STARTTLS mandatory; `credentials` makes AUTH (over TLS only) mandatory, like a
+        ministry relay on the submission port."""
         self.handler = SinkHandler(directory, refuse)
-        self.controller = Controller(self.handler, hostname=host, port=port or free_port(host))
+        options: dict[str, Any] = {}
+        if tls_context is not None:
+            options |= {"tls_context": tls_context, "require_starttls": True}
+        if credentials is not None:
+            options |= {"authenticator": _Authenticator(*credentials), "auth_required": True,
+                        "auth_require_tls": True}
+        self.controller = Controller(self.handler, hostname=host, port=port or free_port(host), **options)
 
     @property
     def port(self) -> int:
@@ -126,6 +137,18 @@ class SmtpSink:
 
     def stop(self) -> None:
         self.controller.stop()
+
+
+class _Authenticator:
+    """aiosmtpd's authenticator protocol: one login and password."""
+
+    def __init__(self, login: str, password: str) -> None:
+        self._login, self._password = login.encode(), password.encode()
+
+    def __call__(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+        ok = (isinstance(auth_data, LoginPassword) and hmac.compare_digest(auth_data.login, self._login)
+              and hmac.compare_digest(auth_data.password, self._password))
+        return AuthResult(success=ok, handled=False)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
