@@ -28,6 +28,7 @@ from shared.kafka.consumer import EventConsumer
 from shared.kafka.outbox import OutboxRelay
 from shared.kafka.producer import make_producer
 from shared.logging import get_logger
+from shared.topics import spec_for
 
 log = get_logger(__name__)
 
@@ -41,10 +42,8 @@ async def latest_registrations(bootstrap_servers: str, topic: str) -> dict[str, 
     await consumer.start()
     latest: dict[str, dict[str, Any] | None] = {}
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not partitions:
-            await consumer.force_metadata_update()
-            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        # The partition count is the declared one (shared/topics.py is the source of truth for topics).
+        partitions = [TopicPartition(topic, p) for p in range(spec_for(REGISTRATIONS).partitions)]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)

@@ -36,7 +36,7 @@ ERASED = "(erased)"
 
 async def link_identifiers(conn: asyncpg.Connection, *, traveller_id: str | None, phone: str | None,
                            email: str | None) -> tuple[list[str], list[str], list[str]]:
-    """What the admin gave, plus the traveller ids and phones our registrations link to it."""
+    """What the admin gave, plus what our registrations and cases link to it (ids, phones, emails)."""
     ids = {traveller_id} if traveller_id else set()
     phones = {phone} if phone else set()
     emails = {email.lower()} if email else set()
@@ -45,6 +45,13 @@ async def link_identifiers(conn: asyncpg.Connection, *, traveller_id: str | None
                             list(ids), list(phones))
     ids |= {r["traveller_id"] for r in rows}
     phones |= {r["phone"] for r in rows if r["phone"]}
+    # A reporter gives a phone and an email together: each leads to the other.
+    contacts = await conn.fetch(
+        "SELECT reporter_phone, lower(reporter->>'email') AS email FROM reports"
+        " WHERE reporter_phone = ANY($1::text[]) OR lower(reporter->>'email') = ANY($2::text[])",
+        list(phones), list(emails))
+    phones |= {r["reporter_phone"] for r in contacts if r["reporter_phone"]}
+    emails |= {r["email"] for r in contacts if r["email"]}
     return sorted(ids), sorted(phones), sorted(emails)
 
 
@@ -93,10 +100,11 @@ async def request_view(pool: asyncpg.Pool, request_id: str) -> dict[str, Any] | 
             return None
         answers = await conn.fetch("SELECT service, answered_at, items FROM privacy_responses"
                                    " WHERE request_id = $1 ORDER BY service", request_id)
-    services = {
-        a["service"]: {"answered_at": a["answered_at"].isoformat(), "held_nothing": not a["items"],
-                       "items": a["items"] if isinstance(a["items"], list) else json.loads(a["items"])}
-        for a in answers}
+    services: dict[str, dict[str, Any]] = {}
+    for a in answers:
+        answered_items = a["items"] if isinstance(a["items"], list) else json.loads(a["items"])
+        services[a["service"]] = {"answered_at": a["answered_at"].isoformat(), "held_nothing": not answered_items,
+                                  "items": answered_items}
     waiting = [s for s in ANSWERING_SERVICES if s not in services]
     view: dict[str, Any] = {
         "request_id": request_id, "kind": request["kind"],
