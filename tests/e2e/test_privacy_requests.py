@@ -320,3 +320,16 @@ async def test_a_malformed_request_goes_to_the_dead_letter_topic(platform: Platf
     assert {header(r, "dlq.consumer") for r in dead} == {"intake-privacy", "directory-privacy", "notifier-privacy",
                                                          "crisis_center-privacy"}
     assert all("at least one traveller id, phone or email" in (header(r, "dlq.reason") or "") for r in dead)
+
+
+async def test_a_tombstone_on_the_registrations_removes_intakes_copy_instead_of_dead_lettering(
+        platform: Platform) -> None:
+    c = person("C")
+    await register(platform.producer, platform.prefix, c)
+    intake = platform.pools["intake"]
+    await eventually(lambda: intake.fetchval("SELECT count(*) = 1 FROM registered_travellers"
+                                             " WHERE traveller_id = $1", c.traveller_id), timeout=90)
+    await platform.producer.send_and_wait(platform.prefix + "travellers.registrations", None,
+                                          key=c.traveller_id.encode())
+    await eventually(lambda: intake.fetchval("SELECT count(*) = 0 FROM registered_travellers"
+                                             " WHERE traveller_id = $1", c.traveller_id), timeout=90)
