@@ -54,6 +54,13 @@ TOPICS: tuple[TopicSpec, ...] = (
                           "country (keyed by country; partitions = FAUST_PARTITIONS)."),
     TopicSpec("cases.deadlines", 3, internal=True,
               description="Charter clock events of a case: deadline approaching or missed (keyed by reference)."),
+    TopicSpec("privacy.requests", 3, internal=True,
+              description="A person's access or erasure request, to every service holding personal data "
+                          "(keyed by request_id)."),
+    TopicSpec("privacy.responses", 3, internal=True,
+              description="Each service's part of the answer to a privacy request: exported data or what was "
+                          "erased (keyed by request_id; kept 30 days, since an export is personal data).",
+              config={"retention.ms": str(30 * 24 * 3600 * 1000)}),
 )
 
 DLQ_PARTITIONS = 1

@@ -11,6 +11,7 @@ import sys
 import uvicorn
 
 from services.crisis_center.api import create_app
+from services.crisis_center.privacy import PrivacyResponder
 from services.crisis_center.settings import Settings
 from services.crisis_center.worker import CrisisWorker
 from shared.logging import configure_logging, get_logger
@@ -20,9 +21,12 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     worker = CrisisWorker(settings)
     await worker.start()
     get_logger(__name__).info("crisis_worker_started", app_id=settings.faust_app_id, store=settings.faust_store)
+    privacy = PrivacyResponder(settings)  # a plain consumer beside the Faust app: see services/crisis_center/privacy.py
+    await privacy.start()
     try:
         await stop.wait()
     finally:
+        await privacy.stop()
         await worker.stop()
 
 

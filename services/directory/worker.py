@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from services.directory import handlers
+from services.directory import handlers, privacy
 from services.directory.bootstrap import Resources
 from services.directory.settings import Settings
 from shared.events.envelope import CloudEvent, EventData
@@ -53,14 +53,19 @@ class Worker:
             pool=resources.pool,
             topic_prefix=settings.kafka_topic_prefix,
         )
+        self.privacy = privacy.make_consumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers, topic_prefix=settings.kafka_topic_prefix,
+            source=settings.source, pool=resources.pool, producer=producer)
         self.relay = OutboxRelay(pool=resources.pool, producer=producer, schema=settings.db_schema)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         await self.consumer.start()
+        await self.privacy.start()
         self._tasks = [
             asyncio.create_task(self.consumer.run(), name="directory-router"),
+            asyncio.create_task(self.privacy.run(), name="directory-privacy"),
             asyncio.create_task(self.relay.run(), name="directory-outbox-relay"),
             asyncio.create_task(
                 self.resources.snapshot.keep_fresh(
@@ -74,6 +79,7 @@ class Worker:
         self._stop.set()
         self.relay.stop()
         await self.consumer.stop()
+        await self.privacy.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 import asyncpg
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
-from services.intake import handlers
+from services.intake import handlers, privacy
 from services.intake.adapters import repository, twiml
 from services.intake.bootstrap import Resources, open_resources
 from services.intake.console.router import ConsoleSettings, console_router
@@ -30,6 +30,8 @@ from services.intake.domain.voice import (
 from services.intake.settings import Settings
 from shared.auth import Principal, require_roles
 from shared.db import ping
+from shared.events.common import E164
+from shared.events.privacy import RequestKind
 from shared.http import install_common
 from shared.logging import get_logger
 
@@ -44,6 +46,7 @@ DATABASE_DOWN: tuple[type[Exception], ...] = (
 
 SubmitRoles = Annotated[Principal, Depends(require_roles("duty_officer", "external_system"))]
 ReadRoles = Annotated[Principal, Depends(require_roles("duty_officer", "coordinator"))]
+AdminRole = Annotated[Principal, Depends(require_roles("admin"))]
 
 
 class Officer(BaseModel):
@@ -66,6 +69,27 @@ class CaseOut(BaseModel):
 
 class CloseIn(BaseModel):
     note: str | None = None
+
+
+class PrivacyRequestIn(BaseModel):
+    """A person's access or erasure request, by at least one of traveller id, phone (E.164) or email."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: RequestKind
+    traveller_id: str | None = Field(default=None, min_length=1, max_length=200)
+    phone: E164 | None = None
+    email: EmailStr | None = None
+
+    @model_validator(mode="after")
+    def _identifies_someone(self) -> PrivacyRequestIn:
+        if self.traveller_id is None and self.phone is None and self.email is None:
+            raise ValueError("give at least one of traveller_id, phone or email")
+        return self
+
+
+class LegalHoldIn(BaseModel):
+    legal_hold: bool
 
 
 def _resources(request: Request) -> Resources:
@@ -183,6 +207,32 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
             return await handlers.get_case(reference, pool=deps.pool, details=False)
         except handlers.CaseNotFound:
             raise HTTPException(404, f"no case {reference}") from None
+
+    # --- requests from a person (admin) ------------------------------------------------------------------
+
+    @app.post("/v1/privacy/requests", status_code=202, tags=["privacy"])
+    async def privacy_request(body: PrivacyRequestIn, principal: AdminRole, deps: Deps,
+                              response: Response) -> dict[str, Any]:
+        request_id = await privacy.create_request(
+            deps.pool, kind=body.kind, traveller_id=body.traveller_id, phone=body.phone, email=body.email,
+            requested_by=principal.subject, source=settings.source, topic_prefix=settings.kafka_topic_prefix)
+        response.headers["Location"] = f"/v1/privacy/requests/{request_id}"
+        return {"request_id": request_id, "status": "pending"}
+
+    @app.get("/v1/privacy/requests/{request_id}", tags=["privacy"])
+    async def privacy_request_status(request_id: Annotated[str, Path(max_length=100)], _: AdminRole,
+                                     deps: Deps) -> dict[str, Any]:
+        view = await privacy.request_view(deps.pool, request_id)
+        if view is None:
+            raise HTTPException(404, f"no privacy request {request_id}")
+        return view
+
+    @app.put("/v1/reports/{reference}/legal-hold", tags=["privacy"])
+    async def legal_hold(reference: Annotated[str, Path(pattern=REFERENCE)], body: LegalHoldIn,
+                         principal: AdminRole, deps: Deps) -> dict[str, Any]:
+        if not await privacy.set_legal_hold(deps.pool, reference, hold=body.legal_hold, actor=principal.subject):
+            raise HTTPException(404, f"no case {reference}")
+        return {"reference": reference, "legal_hold": body.legal_hold}
 
     # --- Twilio webhooks -----------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import contextlib
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from services.intake import handlers
+from services.intake import handlers, privacy
 from services.intake.bootstrap import Resources
 from services.intake.settings import Settings
 from shared.events.crisis import CrisisActivated, CrisisClosed, CrisisUpdated
@@ -79,7 +79,11 @@ class Worker:
         self.consumer = EventConsumer(
             name="intake", bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=f"{settings.kafka_topic_prefix}intake", topics=list(TOPICS), handler=make_handler(resources),
-            producer=producer, pool=resources.pool, topic_prefix=settings.kafka_topic_prefix)
+            producer=producer, pool=resources.pool, topic_prefix=settings.kafka_topic_prefix,
+            on_tombstone=handlers.registration_tombstone)
+        self.privacy = privacy.make_consumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers, topic_prefix=settings.kafka_topic_prefix,
+            source=settings.source, pool=resources.pool, producer=producer)
         self.relay = OutboxRelay(pool=resources.pool, producer=producer, schema=settings.db_schema)
         self.scheduler = DeadlineScheduler(pool=resources.pool, config=resources.config,
                                            poll_seconds=settings.deadline_poll_seconds)
@@ -87,7 +91,9 @@ class Worker:
 
     async def start(self) -> None:
         await self.consumer.start()
+        await self.privacy.start()
         self._tasks = [asyncio.create_task(self.consumer.run(), name="intake-consumer"),
+                       asyncio.create_task(self.privacy.run(), name="intake-privacy"),
                        asyncio.create_task(self.relay.run(), name="intake-outbox-relay"),
                        asyncio.create_task(self.scheduler.run(), name="intake-deadlines")]
 
@@ -95,6 +101,7 @@ class Worker:
         self.relay.stop()
         self.scheduler.stop()
         await self.consumer.stop()
+        await self.privacy.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

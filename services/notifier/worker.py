@@ -11,6 +11,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from services.notifier import privacy
 from services.notifier.adapters.email import SmtpEmail
 from services.notifier.adapters.twilio_sms import TwilioSms
 from services.notifier.bootstrap import Resources, make_email, make_sms
@@ -65,6 +66,11 @@ class Worker:
             )
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(), name=f"commands-{i}"))
+        answering = privacy.make_consumer(bootstrap_servers=settings.kafka_bootstrap_servers,
+                                          topic_prefix=settings.kafka_topic_prefix, pool=self.resources.pool,
+                                          producer=self.producer)
+        self.consumers.append(answering)
+        self._tasks.append(asyncio.create_task(answering.run(), name="privacy-requests"))
         log.info("notifier_worker_started", consumers=len(self.consumers))
 
     async def stop(self) -> None:

@@ -30,6 +30,8 @@ from shared.topics import dlq_name
 log = get_logger(__name__)
 
 Handler = Callable[[CloudEvent, EventData, asyncpg.Connection | None], Awaitable[None]]
+#: Called for a compaction tombstone (null value) with the topic (unprefixed), the key and a connection.
+TombstoneHandler = Callable[[str, str, asyncpg.Connection | None], Awaitable[None]]
 
 EVENTS = Counter("consumer_events_total", "Events seen by a consumer, by outcome", ["consumer", "topic", "outcome"])
 
@@ -74,11 +76,13 @@ class EventConsumer:
         topic_prefix: str = "",
         max_attempts: int = 3,
         batch_size: int = 200,
+        on_tombstone: TombstoneHandler | None = None,
     ) -> None:
         self.name = name
         self._prefix = topic_prefix
         self._topics = [topic_prefix + t for t in topics]
         self._handler = handler
+        self._on_tombstone = on_tombstone
         self._producer = producer
         self._pool = pool
         self._max_attempts = max_attempts
@@ -140,6 +144,9 @@ class EventConsumer:
 
     async def _handle_record(self, record: ConsumerRecord[Any, Any]) -> None:
         topic = record.topic.removeprefix(self._prefix)
+        if record.value is None and record.key is not None and self._on_tombstone is not None:
+            await self._tombstone(record, topic)
+            return
         try:
             event = decode(record.value)
             data = parse_data(event, topic=topic)
@@ -167,6 +174,24 @@ class EventConsumer:
                     await self._dead_letter(record, f"handler failed {attempt} times: {type(exc).__name__}: {exc}")
                     return
                 await asyncio.sleep(0.1 * 2**attempt)
+
+    async def _tombstone(self, record: ConsumerRecord[Any, Any], topic: str) -> None:
+        """A tombstone has no event id to deduplicate by: its handler must be idempotent (a delete is)."""
+        assert self._on_tombstone is not None
+        key = bytes(record.key).decode(errors="replace")
+        try:
+            if self._pool is None:
+                await self._on_tombstone(topic, key, None)
+            else:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    await self._on_tombstone(topic, key, conn)
+        except TRANSIENT_ERRORS as exc:
+            log.warning("tombstone_transient_error", consumer=self.name, error=type(exc).__name__)
+            raise _Transient from exc
+        except Exception as exc:
+            await self._dead_letter(record, f"tombstone handler failed: {type(exc).__name__}: {exc}")
+            return
+        EVENTS.labels(self.name, topic, "tombstone").inc()
 
     async def _apply(self, event: CloudEvent, data: EventData) -> None:
         if self._pool is None:

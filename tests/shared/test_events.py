@@ -56,6 +56,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
                                                 "due_by": NOW.isoformat()},
     "be.diplomatie.case.deadline_missed": {"reference": "BE-2026-000042", "deadline": "provisional_reply",
                                            "due_by": NOW.isoformat()},
+    "be.diplomatie.privacy.requested": {"request_id": "r-1", "kind": "erasure", "traveller_ids": ["t-1"],
+                                        "phones": ["+32470123456"], "requested_by": "admin-1",
+                                        "requested_at": NOW.isoformat()},
+    "be.diplomatie.privacy.answered": {
+        "request_id": "r-1", "service": "intake", "kind": "erasure", "answered_at": NOW.isoformat(),
+        "items": [{"category": "case", "item_id": "BE-2026-000042", "outcome": "legal_hold",
+                   "note": "under legal hold: reported, not erased"}]},
 }
 CONTRACT_TYPES = {
     "travellers.registrations": {"be.diplomatie.traveller.registered", "be.diplomatie.traveller.cancelled"},
