@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
+from pydantic import SecretStr
 
 from services.crisis_center.api import create_app as crisis_app
-from services.crisis_center.dashboard.demo import DemoSettings, Plan, play
+from services.crisis_center.dashboard.demo import DemoSettings, Plan, close_previous_runs, play
 from services.crisis_center.handlers import crisis_id_for_incident
 from services.crisis_center.settings import Settings as CrisisSettings
 from services.crisis_center.worker import CrisisWorker
@@ -293,6 +294,15 @@ async def test_demo_scenario_comes_alive_on_the_dashboard(page: Any, system: Sys
     await expect(card.locator(".hotline-number")).to_have_text(HOTLINE_PATTERN)
     assert any("crisis active: hotline" in line for line in narration), narration
     await page.screenshot(path=screenshot_path("dashboard-demo"))
+
+    # A replay first closes this run's crisis as a coordinator (token from JWT_SECRET); without it, nothing.
+    without = settings.model_copy(update={"jwt_secret": SecretStr("")})
+    assert await close_previous_runs(without, narration.append) == 0
+    await expect(card).to_be_visible()
+    replay = settings.model_copy(update={"jwt_secret": SecretStr(os.environ["JWT_SECRET"])})
+    assert await close_previous_runs(replay, narration.append) == 1
+    await expect(card).to_be_hidden(timeout=WAIT_MS)
+    assert "closed 1 crisis(es) of earlier runs, releasing their hotlines" in narration[-1]
 
 
 async def test_affected_travellers_on_the_map_and_silence_without_them(page: Any, system: System) -> None:
