@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import asyncpg
-from fastapi import Depends, FastAPI, Header, HTTPException, Path, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
@@ -18,8 +18,9 @@ from services.intake import handlers, privacy
 from services.intake.adapters import repository, twiml
 from services.intake.bootstrap import Resources, open_resources
 from services.intake.console.router import ConsoleSettings, console_router
-from services.intake.domain.model import Language, ReportIn
+from services.intake.domain.model import Language, ReportIn, Status
 from services.intake.domain.reference import parse_reference
+from services.intake.domain.search import BOARD_HORIZON_DAYS, like_escape, read_query, split_due
 from services.intake.domain.voice import (
     crisis_announcements,
     language_for_digit,
@@ -38,6 +39,7 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 REFERENCE = r"^BE-\d{4}-\d{6}$"
+BOARD_LIMIT = 200
 TWIML = "application/xml"
 DATABASE_DOWN: tuple[type[Exception], ...] = (
     OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
@@ -65,6 +67,12 @@ class CaseOut(BaseModel):
     provisional_reply_due_by: datetime | None
     officer: Officer
     post: dict[str, Any] | None
+
+
+class CharterBoard(BaseModel):
+    overdue: list[CaseOut]
+    due_soon: list[CaseOut]
+    provisional: list[CaseOut]
 
 
 class CloseIn(BaseModel):
@@ -189,6 +197,44 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
         return await handlers.get_case(result.reference, pool=deps.pool, details=False)
+
+    @app.get("/v1/reports", response_model=list[CaseOut], tags=["reports"])
+    async def search(
+        _: ReadRoles,
+        deps: Deps,
+        q: Annotated[str, Query(min_length=2, max_length=100,
+                                description="reference prefix, phone number or part of a name")],
+        status: Annotated[Status | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> list[dict[str, Any]]:
+        """Cases by reference prefix, reporter's phone (read as E.164) or reporter's or subject's name (case and
+        accents ignored), newest first. The text is personal data: it is never logged."""
+        query = read_query(q)
+        async with deps.pool.acquire() as conn:
+            rows = await repository.search_cases(
+                conn, reference_prefix=query.reference_prefix, phone=query.phone,
+                name_pattern=f"%{like_escape(query.name)}%" if query.name else None,
+                status=status.value if status else None, limit=limit)
+        return [handlers.case_view(row) for row in rows]
+
+    @app.get("/v1/charter-board", response_model=CharterBoard, tags=["reports"])
+    async def charter_board(
+        principal: ReadRoles,
+        deps: Deps,
+        officer: Annotated[Literal["me"] | None, Query(description="me: the cases of the officer whose e-mail "
+                                                                     "address is the token's subject")] = None,
+        post_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    ) -> dict[str, Any]:
+        """Open cases due within three days or overdue, and provisional replies due, the most urgent first."""
+        at = now()
+        async with deps.pool.acquire() as conn:
+            replies, provisional = await repository.charter_board(
+                conn, horizon=at + timedelta(days=BOARD_HORIZON_DAYS),
+                officer_email=principal.subject if officer == "me" else None, post_id=post_id, limit=BOARD_LIMIT)
+        overdue, due_soon = split_due(replies, at)
+        return {"overdue": [handlers.case_view(r) for r in overdue],
+                "due_soon": [handlers.case_view(r) for r in due_soon],
+                "provisional": [handlers.case_view(r) for r in provisional]}
 
     @app.get("/v1/reports/{reference}", tags=["reports"])
     async def read(reference: Annotated[str, Path(pattern=REFERENCE)], _: ReadRoles, deps: Deps) -> dict[str, Any]:

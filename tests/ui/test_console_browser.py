@@ -8,9 +8,10 @@ import os
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -33,11 +34,22 @@ REFERENCE = re.compile(r"^BE-\d{4}-\d{6}$")
 WAIT_MS = 60_000
 
 
+class Clock:
+    """Intake's clock for the charter board (None: the real time), so that cases fall due without waiting days."""
+
+    def __init__(self) -> None:
+        self.at: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.at or datetime.now(UTC)
+
+
 @dataclass
 class Intake:
     url: str
     prefix: str
     producer: AIOKafkaProducer
+    clock: Clock
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +64,8 @@ async def intake() -> AsyncIterator[Intake]:
         twilio_account_sid=os.environ["TWILIO_ACCOUNT_SID"], twilio_auth_token=os.environ["TWILIO_AUTH_TOKEN"],
         console_users=f"{USER}:{hash_password(PASSWORD, iterations=10_000)}",
     )  # type: ignore[call-arg]
-    app = intake_app(settings)
+    clock = Clock()
+    app = intake_app(settings, clock=clock)
     producer = make_producer(bootstrap(), client_id="ui-console-tests", linger_ms=0)
     await producer.start()
     resources = await open_resources(settings)
@@ -61,7 +74,7 @@ async def intake() -> AsyncIterator[Intake]:
         async with serve(app, port) as url:
             await worker.start()
             try:
-                yield Intake(url, prefix, producer)
+                yield Intake(url, prefix, producer, clock)
             finally:
                 await worker.stop()
     finally:
@@ -157,11 +170,11 @@ async def test_console_speaks_the_chosen_language_and_explains_missing_endpoints
     await page.get_by_role("button", name="Meldung erfassen").click()  # empty form: every required field is named
     await expect(page.locator('[data-error-for="kind"]')).to_have_text("Dieses Feld ist erforderlich.", timeout=WAIT_MS)
     await expect(page.locator('[data-error-for="description"]')).to_be_visible()
-    # Case search and the charter board need endpoints intake does not offer yet (docs/requests-ui.md).
-    await page.get_by_label("Name, Telefonnummer oder Aktenzeichen").fill("Janssens")
+    # The search finds the case of the first test (Lies Janssens); nothing falls due within three days yet.
+    await page.get_by_label("Name, Telefonnummer oder Aktenzeichen").fill("janssens")
     await page.get_by_role("button", name="Suchen", exact=True).last.click()
-    await expect(page.locator("#search-result")).to_contain_text("Noch nicht verfügbar")
-    await expect(page.locator("#board")).to_contain_text("Noch nicht verfügbar")
+    await expect(page.locator("#search-result .case-open").first).to_have_text(REFERENCE)
+    await expect(page.locator("#board")).to_contain_text("Nichts fällig.")
     await page.screenshot(path=screenshot_path("console-de"))
     assert await problems(page) == NONE
     await page.get_by_label("Sprache", exact=True).select_option("en")
@@ -213,3 +226,78 @@ async def test_the_demo_sms_reaches_intake_as_a_signed_webhook(intake: Intake) -
     forged = DemoSettings(intake_url=intake.url, twilio_auth_token="not-the-token")  # type: ignore[arg-type]
     await send_sms(forged, "+9779801000009", "forged", narration.append)
     assert narration[-1].endswith("answered 403")
+
+
+async def test_search_and_charter_board_by_keyboard(page: Any, intake: Intake) -> None:
+    duty = {"Authorization": f"Bearer {token('duty_officer', subject='setup')}"}
+
+    async def submit(name: str, phone: str, *, complex_case: bool = False) -> dict[str, Any]:
+        body = {"kind": "lost_document", "complex": complex_case, "description": "Passeport perdu",
+                "reporter": {"full_name": name, "language": "fr", "channel": "phone", "phone": phone},
+                "location": {"country": "NP", "city": "Kathmandu"}}
+        async with httpx.AsyncClient(base_url=intake.url) as client:
+            response = await client.post("/v1/reports", json=body, headers=duty)
+        assert response.status_code == 201, response.text
+        case: dict[str, Any] = response.json()
+        return case
+
+    emilie = await submit("Émilie Dubœuf", "+32470555111")
+    other = await submit("Pieter Claes", "+32470555222")
+    await page.goto(f"{intake.url}/console")
+    await expect(page.locator("#app")).to_be_visible()
+
+    # Typed without accents or capitals, then by the national form of the phone number; Enter submits.
+    search_box = page.get_by_label("Name, phone number or reference")
+    await search_box.fill("EMILIE DUBOEUF")
+    await search_box.press("Enter")
+    results = page.locator("#search-result .case-open")
+    await expect(results).to_have_count(1)
+    await expect(results).to_have_text(emilie["reference"])
+    await search_box.fill("0470 55 52 22")
+    await search_box.press("Enter")
+    await expect(results).to_have_text(other["reference"])
+    await search_box.fill("nobody by this name")
+    await search_box.press("Enter")
+    await expect(page.locator("#search-result")).to_have_text("No case found.")
+    await search_box.fill("dubœuf")
+    await page.get_by_label("Status", exact=True).select_option("closed")
+    await search_box.press("Enter")
+    await expect(page.locator("#search-result")).to_have_text("No case found.")
+    await page.get_by_label("Status", exact=True).select_option("")
+    await search_box.press("Enter")
+    await expect(results).to_have_text(emilie["reference"])
+
+    # Tab from the status to the button, then to the result: Enter opens the case in the look-up panel.
+    await page.get_by_label("Status", exact=True).focus()
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("button", name=f"Open case {emilie['reference']}")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#lookup-result")).to_contain_text(emilie["reference"])
+    await expect(page.get_by_label("Reference (BE-YYYY-NNNNNN)")).to_have_value(emilie["reference"])
+    await page.screenshot(path=screenshot_path("console-search"))
+    assert await problems(page) == NONE
+
+    # The charter board when intake's clock says the reply is due in a day, then two days late.
+    due = datetime.fromisoformat(emilie["reply_due_by"])
+    board = page.locator("#board")
+    try:
+        intake.clock.at = due - timedelta(days=1)
+        await page.get_by_role("button", name="Refresh").click()
+        await expect(board.locator(".board-due_soon")).to_contain_text(emilie["reference"])
+        await expect(board.locator("h3").nth(1)).to_contain_text("Reply due within 3 days")
+        intake.clock.at = due + timedelta(days=2)
+        await page.get_by_role("button", name="Refresh").click()
+        await expect(board.locator(".board-overdue")).to_contain_text(emilie["reference"])
+        await expect(board.locator(".board-overdue")).to_contain_text(other["reference"])
+        await page.get_by_label("Only my cases").check()  # the token's subject is no officer's address
+        await expect(board.locator(".board-overdue")).to_have_count(0)
+        await page.get_by_label("Only my cases").uncheck()
+        await expect(board.locator(".board-overdue")).to_contain_text(emilie["reference"])
+        await board.get_by_role("button", name=f"Open case {other['reference']}").click()
+        await expect(page.locator("#lookup-result")).to_contain_text(other["reference"])
+        await board.scroll_into_view_if_needed()
+        await page.screenshot(path=screenshot_path("console-board"))
+        assert await problems(page) == NONE
+    finally:
+        intake.clock.at = None

@@ -1,12 +1,14 @@
 // The world map, drawn offline from Natural Earth (world-atlas, 1:50m) with d3-geo and topojson-client
 // (loaded as classic scripts: window.d3, window.topojson). Each crisis's area is drawn as a circle, a polygon
-// or its whole country, with the affected count at its centre.
+// or its whole country, with the affected count at its centre, and the affected travellers' rounded positions
+// (GET /v1/crises/{id}/people) as dots, merged into one larger dot per few pixels when they crowd.
 import { ISO_NUMERIC, BY_NAME } from "./iso-numeric.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const WIDTH = 800;
 const HEIGHT = 460;
 const KM_PER_DEGREE = 111.32;
+const CLUSTER_PX = 7; // positions closer than this on screen are drawn as one dot sized by their number
 
 function el(name, attributes = {}, parent = null) {
   const node = document.createElementNS(SVG_NS, name);
@@ -38,6 +40,28 @@ export class WorldMap {
     this.focus = null;
     this.crises = [];
     this.selected = null;
+    this.people = new Map(); // crisis_id -> [{lat, lon, source}]
+  }
+
+  /** The affected travellers' positions of one crisis (an empty list or null: none drawn). */
+  setPeople(crisisId, points) {
+    if (points && points.length) this.people.set(crisisId, points);
+    else this.people.delete(crisisId);
+  }
+
+  /** Positions grouped by screen cell: [{x, y, count, reports}], the mean position of each cell. */
+  static clusters(points, projection) {
+    const cells = new Map();
+    for (const point of points) {
+      const xy = projection([Number(point.lon), Number(point.lat)]);
+      if (!xy || !Number.isFinite(xy[0]) || !Number.isFinite(xy[1])) continue;
+      const key = `${Math.floor(xy[0] / CLUSTER_PX)},${Math.floor(xy[1] / CLUSTER_PX)}`;
+      const cell = cells.get(key) || { x: 0, y: 0, count: 0, reports: 0 };
+      cell.x += xy[0]; cell.y += xy[1]; cell.count += 1;
+      if (point.source === "report") cell.reports += 1;
+      cells.set(key, cell);
+    }
+    return [...cells.values()].map((c) => ({ ...c, x: c.x / c.count, y: c.y / c.count }));
   }
 
   countryFeature(alpha2) {
@@ -86,7 +110,8 @@ export class WorldMap {
     this.crises = crises;
     this.selected = selectedId;
     const d3 = window.d3;
-    const path = d3.geoPath(this.projection());
+    const projection = this.projection();
+    const path = d3.geoPath(projection);
     const svg = this.svg;
     const desc = svg.querySelector("desc");
     svg.replaceChildren(desc);
@@ -99,10 +124,22 @@ export class WorldMap {
       el("path", { d: path(country) || "", class: affected ? "country affected-country" : "country" }, land);
     }
     const areas = el("g", { class: "areas" }, svg);
+    const people = el("g", { class: "people" }, svg);
     const labels = el("g", { class: "labels" }, svg);
     for (const crisis of crises) {
       const feature = this.areaFeature(crisis.area);
       if (!feature) continue;
+      const points = crisis.status === "active" ? this.people.get(crisis.crisis_id) : null;
+      if (points) {
+        const group = el("g", { class: "people-of", "data-crisis-id": crisis.crisis_id, "data-people": points.length }, people);
+        for (const cell of WorldMap.clusters(points, projection)) {
+          const source = cell.reports * 2 > cell.count ? "report" : "registration";
+          el("circle", {
+            cx: cell.x.toFixed(1), cy: cell.y.toFixed(1), r: (cell.count === 1 ? 2.2 : Math.min(11, 2.2 + 1.4 * Math.sqrt(cell.count))).toFixed(1),
+            class: `person person-${source}`, "data-count": cell.count,
+          }, group);
+        }
+      }
       const classes = ["area", `area-${crisis.status}`, crisis.crisis_id === selectedId ? "selected" : ""].join(" ").trim();
       const shape = el("path", {
         d: path(feature) || "", class: classes, "data-crisis-id": crisis.crisis_id, "data-shape": feature.properties.shape,

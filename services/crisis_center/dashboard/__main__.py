@@ -32,10 +32,13 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--travellers", type=int, default=300)
     demo.add_argument("--rate", type=float, default=25.0, help="registrations per second")
     demo.add_argument("--no-sms", action="store_true", help="do not send SMS reports to intake")
+    demo.add_argument("--keep-previous", action="store_true",
+                      help="leave the crises of earlier runs active (by default they are closed first)")
     args = parser.parse_args(argv)
     if args.command == "hash-password":
         return _hash(args.name)
-    plan = Plan(travellers=args.travellers, per_second=args.rate, sms=not args.no_sms)
+    plan = Plan(travellers=args.travellers, per_second=args.rate, sms=not args.no_sms,
+                close_previous=not args.keep_previous)
     asyncio.run(play(DemoSettings(), plan))
     return 0
 

@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from twilio.request_validator import RequestValidator
 
 from services.crisis_center.handlers import crisis_id_for_incident
+from shared.auth import JwtConfig, mint_token
 from shared.events.incidents import IncidentReported
 from shared.events.travellers import TravellerRegistered
 from shared.kafka.producer import make_producer, publish
@@ -46,6 +47,9 @@ class DemoSettings(BaseSettings):
     intake_public_base_url: str = ""  # what intake signs against (its PUBLIC_BASE_URL); default: intake_url
     crisis_center_url: str = "http://127.0.0.1:8003"
     twilio_auth_token: SecretStr = SecretStr("")
+    jwt_secret: SecretStr = SecretStr("")  # to close the crises of earlier runs as a coordinator; empty: they stay
+    jwt_issuer: str = "be.diplomatie.consular"
+    jwt_audience: str = "consular-platform"
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class Plan:
     per_second: float = 25.0
     sms: bool = True
     seed: int | None = None
+    close_previous: bool = True
 
 
 def _offset(origin: tuple[float, float], km: float, bearing: float) -> tuple[float, float]:
@@ -123,8 +128,35 @@ async def watch_public_feed(settings: DemoSettings, incident_id: str, say: Calla
     return None
 
 
+async def close_previous_runs(settings: DemoSettings, say: Callable[[str], None]) -> int:
+    """Closes the still active crises of earlier runs (same title, from the public feed) as a coordinator, so that
+    a replay starts from an empty list and gets the first hotline again. Needs JWT_SECRET; returns how many."""
+    secret = settings.jwt_secret.get_secret_value()
+    if not secret:
+        return 0
+    title = incident("", datetime.now(UTC)).title
+    base = settings.crisis_center_url.rstrip("/")
+    token = mint_token(JwtConfig(secret, settings.jwt_issuer, settings.jwt_audience), subject="demo-scenario",
+                       roles=["coordinator"], ttl_seconds=120)
+    closed = 0
+    try:
+        async with httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {token}"}) as client:
+            crises = (await client.get(f"{base}/public/crises")).json()
+            for crisis in crises if isinstance(crises, list) else []:
+                if crisis.get("title") == title and crisis.get("status", "active") == "active":
+                    response = await client.post(f"{base}/v1/crises/{crisis['crisis_id']}/close")
+                    closed += response.status_code == 200
+    except (httpx.HTTPError, ValueError) as exc:
+        say(f"      earlier runs not closed ({type(exc).__name__})")
+    if closed:
+        say(f"      closed {closed} crisis(es) of earlier runs, releasing their hotlines")
+    return closed
+
+
 async def play(settings: DemoSettings, plan: Plan = Plan(), say: Callable[[str], None] = print) -> str:
     """Plays the scenario; returns the incident id (the crisis id derives from it)."""
+    if plan.close_previous:
+        await close_previous_runs(settings, say)
     run = uuid.uuid4().hex[:6]
     now = datetime.now(UTC)
     producer = make_producer(settings.kafka_bootstrap_servers, client_id="demo-scenario")

@@ -336,3 +336,49 @@ async def crisis_state(conn: asyncpg.Connection, *, crisis_id: str, title: str, 
     else:
         await conn.execute("DELETE FROM active_crises WHERE crisis_id = $1", crisis_id)
 
+
+
+# --- search of cases and the charter board (the duty officers' console) ----------------------------------------
+
+_CASE_COLUMNS = (
+    "r.reference, r.status, r.kind, r.received_at, r.reply_due_by, r.provisional_reply_due_by, r.post,"
+    " o.name AS officer_name, o.role AS officer_role, o.phone AS officer_phone, o.email AS officer_email"
+)
+
+
+async def search_cases(conn: asyncpg.Connection, *, reference_prefix: str | None, phone: str | None,
+                       name_pattern: str | None, status: str | None, limit: int) -> list[dict[str, Any]]:
+    """Cases matching any given reading (reference prefix, E.164 phone, LIKE pattern on folded names), newest first.
+
+    `name_pattern` is already folded and LIKE-escaped (backslash) by the caller, e.g. `%dupont%`.
+    """
+    rows = await conn.fetch(
+        f"SELECT {_CASE_COLUMNS} FROM reports r JOIN officers o USING (officer_id)"
+        " WHERE (($1::text IS NOT NULL AND r.reference LIKE $1 || '%')"
+        "     OR ($2::text IS NOT NULL AND r.reporter_phone = $2)"
+        "     OR ($3::text IS NOT NULL AND (fold_text(r.reporter->>'full_name') LIKE $3 ESCAPE '\\'"
+        "                                    OR fold_text(r.subject->>'full_name') LIKE $3 ESCAPE '\\')))"
+        "   AND ($4::text IS NULL OR r.status = $4)"
+        " ORDER BY r.received_at DESC, r.reference DESC LIMIT $5",
+        reference_prefix, phone, name_pattern, status, limit)
+    return [dict(r) for r in rows]
+
+
+async def charter_board(conn: asyncpg.Connection, *, horizon: datetime, officer_email: str | None,
+                        post_id: str | None, limit: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Open cases whose reply is due before `horizon` (earliest first), and open complex cases whose provisional
+    reply is due before `horizon` with none sent yet (a provisional reply message that did not fail)."""
+    filters = ("r.status <> 'closed' AND ($2::text IS NULL OR lower(o.email) = lower($2))"
+               " AND ($3::text IS NULL OR r.post_id = $3)")
+    replies = await conn.fetch(
+        f"SELECT {_CASE_COLUMNS} FROM reports r JOIN officers o USING (officer_id)"
+        f" WHERE {filters} AND r.reply_due_by <= $1 ORDER BY r.reply_due_by, r.reference LIMIT $4",
+        horizon, officer_email, post_id, limit)
+    provisional = await conn.fetch(
+        f"SELECT {_CASE_COLUMNS} FROM reports r JOIN officers o USING (officer_id)"
+        f" WHERE {filters} AND r.provisional_reply_due_by <= $1"
+        "   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.reference = r.reference AND m.direction = 'out'"
+        "                   AND m.purpose = 'provisional_reply' AND m.status NOT IN ('failed', 'undeliverable'))"
+        " ORDER BY r.provisional_reply_due_by, r.reference LIMIT $4",
+        horizon, officer_email, post_id, limit)
+    return [dict(r) for r in replies], [dict(r) for r in provisional]

@@ -12,6 +12,7 @@ const KINDS = ["earthquake", "flood", "storm", "fire", "unrest", "attack", "epid
 const SEVERITIES = ["minor", "moderate", "severe", "extreme"];
 const DELIVERY = ["delivered", "sent", "queued", "failed", "undeliverable", "opted_out"];
 const DELIVERY_REFRESH_MS = 10000;
+const PEOPLE_REFRESH_MS = 5000;
 
 const $ = (id) => document.getElementById(id);
 const session = new Session("consular.dashboard.token", "coordinator");
@@ -24,6 +25,7 @@ const state = {
   deliveryTimer: null,
   map: null,
   details: new Map(), // crisis_id -> {timeline, audit, delivery}
+  people: new Map(), // crisis_id -> {points, at, gone}: the affected travellers' rounded positions
 };
 
 function node(tag, { className, text, attrs } = {}, children = []) {
@@ -166,9 +168,33 @@ function render() {
   renderList(crises);
   if (state.map) {
     state.map.render(crises, state.selected);
-    $("map-desc").textContent = t("dash.map_label", { n: crises.length }) + ": " + crises.map((c) => c.title).join(", ");
+    const drawn = crises.reduce((n, c) => n + (c.status === "active" ? state.people.get(c.crisis_id)?.points.length || 0 : 0), 0);
+    $("map-desc").textContent = t("dash.map_label", { n: crises.length }) + ": " + crises.map((c) => c.title).join(", ")
+      + (drawn ? `. ${t("dash.map_people", { n: formatNumber(drawn) })}` : "");
+    $("people-legend").hidden = drawn === 0;
   }
   renderDetail();
+  for (const crisis of crises) if (crisis.status === "active") loadPeople(crisis.crisis_id);
+}
+
+/** The affected travellers' positions of an active crisis, at most every few seconds; a 404 (the crisis center
+ * does not expose them, or not for this crisis) leaves the map with the area and its count, silently. */
+async function loadPeople(id) {
+  const entry = state.people.get(id);
+  if (entry && (entry.gone || entry.loading || Date.now() - entry.at < PEOPLE_REFRESH_MS)) return;
+  state.people.set(id, { points: entry?.points || [], at: Date.now(), loading: true });
+  try {
+    const points = await api(`/v1/crises/${encodeURIComponent(id)}/people`);
+    const valid = (Array.isArray(points) ? points : []).filter((p) => Number.isFinite(p?.lat) && Number.isFinite(p?.lon));
+    state.people.set(id, { points: valid, at: Date.now() });
+    state.map?.setPeople(id, valid);
+  } catch (err) {
+    const gone = err.status === 404 || err.status === 405;
+    state.people.set(id, { points: entry?.points || [], at: Date.now(), gone });
+    if (gone) state.map?.setPeople(id, null);
+    return;
+  }
+  render(); // loadPeople again from there is a no-op for PEOPLE_REFRESH_MS
 }
 
 function renderDetail() {
@@ -464,6 +490,7 @@ async function main() {
   $("map-world").addEventListener("click", () => state.map?.zoomTo(null));
   loadWorld("/dashboard/assets/data/countries-50m.json").then((countries) => {
     state.map = new WorldMap($("map"), countries);
+    for (const [id, entry] of state.people) state.map.setPeople(id, entry.points);
     render();
     if (state.selected) state.map.zoomTo(state.crises.get(state.selected));
   }).catch(() => { $("map-desc").textContent = "map data unavailable"; });

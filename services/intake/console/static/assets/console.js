@@ -229,19 +229,29 @@ function newReport() {
 }
 
 // --- look-up, search, charter board -----------------------------------------------------------------------
-function caseLine(c) {
-  const overdue = c.reply_due_by && new Date(c.reply_due_by) < new Date() && c.status !== "closed";
+function caseLine(c, { provisional = false, late = false } = {}) {
+  const dueAt = provisional ? c.provisional_reply_due_by : c.reply_due_by;
+  const overdue = late || (dueAt && new Date(dueAt) < new Date() && c.status !== "closed");
+  const open = node("button", { type: "button", className: "link case-open", text: c.reference,
+    attrs: { "aria-label": t("con.open_case", { reference: c.reference }) } });
+  open.addEventListener("click", () => showCase(c.reference));
   return node("li", {}, [
-    node("strong", { text: c.reference }), ` · ${has(`con.kind.${c.kind}`) ? t(`con.kind.${c.kind}`) : c.kind}`,
+    open, ` · ${has(`con.kind.${c.kind}`) ? t(`con.kind.${c.kind}`) : c.kind}`,
     ` · ${has(`con.status.${c.status}`) ? t(`con.status.${c.status}`) : c.status} · `,
-    node("span", { className: overdue ? "overdue" : "", text: `${t("con.reply_due")} ${formatDate(c.reply_due_by)}` }),
+    node("span", { className: overdue ? "overdue" : "",
+      text: `${t(provisional ? "con.provisional_due" : "con.reply_due")} ${formatDate(dueAt)}` }),
   ]);
 }
 
 async function lookup(event) {
   event.preventDefault();
+  await showCase(event.target.elements.reference.value.trim().toUpperCase());
+}
+
+/** A case in the look-up panel (from the form, a search result or the charter board). */
+async function showCase(reference) {
   const out = $("lookup-result");
-  const reference = event.target.elements.reference.value.trim().toUpperCase();
+  $("lookup-ref").value = reference;
   if (!REFERENCE.test(reference)) { out.replaceChildren(node("p", { className: "error", text: t("con.bad_reference") })); return; }
   try {
     const c = await api(`/v1/reports/${encodeURIComponent(reference)}`);
@@ -253,6 +263,8 @@ async function lookup(event) {
       node("p", {}, officerCard(c.officer)),
       node("p", {}, [node("strong", { text: `${t("con.post")}: ` }), ...(c.post ? postCard(c.post) : [t("con.post_pending")])]),
       node("h3", { text: t("con.history") }), node("ol", { className: "cases" }, history));
+    $("lookup-title").scrollIntoView({ block: "nearest" });
+    $("lookup-ref").focus();
   } catch (err) {
     out.replaceChildren(node("p", { className: "error", text: err.status === 404 ? t("con.not_found") : err.describe() }));
   }
@@ -266,10 +278,13 @@ async function search(event) {
   event.preventDefault();
   const out = $("search-result");
   const q = event.target.elements.q.value.trim();
+  const status = event.target.elements.status.value;
+  const params = new URLSearchParams({ q, limit: "20" });
+  if (status) params.set("status", status);
   try {
-    const found = await api(`/v1/reports?q=${encodeURIComponent(q)}&limit=20`);
+    const found = await api(`/v1/reports?${params}`);
     const items = Array.isArray(found) ? found : found.items || [];
-    out.replaceChildren(items.length ? node("ul", { className: "cases" }, items.map(caseLine))
+    out.replaceChildren(items.length ? node("ul", { className: "cases" }, items.map((c) => caseLine(c)))
       : node("p", { text: t("con.search_empty") }));
   } catch (err) {
     out.replaceChildren(node("p", { className: "hint", text: unavailable(err) ? t("con.unavailable") : err.describe() }));
@@ -279,11 +294,12 @@ async function search(event) {
 async function loadBoard() {
   const out = $("board");
   try {
-    const board = await api("/v1/charter-board");
+    const board = await api(`/v1/charter-board${$("board-mine").checked ? "?officer=me" : ""}`);
     const groups = [["overdue", "con.board.overdue"], ["due_soon", "con.board.due_soon"], ["provisional", "con.board.provisional"]];
     out.replaceChildren(...groups.map(([key, label]) => node("div", { className: "board-group" }, [
       node("h3", { text: `${t(label)} (${(board[key] || []).length})` }),
-      (board[key] || []).length ? node("ul", { className: "cases" }, board[key].map(caseLine))
+      (board[key] || []).length
+        ? node("ul", { className: `cases board-${key}` }, board[key].map((c) => caseLine(c, { provisional: key === "provisional", late: key === "overdue" })))
         : node("p", { className: "hint", text: t("con.board.empty") }),
     ])));
   } catch (err) {
@@ -324,6 +340,7 @@ function main() {
   $("lookup-form").addEventListener("submit", lookup);
   $("search-form").addEventListener("submit", search);
   $("board-refresh").addEventListener("click", loadBoard);
+  $("board-mine").addEventListener("change", loadBoard);
   $("signout").addEventListener("click", () => signOut());
   if (session.valid()) start(); else signIn.show(session.token ? "signin.expired" : null);
 }
