@@ -82,10 +82,8 @@ async def lag(group: str, topics: list[str]) -> int:
     await reader.start()
     try:
         committed = await admin.list_consumer_group_offsets(group)
-        partitions = [TopicPartition(t, p) for t in topics for p in (reader.partitions_for_topic(t) or ())]
-        if not partitions:
-            await reader.topics()
-            partitions = [TopicPartition(t, p) for t in topics for p in (reader.partitions_for_topic(t) or ())]
+        described = await admin.describe_topics(topics)
+        partitions = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
         assert len({tp.topic for tp in partitions}) == len(topics), f"partitions of {topics} not found"
         ends = await reader.end_offsets(partitions)
         assert sum(ends.values()) > 0, "the bad messages are on the topics"
