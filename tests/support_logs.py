@@ -3,6 +3,7 @@ the multi-process e2e runs (point `leaks_in_files` at their log files)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable
@@ -28,7 +29,7 @@ def secret_values(*settings: BaseModel) -> set[str]:
 
 def variants(value: str) -> set[str]:
     """A value as it may be logged: as given, JSON-escaped, and a phone number without its '+'."""
-    out = {value, value.encode("unicode_escape").decode()}
+    out = {value, json.dumps(value)[1:-1]}
     if re.fullmatch(r"\+\d{7,15}", value):
         out.add(value[1:])
     return out

@@ -191,3 +191,46 @@ async def test_a_flow_logs_no_personal_data_and_no_secrets(tmp_path: Any) -> Non
                 "Oosterlinck"]
     assert leaks(logs, personal) == [], "personal data in the logs"
     assert leaks(logs, secret_values(settings)) == [], "a secret in the logs"
+
+
+@pytest.mark.parametrize("service", ["intake", "notifier"])
+async def test_every_twilio_webhook_refuses_a_signature_of_another_request(service: str) -> None:
+    """A genuine signature does not carry over: not to a changed form, nor to another webhook's URL."""
+    import os
+
+    from twilio.request_validator import RequestValidator
+
+    app = build_app(service)
+    base = app.state.settings.public_base_url.rstrip("/") if hasattr(app.state, "settings") else None
+    base = base or app.state.public_base_url.rstrip("/")
+    validator = RequestValidator(os.environ["TWILIO_AUTH_TOKEN"])
+    hooks = [r.path for r in app.routes if isinstance(r, APIRoute) and TWILIO.match(r.path) and "POST" in r.methods]
+    form = {"From": "+32470000000", "To": "+3225010000", "Body": "help", "MessageSid": "SM" + "0" * 32,
+            "MessageStatus": "delivered", "CallSid": "CA" + "0" * 32}
+    async with app.router.lifespan_context(app), \
+            AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
+        for path in hooks:
+            genuine = validator.compute_signature(base + path, form)
+            changed = await client.post(path, data={**form, "Body": "changed"},
+                                        headers={"X-Twilio-Signature": genuine})
+            assert changed.status_code == 403, f"{service} {path} accepted a changed form"
+            elsewhere = validator.compute_signature(base + "/twilio/elsewhere", form)
+            moved = await client.post(path, data=form, headers={"X-Twilio-Signature": elsewhere})
+            assert moved.status_code == 403, f"{service} {path} accepted another URL's signature"
+
+
+def test_the_log_scanner_finds_what_it_looks_for(tmp_path: Any) -> None:
+    """Guards the log checks themselves: a phone (with or without '+'), an escaped name, a secret are found."""
+    from pydantic import BaseModel, SecretStr
+
+    from tests.support_logs import leaks, leaks_in_files, secret_values
+
+    class Fake(BaseModel):
+        api_key: SecretStr = SecretStr("s3cr3t-value-for-test")
+
+    line = '{"event":"x","to":"32470918273","who":"Ren\\u00e9e Dupont","k":"s3cr3t-value-for-test"}'
+    assert leaks(line, ["+32470918273", "Renée Dupont", "absent@example.org"]) == ["+32470918273", "Renée Dupont"]
+    assert "s3cr3t-value-for-test" in secret_values(Fake())
+    log = tmp_path / "service.log"
+    log.write_text(line)
+    assert leaks_in_files([log], secret_values(Fake())) == {str(log): ["s3cr3t-value-for-test"]}
