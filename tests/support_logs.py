@@ -3,10 +3,13 @@ the multi-process e2e runs (point `leaks_in_files` at their log files)."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import BaseModel, SecretStr
@@ -50,3 +53,24 @@ def leaks_in_files(paths: Iterable[Path], values: Iterable[str]) -> dict[str, li
         if hits:
             found[str(path)] = hits
     return found
+
+
+@contextmanager
+def captured_logs(service: str = "test") -> Iterator[io.StringIO]:
+    """structlog (configured as every service configures it) and stdlib logging written to one buffer while the
+    block runs; the previous structlog configuration is restored after."""
+    import structlog
+
+    from shared.logging import configure_logging
+
+    buffer = io.StringIO()
+    saved = structlog.get_config()
+    configure_logging(service)
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=buffer), cache_logger_on_first_use=False)
+    handler = logging.StreamHandler(buffer)
+    logging.getLogger().addHandler(handler)
+    try:
+        yield buffer
+    finally:
+        logging.getLogger().removeHandler(handler)
+        structlog.configure(**saved)

@@ -125,11 +125,8 @@ async def test_every_twilio_webhook_refuses_a_forged_signature(service: str) -> 
 async def test_a_flow_logs_no_personal_data_and_no_secrets(tmp_path: Any) -> None:
     """Intake's API and worker in process, structlog and stdlib logging captured: a web report and an SMS report
     with names, phones and e-mails go through; none of those, and no secret, appears in the logs."""
-    import io
-    import logging
     import os
 
-    import structlog
     from twilio.request_validator import RequestValidator
 
     from services.intake.api import create_app
@@ -137,16 +134,11 @@ async def test_a_flow_logs_no_personal_data_and_no_secrets(tmp_path: Any) -> Non
     from services.intake.settings import Settings
     from services.intake.worker import Worker
     from shared.kafka.producer import make_producer
-    from shared.logging import configure_logging
     from tests.support import bootstrap, consume, database_url, drop_schema, new_schema, new_topic_prefix
-    from tests.support_logs import leaks, secret_values
+    from tests.support_logs import captured_logs, leaks, secret_values
 
-    captured = io.StringIO()
-    saved = structlog.get_config()
-    configure_logging("security-test")
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=captured), cache_logger_on_first_use=False)
-    handler = logging.StreamHandler(captured)
-    logging.getLogger().addHandler(handler)
+    capture = captured_logs("security-test")
+    captured = capture.__enter__()
     prefix, schema = await new_topic_prefix(), await new_schema("intake")
     base = "https://intake.test"
     settings = Settings(database_url=database_url(), database_schema=schema, kafka_bootstrap_servers=bootstrap(),
@@ -182,8 +174,7 @@ async def test_a_flow_logs_no_personal_data_and_no_secrets(tmp_path: Any) -> Non
             await producer.stop()
             await resources.pool.close()
     finally:
-        logging.getLogger().removeHandler(handler)
-        structlog.configure(**saved)
+        capture.__exit__(None, None, None)
         await drop_schema(schema)
     logs = captured.getvalue()
     assert logs.strip(), "the flow logged something (the capture works)"
