@@ -2,7 +2,8 @@
 worker: each lands on `<topic>.dlq` with a `dlq.reason` header, and the consumer group's lag returns to 0.
 
 Inbound topics (the workers' own lists): intake's `worker.TOPICS`, the directory's `worker.TOPICS`, the notifier's
-commands topic, and the crisis center's Faust agents on registrations, reports and incidents. A message above the
+commands topic, and the crisis center's Faust agents on registrations, reports, incidents and its own
+`crisis.by-country` (commands, not CloudEvents). A message above the
 broker's size limit never reaches a consumer (the producer is refused), so "oversized" is a large message within
 the limit whose content is wrong.
 """
@@ -37,6 +38,7 @@ from tests.support import (
 pytestmark = pytest.mark.fuzz
 
 OVERSIZED_BYTES = 700_000  # below the broker's and the clients' 1 MiB limit
+BY_COUNTRY = "crisis.by-country"
 
 
 def envelope(event_type: str, data: Any) -> dict[str, Any]:
@@ -46,6 +48,8 @@ def envelope(event_type: str, data: Any) -> dict[str, Any]:
 
 def malformed_messages(topic: str) -> dict[str, bytes]:
     """One of each kind of bad message for `topic`, with the topic's own event type where one is needed."""
+    if topic == BY_COUNTRY:
+        return country_commands()
     event_type = types_on(topic)[0]
     fields = list(MODELS_BY_TYPE[event_type].model_fields)
     good_shape = json.dumps(envelope(event_type, {name: "x" for name in fields})).encode()
@@ -62,6 +66,21 @@ def malformed_messages(topic: str) -> dict[str, bytes]:
         "unknown event type": json.dumps(envelope("be.diplomatie.nothing.v1", {"a": 1})).encode(),
         "missing envelope fields": json.dumps(missing).encode(),
         "data not an object": json.dumps(envelope(event_type, "a string")).encode(),
+    }
+
+
+def country_commands() -> dict[str, bytes]:
+    """The crisis center's own repartition topic carries commands, not CloudEvents: bad ones of those."""
+    from services.crisis_center.domain.commands import TravellerUpsert
+
+    fields = [name for name in TravellerUpsert.model_fields if name != "op"]
+    return {
+        "malformed JSON": b'{"op": "traveller.upsert", ',
+        "not UTF-8": b"\xff\xfe\x00garbage",
+        "unknown op": json.dumps({"op": "traveller.teleport"}).encode(),
+        "wrong types": json.dumps({"op": "traveller.upsert", **{name: [[1]] for name in fields}}).encode(),
+        "a CloudEvent": json.dumps(envelope("be.diplomatie.traveller.registered", {"a": 1})).encode(),
+        "oversized": json.dumps({"op": "traveller.upsert", "padding": "x" * OVERSIZED_BYTES}).encode(),
     }
 
 
@@ -195,7 +214,7 @@ async def crisis_worker(prefix: str, schema: str, tmp: Path) -> AsyncIterator[tu
     await worker.start()
     await worker.recovered()
     try:
-        yield settings.faust_app_id, ["travellers.registrations", "consular.reports", "crisis.incidents"]
+        yield settings.faust_app_id, ["travellers.registrations", "consular.reports", "crisis.incidents", BY_COUNTRY]
     finally:
         await worker.stop()
 
