@@ -85,6 +85,11 @@ browser:
 	@test -x /usr/bin/chromium || { echo "installing Debian's chromium"; apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# The full fuzzing run: schemathesis (150 cases per operation and mode, over 1,000 a service), signed Twilio forms,
+# bad events on every inbound topic. `make test` runs the same suites with FUZZ_EXAMPLES=25.
+fuzz: infra
+	@FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),150) $(PY) -m pytest -m fuzz tests/fuzz -s $(PYTEST_ARGS)
+
 # The acceptance scenario through every service process (not yet green: see the notes of issue 8).
 e2e: infra browser
 	@$(PY) -m pytest -m e2e tests/e2e $(PYTEST_ARGS)

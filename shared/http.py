@@ -6,6 +6,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -42,6 +43,46 @@ def field_errors(errors: list[Any]) -> list[dict[str, str]]:
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         out.append({"field": ".".join(loc) or "(body)", "rule": rule, "message": message})
     return out
+
+
+#: The documented shape of one entry of a 422's `detail` (FastAPI would document pydantic's loc/msg/type).
+FIELD_ERROR_SCHEMA: dict[str, Any] = {
+    "title": "FieldError", "type": "object", "required": ["field", "rule", "message"],
+    "properties": {"field": {"type": "string"}, "rule": {"type": "string"}, "message": {"type": "string"}},
+}
+ERROR_SCHEMA: dict[str, Any] = {"title": "ErrorDetail", "type": "object", "required": ["detail"],
+                                "properties": {"detail": {"description": "what went wrong"}}}
+_COMMON_ERRORS = {
+    "400": "the body cannot be parsed", "401": "missing, malformed, expired or badly signed token",
+    "403": "the token lacks the role", "404": "no such resource",
+}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Make the OpenAPI document what the handlers below and the auth dependency send: the 422 body as
+    {field, rule, message} entries; 401/403 on authenticated operations, 404 where a path names a resource,
+    400 where a body is parsed (unless the route documents its own)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        first = app.openapi_schema is None
+        schema = generate()
+        if first:
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            if "ValidationError" in schemas:
+                schemas["ValidationError"] = FIELD_ERROR_SCHEMA
+            schemas["ErrorDetail"] = ERROR_SCHEMA
+            for path, operations in schema.get("paths", {}).items():
+                for operation in operations.values():
+                    wanted = (["401", "403"] if operation.get("security") else []) + (
+                        ["404"] if "{" in path else []) + (["400"] if "requestBody" in operation else [])
+                    responses = operation.setdefault("responses", {})
+                    for code in wanted:
+                        responses.setdefault(code, {"description": _COMMON_ERRORS[code], "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorDetail"}}}})
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class ObserveMiddleware:
@@ -83,10 +124,18 @@ def install_common(
     readiness: ReadinessCheck | None = None,
 ) -> None:
     app.state.jwt_config = JwtConfig(auth.jwt_secret.get_secret_value(), auth.jwt_issuer, auth.jwt_audience)
+    _document_errors(app)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": field_errors(list(exc.errors()))}, status_code=422)
+
+    @app.exception_handler(asyncpg.CharacterNotInRepertoireError)
+    @app.exception_handler(asyncpg.UntranslatableCharacterError)
+    async def _unstorable_text(_: Request, exc: asyncpg.DataError) -> JSONResponse:
+        """A NUL (or untranslatable) character in any text field: the client's input, not our failure."""
+        return JSONResponse({"detail": [{"field": "(text)", "rule": "characters", "message":
+                                         "text contains a character that cannot be stored (NUL)"}]}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

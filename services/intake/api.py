@@ -19,7 +19,7 @@ from services.intake.adapters import repository, twiml
 from services.intake.bootstrap import Resources, open_resources
 from services.intake.console.router import ConsoleSettings, console_router
 from services.intake.domain.model import Language, ReportIn, Status
-from services.intake.domain.reference import parse_reference
+from services.intake.domain.reference import ReferenceError_, parse_reference
 from services.intake.domain.search import BOARD_HORIZON_DAYS, like_escape, read_query, split_due
 from services.intake.domain.voice import (
     crisis_announcements,
@@ -31,7 +31,7 @@ from services.intake.domain.voice import (
 from services.intake.settings import Settings
 from shared.auth import Principal, require_roles
 from shared.db import ping
-from shared.events.common import E164
+from shared.events.common import E164, is_e164
 from shared.events.privacy import RequestKind
 from shared.http import install_common
 from shared.logging import get_logger
@@ -238,9 +238,11 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
 
     @app.get("/v1/reports/{reference}", tags=["reports"])
     async def read(reference: Annotated[str, Path(pattern=REFERENCE)], _: ReadRoles, deps: Deps) -> dict[str, Any]:
-        parse_reference(reference)
         try:
+            parse_reference(reference)  # BE-0000-000000 matches the pattern but is no reference
             return await handlers.get_case(reference, pool=deps.pool)
+        except ReferenceError_:
+            raise HTTPException(404, f"no case {reference}") from None
         except handlers.CaseNotFound:
             raise HTTPException(404, f"no case {reference}") from None
 
@@ -290,6 +292,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         sender = form.get("From", "")
         if not sender:
             raise HTTPException(422, [{"field": "From", "rule": "required", "message": "From is required"}])
+        if not is_e164(sender):  # a short code or an alphanumeric sender: no case can be answered by SMS
+            raise HTTPException(422, [{"field": "From", "rule": "e164", "message": "From must be an E.164 number"}])
         reply = await handlers.inbound_sms(sender=sender, body=form.get("Body", ""),
                                            message_sid=form.get("MessageSid"), from_country=form.get("FromCountry"),
                                            pool=deps.pool, officers=deps.officers, config=deps.config)
@@ -345,7 +349,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     async def voice_recorded(form: TwilioForm, deps: Deps, lang: str = "en") -> Response:
         language = chosen_language(lang)
         caller, recording = form.get("From", ""), form.get("RecordingUrl", "")
-        if not caller or not recording:
+        if not caller or not recording or not is_e164(caller):  # withheld numbers come as "anonymous"
             return xml(twiml.hangup())
         reference = await handlers.voicemail(caller=caller, recording_url=recording, call_sid=form.get("CallSid"),
                                              language=language, from_country=form.get("FromCountry"),

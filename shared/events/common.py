@@ -22,8 +22,12 @@ def _country(value: str) -> str:
     return code
 
 
+def is_e164(value: str) -> bool:
+    return _E164.match(value) is not None
+
+
 def _e164(value: str) -> str:
-    if not _E164.match(value):
+    if not is_e164(value):
         raise ValueError("must be an E.164 phone number such as +32470123456")
     return value
 

@@ -120,3 +120,108 @@ async def test_every_twilio_webhook_refuses_a_forged_signature(service: str) -> 
                 headers = {"X-Twilio-Signature": signature} if signature else {}
                 response = await client.post(concrete(path), data=form, headers=headers)
                 assert response.status_code == 403, f"{service} {path} with signature {signature!r}"
+
+
+async def test_a_flow_logs_no_personal_data_and_no_secrets(tmp_path: Any) -> None:
+    """Intake's API and worker in process, structlog and stdlib logging captured: a web report and an SMS report
+    with names, phones and e-mails go through; none of those, and no secret, appears in the logs."""
+    import os
+
+    from twilio.request_validator import RequestValidator
+
+    from services.intake.api import create_app
+    from services.intake.bootstrap import open_resources
+    from services.intake.settings import Settings
+    from services.intake.worker import Worker
+    from shared.kafka.producer import make_producer
+    from tests.support import bootstrap, consume, database_url, drop_schema, new_schema, new_topic_prefix
+    from tests.support_logs import captured_logs, leaks, secret_values
+
+    capture = captured_logs("security-test")
+    captured = capture.__enter__()
+    prefix, schema = await new_topic_prefix(), await new_schema("intake")
+    base = "https://intake.test"
+    settings = Settings(database_url=database_url(), database_schema=schema, kafka_bootstrap_servers=bootstrap(),
+                        kafka_topic_prefix=prefix, public_base_url=base, database_pool_min=1, database_pool_max=4,
+                        jwt_secret=os.environ["JWT_SECRET"], twilio_auth_token=os.environ["TWILIO_AUTH_TOKEN"])
+    person = {"full_name": "Wilhelmina Vandersteen", "phone": "+32470918273", "email": "wilhelmina.v@example.org",
+              "language": "nl", "channel": "web"}
+    texter, texter_name = "+32471564738", "Bartholomeus Oosterlinck"
+    try:
+        resources = await open_resources(settings)
+        producer = make_producer(bootstrap(), client_id="security-log-test")
+        await producer.start()
+        worker = Worker(settings, resources, producer)
+        await worker.start()
+        app = create_app(settings)
+        try:
+            async with app.router.lifespan_context(app), \
+                    AsyncClient(transport=ASGITransport(app=app), base_url=base) as client:
+                created = await client.post("/v1/reports", headers={"Authorization": f"Bearer {token('duty_officer')}"},
+                                            json={"kind": "lost_document", "reporter": person,
+                                                  "location": {"country": "MA", "city": "Marrakech"},
+                                                  "description": f"{person['full_name']} lost a passport"})
+                assert created.status_code == 201, created.text
+                form = {"From": texter, "To": "+3225010000", "Body": f"passport stolen, I am {texter_name}",
+                        "MessageSid": "SM" + "1" * 32}
+                signature = RequestValidator(os.environ["TWILIO_AUTH_TOKEN"]).compute_signature(
+                    base + "/twilio/sms", form)
+                texted = await client.post("/twilio/sms", data=form, headers={"X-Twilio-Signature": signature})
+                assert texted.status_code == 200, texted.text
+                await consume(prefix + "consular.reports", count=2, timeout=90)  # the worker's relay published both
+        finally:
+            await worker.stop()
+            await producer.stop()
+            await resources.pool.close()
+    finally:
+        capture.__exit__(None, None, None)
+        await drop_schema(schema)
+    logs = captured.getvalue()
+    assert logs.strip(), "the flow logged something (the capture works)"
+    personal = [person["full_name"], person["phone"], person["email"], texter, texter_name, "Vandersteen",
+                "Oosterlinck"]
+    assert leaks(logs, personal) == [], "personal data in the logs"
+    assert leaks(logs, secret_values(settings)) == [], "a secret in the logs"
+
+
+@pytest.mark.parametrize("service", ["intake", "notifier"])
+async def test_every_twilio_webhook_refuses_a_signature_of_another_request(service: str) -> None:
+    """A genuine signature does not carry over: not to a changed form, nor to another webhook's URL."""
+    import os
+
+    from twilio.request_validator import RequestValidator
+
+    app = build_app(service)
+    base = app.state.settings.public_base_url.rstrip("/") if hasattr(app.state, "settings") else None
+    base = base or app.state.public_base_url.rstrip("/")
+    validator = RequestValidator(os.environ["TWILIO_AUTH_TOKEN"])
+    hooks = [r.path for r in app.routes if isinstance(r, APIRoute) and TWILIO.match(r.path) and "POST" in r.methods]
+    form = {"From": "+32470000000", "To": "+3225010000", "Body": "help", "MessageSid": "SM" + "0" * 32,
+            "MessageStatus": "delivered", "CallSid": "CA" + "0" * 32}
+    async with app.router.lifespan_context(app), \
+            AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
+        for path in hooks:
+            genuine = validator.compute_signature(base + path, form)
+            changed = await client.post(path, data={**form, "Body": "changed"},
+                                        headers={"X-Twilio-Signature": genuine})
+            assert changed.status_code == 403, f"{service} {path} accepted a changed form"
+            elsewhere = validator.compute_signature(base + "/twilio/elsewhere", form)
+            moved = await client.post(path, data=form, headers={"X-Twilio-Signature": elsewhere})
+            assert moved.status_code == 403, f"{service} {path} accepted another URL's signature"
+
+
+def test_the_log_scanner_finds_what_it_looks_for(tmp_path: Any) -> None:
+    """Guards the log checks themselves: a phone (with or without '+'), an escaped name, a secret are found."""
+    from pydantic import BaseModel, SecretStr
+
+    from tests.support_logs import leaks, leaks_in_files, secret_values
+
+    class Fake(BaseModel):
+        api_key: SecretStr = SecretStr("s3cr3t-value-for-test")
+
+    line = '{"event":"x","to":"32470918273","who":"Ren\\u00e9e Dupont","k":"s3cr3t-value-for-test"}'
+    assert leaks(line, ["+32470918273", "Renée Dupont", "absent@example.org"]) == ["+32470918273", "Renée Dupont"]
+    assert "s3cr3t-value-for-test" in secret_values(Fake())
+    log = tmp_path / "service.log"
+    log.write_text(line)
+    assert leaks_in_files([log], secret_values(Fake())) == {str(log): ["s3cr3t-value-for-test"]}
