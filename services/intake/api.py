@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import asyncpg
-from fastapi import Depends, FastAPI, Header, HTTPException, Path, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
@@ -44,6 +44,7 @@ DATABASE_DOWN: tuple[type[Exception], ...] = (
 
 SubmitRoles = Annotated[Principal, Depends(require_roles("duty_officer", "external_system"))]
 ReadRoles = Annotated[Principal, Depends(require_roles("duty_officer", "coordinator"))]
+AdminRoles = Annotated[Principal, Depends(require_roles("admin"))]
 
 
 class Officer(BaseModel):
@@ -167,12 +168,25 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         return await handlers.get_case(result.reference, pool=deps.pool, details=False)
 
     @app.get("/v1/reports/{reference}", tags=["reports"])
-    async def read(reference: Annotated[str, Path(pattern=REFERENCE)], _: ReadRoles, deps: Deps) -> dict[str, Any]:
+    async def read(reference: Annotated[str, Path(pattern=REFERENCE)], principal: ReadRoles,
+                   deps: Deps) -> dict[str, Any]:
         parse_reference(reference)
+        reader = handlers.Reader(subject=principal.subject, roles=tuple(sorted(principal.roles)))
         try:
-            return await handlers.get_case(reference, pool=deps.pool)
+            return await handlers.get_case(reference, pool=deps.pool, cipher=deps.config.cipher, reader=reader)
         except handlers.CaseNotFound:
             raise HTTPException(404, f"no case {reference}") from None
+
+    # --- read audit ----------------------------------------------------------------------------------------
+
+    @app.get("/v1/audit/reads", tags=["audit"])
+    async def audit_reads(_: AdminRoles, deps: Deps,
+                          reference: Annotated[str | None, Query(pattern=REFERENCE)] = None,
+                          limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict[str, Any]:
+        """Who read which detention or missing-person case, and when (newest first)."""
+        async with deps.pool.acquire() as conn:
+            reads = await repository.case_reads(conn, reference=reference, limit=limit)
+        return {"reads": reads}
 
     @app.post("/v1/reports/{reference}/close", tags=["reports"], status_code=200)
     async def close(reference: Annotated[str, Path(pattern=REFERENCE)], principal: ReadRoles, deps: Deps,

@@ -30,6 +30,8 @@ from shared.topics import dlq_name
 log = get_logger(__name__)
 
 Handler = Callable[[CloudEvent, EventData, asyncpg.Connection | None], Awaitable[None]]
+TombstoneHandler = Callable[[str, str, asyncpg.Connection | None], Awaitable[None]]
+"""(topic without prefix, key, connection): a null value on a compacted topic, i.e. the key's record is gone."""
 
 EVENTS = Counter("consumer_events_total", "Events seen by a consumer, by outcome", ["consumer", "topic", "outcome"])
 
@@ -74,8 +76,10 @@ class EventConsumer:
         topic_prefix: str = "",
         max_attempts: int = 3,
         batch_size: int = 200,
+        on_tombstone: TombstoneHandler | None = None,
     ) -> None:
         self.name = name
+        self._on_tombstone = on_tombstone
         self._prefix = topic_prefix
         self._topics = [topic_prefix + t for t in topics]
         self._handler = handler
@@ -140,6 +144,9 @@ class EventConsumer:
 
     async def _handle_record(self, record: ConsumerRecord[Any, Any]) -> None:
         topic = record.topic.removeprefix(self._prefix)
+        if record.value is None and self._on_tombstone is not None:
+            await self._tombstone(topic, record)
+            return
         try:
             event = decode(record.value)
             data = parse_data(event, topic=topic)
@@ -167,6 +174,20 @@ class EventConsumer:
                     await self._dead_letter(record, f"handler failed {attempt} times: {type(exc).__name__}: {exc}")
                     return
                 await asyncio.sleep(0.1 * 2**attempt)
+
+    async def _tombstone(self, topic: str, record: ConsumerRecord[Any, Any]) -> None:
+        """A compaction tombstone: idempotent by nature (the key is gone), so no deduplication is needed."""
+        assert self._on_tombstone is not None
+        key = (record.key or b"").decode()
+        try:
+            if self._pool is None:
+                await self._on_tombstone(topic, key, None)
+            else:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    await self._on_tombstone(topic, key, conn)
+        except TRANSIENT_ERRORS as exc:
+            raise _Transient from exc
+        EVENTS.labels(self.name, topic, "tombstone").inc()
 
     async def _apply(self, event: CloudEvent, data: EventData) -> None:
         if self._pool is None:

@@ -336,3 +336,17 @@ async def crisis_state(conn: asyncpg.Connection, *, crisis_id: str, title: str, 
     else:
         await conn.execute("DELETE FROM active_crises WHERE crisis_id = $1", crisis_id)
 
+
+
+# --- read audit ----------------------------------------------------------------------------------------------
+
+async def record_read(conn: asyncpg.Connection, *, reference: str, kind: str, actor: str, roles: list[str]) -> None:
+    await conn.execute("INSERT INTO case_reads (reference, kind, actor, roles) VALUES ($1, $2, $3, $4)",
+                       reference, kind, actor, roles)
+
+
+async def case_reads(conn: asyncpg.Connection, *, reference: str | None, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT reference, kind, actor, roles, read_at FROM case_reads WHERE $1::text IS NULL OR reference = $1"
+        " ORDER BY read_at DESC, id DESC LIMIT $2", reference, limit)
+    return [dict(r) for r in rows]
