@@ -9,7 +9,6 @@ kind, dates, country and officer stay for statistics). Every run leaves a row in
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -96,13 +95,12 @@ SELECT kind, count(*) AS n FROM r GROUP BY kind
 async def anonymise_closed_cases(conn: asyncpg.Connection, *, cutoffs: dict[str, datetime],
                                  batch: int = 1000) -> dict[str, int]:
     limits = {kind: at.isoformat() for kind, at in cutoffs.items()}
-    rows = await conn.fetch(_ANONYMISE, json.dumps(limits), batch, ANONYMISED_NAME)
+    rows = await conn.fetch(_ANONYMISE, limits, batch, ANONYMISED_NAME)  # the pool encodes jsonb
     return {r["kind"]: r["n"] for r in rows}
 
 
 async def audit(conn: asyncpg.Connection, *, job: str, cutoff: dict[str, str], counts: dict[str, int]) -> None:
-    await conn.execute("INSERT INTO retention_runs (job, cutoff, counts) VALUES ($1, $2::jsonb, $3::jsonb)",
-                       job, json.dumps(cutoff), json.dumps(counts))
+    await conn.execute("INSERT INTO retention_runs (job, cutoff, counts) VALUES ($1, $2, $3)", job, cutoff, counts)
 
 
 async def run_retention(*, pool: asyncpg.Pool, producer: AIOKafkaProducer, policy: RetentionPolicy,

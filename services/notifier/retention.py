@@ -3,7 +3,6 @@ delivery status; the delivery record (recipient, status, history) stays. Each ru
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -40,8 +39,7 @@ async def remove_message_bodies(pool: asyncpg.Pool, *, keep_days: float, now: da
         if count < batch:
             break
     async with pool.acquire() as conn:
-        await conn.execute("INSERT INTO retention_runs (job, cutoff, counts) VALUES ($1, $2::jsonb, $3::jsonb)",
-                           "message_bodies", json.dumps({"final_status_before": cutoff.isoformat()}),
-                           json.dumps({"bodies_removed": removed}))
+        await conn.execute("INSERT INTO retention_runs (job, cutoff, counts) VALUES ($1, $2, $3)",
+                           "message_bodies", {"final_status_before": cutoff.isoformat()}, {"bodies_removed": removed})
     log.info("retention_run", job="message_bodies", bodies_removed=removed)
     return removed
