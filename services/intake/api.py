@@ -29,6 +29,7 @@ from services.intake.domain.voice import (
 )
 from services.intake.settings import Settings
 from shared.auth import Principal, require_roles
+from shared.crypto import DecryptionError
 from shared.db import ping
 from shared.http import install_common
 from shared.logging import get_logger
@@ -176,6 +177,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
             return await handlers.get_case(reference, pool=deps.pool, cipher=deps.config.cipher, reader=reader)
         except handlers.CaseNotFound:
             raise HTTPException(404, f"no case {reference}") from None
+        except DecryptionError:
+            log.error("case_key_missing", reference=reference)
+            raise HTTPException(503, "this case's encryption key is not configured") from None
 
     # --- read audit ----------------------------------------------------------------------------------------
 

@@ -403,6 +403,12 @@ async def traveller_registration(data: TravellerRegistered | TravellerCancelled,
         location.lat if location else None, location.lon if location else None, data.departure)
 
 
+async def registration_tombstone(topic: str, key: str, conn: asyncpg.Connection | None) -> None:
+    """A tombstone on `travellers.registrations` (erasure, retention, compaction) removes the registration."""
+    if topic == "travellers.registrations" and conn is not None:
+        await conn.execute("DELETE FROM registered_travellers WHERE traveller_id = $1", key)
+
+
 async def whereabouts(conn: asyncpg.Connection, phone: str, *, today: date) -> dict[str, Any] | None:
     """Where a registered traveller with this phone stays now (the latest registration), if anywhere."""
     row = await conn.fetchrow(

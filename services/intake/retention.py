@@ -4,7 +4,8 @@ Registrations are deleted and a tombstone (key traveller_id, null value) is publ
 `travellers.registrations`, so Kafka compaction and the crisis center's Faust tables forget the traveller too.
 The deletion and the pending tombstone commit together (`traveller_tombstones`), then the tombstones are sent:
 a crash between the two sends them on the next run. Closed cases are anonymised in place (the case number,
-kind, dates, country and officer stay for statistics). Every run leaves a row in `retention_runs` with counts.
+kind, dates, country and officer stay for statistics); a case under legal hold is kept and counted.
+Every run leaves a row in `retention_runs` with counts.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ async def send_tombstones(pool: asyncpg.Pool, producer: AIOKafkaProducer, *, top
 _ANONYMISE = """
 WITH due AS (
     SELECT reference FROM reports
-    WHERE status = 'closed' AND anonymised_at IS NULL
+    WHERE status = 'closed' AND anonymised_at IS NULL AND NOT legal_hold
       AND closed_at < coalesce(($1::jsonb ->> kind)::timestamptz, ($1::jsonb ->> '*')::timestamptz)
     ORDER BY closed_at LIMIT $2 FOR UPDATE SKIP LOCKED
 ), r AS (
@@ -99,6 +100,14 @@ async def anonymise_closed_cases(conn: asyncpg.Connection, *, cutoffs: dict[str,
     return {r["kind"]: r["n"] for r in rows}
 
 
+async def held_past_retention(conn: asyncpg.Connection, *, cutoffs: dict[str, datetime]) -> int:
+    """Closed cases past their period that a legal hold keeps."""
+    limits = {kind: at.isoformat() for kind, at in cutoffs.items()}
+    return int(await conn.fetchval(
+        "SELECT count(*) FROM reports WHERE status = 'closed' AND anonymised_at IS NULL AND legal_hold"
+        " AND closed_at < coalesce(($1::jsonb ->> kind)::timestamptz, ($1::jsonb ->> '*')::timestamptz)", limits))
+
+
 async def audit(conn: asyncpg.Connection, *, job: str, cutoff: dict[str, str], counts: dict[str, int]) -> None:
     await conn.execute("INSERT INTO retention_runs (job, cutoff, counts) VALUES ($1, $2, $3)", job, cutoff, counts)
 
@@ -121,9 +130,12 @@ async def run_retention(*, pool: asyncpg.Pool, producer: AIOKafkaProducer, polic
         if not counts:
             break
     async with pool.acquire() as conn, conn.transaction():
+        held = await held_past_retention(conn, cutoffs=cutoffs)
         await audit(conn, job="travellers", cutoff={"departure_before": departure_cutoff.isoformat()},
                     counts={"removed": removed, "tombstones_sent": tombstones})
-        await audit(conn, job="closed_cases", cutoff={k: v.isoformat() for k, v in cutoffs.items()}, counts=cases)
+        await audit(conn, job="closed_cases", cutoff={k: v.isoformat() for k, v in cutoffs.items()},
+                    counts={**cases, "on_legal_hold": held})
     log.info("retention_run", travellers_removed=removed, tombstones_sent=tombstones,
-             cases_anonymised=sum(cases.values()))
-    return {"travellers": {"removed": removed, "tombstones_sent": tombstones}, "closed_cases": cases}
+             cases_anonymised=sum(cases.values()), cases_on_legal_hold=held)
+    return {"travellers": {"removed": removed, "tombstones_sent": tombstones}, "closed_cases": cases,
+            "legal_hold": {"on_legal_hold": held}}

@@ -54,12 +54,6 @@ def make_handler(resources: Resources) -> Handler:
     return handle
 
 
-async def traveller_tombstone(topic: str, key: str, conn: asyncpg.Connection | None) -> None:
-    """A null value on travellers.registrations: the registration is gone (ours from retention, or the producer's)."""
-    if conn is not None and topic == "travellers.registrations":
-        await handlers.traveller_registration(TravellerCancelled(traveller_id=key), conn)
-
-
 class DeadlineScheduler:
     """Fires due clock instants; state lives in the `deadlines` table, so a restart loses and repeats nothing."""
 
@@ -94,7 +88,7 @@ class Worker:
             name="intake", bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=f"{settings.kafka_topic_prefix}intake", topics=list(TOPICS), handler=make_handler(resources),
             producer=producer, pool=resources.pool, topic_prefix=settings.kafka_topic_prefix,
-            on_tombstone=traveller_tombstone)
+            on_tombstone=handlers.registration_tombstone)
         self.relay = OutboxRelay(pool=resources.pool, producer=producer, schema=settings.db_schema)
         self.scheduler = DeadlineScheduler(pool=resources.pool, config=resources.config,
                                            poll_seconds=settings.deadline_poll_seconds)

@@ -30,8 +30,8 @@ from shared.topics import dlq_name
 log = get_logger(__name__)
 
 Handler = Callable[[CloudEvent, EventData, asyncpg.Connection | None], Awaitable[None]]
+#: Called for a compaction tombstone (null value) with the topic (unprefixed), the key and a connection.
 TombstoneHandler = Callable[[str, str, asyncpg.Connection | None], Awaitable[None]]
-"""(topic without prefix, key, connection): a null value on a compacted topic, i.e. the key's record is gone."""
 
 EVENTS = Counter("consumer_events_total", "Events seen by a consumer, by outcome", ["consumer", "topic", "outcome"])
 
@@ -79,10 +79,10 @@ class EventConsumer:
         on_tombstone: TombstoneHandler | None = None,
     ) -> None:
         self.name = name
-        self._on_tombstone = on_tombstone
         self._prefix = topic_prefix
         self._topics = [topic_prefix + t for t in topics]
         self._handler = handler
+        self._on_tombstone = on_tombstone
         self._producer = producer
         self._pool = pool
         self._max_attempts = max_attempts
@@ -144,8 +144,8 @@ class EventConsumer:
 
     async def _handle_record(self, record: ConsumerRecord[Any, Any]) -> None:
         topic = record.topic.removeprefix(self._prefix)
-        if record.value is None and self._on_tombstone is not None:
-            await self._tombstone(topic, record)
+        if record.value is None and record.key is not None and self._on_tombstone is not None:
+            await self._tombstone(record, topic)
             return
         try:
             event = decode(record.value)
@@ -175,10 +175,10 @@ class EventConsumer:
                     return
                 await asyncio.sleep(0.1 * 2**attempt)
 
-    async def _tombstone(self, topic: str, record: ConsumerRecord[Any, Any]) -> None:
-        """A compaction tombstone: idempotent by nature (the key is gone), so no deduplication is needed."""
+    async def _tombstone(self, record: ConsumerRecord[Any, Any], topic: str) -> None:
+        """A tombstone has no event id to deduplicate by: its handler must be idempotent (a delete is)."""
         assert self._on_tombstone is not None
-        key = (record.key or b"").decode()
+        key = bytes(record.key).decode(errors="replace")
         try:
             if self._pool is None:
                 await self._on_tombstone(topic, key, None)
@@ -186,7 +186,11 @@ class EventConsumer:
                 async with self._pool.acquire() as conn, conn.transaction():
                     await self._on_tombstone(topic, key, conn)
         except TRANSIENT_ERRORS as exc:
+            log.warning("tombstone_transient_error", consumer=self.name, error=type(exc).__name__)
             raise _Transient from exc
+        except Exception as exc:
+            await self._dead_letter(record, f"tombstone handler failed: {type(exc).__name__}: {exc}")
+            return
         EVENTS.labels(self.name, topic, "tombstone").inc()
 
     async def _apply(self, event: CloudEvent, data: EventData) -> None:

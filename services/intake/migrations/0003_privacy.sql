@@ -5,6 +5,8 @@
 -- Retention: closed cases are anonymised (anonymised_at), registrations past departure are deleted and their
 -- tombstones published from `traveller_tombstones` (an outbox of null values: the outbox table needs a payload).
 ALTER TABLE reports ADD COLUMN IF NOT EXISTS anonymised_at timestamptz;
+-- A case under legal hold is never anonymised by retention (the erasure flow reports it and keeps it too).
+ALTER TABLE reports ADD COLUMN IF NOT EXISTS legal_hold boolean NOT NULL DEFAULT false;
 CREATE INDEX IF NOT EXISTS reports_closed_not_anonymised ON reports (closed_at)
     WHERE status = 'closed' AND anonymised_at IS NULL;
 CREATE INDEX IF NOT EXISTS registered_travellers_departure ON registered_travellers (departure);

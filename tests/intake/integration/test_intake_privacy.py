@@ -149,6 +149,8 @@ async def test_closed_cases_past_their_retention_are_anonymised(
     recent_plain = await _closed_case(pool, settings, "lost_document", 99)
     old_detention = await _closed_case(pool, settings, "detention", 200)  # past 100, not past 300
     older_detention = await _closed_case(pool, settings, "detention", 301)
+    held = await _closed_case(pool, settings, "detention", 400)
+    await pool.execute("UPDATE reports SET legal_hold = true WHERE reference = $1", held)
 
     counts = await run_retention(pool=pool, producer=producer, policy=policy, topic_prefix=settings.kafka_topic_prefix)
     assert counts["closed_cases"].get("lost_document", 0) >= 1 and counts["closed_cases"].get("detention", 0) >= 1
@@ -168,14 +170,16 @@ async def test_closed_cases_past_their_retention_are_anonymised(
         assert "phone" not in row["reporter"] and "email" not in row["reporter"] and row["reporter_phone"] is None
         assert row["subject"] is None and row["description"] == "" and set(row["location"]) == {"country"}
         assert row["bodies"] == 0 and row["notes"] == 0 and row["status"] == "closed"
-    for reference in (recent_plain, old_detention):
+    for reference in (recent_plain, old_detention, held):
         row = await state(reference)
         assert row["anonymised_at"] is None and row["reporter"]["full_name"] == "Reporter Test"
         assert row["bodies"] > 0 and row["notes"] > 0
 
     audit = await pool.fetchrow("SELECT counts, cutoff FROM retention_runs WHERE job = 'closed_cases'"
                                 " ORDER BY id DESC LIMIT 1")
-    assert audit is not None and audit["counts"] == counts["closed_cases"] and "detention" in audit["cutoff"]
+    assert audit is not None and "detention" in audit["cutoff"]
+    assert audit["counts"] == {**counts["closed_cases"], "on_legal_hold": counts["legal_hold"]["on_legal_hold"]}
+    assert counts["legal_hold"]["on_legal_hold"] >= 1
     assert "Reporter" not in str(audit["counts"]) + str(audit["cutoff"])
 
 
