@@ -217,3 +217,14 @@ async def test_departed_travellers_are_removed_with_a_tombstone(
                              predicate=lambda r: r.key == gone.encode())
     audit = await pool.fetchrow("SELECT counts FROM retention_runs WHERE job = 'travellers' ORDER BY id DESC LIMIT 1")
     assert audit is not None and audit["counts"] == counts["travellers"]
+
+
+async def test_a_case_whose_key_is_gone_answers_503_not_500(
+        client: httpx.AsyncClient, schema: str, prefix: str) -> None:
+    case = (await client.post("/v1/reports", json=sensitive_report(), headers=DUTY)).json()
+    app = create_app(make_settings(schema, prefix, intake_field_keys=new_key_config("only-new"),
+                                   intake_field_key_active=""))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=PUBLIC_BASE) as keyless:
+        response = await keyless.get(f"/v1/reports/{case['reference']}", headers=DUTY)
+    assert response.status_code == 503 and SECRET_TEXT not in response.text
