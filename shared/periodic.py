@@ -16,7 +16,8 @@ TRANSIENT = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceErro
 
 
 class PeriodicJob:
-    """Runs `job` now and then every `interval_seconds`; a database or network error is logged and retried later."""
+    """Runs `job` every `interval_seconds`, the first time one interval after start (a replica restarting in a loop
+    does not hammer the database); a database or network error is logged and the job tried again next time."""
 
     def __init__(self, name: str, job: Callable[[], Awaitable[object]], *, interval_seconds: float) -> None:
         self.name = name
@@ -28,10 +29,12 @@ class PeriodicJob:
         self._stopping.set()
 
     async def run(self) -> None:
-        while not self._stopping.is_set():
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
+            if self._stopping.is_set():
+                return
             try:
                 await self._job()
             except TRANSIENT as exc:
                 log.warning("periodic_job_error", job=self.name, error=type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
