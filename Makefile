@@ -7,7 +7,8 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 	@mkdir -p .run && sed -E 's/^([A-Z_]+)=(.*)$$/\1 ?= \2/' $< > $@
 include .run/local.mk
 export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL JWT_SECRET TWILIO_ACCOUNT_SID TWILIO_AUTH_TOKEN TWILIO_API_BASE \
-       SMTP_HOST SMTP_PORT CRISIS_THRESHOLD HOTLINE_NUMBERS DASHBOARD_USERS CONSOLE_USERS NOTIFIER_URL
+       SMTP_HOST SMTP_PORT CRISIS_THRESHOLD HOTLINE_NUMBERS DASHBOARD_USERS CONSOLE_USERS NOTIFIER_URL \
+       INTAKE_FIELD_KEYS INTAKE_FIELD_KEY_ACTIVE
 PYTEST_ARGS ?=
 
 .PHONY: demo e2e chaos fuzz browser venv infra topics migrate run stop test lint bench status token clean-data asyncapi k8s-validate scaleout

@@ -30,6 +30,7 @@ from services.intake.domain.voice import (
 )
 from services.intake.settings import Settings
 from shared.auth import Principal, require_roles
+from shared.crypto import DecryptionError
 from shared.db import ping
 from shared.events.common import E164, is_e164
 from shared.events.privacy import RequestKind
@@ -237,14 +238,30 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
                 "provisional": [handlers.case_view(r) for r in provisional]}
 
     @app.get("/v1/reports/{reference}", tags=["reports"])
-    async def read(reference: Annotated[str, Path(pattern=REFERENCE)], _: ReadRoles, deps: Deps) -> dict[str, Any]:
+    async def read(reference: Annotated[str, Path(pattern=REFERENCE)], principal: ReadRoles,
+                   deps: Deps) -> dict[str, Any]:
+        reader = handlers.Reader(subject=principal.subject, roles=tuple(sorted(principal.roles)))
         try:
             parse_reference(reference)  # BE-0000-000000 matches the pattern but is no reference
-            return await handlers.get_case(reference, pool=deps.pool)
+            return await handlers.get_case(reference, pool=deps.pool, cipher=deps.config.cipher, reader=reader)
         except ReferenceError_:
             raise HTTPException(404, f"no case {reference}") from None
         except handlers.CaseNotFound:
             raise HTTPException(404, f"no case {reference}") from None
+        except DecryptionError:
+            log.error("case_key_missing", reference=reference)
+            raise HTTPException(503, "this case's encryption key is not configured") from None
+
+    # --- read audit ----------------------------------------------------------------------------------------
+
+    @app.get("/v1/audit/reads", tags=["audit"])
+    async def audit_reads(_: AdminRole, deps: Deps,
+                          reference: Annotated[str | None, Query(pattern=REFERENCE)] = None,
+                          limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict[str, Any]:
+        """Who read which detention or missing-person case, and when (newest first)."""
+        async with deps.pool.acquire() as conn:
+            reads = await repository.case_reads(conn, reference=reference, limit=limit)
+        return {"reads": reads}
 
     @app.post("/v1/reports/{reference}/close", tags=["reports"], status_code=200)
     async def close(reference: Annotated[str, Path(pattern=REFERENCE)], principal: ReadRoles, deps: Deps,

@@ -32,8 +32,10 @@ from services.intake.domain.clocks import CaseClocks, ClockEvent, case_clocks, s
 from services.intake.domain.model import Channel, Kind, Language, Reporter, ReportIn, Status
 from services.intake.domain.officers import Officer, choose_officer, needs_handover
 from services.intake.domain.reference import format_reference, reference_year
+from services.intake.domain.sensitive import SENSITIVE_KINDS, open_row, seal_row
 from services.intake.domain.sms import appended_reply, classify, new_case_reply
 from services.intake.domain.survey import parse_answer, survey_text
+from shared.crypto import FieldCipher
 from shared.events.crisis import CrisisActivated, CrisisClosed, CrisisUpdated
 from shared.events.deadlines import DeadlineApproaching, DeadlineMissed
 from shared.events.directory import CaseRouted
@@ -64,6 +66,8 @@ class IntakeConfig:
     topic_prefix: str = ""
     complex_reply_days: int = 60
     survey_link_base: str = "https://diplomatie.example/survey"
+    cipher: FieldCipher | None = None
+    """Seals the sensitive fields of new cases (domain/sensitive.py); None only in tests of other rules."""
 
 
 class IdempotencyConflict(Exception):
@@ -167,7 +171,7 @@ async def open_case(
     officer = await officers.assign(conn, kind=report.kind, post_id=None)
     reporter = report.reporter
     status = Status.FORWARDED if forwarded else Status.RECEIVED
-    write = repository.CaseWrite(report={
+    write = repository.CaseWrite(report=seal_row({
         "reference": reference, "kind": report.kind.value, "status": status.value,
         "channel": reporter.channel.value, "language": reporter.language.value,
         "reporter": reporter.model_dump(mode="json", exclude_none=True), "reporter_phone": reporter.phone,
@@ -178,7 +182,7 @@ async def open_case(
         "provisional_reply_due_by": clocks.provisional_reply.due_by if clocks.provisional_reply else None,
         "forward_due_by": clocks.forward_notice.due_by if clocks.forward_notice else None,
         "officer_id": officer.officer_id, "source": source or config.source, "external_id": external_id,
-    }, idempotency=idempotency)
+    }, config.cipher), idempotency=idempotency)
     # The acknowledgement goes out now: for a complex case it is the provisional reply (stating the expected
     # delay), for a forwarded request it is the notice; those deadlines are met at receipt, the reply is not.
     write.deadlines = [] if forwarded else schedule(CaseClocks(reply=clocks.reply))
@@ -302,13 +306,27 @@ def case_view(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def get_case(reference: str, *, pool: asyncpg.Pool, details: bool = True) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Reader:
+    """Who reads a case, for the read audit of detention and missing-person cases."""
+
+    subject: str
+    roles: tuple[str, ...]
+
+
+async def get_case(reference: str, *, pool: asyncpg.Pool, details: bool = True, cipher: FieldCipher | None = None,
+                   reader: Reader | None = None) -> dict[str, Any]:
+    """The case; with `details`, in clear, and a read of a detention or missing-person case is recorded."""
     async with pool.acquire() as conn:
         row = await repository.report(conn, reference)
         if row is None:
             raise CaseNotFound(reference)
         view = case_view(row)
         if details:
+            row = open_row(row, cipher)
+            if reader is not None and row["kind"] in SENSITIVE_KINDS:
+                await repository.record_read(conn, reference=reference, kind=row["kind"], actor=reader.subject,
+                                             roles=list(reader.roles))
             view.update({
                 "channel": row["channel"], "language": row["language"], "reporter": row["reporter"],
                 "subject": row["subject"], "location": row["location"], "description": row["description"],

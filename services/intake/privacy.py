@@ -13,12 +13,15 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from services.intake.domain.sensitive import open_row
 from shared import privacy_requests
+from shared.crypto import FieldCipher
 from shared.events.privacy import ANSWERING_SERVICES, PrivacyAnswered, PrivacyItem, PrivacyRequested, RequestKind
 from shared.kafka.consumer import EventConsumer, PermanentError
 from shared.kafka.outbox import enqueue
@@ -148,14 +151,15 @@ async def _cases(conn: asyncpg.Connection, data: PrivacyRequested) -> list[async
         data.phones, [e.lower() for e in data.emails])
 
 
-async def _case_export(conn: asyncpg.Connection, case: asyncpg.Record) -> dict[str, Any]:
+async def _case_export(conn: asyncpg.Connection, case: asyncpg.Record, cipher: FieldCipher | None) -> dict[str, Any]:
     messages = await conn.fetch("SELECT direction, channel, purpose, body, status, at FROM messages"
                                 " WHERE reference = $1 ORDER BY id", case["reference"])
     survey = await conn.fetchrow("SELECT channel, phone, sent_at, answer, answered_at FROM surveys"
                                  " WHERE reference = $1", case["reference"])
     fields = ("reference", "kind", "status", "channel", "language", "reporter", "subject", "location",
               "description", "occurred_at", "received_at", "closed_at", "legal_hold")
-    export = {f: plain(case[f]) for f in fields}
+    opened = open_row(dict(case), cipher)  # the person gets their data in clear, not our ciphertexts
+    export = {f: plain(opened[f]) for f in fields}
     export["messages"] = [plain(dict(m)) for m in messages]
     export["survey"] = plain(dict(survey)) if survey else None
     return export
@@ -174,7 +178,8 @@ async def _anonymise_case(conn: asyncpg.Connection, reference: str) -> None:
     await conn.execute("UPDATE surveys SET phone = NULL WHERE reference = $1", reference)
 
 
-async def intake_part(conn: asyncpg.Connection, data: PrivacyRequested) -> list[PrivacyItem]:
+async def intake_part(conn: asyncpg.Connection, data: PrivacyRequested, *,
+                      cipher: FieldCipher | None = None) -> list[PrivacyItem]:
     items: list[PrivacyItem] = []
     for row in await _registrations(conn, data):
         if data.kind == "access":
@@ -187,7 +192,7 @@ async def intake_part(conn: asyncpg.Connection, data: PrivacyRequested) -> list[
         reference = case["reference"]
         if data.kind == "access":
             items.append(PrivacyItem(category="case", item_id=reference, outcome="found",
-                                     data=await _case_export(conn, case)))
+                                     data=await _case_export(conn, case, cipher)))
         elif case["legal_hold"]:
             items.append(PrivacyItem(category="case", item_id=reference, outcome="legal_hold",
                                      note="under legal hold: reported, not erased"))
@@ -200,8 +205,8 @@ async def intake_part(conn: asyncpg.Connection, data: PrivacyRequested) -> list[
 
 
 def make_consumer(*, bootstrap_servers: str, topic_prefix: str, source: str, pool: asyncpg.Pool,
-                  producer: AIOKafkaProducer) -> EventConsumer:
+                  producer: AIOKafkaProducer, cipher: FieldCipher | None = None) -> EventConsumer:
     """Intake answers `privacy.requests` and, as the coordinator, collects `privacy.responses`."""
-    return privacy_requests.make_consumer(service=SERVICE, part=intake_part, bootstrap_servers=bootstrap_servers,
-                                          topic_prefix=topic_prefix, source=source, pool=pool, producer=producer,
-                                          on_answer=record_answer)
+    return privacy_requests.make_consumer(
+        service=SERVICE, part=partial(intake_part, cipher=cipher), bootstrap_servers=bootstrap_servers,
+        topic_prefix=topic_prefix, source=source, pool=pool, producer=producer, on_answer=record_answer)

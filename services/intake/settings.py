@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator, model_validator
 
-from shared.settings import ServiceSettings, TwilioSettings
+from shared.crypto import FieldCipher
+from shared.settings import ServiceSettings, TwilioSettings, refuse_placeholder
 
 SOURCE = "/services/intake"
 
@@ -26,6 +27,37 @@ class Settings(ServiceSettings, TwilioSettings):
     source: str = SOURCE
     console_users: str = Field(default="", description="Console sign-in: 'name:hash' entries.")
     console_token_ttl_seconds: int = Field(default=12 * 3600, ge=60, le=24 * 3600)
+    # --- personal data (docs/privacy.md) ---
+    intake_field_keys: SecretStr = Field(
+        description="Keys of the encrypted fields: 'kid:<base64 of 32 bytes>,...'; every key decrypts.")
+    intake_field_key_active: str = Field(default="", description="The kid that encrypts; empty: the first key.")
+    traveller_retention_days: int = Field(default=14, ge=0,
+                                          description="Days after the declared departure a registration is removed.")
+    case_retention_days: int = Field(default=5 * 365, ge=1, description="Days after closing a case is anonymised.")
+    detention_retention_days: int = Field(default=10 * 365, ge=1,
+                                          description="Days after closing a detention case is anonymised.")
+    missing_person_retention_days: int = Field(
+        default=10 * 365, ge=1, description="Days after closing a missing-person case is anonymised.")
+    retention_interval_seconds: float = Field(default=3600.0, gt=0, description="How often the retention job runs.")
+
+    @field_validator("intake_field_keys")
+    @classmethod
+    def _field_keys_real(cls, value: SecretStr) -> SecretStr:
+        refuse_placeholder("INTAKE_FIELD_KEYS", value)
+        FieldCipher.from_config(value.get_secret_value())  # raises naming the format
+        return value
+
+    @model_validator(mode="after")
+    def _active_key_known(self) -> Settings:
+        self.field_cipher()
+        return self
+
+    def field_cipher(self) -> FieldCipher:
+        cipher = FieldCipher.from_config(self.intake_field_keys.get_secret_value())
+        active = self.intake_field_key_active.strip()
+        if active and active not in cipher.keys:
+            raise ValueError("INTAKE_FIELD_KEY_ACTIVE names no key of INTAKE_FIELD_KEYS")
+        return FieldCipher(keys=cipher.keys, current=active or cipher.current)
 
     @property
     def db_schema(self) -> str:

@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaProducer
 
 from services.intake import handlers, privacy
 from services.intake.bootstrap import Resources
+from services.intake.retention import RetentionPolicy, run_retention
 from services.intake.settings import Settings
 from shared.events.crisis import CrisisActivated, CrisisClosed, CrisisUpdated
 from shared.events.directory import CaseRouted
@@ -20,11 +21,18 @@ from shared.events.travellers import TravellerCancelled, TravellerRegistered
 from shared.kafka.consumer import EventConsumer, Handler, PermanentError
 from shared.kafka.outbox import OutboxRelay
 from shared.logging import get_logger
+from shared.periodic import PeriodicJob
 
 log = get_logger(__name__)
 
 TOPICS = ("consular.reports", "notifications.status", "directory.routings", "crisis.status",
           "travellers.registrations")
+
+
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    return RetentionPolicy(traveller_days=settings.traveller_retention_days, case_days=settings.case_retention_days,
+                           days_by_kind=(("detention", settings.detention_retention_days),
+                                         ("missing_person", settings.missing_person_retention_days)))
 
 
 def make_handler(resources: Resources) -> Handler:
@@ -83,10 +91,14 @@ class Worker:
             on_tombstone=handlers.registration_tombstone)
         self.privacy = privacy.make_consumer(
             bootstrap_servers=settings.kafka_bootstrap_servers, topic_prefix=settings.kafka_topic_prefix,
-            source=settings.source, pool=resources.pool, producer=producer)
+            source=settings.source, pool=resources.pool, producer=producer, cipher=resources.config.cipher)
         self.relay = OutboxRelay(pool=resources.pool, producer=producer, schema=settings.db_schema)
         self.scheduler = DeadlineScheduler(pool=resources.pool, config=resources.config,
                                            poll_seconds=settings.deadline_poll_seconds)
+        policy = retention_policy(settings)
+        self.retention = PeriodicJob("intake-retention", lambda: run_retention(
+            pool=resources.pool, producer=producer, policy=policy, topic_prefix=settings.kafka_topic_prefix),
+            interval_seconds=settings.retention_interval_seconds)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -95,11 +107,13 @@ class Worker:
         self._tasks = [asyncio.create_task(self.consumer.run(), name="intake-consumer"),
                        asyncio.create_task(self.privacy.run(), name="intake-privacy"),
                        asyncio.create_task(self.relay.run(), name="intake-outbox-relay"),
-                       asyncio.create_task(self.scheduler.run(), name="intake-deadlines")]
+                       asyncio.create_task(self.scheduler.run(), name="intake-deadlines"),
+                       asyncio.create_task(self.retention.run(), name="intake-retention")]
 
     async def stop(self) -> None:
         self.relay.stop()
         self.scheduler.stop()
+        self.retention.stop()
         await self.consumer.stop()
         await self.privacy.stop()
         for task in self._tasks:

@@ -30,6 +30,9 @@ class NotifierSettings(ServiceSettings, TwilioSettings, SmtpSettings):
                     "stops sending once its heartbeat is dead_after/3 late, so keep dead_after/3*2 > send timeout.")
     command_consumers: int = Field(default=3, ge=1, le=6, description="Consumers of notifications.commands.")
     smtp_timeout_seconds: float = 10.0
+    message_body_retention_days: float = Field(
+        default=30.0, ge=0, description="Days after a message's final status its texts are removed (docs/privacy.md).")
+    retention_interval_seconds: float = Field(default=3600.0, gt=0, description="How often the retention job runs.")
 
     @model_validator(mode="after")
     def _fencing_holds(self) -> NotifierSettings:

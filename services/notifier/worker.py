@@ -17,12 +17,14 @@ from services.notifier.adapters.twilio_sms import TwilioSms
 from services.notifier.bootstrap import Resources, make_email, make_sms
 from services.notifier.dispatcher import Dispatcher
 from services.notifier.handlers import accept_command
+from services.notifier.retention import remove_message_bodies
 from services.notifier.settings import NotifierSettings
 from shared.events.envelope import CloudEvent, EventData
 from shared.events.notifications import COMMANDS_TOPIC, SendNotification
 from shared.kafka.consumer import EventConsumer, PermanentError
 from shared.kafka.outbox import OutboxRelay
 from shared.logging import get_logger
+from shared.periodic import PeriodicJob
 
 log = get_logger(__name__)
 
@@ -41,6 +43,7 @@ class Worker:
         self.consumers: list[EventConsumer] = []
         self.relay: OutboxRelay | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        self.retention: PeriodicJob | None = None
 
     async def handle(self, _event: CloudEvent, data: EventData, conn: Any) -> None:
         if not isinstance(data, SendNotification):
@@ -71,11 +74,17 @@ class Worker:
                                           producer=self.producer)
         self.consumers.append(answering)
         self._tasks.append(asyncio.create_task(answering.run(), name="privacy-requests"))
+        self.retention = PeriodicJob("notifier-retention", lambda: remove_message_bodies(
+            self.resources.pool, keep_days=settings.message_body_retention_days),
+            interval_seconds=settings.retention_interval_seconds)
+        self._tasks.append(asyncio.create_task(self.retention.run(), name="notifier-retention"))
         log.info("notifier_worker_started", consumers=len(self.consumers))
 
     async def stop(self) -> None:
         for consumer in self.consumers:
             await consumer.stop()
+        if self.retention is not None:
+            self.retention.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
         if self.relay is not None:

@@ -36,7 +36,7 @@ class PrivacyRequested(EventData):
 
     request_id: str = Field(min_length=1, max_length=100)
     kind: RequestKind
-    traveller_ids: list[str] = Field(default_factory=list, max_length=100)
+    traveller_ids: list[str] = Field(default_factory=list, max_length=100, json_schema_extra=PERSONAL)
     phones: list[E164] = Field(default_factory=list, max_length=100, json_schema_extra=PERSONAL)
     emails: list[EmailStr] = Field(default_factory=list, max_length=100, json_schema_extra=PERSONAL)
     requested_by: str = Field(min_length=1, max_length=200, description="The admin's subject id.")

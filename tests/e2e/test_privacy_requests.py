@@ -82,10 +82,12 @@ async def register(producer: AIOKafkaProducer, prefix: str, p: Person) -> None:
     await producer.send_and_wait(prefix + data.TOPIC, encode(event), key=data.key().encode())
 
 
-async def open_case(client: httpx.AsyncClient, p: Person, description: str) -> str:
-    body = {"kind": "lost_document", "description": description, "location": {"country": "MA", "city": "Fes"},
-            "reporter": {"full_name": p.name, "language": "nl", "channel": "web", "phone": p.phone,
-                         "email": p.email}}
+async def open_case(client: httpx.AsyncClient, p: Person, description: str, kind: str = "lost_document") -> str:
+    body: dict[str, Any] = {
+        "kind": kind, "description": description, "location": {"country": "MA", "city": "Fes"},
+        "reporter": {"full_name": p.name, "language": "nl", "channel": "web", "phone": p.phone, "email": p.email}}
+    if kind == "detention":  # its description and the subject's birth date are encrypted at rest
+        body["subject"] = {"full_name": f"{p.name} Junior", "date_of_birth": "2001-02-03", "nationality": "BE"}
     response = await client.post("/v1/reports", json=body, headers=DUTY)
     assert response.status_code == 201, response.text
     return str(response.json()["reference"])
@@ -136,7 +138,7 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pl
             "SELECT count(*) = 2 FROM registered_travellers WHERE traveller_id = ANY($1::text[])",
             [a.traveller_id, b.traveller_id]), timeout=90)
         cases = {"A": [await open_case(client, a, "Passport lost in the souk"),
-                       await open_case(client, a, "Wallet stolen, police report filed")],
+                       await open_case(client, a, "Son held at the Fes police station", kind="detention")],
                  "B": [await open_case(client, b, "B lost an identity card")]}
         for p in (a, b):
             await seed_message(pools["notifier"], p.phone, "sms", f"Crisis alert for {p.name}")
@@ -200,7 +202,8 @@ async def test_an_access_export_holds_the_persons_registration_cases_and_message
     cases = {c["item_id"]: c["data"] for c in items(view, "intake", "case")}
     assert sorted(cases) == sorted(platform.cases["A"])
     assert {c["description"] for c in cases.values()} == {"Passport lost in the souk",
-                                                         "Wallet stolen, police report filed"}
+                                                         "Son held at the Fes police station"}  # in clear
+    assert [c["subject"]["date_of_birth"] for c in cases.values() if c["subject"]] == ["2001-02-03"]
     assert all(c["reporter"]["full_name"] == a.name for c in cases.values())
     assert all(c["messages"] for c in cases.values())  # the acknowledgements of each case
     messages = items(view, "notifier", "message")
@@ -244,7 +247,8 @@ async def test_an_erasure_removes_the_person_everywhere_but_keeps_a_case_under_l
     assert await intake.fetchval("SELECT count(*) FROM messages WHERE reference = $1 AND body IS NOT NULL",
                                  erased) == 0
     kept = await intake.fetchrow("SELECT * FROM reports WHERE reference = $1", held)
-    assert kept["reporter_phone"] == a.phone and kept["description"] == "Wallet stolen, police report filed"
+    assert kept["reporter_phone"] == a.phone and kept["subject"] is not None
+    assert kept["description"].startswith("v1.")  # still the encrypted original, not "(erased)"
     # notifier's tables
     notifier = pools["notifier"]
     assert await notifier.fetchval("SELECT count(*) FROM notifications WHERE recipient = ANY($1::text[])"
@@ -295,8 +299,8 @@ async def test_a_redelivered_request_changes_nothing(platform: Platform) -> None
     for group in ("intake", "directory", "notifier", "crisis_center"):
         await eventually(lambda g=group: _past(f"{platform.prefix}{g}-privacy", tp, metadata.offset), timeout=120)
     # released from legal hold meanwhile: a second effect would have anonymised it now
-    assert await platform.pools["intake"].fetchval("SELECT description FROM reports WHERE reference = $1",
-                                                   held) == "Wallet stolen, police report filed"
+    assert await platform.pools["intake"].fetchval("SELECT reporter_phone FROM reports WHERE reference = $1",
+                                                   held) == platform.a.phone
     after = await platform.pools["intake"].fetch(
         "SELECT service, answered_at, items FROM privacy_responses WHERE request_id = $1 ORDER BY service",
         request_id)

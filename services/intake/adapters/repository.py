@@ -382,3 +382,17 @@ async def charter_board(conn: asyncpg.Connection, *, horizon: datetime, officer_
         " ORDER BY r.provisional_reply_due_by, r.reference LIMIT $4",
         horizon, officer_email, post_id, limit)
     return [dict(r) for r in replies], [dict(r) for r in provisional]
+
+
+# --- read audit ----------------------------------------------------------------------------------------------
+
+async def record_read(conn: asyncpg.Connection, *, reference: str, kind: str, actor: str, roles: list[str]) -> None:
+    await conn.execute("INSERT INTO case_reads (reference, kind, actor, roles) VALUES ($1, $2, $3, $4)",
+                       reference, kind, actor, roles)
+
+
+async def case_reads(conn: asyncpg.Connection, *, reference: str | None, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT reference, kind, actor, roles, read_at FROM case_reads WHERE $1::text IS NULL OR reference = $1"
+        " ORDER BY read_at DESC, id DESC LIMIT $2", reference, limit)
+    return [dict(r) for r in rows]
