@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 from aiohttp import web
@@ -83,8 +84,8 @@ class Workers:
         RUN.mkdir(parents=True, exist_ok=True)
         with self.log(replica).open("wb") as log:
             command = [arg.replace("{replica}", str(replica)) for arg in self._command]
-            self.procs[replica] = subprocess.Popen(command, cwd=ROOT, env=self._env, stdout=log,
-                                                   stderr=subprocess.STDOUT)
+            env = {k: v.replace("{replica}", str(replica)) for k, v in self._env.items()}
+            self.procs[replica] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def log(self, replica: int) -> Path:
         return RUN / f"{self.name}-{replica}.log"
@@ -234,7 +235,8 @@ async def test_kill_a_broker_and_a_worker_under_load(bootstrap_servers: str, sch
     # The directory's own worker: routes every report (consular.reports -> its outbox -> directory.routings).
     directory = Workers("directory", [sys.executable, "-m", "services.directory", "worker"], env={
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers, "KAFKA_TOPIC_PREFIX": prefix,
-        "DATABASE_SCHEMA": directory_schema, "REPORT_SOURCES": "", "LOG_LEVEL": "WARNING"})
+        "DATABASE_SCHEMA": directory_schema, "REPORT_SOURCES": "", "LOG_LEVEL": "WARNING",
+        "HEALTH_PORT": "1920{replica}"})
     # The notifier's own worker: sends each SMS command to the Twilio stand-in. A dead sender's reserved
     # messages are taken over after DEAD_AFTER_SECONDS.
     notifier_pool = await create_pool(database_url(), notifier_schema, min_size=1, max_size=2)
@@ -242,7 +244,8 @@ async def test_kill_a_broker_and_a_worker_under_load(bootstrap_servers: str, sch
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers, "KAFKA_TOPIC_PREFIX": prefix,
         "DATABASE_SCHEMA": notifier_schema, "TWILIO_API_BASE": twilio_url, "PUBLIC_BASE_URL": "http://127.0.0.1:9",
         "SMS_RATE_PER_SECOND": "150", "SEND_TIMEOUT_SECONDS": "2", "HEARTBEAT_SECONDS": "0.5",
-        "DEAD_AFTER_SECONDS": "5", "COMMAND_CONSUMERS": "2", "LOG_LEVEL": "WARNING"})
+        "DEAD_AFTER_SECONDS": "5", "COMMAND_CONSUMERS": "2", "LOG_LEVEL": "WARNING",
+        "HEALTH_PORT": "1930{replica}"})
     loader: asyncio.Task[None] | None = None
     try:
         partitions = spec_for(REPORTS).partitions
@@ -301,6 +304,8 @@ async def test_kill_a_broker_and_a_worker_under_load(bootstrap_servers: str, sch
             return bool(replicas == 3 and await routed_count() > 0 and len(twilio_server.messages) > 0)
 
         await eventually(at_work, timeout=120, interval=0.1)
+        for port in [*HEALTH_PORTS["directory"], *HEALTH_PORTS["notifier"]]:
+            await eventually(lambda port=port: _ready(port), timeout=60, interval=0.25)
         go.set()
         # The kills come under load: a quarter of the measured reports handled, the rest still arriving.
         kill_at = await handled_count() + EVENTS // 4
@@ -347,6 +352,12 @@ async def test_kill_a_broker_and_a_worker_under_load(bootstrap_servers: str, sch
 
         await eventually(all_sms_sent, timeout=150, interval=0.25)
         sms_s = time.monotonic() - killed_at
+
+        # The surviving replicas' probes: ready again (Kafka answers through the live brokers, consumers are
+        # back in their groups); the killed replica's probe answers nothing.
+        for port in [*HEALTH_PORTS["directory"][1:], *HEALTH_PORTS["notifier"][1:]]:
+            await eventually(lambda port=port: _ready(port), timeout=60, interval=0.25)
+        assert await _probe(HEALTH_PORTS["directory"][0]) is None
 
         # No report lost, none handled twice.
         rows = await pool.fetch("SELECT reference, count(*) AS n FROM handled GROUP BY reference")
@@ -438,6 +449,23 @@ async def test_kill_a_broker_and_a_worker_under_load(bootstrap_servers: str, sch
         await directory_pool.close()
         await notifier_pool.close()
         await admin.close()
+
+
+HEALTH_PORTS = {"directory": [19201, 19202, 19203], "notifier": [19301, 19302, 19303]}
+
+
+async def _probe(port: int) -> int | None:
+    """The status of a worker's /readyz, or None when nothing answers."""
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session, \
+                session.get(f"http://127.0.0.1:{port}/readyz") as response:
+            return response.status
+    except (aiohttp.ClientError, TimeoutError):
+        return None
+
+
+async def _ready(port: int) -> bool:
+    return await _probe(port) == 200
 
 
 async def _reached(count: Any, target: int) -> bool:
