@@ -124,13 +124,20 @@ class Workers:
                 proc.kill()
 
 
+# Countries to spread the reports over: the crisis center keys `crisis.by-country` by country, so one country
+# would load one partition (and one replica) only.
+PLACES = (("FR", "Lyon"), ("ES", "Madrid"), ("IT", "Rome"), ("DE", "Berlin"), ("MA", "Rabat"), ("TH", "Bangkok"),
+          ("US", "Chicago"), ("BR", "Recife"))
+
+
 def report(n: int) -> ReportSubmitted:
     """An external report, as another system would send (no real person): its report_id is what the checks
     follow; intake gives the case a reference of its own."""
     return ReportSubmitted(
         report_id=f"EXT-2026-{n:06d}", kind="information_request",
         reporter=Reporter(full_name="Synthetic Load", language="en", channel="sms", phone=phone_of(n)),
-        location=ReportLocation(country="FR", city="Lyon"), description="load test", received_at=datetime.now(UTC),
+        location=ReportLocation(country=PLACES[n % len(PLACES)][0], city=PLACES[n % len(PLACES)][1]),
+        description="load test", received_at=datetime.now(UTC),
         channel="web",
     )
 
