@@ -90,6 +90,8 @@ class SmtpSettings(BaseServiceSettings):
 class HttpSettings(BaseServiceSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    health_port: int = Field(default=9100, ge=0, le=65535,
+                             description="The worker process's /healthz, /readyz and /metrics (0: any free port).")
     log_level: str = "INFO"
 
 

@@ -14,20 +14,37 @@ from services.crisis_center.api import create_app
 from services.crisis_center.privacy import PrivacyResponder
 from services.crisis_center.settings import Settings
 from services.crisis_center.worker import CrisisWorker
+from shared.health import Check, HealthServer, KafkaCheck, database_check, serving
 from shared.logging import configure_logging, get_logger
+
+
+def tables_recovered(worker: CrisisWorker) -> Check:
+    """The Faust app is past its rebalance and its tables are recovered from their changelogs."""
+
+    async def check() -> bool:
+        app = worker.app
+        return bool(app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
+                    and not app.rebalancing and not app.tables.recovery.in_recovery)  # type: ignore[attr-defined]
+
+    return check
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     worker = CrisisWorker(settings)
-    await worker.start()
-    get_logger(__name__).info("crisis_worker_started", app_id=settings.faust_app_id, store=settings.faust_store)
-    privacy = PrivacyResponder(settings)  # a plain consumer beside the Faust app: see services/crisis_center/privacy.py
-    await privacy.start()
-    try:
-        await stop.wait()
-    finally:
-        await privacy.stop()
-        await worker.stop()
+    health = HealthServer(service="crisis-center-worker", host=settings.http_host, port=settings.health_port,
+                          checks={"database": lambda: database_check(worker.pool)(),
+                                  "kafka": KafkaCheck(settings.kafka_bootstrap_servers),
+                                  "tables": tables_recovered(worker)})
+    async with serving(health):
+        await worker.start()
+        get_logger(__name__).info("crisis_worker_started", app_id=settings.faust_app_id, store=settings.faust_store)
+        privacy = PrivacyResponder(settings)  # a plain consumer beside the Faust app: see crisis_center/privacy.py
+        await privacy.start()
+        try:
+            await stop.wait()
+        finally:
+            await privacy.stop()
+            await worker.stop()
 
 
 async def run_api(settings: Settings) -> None:

@@ -12,6 +12,7 @@ SOURCE = "/services/crisis_center"
 
 class Settings(ServiceSettings):
     http_port: int = 8003
+    health_port: int = 9103  # the worker's probes
     database_schema: str = "crisis_center"
     crisis_threshold: int = Field(default=50, ge=1, description="Affected people that activate a crisis.")
     crisis_threshold_by_severity: str = Field(

@@ -22,6 +22,7 @@ from services.directory.domain.posts import post_to_dict
 from services.directory.settings import Settings
 from services.directory.worker import Worker
 from shared.events.directory import PostChanged
+from shared.health import HealthServer, KafkaCheck, consumers_check, database_check, serving
 from shared.kafka.outbox import enqueue
 from shared.kafka.producer import make_producer
 from shared.logging import configure_logging, get_logger
@@ -32,10 +33,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     producer = make_producer(settings.kafka_bootstrap_servers, client_id="directory-worker")
     await producer.start()
     worker = Worker(settings, resources, producer)
+    health = HealthServer(service="directory-worker", host=settings.http_host, port=settings.health_port, checks={
+        "database": database_check(resources.pool), "kafka": KafkaCheck(settings.kafka_bootstrap_servers),
+        "consumers": consumers_check(lambda: [worker.consumer])})
     try:
-        await worker.start()
-        get_logger(__name__).info("directory_worker_started")
-        await stop.wait()
+        async with serving(health):
+            await worker.start()
+            get_logger(__name__).info("directory_worker_started")
+            await stop.wait()
     finally:
         await worker.stop()
         await producer.stop()

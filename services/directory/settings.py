@@ -14,6 +14,7 @@ SEED_DIR = Path(__file__).resolve().parent / "seed"
 
 class Settings(ServiceSettings):
     http_port: int = 8002
+    health_port: int = 9102  # the worker's probes
     database_schema: str = "directory"
     seed_dir: Path = Field(default=SEED_DIR, description="Folder of posts.json, eu_posts.json and zones.json.")
     min_city_population: int = Field(

@@ -14,6 +14,7 @@ from services.intake.api import create_app
 from services.intake.bootstrap import open_resources
 from services.intake.settings import Settings
 from services.intake.worker import Worker
+from shared.health import HealthServer, KafkaCheck, consumers_check, database_check, serving
 from shared.kafka.producer import make_producer
 from shared.logging import configure_logging, get_logger
 
@@ -23,10 +24,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     producer = make_producer(settings.kafka_bootstrap_servers, client_id="intake-worker")
     await producer.start()
     worker = Worker(settings, resources, producer)
+    health = HealthServer(service="intake-worker", host=settings.http_host, port=settings.health_port, checks={
+        "database": database_check(resources.pool), "kafka": KafkaCheck(settings.kafka_bootstrap_servers),
+        "consumers": consumers_check(lambda: [worker.consumer])})
     try:
-        await worker.start()
-        get_logger(__name__).info("intake_worker_started")
-        await stop.wait()
+        async with serving(health):
+            await worker.start()
+            get_logger(__name__).info("intake_worker_started")
+            await stop.wait()
     finally:
         await worker.stop()
         await producer.stop()

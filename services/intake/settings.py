@@ -12,6 +12,7 @@ SOURCE = "/services/intake"
 
 class Settings(ServiceSettings, TwilioSettings):
     http_port: int = 8001
+    health_port: int = 9101  # the worker's probes
     public_base_url: str = Field(default="http://127.0.0.1:8001",
                                  description="Base URL Twilio calls our webhooks at (signatures are computed on it).")
     database_schema: str = "intake"

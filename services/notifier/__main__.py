@@ -14,6 +14,7 @@ from services.notifier.api import create_app
 from services.notifier.bootstrap import open_resources
 from services.notifier.settings import NotifierSettings
 from services.notifier.worker import Worker
+from shared.health import HealthServer, KafkaCheck, consumers_check, database_check, serving
 from shared.kafka.producer import make_producer
 from shared.logging import configure_logging
 
@@ -24,9 +25,13 @@ async def run_worker(settings: NotifierSettings, stop: asyncio.Event) -> None:
     producer = make_producer(settings.kafka_bootstrap_servers, client_id="notifier-worker")
     await producer.start()
     worker = Worker(settings, resources, producer)
+    health = HealthServer(service="notifier-worker", host=settings.http_host, port=settings.health_port, checks={
+        "database": database_check(resources.pool), "kafka": KafkaCheck(settings.kafka_bootstrap_servers),
+        "consumers": consumers_check(lambda: worker.consumers)})
     try:
-        await worker.start()
-        await stop.wait()
+        async with serving(health):
+            await worker.start()
+            await stop.wait()
     finally:
         await worker.stop()
         await producer.stop()

@@ -9,6 +9,7 @@ from shared.settings import ServiceSettings, SmtpSettings, TwilioSettings
 
 class NotifierSettings(ServiceSettings, TwilioSettings, SmtpSettings):
     http_port: int = 8004
+    health_port: int = 9104  # the worker's probes
     public_base_url: str = Field(
         default="http://127.0.0.1:8004",
         description="Base URL Twilio reaches the notifier at; status callbacks go to <this>/twilio/status.",

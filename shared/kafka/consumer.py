@@ -109,6 +109,14 @@ class EventConsumer:
         self._stopping.set()
         await self._consumer.stop()
 
+    def in_group(self) -> bool:
+        """Started, not stopping, and a member of its group with a settled assignment (for /readyz). The
+        assignment may be empty when the group has more members than the topics have partitions."""
+        if not self._started or self._stopping.is_set():
+            return False
+        subscription = self._consumer._subscription.subscription  # aiokafka has no public "joined" state
+        return subscription is not None and subscription.assignment is not None
+
     async def run(self) -> None:
         """Start (if needed) and consume until `stop()`."""
         await self.start()

@@ -97,8 +97,10 @@ def test_generated_manifests_are_what_the_generator_writes(validated: str, tmp_p
 @pytest.mark.parametrize("overlay,replicas,min_insync", [("prod", 3, "2"), ("dev", 1, "1")])
 def test_topics_match_shared_topics(builds: dict[str, list[dict[str, Any]]], overlay: str, replicas: int,
                                     min_insync: str) -> None:
+    from deploy.gen import faust_internal_specs
+
     topics = {d["spec"]["topicName"]: d["spec"] for d in builds[overlay] if d["kind"] == "KafkaTopic"}
-    specs = all_topic_specs()
+    specs = [*all_topic_specs(), *faust_internal_specs()]
     assert set(topics) == {s.name for s in specs}
     for spec in specs:
         manifest = topics[spec.name]
@@ -126,11 +128,34 @@ def test_kafka_is_kraft_and_postgres_is_cloudnativepg(builds: dict[str, list[dic
     assert cluster["spec"]["instances"] == instances
 
 
-def services() -> Iterator[tuple[str, int]]:
+def services() -> Iterator[tuple[str, int, int]]:
     from deploy.gen import SERVICES
 
     for service in SERVICES:
-        yield service.package, service.port
+        yield service.package, service.port, service.health_port
+
+
+def settings_default(package: str, field: str) -> Any:
+    import importlib
+
+    module = importlib.import_module(f"services.{package}.settings")
+    (settings,) = [v for k, v in vars(module).items() if k.endswith("Settings") and v.__module__ == module.__name__]
+    return settings.model_fields[field].default
+
+
+def test_faust_topics_in_the_manifests_are_the_ones_the_worker_makes() -> None:
+    """The changelogs declared for the crisis center are those of the tables its Faust app defines."""
+    from deploy.gen import FAUST_APP_ID, faust_internal_specs
+    from services.crisis_center.settings import Settings
+    from services.crisis_center.worker import CrisisWorker
+
+    settings = Settings(jwt_secret="x" * 40, faust_store="memory://",  # type: ignore[call-arg]
+                        faust_data_dir=str(ROOT / ".run" / "test-faust-manifests"))
+    assert settings.faust_app_id == FAUST_APP_ID
+    app = CrisisWorker(settings).app
+    made = {table.changelog_topic.get_topic_name(): table.partitions for table in app.tables.values()}
+    declared = {s.name: s.partitions for s in faust_internal_specs() if s.name.endswith("-changelog")}
+    assert declared == made
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -140,7 +165,7 @@ def test_each_service_has_its_api_worker_and_migrations(builds: dict[str, list[d
     deployments, jobs = by_kind(docs, "Deployment"), by_kind(docs, "Job")
     hpas, pdbs = by_kind(docs, "HorizontalPodAutoscaler"), by_kind(docs, "PodDisruptionBudget")
     k8s_services = by_kind(docs, "Service")
-    for package, port in services():
+    for package, port, health_port in services():
         name = package.replace("_", "-")
         assert (ROOT / "services" / package / "__main__.py").is_file()
         api = deployments[f"{name}-api"]["spec"]["template"]["spec"]["containers"][0]
@@ -151,6 +176,13 @@ def test_each_service_has_its_api_worker_and_migrations(builds: dict[str, list[d
         assert k8s_services[name]["spec"]["ports"][0]["port"] == port
         worker = deployments[f"{name}-worker"]["spec"]["template"]["spec"]["containers"][0]
         assert worker["args"] == ["-m", f"services.{package}", "worker"]
+        assert worker["ports"] == [{"name": "health", "containerPort": health_port, "protocol": "TCP"}]
+        assert worker["livenessProbe"]["httpGet"] == {"port": "health", "path": "/healthz"}
+        assert worker["startupProbe"]["httpGet"] == {"port": "health", "path": "/healthz"}
+        assert worker["readinessProbe"]["httpGet"] == {"port": "health", "path": "/readyz"}
+        config = by_kind(docs, "ConfigMap")[f"{name}-config"]["data"]
+        assert config["HEALTH_PORT"] == str(health_port)
+        assert settings_default(package, "health_port") == health_port  # `make run` uses the same port
         migrate = jobs[f"{name}-migrate"]["spec"]["template"]["spec"]
         assert migrate["containers"][0]["args"] == ["-m", "shared.cli", "migrate", package]
         assert migrate["restartPolicy"] == "Never"
@@ -204,10 +236,20 @@ def test_network_policies_open_only_what_each_needs(builds: dict[str, list[dict[
                 assert name == "notifier-worker" and ports == {443, 587}
             elif name != "platform-allow-dns":
                 assert ports <= {5432, 9092}
-        if name.endswith("-worker") or name.endswith("-migrations"):
+        if name.endswith("-worker"):  # Prometheus only, on the health port
+            (rule,) = spec["ingress"]
+            assert {p["port"] for p in rule["ports"]} == {int(policy_config(docs, name)["HEALTH_PORT"])}
+            assert [peer["namespaceSelector"]["matchLabels"] for peer in rule["from"]] == [
+                {"kubernetes.io/metadata.name": "monitoring"}]
+        if name.endswith("-migrations"):
             assert spec["ingress"] == []
         if name.endswith("-migrations"):
             assert all({p["port"] for p in r["ports"]} == {5432} for r in spec["egress"])
+
+
+def policy_config(docs: list[dict[str, Any]], policy: str) -> dict[str, str]:
+    service = policy.rsplit("-", 1)[0]
+    return dict(by_kind(docs, "ConfigMap")[f"{service}-config"]["data"])
 
 
 def dockerignore_patterns() -> list[str]:
