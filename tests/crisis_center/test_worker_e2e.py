@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-import pytest
 from aiokafka.structs import ConsumerRecord
 
 from services.crisis_center.handlers import crisis_id_for_incident
@@ -164,8 +163,6 @@ async def test_affected_and_joining_travellers_are_notified_in_their_language(en
     assert {c["channel"] for c in commands} == {"sms", "email"}
 
 
-@pytest.mark.xfail(strict=False, reason="Faust's graceful stop mid-burst sometimes commits offsets of commands whose "
-                   "table writes were lost (about 1 run in 4); see docs/crisis_center.md, Restarts")
 async def test_restart_in_the_middle_of_a_burst(env: Env) -> None:
     first_part, second_part = 60, 20
     worker = env.worker()
