@@ -25,7 +25,7 @@ from shared.topics import dlq_name
 log = get_logger(__name__)
 
 BY_COUNTRY = "crisis.by-country"
-SOURCE_PARTITIONS = {"travellers.registrations": 6, "crisis.incidents": 3}  # contract: shared/topics.py
+SOURCE_PARTITIONS = {"travellers.registrations": 6, "consular.reports": 6, "crisis.incidents": 3}  # shared/topics.py
 COUNTRY_TABLES = ("travellers", "reports", "incidents", "members")
 COMPACTED = {"cleanup.policy": "compact"}
 
@@ -43,7 +43,14 @@ def table_partitions(settings: Settings) -> dict[str, int]:
         "traveller_country": SOURCE_PARTITIONS["travellers.registrations"],
         "incident_country": SOURCE_PARTITIONS["crisis.incidents"],
         **{name: settings.faust_partitions for name in COUNTRY_TABLES},
+        # last offset applied per source partition (gaps.py), one table per source topic
+        **{applied_table(topic): n for topic, n in SOURCE_PARTITIONS.items()},
+        applied_table(BY_COUNTRY): settings.faust_partitions,
     }
+
+
+def applied_table(topic: str) -> str:
+    return "applied_" + topic.replace(".", "_").replace("-", "_")
 
 
 def changelog_name(settings: Settings, table: str) -> str:

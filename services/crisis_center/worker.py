@@ -44,7 +44,14 @@ from services.crisis_center.domain.engine import (
     Notify,
     PeopleChanged,
 )
-from services.crisis_center.internal_topics import BY_COUNTRY, COUNTRY_TABLES, ensure_internal_topics, table_partitions
+from services.crisis_center.gaps import GapFiller, handle_in_order
+from services.crisis_center.internal_topics import (
+    BY_COUNTRY,
+    COUNTRY_TABLES,
+    applied_table,
+    ensure_internal_topics,
+    table_partitions,
+)
 from services.crisis_center.settings import Settings
 from services.crisis_center.translate import (
     Places,
@@ -149,6 +156,7 @@ class CrisisWorker:
 
     async def stop(self) -> None:
         await self.app.stop()
+        await self.gaps.stop()
         if self._relay is not None and self._relay_task is not None:
             self._relay.stop()
             await asyncio.gather(self._relay_task, return_exceptions=True)
@@ -191,6 +199,12 @@ class CrisisWorker:
         traveller_country = app.Table("traveller_country", partitions=partitions["traveller_country"])
         incident_country = app.Table("incident_country", partitions=partitions["incident_country"])
         tables = {name: app.Table(name, partitions=partitions[name]) for name in COUNTRY_TABLES}
+        applied = {topic: app.Table(applied_table(topic), partitions=partitions[applied_table(topic)])
+                   for topic in ("travellers.registrations", "consular.reports", "crisis.incidents", BY_COUNTRY)}
+        self.gaps = gaps = GapFiller(s.kafka_bootstrap_servers)
+
+        async def in_order(topic: str, event: Any, handle: Callable[[Any], Any]) -> None:
+            await self.in_flight.run(handle_in_order(event, handle, applied[topic], gaps))  # not cut short by a stop
         self.tables = tables
         self.engine = CountryEngine(**tables)  # type: ignore[arg-type]
 
@@ -213,7 +227,7 @@ class CrisisWorker:
                         ("dlq.consumer", b"crisis_center")]
             await dlq[topic].send(key=event.message.key, value=event.message.value, headers=headers)
 
-        async def handle_registration(event: faust.EventT) -> None:
+        async def handle_registration(event: Any) -> None:
             try:
                 key = (event.message.key or b"").decode()
                 if event.message.value is None:  # compaction tombstone: the registration is gone
@@ -240,10 +254,10 @@ class CrisisWorker:
         @app.agent(registrations, name="route_registrations")
         async def route_registrations(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
             async for event in stream.events():
-                await self.in_flight.run(handle_registration(event))  # not cut short by a stop
+                await in_order("travellers.registrations", event, handle_registration)
                 yield None  # one result per event: `test_context().put` waits for it
 
-        async def handle_report(event: faust.EventT) -> None:
+        async def handle_report(event: Any) -> None:
             try:
                 data = parse_data(decode(event.message.value), topic="consular.reports")
                 if isinstance(data, ReportSubmitted):
@@ -256,10 +270,10 @@ class CrisisWorker:
         @app.agent(reports, name="route_reports")
         async def route_reports(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
             async for event in stream.events():
-                await self.in_flight.run(handle_report(event))  # not cut short by a stop
+                await in_order("consular.reports", event, handle_report)
                 yield None  # one result per event: `test_context().put` waits for it
 
-        async def handle_incident(event: faust.EventT) -> None:
+        async def handle_incident(event: Any) -> None:
             try:
                 data = parse_data(decode(event.message.value), topic="crisis.incidents")
                 if isinstance(data, IncidentReported | IncidentUpdated):
@@ -284,10 +298,10 @@ class CrisisWorker:
         @app.agent(incidents, name="route_incidents")
         async def route_incidents(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
             async for event in stream.events():
-                await self.in_flight.run(handle_incident(event))  # not cut short by a stop
+                await in_order("crisis.incidents", event, handle_incident)
                 yield None  # one result per event: `test_context().put` waits for it
 
-        async def handle_command(event: faust.EventT) -> None:
+        async def handle_command(event: Any) -> None:
             try:
                 command = decode_command(event.message.value or b"")
                 started = time.perf_counter()
@@ -308,7 +322,7 @@ class CrisisWorker:
         @app.agent(by_country, name="country")
         async def country(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
             async for event in stream.events():
-                await self.in_flight.run(handle_command(event))  # not cut short by a stop
+                await in_order(BY_COUNTRY, event, handle_command)
                 yield None  # one result per event: `test_context().put` waits for it
 
         @app.timer(interval=max(0.5, s.crisis_update_interval_seconds / 4))
