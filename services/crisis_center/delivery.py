@@ -38,7 +38,8 @@ class InFlight:
         await asyncio.shield(task)
 
     async def settle(self) -> None:
-        while self.tasks:
+        """Wait for the handlings under way now (not for later ones: under load there always is one)."""
+        if self.tasks:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
 
 
@@ -58,9 +59,13 @@ class DeliveringProducer(Producer):
         super().send_soon(fut)
 
     async def deliver_all(self) -> None:
-        """Wait for the events being handled, then for every buffered message (changelog writes) to be acked."""
+        """Wait for the events being handled, then for the buffered messages (changelog writes) to be acked.
+
+        The offsets a commit carries were computed before its flush: their events have finished (or were
+        interrupted, and are among the handlings under way), so what is under way and buffered now is enough;
+        waiting for later ones would never end under load."""
         await self.in_flight.settle()
-        while self._undelivered:
+        if self._undelivered:
             # An exception here fails the commit: the events are handled again (at least once), never skipped.
             await asyncio.gather(*list(self._undelivered))
 

@@ -132,14 +132,16 @@ async def test_duplicated_events_change_nothing(env: Env) -> None:
         crisis = await eventually(lambda: db_crisis(env))
         # A marker on the same traveller's partition as the last duplicate, so it is handled after all of them.
         await env.send(registration(THRESHOLD - 1, lat=50.0))  # that traveller leaves the area...
-        await env.send(registration(THRESHOLD - 1))  # ...and comes back
+        await env.send(registration(THRESHOLD - 1, lat=41.02))  # ...and comes back (a position seen only then)
         await eventually(lambda: _db_count_is(env, THRESHOLD))
-        await eventually(lambda: worker.engine.travellers[f"t{THRESHOLD - 1}"]["lat"] != 50.0)
+        await eventually(lambda: worker.engine.travellers[f"t{THRESHOLD - 1}"]["lat"] == 41.02)
         assert count_of(worker) == THRESHOLD
         assert crisis["affected_count"] == THRESHOLD
     notifications = await consume(env.topic("notifications.commands"), count=2 * THRESHOLD, timeout=60)
     ids = [json.loads(r.value)["data"]["notification_id"] for r in notifications]
-    assert len(ids) == 2 * THRESHOLD == len(set(ids))  # one SMS and one email per person
+    # One SMS and one email per person. The traveller who left and came back may be asked again, under the same
+    # notification ids (derived from crisis, traveller and channel), which the notifier drops.
+    assert len(set(ids)) == 2 * THRESHOLD
 
 
 async def test_affected_and_joining_travellers_are_notified_in_their_language(env: Env) -> None:
