@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from services.crisis_center.internal_topics import internal_topic_specs
+from services.crisis_center.settings import Settings as CrisisSettings
 from shared.topics import TopicSpec, all_topic_specs
 
 BASE = Path(__file__).resolve().parent / "k8s" / "base"
@@ -35,6 +37,9 @@ PART_OF = "consular-platform"
 # Replication in the base (production shape: three brokers); the dev overlay patches both down to 1.
 TOPIC_REPLICAS = 3
 TOPIC_MIN_INSYNC = 2
+# The crisis center's Faust app id and partitions of its country topic and tables (its ConfigMap below).
+FAUST_APP_ID = "crisis-center"
+FAUST_PARTITIONS = 6
 
 # Secrets are referenced, never stored here: the database URI is written by CloudNativePG into the
 # `<cluster>-app` Secret; the others are created by the operators of the cluster (docs/deploy.md).
@@ -99,7 +104,7 @@ SERVICES: tuple[Service, ...] = (
         "HOTLINE_NUMBERS": "+3225011000,+3225011001,+3225011002,+3225011003",
         "FAUST_STORE": "rocksdb://",
         "FAUST_DATA_DIR": "/data/faust",
-        "FAUST_PARTITIONS": "6",
+        "FAUST_PARTITIONS": str(FAUST_PARTITIONS),
         # Changelogs and the leader topic on three brokers, and a standby copy of each table on another
         # replica, so that a lost broker or pod does not stop the tables (the dev overlay sets 1 and 0).
         "FAUST_REPLICATION_FACTOR": str(TOPIC_REPLICAS),
@@ -117,20 +122,20 @@ SERVICES: tuple[Service, ...] = (
 
 # The crisis center's Faust app makes topics of its own, named after its app id (FAUST_APP_ID): a compacted
 # changelog per table and the leader-election topic. Declared here too so that they get three replicas and
-# min.insync.replicas=2 like every other topic (Faust finds them made and leaves them as they are).
-# TODO(lead): take this list from services.crisis_center's function listing its internal topics once merged,
-# instead of repeating the table names and partitions of services/crisis_center/worker.py here.
-FAUST_APP_ID = "crisis-center"
-FAUST_TABLES = {"traveller_country": 6, "incident_country": 3,  # like travellers.registrations, crisis.incidents
-                "travellers": 6, "reports": 6, "incidents": 6, "members": 6}  # FAUST_PARTITIONS
-
-
+# min.insync.replicas=2 like every other topic (Faust finds them made and leaves them as they are). The list comes
+# from the worker itself (services/crisis_center/internal_topics.py); crisis.by-country is in shared/topics.py.
 def faust_internal_specs() -> list[TopicSpec]:
-    specs = [TopicSpec(f"{FAUST_APP_ID}-{table}-changelog", partitions, compacted=True, internal=True,
-                       description=f"Changelog of the crisis center's Faust table {table}.")
-             for table, partitions in FAUST_TABLES.items()]
-    specs.append(TopicSpec(f"{FAUST_APP_ID}-__assignor-__leader", 1, internal=True,
-                           description="The crisis center's Faust leader election (timers that run on one replica)."))
+    settings = CrisisSettings.model_construct(faust_app_id=FAUST_APP_ID, faust_partitions=FAUST_PARTITIONS,
+                                              kafka_topic_prefix="")
+    specs = []
+    for spec in internal_topic_specs(settings):
+        if spec.name.endswith("-changelog"):
+            table = spec.name.removeprefix(f"{FAUST_APP_ID}-").removesuffix("-changelog")
+            specs.append(TopicSpec(spec.name, spec.partitions, compacted=True, internal=True,
+                                   description=f"Changelog of the crisis center's Faust table {table}."))
+        elif spec.name.endswith("__leader"):
+            specs.append(TopicSpec(spec.name, spec.partitions, internal=True, description=(
+                "The crisis center's Faust leader election (timers that run on one replica).")))
     return specs
 
 

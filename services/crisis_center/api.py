@@ -51,6 +51,14 @@ class Counts(BaseModel):
     reports: int
 
 
+class PersonOnMap(BaseModel):
+    """One affected person for the dashboard's map: a position rounded to ~1 km and how they are known."""
+
+    lat: float
+    lon: float
+    source: Literal["registration", "report"]
+
+
 class CrisisOut(BaseModel):
     crisis_id: str
     incident_id: str | None
@@ -266,6 +274,15 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
             raise HTTPException(404, f"no crisis {crisis_id}")
         entries = [TimelineEntry(**dict(r)) for r in await handlers.timeline(pool=pool, crisis_id=crisis_id)]
         return CrisisDetail(**_crisis_out(row).model_dump(), timeline=entries)
+
+    @app.get("/v1/crises/{crisis_id}/people", response_model=list[PersonOnMap], tags=["coordinators"],
+             responses={404: {"description": "unknown crisis"}})
+    async def crisis_people(request: Request, crisis_id: str, _: Coordinator) -> list[PersonOnMap]:
+        """Where the affected people of an active crisis are (one point per person; no ids, names or phones)."""
+        rows = await handlers.people_on_map(pool=res(request).pool, crisis_id=crisis_id)
+        if rows is None:
+            raise HTTPException(404, f"no crisis {crisis_id}")
+        return [PersonOnMap(lat=r["lat"], lon=r["lon"], source=r["source"]) for r in rows]
 
     @app.post("/v1/crises", response_model=CrisisOut, status_code=201, tags=["coordinators"])
     async def activate(request: Request, body: ManualActivation, who: Coordinator) -> CrisisOut:

@@ -19,7 +19,7 @@ import asyncpg
 from services.crisis_center.domain import texts
 from services.crisis_center.domain.activation import ThresholdPolicy, allocate_hotline
 from services.crisis_center.domain.crisis import Crisis
-from services.crisis_center.domain.engine import Activate, Recipient
+from services.crisis_center.domain.engine import Activate, PeopleChanged, PersonPoint, Recipient
 from services.crisis_center.domain.geo import Area
 from services.crisis_center.domain.membership import SEVERITIES
 from shared.events.crisis import CrisisActivated, CrisisClosed, CrisisUpdated
@@ -115,6 +115,8 @@ async def activate_for_incident(
     async with pool.acquire() as conn, conn.transaction():
         existing = await conn.fetchrow("SELECT * FROM crises WHERE incident_id = $1", incident.incident_id)
         if existing is not None:
+            if existing["status"] == "active":  # a replay: the map rows again (idempotent), nothing published
+                await _place_people(conn, incident.incident_id, activate.people)
             return Activation(row_to_crisis(existing), False)
         number, from_pool = await _allocate(conn, pool_numbers=pool_numbers, general_number=general_number,
                                             crisis_id=crisis_id, at=now)
@@ -132,6 +134,7 @@ async def activate_for_incident(
                         {"threshold": activate.threshold, "hotline_from_pool": from_pool})
         await _publish_state(conn, crisis, "activated", publishing)
         await _enqueue_messages(conn, crisis, activate.recipients, publishing)
+        await _place_people(conn, incident.incident_id, activate.people)
     log.info("crisis_activated", crisis_id=crisis_id, incident_id=incident.incident_id, count=activate.count,
              recipients=len(activate.recipients))
     return Activation(crisis, True)
@@ -163,15 +166,67 @@ async def _enqueue_messages(conn: asyncpg.Connection, crisis: Crisis, recipients
 
 
 async def notify_joiners(*, pool: asyncpg.Pool, crisis_id: str, recipients: Sequence[Recipient],
-                         publishing: Publishing, now: datetime) -> bool:
-    """Message travellers who joined an active crisis; False when the crisis is no longer active."""
+                         publishing: Publishing, now: datetime, people: PeopleChanged | None = None) -> bool:
+    """Message travellers who joined an active crisis, and store the map rows that changed with them in the same
+    transaction; False when the crisis is no longer active."""
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow("SELECT * FROM crises WHERE crisis_id = $1 FOR SHARE", crisis_id)
         if row is None or row["status"] != "active":
             return False
         sent = await _enqueue_messages(conn, row_to_crisis(row), recipients, publishing)
         await _timeline(conn, crisis_id, now, "notified", "system:registration", None, {"messages": sent})
+        if people is not None:
+            await _apply_people(conn, people)
     return True
+
+
+# the map of affected people -------------------------------------------------------------------------------------
+_UPSERT_PERSON = """
+INSERT INTO affected_people(incident_id, contribution_id, person, source, lat, lon) VALUES ($1,$2,$3,$4,$5,$6)
+ON CONFLICT (incident_id, contribution_id) DO UPDATE
+SET person = EXCLUDED.person, source = EXCLUDED.source, lat = EXCLUDED.lat, lon = EXCLUDED.lon
+"""
+
+
+async def _place_people(conn: asyncpg.Connection, incident_id: str, points: Sequence[PersonPoint]) -> None:
+    if points:
+        await conn.executemany(_UPSERT_PERSON, [(incident_id, p.contribution_id, p.person, p.source, p.lat, p.lon)
+                                                for p in points])
+
+
+async def _apply_people(conn: asyncpg.Connection, change: PeopleChanged) -> None:
+    if change.replace:
+        await conn.execute(
+            "DELETE FROM affected_people WHERE incident_id = $1 AND NOT (contribution_id = ANY($2::text[]))",
+            change.incident_id, [p.contribution_id for p in change.placed])
+    elif change.removed:
+        await conn.execute("DELETE FROM affected_people WHERE incident_id = $1 AND contribution_id = ANY($2::text[])",
+                           change.incident_id, list(change.removed))
+    await _place_people(conn, change.incident_id, change.placed)
+
+
+async def record_people(*, pool: asyncpg.Pool, change: PeopleChanged) -> bool:
+    """Store where an active crisis's people are; False (nothing stored) when the crisis is no longer active."""
+    async with pool.acquire() as conn, conn.transaction():
+        status = await conn.fetchval("SELECT status FROM crises WHERE crisis_id = $1 FOR SHARE", change.crisis_id)
+        if status != "active":
+            return False
+        await _apply_people(conn, change)
+    return True
+
+
+async def people_on_map(*, pool: asyncpg.Pool, crisis_id: str) -> list[asyncpg.Record] | None:
+    """One point per affected person of an active crisis (a registration's position before a report's);
+    None for an unknown crisis, nothing for a closed or manual one."""
+    async with pool.acquire() as conn:
+        crisis = await conn.fetchrow("SELECT incident_id, status FROM crises WHERE crisis_id = $1", crisis_id)
+        if crisis is None:
+            return None
+        if crisis["status"] != "active" or crisis["incident_id"] is None:
+            return []
+        return await conn.fetch(
+            "SELECT DISTINCT ON (person) lat, lon, source FROM affected_people WHERE incident_id = $1"
+            " ORDER BY person, source = 'registration' DESC, contribution_id", crisis["incident_id"])
 
 
 async def record_count(*, pool: asyncpg.Pool, crisis_id: str, count: int, by_source: dict[str, int],
@@ -201,6 +256,8 @@ async def close_crisis(*, pool: asyncpg.Pool, crisis_id: str, actor: str, now: d
             existing = await conn.fetchrow("SELECT * FROM crises WHERE crisis_id = $1", crisis_id)
             return row_to_crisis(existing) if existing is not None else None
         crisis = row_to_crisis(row)
+        if crisis.incident_id is not None:  # a closed crisis has no map: nobody's whereabouts are kept
+            await conn.execute("DELETE FROM affected_people WHERE incident_id = $1", crisis.incident_id)
         await _timeline(conn, crisis_id, now, "closed", actor, crisis.affected_count)
         await audit(conn, actor=actor, action="crisis.close", target=crisis_id, at=now)
         await _publish_state(conn, crisis, "closed", publishing)

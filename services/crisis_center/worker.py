@@ -20,7 +20,6 @@ A Faust agent that raises loses its event, so every agent catches and dead-lette
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -29,15 +28,30 @@ from typing import Any
 
 import asyncpg
 import faust
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 from prometheus_client import Counter, Histogram
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from services.crisis_center import handlers
+from services.crisis_center.delivery import DeliveringProducer, InFlight
 from services.crisis_center.domain.activation import ThresholdPolicy, UpdateThrottle
 from services.crisis_center.domain.commands import Tick, decode_command, encode_command
-from services.crisis_center.domain.engine import Activate, CloseCrisis, CountChanged, CountryEngine, Effect, Notify
+from services.crisis_center.domain.engine import (
+    Activate,
+    CloseCrisis,
+    CountChanged,
+    CountryEngine,
+    Effect,
+    Notify,
+    PeopleChanged,
+)
+from services.crisis_center.gaps import GapFiller, handle_in_order
+from services.crisis_center.internal_topics import (
+    BY_COUNTRY,
+    COUNTRY_TABLES,
+    applied_table,
+    ensure_internal_topics,
+    table_partitions,
+)
 from services.crisis_center.settings import Settings
 from services.crisis_center.translate import (
     Places,
@@ -60,7 +74,6 @@ from shared.topics import dlq_name
 
 log = get_logger(__name__)
 
-BY_COUNTRY = "crisis.by-country"
 EVENTS = Counter("crisis_worker_events_total", "Events handled by the crisis worker", ["agent", "outcome"])
 HANDLE_SECONDS = Histogram("crisis_worker_handle_seconds", "Time to handle one command", ["op"])
 TRANSIENT = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
@@ -93,21 +106,13 @@ class PolicyCache:
         return self._value
 
 
-async def ensure_internal_topics(settings: Settings) -> None:
-    """`crisis.by-country` and its dead-letter twin (not in shared/topics.py yet: see docs/requests-...)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        rf = settings.faust_replication_factor
-        wanted = [NewTopic(settings.topic(BY_COUNTRY), settings.faust_partitions, rf),
-                  NewTopic(settings.topic(dlq_name(BY_COUNTRY)), 1, rf)]
-        missing = [t for t in wanted if t.name not in existing]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(missing)
-    finally:
-        await admin.close()
+class CrisisApp(faust.App):
+    """A Faust app whose commits wait for what the handled events produced (see `delivery`)."""
+
+    in_flight: InFlight
+
+    def _new_producer(self) -> DeliveringProducer:
+        return DeliveringProducer(self.transport, loop=self.loop, beacon=self.beacon, in_flight=self.in_flight)
 
 
 class CrisisWorker:
@@ -151,6 +156,7 @@ class CrisisWorker:
 
     async def stop(self) -> None:
         await self.app.stop()
+        await self.gaps.stop()
         if self._relay is not None and self._relay_task is not None:
             self._relay.stop()
             await asyncio.gather(self._relay_task, return_exceptions=True)
@@ -162,7 +168,7 @@ class CrisisWorker:
     def _build_app(self, store: str) -> faust.App:
         s = self.settings
         Path(s.faust_data_dir).mkdir(parents=True, exist_ok=True)
-        app = faust.App(
+        app = CrisisApp(
             s.faust_app_id,
             broker=";".join(f"kafka://{b.strip()}" for b in s.kafka_bootstrap_servers.split(",")),
             store=store,
@@ -173,13 +179,13 @@ class CrisisWorker:
             web_enabled=False,
             consumer_auto_offset_reset="earliest",
             producer_acks=-1,
-            stream_wait_empty=True,  # finish what was fetched before a rebalance or a stop
-            # A graceful stop mid-burst was seen committing offsets whose table writes were lost (docs, Restarts);
-            # exactly_once (Kafka transactions) did not cure it in the same test, so at_least_once stays the default.
+            stream_wait_empty=True,  # finish what was fetched before a rebalance
+            # at_least_once with commits that wait for the changelog and forwarded records (delivery.py).
             processing_guarantee=s.faust_processing_guarantee,
             broker_commit_interval=s.faust_commit_interval_seconds,
             table_cleanup_interval=3600.0,
         )
+        app.in_flight = self.in_flight = InFlight()
         raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
                                "value_serializer": "raw"}
         registrations = app.topic(s.topic("travellers.registrations"), **raw)
@@ -189,10 +195,16 @@ class CrisisWorker:
         dlq = {t: app.topic(s.topic(dlq_name(t)), **raw) for t in
                ("travellers.registrations", "consular.reports", "crisis.incidents", BY_COUNTRY)}
 
-        traveller_country = app.Table("traveller_country", partitions=6)  # like travellers.registrations
-        incident_country = app.Table("incident_country", partitions=3)  # like crisis.incidents
-        tables = {name: app.Table(name, partitions=s.faust_partitions)
-                  for name in ("travellers", "reports", "incidents", "members")}
+        partitions = table_partitions(s)  # like the stream that writes each; changelogs made beforehand
+        traveller_country = app.Table("traveller_country", partitions=partitions["traveller_country"])
+        incident_country = app.Table("incident_country", partitions=partitions["incident_country"])
+        tables = {name: app.Table(name, partitions=partitions[name]) for name in COUNTRY_TABLES}
+        applied = {topic: app.Table(applied_table(topic), partitions=partitions[applied_table(topic)])
+                   for topic in ("travellers.registrations", "consular.reports", "crisis.incidents", BY_COUNTRY)}
+        self.gaps = gaps = GapFiller(s.kafka_bootstrap_servers)
+
+        async def in_order(topic: str, event: Any, handle: Callable[[Any], Any]) -> None:
+            await self.in_flight.run(handle_in_order(event, handle, applied[topic], gaps))  # not cut short by a stop
         self.tables = tables
         self.engine = CountryEngine(**tables)  # type: ignore[arg-type]
 
@@ -215,92 +227,102 @@ class CrisisWorker:
                         ("dlq.consumer", b"crisis_center")]
             await dlq[topic].send(key=event.message.key, value=event.message.value, headers=headers)
 
+        async def handle_registration(event: Any) -> None:
+            try:
+                key = (event.message.key or b"").decode()
+                if event.message.value is None:  # compaction tombstone: the registration is gone
+                    data: Any = TravellerCancelled(traveller_id=key)
+                else:
+                    data = parse_data(decode(event.message.value), topic="travellers.registrations")
+                if isinstance(data, TravellerRegistered):
+                    command = traveller_command(data, self._places)
+                    previous = traveller_country.get(data.traveller_id)
+                    if previous is not None and previous != data.country:
+                        await forward(previous, cancel_command(TravellerCancelled(traveller_id=data.traveller_id)))
+                    if previous != data.country:
+                        traveller_country[data.traveller_id] = data.country
+                    await forward(data.country, command)
+                elif isinstance(data, TravellerCancelled):
+                    previous = traveller_country.get(data.traveller_id)
+                    if previous is not None:
+                        await forward(previous, cancel_command(data))
+                        del traveller_country[data.traveller_id]
+                EVENTS.labels("route_registrations", "ok").inc()
+            except Exception as exc:
+                await dead_letter("travellers.registrations", event, f"{type(exc).__name__}: {exc}")
+
         @app.agent(registrations, name="route_registrations")
         async def route_registrations(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
             async for event in stream.events():
-                try:
-                    key = (event.message.key or b"").decode()
-                    if event.message.value is None:  # compaction tombstone: the registration is gone
-                        data: Any = TravellerCancelled(traveller_id=key)
-                    else:
-                        data = parse_data(decode(event.message.value), topic="travellers.registrations")
-                    if isinstance(data, TravellerRegistered):
-                        command = traveller_command(data, self._places)
-                        previous = traveller_country.get(data.traveller_id)
-                        if previous is not None and previous != data.country:
-                            await forward(previous, cancel_command(TravellerCancelled(traveller_id=data.traveller_id)))
-                        if previous != data.country:
-                            traveller_country[data.traveller_id] = data.country
-                        await forward(data.country, command)
-                    elif isinstance(data, TravellerCancelled):
-                        previous = traveller_country.get(data.traveller_id)
-                        if previous is not None:
-                            await forward(previous, cancel_command(data))
-                            del traveller_country[data.traveller_id]
-                    EVENTS.labels("route_registrations", "ok").inc()
-                except Exception as exc:
-                    await dead_letter("travellers.registrations", event, f"{type(exc).__name__}: {exc}")
+                await in_order("travellers.registrations", event, handle_registration)
                 yield None  # one result per event: `test_context().put` waits for it
+
+        async def handle_report(event: Any) -> None:
+            try:
+                data = parse_data(decode(event.message.value), topic="consular.reports")
+                if isinstance(data, ReportSubmitted):
+                    command = report_command(data, self._places)
+                    await forward(command.country, command)
+                EVENTS.labels("route_reports", "ok").inc()
+            except Exception as exc:
+                await dead_letter("consular.reports", event, f"{type(exc).__name__}: {exc}")
 
         @app.agent(reports, name="route_reports")
         async def route_reports(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
             async for event in stream.events():
-                try:
-                    data = parse_data(decode(event.message.value), topic="consular.reports")
-                    if isinstance(data, ReportSubmitted):
-                        command = report_command(data, self._places)
-                        await forward(command.country, command)
-                    EVENTS.labels("route_reports", "ok").inc()
-                except Exception as exc:
-                    await dead_letter("consular.reports", event, f"{type(exc).__name__}: {exc}")
+                await in_order("consular.reports", event, handle_report)
                 yield None  # one result per event: `test_context().put` waits for it
+
+        async def handle_incident(event: Any) -> None:
+            try:
+                data = parse_data(decode(event.message.value), topic="crisis.incidents")
+                if isinstance(data, IncidentReported | IncidentUpdated):
+                    command = incident_command(data)
+                    country = data.area.country
+                    previous = incident_country.get(data.incident_id)
+                    if previous is not None and previous != country:
+                        raise ValueError(f"an incident's country cannot change (was {previous}, now {country});"
+                                         " report a new incident")
+                    if previous is None:
+                        incident_country[data.incident_id] = country
+                    await forward(country, command)
+                elif isinstance(data, IncidentClosed):
+                    previous = incident_country.get(data.incident_id)
+                    if previous is None:
+                        raise ValueError("incident.closed for an incident never reported")
+                    await forward(previous, incident_close_command(data))
+                EVENTS.labels("route_incidents", "ok").inc()
+            except Exception as exc:
+                await dead_letter("crisis.incidents", event, f"{type(exc).__name__}: {exc}")
 
         @app.agent(incidents, name="route_incidents")
         async def route_incidents(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
             async for event in stream.events():
-                try:
-                    data = parse_data(decode(event.message.value), topic="crisis.incidents")
-                    if isinstance(data, IncidentReported | IncidentUpdated):
-                        command = incident_command(data)
-                        country = data.area.country
-                        previous = incident_country.get(data.incident_id)
-                        if previous is not None and previous != country:
-                            raise ValueError(f"an incident's country cannot change (was {previous}, now {country});"
-                                             " report a new incident")
-                        if previous is None:
-                            incident_country[data.incident_id] = country
-                        await forward(country, command)
-                    elif isinstance(data, IncidentClosed):
-                        previous = incident_country.get(data.incident_id)
-                        if previous is None:
-                            raise ValueError("incident.closed for an incident never reported")
-                        await forward(previous, incident_close_command(data))
-                    EVENTS.labels("route_incidents", "ok").inc()
-                except Exception as exc:
-                    await dead_letter("crisis.incidents", event, f"{type(exc).__name__}: {exc}")
+                await in_order("crisis.incidents", event, handle_incident)
                 yield None  # one result per event: `test_context().put` waits for it
+
+        async def handle_command(event: Any) -> None:
+            try:
+                command = decode_command(event.message.value or b"")
+                started = time.perf_counter()
+                now = self.clock()
+                # The policy is refreshed by a timer (no database round trip per event); the handling runs
+                # shielded and every commit waits for it (delivery.py), so a stop never cuts it short.
+                policy = self.policy.current
+                if isinstance(command, Tick):
+                    await self._sync_closed(event.message.partition)
+                effects = self.engine.handle(command, now=now, policy=policy,
+                                             partition=event.message.partition)
+                await self._carry_out_all(effects, now)
+                HANDLE_SECONDS.labels(command.op).observe(time.perf_counter() - started)
+                EVENTS.labels("country", "ok").inc()
+            except Exception as exc:
+                await dead_letter(BY_COUNTRY, event, f"{type(exc).__name__}: {exc}")
 
         @app.agent(by_country, name="country")
         async def country(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
             async for event in stream.events():
-                try:
-                    command = decode_command(event.message.value)
-                    started = time.perf_counter()
-                    now = self.clock()
-                    # No await before the engine has written its tables: Faust acks an event whose processing
-                    # is cancelled (its stream's `finally`), so a stop must not catch us half-way (the policy is
-                    # refreshed by a timer; the tick below re-sends what a cancelled effect left undone).
-                    policy = self.policy.current
-                    if isinstance(command, Tick):
-                        await self._sync_closed(event.message.partition)
-                    effects = self.engine.handle(command, now=now, policy=policy,
-                                                 partition=event.message.partition)
-                    for effect in effects:
-                        await self._carry_out(effect, now)
-                    HANDLE_SECONDS.labels(command.op).observe(time.perf_counter() - started)
-                    EVENTS.labels("country", "ok").inc()
-                except Exception as exc:
-                    await dead_letter(BY_COUNTRY, event, f"{type(exc).__name__}: {exc}")
+                await in_order(BY_COUNTRY, event, handle_command)
                 yield None  # one result per event: `test_context().put` waits for it
 
         @app.timer(interval=max(0.5, s.crisis_update_interval_seconds / 4))
@@ -366,7 +388,16 @@ class CrisisWorker:
                 self.engine.crisis_closed(incident_id)
                 self.throttle.forget(crisis_id)
 
-    async def _carry_out(self, effect: Effect, now: datetime) -> None:
+    async def _carry_out_all(self, effects: list[Effect], now: datetime) -> None:
+        """Map rows that change with a message to joiners go in the same transaction as the message."""
+        notified = {e.incident_id for e in effects if isinstance(e, Notify)}
+        with_notify = {e.incident_id: e for e in effects if isinstance(e, PeopleChanged) and e.incident_id in notified}
+        for effect in effects:
+            if isinstance(effect, PeopleChanged) and effect.incident_id in with_notify:
+                continue
+            await self._carry_out(effect, now, with_notify.get(getattr(effect, "incident_id", "")))
+
+    async def _carry_out(self, effect: Effect, now: datetime, people: PeopleChanged | None = None) -> None:
         engine = self.engine
         if isinstance(effect, Activate):
             activation: handlers.Activation = await self._with_retry(lambda: handlers.activate_for_incident(
@@ -391,10 +422,13 @@ class CrisisWorker:
         elif isinstance(effect, Notify):
             still = await self._with_retry(lambda: handlers.notify_joiners(
                 pool=self.pool, crisis_id=effect.crisis_id, recipients=effect.recipients,
-                publishing=self.publishing, now=now))
+                publishing=self.publishing, now=now, people=people))
             if still:
                 engine.notified(effect.incident_id, effect.recipients)
             else:
+                engine.crisis_closed(effect.incident_id)
+        elif isinstance(effect, PeopleChanged):
+            if not await self._with_retry(lambda: handlers.record_people(pool=self.pool, change=effect)):
                 engine.crisis_closed(effect.incident_id)
         elif isinstance(effect, CloseCrisis):
             await self._with_retry(lambda: handlers.close_crisis(

@@ -11,8 +11,9 @@ import asyncpg
 import pytest
 
 from services.crisis_center.domain.commands import IncidentUpsert, encode_command
+from services.crisis_center.internal_topics import ensure_internal_topics
 from services.crisis_center.translate import Places, traveller_command
-from services.crisis_center.worker import CrisisWorker, ensure_internal_topics
+from services.crisis_center.worker import CrisisWorker
 from shared.events.envelope import EventData, encode, new_event
 from shared.events.travellers import TravellerCancelled
 from tests.crisis_center.conftest import NOW, drop_topics, make_settings, quake, registration

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-import pytest
 from aiokafka.structs import ConsumerRecord
 
 from services.crisis_center.handlers import crisis_id_for_incident
@@ -133,14 +132,16 @@ async def test_duplicated_events_change_nothing(env: Env) -> None:
         crisis = await eventually(lambda: db_crisis(env))
         # A marker on the same traveller's partition as the last duplicate, so it is handled after all of them.
         await env.send(registration(THRESHOLD - 1, lat=50.0))  # that traveller leaves the area...
-        await env.send(registration(THRESHOLD - 1))  # ...and comes back
+        await env.send(registration(THRESHOLD - 1, lat=41.02))  # ...and comes back (a position seen only then)
         await eventually(lambda: _db_count_is(env, THRESHOLD))
-        await eventually(lambda: worker.engine.travellers[f"t{THRESHOLD - 1}"]["lat"] != 50.0)
+        await eventually(lambda: worker.engine.travellers[f"t{THRESHOLD - 1}"]["lat"] == 41.02)
         assert count_of(worker) == THRESHOLD
         assert crisis["affected_count"] == THRESHOLD
     notifications = await consume(env.topic("notifications.commands"), count=2 * THRESHOLD, timeout=60)
     ids = [json.loads(r.value)["data"]["notification_id"] for r in notifications]
-    assert len(ids) == 2 * THRESHOLD == len(set(ids))  # one SMS and one email per person
+    # One SMS and one email per person. The traveller who left and came back may be asked again, under the same
+    # notification ids (derived from crisis, traveller and channel), which the notifier drops.
+    assert len(set(ids)) == 2 * THRESHOLD
 
 
 async def test_affected_and_joining_travellers_are_notified_in_their_language(env: Env) -> None:
@@ -164,8 +165,6 @@ async def test_affected_and_joining_travellers_are_notified_in_their_language(en
     assert {c["channel"] for c in commands} == {"sms", "email"}
 
 
-@pytest.mark.xfail(strict=False, reason="Faust's graceful stop mid-burst sometimes commits offsets of commands whose "
-                   "table writes were lost (about 1 run in 4); see docs/crisis_center.md, Restarts")
 async def test_restart_in_the_middle_of_a_burst(env: Env) -> None:
     first_part, second_part = 60, 20
     worker = env.worker()

@@ -11,7 +11,8 @@ Tables (all written while handling a command from the country's partition):
 - reports: reference -> {country, lat, lon, received_at, identifiers, incidents}.
 - incidents: incident_id -> {title, kind, severity, area, occurred_at, country, phase, crisis_id,
   hotline_number, last_count, partition}.
-- members: "<incident_id>|<contribution_id>" -> {source, identifiers, traveller_id, notified}.
+- members: "<incident_id>|<contribution_id>" -> {source, identifiers, traveller_id, notified, lat, lon}
+  (position rounded to 2 decimals, ~1 km: what the dashboard's map shows).
 """
 
 from __future__ import annotations
@@ -60,12 +61,35 @@ class IncidentFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonPoint:
+    """Where one record of an affected person puts them; `person` is shared by the records about one person."""
+
+    contribution_id: str
+    person: str
+    source: Source
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True, slots=True)
+class PeopleChanged:
+    """Positions to store for an active crisis's map; `replace`: the full set (a tick's resynchronisation)."""
+
+    incident_id: str
+    crisis_id: str
+    placed: tuple[PersonPoint, ...]
+    removed: tuple[str, ...] = ()
+    replace: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Activate:
     incident: IncidentFacts
     count: int
     by_source: dict[Source, int]
     threshold: int
     recipients: tuple[Recipient, ...]
+    people: tuple[PersonPoint, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +115,20 @@ class CloseCrisis:
     crisis_id: str
 
 
-Effect = Activate | CountChanged | Notify | CloseCrisis
+Effect = Activate | CountChanged | Notify | PeopleChanged | CloseCrisis
+
+MAP_DECIMALS = 2  # ~1 km: enough for a map, not an address
 
 
 @dataclass(slots=True)
 class _Touched:
     contributions: dict[str, set[str]] = field(default_factory=dict)  # incident -> contribution ids
     incidents: set[str] = field(default_factory=set)
+    mapped: dict[str, set[str]] = field(default_factory=dict)  # incident -> contributions whose map row changes
+
+    def remap(self, incident_id: str, contribution_ids: Iterable[str]) -> None:
+        self.incidents.add(incident_id)
+        self.mapped.setdefault(incident_id, set()).update(contribution_ids)
 
     def touch(self, incident_id: str, contribution_id: str | None = None) -> None:
         self.incidents.add(incident_id)
@@ -112,6 +143,13 @@ def _member_key(incident_id: str, contribution_id: str) -> str:
 def _point(record: Record) -> Point | None:
     lat, lon = record.get("lat"), record.get("lon")
     return Point(float(lat), float(lon)) if lat is not None and lon is not None else None
+
+
+def _map_position(record: Record) -> tuple[float | None, float | None]:
+    point = _point(record)
+    if point is None:
+        return None, None
+    return round(point.lat, MAP_DECIMALS), round(point.lon, MAP_DECIMALS)
 
 
 def _incident(record: Record) -> Incident:
@@ -179,27 +217,68 @@ class CountryEngine:
             if isinstance(command, Tick):
                 changed = set(self.affected(incident_id).contribution_ids())  # a sweep: anyone not yet messaged
             effects += self._evaluate(incident_id, policy, changed)
+            effects += self._map(incident_id, None if isinstance(command, Tick) else touched.mapped.get(incident_id))
         return effects
 
-    def _join(self, incident_id: str, contribution: Contribution, traveller_id: str | None, touched: _Touched) -> None:
+    # the map ----------------------------------------------------------------------------------------------
+    def people_points(self, incident_id: str, among: Iterable[str] | None = None) -> list[PersonPoint]:
+        """Map rows of the incident's records (of `among` only, if given) that have a position."""
+        aset = self.affected(incident_id)
+        ids = aset.contribution_ids() if among is None else [c for c in among if c in aset]
+        points: list[PersonPoint] = []
+        for contribution_id in sorted(ids):
+            member = self.members.get(_member_key(incident_id, contribution_id))
+            if member is None or member.get("lat") is None or member.get("lon") is None:
+                continue
+            person = min(aset.same_person(contribution_id))
+            points.append(PersonPoint(contribution_id, person, member["source"], member["lat"], member["lon"]))
+        return points
+
+    def _map(self, incident_id: str, mapped: set[str] | None) -> list[Effect]:
+        """Map rows to store for an active crisis: those that changed, or all of them (`mapped` None: a tick)."""
+        record = self.incidents.get(incident_id)
+        if record is None or record["phase"] != Phase.ACTIVE.value or not record.get("crisis_id"):
+            return []
+        if mapped is None:
+            return [PeopleChanged(incident_id, record["crisis_id"], tuple(self.people_points(incident_id)),
+                                  replace=True)]
+        if not mapped:
+            return []
+        placed = tuple(self.people_points(incident_id, mapped))
+        kept = {p.contribution_id for p in placed}
+        return [PeopleChanged(incident_id, record["crisis_id"], placed, tuple(sorted(mapped - kept)))]
+
+    def _join(self, incident_id: str, contribution: Contribution, traveller_id: str | None, record: Record,
+              touched: _Touched) -> None:
         key = _member_key(incident_id, contribution.contribution_id)
         known = self.members.get(key)
         identifiers = sorted(contribution.identifiers)
-        if known is not None and known["identifiers"] == identifiers:
+        lat, lon = _map_position(record)
+        same_person = known is not None and known["identifiers"] == identifiers
+        if same_person and known is not None and (known.get("lat"), known.get("lon")) == (lat, lon):
             return
         self.members[key] = {
             "source": contribution.source, "identifiers": identifiers, "traveller_id": traveller_id,
-            "notified": bool(known and known.get("notified")),
+            "notified": bool(known and known.get("notified")), "lat": lat, "lon": lon,
         }
-        self.affected(incident_id).upsert(contribution)
+        aset = self.affected(incident_id)
+        if same_person:  # moved within the area: only the map changes
+            touched.remap(incident_id, [contribution.contribution_id])
+            return
+        before = aset.same_person(contribution.contribution_id)
+        aset.upsert(contribution)
         touched.touch(incident_id, contribution.contribution_id)
+        touched.remap(incident_id, before | aset.same_person(contribution.contribution_id))
 
     def _leave(self, incident_id: str, contribution_id: str, touched: _Touched) -> None:
         key = _member_key(incident_id, contribution_id)
         if key in self.members:
             del self.members[key]
-            self.affected(incident_id).remove(contribution_id)
+            aset = self.affected(incident_id)
+            before = aset.same_person(contribution_id)
+            aset.remove(contribution_id)
             touched.touch(incident_id)
+            touched.remap(incident_id, before | {contribution_id})  # it leaves the map; the rest may split
 
     # travellers -------------------------------------------------------------------------------------------
     @staticmethod
@@ -223,7 +302,7 @@ class CountryEngine:
         for incident_id in before - desired:
             self._leave(incident_id, contribution.contribution_id, touched)
         for incident_id in desired:
-            self._join(incident_id, contribution, command.traveller_id, touched)
+            self._join(incident_id, contribution, command.traveller_id, record, touched)
 
     def _traveller_remove(self, traveller_id: str, touched: _Touched) -> None:
         previous = self.travellers.get(traveller_id)
@@ -252,7 +331,7 @@ class CountryEngine:
         for incident_id in before - desired:
             self._leave(incident_id, contribution.contribution_id, touched)
         for incident_id in desired:
-            self._join(incident_id, contribution, None, touched)
+            self._join(incident_id, contribution, None, record, touched)
 
     # incidents --------------------------------------------------------------------------------------------
     def _incident_upsert(self, command: IncidentUpsert, now: datetime, partition: int, touched: _Touched) -> None:
@@ -298,7 +377,7 @@ class CountryEngine:
                         contribution: Contribution, traveller_id: str | None, touched: _Touched) -> None:
         was = incident_id in record["incidents"]
         if inside:
-            self._join(incident_id, contribution, traveller_id, touched)
+            self._join(incident_id, contribution, traveller_id, record, touched)
         elif was:
             self._leave(incident_id, contribution.contribution_id, touched)
         if inside != was:
@@ -358,7 +437,8 @@ class CountryEngine:
             facts = IncidentFacts(incident.incident_id, incident.title, incident.kind, incident.severity,
                                   incident.area, incident.occurred_at)
             effects.append(Activate(facts, count, aset.counts_by_source(), threshold,
-                                    self._unnotified(incident_id, aset, None)))
+                                    self._unnotified(incident_id, aset, None),
+                                    tuple(self.people_points(incident_id))))
         elif phase is Phase.ACTIVE:
             if count != record.get("last_count"):
                 effects.append(CountChanged(incident_id, record["crisis_id"], count, aset.counts_by_source()))

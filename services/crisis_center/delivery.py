@@ -1,0 +1,78 @@
+"""At-least-once for the Faust worker: nothing is committed before what it caused has reached the broker.
+
+Two gaps in faust-streaming 0.15.3 (read in its source) lost travellers across a graceful restart:
+
+1. Table writes are produced with `send_soon` into `ProducerBuffer`; before committing offsets the consumer awaits
+   `producer.flush()`, but `ProducerBuffer.flush_atmost` gives up when no message went out within 0.1 s
+   (`asyncio.wait_for(..., timeout=0.1)`), so under load offsets were committed while changelog writes still sat
+   in the buffer, and the buffer's task is cancelled at stop with them inside.
+2. A stream acks the event in hand in its `finally`, also when the agent is cancelled at stop (`Agent.stop`), so an
+   event whose handling was interrupted half-way (a table written, the forwarded command not yet produced) is
+   committed by the consumer's final commit.
+
+`DeliveringProducer.flush` (what every commit awaits) therefore first waits for the handling of events in flight
+(run shielded by `InFlight`, so cancelling the agent does not interrupt them), then for the delivery of every
+buffered message, then flushes aiokafka as before (records produced with `send` sit in its accumulator).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+from faust.transport.drivers.aiokafka import Producer
+from faust.types import FutureMessage
+
+
+class InFlight:
+    """Handlings of events run as shielded tasks, so that a commit can wait for them to finish."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Future[Any]] = set()
+
+    async def run(self, handling: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(handling)  # copies the context: Faust's current event goes along
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        await asyncio.shield(task)
+
+    async def settle(self) -> None:
+        """Wait for the handlings under way now (not for later ones: under load there always is one)."""
+        if self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+
+class DeliveringProducer(Producer):
+    """Faust's aiokafka producer whose `flush` returns only when everything produced so far is delivered."""
+
+    in_flight: InFlight
+
+    def __init__(self, *args: Any, in_flight: InFlight, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.in_flight = in_flight
+        self._undelivered: set[FutureMessage] = set()
+
+    def send_soon(self, fut: FutureMessage) -> None:
+        self._undelivered.add(fut)
+        fut.add_done_callback(self._undelivered.discard)
+        super().send_soon(fut)
+
+    async def deliver_all(self) -> None:
+        """Wait for the events being handled, then for the buffered messages (changelog writes) to be acked.
+
+        The offsets a commit carries were computed before its flush: their events have finished (or were
+        interrupted, and are among the handlings under way), so what is under way and buffered now is enough;
+        waiting for later ones would never end under load."""
+        await self.in_flight.settle()
+        if self._undelivered:
+            # An exception here fails the commit: the events are handled again (at least once), never skipped.
+            await asyncio.gather(*list(self._undelivered))
+
+    async def flush(self) -> None:
+        await self.deliver_all()
+        await super().flush()
+
+    async def on_stop(self) -> None:
+        await self.deliver_all()
+        await super().on_stop()
