@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # A single-node Apache Kafka broker in KRaft mode, from Maven Central's jars, data under .run/kafka.
+# KAFKA_DIR (data and logs), KAFKA_PORT and KAFKA_CONTROLLER_PORT run a second broker beside it (the chaos tests).
 # Usage: scripts/kafka.sh install|start|stop|status|reset
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 RUN="$ROOT/.run"
 LIBS="$RUN/kafka-libs"
-DIR="$RUN/kafka"
+DIR="${KAFKA_DIR:-$RUN/kafka}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 CLUSTER_ID="${KAFKA_CLUSTER_ID:-bE1gIumC0nsu1arP1atfrm}"   # fixed: the data folder can be reused across starts
 HEAP="${KAFKA_HEAP:-1g}"
 PIDFILE="$DIR/kafka.pid"
+PY="${PYTHON:-$ROOT/.venv/bin/python}"   # PYTHON: e.g. a worktree without a .venv of its own
 
 install() {
   if ls "$LIBS"/kafka_2.13-*.jar >/dev/null 2>&1; then return; fi
@@ -23,7 +25,7 @@ install() {
 running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 
 answers() {
-  "$ROOT/.venv/bin/python" - "$KAFKA_PORT" <<'PY' >/dev/null 2>&1
+  "$PY" - "$KAFKA_PORT" <<'PY' >/dev/null 2>&1
 import asyncio, sys
 from aiokafka.admin import AIOKafkaAdminClient
 async def main() -> None:

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # A local PostgreSQL cluster under .run/postgres on 127.0.0.1 (port 5433 by default), database `consular`.
+# PG_DIR and PGPORT_LOCAL run a second cluster beside it (the chaos tests stop theirs).
 # When DATABASE_URL is set in the environment, that server is used instead and this script only checks it.
 # Usage: scripts/postgres.sh start|stop|status|reset|url
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-DIR="$ROOT/.run/postgres"
+DIR="${PG_DIR:-$ROOT/.run/postgres}"
 PORT="${PGPORT_LOCAL:-5433}"
 DB=consular
 USER_NAME=consular
@@ -53,7 +54,7 @@ start() {
     # A checkout under a private home (mode 700) is not reachable by the postgres user: keep the data in a
     # folder of its own then, linked from .run/postgres so that stop and reset still find it.
     if ! runuser -u postgres -- test -w "$DIR"; then
-      local alt="/var/tmp/consular-pg-$(echo "$ROOT" | md5sum | cut -c1-8)"
+      local alt="/var/tmp/consular-pg-$(echo "$DIR" | md5sum | cut -c1-8)"
       mkdir -p "$alt" && chown postgres "$alt" && rm -rf "$DIR" && ln -s "$alt" "$DIR"
     fi
   fi

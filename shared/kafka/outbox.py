@@ -131,7 +131,10 @@ class OutboxRelay:
         try:
             while not self._stopping.is_set():
                 try:
-                    if listener is None or listener.is_closed():
+                    if listener is not None and listener.is_closed():  # the database went away: give it back
+                        await self._release(listener)
+                        listener = None
+                    if listener is None:
                         listener = await self._pool.acquire()
                         await listener.add_listener(channel, self._on_notify)
                     # Cleared before draining: a row committed during the drain wakes the next round.
@@ -139,10 +142,16 @@ class OutboxRelay:
                     await self.drain()
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError, KafkaError) as exc:
                     log.warning("outbox_relay_error", schema=self._schema, error=type(exc).__name__)
-                    if listener is not None:
-                        await self._release(listener)
-                        listener = None
-                    await asyncio.sleep(1)
+                    await self._after_error(listener)
+                    listener = None
+                    continue
+                except Exception as exc:
+                    # The relay must outlive anything: a dead relay task strands every later row (seen in the
+                    # chaos test after PostgreSQL and then Kafka were stopped). Logged with its traceback.
+                    log.error("outbox_relay_unexpected_error", schema=self._schema, error=type(exc).__name__,
+                              exc_info=True)
+                    await self._after_error(listener)
+                    listener = None
                     continue
                 if self._stopping.is_set():
                     break
@@ -151,6 +160,12 @@ class OutboxRelay:
         finally:
             if listener is not None:
                 await self._release(listener)
+
+    async def _after_error(self, listener: asyncpg.Connection | None) -> None:
+        """Give the listening connection back (a new one is taken next round) and pause a second."""
+        if listener is not None:
+            await self._release(listener)
+        await asyncio.sleep(1)
 
     async def _release(self, conn: asyncpg.Connection) -> None:
         try:

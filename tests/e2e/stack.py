@@ -15,11 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from tests.support import ROOT, drop_schema, new_schema, new_topic_prefix, unique
 
 SERVICES = ("intake", "directory", "crisis_center", "notifier")
 HOTLINES = "+3225011100,+3225011101,+3225011102"
+#: What each worker logs once started, and its consumer group (after the topic prefix).
+WORKER_STARTED = {"intake": "intake_worker_started", "directory": "directory_worker_started",
+                  "crisis_center": "crisis_worker_started", "notifier": "notifier_worker_started"}
+WORKER_GROUPS = {"intake": "intake", "directory": "directory", "crisis_center": "crisis-center",
+                 "notifier": "notifier"}
 
 
 def free_port() -> int:
@@ -36,6 +43,7 @@ class Stack:
     log_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    log_offsets: dict[str, int] = field(default_factory=dict)  # where each process's current run begins
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
@@ -64,7 +72,9 @@ class Stack:
 
     def start(self, name: str) -> None:
         argv, service = self.commands()[name]
-        log = (self.log_dir / f"{name}.log").open("ab")
+        path = self.log_dir / f"{name}.log"
+        self.log_offsets[name] = path.stat().st_size if path.exists() else 0
+        log = path.open("ab")
         self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env=self.env_for(service), stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -89,23 +99,64 @@ class Stack:
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("*.log")))
 
-    async def wait_ready(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
+    def bootstrap(self) -> str:
+        return self.env_for(None)["KAFKA_BOOTSTRAP_SERVERS"]
+
+    def _current_log(self, name: str) -> str:
+        with (self.log_dir / f"{name}.log").open("rb") as log:
+            log.seek(self.log_offsets.get(name, 0))
+            return log.read().decode(errors="replace")
+
+    def _check_alive(self, name: str) -> None:
+        proc = self.procs[name]
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{self._current_log(name)[-3000:]}")
+
+    async def _group_stable(self, group: str) -> bool:
+        """The worker's consumer group has members and is not rebalancing (a SIGKILLed member has left it)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap(), request_timeout_ms=5000)
+        try:
+            await asyncio.wait_for(admin.start(), 10)
+            response = (await asyncio.wait_for(admin.describe_consumer_groups([group]), 10))[0]
+            _, _, state, _, _, members, *_ = response.groups[0]
+            return bool(state == "Stable" and members)
+        except (KafkaError, OSError, TimeoutError):
+            return False
+        finally:
+            await admin.close()
+
+    async def _ready_once(self, client: httpx.AsyncClient, name: str) -> bool:
+        service, _, mode = name.rpartition("-")
+        if name in ("twilio", "smtp"):
+            url = self.url("twilio") + "/healthz" if name == "twilio" else self.url("smtp_http") + "/messages"
+            try:
+                return (await client.get(url)).status_code == 200
+            except httpx.TransportError:
+                return False
+        if mode == "api":
+            try:
+                return (await client.get(self.url(service) + "/readyz")).status_code == 200
+            except httpx.TransportError:
+                return False
+        marker = WORKER_STARTED[service]
+        return marker in self._current_log(name) and await self._group_stable(self.prefix + WORKER_GROUPS[service])
+
+    async def wait_process_ready(self, name: str, timeout: float = 180.0) -> float:
+        """Wait until one process serves: an API's /readyz answers 200; a worker logged that it started and its
+        consumer group is stable with members. Returns the seconds waited."""
+        started = time.monotonic()
         async with httpx.AsyncClient(timeout=3) as client:
-            for service in SERVICES:
-                while True:
-                    for name, proc in self.procs.items():
-                        if proc.poll() is not None:
-                            tail = (self.log_dir / f"{name}.log").read_text(errors="replace")[-3000:]
-                            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{tail}")
-                    try:
-                        if (await client.get(self.url(service) + "/readyz")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"{service} not ready within {timeout}s")
-                    await asyncio.sleep(0.3)
+            while not await self._ready_once(client, name):
+                self._check_alive(name)
+                if time.monotonic() - started > timeout:
+                    raise RuntimeError(f"{name} not ready within {timeout}s:\n{self._current_log(name)[-3000:]}")
+                await asyncio.sleep(0.3)
+        return time.monotonic() - started
+
+    async def wait_ready(self, timeout: float = 240.0) -> None:
+        deadline = time.monotonic() + timeout
+        for name in list(self.procs):
+            await self.wait_process_ready(name, timeout=max(1.0, deadline - time.monotonic()))
 
 
 async def start_stack(extra_env: dict[str, str] | None = None) -> Stack:

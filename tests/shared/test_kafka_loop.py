@@ -175,6 +175,38 @@ async def test_relay_wakes_on_commit(prefix, pool, producer) -> None:
         await task
 
 
+class FailingOnce:
+    """A real producer whose first send raises an error nobody planned for."""
+
+    def __init__(self, producer) -> None:  # type: ignore[no-untyped-def]
+        self._producer = producer
+        self.failed = False
+
+    async def send(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("unexpected")
+        return await self._producer.send(*args, **kwargs)
+
+
+async def test_relay_outlives_an_unexpected_error(prefix, pool, producer) -> None:
+    """A relay task that died on an unforeseen exception stranded every later row (the chaos test found it)."""
+    schema = await pool.fetchval("SELECT current_schema()")
+    failing = FailingOnce(producer)
+    relay = OutboxRelay(pool=pool, producer=failing, schema=schema, poll_interval=0.2)  # type: ignore[arg-type]
+    task = asyncio.create_task(relay.run())
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await enqueue(conn, IncidentClosed(incident_id="survivor"), source=SOURCE, topic_prefix=prefix)
+        records = await consume(prefix + "crisis.incidents", count=1, timeout=30)
+        assert failing.failed and decode(records[0].value).data == {"incident_id": "survivor"}
+        await eventually(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox"), timeout=30)
+        assert not task.done()
+    finally:
+        relay.stop()
+        await task
+
+
 def test_event_time_is_rfc3339_utc() -> None:
     event = new_event(IncidentClosed(incident_id="x"), source=SOURCE, time=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
     assert json.loads(encode(event))["time"] == "2026-01-02T03:04:05Z"
