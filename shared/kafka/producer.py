@@ -2,15 +2,60 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from typing import Any
+
 from aiokafka import AIOKafkaProducer
 
 from shared.events.envelope import CONTENT_TYPE, CloudEvent, EventData, encode, new_event
-from shared.logging import current_traceparent
+from shared.logging import current_traceparent, get_logger
+
+log = get_logger(__name__)
+
+
+class HealingProducer(AIOKafkaProducer):
+    """An idempotent producer that replaces its own insides when its sender died.
+
+    aiokafka's sender task ends for good on a fatal error such as `OutOfOrderSequenceNumber` (seen after a broker
+    restart in the chaos test); every later `send` then raises the same error and the process publishes nothing
+    again. The next `send` after such a death closes the producer and starts it afresh (a new producer id). Safe
+    for at-least-once: outbox rows are deleted only after acknowledgement and consumers deduplicate by event id.
+    """
+
+    def __init__(self, **settings: Any) -> None:
+        self._settings = settings
+        self._heal_lock = asyncio.Lock()
+        self.restarts = 0
+        super().__init__(**settings)
+
+    def sender_died(self) -> BaseException | None:
+        task = self._sender.sender_task
+        if task is None or not task.done() or task.cancelled():
+            return None
+        return task.exception()
+
+    async def send(self, *args: Any, **kwargs: Any) -> Any:
+        if self.sender_died() is not None:
+            await self._heal()
+        return await super().send(*args, **kwargs)
+
+    async def _heal(self) -> None:
+        async with self._heal_lock:
+            error = self.sender_died()
+            if error is None:  # another caller healed it meanwhile
+                return
+            log.warning("kafka_producer_restarted", error=type(error).__name__, restarts=self.restarts + 1)
+            with contextlib.suppress(Exception):
+                await super().stop()
+            super().__init__(**self._settings)  # fresh client, accumulator, sender and producer id
+            await super().start()
+            self.restarts += 1
 
 
 def make_producer(bootstrap_servers: str, *, client_id: str, linger_ms: int = 5) -> AIOKafkaProducer:
     """Not started: call `await producer.start()` in the lifespan that owns it."""
-    return AIOKafkaProducer(
+    return HealingProducer(
         bootstrap_servers=bootstrap_servers,
         client_id=client_id,
         enable_idempotence=True,

@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime
 
 import asyncpg
 import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import OutOfOrderSequenceNumber
 
 from shared.events.envelope import CloudEvent, EventData, decode, encode, new_event
 from shared.events.incidents import IncidentClosed
@@ -205,6 +207,34 @@ async def test_relay_outlives_an_unexpected_error(prefix, pool, producer) -> Non
     finally:
         relay.stop()
         await task
+
+
+async def test_a_producer_whose_sender_died_restarts_and_publishes(prefix) -> None:
+    """After a broker restart aiokafka's sender can die on OutOfOrderSequenceNumber and fail every later send;
+    the state it leaves (dead sender task, accumulator failed) is reproduced here, then a send must go through."""
+    producer = make_producer(bootstrap(), client_id="tests-heal")
+    await producer.start()
+    try:
+        await producer.send_and_wait(prefix + "crisis.incidents", b"before", key=b"k")
+        fatal = OutOfOrderSequenceNumber()
+
+        async def died() -> None:
+            raise fatal
+
+        dead = asyncio.create_task(died())
+        await asyncio.gather(dead, return_exceptions=True)
+        producer._sender._sender_task.cancel()
+        producer._sender._sender_task = dead
+        producer._message_accumulator.fail_all(fatal)
+        with pytest.raises(OutOfOrderSequenceNumber):  # what every send did before the fix
+            await AIOKafkaProducer.send(producer, prefix + "crisis.incidents", b"lost", key=b"k")
+
+        await producer.send_and_wait(prefix + "crisis.incidents", b"after", key=b"k")
+        records = await consume(prefix + "crisis.incidents", count=2, timeout=30)
+        assert [r.value for r in records] == [b"before", b"after"]
+        assert producer.restarts == 1 and producer.sender_died() is None
+    finally:
+        await producer.stop()
 
 
 def test_event_time_is_rfc3339_utc() -> None:
