@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
@@ -33,11 +34,13 @@ from services.notifier.settings import NotifierSettings
 from services.notifier.worker import Worker as NotifierWorker
 from shared.events.envelope import EventData, decode
 from shared.events.incidents import IncidentReported
+from shared.events.reports import ReportSubmitted
 from shared.events.travellers import TravellerRegistered
 from shared.kafka.producer import make_producer, publish
 from shared.passwords import hash_password
 from tests.support import (
     ROOT,
+    auth,
     bootstrap,
     consume,
     database_url,
@@ -305,32 +308,51 @@ async def test_demo_scenario_comes_alive_on_the_dashboard(page: Any, system: Sys
     assert "closed 1 crisis(es) of earlier runs, releasing their hotlines" in narration[-1]
 
 
+AREQUIPA = {"lat": -16.40, "lon": -71.54}  # far from Kathmandu: only this test's people are affected there
+SPREAD = [(0.3, 0.0), (-0.3, 0.0), (0.0, 0.35), (0.0, -0.35)]  # ~35 km out, 12+ px apart once zoomed on the area
+REPORTED = [(0.3, 0.35), (-0.3, -0.35)]  # ~50 km out, inside the 60 km circle
+CROWD = 6
+
+
+def arequipa_incident(incident_id: str) -> IncidentReported:
+    return IncidentReported(
+        incident_id=incident_id, title="Earthquake near Arequipa", kind="earthquake", severity="severe",
+        area={"country": "PE", "circle": {**AREQUIPA, "radius_km": 60}},
+        occurred_at=datetime.now(UTC) - timedelta(minutes=20))
+
+
+def arequipa_traveller(n: int, tag: str, offset: tuple[float, float]) -> TravellerRegistered:
+    today = datetime.now(UTC).date()
+    return TravellerRegistered(
+        traveller_id=f"{tag}-{n}", full_name=f"Traveller {n}", phone=f"+3248{n:07d}", email=f"{tag}-{n}@example.org",
+        language="fr", country="PE",
+        location={"lat": AREQUIPA["lat"] + offset[0], "lon": AREQUIPA["lon"] + offset[1]},
+        arrival=today - timedelta(days=2), departure=today + timedelta(days=10))
+
+
+def arequipa_report(reference: str, n: int, offset: tuple[float, float]) -> ReportSubmitted:
+    return ReportSubmitted(
+        reference=reference, kind="serious_difficulty",
+        reporter={"full_name": f"Reporter {n}", "phone": f"+3249{n:07d}", "language": "en", "channel": "phone"},
+        location={"country": "PE", "lat": AREQUIPA["lat"] + offset[0], "lon": AREQUIPA["lon"] + offset[1]},
+        description="house collapsed", received_at=datetime.now(UTC), channel="phone")
+
+
 async def test_affected_travellers_on_the_map_and_silence_without_them(page: Any, system: System) -> None:
-    """The crisis center's `GET /v1/crises/{id}/people` is not on this branch: the page's call is fulfilled here for
-    one crisis with rounded positions (as that route answers) and left to the real service (404) for the others,
-    which keep their area and count without dots or errors. Switch to the real route once it is merged."""
-    import json
-    import random
+    """The real `GET /v1/crises/{id}/people`, end to end: registrations and reports inside a circle cross the
+    threshold in the crisis worker, which writes their rounded positions; the page draws them as dots (a crowd as
+    one larger dot, reports in their own colour), following the later arrivals without a reload. A manual crisis
+    has nobody on the map (the route answers `[]`): its area and count are drawn, without dots or errors."""
+    tag = unique("people")
+    crisis_id = crisis_id_for_incident(tag)
+    people_answers: dict[str, list[int]] = {}
 
-    tag, bare_tag = unique("people"), unique("nopeople")
-    crisis_id, bare_id = crisis_id_for_incident(tag), crisis_id_for_incident(bare_tag)
-    rng = random.Random(11)
-    points = [{"lat": round(KATHMANDU["lat"] + rng.uniform(-.004, .004), 2),  # a crowd in the centre: one cell
-               "lon": round(KATHMANDU["lon"] + rng.uniform(-.004, .004), 2), "source": "registration"}
-              for _ in range(30)]
-    points += [{"lat": round(KATHMANDU["lat"] + rng.uniform(-.45, .45), 2),
-                "lon": round(KATHMANDU["lon"] + rng.uniform(-.45, .45), 2),
-                "source": "report" if n < 3 else "registration"} for n in range(12)]
-    asked: list[str] = []
+    def observe(response: Any) -> None:
+        match = re.search(r"/v1/crises/([^/]+)/people$", response.url)
+        if match:
+            people_answers.setdefault(match.group(1), []).append(response.status)
 
-    async def people(route: Any) -> None:
-        asked.append(route.request.url)
-        if f"/v1/crises/{crisis_id}/people" in route.request.url:
-            await route.fulfill(status=200, content_type="application/json", body=json.dumps(points))
-        else:
-            await route.continue_()  # the real crisis center: 404 for now
-
-    await page.route("**/v1/crises/*/people", people)
+    page.on("response", observe)
     try:
         await page.goto(f"{system.url}/dashboard")
         if await page.locator("#signin").is_visible():  # when run on its own
@@ -338,40 +360,63 @@ async def test_affected_travellers_on_the_map_and_silence_without_them(page: Any
             await page.get_by_label("Password").fill(PASSWORD)
             await page.get_by_role("button", name="Sign in").click()
         await expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=WAIT_MS)
-        for each in (tag, bare_tag):
-            await system.send(incident(each))
-            for n in range(THRESHOLD):
-                await system.send(traveller(n, each))
+
+        # The threshold is crossed by the crowd in the centre; the others arrive after the activation.
+        await system.send(arequipa_incident(tag))
+        jitter = [(0.001 * (n % 3), -0.001 * (n // 3)) for n in range(CROWD)]
+        for n in range(CROWD):
+            await system.send(arequipa_traveller(n, tag, jitter[n]))
         card = page.locator(f'.crisis-card[data-crisis-id="{crisis_id}"]')
         await expect(card).to_be_visible(timeout=WAIT_MS)
-        await expect(page.locator(f'.crisis-card[data-crisis-id="{bare_id}"]')).to_be_visible(timeout=WAIT_MS)
+        for n, offset in enumerate(SPREAD, start=CROWD):
+            await system.send(arequipa_traveller(n, tag, offset))
+        for n, offset in enumerate(REPORTED):
+            await system.send(arequipa_report(f"BE-2026-{int(tag[-5:], 16) % 999_000 + n:06d}", n, offset))
+        everyone = CROWD + len(SPREAD) + len(REPORTED)
+        await expect(card.locator(".affected-count")).to_have_text(str(everyone), timeout=WAIT_MS)
 
+        # Whole world: the page follows the later arrivals by itself (no selection, no reload).
         dots = page.locator(f'#map g.people-of[data-crisis-id="{crisis_id}"]')
-        await expect(dots).to_have_attribute("data-people", str(len(points)), timeout=WAIT_MS)
+        await expect(dots).to_have_attribute("data-people", str(everyone), timeout=WAIT_MS)
         await expect(page.locator("#people-legend")).to_be_visible()
-        await card.click()  # zoom on Kathmandu: the spread positions become separate dots, the crowd one big dot
-        await expect(card).to_have_attribute("aria-pressed", "true")
         circles = dots.locator("circle.person")
         counts = [int(c) for c in await circles.evaluate_all("cs => cs.map(c => c.dataset.count)")]
-        assert sum(counts) == len(points) and max(counts) >= 25 and len(counts) < len(points)
-        assert await dots.locator("circle.person-report").count() >= 1
-        radii = await circles.evaluate_all("cs => cs.map(c => Number(c.getAttribute('r')))")
-        assert max(radii) > min(radii)  # a cluster is drawn larger than a single position
+        assert sum(counts) == everyone
 
-        # The other crisis asked the real route, got 404, and shows its area and count only.
-        assert any(f"/v1/crises/{bare_id}/people" in url for url in asked), asked
-        await card.click()  # back to the whole world, where the other area is in view
-        await expect(page.locator(f'#map path.area[data-crisis-id="{bare_id}"]')).to_have_attribute(
-            "data-shape", "circle")
-        bare_count = page.locator(f'#map g.count[data-crisis-id="{bare_id}"] text')
-        await expect(bare_count).to_have_text(re.compile(r"^[1-9]\d*$"))
-        await expect(page.locator(f'#map g.people-of[data-crisis-id="{bare_id}"]')).to_have_count(0)
+        # Zoomed on the area: the crowd is one larger dot, every other position its own dot, the reports in theirs.
         await card.click()
+        await expect(card).to_have_attribute("aria-pressed", "true")
+        await expect(circles).to_have_count(1 + len(SPREAD) + len(REPORTED))
+        counts = [int(c) for c in await circles.evaluate_all("cs => cs.map(c => c.dataset.count)")]
+        assert sorted(counts) == [1] * (len(SPREAD) + len(REPORTED)) + [CROWD]
+        await expect(dots.locator("circle.person-report")).to_have_count(len(REPORTED))
+        await expect(dots.locator("circle.person-registration")).to_have_count(1 + len(SPREAD))
+        radii = await circles.evaluate_all("cs => cs.map(c => Number(c.getAttribute('r')))")
+        assert max(radii) > min(radii)  # the crowd is drawn larger than a single position
+        assert await dots.locator(f'circle.person[data-count="{CROWD}"]').count() == 1
         await page.screenshot(path=screenshot_path("dashboard-people"))
         assert await problems(page) == NONE
-        await card.click()  # deselect, so that the next tests start from the whole world
+        assert set(people_answers[crisis_id]) == {200}, people_answers
+
+        # A manual crisis has no one on the map: the route answers [] and the page draws its area and count only.
+        async with httpx.AsyncClient(base_url=system.url, headers=auth("coordinator")) as client:
+            created = await client.post("/v1/crises", json={
+                "title": f"Unrest in Lima {tag}", "kind": "unrest",
+                "area": {"country": "PE", "circle": {"lat": -12.05, "lon": -77.04, "radius_km": 30}}})
+            assert created.status_code == 201, created.text
+            manual_id = created.json()["crisis_id"]
+            assert (await client.get(f"/v1/crises/{manual_id}/people")).json() == []
+        await card.click()  # back to the whole world, where both areas are in view
+        await expect(page.locator(f'#map path.area[data-crisis-id="{manual_id}"]')).to_have_attribute(
+            "data-shape", "circle", timeout=WAIT_MS)
+        await expect(page.locator(f'#map g.count[data-crisis-id="{manual_id}"] text')).to_have_text("0")
+        await eventually(lambda: people_answers.get(manual_id), timeout=WAIT_MS / 1000)
+        assert set(people_answers[manual_id]) == {200}, people_answers
+        await expect(page.locator(f'#map g.people-of[data-crisis-id="{manual_id}"]')).to_have_count(0)
+        await expect(dots).to_have_attribute("data-people", str(everyone))
+        await expect(page.locator("#map-desc")).to_contain_text(f"{everyone} affected travellers drawn as dots")
     finally:
-        await page.unroute("**/v1/crises/*/people", people)
+        page.remove_listener("response", observe)
 
 
 async def test_threshold_change_with_confirmation(page: Any, system: System) -> None:

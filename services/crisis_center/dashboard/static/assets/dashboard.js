@@ -26,6 +26,7 @@ const state = {
   map: null,
   details: new Map(), // crisis_id -> {timeline, audit, delivery}
   people: new Map(), // crisis_id -> {points, at, gone}: the affected travellers' rounded positions
+  peopleTimers: new Map(), // crisis_id -> timer of a read owed to a change inside the refresh interval
 };
 
 function node(tag, { className, text, attrs } = {}, children = []) {
@@ -44,6 +45,8 @@ function signOut(reasonKey = null) {
   session.clear();
   stopStream();
   clearInterval(state.deliveryTimer);
+  for (const timer of state.peopleTimers.values()) clearTimeout(timer);
+  state.peopleTimers.clear();
   state.crises.clear();
   state.selected = null;
   $("app").hidden = true;
@@ -92,6 +95,7 @@ function connect() {
       const crisis = JSON.parse(event.data);
       const known = state.crises.get(crisis.crisis_id);
       merge(crisis, true);
+      if (type !== "closed") peopleChanged(crisis.crisis_id);
       render();
       // The stream carries the wire event (no kind, severity or counts by source): the selected crisis is read
       // again in full, and so is a crisis seen for the first time.
@@ -175,6 +179,19 @@ function render() {
   }
   renderDetail();
   for (const crisis of crises) if (crisis.status === "active") loadPeople(crisis.crisis_id);
+}
+
+/** The stream reported a change of this crisis: its people are read again now, or once the refresh interval
+ * has passed (a change that lands inside the interval must not leave the dots behind the count). */
+function peopleChanged(id) {
+  const entry = state.people.get(id);
+  if (entry?.gone || state.peopleTimers.has(id)) return;
+  const wait = entry ? PEOPLE_REFRESH_MS - (Date.now() - entry.at) : 0;
+  if (wait <= 0 && !entry?.loading) { loadPeople(id); return; }
+  state.peopleTimers.set(id, setTimeout(() => {
+    state.peopleTimers.delete(id);
+    if (state.crises.get(id)?.status === "active") peopleChanged(id);
+  }, Math.max(wait, 500)));
 }
 
 /** The affected travellers' positions of an active crisis, at most every few seconds; a 404 (the crisis center
