@@ -168,8 +168,14 @@ class OutboxRelay:
         await asyncio.sleep(1)
 
     async def _release(self, conn: asyncpg.Connection) -> None:
+        """Give the listener back to the pool whatever state it is in: a connection the database closed makes
+        `remove_listener` raise, and skipping `release` then leaked a pool slot per outage until `acquire` hung
+        (the chaos test's relay stopped for good after PostgreSQL and Kafka were each stopped once)."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(conn.remove_listener(f"{self._schema}_outbox", self._on_notify), timeout=5)
         try:
-            await conn.remove_listener(f"{self._schema}_outbox", self._on_notify)
-            await self._pool.release(conn)
+            await asyncio.wait_for(self._pool.release(conn), timeout=10)
         except Exception:
             conn.terminate()
+            with contextlib.suppress(Exception):
+                await self._pool.release(conn)

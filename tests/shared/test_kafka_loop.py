@@ -18,6 +18,7 @@ from aiokafka.errors import OutOfOrderSequenceNumber
 from shared.events.envelope import CloudEvent, EventData, decode, encode, new_event
 from shared.events.incidents import IncidentClosed
 from shared.events.travellers import TravellerCancelled, TravellerRegistered
+from shared.db import create_pool
 from shared.kafka.consumer import EventConsumer, PermanentError
 from shared.kafka.outbox import OutboxRelay, enqueue
 from shared.kafka.producer import make_producer, publish
@@ -25,6 +26,7 @@ from tests.support import (
     ROOT,
     bootstrap,
     consume,
+    database_url,
     drop_schema,
     eventually,
     new_pool,
@@ -207,6 +209,40 @@ async def test_relay_outlives_an_unexpected_error(prefix, pool, producer) -> Non
     finally:
         relay.stop()
         await task
+
+
+async def test_relay_survives_its_listener_being_killed_again_and_again(prefix, producer) -> None:
+    """Each database outage closes the relay's listening connection; giving it back must not leak a pool slot,
+    or after as many outages as the pool has slots `acquire` waits forever (seen in the chaos test)."""
+    schema = await new_schema("sharedrelay", migrations=None)
+    pool = await create_pool(database_url(), schema, min_size=1, max_size=2)
+    relay = OutboxRelay(pool=pool, producer=producer, schema=schema, poll_interval=0.2)
+    task = asyncio.create_task(relay.run())
+    try:
+        for n in range(4):  # twice the pool's size
+            async def listener_pid() -> int | None:
+                return await pool.fetchval(  # type: ignore[no-any-return]
+                    "SELECT pid FROM pg_stat_activity WHERE query ILIKE $1 AND pid <> pg_backend_pid()",
+                    f'%LISTEN "{schema}_outbox"%')
+            pid = await eventually(listener_pid, timeout=30)
+            await pool.execute("SELECT pg_terminate_backend($1)", pid)
+            await eventually(lambda p=pid: _is_new_listener(pool, schema, p), timeout=30)
+        async with pool.acquire() as conn, conn.transaction():
+            await enqueue(conn, IncidentClosed(incident_id="after-outages"), source=SOURCE, topic_prefix=prefix)
+        records = await consume(prefix + "crisis.incidents", count=1, timeout=30)
+        assert decode(records[0].value).data == {"incident_id": "after-outages"}
+        assert not task.done()
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, timeout=30)
+        await pool.close()
+        await drop_schema(schema)
+
+
+async def _is_new_listener(pool: asyncpg.Pool, schema: str, old_pid: int) -> bool:
+    pid = await pool.fetchval("SELECT pid FROM pg_stat_activity WHERE query ILIKE $1 AND pid <> pg_backend_pid()",
+                              f'%LISTEN "{schema}_outbox"%')
+    return pid is not None and pid != old_pid
 
 
 async def test_a_producer_whose_sender_died_restarts_and_publishes(prefix) -> None:
