@@ -15,10 +15,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import OutOfOrderSequenceNumber
 
+from shared.db import create_pool
 from shared.events.envelope import CloudEvent, EventData, decode, encode, new_event
 from shared.events.incidents import IncidentClosed
 from shared.events.travellers import TravellerCancelled, TravellerRegistered
-from shared.db import create_pool
 from shared.kafka.consumer import EventConsumer, PermanentError
 from shared.kafka.outbox import OutboxRelay, enqueue
 from shared.kafka.producer import make_producer, publish
