@@ -219,7 +219,7 @@ async def test_relay_survives_its_listener_being_killed_again_and_again(prefix, 
     relay = OutboxRelay(pool=pool, producer=producer, schema=schema, poll_interval=0.2)
     task = asyncio.create_task(relay.run())
     try:
-        for n in range(4):  # twice the pool's size
+        for _ in range(4):  # twice the pool's size
             async def listener_pid() -> int | None:
                 return await pool.fetchval(  # type: ignore[no-any-return]
                     "SELECT pid FROM pg_stat_activity WHERE query ILIKE $1 AND pid <> pg_backend_pid()",
