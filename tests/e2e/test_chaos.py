@@ -155,8 +155,13 @@ async def read_topic(topic: str) -> list[Any]:
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer.topics()  # fetches the cluster's metadata
-    return consumer.partitions_for_topic(topic) or set()
+    """`consumer.topics()` fetches the metadata but does not store it in the consumer: read the fetched copy."""
+    for _ in range(30):
+        cluster = await consumer._client.fetch_all_metadata()
+        if partitions := cluster.partitions_for_topic(topic):
+            return set(partitions)
+        await asyncio.sleep(1)
+    raise AssertionError(f"topic {topic} has no partitions in the broker's metadata")
 
 
 async def fetch(stack: Stack, service: str, query: str, *args: Any) -> list[asyncpg.Record]:
