@@ -12,13 +12,15 @@ So every agent keeps, per source partition, the last offset it applied (`applied
 source, written with the effects of the event, so it comes back from its changelog after a restart). An event
 whose offset is beyond the next expected one means records were skipped: they are read again straight from
 Kafka and handled before it (handling is idempotent, so records of a compacted gap or already applied ones
-change nothing).
+change nothing). The table is written every `AppliedOffsets.every` records, not every one (it was two of the five
+records produced per registration): a value behind the truth only makes a restarted agent handle again the few
+records it had already applied.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +91,46 @@ class GapFiller:
                     if r.offset < end:
                         found.append(Record(r.topic, r.partition, r.offset, r.key, r.value, list(r.headers)))
             return found
+
+
+class AppliedOffsets(MutableMapping[str, int]):
+    """The last applied offset per source partition, kept in memory and written to `table` every `every` offsets.
+
+    `forget()` at a rebalance: the partition may have been handled elsewhere meanwhile, the table then knows best."""
+
+    def __init__(self, table: MutableMapping[str, int], every: int = 64) -> None:
+        self.table = table
+        self.every = every
+        self._memory: dict[str, int] = {}
+        self._written: dict[str, int] = {}
+
+    def __getitem__(self, key: str) -> int:
+        if key in self._memory:
+            return self._memory[key]
+        return self.table[key]
+
+    def __setitem__(self, key: str, offset: int) -> None:
+        self._memory[key] = offset
+        written = self._written.get(key)
+        if written is None:
+            written = self._written[key] = self.table.get(key, -1)
+        if offset - written >= self.every:
+            self.table[key] = self._written[key] = offset
+
+    def __delitem__(self, key: str) -> None:
+        self._memory.pop(key, None)
+        self._written.pop(key, None)
+        del self.table[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(set(self._memory) | set(self.table))
+
+    def __len__(self) -> int:
+        return len(set(self._memory) | set(self.table))
+
+    def forget(self) -> None:
+        self._memory.clear()
+        self._written.clear()
 
 
 async def handle_in_order(event: Any, handle: Callable[[Any], Awaitable[None]],

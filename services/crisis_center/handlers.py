@@ -25,7 +25,7 @@ from services.crisis_center.domain.membership import SEVERITIES
 from shared.events.crisis import CrisisActivated, CrisisClosed, CrisisUpdated
 from shared.events.notifications import Recipient as WireRecipient
 from shared.events.notifications import SendNotification, notification_id_for
-from shared.kafka.outbox import enqueue
+from shared.kafka.outbox import OutboxRow, enqueue, enqueue_many, prepare
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -142,7 +142,7 @@ async def activate_for_incident(
 
 async def _enqueue_messages(conn: asyncpg.Connection, crisis: Crisis, recipients: Sequence[Recipient],
                             publishing: Publishing) -> int:
-    sent = 0
+    rows: list[OutboxRow] = []
     for recipient in recipients:
         language = texts.as_language(recipient.language)
         purpose = f"crisis:{crisis.crisis_id}:alert:{recipient.traveller_id}"
@@ -159,10 +159,10 @@ async def _enqueue_messages(conn: asyncpg.Connection, crisis: Crisis, recipients
                 params={"crisis_title": crisis.title, "hotline_number": crisis.hotline_number,
                         "instructions": texts.instruction(crisis.hotline_number, language)},
             )
-            await enqueue(conn, command, source=publishing.source, topic_prefix=publishing.topic_prefix,
-                          event_id=f"send:{notification_id}")
-            sent += 1
-    return sent
+            rows.append(prepare(command, source=publishing.source, topic_prefix=publishing.topic_prefix,
+                                event_id=f"send:{notification_id}"))
+    await enqueue_many(conn, rows)
+    return len(rows)
 
 
 async def notify_joiners(*, pool: asyncpg.Pool, crisis_id: str, recipients: Sequence[Recipient],

@@ -38,6 +38,9 @@ class Settings(ServiceSettings):
                                             description="exactly_once was tried: no better in the restart test.")
     faust_commit_interval_seconds: float = Field(default=0.2, gt=0,
                                                  description="Transaction/commit interval: adds to detection latency.")
+    crisis_applied_offsets_every: int = Field(
+        default=64, ge=1, description="Write each agent's last applied offset every this many records (gaps.py): "
+                                      "at most this many records handled again after a restart.")
     public_base_url: str = "http://127.0.0.1:8003"
     source: str = SOURCE
 

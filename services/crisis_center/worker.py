@@ -44,7 +44,7 @@ from services.crisis_center.domain.engine import (
     Notify,
     PeopleChanged,
 )
-from services.crisis_center.gaps import GapFiller, handle_in_order
+from services.crisis_center.gaps import AppliedOffsets, GapFiller, handle_in_order
 from services.crisis_center.internal_topics import (
     BY_COUNTRY,
     COUNTRY_TABLES,
@@ -199,7 +199,8 @@ class CrisisWorker:
         traveller_country = app.Table("traveller_country", partitions=partitions["traveller_country"])
         incident_country = app.Table("incident_country", partitions=partitions["incident_country"])
         tables = {name: app.Table(name, partitions=partitions[name]) for name in COUNTRY_TABLES}
-        applied = {topic: app.Table(applied_table(topic), partitions=partitions[applied_table(topic)])
+        applied = {topic: AppliedOffsets(app.Table(applied_table(topic), partitions=partitions[applied_table(topic)]),
+                                         every=s.crisis_applied_offsets_every)
                    for topic in ("travellers.registrations", "consular.reports", "crisis.incidents", BY_COUNTRY)}
         self.gaps = gaps = GapFiller(s.kafka_bootstrap_servers)
 
@@ -361,6 +362,8 @@ class CrisisWorker:
         async def _rebalanced(sender: Any, *args: Any, **kwargs: Any) -> None:
             """Partitions moved: the in-memory affected sets may be stale; rebuild them from the tables."""
             self.engine.forget_caches()
+            for offsets in applied.values():
+                offsets.forget()
 
         app.on_partitions_revoked.connect(_rebalanced)  # type: ignore[arg-type]
         app.on_partitions_assigned.connect(_rebalanced)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -62,12 +63,18 @@ async def enqueue(
 ) -> CloudEvent:
     """Record an event to publish; call inside the transaction that makes the change it describes."""
     row = prepare(data, source=source, topic_prefix=topic_prefix, event_id=event_id)
-    await conn.execute(
-        "INSERT INTO outbox(event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5::jsonb)"
-        " ON CONFLICT (event_id) DO NOTHING",
-        row.event_id, row.topic, row.key, row.payload, row.headers,
-    )
+    await conn.execute(_INSERT_ROW, row.event_id, row.topic, row.key, row.payload, row.headers)
     return row.event
+
+
+async def enqueue_many(conn: asyncpg.Connection, rows: Sequence[OutboxRow]) -> None:
+    """Record prepared events in one pipelined statement (a crisis activation writes hundreds)."""
+    if rows:
+        await conn.executemany(_INSERT_ROW, [(r.event_id, r.topic, r.key, r.payload, r.headers) for r in rows])
+
+
+_INSERT_ROW = ("INSERT INTO outbox(event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5::jsonb)"
+               " ON CONFLICT (event_id) DO NOTHING")
 
 
 class OutboxRelay:

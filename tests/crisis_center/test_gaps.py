@@ -7,7 +7,7 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from services.crisis_center.gaps import GapFiller, Record, Refetched, handle_in_order
+from services.crisis_center.gaps import AppliedOffsets, GapFiller, Record, Refetched, handle_in_order
 from shared.kafka.producer import make_producer
 from tests.crisis_center.conftest import drop_topics
 from tests.support import bootstrap, new_topic_prefix
@@ -53,3 +53,20 @@ async def test_missed_records_are_handled_first_and_in_order() -> None:
         await gaps.stop()
         await producer.stop()
         await drop_topics(prefix)
+
+
+
+def test_applied_offsets_are_written_every_n_and_a_fresh_reader_is_behind_but_never_ahead() -> None:
+    table: dict[str, int] = {}
+    applied = AppliedOffsets(table, every=4)
+    writes: list[int] = []
+    for offset in range(10):
+        applied["t:0"] = offset
+        assert applied["t:0"] == offset  # the agent itself always sees the last one
+        if table.get("t:0") not in (None, *writes):
+            writes.append(table["t:0"])
+    assert writes == [3, 7]  # one write per 4 records, not 10
+    after_restart = AppliedOffsets(table, every=4)  # a restarted worker: its table came back from the changelog
+    assert 9 - 4 < after_restart["t:0"] <= 9
+    applied.forget()  # a rebalance: the table knows best
+    assert applied["t:0"] == 7
