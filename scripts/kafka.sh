@@ -43,7 +43,10 @@ start() {
   if running; then echo "kafka: already running (pid $(cat "$PIDFILE")) on 127.0.0.1:$KAFKA_PORT"; return; fi
   sed -e "s#@KAFKA_PORT@#$KAFKA_PORT#g" -e "s#@CONTROLLER_PORT@#$CONTROLLER_PORT#g" -e "s#@DATA_DIR@#$DIR/data#g" \
       "$ROOT/infra/kafka/server.properties.template" > "$DIR/server.properties"
-  local java_opts=(-Xms256m "-Xmx$HEAP" -XX:+UseG1GC -Djava.awt.headless=true "-Dkafka.logs.dir=$DIR/logs"
+  # An idle broker gives back heap it no longer needs (periodic G1 cycles, at most 30% of the heap kept free):
+  # the stack's memory at idle is one of the benchmark's aims.
+  local java_opts=(-Xms128m "-Xmx$HEAP" -XX:+UseG1GC -XX:G1PeriodicGCInterval=30000 -XX:MinHeapFreeRatio=10
+                   -XX:MaxHeapFreeRatio=30 -Djava.awt.headless=true "-Dkafka.logs.dir=$DIR/logs"
                    "-Dlog4j2.configurationFile=$ROOT/infra/kafka/log4j2.properties")
   if [ ! -f "$DIR/data/meta.properties" ]; then
     java "${java_opts[@]}" -cp "$LIBS/*" kafka.tools.StorageTool format -t "$CLUSTER_ID" \
