@@ -82,7 +82,7 @@ k8s-validate: venv
 scaleout: infra
 	@SCALEOUT=1 $(PY) -m pytest tests/deploy/test_three_brokers.py -s $(PYTEST_ARGS)
 
-# The short form for CI (300 reports after the warm-up). Not part of `make test` yet: see docs/deploy.md.
+# The short form for CI (300 reports after the warm-up), run by .ci/run after `make test`.
 scaleout-short: infra
 	@SCALEOUT=1 SCALEOUT_EVENTS=300 $(PY) -m pytest tests/deploy/test_three_brokers.py -s $(PYTEST_ARGS)
 
@@ -101,6 +101,6 @@ fuzz: infra
 chaos: infra
 	@CHAOS_FULL=1 $(PY) -m pytest -m chaos tests/e2e/test_chaos.py -s $(PYTEST_ARGS)
 
-# The acceptance scenario through every service process (not yet green: see the notes of issue 8).
+# The acceptance scenario through every service process alone (also part of `make test`).
 e2e: infra browser
 	@$(PY) -m pytest -m e2e tests/e2e $(PYTEST_ARGS)

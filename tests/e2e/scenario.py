@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -25,6 +26,12 @@ class Traveller:
     @property
     def address(self) -> str:
         return self.registration.phone or str(self.registration.email)
+
+
+def personal_values(people: Iterable[Traveller]) -> set[str]:
+    """The test persons' phone numbers, email addresses and names: none may appear in a service's log."""
+    return {str(value) for person in people for value in (person.registration.phone, person.registration.email,
+                                                          person.registration.full_name) if value}
 
 
 def offset(lat: float, lon: float, km: float, bearing_deg: float) -> tuple[float, float]:

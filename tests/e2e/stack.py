@@ -96,6 +96,11 @@ class Stack:
         for name in list(self.procs):
             self.kill(name, signal.SIGTERM)
 
+    def service_logs(self) -> list[Path]:
+        """The logs of our services' processes (not of the Twilio and SMTP stand-ins, which play the outside)."""
+        return [self.log_dir / f"{service}-{mode}.log" for service in SERVICES for mode in ("api", "worker")
+                if (self.log_dir / f"{service}-{mode}.log").exists()]
+
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("*.log")))
 

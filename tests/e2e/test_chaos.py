@@ -29,9 +29,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.events.envelope import decode
 from shared.kafka.producer import make_producer, publish
-from tests.e2e.scenario import SMS_MARKERS, Traveller, earthquake, travellers
+from tests.e2e.scenario import SMS_MARKERS, Traveller, earthquake, personal_values, travellers
 from tests.e2e.stack import SERVICES, Stack, start_stack, stop_stack
 from tests.support import ROOT, auth, eventually
+from tests.support_logs import leaks_in_files, secret_values
 
 pytestmark = pytest.mark.chaos
 
@@ -102,12 +103,14 @@ class Load:
     url: str
     accepted: dict[str, str] = field(default_factory=dict)  # Idempotency-Key -> reference
     retries: int = 0
+    personal: set[str] = field(default_factory=set)  # the reporters' names and addresses, for the log scan
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def body(self, n: int, run: str) -> dict[str, Any]:
+        name, email = f"Load Reporter {run} {n}", f"reporter.{run}.{n}@load.example.org"
+        self.personal |= {name, email}
         return {"kind": "lost_document", "description": "passport lost during the load",
-                "reporter": {"full_name": f"Load Reporter {run} {n}", "email": f"reporter.{run}.{n}@load.example.org",
-                             "language": "en", "channel": "email"},
+                "reporter": {"full_name": name, "email": email, "language": "en", "channel": "email"},
                 "location": {"country": "FR", "city": "Lyon"}}
 
     async def submit(self, client: httpx.AsyncClient, key: str, body: dict[str, Any]) -> None:
@@ -302,6 +305,7 @@ async def test_earthquake_under_chaos(stack: Stack) -> None:
     await asyncio.to_thread(script, "kafka", "start")
     back_at = time.monotonic()
     load.accepted |= offline.accepted
+    load.personal |= offline.personal
 
     async def drained() -> bool:
         _, outbox, _ = await intake_counts(stack)
@@ -335,6 +339,12 @@ async def test_earthquake_under_chaos(stack: Stack) -> None:
     assert len(crises) == 1, crises
     activations = [decode(r.value) for r in await read_topic(stack.prefix + "crisis.status")]
     assert len({e.id for e in activations if e.type == "be.diplomatie.crisis.activated"}) == 1
+
+    # Logs of every run of every service process (killed ones included): no test person, no secret.
+    logs = stack.service_logs()
+    assert len(logs) == 8
+    assert leaks_in_files(logs, personal_values(people) | load.personal) == {}, "personal data in the logs"
+    assert leaks_in_files(logs, secret_values()) == {}, "a secret in the logs"
 
     report |= {"cases": len(cases), "routings": len(routings), "travellers_messaged": sum(counts.values()),
                "crises": len(crises), "total_s": round(time.monotonic() - started, 1)}
