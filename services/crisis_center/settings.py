@@ -38,6 +38,10 @@ class Settings(ServiceSettings):
                                             description="exactly_once was tried: no better in the restart test.")
     faust_commit_interval_seconds: float = Field(default=0.2, gt=0,
                                                  description="Transaction/commit interval: adds to detection latency.")
+    faust_session_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="A worker that died unannounced (SIGKILL, node lost) leaves the group "
+                                               "after this long; Faust's default of 60 s kept its partitions idle "
+                                               "that long (heartbeats come from the consumer's own thread).")
     crisis_applied_offsets_every: int = Field(
         default=64, ge=1, description="Write each agent's last applied offset every this many records (gaps.py): "
                                       "at most this many records handled again after a restart.")

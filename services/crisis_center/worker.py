@@ -183,6 +183,7 @@ class CrisisWorker:
             # at_least_once with commits that wait for the changelog and forwarded records (delivery.py).
             processing_guarantee=s.faust_processing_guarantee,
             broker_commit_interval=s.faust_commit_interval_seconds,
+            broker_session_timeout=s.faust_session_timeout_seconds,
             table_cleanup_interval=3600.0,
         )
         app.in_flight = self.in_flight = InFlight()

@@ -326,9 +326,11 @@ class Dispatcher:
         assert self.sms is not None
         try:
             async with self.pool.acquire() as conn:
-                known = await repo.known_provider_ids(conn, item.recipient)
+                own, known = await repo.reconciliation_facts(conn, item.notification_id, item.recipient)
         except DB_ERRORS as exc:
             raise Unresolved(f"database: {type(exc).__name__}") from exc
+        if own is not None:  # Twilio's status callback named this message: it was sent
+            return own
         try:
             async for attempt in self._retrying(4):
                 with attempt:

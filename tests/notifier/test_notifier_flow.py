@@ -129,6 +129,27 @@ async def test_ambiguous_timeout_is_reconciled_not_resent(running: Running, twil
     assert row["provider_id"] == messages[0]["sid"]
 
 
+async def test_ambiguous_timeout_after_the_status_callback_is_not_resent(running: Running,
+                                                                        twilio: TwilioFake) -> None:
+    """The status callback can record the sid on the still-reserved row before our call times out (or before
+    the sender, killed, could record it): reconciliation must recognise the row's own message, not send again."""
+    recipient = sms_recipient()
+    await twilio.configure(numbers={str(recipient.phone): {"delay_seconds": 3}})  # callbacks on (the default)
+    crisis_id = unique("crisis-")
+    command = await running.command(purpose=f"crisis:{crisis_id}:alert", recipient=recipient, language="en",
+                                    template="crisis_alert", params=crisis_params(), crisis_id=crisis_id)
+
+    async def delivered_and_accepted() -> Any:
+        row = await running.row(command.notification_id)
+        return row if row is not None and row["send_state"] in ("accepted", "done") and row["status"] == "delivered" \
+            else None
+
+    row = await eventually(delivered_and_accepted, timeout=30)
+    await eventually(lambda: twilio.server.stats["callbacks_sent"] >= 2 or None)
+    messages = twilio.sent_to(str(recipient.phone))
+    assert [m["sid"] for m in messages] == [row["provider_id"]]
+
+
 async def test_redelivered_and_repeated_commands_send_once(running: Running, twilio: TwilioFake) -> None:
     recipient = sms_recipient()
     crisis_id = unique("crisis-")

@@ -182,11 +182,15 @@ async def mark_accepted(conn: asyncpg.Connection, accepted: Sequence[tuple[str, 
     return {r["notification_id"] for r in rows}
 
 
-async def known_provider_ids(conn: asyncpg.Connection, recipient: str) -> frozenset[str]:
-    """Sids already recorded for this recipient: a reconciliation must not claim one of them again."""
+async def reconciliation_facts(conn: asyncpg.Connection, notification_id: str,
+                               recipient: str) -> tuple[str | None, frozenset[str]]:
+    """The message's own sid if one is recorded already (a status callback can name it while the row is still
+    reserved), and the sids of the recipient's other messages, which a reconciliation must not claim."""
     rows = await conn.fetch(
-        "SELECT provider_id FROM notifications WHERE recipient = $1 AND provider_id IS NOT NULL", recipient)
-    return frozenset(r["provider_id"] for r in rows)
+        "SELECT notification_id, provider_id FROM notifications WHERE recipient = $1 AND provider_id IS NOT NULL",
+        recipient)
+    own = next((r["provider_id"] for r in rows if r["notification_id"] == notification_id), None)
+    return own, frozenset(r["provider_id"] for r in rows if r["notification_id"] != notification_id)
 
 
 async def release(conn: asyncpg.Connection, notification_id: str, next_attempt_at: datetime) -> None:
