@@ -42,6 +42,9 @@ class Settings(ServiceSettings):
         default=10.0, gt=0, le=60, description="A worker that died unannounced (SIGKILL, node lost) leaves the group "
                                                "after this long; Faust's default of 60 s kept its partitions idle "
                                                "that long (heartbeats come from the consumer's own thread).")
+    crisis_report_retention_days: int = Field(
+        default=30, ge=1, description="Reports (reporters' identifiers) no open incident counts are forgotten by "
+                                      "the worker this long after they came in (docs/privacy.md).")
     crisis_applied_offsets_every: int = Field(
         default=64, ge=1, description="Write each agent's last applied offset every this many records (gaps.py): "
                                       "at most this many records handled again after a restart.")

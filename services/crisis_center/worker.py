@@ -208,7 +208,8 @@ class CrisisWorker:
         async def in_order(topic: str, event: Any, handle: Callable[[Any], Any]) -> None:
             await self.in_flight.run(handle_in_order(event, handle, applied[topic], gaps))  # not cut short by a stop
         self.tables = tables
-        self.engine = CountryEngine(**tables)  # type: ignore[arg-type]
+        self.engine = CountryEngine(**tables,  # type: ignore[arg-type]
+                                    report_retention=timedelta(days=s.crisis_report_retention_days))
 
         async def forward(key: str, command: Any) -> None:
             await by_country.send(key=key.encode(), value=encode_command(command))

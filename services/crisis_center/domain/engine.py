@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from .activation import Phase, ThresholdPolicy, should_activate
@@ -160,8 +160,10 @@ def _incident(record: Record) -> Incident:
 
 
 class CountryEngine:
-    def __init__(self, *, travellers: Store, reports: Store, incidents: Store, members: Store) -> None:
+    def __init__(self, *, travellers: Store, reports: Store, incidents: Store, members: Store,
+                 report_retention: timedelta = timedelta(days=30)) -> None:
         self.travellers = travellers
+        self.report_retention = report_retention
         self.reports = reports
         self.incidents = incidents
         self.members = members
@@ -205,7 +207,7 @@ class CountryEngine:
             case TravellerRemove():
                 self._traveller_remove(command.traveller_id, touched)
             case ReportSeen():
-                self._report_seen(command, touched)
+                self._report_seen(command, partition, touched)
             case IncidentUpsert():
                 self._incident_upsert(command, now, partition, touched)
             case IncidentClose():
@@ -318,10 +320,11 @@ class CountryEngine:
         received = datetime.fromisoformat(record["received_at"])
         return received >= incident.occurred_at and incident.area.contains(_point(record), record["country"])
 
-    def _report_seen(self, command: ReportSeen, touched: _Touched) -> None:
+    def _report_seen(self, command: ReportSeen, partition: int, touched: _Touched) -> None:
         previous = self.reports.get(command.reference)
         record: Record = command.model_dump(mode="json", exclude={"op"})
         record["identifiers"] = sorted(command.identifiers)
+        record["partition"] = partition  # only a tick of this partition may delete it (its changelog partition)
         desired = {i.incident_id for i in self._open_incidents(command.country) if self._report_in(record, i)}
         before = set(previous["incidents"]) if previous else set()
         record["incidents"] = sorted(desired)
@@ -407,7 +410,9 @@ class CountryEngine:
         return effects
 
     def _tick(self, now: datetime, partition: int, touched: _Touched) -> None:
-        """Stays end and begin without an event: re-check the travellers of countries with open incidents."""
+        """Stays end and begin without an event: re-check the travellers of countries with open incidents;
+        forget the reports no open incident counts once they are older than the retention."""
+        self._purge_reports(now, partition)
         for record in list(self.incidents.values()):
             if not record.get("open", True) or record.get("partition") != partition:
                 continue
@@ -421,6 +426,17 @@ class CountryEngine:
                     self._set_membership(self.travellers, traveller_id, traveller, incident.incident_id, inside,
                                          Contribution(f"registration:{traveller_id}", "registration",
                                                       frozenset(traveller["identifiers"])), traveller_id, touched)
+
+    def _purge_reports(self, now: datetime, partition: int) -> None:
+        """A report older than `report_retention` can only matter to an incident that was open before it went:
+        those it counts in keep it, the others drop it (reporters' phone numbers and emails go with it)."""
+        cutoff = now - self.report_retention
+        for reference, record in list(self.reports.items()):
+            if record.get("partition") != partition or datetime.fromisoformat(record["received_at"]) >= cutoff:
+                continue
+            if any(self.incidents.get(i, {}).get("open", False) for i in record.get("incidents", [])):
+                continue
+            del self.reports[reference]
 
     # activation -------------------------------------------------------------------------------------------
     def _evaluate(self, incident_id: str, policy: ThresholdPolicy, changed: set[str] | None) -> list[Effect]:

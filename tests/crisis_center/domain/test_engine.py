@@ -138,6 +138,25 @@ def test_tick_drops_stays_that_ended() -> None:
     assert eng.affected("inc-1").count == 1
 
 
+def test_tick_forgets_old_reports_no_open_incident_counts() -> None:
+    eng, stores = engine()
+
+    def seen(reference: str, received_at: datetime, lat: float = 41.0) -> ReportSeen:
+        report = report_contribution(reference, reporter_phone="+32470000001", reporter_email=None)
+        return ReportSeen(reference=reference, country="TR", lat=lat, lon=29.0, received_at=received_at,
+                          identifiers=sorted(report.identifiers))
+
+    later = NOW + timedelta(days=31)
+    run(eng, incident(), seen("in-open-incident", NOW), seen("elsewhere-old", NOW - timedelta(days=40), lat=38.0),
+        seen("elsewhere-new", later - timedelta(days=2), lat=38.0))
+    stores["reports"]["other-partition"] = {**stores["reports"]["elsewhere-old"], "partition": 1}
+    eng.handle(Tick(at=later), now=later, policy=POLICY, partition=0)
+    assert set(stores["reports"]) == {"in-open-incident", "elsewhere-new", "other-partition"}
+    run(eng, IncidentClose(incident_id="inc-1"))
+    eng.handle(Tick(at=later), now=later, policy=POLICY, partition=0)
+    assert set(stores["reports"]) == {"elsewhere-new", "other-partition"}  # its incident closed: it goes too
+
+
 def test_lowered_threshold_activates_on_the_next_tick() -> None:
     eng, _ = engine()
     run(eng, incident(), traveller(1), traveller(2))
