@@ -31,10 +31,12 @@ SOURCE = "/demo/scenario"
 KATHMANDU = (27.7172, 85.3240)
 POKHARA = (28.2096, 83.9856)  # about 140 km away: outside the area, in the same country
 RADIUS_KM = 60.0
+# Texted by registered travellers inside the area: intake places each report where the sender's registration
+# says they are, so the crisis counts it (as a report, and the person once).
 SMS = [
-    ("+9779801000001", "Help! Building collapsed in Thamel, two Belgians injured, need assistance"),
-    ("+9779801000002", "Aardbeving Kathmandu, we zijn veilig maar ons paspoort is kwijt"),
-    ("+9779801000003", "Séisme à Katmandou, mon fils est introuvable depuis ce matin"),
+    "Help! Building collapsed in Thamel, two Belgians injured, need assistance",
+    "Aardbeving Kathmandu, we zijn veilig maar ons paspoort is kwijt",
+    "Séisme à Katmandou, mon fils est introuvable depuis ce matin",
 ]
 
 
@@ -169,10 +171,16 @@ async def play(settings: DemoSettings, plan: Plan = Plan(), say: Callable[[str],
         say(f"      {len(people)} registered travellers arrive at {plan.per_second:.0f} per second "
             f"({round(plan.travellers * plan.inside_share)} inside the area)")
         sms = list(SMS) if plan.sms else []
+        texted: set[str] = set()
         for index, person in enumerate(people):
             await publish(producer, person, source=SOURCE, topic_prefix=settings.kafka_topic_prefix)
             if sms and index % max(1, len(people) // (len(SMS) + 1)) == 0 and index:
-                await send_sms(settings, *sms.pop(0), say)
+                # someone inside, registered a few seconds ago (intake knows where they are by now)
+                sender = next((p.phone for p in people[:index - 10] if p.city == "Kathmandu" and p.phone
+                               and p.phone not in texted), None)
+                if sender is not None:
+                    texted.add(sender)
+                    await send_sms(settings, sender, sms.pop(0), say)
             await asyncio.sleep(1 / plan.per_second)
         say("      all travellers published")
     finally:
