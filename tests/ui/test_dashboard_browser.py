@@ -434,6 +434,7 @@ async def test_threshold_change_with_confirmation(page: Any, system: System) -> 
     await expect(page.locator("#flash")).to_have_text("Thresholds saved.")
     await expect(page.locator('#recent li[data-event="threshold.set"]').first).to_contain_text(USER)
     await page.get_by_role("button", name="Change thresholds…").click()  # read back from the service
+    await expect(dialog).to_be_visible()  # opened once the service answered (the form is emptied before)
     await expect(dialog.get_by_label("Default threshold (affected people)")).to_have_value("40")
     await expect(dialog.get_by_label("Extreme")).to_have_value("15")
     await page.keyboard.press("Escape")

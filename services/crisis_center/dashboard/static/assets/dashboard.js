@@ -444,6 +444,7 @@ function setupThresholds() {
   ])));
   $("open-thresholds").addEventListener("click", async () => {
     error.hidden = true;
+    form.reset();  // what the service says now, never what the dialog held last time
     try {
       const current = await api("/v1/thresholds");
       form.elements.default.value = current.default;
