@@ -263,7 +263,8 @@ def _invalid(exc: InvalidQuery) -> JSONResponse:
     return JSONResponse({"detail": [{"field": exc.field, "rule": exc.rule, "message": exc.message}]}, 422)
 
 
-def _resources(request: Request) -> Resources:
+async def _resources(request: Request) -> Resources:
+    """Async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a hop per request."""
     resources: Resources = request.app.state.resources
     return resources
 

@@ -101,7 +101,8 @@ class LegalHoldIn(BaseModel):
     legal_hold: bool
 
 
-def _resources(request: Request) -> Resources:
+async def _resources(request: Request) -> Resources:
+    """Async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a hop per request."""
     resources: Resources = request.app.state.resources
     return resources
 
