@@ -122,7 +122,7 @@ async def twilio_form(request: Request) -> dict[str, str]:
     if request.url.query:
         called += f"?{request.url.query}"
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not signature or not _resources(request).validator.validate(called, params, signature):
+    if not signature or not (await _resources(request)).validator.validate(called, params, signature):
         raise HTTPException(403, "the Twilio signature does not match")
     return params
 
