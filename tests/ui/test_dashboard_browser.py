@@ -161,6 +161,19 @@ def traveller(n: int, tag: str) -> TravellerRegistered:
         arrival=today - timedelta(days=2), departure=today + timedelta(days=10))
 
 
+async def open_dashboard(page: Any, system: System) -> None:
+    """The dashboard, signed in: the module's first test signs in through the form and the tab keeps the token;
+    a test run on its own signs in here."""
+    await page.goto(f"{system.url}/dashboard")
+    signin, app = page.locator("#signin"), page.locator("#app")
+    await expect(page.locator("#signin:visible, #app:visible").first).to_be_visible()  # the page has decided
+    if await signin.is_visible():
+        await page.get_by_label("User name").fill(USER)
+        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_role("button", name="Sign in").click()
+    await expect(app).to_be_visible()
+
+
 async def test_sign_in_live_crisis_map_delivery_and_close(page: Any, system: System) -> None:
     # Sign in with the local development user.
     await page.goto(f"{system.url}/dashboard")
@@ -250,8 +263,7 @@ async def test_language_is_chosen_and_remembered(page: Any, system: System) -> N
 
 
 async def test_keyboard_only_manual_activation_with_confirmation(page: Any, system: System) -> None:
-    await page.goto(f"{system.url}/dashboard")
-    await expect(page.locator("#app")).to_be_visible()
+    await open_dashboard(page, system)
     await page.locator("#open-activate").focus()
     await page.keyboard.press("Enter")
     await expect(page.locator("#activate-dialog")).to_be_visible()
@@ -278,7 +290,7 @@ async def test_keyboard_only_manual_activation_with_confirmation(page: Any, syst
 
 async def test_demo_scenario_comes_alive_on_the_dashboard(page: Any, system: System) -> None:
     """The `make demo` scenario, smaller: the page shows its crisis, hotline and area without any action."""
-    await page.goto(f"{system.url}/dashboard")
+    await open_dashboard(page, system)
     await expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=WAIT_MS)
     narration: list[str] = []
     settings = DemoSettings(kafka_bootstrap_servers=bootstrap(), kafka_topic_prefix=system.prefix,
@@ -354,11 +366,7 @@ async def test_affected_travellers_on_the_map_and_silence_without_them(page: Any
 
     page.on("response", observe)
     try:
-        await page.goto(f"{system.url}/dashboard")
-        if await page.locator("#signin").is_visible():  # when run on its own
-            await page.get_by_label("User name").fill(USER)
-            await page.get_by_label("Password").fill(PASSWORD)
-            await page.get_by_role("button", name="Sign in").click()
+        await open_dashboard(page, system)
         await expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=WAIT_MS)
 
         # The threshold is crossed by the crowd in the centre; the others arrive after the activation.
@@ -420,8 +428,7 @@ async def test_affected_travellers_on_the_map_and_silence_without_them(page: Any
 
 
 async def test_threshold_change_with_confirmation(page: Any, system: System) -> None:
-    await page.goto(f"{system.url}/dashboard")
-    await expect(page.locator("#app")).to_be_visible()
+    await open_dashboard(page, system)
     await page.get_by_role("button", name="Change thresholds…").click()
     dialog = page.locator("#thresholds-dialog")
     await expect(dialog.get_by_label("Default threshold (affected people)")).to_have_value(str(THRESHOLD))
