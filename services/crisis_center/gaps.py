@@ -20,9 +20,9 @@ records it had already applied.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
@@ -93,7 +93,15 @@ class GapFiller:
             return found
 
 
-class AppliedOffsets(MutableMapping[str, int]):
+class Applied(Protocol):
+    """Where an agent keeps its last applied offset per source partition (a dict in unit tests)."""
+
+    def get(self, key: str, /) -> int | None: ...
+
+    def __setitem__(self, key: str, offset: int, /) -> None: ...
+
+
+class AppliedOffsets:
     """The last applied offset per source partition, kept in memory and written to `table` every `every` offsets.
 
     `forget()` at a rebalance: the partition may have been handled elsewhere meanwhile, the table then knows best."""
@@ -102,14 +110,18 @@ class AppliedOffsets(MutableMapping[str, int]):
         self.table = table
         self.every = every
         self._memory: dict[str, int] = {}
-        self._written: dict[str, int] = {}
+        self._written: dict[str, int] = {}  # what the table holds, so that a write needs no read
+
+    def get(self, key: str, /) -> int | None:
+        return self._memory[key] if key in self._memory else self.table.get(key)
 
     def __getitem__(self, key: str) -> int:
-        if key in self._memory:
-            return self._memory[key]
-        return self.table[key]
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
 
-    def __setitem__(self, key: str, offset: int) -> None:
+    def __setitem__(self, key: str, offset: int, /) -> None:
         self._memory[key] = offset
         written = self._written.get(key)
         if written is None:
@@ -117,24 +129,13 @@ class AppliedOffsets(MutableMapping[str, int]):
         if offset - written >= self.every:
             self.table[key] = self._written[key] = offset
 
-    def __delitem__(self, key: str) -> None:
-        self._memory.pop(key, None)
-        self._written.pop(key, None)
-        del self.table[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(set(self._memory) | set(self.table))
-
-    def __len__(self) -> int:
-        return len(set(self._memory) | set(self.table))
-
     def forget(self) -> None:
         self._memory.clear()
         self._written.clear()
 
 
 async def handle_in_order(event: Any, handle: Callable[[Any], Awaitable[None]],
-                          applied: MutableMapping[str, int], gaps: GapFiller) -> None:
+                          applied: Applied, gaps: GapFiller) -> None:
     """Handle the records this agent skipped on the event's partition (if any), then the event; remember it."""
     message = event.message
     key = f"{message.topic}:{message.partition}"

@@ -55,7 +55,6 @@ async def test_missed_records_are_handled_first_and_in_order() -> None:
         await drop_topics(prefix)
 
 
-
 def test_applied_offsets_are_written_every_n_and_a_fresh_reader_is_behind_but_never_ahead() -> None:
     table: dict[str, int] = {}
     applied = AppliedOffsets(table, every=4)

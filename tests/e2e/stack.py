@@ -101,9 +101,6 @@ class Stack:
         return [self.log_dir / f"{service}-{mode}.log" for service in SERVICES for mode in ("api", "worker")
                 if (self.log_dir / f"{service}-{mode}.log").exists()]
 
-    def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("*.log")))
-
     def bootstrap(self) -> str:
         return self.env_for(None)["KAFKA_BOOTSTRAP_SERVERS"]
 

@@ -148,6 +148,10 @@ async def test_ambiguous_timeout_after_the_status_callback_is_not_resent(running
     await eventually(lambda: twilio.server.stats["callbacks_sent"] >= 2 or None)
     messages = twilio.sent_to(str(recipient.phone))
     assert [m["sid"] for m in messages] == [row["provider_id"]]
+    # The contract's notification.status events: one sending, told once each.
+    records = await consume(f"{running.settings.kafka_topic_prefix}notifications.status", count=3,
+                            predicate=lambda r: r.key == command.notification_id.encode())
+    assert [decode(r.value).data["status"] for r in records] == ["queued", "sent", "delivered"]
 
 
 async def test_redelivered_and_repeated_commands_send_once(running: Running, twilio: TwilioFake) -> None:

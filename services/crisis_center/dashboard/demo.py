@@ -176,7 +176,7 @@ async def play(settings: DemoSettings, plan: Plan = Plan(), say: Callable[[str],
             await publish(producer, person, source=SOURCE, topic_prefix=settings.kafka_topic_prefix)
             if sms and index % max(1, len(people) // (len(SMS) + 1)) == 0 and index:
                 # someone inside, registered a few seconds ago (intake knows where they are by now)
-                sender = next((p.phone for p in people[:index - 10] if p.city == "Kathmandu" and p.phone
+                sender = next((p.phone for p in people[:max(0, index - 10)] if p.city == "Kathmandu" and p.phone
                                and p.phone not in texted), None)
                 if sender is not None:
                     texted.add(sender)

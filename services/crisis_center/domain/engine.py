@@ -159,14 +159,18 @@ def _incident(record: Record) -> Incident:
     )
 
 
+PURGE_EVERY = timedelta(hours=1)  # old reports are looked for at most this often (per partition)
+
+
 class CountryEngine:
     def __init__(self, *, travellers: Store, reports: Store, incidents: Store, members: Store,
                  report_retention: timedelta = timedelta(days=30)) -> None:
         self.travellers = travellers
-        self.report_retention = report_retention
         self.reports = reports
         self.incidents = incidents
         self.members = members
+        self.report_retention = report_retention
+        self._reports_purged_at: dict[int, datetime] = {}  # per partition: the scan reads the whole table
         # Caches, rebuilt from the tables on demand (and dropped on rebalance by `forget_caches`).
         self._sets: dict[str, AffectedSet] = {}
         self._open_by_country: dict[str, list[Incident]] | None = None
@@ -430,6 +434,10 @@ class CountryEngine:
     def _purge_reports(self, now: datetime, partition: int) -> None:
         """A report older than `report_retention` can only matter to an incident that was open before it went:
         those it counts in keep it, the others drop it (reporters' phone numbers and emails go with it)."""
+        last = self._reports_purged_at.get(partition)
+        if last is not None and now - last < PURGE_EVERY:
+            return
+        self._reports_purged_at[partition] = now
         cutoff = now - self.report_retention
         for reference, record in list(self.reports.items()):
             if record.get("partition") != partition or datetime.fromisoformat(record["received_at"]) >= cutoff:

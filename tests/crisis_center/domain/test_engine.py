@@ -154,6 +154,9 @@ def test_tick_forgets_old_reports_no_open_incident_counts() -> None:
     assert set(stores["reports"]) == {"in-open-incident", "elsewhere-new", "other-partition"}
     run(eng, IncidentClose(incident_id="inc-1"))
     eng.handle(Tick(at=later), now=later, policy=POLICY, partition=0)
+    assert "in-open-incident" in stores["reports"]  # the table is scanned at most once an hour per partition
+    an_hour_on = later + timedelta(hours=1)
+    eng.handle(Tick(at=an_hour_on), now=an_hour_on, policy=POLICY, partition=0)
     assert set(stores["reports"]) == {"elsewhere-new", "other-partition"}  # its incident closed: it goes too
 
 
