@@ -49,7 +49,9 @@ from tests.support import database_url, drop_schema, eventually, unique
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(os.environ.get("SCALEOUT") != "1", reason="starts a three-broker cluster: make scaleout"),
+    pytest.mark.skipif(os.environ.get("SCALEOUT") != "1",
+                       reason="starts a three-broker cluster of its own: make scaleout "
+                              "(CI runs make scaleout-short after make test)"),
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
