@@ -32,7 +32,7 @@ from prometheus_client import Counter, Histogram
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from services.crisis_center import handlers
-from services.crisis_center.delivery import DeliveringProducer, InFlight
+from services.crisis_center.delivery import DeliveringProducer, InFlight, seek_again_after_resume
 from services.crisis_center.domain.activation import ThresholdPolicy, UpdateThrottle
 from services.crisis_center.domain.commands import Tick, decode_command, encode_command
 from services.crisis_center.domain.engine import (
@@ -107,12 +107,18 @@ class PolicyCache:
 
 
 class CrisisApp(faust.App):
-    """A Faust app whose commits wait for what the handled events produced (see `delivery`)."""
+    """A Faust app whose commits wait for what the handled events produced, and that reads again from the
+    committed offsets once a rebalance has ended (see `delivery`, gap 3)."""
 
     in_flight: InFlight
+    _seek_again: asyncio.Future[None] | None = None
 
     def _new_producer(self) -> DeliveringProducer:
         return DeliveringProducer(self.transport, loop=self.loop, beacon=self.beacon, in_flight=self.in_flight)
+
+    def on_rebalance_end(self) -> None:
+        super().on_rebalance_end()
+        self._seek_again = asyncio.ensure_future(seek_again_after_resume(self, self.consumer_generation_id))
 
 
 class CrisisWorker:

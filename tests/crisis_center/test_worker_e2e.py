@@ -177,7 +177,12 @@ async def test_restart_in_the_middle_of_a_burst(env: Env) -> None:
     for n in range(first_part, first_part + second_part):
         await env.send(registration(n))
     async with running(env) as again:  # tables come back from the changelogs, the rest of the burst is handled
-        await eventually(lambda: count_of(again) == first_part + second_part, timeout=90)
+        everyone = {f"t{n}" for n in range(first_part + second_part)}
+        try:
+            await eventually(lambda: count_of(again) == len(everyone), timeout=90)
+        except AssertionError:
+            missing = sorted(everyone - set(again.engine.travellers.keys()))
+            raise AssertionError(f"counted {count_of(again)} of {len(everyone)}; never handled: {missing}") from None
         await eventually(lambda: _db_count_is(env, first_part + second_part), timeout=30)
     after = await db_crisis(env)
     assert after is not None and after["hotline_number"] == first["hotline_number"]
