@@ -24,15 +24,19 @@ A third gap left records unhandled in a running worker until more traffic came t
    a hole when a later record of the same partition arrives).
 
 `seek_again_after_resume` seeks once more to the committed offsets after that clear (from
-`CrisisApp.on_rebalance_end`); what was still in a buffer is handled twice, which the handlers allow.
+`CrisisApp.on_rebalance_end`), and to the beginning where the group never committed (Faust's seek leaves those
+partitions alone, so records fetched before a group's first commit could be cleared and never read again: two
+workers starting at once made no progress at all in ~1 run of 3); what was still in a buffer is handled twice,
+which the handlers allow.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, cast
 
+from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import Producer
 from faust.types import AppT, FutureMessage
 
@@ -95,10 +99,25 @@ class DeliveringProducer(Producer):
 
 
 async def seek_again_after_resume(app: AppT, generation_id: int) -> None:
-    """Read again from the committed offsets, unless another rebalance began meanwhile (it seeks itself)."""
-    if app.should_stop or app.rebalancing or app.consumer_generation_id != generation_id:
+    """Read every stream partition again from its committed offset, or from its beginning where the group never
+    committed (aiokafka's `seek_to_committed` leaves those partitions where they are, buffered records lost with
+    them), unless another rebalance began meanwhile (it ends with this again)."""
+
+    def superseded() -> bool:
+        return app.should_stop or app.rebalancing or app.consumer_generation_id != generation_id
+
+    if superseded():
         return
+    consumer = cast(Consumer, app.consumer)
     try:
-        await app.consumer.perform_seek()
+        committed = await consumer.seek_to_committed()
+        changelogs = app.tables.changelog_topics
+        streams = [tp for tp in committed if tp.topic not in changelogs]
+        never = [tp for tp in streams if not committed[tp]]
+        earliest = await consumer.earliest_offsets(*never) if never else {}
+        for tp in streams:
+            if superseded():
+                return
+            await consumer.seek(tp, committed[tp] or earliest[tp])  # Faust's read offset follows
     except Exception as exc:  # the next rebalance seeks again; never crash the worker for this
         log.warning("seek_after_rebalance_failed", error=type(exc).__name__)

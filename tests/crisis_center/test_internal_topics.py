@@ -10,8 +10,9 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from services.crisis_center.internal_topics import changelog_name, ensure_internal_topics, internal_topic_specs
 from services.crisis_center.worker import CrisisWorker
-from tests.crisis_center.conftest import Env, drop_topics, make_settings
-from tests.support import bootstrap, new_topic_prefix
+from tests.crisis_center.conftest import Env, drop_topics, make_settings, quake, registration
+from tests.crisis_center.test_worker_e2e import THRESHOLD, db_crisis
+from tests.support import bootstrap, eventually, new_topic_prefix
 
 
 async def describe(names: list[str]) -> tuple[dict[str, int], dict[str, str]]:
@@ -63,5 +64,20 @@ async def test_two_workers_start_at_once(env: Env) -> None:
         await asyncio.gather(*(w.start() for w in workers))
         await asyncio.wait_for(asyncio.gather(*(w.recovered() for w in workers)), timeout=180)
         assert all(not w.app.should_stop for w in workers)
+    finally:
+        await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
+
+
+async def test_two_workers_started_at_once_share_the_work(env: Env) -> None:
+    """Once stalled after the second rebalance (records cleared from the stream buffers: delivery.py, gap 3)."""
+    workers = [env.worker(), env.worker()]
+    await asyncio.gather(*(w.start() for w in workers))
+    try:
+        await asyncio.wait_for(asyncio.gather(*(w.recovered() for w in workers)), timeout=180)
+        await env.send(quake())
+        for n in range(THRESHOLD):
+            await env.send(registration(n))
+        crisis = await eventually(lambda: db_crisis(env), timeout=120)
+        assert crisis["affected_count"] == THRESHOLD
     finally:
         await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
