@@ -26,7 +26,7 @@ A third gap left records unhandled in a running worker until more traffic came t
 `seek_again_after_resume` seeks once more to the committed offsets after that clear (from
 `CrisisApp.on_rebalance_end`), and to the beginning where the group never committed (Faust's seek leaves those
 partitions alone, so records fetched before a group's first commit could be cleared and never read again: two
-workers starting at once made no progress at all in ~1 run of 3); what was still in a buffer is handled twice,
+workers starting at once made no progress at all in 4 runs of 16); what was still in a buffer is handled twice,
 which the handlers allow.
 """
 
