@@ -118,6 +118,8 @@ async def seek_again_after_resume(app: AppT, generation_id: int) -> None:
         for tp in streams:
             if superseded():
                 return
-            await consumer.seek(tp, committed[tp] or earliest[tp])  # Faust's read offset follows
+            # Again for the committed ones: `seek_to_committed` moved aiokafka's position (a local change) but not
+            # Faust's read offset, below which Faust drops what it fetches; `seek` sets both.
+            await consumer.seek(tp, committed[tp] or earliest[tp])
     except Exception as exc:  # the next rebalance seeks again; never crash the worker for this
         log.warning("seek_after_rebalance_failed", error=type(exc).__name__)

@@ -111,14 +111,14 @@ class CrisisApp(faust.App):
     committed offsets once a rebalance has ended (see `delivery`, gap 3)."""
 
     in_flight: InFlight
-    _seek_again: asyncio.Future[None] | None = None
+    seek_again: asyncio.Future[None] | None = None  # held here: a task nobody references can be collected
 
     def _new_producer(self) -> DeliveringProducer:
         return DeliveringProducer(self.transport, loop=self.loop, beacon=self.beacon, in_flight=self.in_flight)
 
     def on_rebalance_end(self) -> None:
         super().on_rebalance_end()
-        self._seek_again = asyncio.ensure_future(seek_again_after_resume(self, self.consumer_generation_id))
+        self.seek_again = asyncio.ensure_future(seek_again_after_resume(self, self.consumer_generation_id))
 
 
 class CrisisWorker:
@@ -135,7 +135,7 @@ class CrisisWorker:
         self._relay: OutboxRelay | None = None
         self._relay_task: asyncio.Task[None] | None = None
         self._places = Places()
-        self.app = self._build_app(store or settings.faust_store)
+        self.app: CrisisApp = self._build_app(store or settings.faust_store)
 
     # resources ----------------------------------------------------------------------------------------------
     @property
@@ -161,6 +161,8 @@ class CrisisWorker:
         await self.app.tables.recovery.completed.wait()  # type: ignore[attr-defined]
 
     async def stop(self) -> None:
+        if self.app.seek_again is not None:
+            self.app.seek_again.cancel()  # a seek racing the consumer's stop is of no use
         await self.app.stop()
         await self.gaps.stop()
         if self._relay is not None and self._relay_task is not None:
@@ -171,7 +173,7 @@ class CrisisWorker:
             await self._pool.close()
 
     # the Faust app --------------------------------------------------------------------------------------------
-    def _build_app(self, store: str) -> faust.App:
+    def _build_app(self, store: str) -> CrisisApp:
         s = self.settings
         Path(s.faust_data_dir).mkdir(parents=True, exist_ok=True)
         app = CrisisApp(

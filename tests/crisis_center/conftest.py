@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from shared.kafka.producer import make_producer, publish
 from tests.support import bootstrap, drop_schema, new_pool, new_schema, new_topic_prefix, unique
 
 POOL = "+3225011000,+3225011001,+3225011002"
+THRESHOLD = 5  # CRISIS_THRESHOLD of every test worker
 
 
 @dataclass
@@ -45,11 +47,27 @@ def make_settings(prefix: str, schema: str, tmp: Path, **overrides: Any) -> Sett
     values: dict[str, Any] = {
         "kafka_bootstrap_servers": bootstrap(), "kafka_topic_prefix": prefix, "database_schema": schema,
         "faust_app_id": unique("crisis-test-"), "faust_store": "memory://", "faust_data_dir": str(tmp / "faust"),
-        "crisis_threshold": 5, "hotline_numbers": POOL, "crisis_update_interval_seconds": 1.0,
+        "crisis_threshold": THRESHOLD, "hotline_numbers": POOL, "crisis_update_interval_seconds": 1.0,
         "crisis_tick_seconds": 2.0, "faust_partitions": 3,
     }
     values.update(overrides)
     return Settings(**values)
+
+
+@asynccontextmanager
+async def running(env: Env) -> AsyncIterator[CrisisWorker]:
+    worker = env.worker()
+    await worker.start()
+    await worker.recovered()  # before reading the tables: they may still be filling from their changelogs
+    try:
+        yield worker
+    finally:
+        await worker.stop()
+
+
+async def db_crisis(env: Env, incident_id: str = "inc-1") -> dict[str, object] | None:
+    row = await env.pool.fetchrow("SELECT * FROM crises WHERE incident_id = $1", incident_id)
+    return dict(row) if row else None
 
 
 async def drop_topics(*prefixes: str) -> None:

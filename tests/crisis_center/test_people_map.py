@@ -14,8 +14,7 @@ from services.crisis_center.api import create_app
 from services.crisis_center.handlers import crisis_id_for_incident
 from shared.events.reports import ReportSubmitted
 from shared.events.travellers import TravellerCancelled
-from tests.crisis_center.conftest import NOW, Env, quake, registration
-from tests.crisis_center.test_worker_e2e import THRESHOLD, db_crisis, running
+from tests.crisis_center.conftest import NOW, THRESHOLD, Env, db_crisis, quake, registration, running
 from tests.support import auth, eventually
 
 COORDINATOR = auth("coordinator")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from aiokafka.structs import ConsumerRecord
@@ -15,30 +13,12 @@ from shared.events.envelope import decode
 from shared.events.incidents import IncidentClosed
 from shared.events.reports import ReportSubmitted
 from shared.events.travellers import TravellerCancelled
-from tests.crisis_center.conftest import NOW, POOL, Env, quake, registration
+from tests.crisis_center.conftest import NOW, POOL, THRESHOLD, Env, db_crisis, quake, registration, running
 from tests.support import consume, eventually
-
-THRESHOLD = 5  # conftest's CRISIS_THRESHOLD
-
-
-@asynccontextmanager
-async def running(env: Env) -> AsyncIterator[CrisisWorker]:
-    worker = env.worker()
-    await worker.start()
-    await worker.recovered()  # before reading the tables: they may still be filling from their changelogs
-    try:
-        yield worker
-    finally:
-        await worker.stop()
 
 
 def count_of(worker: CrisisWorker, incident_id: str = "inc-1") -> int:
     return worker.engine.affected(incident_id).count
-
-
-async def db_crisis(env: Env, incident_id: str = "inc-1") -> dict[str, object] | None:
-    row = await env.pool.fetchrow("SELECT * FROM crises WHERE incident_id = $1", incident_id)
-    return dict(row) if row else None
 
 
 async def status_events(env: Env, until: int) -> list[dict[str, object]]:

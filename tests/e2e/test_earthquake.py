@@ -12,10 +12,11 @@ import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
+from shared.events.envelope import CloudEvent, decode
 from shared.kafka.producer import make_producer, publish
 from tests.e2e.scenario import SMS_MARKERS, digits, earthquake, personal_values, travellers
 from tests.e2e.stack import HOTLINES, Stack, start_stack, stop_stack
-from tests.support import auth, bootstrap, consume_events, eventually
+from tests.support import auth, bootstrap, consume, eventually
 from tests.support_logs import leaks_in_files, secret_values
 
 pytestmark = pytest.mark.e2e
@@ -140,16 +141,21 @@ async def test_earthquake_scenario(stack: Stack) -> None:
         cap = await client.get(stack.url("crisis_center") + f"/public/crises/{crisis['crisis_id']}.cap")
         assert "<msgType>Cancel</msgType>" in cap.text and "<references>" in cap.text
 
-    async def statuses_until_closed() -> list[str] | None:
-        """The crisis's events on crisis.status (one partition: in order) once the last is crisis.closed; the
-        number of crisis.updated between depends on how the count grew."""
-        events = await consume_events(stack.prefix + "crisis.status", count=10**6, timeout=2)
-        types = [e.type for e in events if e.data["crisis_id"] == crisis["crisis_id"]]
-        return types if types and types[-1] == "be.diplomatie.crisis.closed" else None
+    async def statuses_until_closed() -> list[tuple[bytes | None, CloudEvent]] | None:
+        """The crisis's records on crisis.status (one key, one partition: in order) once the last is
+        crisis.closed; the number of crisis.updated between depends on how the count grew."""
+        records = await consume(stack.prefix + "crisis.status", count=10**6, timeout=2)
+        mine = [(r.key, event) for r in records if (event := decode(r.value)).data["crisis_id"] == crisis["crisis_id"]]
+        return mine if mine and mine[-1][1].type == "be.diplomatie.crisis.closed" else None
 
-    types = await eventually(statuses_until_closed, timeout=60, interval=0)
+    statuses = await eventually(statuses_until_closed, timeout=60, interval=0)
+    types = [event.type for _, event in statuses]
     assert types[0] == "be.diplomatie.crisis.activated"
     assert types.count("be.diplomatie.crisis.activated") == 1
+    # The contract: compacted, keyed by crisis_id, so the value that stays is the closed one, saying so.
+    assert {key for key, _ in statuses} == {crisis["crisis_id"].encode()}
+    last = statuses[-1][1].data
+    assert last["status"] == "closed" and last["closed_at"] and last["hotline_number"] == hotline
 
     # No test person's phone, email or name in any log of the run.
     logs = stack.service_logs()
