@@ -11,7 +11,7 @@ export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL JWT_SECRET TWILIO_ACCOUNT_SID TWILIO
        INTAKE_FIELD_KEYS INTAKE_FIELD_KEY_ACTIVE
 PYTEST_ARGS ?=
 
-.PHONY: demo e2e chaos fuzz browser venv infra topics migrate run stop test lint bench status token clean-data asyncapi k8s-validate scaleout scaleout-short
+.PHONY: demo e2e chaos fuzz browser venv infra topics migrate seed run stop test lint bench status token clean-data asyncapi k8s-validate scaleout scaleout-short
 .DEFAULT_GOAL := run
 
 venv: .venv/.installed
@@ -24,13 +24,17 @@ venv: .venv/.installed
 infra: venv
 	@scripts/postgres.sh start
 	@scripts/kafka.sh start
-	@$(MAKE) --no-print-directory topics migrate
+	@$(MAKE) --no-print-directory topics migrate seed
 
 topics: venv
 	@$(PY) -m shared.cli topics
 
 migrate: venv
 	@$(PY) -m shared.cli migrate
+
+# Local data only (placeholder officers, an on-call rota): production runs `migrate` alone.
+seed: venv
+	@$(PY) -m shared.cli seed
 
 run: infra
 	@scripts/services.sh start

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from shared.auth import ROLES, JwtConfig, mint_token
-from shared.db import migrate
+from shared.db import migrate, seed, seed_files
 from shared.kafka.admin import ensure_topics
 from shared.passwords import hash_password
 from shared.settings import AuthSettings, DatabaseSettings, KafkaSettings
@@ -25,7 +25,13 @@ def migrations_dir(service: str) -> Path:
 def _token(args: argparse.Namespace) -> int:
     auth = AuthSettings()
     config = JwtConfig(auth.jwt_secret.get_secret_value(), auth.jwt_issuer, auth.jwt_audience)
-    print(mint_token(config, subject=args.subject, roles=args.role, ttl_seconds=args.ttl))
+    token = mint_token(config, subject=args.subject, roles=args.role, ttl_seconds=args.ttl)
+    if args.quiet:
+        print(token)
+    else:  # what an external system must put in its own tokens, on stderr: `$(make token)` still reads the token
+        print(f"iss={config.issuer} aud={config.audience} sub={args.subject} roles={','.join(args.role)} "
+              f"exp=+{args.ttl}s (HS256 with JWT_SECRET)", file=sys.stderr)
+        print(token)
     return 0
 
 
@@ -35,6 +41,20 @@ def _migrate(args: argparse.Namespace) -> int:
         folder = migrations_dir(service)
         applied = asyncio.run(migrate(database_url, service, folder if folder.is_dir() else None))
         print(f"{service}: {len(applied)} migration(s) applied" + (f" ({', '.join(applied)})" if applied else ""))
+    return 0
+
+
+def seeds_dir(service: str) -> Path:
+    return ROOT / "services" / service / "seeds"
+
+
+def _seed(args: argparse.Namespace) -> int:
+    database_url = DatabaseSettings().database_url
+    for service in args.service or SERVICES:
+        files = seed_files(seeds_dir(service))
+        if files:
+            asyncio.run(seed(database_url, service, files))
+            print(f"{service}: local seed applied ({', '.join(p.name for p in files)})")
     return 0
 
 
@@ -59,10 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--role", action="append", choices=ROLES, required=True)
     token.add_argument("--subject", default="local-user")
     token.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds")
+    token.add_argument("--quiet", action="store_true", help="the token alone, without its claims on stderr")
     token.set_defaults(func=_token)
     mig = sub.add_parser("migrate", help="apply the SQL migrations of one or every service")
     mig.add_argument("service", nargs="*", help=f"one of {SERVICES}; all when omitted")
     mig.set_defaults(func=_migrate)
+    seeding = sub.add_parser("seed", help="apply the local seed data (placeholder officers, on-call rota); "
+                                          "never run in production")
+    seeding.add_argument("service", nargs="*", help=f"one of {SERVICES}; all when omitted")
+    seeding.set_defaults(func=_seed)
     topics = sub.add_parser("topics", help="create every topic of shared/topics.py and its DLQ twin")
     topics.add_argument("--replication-factor", type=int, default=1)
     topics.set_defaults(func=_topics)

@@ -3,6 +3,7 @@
 Each service owns one schema; its pool sets `search_path` to it, so SQL in a service names its tables bare.
 Migrations are `NNNN_name.sql` files applied in order, each in its own transaction, recorded in
 `<schema>.schema_migrations`; the shared tables (`shared/sql/`: outbox, processed_events) are applied first.
+Migrations create schema only; local data lives in `services/<name>/seeds/` and is applied by `seed`.
 """
 
 from __future__ import annotations
@@ -82,6 +83,30 @@ async def migrate(database_url: str, schema: str, migrations_dir: Path | None) -
     finally:
         await conn.close()
     return applied_now
+
+
+async def seed(database_url: str, schema: str, files: list[Path]) -> list[str]:
+    """Apply local seed files (data only `make run`, the demo or the tests need) to a migrated schema.
+
+    Never part of `migrate`: production runs the migrations alone. Each file must be idempotent itself (insert
+    only what is missing), since seeding runs at every `make run`.
+    """
+    check_schema_name(schema)
+    conn: asyncpg.Connection = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(f"SET search_path TO {schema}")
+        await conn.execute("SELECT pg_advisory_lock(hashtext($1))", schema)
+        for path in files:
+            async with conn.transaction():
+                await conn.execute(path.read_text())
+        await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", schema)
+    finally:
+        await conn.close()
+    return [p.name for p in files]
+
+
+def seed_files(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.sql")) if directory.is_dir() else []
 
 
 async def ping(pool: asyncpg.Pool) -> bool:

@@ -58,6 +58,15 @@ _COMMON_ERRORS = {
 }
 
 
+def token_requirements(config: JwtConfig) -> str:
+    """What a bearer token must carry, in the words of the README's "Tokens" section."""
+    return (f"A JWT signed with HS256 (the shared `JWT_SECRET`) carrying the claims `iss` = `{config.issuer}`, "
+            f"`aud` = `{config.audience}`, `sub` (who acts: written in audit trails), `exp` (expiry, required) and "
+            "`roles` (a list of: duty_officer, coordinator, external_system, admin). A token without any of them, "
+            "with another issuer or audience, expired or badly signed gets 401; one without the operation's role "
+            "gets 403.")
+
+
 def _document_errors(app: FastAPI) -> None:
     """Make the OpenAPI document what the handlers below and the auth dependency send: the 422 body as
     {field, rule, message} entries; 401/403 on authenticated operations, 404 where a path names a resource,
@@ -72,6 +81,14 @@ def _document_errors(app: FastAPI) -> None:
             if "ValidationError" in schemas:
                 schemas["ValidationError"] = FIELD_ERROR_SCHEMA
             schemas["ErrorDetail"] = ERROR_SCHEMA
+            config = getattr(app.state, "jwt_config", None)
+            for scheme in schema["components"].get("securitySchemes", {}).values():
+                if scheme.get("type") == "http" and scheme.get("scheme") == "bearer" and config is not None:
+                    scheme["bearerFormat"] = "JWT"
+                    scheme["description"] = token_requirements(config)
+                    scheme["x-jwt-issuer"] = config.issuer
+                    scheme["x-jwt-audience"] = config.audience
+                    scheme["x-jwt-required-claims"] = ["iss", "aud", "sub", "exp", "roles"]
             for path, operations in schema.get("paths", {}).items():
                 for operation in operations.values():
                     wanted = (["401", "403"] if operation.get("security") else []) + (

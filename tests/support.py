@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.auth import JwtConfig, mint_token
-from shared.db import create_pool, migrate
+from shared.db import create_pool, migrate, seed
 from shared.events.envelope import CloudEvent, decode
 from shared.kafka.admin import ensure_topics
 from shared.topics import all_topic_specs
@@ -72,11 +72,18 @@ async def delete_topics_with_prefixes(prefixes: list[str]) -> int:
         await admin.close()
 
 
-async def new_schema(service: str, migrations: Path | None = None) -> str:
-    """A fresh schema for one test, with the shared and the service's migrations applied."""
+#: Local seed files the tests' schemas get: intake's placeholder officers (a case needs someone to take it), not
+#: its on-call rota (the tests that route calls write the rota they need).
+TEST_SEEDS: dict[str, tuple[str, ...]] = {"intake": ("10_officers.sql",)}
+
+
+async def new_schema(service: str, migrations: Path | None = None, *, seeded: bool = True) -> str:
+    """A fresh schema for one test, with the shared and the service's migrations and its test seeds applied."""
     schema = unique(f"{service}_t")
     folder = migrations if migrations is not None else ROOT / "services" / service / "migrations"
     await migrate(database_url(), schema, folder if folder.is_dir() else None)
+    if seeded and TEST_SEEDS.get(service):
+        await seed(database_url(), schema, [ROOT / "services" / service / "seeds" / f for f in TEST_SEEDS[service]])
     return schema
 
 

@@ -30,7 +30,7 @@ import asyncpg
 
 from bench.report import record
 from shared.auth import JwtConfig, mint_token
-from shared.db import create_pool, migrate
+from shared.db import create_pool, migrate, seed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -176,6 +176,7 @@ async def run(args: argparse.Namespace) -> int:
     load_env()
     schema = f"intake_bench_{uuid.uuid4().hex[:8]}"
     await migrate(os.environ["DATABASE_URL"], schema, ROOT / "services" / "intake" / "migrations")
+    await seed(os.environ["DATABASE_URL"], schema, [ROOT / "services" / "intake" / "seeds" / "10_officers.sql"])
     try:
         api = await bench_api(schema, clients=args.clients, warmup=args.warmup, duration=args.duration,
                               pool_size=args.pool)

@@ -29,6 +29,7 @@ from services.intake.domain.voice import (
     route_emergency,
 )
 from services.intake.settings import Settings
+from services.intake.staff_api import staff_router
 from shared.auth import Principal, require_roles
 from shared.crypto import DecryptionError
 from shared.db import ping
@@ -164,6 +165,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
 
     app.state.public_base_url = settings.public_base_url
     install_common(app, service="intake", auth=settings, readiness=readiness)
+    app.include_router(staff_router(now, settings.consular_line))
     app.include_router(console_router(ConsoleSettings(console_users=settings.console_users,
                                                       console_token_ttl_seconds=settings.console_token_ttl_seconds)))
 

@@ -45,7 +45,7 @@ from shared.events.reports import Reporter, ReportLocation, ReportSubmitted
 from shared.kafka.admin import ensure_topics
 from shared.kafka.outbox import enqueue
 from shared.topics import DLQ_PARTITIONS, all_topic_specs, dlq_name, spec_for
-from tests.support import database_url, drop_schema, eventually, unique
+from tests.support import database_url, drop_schema, eventually, new_schema, unique
 
 pytestmark = [
     pytest.mark.slow,
@@ -242,8 +242,7 @@ async def twilio() -> AsyncIterator[tuple[str, Any]]:
 
 @pytest.fixture
 async def intake_schema() -> AsyncIterator[str]:
-    name = unique("intake_t")
-    await migrate(database_url(), name, ROOT / "services" / "intake" / "migrations")
+    name = await new_schema("intake")
     yield name
     await drop_schema(name)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import jwt
@@ -86,3 +87,38 @@ async def test_every_kind_of_bad_token_is_refused_and_the_right_role_admitted() 
         assert (await client.get("/readyz")).status_code == 200
         metrics = await client.get("/metrics")
         assert "# TYPE http_requests_total counter" in metrics.text
+
+
+def test_every_service_documents_the_token_claims_in_its_openapi(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """An external system reading only /openapi.json learns the issuer, the audience and the required claims."""
+    from services.crisis_center.api import create_app as crisis_app
+    from services.crisis_center.settings import Settings as CrisisSettings
+    from services.directory.api import create_app as directory_app
+    from services.directory.settings import Settings as DirectorySettings
+    from services.intake.api import create_app as intake_app
+    from services.intake.settings import Settings as IntakeSettings
+    from services.notifier.api import create_app as notifier_app
+    from services.notifier.settings import NotifierSettings
+
+    monkeypatch.setenv("JWT_ISSUER", "be.diplomatie.test-issuer")
+    apps = [intake_app(IntakeSettings()), directory_app(DirectorySettings()), crisis_app(CrisisSettings()),
+            notifier_app(NotifierSettings())]
+    for app in apps:
+        scheme = app.openapi()["components"]["securitySchemes"]["HTTPBearer"]
+        assert scheme["x-jwt-issuer"] == "be.diplomatie.test-issuer", app.title
+        assert scheme["x-jwt-audience"] == "consular-platform"
+        assert set(scheme["x-jwt-required-claims"]) == {"iss", "aud", "sub", "exp", "roles"}
+        assert "be.diplomatie.test-issuer" in scheme["description"] and scheme["bearerFormat"] == "JWT"
+
+
+def test_the_token_command_names_issuer_and_audience(capsys) -> None:  # type: ignore[no-untyped-def]
+    from shared.cli import main
+
+    assert main(["token", "--role", "admin", "--subject", "ops"]) == 0
+    captured = capsys.readouterr()
+    assert "iss=be.diplomatie.consular" in captured.err and "aud=consular-platform" in captured.err
+    token = captured.out.strip()
+    assert token.count(".") == 2
+    principal = verify_token(JwtConfig(os.environ["JWT_SECRET"], "be.diplomatie.consular", "consular-platform"),
+                             token)
+    assert principal.subject == "ops" and principal.roles == {"admin"}

@@ -283,11 +283,11 @@ async def test_search_and_charter_board_by_keyboard(page: Any, intake: Intake) -
     board = page.locator("#board")
     try:
         intake.clock.at = due - timedelta(days=1)
-        await page.get_by_role("button", name="Refresh").click()
+        await page.get_by_role("button", name="Refresh the charter board").click()
         await expect(board.locator(".board-due_soon")).to_contain_text(emilie["reference"])
         await expect(board.locator("h3").nth(1)).to_contain_text("Reply due within 3 days")
         intake.clock.at = due + timedelta(days=2)
-        await page.get_by_role("button", name="Refresh").click()
+        await page.get_by_role("button", name="Refresh the charter board").click()
         await expect(board.locator(".board-overdue")).to_contain_text(emilie["reference"])
         await expect(board.locator(".board-overdue")).to_contain_text(other["reference"])
         await page.get_by_label("Only my cases").check()  # the token's subject is no officer's address
@@ -298,6 +298,34 @@ async def test_search_and_charter_board_by_keyboard(page: Any, intake: Intake) -
         await expect(page.locator("#lookup-result")).to_contain_text(other["reference"])
         await board.scroll_into_view_if_needed()
         await page.screenshot(path=screenshot_path("console-board"))
+        assert await problems(page) == NONE
+    finally:
+        intake.clock.at = None
+
+
+async def test_the_console_shows_who_is_on_call_now_and_next(page: Any, intake: Intake) -> None:
+    """Entries written through the admin API; intake's clock set outside office hours (a Sunday night)."""
+    at = datetime(2031, 2, 2, 3, 0, tzinfo=UTC)
+    admin = {"Authorization": f"Bearer {token('admin')}"}
+    async with httpx.AsyncClient(base_url=intake.url, headers=admin) as client:
+        for body in ({"starts_at": at - timedelta(hours=1), "ends_at": at + timedelta(hours=2), "officer_id": 1,
+                      "backup_officer_id": 2},
+                     {"starts_at": at + timedelta(hours=2), "ends_at": at + timedelta(days=1), "officer_id": 3}):
+            response = await client.post("/v1/admin/roster", json={k: v.isoformat() if isinstance(v, datetime)
+                                                                   else v for k, v in body.items()})
+            assert response.status_code == 201, response.text
+    box = page.locator("#oncall")
+    try:
+        intake.clock.at = at
+        await page.get_by_role("button", name="Refresh who is on call").click()
+        await expect(box.locator('[data-oncall="now"]')).to_contain_text("Duty Officer A", timeout=WAIT_MS)
+        await expect(box.locator('[data-oncall="now"]')).to_contain_text("Duty Officer B")  # the backup
+        await expect(box.locator('[data-oncall="next"]')).to_contain_text("Detention Desk")
+        await expect(box.locator('[data-oncall="office_hours"]')).to_contain_text("Outside office hours")
+        intake.clock.at = at + timedelta(days=2)  # after every entry: nobody
+        await page.get_by_role("button", name="Refresh who is on call").click()
+        await expect(box.locator('[data-oncall="now"]')).to_contain_text("nobody")
+        await expect(box.locator('[data-oncall="next"]')).to_contain_text("No change planned")
         assert await problems(page) == NONE
     finally:
         intake.clock.at = None

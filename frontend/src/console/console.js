@@ -15,10 +15,11 @@ const CHANNELS = ["phone", "sms", "email", "post", "web", "counter"];
 const REFERENCE = /^BE-\d{4}-\d{6}$/;
 const POST_POLL_MS = 2000;
 const POST_POLL_TRIES = 60;
+const ON_CALL_REFRESH_MS = 60000;
 
 const $ = (id) => document.getElementById(id);
 const session = new Session("consular.console.token", "duty_officer");
-const state = { idempotencyKey: newKey(), pollTimer: null, current: null, errors: [] };
+const state = { idempotencyKey: newKey(), pollTimer: null, onCallTimer: null, current: null, errors: [] };
 
 function newKey() {
   return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`;
@@ -38,6 +39,7 @@ const signIn = setupSignIn({ session, loginPath: "/console/login", onSignedIn: s
 function signOut(reasonKey = null) {
   session.clear();
   clearTimeout(state.pollTimer);
+  clearTimeout(state.onCallTimer);
   $("app").hidden = true;
   $("who").hidden = true;
   $("signout").hidden = true;
@@ -307,13 +309,44 @@ async function loadBoard() {
   }
 }
 
+// --- who is on call (GET /v1/on-call) ----------------------------------------------------------------------
+function rosterLine(entry) {
+  if (!entry) return [node("strong", { text: t("con.oncall.nobody") })];
+  const line = [node("strong", { text: entry.officer.name }), ` — ${entry.officer.role} · `,
+    node("a", { text: entry.officer.phone, attrs: { href: `tel:${entry.officer.phone}` } })];
+  if (entry.backup) {
+    line.push(node("br"), `${t("con.oncall.backup")}: ${entry.backup.name} · `,
+      node("a", { text: entry.backup.phone, attrs: { href: `tel:${entry.backup.phone}` } }));
+  }
+  return line;
+}
+
+async function loadOnCall() {
+  const out = $("oncall");
+  clearTimeout(state.onCallTimer);
+  try {
+    const onCall = await api("/v1/on-call");
+    const now = node("p", { attrs: { "data-oncall": "now" } }, [`${t("con.oncall.now")}: `, ...rosterLine(onCall.now)]);
+    if (onCall.now) now.append(node("br"), t("con.oncall.until", { at: formatDateTime(onCall.now.ends_at) }));
+    const next = node("p", { attrs: { "data-oncall": "next" } }, onCall.next
+      ? [`${t("con.oncall.next", { at: formatDateTime(onCall.next.at) })}: `, ...rosterLine(onCall.next.entry)]
+      : [t("con.oncall.no_change")]);
+    const hours = node("p", { className: "hint", attrs: { "data-oncall": "office_hours" } }, [onCall.office_hours
+      ? t("con.oncall.office_hours", { line: onCall.consular_line }) : t("con.oncall.outside_hours")]);
+    out.replaceChildren(hours, now, next);
+  } catch (err) {
+    out.replaceChildren(node("p", { className: "hint", text: unavailable(err) ? t("con.unavailable") : err.describe() }));
+  }
+  if (!$("app").hidden) state.onCallTimer = setTimeout(loadOnCall, ON_CALL_REFRESH_MS);
+}
+
 // --- start ----------------------------------------------------------------------------------------------
 function translateDynamic() {
   fillSelects();
   if (session.claims) $("who").textContent = t("signed_in_as", { name: session.claims.sub });
   if (state.errors.length) renderErrors(state.errors);
   renderResult();
-  if (!$("app").hidden) loadBoard();
+  if (!$("app").hidden) { loadBoard(); loadOnCall(); }
 }
 
 function start() {
@@ -323,6 +356,7 @@ function start() {
   $("signout").hidden = false;
   $("who").textContent = t("signed_in_as", { name: session.claims?.sub || "?" });
   loadBoard();
+  loadOnCall();
   $("f-kind").focus();
 }
 
@@ -340,6 +374,7 @@ function main() {
   $("lookup-form").addEventListener("submit", lookup);
   $("search-form").addEventListener("submit", search);
   $("board-refresh").addEventListener("click", loadBoard);
+  $("oncall-refresh").addEventListener("click", loadOnCall);
   $("board-mine").addEventListener("change", loadBoard);
   $("signout").addEventListener("click", () => signOut());
   if (session.valid()) start(); else signIn.show(session.token ? "signin.expired" : null);

@@ -15,7 +15,8 @@ from services.intake.domain.clocks import ScheduledClockEvent
 from services.intake.domain.model import Kind
 from services.intake.domain.officers import Officer
 from services.intake.domain.reference import format_reference
-from services.intake.domain.voice import ActiveCrisis, RosterEntry
+from services.intake.domain.roster import RosterEntry
+from services.intake.domain.voice import ActiveCrisis
 
 
 def _officer(row: asyncpg.Record) -> Officer:
@@ -311,13 +312,14 @@ async def reassign(conn: asyncpg.Connection, reference: str, officer_id: int) ->
 
 async def roster(conn: asyncpg.Connection, at: datetime) -> list[RosterEntry]:
     rows = await conn.fetch(
-        "SELECT c.starts_at, c.ends_at, c.officer_id, o.phone AS officer_phone, c.backup_officer_id,"
-        " b.phone AS backup_phone FROM on_call_roster c JOIN officers o ON o.officer_id = c.officer_id"
-        " LEFT JOIN officers b ON b.officer_id = c.backup_officer_id"
+        "SELECT c.id, c.starts_at, c.ends_at, c.precedence, c.officer_id, o.phone AS officer_phone,"
+        " c.backup_officer_id, b.phone AS backup_phone FROM on_call_roster c"
+        " JOIN officers o ON o.officer_id = c.officer_id LEFT JOIN officers b ON b.officer_id = c.backup_officer_id"
         " WHERE c.starts_at <= $1 AND c.ends_at > $1", at)
     return [RosterEntry(starts_at=r["starts_at"], ends_at=r["ends_at"], officer_phone=r["officer_phone"],
                         backup_phone=r["backup_phone"], officer_id=r["officer_id"],
-                        backup_officer_id=r["backup_officer_id"]) for r in rows]
+                        backup_officer_id=r["backup_officer_id"], precedence=r["precedence"], entry_id=r["id"])
+            for r in rows]
 
 
 async def active_crises(conn: asyncpg.Connection) -> list[ActiveCrisis]:

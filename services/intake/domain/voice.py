@@ -13,6 +13,7 @@ import holidays
 from services.intake.domain import texts
 from services.intake.domain.clocks import local
 from services.intake.domain.model import Language
+from services.intake.domain.roster import RosterEntry, on_call
 
 OPENS = time(9, 0)
 CLOSES = time(17, 0)
@@ -33,19 +34,6 @@ def is_office_hours(instant: datetime) -> bool:
     return here.weekday() < 5 and OPENS <= here.time() < CLOSES and not is_public_holiday(here.date())
 
 
-@dataclass(frozen=True)
-class RosterEntry:
-    starts_at: datetime
-    ends_at: datetime
-    officer_phone: str
-    backup_phone: str | None = None
-    officer_id: int | None = None
-    backup_officer_id: int | None = None
-
-    def covers(self, instant: datetime) -> bool:
-        return self.starts_at <= instant < self.ends_at
-
-
 class RouteReason(StrEnum):
     OFFICE_HOURS = "office_hours"
     ON_CALL = "on_call"
@@ -57,12 +45,6 @@ class CallRoute:
     reason: RouteReason
     targets: tuple[str, ...]
     """Numbers to dial in turn; the next one when the previous does not answer; voicemail after the last."""
-
-
-def on_call(roster: Iterable[RosterEntry], instant: datetime) -> RosterEntry | None:
-    """The roster entry covering the instant; the most recently started one when shifts overlap."""
-    covering = [e for e in roster if e.covers(instant)]
-    return max(covering, key=lambda e: e.starts_at) if covering else None
 
 
 def route_emergency(instant: datetime, *, consular_line: str, roster: Iterable[RosterEntry]) -> CallRoute:

@@ -170,13 +170,5 @@ CREATE TABLE active_crises (
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
 
--- Officers for local use (placeholders: example.invalid addresses and the ministry's switchboard).
-INSERT INTO officers (name, role, phone, email, post_id, kinds, team) VALUES
-    ('Duty Officer A', 'Consular officer', '+3225010001', 'duty.a@diplomatie.example', NULL, '{}', 'consular'),
-    ('Duty Officer B', 'Consular officer', '+3225010002', 'duty.b@diplomatie.example', NULL, '{}', 'consular'),
-    ('Detention Desk', 'Consular officer (detention)', '+3225010003', 'detention@diplomatie.example', NULL,
-     '{detention}', 'consular'),
-    ('Quality Team', 'Complaints officer', '+3225010004', 'quality@diplomatie.example', NULL, '{}', 'quality');
-
-INSERT INTO on_call_roster (starts_at, ends_at, officer_id, backup_officer_id)
-SELECT date_trunc('day', now()) - interval '1 day', date_trunc('day', now()) + interval '3650 days', 1, 2;
+-- Officers and the on-call roster are data, not schema: production manages them through the admin API
+-- (/v1/admin/officers, /v1/admin/roster); local runs seed placeholders with `python -m shared.cli seed`.

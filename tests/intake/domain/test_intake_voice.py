@@ -4,15 +4,14 @@ from datetime import UTC, datetime, timedelta
 
 from services.intake.domain.clocks import BRUSSELS
 from services.intake.domain.model import Language
+from services.intake.domain.roster import RosterEntry, on_call
 from services.intake.domain.voice import (
     ActiveCrisis,
-    RosterEntry,
     RouteReason,
     greeting,
     is_office_hours,
     language_for_digit,
     next_target,
-    on_call,
     route_emergency,
 )
 

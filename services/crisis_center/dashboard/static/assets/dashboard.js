@@ -7,6 +7,7 @@ import {
 import { Session } from "./session.js";
 import { setupSignIn } from "./signin.js";
 import { loadWorld, WorldMap } from "./map.js";
+import { splitTrail } from "./trail.js";
 
 const KINDS = ["earthquake", "flood", "storm", "fire", "unrest", "attack", "epidemic", "transport", "other"];
 const SEVERITIES = ["minor", "moderate", "severe", "extreme"];
@@ -234,7 +235,7 @@ function renderDetail() {
   $("close-crisis").hidden = crisis.status !== "active";
   const details = state.details.get(crisis.crisis_id) || {};
   renderDelivery(details.delivery);
-  renderAudit($("audit"), auditEntries(details));
+  renderTrail(auditEntries(details));
 }
 
 function renderDelivery(progress) {
@@ -262,15 +263,22 @@ function auditEntries(details) {
     at: e.at, what: e.event, actor: e.actor, extra: e.affected_count != null ? `${formatNumber(e.affected_count)} ${t("dash.affected")}` : "",
   }));
   const audit = (details.audit || []).map((e) => ({ at: e.at, what: e.action, actor: e.actor, extra: "" }));
-  return [...timeline, ...audit].sort((a, b) => String(b.at).localeCompare(String(a.at))).slice(0, 60);
+  return splitTrail([...timeline, ...audit]);
 }
 
 function renderAudit(list, entries) {
   if (!entries.length) { list.replaceChildren(node("li", { className: "hint", text: t("dash.audit.empty") })); return; }
-  list.replaceChildren(...entries.map((e) => node("li", { attrs: { "data-event": e.what } }, [
+  list.replaceChildren(...entries.map((e) => node("li", { attrs: { "data-event": e.what, "data-count": String(e.count || 1) } }, [
     node("time", { text: formatDateTime(e.at), attrs: { datetime: e.at } }), " ",
-    node("strong", { text: has(`audit.${e.what}`) ? t(`audit.${e.what}`) : e.what }), ` — ${e.actor || ""}${e.extra ? ` · ${e.extra}` : ""}`,
+    node("strong", { text: has(`audit.${e.what}`) ? t(`audit.${e.what}`) : e.what }),
+    e.count > 1 ? ` ${t("dash.audit.times", { n: formatNumber(e.count) })}` : "",
+    ` — ${e.actor || ""}${e.extra ? ` · ${e.extra}` : ""}`,
   ])));
+}
+
+function renderTrail(trail) {
+  renderAudit($("audit"), trail.people);
+  renderAudit($("audit-system"), trail.system);
 }
 
 // --- selection and data ---------------------------------------------------------------------------------------
@@ -339,9 +347,10 @@ async function loadCrises() {
 async function loadRecent() {
   try {
     const entries = await api("/v1/audit");
-    renderAudit($("recent"), entries.slice(0, 15).map((e) => ({
+    const { people } = splitTrail(entries.map((e) => ({
       at: e.at, what: e.action, actor: e.actor, extra: e.target ? (state.crises.get(e.target)?.title || e.target) : "",
-    })));
+    })), { limit: 15 });
+    renderAudit($("recent"), people);
   } catch { /* shown as empty */ }
 }
 

@@ -1,0 +1,20 @@
+"""The dashboard's audit-trail grouping (frontend/src/dashboard/trail.js) under Node's own test runner."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from tests.support import ROOT
+
+
+def test_trail_grouping_under_node() -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed")
+    result = subprocess.run([node, "--test", str(ROOT / "tests" / "ui" / "trail.test.mjs")],
+                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "# pass 3" in result.stdout
