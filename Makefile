@@ -11,7 +11,7 @@ export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL JWT_SECRET TWILIO_ACCOUNT_SID TWILIO
        INTAKE_FIELD_KEYS INTAKE_FIELD_KEY_ACTIVE
 PYTEST_ARGS ?=
 
-.PHONY: demo e2e chaos fuzz browser venv infra topics migrate seed run stop test lint bench status token clean-data asyncapi k8s-validate scaleout scaleout-short
+.PHONY: demo e2e chaos fuzz browser venv infra topics migrate seed run stop test lint bench status token clean-data asyncapi k8s-validate scaleout scaleout-short moved-clock
 .DEFAULT_GOAL := run
 
 venv: .venv/.installed
@@ -89,6 +89,12 @@ scaleout: infra
 # The short form for CI (300 reports after the warm-up), run by .ci/run after `make test`.
 scaleout-short: infra
 	@SCALEOUT=1 SCALEOUT_EVENTS=300 $(PY) -m pytest tests/deploy/test_three_brokers.py -s $(PYTEST_ARGS)
+
+# The date-sensitive tiers (intake, crisis center, notifier) with the clock moved by libfaketime for the tests, the
+# services they start and a PostgreSQL of their own: about 400 days ahead, then 23:59 on 31 December in Brussels.
+moved-clock: infra
+	@scripts/moved-clock.sh ahead $(PYTEST_ARGS)
+	@scripts/moved-clock.sh new-year $(PYTEST_ARGS)
 
 # Debian's Chromium for the browser tests (Playwright drives it; its own browser download cannot work here).
 browser:

@@ -29,6 +29,9 @@ log = get_logger(__name__)
 AdminRole = Annotated[Principal, Depends(require_roles("admin"))]
 OnCallReaders = Annotated[Principal, Depends(require_roles("duty_officer", "coordinator", "admin"))]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+MAX_ID = 2_147_483_647  # PostgreSQL's int (serial)
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 #: How far ahead `GET /v1/on-call` looks for the next handover.
 HANDOVER_HORIZON = timedelta(days=62)
 
@@ -94,8 +97,8 @@ class RosterIn(BaseModel):
 
     starts_at: AwareDatetime
     ends_at: AwareDatetime
-    officer_id: int
-    backup_officer_id: int | None = None
+    officer_id: RowId
+    backup_officer_id: RowId | None = None
     precedence: int = Field(default=0, ge=0, le=100, description=(
         "which entry wins where entries overlap: the higher; overlapping entries of equal precedence are refused"))
     note: Annotated[str | None, Field(max_length=500)] = None
@@ -114,8 +117,8 @@ class RosterChange(BaseModel):
 
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime | None = None
-    officer_id: int | None = None
-    backup_officer_id: int | None = None
+    officer_id: RowId | None = None
+    backup_officer_id: RowId | None = None
     precedence: int | None = Field(default=None, ge=0, le=100)
     note: Annotated[str | None, Field(max_length=500)] = None
 
@@ -194,7 +197,7 @@ def staff_router(now: Callable[[], datetime], consular_line: str) -> APIRouter:
         return officer
 
     @router.patch("/v1/admin/officers/{officer_id}", response_model=OfficerOut, tags=["admin"])
-    async def change_officer(officer_id: Annotated[int, Path()], body: OfficerChange, principal: AdminRole,
+    async def change_officer(officer_id: PathId, body: OfficerChange, principal: AdminRole,
                              deps: Deps) -> dict[str, Any]:
         changes = body.model_dump(mode="json", exclude_unset=True)
         for required in ("name", "role", "phone", "email", "kinds", "team"):
@@ -214,7 +217,7 @@ def staff_router(now: Callable[[], datetime], consular_line: str) -> APIRouter:
 
     @router.post("/v1/admin/officers/{officer_id}/end", response_model=OfficerEnded, tags=["admin"],
                  responses={409: {"description": "already ended, or still on the roster"}})
-    async def end_officer(officer_id: Annotated[int, Path()], principal: AdminRole, deps: Deps,
+    async def end_officer(officer_id: PathId, principal: AdminRole, deps: Deps,
                           body: EndIn | None = None) -> dict[str, Any]:
         """The officer stops taking new cases; refused while they are on a roster entry not yet over."""
         at = now()
@@ -275,7 +278,7 @@ def staff_router(now: Callable[[], datetime], consular_line: str) -> APIRouter:
 
     @router.patch("/v1/admin/roster/{entry_id}", response_model=RosterOut, tags=["admin"],
                   responses={409: {"description": "overlaps an entry of the same precedence, or is over"}})
-    async def change_entry(entry_id: Annotated[int, Path()], body: RosterChange, principal: AdminRole,
+    async def change_entry(entry_id: PathId, body: RosterChange, principal: AdminRole,
                            deps: Deps) -> dict[str, Any]:
         changes = body.model_dump(exclude_unset=True)
         for required in ("starts_at", "ends_at", "officer_id", "precedence"):
@@ -306,7 +309,7 @@ def staff_router(now: Callable[[], datetime], consular_line: str) -> APIRouter:
 
     @router.post("/v1/admin/roster/{entry_id}/end", tags=["admin"],
                  responses={409: {"description": "the entry is already over"}})
-    async def end_entry(entry_id: Annotated[int, Path()], principal: AdminRole, deps: Deps,
+    async def end_entry(entry_id: PathId, principal: AdminRole, deps: Deps,
                         body: EndIn | None = None) -> dict[str, Any]:
         """Ends a running entry now; an entry not yet started is withdrawn (deleted, with its audit kept)."""
         at = now()
