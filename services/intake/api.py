@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 from services.intake import handlers, privacy
 from services.intake.adapters import repository, twiml
 from services.intake.bootstrap import Resources, open_resources
+from services.intake.case_api import case_router
 from services.intake.console.router import ConsoleSettings, console_router
 from services.intake.domain.model import Language, ReportIn, Status
 from services.intake.domain.reference import ReferenceError_, parse_reference
@@ -166,6 +167,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.state.public_base_url = settings.public_base_url
     install_common(app, service="intake", auth=settings, readiness=readiness)
     app.include_router(staff_router(now, settings.consular_line))
+    app.include_router(case_router(now))
     app.include_router(console_router(ConsoleSettings(console_users=settings.console_users,
                                                       console_token_ttl_seconds=settings.console_token_ttl_seconds)))
 
@@ -246,7 +248,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         reader = handlers.Reader(subject=principal.subject, roles=tuple(sorted(principal.roles)))
         try:
             parse_reference(reference)  # BE-0000-000000 matches the pattern but is no reference
-            return await handlers.get_case(reference, pool=deps.pool, cipher=deps.config.cipher, reader=reader)
+            return await handlers.get_case(reference, pool=deps.pool, cipher=deps.config.cipher, reader=reader,
+                                           now=now())
         except ReferenceError_:
             raise HTTPException(404, f"no case {reference}") from None
         except handlers.CaseNotFound:

@@ -28,6 +28,7 @@ from services.intake.domain.acknowledgement import (
     forward_notice,
     provisional_reply,
 )
+from services.intake.domain.charter import answered_from, charter_view
 from services.intake.domain.clocks import CaseClocks, ClockEvent, case_clocks, schedule
 from services.intake.domain.model import Channel, Kind, Language, Reporter, ReportIn, Status
 from services.intake.domain.officers import Officer, choose_officer, needs_handover
@@ -193,7 +194,10 @@ async def open_case(
         channel, body, provider_id = inbound
         write.messages.append({"direction": "in", "channel": channel, "status": "received", "body": body,
                                "provider_id": provider_id})
-    _acknowledge(write, report, reference=reference, clocks=clocks, officer=officer, config=config)
+    if _acknowledge(write, report, reference=reference, clocks=clocks, officer=officer, config=config):
+        # The notice of a forward, the provisional reply of a complex case: the charter's clock answered at receipt.
+        write.report["answered_by"] = ("forward" if forwarded else
+                                       "provisional_reply" if clocks.provisional_reply is not None else None)
     write.outbox.append(outbox_row(_submitted(report, reference=reference, received_at=received_at,
                                               report_id=external_id),
                                    source=config.source, topic_prefix=config.topic_prefix))
@@ -215,13 +219,14 @@ def _submitted(report: ReportIn, *, reference: str, received_at: datetime, repor
 
 
 def _acknowledge(write: repository.CaseWrite, report: ReportIn, *, reference: str, clocks: CaseClocks,
-                 officer: Officer, config: IntakeConfig) -> None:
+                 officer: Officer, config: IntakeConfig) -> bool:
+    """Queue the acknowledgement; False when the reporter cannot be reached."""
     reporter = report.reporter
     try:
         channel = ack_channel(reporter.channel, phone=reporter.phone, email=reporter.email, address=reporter.address)
     except Unreachable:
         write.history.append((write.report["status"], "intake", "no way to acknowledge"))
-        return
+        return False
     card = officer.card()
     common: dict[str, Any] = {"channel": channel, "language": reporter.language, "reference": reference,
                               "officer": card, "phone": reporter.phone, "email": reporter.email,
@@ -243,6 +248,7 @@ def _acknowledge(write: repository.CaseWrite, report: ReportIn, *, reference: st
     write.messages.append(outgoing.message)
     write.letters.extend(outgoing.letters)
     write.outbox.extend(outgoing.outbox)
+    return True
 
 
 @dataclass(frozen=True)
@@ -315,7 +321,7 @@ class Reader:
 
 
 async def get_case(reference: str, *, pool: asyncpg.Pool, details: bool = True, cipher: FieldCipher | None = None,
-                   reader: Reader | None = None) -> dict[str, Any]:
+                   reader: Reader | None = None, now: datetime | None = None) -> dict[str, Any]:
     """The case; with `details`, in clear, and a read of a detention or missing-person case is recorded."""
     async with pool.acquire() as conn:
         row = await repository.report(conn, reference)
@@ -334,6 +340,9 @@ async def get_case(reference: str, *, pool: asyncpg.Pool, details: bool = True, 
                 "forward_due_by": row["forward_due_by"], "closed_at": row["closed_at"],
                 "history": await repository.history(conn, reference),
                 "messages": await repository.messages(conn, reference),
+                "charter": charter_view(
+                    reply_due_by=row["reply_due_by"], now=now or datetime.now(UTC),
+                    answered=answered_from(row["answered_by"], row["answered_at"], row["answered_on_time"])),
             })
         return view
 

@@ -110,3 +110,15 @@ def test_rendering_only_what_the_channel_needs(renderer: Renderer) -> None:
     email = renderer.render("crisis_alert", "nl", PARAMS, channel="email")
     assert sms.sms == full.sms and not sms.html and not sms.text
     assert (email.subject, email.text, email.html) == (full.subject, full.text, full.html) and not email.sms
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_case_sms_always_carries_the_officer_card_once(renderer: Renderer, language: str) -> None:
+    """The charter: every message names the officer (name, role, phone, email) and the reference."""
+    officer = PARAMS["officer"]
+    bare = renderer.render("case_message", language, PARAMS | {"message": "Votre passeport est prêt."}).sms
+    assert PARAMS["reference"] in bare
+    assert officer["name"] in bare and officer["role"] in bare and officer["email"] in bare
+    signed = renderer.render("case_message", language, PARAMS | {
+        "message": f"Prêt. {officer['name']}, {officer['email']}"}).sms
+    assert signed.count(officer["email"]) == 1

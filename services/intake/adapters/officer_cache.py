@@ -48,3 +48,7 @@ class OfficerCache:
         """A case of this officer closed or changed hands."""
         if self._counts.get(officer_id, 0) > 0:
             self._counts[officer_id] -= 1
+
+    def taken(self, officer_id: int) -> None:
+        """A case was assigned to this officer (or reopened in their hands) outside `assign`."""
+        self._counts[officer_id] = self._counts.get(officer_id, 0) + 1

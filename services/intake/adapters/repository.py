@@ -87,9 +87,10 @@ _INSERT_CASE = """
 WITH r AS (
     INSERT INTO reports (reference, kind, status, channel, language, reporter, reporter_phone, subject, location,
         description, occurred_at, complex, forward_to, received_at, reply_due_by, provisional_reply_due_by,
-        forward_due_by, officer_id, source, external_id)
+        forward_due_by, officer_id, source, external_id, answered_by, answered_at, answered_on_time)
     VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8::jsonb, $9::jsonb, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-            $19, $20)
+            $19, $20, $50, CASE WHEN $50::text IS NOT NULL THEN $14::timestamptz END, CASE WHEN $50::text IS NOT NULL
+            THEN true END)
     RETURNING reference, received_at
 ), h AS (
     INSERT INTO status_history (reference, status, at, actor, note)
@@ -154,6 +155,7 @@ async def insert_case(conn: asyncpg.Connection, write: CaseWrite) -> None:
         [o.event_id for o in outbox], [o.topic for o in outbox], [o.key for o in outbox],
         [o.payload for o in outbox], [o.headers_json for o in outbox],
         [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
+        row.get("answered_by"),
     )
 
 
@@ -221,7 +223,8 @@ async def report(conn: asyncpg.Connection, reference: str) -> dict[str, Any] | N
 
 async def history(conn: asyncpg.Connection, reference: str) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        "SELECT status, at, actor, note FROM status_history WHERE reference = $1 ORDER BY id", reference)
+        "SELECT status, coalesce(action, 'status') AS action, at, actor, note FROM status_history"
+        " WHERE reference = $1 ORDER BY id", reference)
     return [dict(r) for r in rows]
 
 
@@ -370,17 +373,20 @@ async def charter_board(conn: asyncpg.Connection, *, horizon: datetime, officer_
                         post_id: str | None, limit: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Open cases whose reply is due before `horizon` (earliest first), and open complex cases whose provisional
     reply is due before `horizon` with none sent yet (a provisional reply message that did not fail)."""
-    filters = ("r.status <> 'closed' AND ($2::text IS NULL OR lower(o.email) = lower($2))"
+    filters = ("r.status NOT IN ('closed', 'forwarded') AND ($2::text IS NULL OR lower(o.email) = lower($2))"
                " AND ($3::text IS NULL OR r.post_id = $3)")
+    # A case answered by a reply or a forward owes nothing more; a provisional reply defers the reply, still owed.
     replies = await conn.fetch(
         f"SELECT {_CASE_COLUMNS} FROM reports r JOIN officers o USING (officer_id)"
-        f" WHERE {filters} AND r.reply_due_by <= $1 ORDER BY r.reply_due_by, r.reference LIMIT $4",
+        f" WHERE {filters} AND (r.answered_by IS NULL OR r.answered_by = 'provisional_reply')"
+        " AND r.reply_due_by <= $1 ORDER BY r.reply_due_by, r.reference LIMIT $4",
         horizon, officer_email, post_id, limit)
     provisional = await conn.fetch(
         f"SELECT {_CASE_COLUMNS} FROM reports r JOIN officers o USING (officer_id)"
         f" WHERE {filters} AND r.provisional_reply_due_by <= $1"
+        "   AND (r.answered_by IS NULL OR r.answered_by = 'provisional_reply')"
         "   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.reference = r.reference AND m.direction = 'out'"
-        "                   AND m.purpose = 'provisional_reply' AND m.status NOT IN ('failed', 'undeliverable'))"
+        "                   AND m.purpose LIKE 'provisional\\_reply%' AND m.status NOT IN ('failed', 'undeliverable'))"
         " ORDER BY r.provisional_reply_due_by, r.reference LIMIT $4",
         horizon, officer_email, post_id, limit)
     return [dict(r) for r in replies], [dict(r) for r in provisional]

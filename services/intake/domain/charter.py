@@ -69,6 +69,20 @@ def charter_state(*, reply_due_by: datetime, answered: Answered | None, now: dat
     return CharterState(reply_due_by, answered.on_time, answered.by, answered.at)
 
 
+def answered_from(by: str | None, at: datetime | None, on_time: bool | None) -> Answered | None:
+    """The stored answer of a case (`reports.answered_*`), if any."""
+    if by is None or at is None:
+        return None
+    return Answered(Answer(by), at, bool(on_time))
+
+
+def charter_view(*, reply_due_by: datetime, answered: Answered | None, now: datetime) -> dict[str, object]:
+    """`charter` of `GET /v1/reports/{reference}`: {due_by, met, met_by, met_at}."""
+    state = charter_state(reply_due_by=reply_due_by, answered=answered, now=now)
+    return {"due_by": state.due_by, "met": state.met, "met_by": state.met_by.value if state.met_by else None,
+            "met_at": state.met_at}
+
+
 def reply(*, at: datetime, reply_due_by: datetime, previous: Answered | None) -> Answered:
     """A substantive reply: it meets the clock when sent by the current due date. After a first reply, a later one
     changes nothing (the clock was already answered)."""
@@ -123,16 +137,18 @@ OPEN_STATUSES = frozenset({Status.RECEIVED, Status.IN_PROGRESS, Status.WAITING_F
 
 
 def check_transition(current: Status, wanted: Status) -> None:
-    """Which status an officer may set from which: open cases move freely among the open statuses or close;
-    a closed or forwarded case only reopens."""
+    """Which status an officer may set from which: open cases move freely among the open statuses or close; a
+    forwarded case closes or reopens; a closed case only reopens."""
     if wanted is Status.REOPENED:
         if current not in (Status.CLOSED, Status.FORWARDED):
             raise CharterRuleError("reopen_closed_only", f"only a closed or forwarded case reopens (it is {current})")
         return
-    if current in (Status.CLOSED, Status.FORWARDED):
-        raise CharterRuleError("closed", f"the case is {current}: reopen it first")
+    if current is Status.CLOSED:
+        raise CharterRuleError("closed", "the case is closed: reopen it first")
     if wanted is Status.CLOSED:
         return
+    if current is Status.FORWARDED:
+        raise CharterRuleError("closed", "the case is forwarded: close or reopen it")
     if wanted not in (Status.IN_PROGRESS, Status.WAITING_FOR_CITIZEN):
         raise CharterRuleError("one_of", "status must be in_progress, waiting_for_citizen, closed or reopened")
     if wanted is current:

@@ -54,8 +54,10 @@ class Language(StrEnum):
 class Status(StrEnum):
     RECEIVED = "received"
     IN_PROGRESS = "in_progress"
+    WAITING_FOR_CITIZEN = "waiting_for_citizen"
     FORWARDED = "forwarded"
     CLOSED = "closed"
+    REOPENED = "reopened"
 
 
 def normalise_phone(value: str, default_region: str = DEFAULT_PHONE_REGION) -> str:

@@ -168,3 +168,85 @@ def long_date(day: date, language: Language) -> str:
 
 def render(template: T, language: Language, **values: object) -> str:
     return template[language].format(**values)
+
+
+# --- case actions ---------------------------------------------------------------------------------------------
+
+SIGNATURE: T = {
+    Language.FR: "Dossier {reference}. Votre agent: {officer}.",
+    Language.NL: "Dossier {reference}. Uw dossierbeheerder: {officer}.",
+    Language.DE: "Vorgang {reference}. Ihr Sachbearbeiter: {officer}.",
+    Language.EN: "Case {reference}. Your case officer: {officer}.",
+}
+
+FORWARDED_REQUEST: T = {
+    Language.FR: "Le SPF Affaires étrangères vous transmet une demande qui relève de votre compétence "
+                 "(dossier {reference}). Langue du citoyen: {citizen_language}. Contact du citoyen: {contact}.\n\n"
+                 "{description}\n\nAgent: {officer}.",
+    Language.NL: "De FOD Buitenlandse Zaken stuurt u een aanvraag door die onder uw bevoegdheid valt "
+                 "(dossier {reference}). Taal van de burger: {citizen_language}. Contact van de burger: {contact}.\n\n"
+                 "{description}\n\nDossierbeheerder: {officer}.",
+    Language.DE: "Der FÖD Auswärtige Angelegenheiten leitet Ihnen eine Anfrage in Ihrer Zuständigkeit weiter "
+                 "(Vorgang {reference}). Sprache: {citizen_language}. Kontakt: {contact}.\n\n{description}\n\n"
+                 "Sachbearbeiter: {officer}.",
+    Language.EN: "FPS Foreign Affairs forwards a request that is a matter for your service (case {reference}). "
+                 "Citizen's language: {citizen_language}. Citizen's contact: {contact}.\n\n{description}\n\n"
+                 "Case officer: {officer}.",
+}
+
+#: Starting points of a reply, per kind of case, in the citizen's language (`GET /v1/reply-templates`); the officer
+#: completes them. Placeholders in brackets are for the officer to fill in.
+REPLY_TEMPLATES: Mapping[str, T] = {
+    "lost_document": {
+        Language.FR: "Pour remplacer votre document, présentez-vous à [poste] avec une photo d'identité et la "
+                     "déclaration de perte ou de vol. Un document de voyage provisoire peut être délivré le jour même.",
+        Language.NL: "Om uw document te vervangen, meldt u zich bij [post] met een pasfoto en de aangifte van "
+                     "verlies of diefstal. Een voorlopig reisdocument kan dezelfde dag worden afgegeven.",
+        Language.DE: "Um Ihr Dokument zu ersetzen, melden Sie sich bei [Vertretung] mit einem Passfoto und der "
+                     "Verlust- oder Diebstahlsanzeige. Ein vorläufiges Reisedokument kann am selben Tag "
+                     "ausgestellt werden.",
+        Language.EN: "To replace your document, go to [post] with a passport photo and the police report of the "
+                     "loss or theft. An emergency travel document can be issued the same day.",
+    },
+    "detention": {
+        Language.FR: "Nous avons pris contact avec les autorités de [pays] au sujet de la détention. Un agent "
+                     "consulaire rendra visite à la personne détenue dès que possible.",
+        Language.NL: "Wij hebben contact opgenomen met de autoriteiten van [land] over de aanhouding. Een "
+                     "consulair medewerker bezoekt de gedetineerde zo snel mogelijk.",
+        Language.DE: "Wir haben die Behörden von [Land] wegen der Festnahme kontaktiert. Ein Konsularbeamter "
+                     "besucht die inhaftierte Person so bald wie möglich.",
+        Language.EN: "We have contacted the authorities of [country] about the detention. A consular officer will "
+                     "visit the detained person as soon as possible.",
+    },
+    "missing_person": {
+        Language.FR: "Nous recherchons la personne avec les autorités locales et notre poste à [ville]. Nous vous "
+                     "tiendrons informé de chaque élément nouveau.",
+        Language.NL: "Wij zoeken de persoon samen met de lokale autoriteiten en onze post in [stad]. Wij houden u "
+                     "op de hoogte van elk nieuw gegeven.",
+        Language.DE: "Wir suchen die Person gemeinsam mit den örtlichen Behörden und unserer Vertretung in "
+                     "[Stadt]. Wir informieren Sie über jede Neuigkeit.",
+        Language.EN: "We are looking for the person with the local authorities and our post in [city]. We will "
+                     "keep you informed of every new element.",
+    },
+    "serious_difficulty": {
+        Language.FR: "Notre poste à [ville] peut vous aider: [aide proposée]. Contactez-le au [téléphone].",
+        Language.NL: "Onze post in [stad] kan u helpen: [geboden hulp]. Neem contact op via [telefoon].",
+        Language.DE: "Unsere Vertretung in [Stadt] kann Ihnen helfen: [angebotene Hilfe]. Erreichbar unter "
+                     "[Telefon].",
+        Language.EN: "Our post in [city] can help you: [help offered]. Contact it on [phone].",
+    },
+    "information_request": {
+        Language.FR: "En réponse à votre question: [réponse]. Plus d'informations sur diplomatie.belgium.be.",
+        Language.NL: "In antwoord op uw vraag: [antwoord]. Meer informatie op diplomatie.belgium.be.",
+        Language.DE: "Als Antwort auf Ihre Frage: [Antwort]. Weitere Informationen auf diplomatie.belgium.be.",
+        Language.EN: "In answer to your question: [answer]. More information on diplomatie.belgium.be.",
+    },
+    "complaint": {
+        Language.FR: "Nous avons examiné votre plainte. [constat]. Nous avons pris les mesures suivantes: [mesures].",
+        Language.NL: "Wij hebben uw klacht onderzocht. [vaststelling]. Wij hebben de volgende maatregelen genomen: "
+                     "[maatregelen].",
+        Language.DE: "Wir haben Ihre Beschwerde geprüft. [Feststellung]. Wir haben folgende Maßnahmen ergriffen: "
+                     "[Maßnahmen].",
+        Language.EN: "We have looked into your complaint. [finding]. We have taken the following steps: [steps].",
+    },
+}

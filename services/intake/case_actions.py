@@ -1,0 +1,242 @@
+"""What a duty officer does with a case: reply, provisional reply, forward, change its status, note, reassign.
+
+Each action locks the case, checks the charter's rules (`domain/charter.py`), writes a line of the history with the
+officer's subject, and queues any citizen-facing message through the case's channel (SMS, email or letter), in the
+citizen's language, carrying the officer card and the reference: all in one transaction with the outbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import asyncpg
+
+from services.intake.adapters import cases, repository
+from services.intake.adapters.officer_cache import OfficerCache
+from services.intake.domain import charter, texts
+from services.intake.domain.acknowledgement import AckChannel, Message, Unreachable, ack_channel
+from services.intake.domain.charter import Answer, Answered, CharterRuleError
+from services.intake.domain.clocks import CaseClocks, Deadline, DeadlineKind, local, schedule
+from services.intake.domain.model import Channel, Language, Status
+from services.intake.domain.officers import Officer
+from services.intake.domain.sensitive import open_row
+from services.intake.handlers import UNKNOWN_NAME, CaseNotFound, IntakeConfig, close_case, send_case_message
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    pool: asyncpg.Pool
+    officers: OfficerCache
+    config: IntakeConfig
+    actor: str
+    now: datetime
+
+
+def answered_of(row: dict[str, Any]) -> Answered | None:
+    return charter.answered_from(row.get("answered_by"), row.get("answered_at"), row.get("answered_on_time"))
+
+
+async def _case(conn: asyncpg.Connection, reference: str) -> dict[str, Any]:
+    row = await cases.locked_case(conn, reference)
+    if row is None:
+        raise CaseNotFound(reference)
+    return row
+
+
+def _open(row: dict[str, Any]) -> None:
+    if row["status"] in (Status.CLOSED.value, Status.FORWARDED.value):
+        raise CharterRuleError("closed", f"the case is {row['status']}: reopen it first")
+
+
+async def _officer(conn: asyncpg.Connection, row: dict[str, Any]) -> Officer:
+    officer = await repository.officer(conn, row["officer_id"])
+    assert officer is not None  # a foreign key
+    return officer
+
+
+def _message(row: dict[str, Any], officer: Officer, body: str) -> Message:
+    """The body, signed with the officer card and the reference, for the channel the request came in on."""
+    reporter, language = row["reporter"], Language(row["language"])
+    try:
+        channel = ack_channel(Channel(row["channel"]), phone=reporter.get("phone"), email=reporter.get("email"),
+                              address=reporter.get("address"))
+    except Unreachable:
+        raise CharterRuleError("unreachable", "the case gives no phone, email or address to write to") from None
+    to = {AckChannel.SMS: reporter.get("phone"), AckChannel.EMAIL: reporter.get("email"),
+          AckChannel.LETTER: reporter.get("address")}[channel]
+    signature = texts.render(texts.SIGNATURE, language, reference=row["reference"], officer=officer.card().one_line())
+    return Message(channel=channel, to=str(to), subject=texts.render(texts.ACK_SUBJECT, language,
+                                                                     reference=row["reference"]),
+                   body=f"{body.strip()}\n\n{signature}", language=language)
+
+
+async def _send(conn: asyncpg.Connection, row: dict[str, Any], officer: Officer, *, purpose: str, body: str,
+                config: IntakeConfig, extra: dict[str, Any] | None = None) -> Message:
+    message = _message(row, officer, body)
+    await send_case_message(conn, reference=row["reference"], purpose=purpose, template="case_message",
+                            message=message, params={"reference": row["reference"], "kind": row["kind"],
+                                                     "message": message.body, "subject": message.subject,
+                                                     **(extra or {})},
+                            officer=officer, recipient_name=row["reporter"].get("full_name", UNKNOWN_NAME),
+                            config=config)
+    return message
+
+
+async def _numbered_purpose(conn: asyncpg.Connection, reference: str, purpose: str) -> str:
+    """Purposes name a message uniquely (the notifier deduplicates on them): reply-1, reply-2, ..."""
+    return f"{purpose}-{await cases.count_messages(conn, reference, purpose + '-') + 1}"
+
+
+def _reply_clock(due_by: datetime) -> list[Any]:
+    return schedule(CaseClocks(reply=Deadline(DeadlineKind.REPLY, local(due_by).date())))
+
+
+# --- the actions -----------------------------------------------------------------------------------------------
+
+async def reply(reference: str, *, body: str, ctx: ActionContext) -> None:
+    """A reply to the citizen; the first one answers the charter's clock (on time or late)."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        row = await _case(conn, reference)
+        _open(row)
+        officer = await _officer(conn, row)
+        previous = answered_of(row)
+        answered = charter.reply(at=ctx.now, reply_due_by=row["reply_due_by"], previous=previous)
+        if answered != previous:
+            await cases.record_answer(conn, reference, answered)
+            await cases.cancel_pending_deadlines(conn, reference, ctx.now)
+        if row["status"] in (Status.RECEIVED.value, Status.REOPENED.value):
+            await cases.set_status(conn, reference, Status.IN_PROGRESS.value)
+        purpose = await _numbered_purpose(conn, reference, "reply")
+        await _send(conn, row, officer, purpose=purpose, body=body, config=ctx.config)
+        await cases.history_line(conn, reference, action="reply", actor=ctx.actor, note=None, at=ctx.now)
+    log.info("case_replied", reference=reference, on_time=answered.on_time)
+
+
+async def provisional_reply(reference: str, *, expected_by: date, body: str | None, ctx: ActionContext) -> None:
+    """A provisional reply announcing when the reply will come; the reply is then due at the end of that day."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        row = await _case(conn, reference)
+        _open(row)
+        officer = await _officer(conn, row)
+        deferral = charter.provisional_reply(
+            at=ctx.now, received_at=row["received_at"], expected_by=expected_by,
+            provisional_due_by=row["provisional_reply_due_by"], reply_due_by=row["reply_due_by"],
+            previous=answered_of(row))
+        await cases.record_answer(conn, reference, deferral.answered)
+        await cases.set_reply_due(conn, reference, deferral.reply_due_by, complex_case=True)
+        await cases.cancel_pending_deadlines(conn, reference, ctx.now)
+        await cases.schedule_deadlines(conn, reference, _reply_clock(deferral.reply_due_by))
+        language = Language(row["language"])
+        announcement = texts.render(texts.PROVISIONAL_BODY, language, reference=reference,
+                                    due=texts.long_date(expected_by, language), officer=officer.card().one_line())
+        text = f"{body.strip()}\n\n{announcement}" if body else announcement
+        purpose = await _numbered_purpose(conn, reference, "provisional_reply")
+        message = _message(row, officer, text)
+        await send_case_message(conn, reference=reference, purpose=purpose, template="case_message",
+                                message=message, params={"reference": reference, "kind": row["kind"],
+                                                         "message": message.body, "subject": message.subject,
+                                                         "reply_due_by": expected_by.isoformat()},
+                                officer=officer, recipient_name=row["reporter"].get("full_name", UNKNOWN_NAME),
+                                config=ctx.config)
+        await cases.history_line(conn, reference, action="provisional_reply", actor=ctx.actor,
+                                 note=f"reply expected by {expected_by.isoformat()}", at=ctx.now)
+
+
+async def forward(reference: str, *, service: str, contact: str | None, ctx: ActionContext) -> None:
+    """Forward to the competent service: a notice to the citizen naming it, and the request itself to the service's
+    contact by email when one is given. The notice answers the charter's clock."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        row = await _case(conn, reference)
+        _open(row)
+        officer = await _officer(conn, row)
+        previous = answered_of(row)
+        if previous is None or previous.by is Answer.PROVISIONAL_REPLY:
+            answered = charter.forward(at=ctx.now, received_at=row["received_at"], reply_due_by=row["reply_due_by"])
+            await cases.record_answer(conn, reference, answered)
+        await cases.cancel_pending_deadlines(conn, reference, ctx.now)
+        await cases.forwarded(conn, reference, service)
+        language = Language(row["language"])
+        notice = texts.render(texts.FORWARD_BODY, language, reference=reference, service=service,
+                              officer=officer.card().one_line())
+        purpose = await _numbered_purpose(conn, reference, "forward_notice")
+        await _send(conn, row, officer, purpose=purpose, body=notice, config=ctx.config,
+                    extra={"forwarded_to": service})
+        if contact:
+            await _send_to_service(conn, row, officer, contact=contact, purpose=purpose + "-service", ctx=ctx)
+        note = f"forwarded to {service}" + (" (request sent by email)" if contact
+                                           else " (no contact given: hand the request over)")
+        await cases.history_line(conn, reference, action="forward", actor=ctx.actor, note=note, at=ctx.now)
+
+
+async def _send_to_service(conn: asyncpg.Connection, row: dict[str, Any], officer: Officer, *, contact: str,
+                           purpose: str, ctx: ActionContext) -> None:
+    """The request itself, to the receiving service's address, in the citizen's language."""
+    opened = open_row(row, ctx.config.cipher)
+    reporter, language = opened["reporter"], Language(opened["language"])
+    contact_line = ", ".join(str(reporter[k]) for k in ("full_name", "phone", "email", "address") if reporter.get(k))
+    body = texts.render(texts.FORWARDED_REQUEST, language, reference=row["reference"], citizen_language=language.value,
+                        contact=contact_line, description=opened["description"], officer=officer.card().one_line())
+    message = Message(channel=AckChannel.EMAIL, to=contact, body=body, language=language,
+                      subject=texts.render(texts.ACK_SUBJECT, language, reference=row["reference"]))
+    await send_case_message(conn, reference=row["reference"], purpose=purpose, template="case_message",
+                            message=message, params={"reference": row["reference"], "kind": row["kind"],
+                                                     "message": body, "subject": message.subject},
+                            officer=officer, recipient_name=UNKNOWN_NAME, config=ctx.config)
+
+
+async def set_status(reference: str, *, status: Status, reason: str | None, ctx: ActionContext) -> None:
+    """in_progress, waiting_for_citizen, closed (with the survey) or reopened (owing a new reply)."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        row = await _case(conn, reference)
+        charter.check_transition(Status(row["status"]), status)
+        if status is Status.CLOSED:
+            pass  # closed below, in its own transaction (the survey)
+        elif status is Status.REOPENED:
+            due = charter.reopened_reply_due(at=ctx.now, channel=Channel(row["channel"]))
+            await cases.reopen(conn, reference, due)
+            await cases.schedule_deadlines(conn, reference, _reply_clock(due))
+            await cases.history_line(conn, reference, action="status", actor=ctx.actor, note=reason, at=ctx.now)
+            if row["status"] == Status.CLOSED.value:
+                ctx.officers.taken(row["officer_id"])
+        else:
+            await cases.set_status(conn, reference, status.value)
+            await cases.history_line(conn, reference, action="status", actor=ctx.actor, note=reason, at=ctx.now)
+    if status is Status.CLOSED:
+        await close_case(reference, pool=ctx.pool, officers=ctx.officers, config=ctx.config, actor=ctx.actor,
+                         note=reason)
+
+
+async def add_note(reference: str, *, body: str, ctx: ActionContext) -> None:
+    """An internal note: never sent to the citizen."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        await _case(conn, reference)
+        await cases.history_line(conn, reference, action="note", actor=ctx.actor, note=body, at=ctx.now)
+
+
+async def assign(reference: str, *, officer_id: int, ctx: ActionContext) -> Officer:
+    """Another officer takes the case: their card goes on every message from now on."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        row = await _case(conn, reference)
+        if row["officer_id"] == officer_id:
+            raise CharterRuleError("unchanged", f"officer {officer_id} already has the case")
+        officer = await repository.officer(conn, officer_id)
+        if officer is None:
+            raise CharterRuleError("exists", f"no officer {officer_id}")
+        if not officer.active:
+            raise CharterRuleError("active", f"officer {officer_id} has ended")
+        await cases.assign(conn, reference, officer_id)
+        await cases.history_line(conn, reference, action="assign", actor=ctx.actor,
+                                 note=f"assigned to {officer.name} (officer {officer_id})", at=ctx.now)
+    if row["status"] != Status.CLOSED.value:
+        ctx.officers.released(row["officer_id"])
+        ctx.officers.taken(officer_id)
+    return officer
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
