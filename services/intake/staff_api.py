@@ -339,6 +339,12 @@ def staff_router(now: Callable[[], datetime], consular_line: str) -> APIRouter:
         async with deps.pool.acquire() as conn:
             return {"entries": await staff.audit_entries(conn, target=target, limit=limit)}
 
+    @router.get("/v1/officers", response_model=list[OfficerOut], tags=["on-call"])
+    async def active_officers(_: OnCallReaders, deps: Deps) -> list[dict[str, Any]]:
+        """The officers who can take a case (for reassignment): staff work contacts only."""
+        async with deps.pool.acquire() as conn:
+            return await staff.list_officers(conn, include_ended=False)
+
     # --- who is on call ------------------------------------------------------------------------------------
 
     @router.get("/v1/on-call", response_model=OnCallOut, tags=["on-call"])

@@ -100,6 +100,16 @@ async def page(browser: Any, intake: Intake) -> AsyncIterator[Any]:
     assert not errors, f"JavaScript errors or server failures: {errors}"
 
 
+async def signed_in(page: Any, intake: Intake) -> None:
+    """The console, signed in (a test run on its own does not follow the first test's sign-in)."""
+    if not await page.locator("#app").is_visible():
+        await page.goto(f"{intake.url}/console")
+        await page.get_by_label("User name").fill(USER)
+        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#app")).to_be_visible()
+
+
 async def fill_report(page: Any, *, phone: str) -> None:
     await page.get_by_label("Kind of report").select_option("lost_document")
     await page.get_by_label("Received by").select_option("phone")
@@ -318,6 +328,7 @@ async def test_the_console_shows_who_is_on_call_now_and_next(page: Any, intake: 
                                                                    else v for k, v in body.items()})
             assert response.status_code == 201, response.text
     box = page.locator("#oncall")
+    await signed_in(page, intake)
     try:
         intake.clock.at = at
         await page.get_by_role("button", name="Refresh who is on call").click()
@@ -332,3 +343,61 @@ async def test_the_console_shows_who_is_on_call_now_and_next(page: Any, intake: 
         assert await problems(page) == NONE
     finally:
         intake.clock.at = None
+
+
+async def test_a_case_from_received_to_closed_in_the_console(page: Any, intake: Intake) -> None:
+    """Template, reply, note, waiting for the citizen, close, reopen: each through the page's own forms."""
+    intake.clock.at = None
+    duty = {"Authorization": f"Bearer {token('duty_officer')}"}
+    async with httpx.AsyncClient(base_url=intake.url, headers=duty) as client:
+        case = (await client.post("/v1/reports", json={
+            "kind": "lost_document", "description": "Paspoort gestolen in Gent", "location": {"country": "BE"},
+            "reporter": {"full_name": "Lies Janssens", "language": "nl", "channel": "email",
+                         "email": "lies@example.org"}})).json()
+    reference = case["reference"]
+    await signed_in(page, intake)
+    await page.get_by_label("Reference (BE-YYYY-NNNNNN)").fill(reference)
+    await page.get_by_role("button", name="Find").click()
+    result = page.locator("#lookup-result")
+    await expect(result.locator('[data-charter="pending"]')).to_be_visible(timeout=WAIT_MS)
+
+    reply_form = result.locator('form[data-action="reply"]')
+    await reply_form.get_by_role("button", name="Start from the template").click()
+    await expect(reply_form.get_by_label("Reply to the citizen")).to_have_value(re.compile("Om uw document"))
+    await reply_form.get_by_label("Reply to the citizen").fill("Uw noodpaspoort ligt klaar in Gent.")
+    await reply_form.get_by_role("button", name="Send the reply").click()
+    await expect(page.locator("#action-status")).to_have_text("Done: reply sent.", timeout=WAIT_MS)
+    await expect(result.locator('[data-charter="met"]')).to_contain_text("met by a reply")
+    sent = result.locator('#case-messages li[data-purpose="reply-1"]')
+    await expect(sent).to_contain_text("Uw noodpaspoort ligt klaar in Gent.")
+    await expect(sent).to_contain_text(reference)
+
+    note_form = result.locator('form[data-action="note"]')
+    await note_form.get_by_label("Internal note (never sent)").fill("Gebeld, komt morgen.")
+    await note_form.get_by_role("button", name="Add the note").click()
+    await expect(page.locator("#case-history")).to_contain_text("Gebeld, komt morgen.", timeout=WAIT_MS)
+
+    status_form = result.locator('form[data-action="status"]')
+    await status_form.get_by_label("Change the status").select_option("waiting_for_citizen")
+    await status_form.get_by_role("button", name="Apply").click()
+    await expect(page.locator("#action-status")).to_have_text("Done: status changed.", timeout=WAIT_MS)
+    await expect(result.locator(".cases li").first).to_contain_text("Waiting for the citizen")
+
+    status_form = result.locator('form[data-action="status"]')
+    await status_form.get_by_label("Change the status").select_option("closed")
+    await status_form.get_by_label("Reason (optional)").fill("Paspoort afgehaald")
+    await status_form.get_by_role("button", name="Apply").click()
+    await expect(result.locator(".cases li").first).to_contain_text("Closed", timeout=WAIT_MS)
+    await expect(result.locator('form[data-action="reply"]')).to_have_count(0)  # a closed case takes no reply
+    await page.screenshot(path=screenshot_path("console-case-actions"))
+    assert await problems(page) == NONE
+
+    # A refused action says why, on the page.
+    status_form = result.locator('form[data-action="status"]')
+    await status_form.get_by_label("Change the status").select_option("in_progress")
+    await status_form.get_by_role("button", name="Apply").click()
+    await expect(page.locator("#action-status")).to_contain_text("reopen it first", timeout=WAIT_MS)
+    await status_form.get_by_label("Change the status").select_option("reopened")
+    await status_form.get_by_role("button", name="Apply").click()
+    await expect(result.locator(".cases li").first).to_contain_text("Reopened", timeout=WAIT_MS)
+    await expect(result.locator('[data-charter="pending"]')).to_be_visible()

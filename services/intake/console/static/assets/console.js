@@ -251,7 +251,7 @@ async function lookup(event) {
 }
 
 /** A case in the look-up panel (from the form, a search result or the charter board). */
-async function showCase(reference) {
+async function showCase(reference, { focusLookup = true } = {}) {
   const out = $("lookup-result");
   $("lookup-ref").value = reference;
   if (!REFERENCE.test(reference)) { out.replaceChildren(node("p", { className: "error", text: t("con.bad_reference") })); return; }
@@ -259,17 +259,122 @@ async function showCase(reference) {
     const c = await api(`/v1/reports/${encodeURIComponent(reference)}`);
     const history = (c.history || []).map((h) => node("li", {}, [
       node("time", { text: formatDateTime(h.at), attrs: { datetime: h.at } }),
-      ` ${has(`con.status.${h.status}`) ? t(`con.status.${h.status}`) : h.status || ""} ${h.note ? `— ${h.note}` : ""}`,
+      ` ${historyLabel(h)} ${h.note ? `— ${h.note}` : ""}`, h.actor ? ` (${h.actor})` : "",
     ]));
     out.replaceChildren(node("ul", { className: "cases" }, [caseLine(c)]),
       node("p", {}, officerCard(c.officer)),
       node("p", {}, [node("strong", { text: `${t("con.post")}: ` }), ...(c.post ? postCard(c.post) : [t("con.post_pending")])]),
-      node("h3", { text: t("con.history") }), node("ol", { className: "cases" }, history));
-    $("lookup-title").scrollIntoView({ block: "nearest" });
-    $("lookup-ref").focus();
+      node("p", { attrs: { "data-charter": c.charter?.met === true ? "met" : c.charter?.met === false ? "missed" : "pending" } },
+        [node("strong", { text: `${t("con.act.charter")}: ` }), charterText(c.charter)]),
+      node("h3", { text: t("con.history") }), node("ol", { className: "cases", attrs: { id: "case-history" } }, history),
+      node("h3", { text: t("con.act.messages") }), messageList(c.messages || []),
+      await caseActions(c));
+    if (focusLookup) {
+      $("lookup-title").scrollIntoView({ block: "nearest" });
+      $("lookup-ref").focus();
+    }
   } catch (err) {
     out.replaceChildren(node("p", { className: "error", text: err.status === 404 ? t("con.not_found") : err.describe() }));
   }
+}
+
+function historyLabel(h) {
+  if (h.action && h.action !== "status" && has(`con.history.${h.action}`)) return t(`con.history.${h.action}`);
+  return has(`con.status.${h.status}`) ? t(`con.status.${h.status}`) : h.status || "";
+}
+
+function charterText(charter) {
+  if (!charter) return t("none");
+  const by = charter.met_by ? t(`con.act.by.${charter.met_by}`) : "";
+  if (charter.met_by === "provisional_reply" && charter.met !== false) return t("con.act.charter.deferred", { due: formatDate(charter.due_by) });
+  if (charter.met === true) return t("con.act.charter.met", { by, at: formatDateTime(charter.met_at) });
+  if (charter.met === false && charter.met_by) return t("con.act.charter.late", { by, at: formatDateTime(charter.met_at) });
+  if (charter.met === false) return t("con.act.charter.missed", { due: formatDate(charter.due_by) });
+  return t("con.act.charter.pending", { due: formatDate(charter.due_by) });
+}
+
+function messageList(messages) {
+  if (!messages.length) return node("p", { className: "hint", text: t("none") });
+  return node("ol", { className: "cases messages", attrs: { id: "case-messages" } }, messages.map((m) => node("li", {
+    attrs: { "data-purpose": m.purpose || "", "data-direction": m.direction },
+  }, [node("time", { text: formatDateTime(m.at), attrs: { datetime: m.at } }),
+    ` ${m.direction === "in" ? "←" : "→"} ${m.channel} · ${m.purpose || ""} · ${m.status}`,
+    m.body ? node("div", { className: "message-body", text: m.body }) : ""])));
+}
+
+// --- case actions (POST /v1/reports/{reference}/...) ------------------------------------------------------------
+let fieldCounter = 0;
+
+function field(labelKey, control) {
+  const id = `act-${++fieldCounter}`;
+  control.id = id;
+  return node("div", { className: "field grow" }, [node("label", { text: t(labelKey), attrs: { for: id } }), control]);
+}
+
+function actionForm(name, fields, buttonKey, onSubmit) {
+  const form = node("form", { className: "case-action", attrs: { "data-action": name } }, [
+    ...fields, node("button", { text: t(buttonKey), attrs: { type: "submit" } })]);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try { await onSubmit(form); } finally { button.disabled = false; }
+  });
+  return form;
+}
+
+async function caseActions(c) {
+  const path = `/v1/reports/${encodeURIComponent(c.reference)}`;
+  const status = node("p", { className: "hint", attrs: { id: "action-status", role: "status" } });
+  const run = async (what, action, body) => {
+    try {
+      await api(`${path}/${action}`, { method: "POST", body });
+      await showCase(c.reference, { focusLookup: false });
+      const fresh = $("action-status");
+      if (fresh) { fresh.className = "ok"; fresh.textContent = t("con.act.done", { what: t(`con.act.action.${what}`) }); }
+    } catch (err) {
+      status.className = "error";
+      status.textContent = err.describe ? err.describe() : String(err);
+    }
+  };
+  const replyText = node("textarea", { attrs: { rows: "4", maxlength: "5000", name: "body" } });
+  const template = node("button", { className: "secondary small", text: t("con.act.template"), attrs: { type: "button" } });
+  template.addEventListener("click", async () => {
+    try {
+      const found = await api(`/v1/reply-templates?kind=${encodeURIComponent(c.kind)}&language=${encodeURIComponent(c.language)}`);
+      replyText.value = found.body;
+      replyText.focus();
+    } catch (err) { status.className = "error"; status.textContent = err.describe(); }
+  });
+  const expected = node("input", { attrs: { type: "date", name: "expected_by", required: "" } });
+  const service = node("input", { attrs: { name: "service", required: "", maxlength: "200" } });
+  const contact = node("input", { attrs: { type: "email", name: "contact", maxlength: "254" } });
+  const statusSelect = node("select", { attrs: { name: "status" } }, ["in_progress", "waiting_for_citizen", "closed", "reopened"]
+    .map((v) => node("option", { text: t(`con.status.${v}`), attrs: { value: v } })));
+  const reason = node("input", { attrs: { name: "reason", maxlength: "1000" } });
+  const note = node("textarea", { attrs: { rows: "2", maxlength: "5000", name: "note" } });
+  const assignee = node("select", { attrs: { name: "officer_id" } });
+  try {
+    const officers = await api("/v1/officers");
+    assignee.replaceChildren(...officers.map((o) => node("option", { text: `${o.name} — ${o.role}`, attrs: { value: String(o.officer_id) } })));
+  } catch { /* the form stays empty */ }
+  const open = !["closed", "forwarded"].includes(c.status);
+  const forms = [];
+  if (open) {
+    forms.push(actionForm("reply", [field("con.act.reply", replyText), template], "con.act.send",
+      () => run("reply", "messages", { body: replyText.value })));
+    forms.push(actionForm("provisional-reply", [field("con.act.provisional", expected)], "con.act.provisional_send",
+      () => run("provisional", "provisional-reply", { expected_by: expected.value })));
+    forms.push(actionForm("forward", [field("con.act.forward_service", service), field("con.act.forward_contact", contact)],
+      "con.act.forward_send", () => run("forward", "forward", contact.value ? { service: service.value, contact: contact.value } : { service: service.value })));
+  }
+  forms.push(actionForm("status", [field("con.act.status", statusSelect), field("con.act.reason", reason)], "con.act.status_send",
+    () => run("status", "status", reason.value ? { status: statusSelect.value, reason: reason.value } : { status: statusSelect.value })));
+  forms.push(actionForm("note", [field("con.act.note", note)], "con.act.note_send", () => run("note", "notes", { body: note.value })));
+  forms.push(actionForm("assignee", [field("con.act.assignee", assignee)], "con.act.assign_send",
+    () => run("assign", "assignee", { officer_id: Number(assignee.value) })));
+  return node("section", { className: "case-actions", attrs: { "aria-label": t("con.act.title") } }, [
+    node("h3", { text: t("con.act.title") }), status, ...forms]);
 }
 
 function unavailable(err) {
