@@ -34,7 +34,7 @@ from services.intake.domain.model import Channel, Kind, Language, Reporter, Repo
 from services.intake.domain.officers import Officer, choose_officer, needs_handover
 from services.intake.domain.reference import format_reference, reference_year
 from services.intake.domain.sensitive import SENSITIVE_KINDS, open_row, seal_row
-from services.intake.domain.sms import appended_reply, classify, new_case_reply
+from services.intake.domain.sms import appended_reply, classify, keyword_language, new_case_reply, quoted_reference
 from services.intake.domain.survey import parse_answer, survey_text
 from shared.crypto import FieldCipher
 from shared.events.crisis import CrisisActivated, CrisisClosed, CrisisUpdated
@@ -46,17 +46,22 @@ from shared.events.notifications import (
     OfficerCard,
     Recipient,
     SendNotification,
+    SmsPreference,
     notification_id_for,
 )
 from shared.events.reports import ReportSubmitted
 from shared.events.travellers import TravellerCancelled, TravellerRegistered
 from shared.kafka.outbox import enqueue
 from shared.logging import get_logger
+from shared.sms_keywords import Keyword
+from shared.sms_keywords import classify as sms_keyword
+from shared.sms_keywords import normalise as normalise_keyword
 
 log = get_logger(__name__)
 
 UNKNOWN_NAME = "(unknown)"
 _DEADLINE_NAMESPACE = uuid.UUID("2b0f6c64-1d57-4b8e-9f0e-6a7c4d2e9b31")
+_PREFERENCE_NAMESPACE = uuid.UUID("9d3e51a2-7c44-4f0b-8a6e-2f5b1c0d7e93")
 
 
 @dataclass(frozen=True)
@@ -452,6 +457,15 @@ async def inbound_sms(*, sender: str, body: str, message_sid: str | None, from_c
             seen = await repository.message_by_provider_id(conn, provider_id)
             if seen is not None:  # Twilio retried the webhook: same answer, no second effect
                 return _sms_reply(seen["purpose"], Language(seen["language"]), seen["reference"])
+        keyword = sms_keyword(body)
+        if keyword is not None:  # STOP or START: a preference for the notifier, never a case
+            await enqueue(conn, SmsPreference(phone=sender, opted_out=keyword is Keyword.OPT_OUT,
+                                              keyword=normalise_keyword(body), at=datetime.now(UTC)),
+                          source=config.source, topic_prefix=config.topic_prefix,
+                          event_id=str(uuid.uuid5(_PREFERENCE_NAMESPACE, provider_id or f"{sender}|{body}")))
+            language = keyword_language(normalise_keyword(body))
+            log.info("sms_preference", opted_out=keyword is Keyword.OPT_OUT)
+            return texts.render(texts.SMS_OPTED_OUT if keyword is Keyword.OPT_OUT else texts.SMS_OPTED_IN, language)
         survey = await repository.pending_survey_for_phone(conn, sender)
         answer = parse_answer(body)
         if survey is not None and answer is not None:
@@ -460,7 +474,13 @@ async def inbound_sms(*, sender: str, body: str, message_sid: str | None, from_c
                                          purpose="survey_answer", body=body, status="received",
                                          provider_id=provider_id)
             return texts.render(texts.SURVEY_THANKS, Language(survey["language"]))
-        case = await repository.open_case_for_phone(conn, sender)
+        quoted = quoted_reference(body)
+        case = await repository.case_for_follow_up(conn, quoted) if quoted else None
+        if case is not None and case["reporter_phone"] != sender:
+            # A follow-up quoting its case from another number (a relative, a new SIM): attached, and flagged.
+            await repository.add_history_note(conn, case["reference"], actor="sms",
+                                              note=f"follow-up quoting the reference from another number ({sender})")
+        case = case or await repository.open_case_for_phone(conn, sender)
         if case is not None:
             await repository.add_message(conn, reference=case["reference"], direction="in", channel="sms",
                                          purpose="follow_up", body=body, status="received", provider_id=provider_id)

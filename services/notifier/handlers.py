@@ -10,12 +10,12 @@ import asyncpg
 from services.notifier.adapters import repository as repo
 from services.notifier.domain.commands import is_own_case, status_event_id, template_params
 from services.notifier.domain.delivery import DeliveryStatus, Observation
-from services.notifier.domain.optout import Keyword, classify
 from services.notifier.domain.policy import Channel, Route, dedup_key, normalise_recipient, priority_for, route
 from services.notifier.rendering import Renderer, TemplateError
-from shared.events.notifications import NotificationStatus, SendNotification
+from shared.events.notifications import NotificationStatus, SendNotification, SmsPreference
 from shared.kafka.outbox import enqueue
 from shared.logging import get_logger
+from shared.sms_keywords import Keyword, classify
 
 log = get_logger(__name__)
 
@@ -123,6 +123,15 @@ async def record_observation(
     if observation.status is DeliveryStatus.OPTED_OUT and opt_out_address:
         await repo.add_opt_out(conn, opt_out_address, keyword=None, source="twilio_21610")
     return moved
+
+
+async def sms_preference(conn: asyncpg.Connection, command: SmsPreference) -> None:
+    """STOP or START received on another of our numbers (intake's duty line): the same effect as on ours."""
+    address = normalise_recipient(Channel.SMS, command.phone)
+    if command.opted_out:
+        await repo.add_opt_out(conn, address, keyword="opt_out", source="duty_line")
+    else:
+        await repo.remove_opt_out(conn, address)
 
 
 async def inbound_sms(conn: asyncpg.Connection, *, sender: str, body: str) -> Keyword | None:

@@ -16,11 +16,11 @@ from services.notifier.adapters.email import SmtpEmail
 from services.notifier.adapters.twilio_sms import TwilioSms
 from services.notifier.bootstrap import Resources, make_email, make_sms
 from services.notifier.dispatcher import Dispatcher
-from services.notifier.handlers import accept_command
+from services.notifier.handlers import accept_command, sms_preference
 from services.notifier.retention import remove_message_bodies
 from services.notifier.settings import NotifierSettings
 from shared.events.envelope import CloudEvent, EventData
-from shared.events.notifications import COMMANDS_TOPIC, SendNotification
+from shared.events.notifications import COMMANDS_TOPIC, SendNotification, SmsPreference
 from shared.kafka.consumer import EventConsumer, PermanentError
 from shared.kafka.outbox import OutboxRelay
 from shared.logging import get_logger
@@ -46,6 +46,9 @@ class Worker:
         self.retention: PeriodicJob | None = None
 
     async def handle(self, _event: CloudEvent, data: EventData, conn: Any) -> None:
+        if isinstance(data, SmsPreference):
+            await sms_preference(conn, data)
+            return
         if not isinstance(data, SendNotification):
             raise PermanentError(f"not a command the notifier knows: {type(data).__name__}")
         await accept_command(conn, data, renderer=self.resources.renderer, publisher=self.resources.publisher)

@@ -73,6 +73,20 @@ class SendNotification(EventData):
         return self
 
 
+class SmsPreference(EventData):
+    """A command: a number answered STOP (or START) to a number of ours that is not the notifier's own sender (the
+    duty line, read by intake). The notifier stops (or resumes) non-urgent SMS to it, as for its own inbound STOP."""
+
+    TYPE: ClassVar[str] = "be.diplomatie.notification.sms_preference"
+    TOPIC: ClassVar[str] = COMMANDS_TOPIC
+    KEY_FIELD: ClassVar[str] = "phone"
+
+    phone: E164 = Field(json_schema_extra=PERSONAL)
+    opted_out: bool = Field(description="true: STOP and its siblings; false: START and its siblings")
+    keyword: str = Field(min_length=1, max_length=40, description="the word as received, upper case, no accents")
+    at: AwareDatetime
+
+
 class NotificationStatus(EventData):
     TYPE: ClassVar[str] = "be.diplomatie.notification.status"
     TOPIC: ClassVar[str] = STATUS_TOPIC

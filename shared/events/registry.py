@@ -19,6 +19,7 @@ EVENT_MODELS: tuple[type[EventData], ...] = (
     crisis.CrisisClosed,
     notifications.NotificationStatus,
     notifications.SendNotification,
+    notifications.SmsPreference,
     directory.CaseRouted,
     directory.PostChanged,
     deadlines.DeadlineApproaching,

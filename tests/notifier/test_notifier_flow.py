@@ -300,3 +300,36 @@ async def test_unknown_template_fails_cleanly(running: Running) -> None:
     assert await _final(running, command.notification_id, {"failed"}) == "failed"
     row = await running.row(command.notification_id)
     assert row is not None and "unknown template" in row["reason"]
+
+
+async def test_stop_on_the_duty_line_stops_alerts_and_start_resumes_them(running: Running,
+                                                                          twilio: TwilioFake) -> None:
+    """Intake reads STOP on the duty line and sends the preference as a command; the effect is the notifier's own."""
+    from datetime import UTC, datetime
+
+    from shared.events.notifications import SmsPreference
+    from shared.kafka.producer import publish
+    from tests.notifier.conftest import SOURCE
+
+    phone = str(sms_recipient().phone)
+    prefix = running.settings.kafka_topic_prefix
+    await publish(running.producer, SmsPreference(phone=phone, opted_out=True, keyword="STOP",
+                                                  at=datetime.now(UTC)), source=SOURCE, topic_prefix=prefix)
+    await eventually(lambda: running.pool.fetchval("SELECT count(*) FROM opt_outs WHERE address = $1", phone),
+                     timeout=30)
+    crisis_id = unique("crisis-")
+    alert = await running.command(purpose=f"crisis:{crisis_id}:alert", recipient=Recipient(phone=phone),
+                                  language="en", template="crisis_alert", params=crisis_params(), crisis_id=crisis_id)
+    assert await _final(running, alert.notification_id, {"opted_out"}) == "opted_out"
+
+    await publish(running.producer, SmsPreference(phone=phone, opted_out=False, keyword="START",
+                                                  at=datetime.now(UTC)), source=SOURCE, topic_prefix=prefix)
+
+    async def resumed() -> bool:
+        return await running.pool.fetchval("SELECT count(*) FROM opt_outs WHERE address = $1", phone) == 0
+
+    await eventually(resumed, timeout=30)
+    again = await running.command(purpose=f"crisis:{crisis_id}:update", recipient=Recipient(phone=phone),
+                                  language="en", template="crisis_alert", params=crisis_params(), crisis_id=crisis_id)
+    assert await _final(running, again.notification_id, {"sent", "delivered"}) in {"sent", "delivered"}
+    assert len(twilio.sent_to(phone)) == 1

@@ -239,6 +239,13 @@ async def messages(conn: asyncpg.Connection, reference: str) -> list[dict[str, A
     return [dict(r) for r in rows]
 
 
+async def case_for_follow_up(conn: asyncpg.Connection, reference: str) -> dict[str, Any] | None:
+    """A case a message quotes: any that exists and is not anonymised (a closed one too: the officer sees it)."""
+    row = await conn.fetchrow("SELECT reference, language, status, reporter_phone FROM reports WHERE reference = $1"
+                              " AND anonymised_at IS NULL", reference)
+    return dict(row) if row else None
+
+
 async def open_case_for_phone(conn: asyncpg.Connection, phone: str) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         "SELECT reference, language FROM reports WHERE reporter_phone = $1 AND status <> 'closed'"

@@ -121,3 +121,24 @@ def new_case_reply(language: Language, reference: str) -> str:
 
 def appended_reply(language: Language, reference: str) -> str:
     return texts.render(texts.SMS_APPENDED, language, reference=reference)
+
+
+_QUOTED_REFERENCE = re.compile(r"\bBE[\s\-_]?(\d{4})[\s\-_]?(\d{6})\b", re.IGNORECASE)
+
+
+def quoted_reference(body: str) -> str | None:
+    """A case reference quoted in a message (`BE-2026-000123`, also typed `be 2026 000123` or `BE2026000123`)."""
+    match = _QUOTED_REFERENCE.search(body)
+    return f"BE-{match.group(1)}-{match.group(2)}" if match else None
+
+
+# The language of an opt-out or opt-in word, for the confirmation (Twilio's English words and the shared STOP: EN).
+_KEYWORD_LANGUAGE: Mapping[str, Language] = {
+    "ARRET": _FR, "ARRETER": _FR, "DESABONNER": _FR, "DESINSCRIRE": _FR, "DEMARRER": _FR, "OUI": _FR,
+    "STOPPEN": _NL, "AFMELDEN": _NL, "UITSCHRIJVEN": _NL, "AANMELDEN": _NL, "JA": _NL,
+    "HALT": _DE, "STOPP": _DE, "ABMELDEN": _DE, "ABBESTELLEN": _DE, "ENDE": _DE, "ANMELDEN": _DE,
+}
+
+
+def keyword_language(word: str) -> Language:
+    return _KEYWORD_LANGUAGE.get(word, _EN)

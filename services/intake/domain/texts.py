@@ -70,6 +70,24 @@ SMS_APPENDED: T = {
     Language.EN: "Message added to your case {reference}.",
 }
 
+SMS_OPTED_OUT: T = {
+    Language.FR: "Vous ne recevrez plus de messages non urgents des Affaires étrangères. Envoyez START pour les "
+                 "recevoir à nouveau. En cas d'urgence, écrivez-nous ici.",
+    Language.NL: "U ontvangt geen niet-dringende berichten meer van Buitenlandse Zaken. Stuur START om ze opnieuw "
+                 "te ontvangen. In nood kunt u ons hier schrijven.",
+    Language.DE: "Sie erhalten keine nicht dringenden Nachrichten des Außenministeriums mehr. Senden Sie START, um "
+                 "sie wieder zu erhalten. Im Notfall schreiben Sie uns hier.",
+    Language.EN: "You will no longer receive non-urgent messages from Foreign Affairs. Send START to receive them "
+                 "again. In an emergency, write to us here.",
+}
+
+SMS_OPTED_IN: T = {
+    Language.FR: "Vous recevrez à nouveau nos messages.",
+    Language.NL: "U ontvangt onze berichten opnieuw.",
+    Language.DE: "Sie erhalten unsere Nachrichten wieder.",
+    Language.EN: "You will receive our messages again.",
+}
+
 SURVEY_SMS: T = {
     Language.FR: "Dossier {reference} clôturé. Êtes-vous satisfait? Répondez de 1 (pas du tout) à 5 (très).",
     Language.NL: "Dossier {reference} afgesloten. Bent u tevreden? Antwoord van 1 (helemaal niet) tot 5 (zeer).",

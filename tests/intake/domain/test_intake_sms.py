@@ -3,7 +3,14 @@ from __future__ import annotations
 import pytest
 
 from services.intake.domain.model import Kind, Language
-from services.intake.domain.sms import appended_reply, classify, fold, new_case_reply
+from services.intake.domain.sms import (
+    appended_reply,
+    classify,
+    fold,
+    keyword_language,
+    new_case_reply,
+    quoted_reference,
+)
 from services.intake.domain.survey import parse_answer
 
 
@@ -75,3 +82,16 @@ def test_replies_are_in_the_language() -> None:
                                                ("6", None), ("12", None), ("yes", None), ("5 stars", None)])
 def test_survey_answers(text: str, answer: int | None) -> None:
     assert parse_answer(text) == answer
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ("Dossier BE-2026-000123 svp", "BE-2026-000123"), ("be 2031 004567 any news", "BE-2031-004567"),
+    ("ref:BE2027000001.", "BE-2027-000001"), ("Reference be-2026-12345", None), ("BE-2026-0001234", None),
+    ("no reference here", None)])
+def test_a_quoted_reference_is_read_however_typed(body: str, expected: str | None) -> None:
+    assert quoted_reference(body) == expected
+
+
+def test_confirmations_follow_the_keyword_language() -> None:
+    assert keyword_language("ARRET") is Language.FR and keyword_language("STOPPEN") is Language.NL
+    assert keyword_language("STOPP") is Language.DE and keyword_language("STOP") is Language.EN

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import uuid
 from collections.abc import Callable
+from typing import Any
 from datetime import datetime
 
 import asyncpg
@@ -198,3 +200,61 @@ async def test_voice_on_a_belgian_public_holiday_goes_on_call(
 async def test_leave_a_message_records(client: httpx.AsyncClient, sign: Sign) -> None:
     response = await post(client, sign, "/twilio/voice/menu?lang=en", {"Digits": "2"})
     assert "<Record" in response.text and "tone" in response.text
+
+
+# --- follow-ups and opt-outs on the duty line ---------------------------------------------------------------------
+
+@pytest.mark.parametrize(("body", "opted_out", "language_marker"), [
+    ("STOP", True, "no longer receive"), ("Arrêt", True, "ne recevrez plus"), ("stoppen", True, "geen niet-dringende"),
+    ("START", False, "receive our messages again")])
+async def test_stop_and_start_on_the_duty_line_never_open_a_case(
+        client: httpx.AsyncClient, sign: Sign, pool: asyncpg.Pool, settings: Any, body: str, opted_out: bool,
+        language_marker: str) -> None:
+    sender = moroccan_mobile()
+    message_sid = sid("SM")
+    for _ in range(2):  # Twilio retries the webhook: one command
+        response = await post(client, sign, "/twilio/sms", {"From": sender, "Body": body, "MessageSid": message_sid})
+        assert response.status_code == 200 and language_marker in response.text
+    assert await pool.fetchval("SELECT count(*) FROM reports WHERE reporter_phone = $1", sender) == 0
+    rows = await pool.fetch("SELECT key, payload FROM outbox WHERE topic = $1 AND key = $2",
+                            settings.topic("notifications.commands"), sender)
+    assert len(rows) == 1
+    event = json.loads(bytes(rows[0]["payload"]))
+    assert event["type"] == "be.diplomatie.notification.sms_preference"
+    assert event["data"]["phone"] == sender and event["data"]["opted_out"] is opted_out
+
+
+async def test_a_sentence_with_stop_in_it_is_a_case(client: httpx.AsyncClient, sign: Sign, pool: asyncpg.Pool) -> None:
+    sender = moroccan_mobile()
+    response = await post(client, sign, "/twilio/sms", {"From": sender, "Body": "Please stop, my passport is lost"})
+    assert REF.search(response.text) is not None
+
+
+async def test_a_follow_up_quoting_its_reference_from_another_number_joins_that_case(
+        client: httpx.AsyncClient, sign: Sign, pool: asyncpg.Pool) -> None:
+    first, other = moroccan_mobile(), moroccan_mobile()
+    opened = await post(client, sign, "/twilio/sms", {"From": first, "Body": "Mon passeport est volé"})
+    reference = REF.search(opened.text).group(0)  # type: ignore[union-attr]
+    # The other number has an open case of its own: the quoted reference wins over it.
+    own = REF.search((await post(client, sign, "/twilio/sms", {"From": other, "Body": "Help, accident"})).text)
+    assert own is not None and own.group(0) != reference
+    typed = reference.replace("-", " ").lower()  # "be 2026 000123", as typed on a phone
+    reply = await post(client, sign, "/twilio/sms", {"From": other, "Body": f"C'est sa sœur, dossier {typed}",
+                                                       "MessageSid": sid("SM")})
+    assert reference in reply.text
+    inbound = await pool.fetch("SELECT body FROM messages WHERE reference = $1 AND direction = 'in'", reference)
+    assert [r["body"] for r in inbound][-1] == f"C'est sa sœur, dossier {typed}"
+    note = await pool.fetchval("SELECT note FROM status_history WHERE reference = $1 ORDER BY id DESC LIMIT 1",
+                               reference)
+    assert "another number" in note
+    assert await pool.fetchval("SELECT count(*) FROM messages WHERE reference = $1 AND direction = 'in'",
+                               own.group(0)) == 1  # only its own first message
+
+
+async def test_a_quoted_reference_that_does_not_exist_falls_back_to_the_sender(
+        client: httpx.AsyncClient, sign: Sign) -> None:
+    sender = moroccan_mobile()
+    opened = REF.search((await post(client, sign, "/twilio/sms", {"From": sender, "Body": "Passport lost"})).text)
+    assert opened is not None
+    reply = await post(client, sign, "/twilio/sms", {"From": sender, "Body": "about BE-1999-000001, any news?"})
+    assert opened.group(0) in reply.text

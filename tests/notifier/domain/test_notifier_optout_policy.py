@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from services.notifier.domain.optout import Keyword, classify
 from services.notifier.domain.policy import (
     Channel,
     Priority,
@@ -12,6 +11,7 @@ from services.notifier.domain.policy import (
     priority_for,
     route,
 )
+from shared.sms_keywords import Keyword, classify
 
 
 @pytest.mark.parametrize("body", ["STOP", "stop", " Stop. ", "ARRET", "Arrêt", "ARRÊT!", "STOPPEN", "halt", "Stopp",

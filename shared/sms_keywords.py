@@ -1,4 +1,5 @@
-"""Opt-out and opt-in keywords of inbound SMS, in the four languages and Twilio's own defaults."""
+"""Opt-out and opt-in keywords of inbound SMS, in the four languages and Twilio's own defaults: the notifier reads them
+on its sender number, intake on the duty line (which then tells the notifier, `SmsPreference`)."""
 
 from __future__ import annotations
 
