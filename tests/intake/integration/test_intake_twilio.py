@@ -7,8 +7,8 @@ import random
 import re
 import uuid
 from collections.abc import Callable
-from typing import Any
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 import httpx
