@@ -592,6 +592,58 @@ async def crisis_status(data: CrisisActivated | CrisisUpdated | CrisisClosed, co
                                   hotline_number=data.hotline_number, active=active)
 
 
+# --- deadline warnings (consumer of cases.deadlines) ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class WarningConfig:
+    staff_language: str = "en"
+    team_lead_email: str | None = None
+    console_url: str = "http://127.0.0.1:8001/console"
+
+
+def warning_still_due(row: dict[str, Any], data: DeadlineApproaching | DeadlineMissed) -> bool:
+    """A clock event is stale once the case was closed, forwarded or answered, or its due date moved."""
+    if row["status"] in (Status.CLOSED.value, Status.FORWARDED.value):
+        return False
+    if data.deadline == "provisional_reply":
+        return row["answered_by"] is None
+    if data.deadline == "reply":
+        return row["answered_by"] in (None, "provisional_reply") and row["reply_due_by"] == data.due_by
+    return row["answered_by"] is None
+
+
+async def deadline_warning(event: CloudEvent, data: DeadlineApproaching | DeadlineMissed, conn: asyncpg.Connection,
+                           *, config: IntakeConfig, warnings: WarningConfig) -> int:
+    """Warn the case's officer by email (and the team lead once a deadline is missed); returns how many emails."""
+    row = await repository.report(conn, data.reference)
+    if row is None or not warning_still_due(row, data):
+        return 0
+    missed = isinstance(data, DeadlineMissed)
+    officer = await repository.officer(conn, row["officer_id"])
+    assert officer is not None
+    recipients = [officer.email] + ([warnings.team_lead_email] if missed and warnings.team_lead_email else [])
+    event_name = "missed" if missed else "approaching"
+    params = {"reference": data.reference, "kind": row["kind"], "deadline": data.deadline, "event": event_name,
+              "due_by": data.due_by.isoformat(), "officer": officer.card().as_dict(),
+              "console_url": warnings.console_url}
+    purpose = f"case:{data.reference}:deadline:{data.deadline}:{event_name}:{data.due_by.isoformat()}"
+    for email in dict.fromkeys(recipients):
+        command = SendNotification(
+            notification_id=notification_id_for(purpose, "email", email), purpose=purpose, channel="email",
+            recipient=Recipient(email=email), language=warnings.staff_language, template="staff_deadline",
+            params=params, priority="case", case_reference=data.reference, officer=OfficerCard(**params["officer"]))
+        await enqueue(conn, command, source=config.source, topic_prefix=config.topic_prefix,
+                      event_id=str(uuid.uuid5(_DEADLINE_NAMESPACE, f"{purpose}|{email}")))
+    await conn.execute(
+        "INSERT INTO status_history (reference, status, actor, note, action) SELECT reference, status, 'intake', $2,"
+        " 'warning' FROM reports WHERE reference = $1", data.reference,
+        f"{data.deadline} deadline {event_name} ({data.due_by.date().isoformat()}): "
+        + ("officer and team lead warned" if len(recipients) > 1 else "officer warned"))
+    log.info("deadline_warning", reference=data.reference, deadline=data.deadline, clock_event=event_name,
+             emails=len(set(recipients)))
+    return len(set(recipients))
+
+
 # --- charter clock scheduler ---------------------------------------------------------------------------------
 
 async def fire_due_deadlines(*, pool: asyncpg.Pool, config: IntakeConfig, now: datetime | None = None,

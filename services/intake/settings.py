@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from shared.crypto import FieldCipher
@@ -23,6 +25,10 @@ class Settings(ServiceSettings, TwilioSettings):
                                   description="Survey page for email replies; the reference is appended.")
     officer_cache_seconds: float = Field(default=5.0, ge=0,
                                          description="How long the officers and their open-case counts are cached.")
+    staff_language: Literal["fr", "nl", "de", "en"] = Field(
+        default="en", description="Language of the deadline warnings sent to officers.")
+    team_lead_email: str | None = Field(
+        default=None, description="Warned too when a charter deadline is missed (TEAM_LEAD_EMAIL); none: nobody.")
     deadline_poll_seconds: float = Field(default=30.0, gt=0, description="Longest sleep of the deadline scheduler.")
     dial_timeout_seconds: int = 20
     source: str = SOURCE

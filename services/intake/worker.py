@@ -13,6 +13,7 @@ from services.intake.bootstrap import Resources
 from services.intake.retention import RetentionPolicy, run_retention
 from services.intake.settings import Settings
 from shared.events.crisis import CrisisActivated, CrisisClosed, CrisisUpdated
+from shared.events.deadlines import DeadlineApproaching, DeadlineMissed
 from shared.events.directory import CaseRouted
 from shared.events.envelope import CloudEvent, EventData
 from shared.events.notifications import NotificationStatus
@@ -26,7 +27,7 @@ from shared.periodic import PeriodicJob
 log = get_logger(__name__)
 
 TOPICS = ("consular.reports", "notifications.status", "directory.routings", "crisis.status",
-          "travellers.registrations")
+          "travellers.registrations", "cases.deadlines")
 
 
 def retention_policy(settings: Settings) -> RetentionPolicy:
@@ -35,7 +36,14 @@ def retention_policy(settings: Settings) -> RetentionPolicy:
                                          ("missing_person", settings.missing_person_retention_days)))
 
 
-def make_handler(resources: Resources) -> Handler:
+def warning_config(settings: Settings) -> handlers.WarningConfig:
+    return handlers.WarningConfig(staff_language=settings.staff_language, team_lead_email=settings.team_lead_email,
+                                  console_url=settings.public_base_url.rstrip("/") + "/console")
+
+
+def make_handler(resources: Resources, warnings: handlers.WarningConfig | None = None) -> Handler:
+    warnings = warnings or handlers.WarningConfig()
+
     async def handle(event: CloudEvent, data: EventData, conn: asyncpg.Connection | None) -> None:
         if conn is None:
             raise PermanentError("intake's consumer needs a database connection")
@@ -49,6 +57,8 @@ def make_handler(resources: Resources) -> Handler:
             await handlers.crisis_status(data, conn)
         elif isinstance(data, TravellerRegistered | TravellerCancelled):
             await handlers.traveller_registration(data, conn)
+        elif isinstance(data, DeadlineApproaching | DeadlineMissed):
+            await handlers.deadline_warning(event, data, conn, config=resources.config, warnings=warnings)
         # other types on these topics are not ours to handle
 
     return handle
@@ -86,7 +96,8 @@ class Worker:
     def __init__(self, settings: Settings, resources: Resources, producer: AIOKafkaProducer) -> None:
         self.consumer = EventConsumer(
             name="intake", bootstrap_servers=settings.kafka_bootstrap_servers,
-            group_id=f"{settings.kafka_topic_prefix}intake", topics=list(TOPICS), handler=make_handler(resources),
+            group_id=f"{settings.kafka_topic_prefix}intake", topics=list(TOPICS),
+            handler=make_handler(resources, warning_config(settings)),
             producer=producer, pool=resources.pool, topic_prefix=settings.kafka_topic_prefix,
             on_tombstone=handlers.registration_tombstone)
         self.privacy = privacy.make_consumer(

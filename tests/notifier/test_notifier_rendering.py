@@ -17,6 +17,11 @@ PARAMS: dict[str, Any] = {
     "hotline_number": "+3225018112",
     "survey_url": "https://example.be/s/abc",
     "update": "Airport reopened.",
+    "kind": "complaint",
+    "deadline": "provisional_reply",
+    "event": "missed",
+    "due_by": "2026-12-12T22:59:59Z",
+    "console_url": "https://consular.example.org/intake/console",
 }
 
 

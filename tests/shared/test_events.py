@@ -45,6 +45,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "notification_id": "n-1", "purpose": "crisis:c-1:activated", "channel": "sms",
         "recipient": {"phone": "+32470123456"}, "language": "de", "template": "crisis_alert",
         "params": {"hotline": "+3225011000"}, "priority": "crisis", "crisis_id": "c-1"},
+    "be.diplomatie.notification.sms_preference": {"phone": "+32470123456", "opted_out": True, "keyword": "ARRET",
+                                                  "at": NOW.isoformat()},
     "be.diplomatie.case.routed": {
         "reference": "BE-2026-000042", "service": "emergency_travel_document",
         "post": {"post_id": "be-embassy-new-delhi", "name": "Embassy of Belgium in New Delhi", "type": "embassy",

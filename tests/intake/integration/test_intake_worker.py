@@ -260,3 +260,58 @@ async def test_an_sms_from_a_registered_traveller_is_located_where_the_traveller
                   topic_prefix=settings.kafka_topic_prefix)
     await eventually(lambda: pool.fetchval("SELECT count(*) = 0 FROM registered_travellers WHERE phone = $1",
                                            phone))
+
+
+async def test_deadline_events_warn_the_officer_by_email_once(worker: Worker, pool: asyncpg.Pool,
+                                                              settings: Settings) -> None:
+    """The running scheduler fires a late case's clock; the consumer of cases.deadlines emails its officer."""
+    received = datetime.now(UTC) - timedelta(days=20)
+    result = await handlers.submit_report(ReportIn.model_validate(report("web")), pool=pool,
+                                          officers=OfficerCache(ttl_seconds=0), config=intake_config(settings),
+                                          actor="tester", received_at=received)
+
+    async def warnings() -> list[dict[str, Any]]:
+        rows = await pool.fetch("SELECT payload FROM outbox WHERE topic = $1", settings.topic("notifications.commands"))
+        commands = [json.loads(bytes(r["payload"]))["data"] for r in rows]
+        return [c for c in commands if c["template"] == "staff_deadline" and c["case_reference"] == result.reference]
+
+    async def both() -> list[dict[str, Any]] | None:
+        found = await warnings()
+        return found if len(found) == 2 else None
+
+    # The relay may already have published them: read the topic instead of the outbox then.
+    found = await both() or [json.loads(r.value)["data"] for r in await consume(
+        settings.topic("notifications.commands"), count=2, timeout=60,
+        predicate=lambda r: json.loads(r.value)["data"].get("template") == "staff_deadline"
+        and json.loads(r.value)["data"].get("case_reference") == result.reference)]
+    assert sorted(c["params"]["event"] for c in found) == ["approaching", "missed"]
+    officer = await pool.fetchrow("SELECT o.email FROM reports r JOIN officers o USING (officer_id)"
+                                  " WHERE r.reference = $1", result.reference)
+    assert {c["recipient"]["email"] for c in found} == {officer["email"]}
+    assert all(c["channel"] == "email" and c["language"] == "en" for c in found)
+    notes = await eventually(lambda: pool.fetch(
+        "SELECT note FROM status_history WHERE reference = $1 AND action = 'warning'", result.reference))
+    assert any("missed" in n["note"] for n in notes)
+
+
+async def test_a_stale_or_answered_deadline_warns_nobody(pool: asyncpg.Pool, settings: Settings) -> None:
+    from shared.events.deadlines import DeadlineMissed
+
+    received = datetime.now(UTC) + timedelta(days=400)  # far ahead: the running scheduler leaves it alone
+    result = await handlers.submit_report(ReportIn.model_validate(report("web")), pool=pool,
+                                          officers=OfficerCache(ttl_seconds=0), config=intake_config(settings),
+                                          actor="tester", received_at=received)
+    due_by = await pool.fetchval("SELECT reply_due_by FROM reports WHERE reference = $1", result.reference)
+    missed = DeadlineMissed(reference=result.reference, deadline="reply", due_by=due_by)
+    event = new_event(missed, source="/tests")
+    lead = handlers.WarningConfig(team_lead_email="lead@diplomatie.example")
+    async with pool.acquire() as conn, conn.transaction():
+        moved = DeadlineMissed(reference=result.reference, deadline="reply", due_by=due_by - timedelta(days=3))
+        assert await handlers.deadline_warning(event, moved, conn, config=intake_config(settings),
+                                               warnings=lead) == 0  # the due date moved since
+        assert await handlers.deadline_warning(event, missed, conn, config=intake_config(settings),
+                                               warnings=lead) == 2  # the officer and the team lead
+        await conn.execute("UPDATE reports SET answered_by = 'reply', answered_at = now(), answered_on_time = true"
+                           " WHERE reference = $1", result.reference)
+        assert await handlers.deadline_warning(event, missed, conn, config=intake_config(settings),
+                                               warnings=lead) == 0
