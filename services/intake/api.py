@@ -23,6 +23,7 @@ from services.intake.domain.model import Language, ReportIn, Status
 from services.intake.domain.reference import ReferenceError_, parse_reference
 from services.intake.domain.search import BOARD_HORIZON_DAYS, like_escape, read_query, split_due
 from services.intake.domain.voice import (
+    OfficeHours,
     crisis_announcements,
     language_for_digit,
     language_menu,
@@ -166,7 +167,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
 
     app.state.public_base_url = settings.public_base_url
     install_common(app, service="intake", auth=settings, readiness=readiness)
-    app.include_router(staff_router(now, settings.consular_line))
+    office_hours = OfficeHours.parse(settings.office_hours)
+    app.include_router(staff_router(now, settings.consular_line, office_hours))
     app.include_router(case_router(now))
     app.include_router(console_router(ConsoleSettings(console_users=settings.console_users,
                                                       console_token_ttl_seconds=settings.console_token_ttl_seconds)))
@@ -344,7 +346,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         at = now()
         async with deps.pool.acquire() as conn:
             roster = await repository.roster(conn, at)
-        plan = route_emergency(at, consular_line=settings.consular_line, roster=roster)
+        plan = route_emergency(at, consular_line=settings.consular_line, roster=roster, hours=office_hours)
         number = next_target(plan, attempt)
         log.info("voice_route", reason=plan.reason.value, attempt=attempt, has_target=number is not None)
         if number is None:

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from services.intake.domain.voice import OfficeHours
 from shared.crypto import FieldCipher
 from shared.settings import ServiceSettings, TwilioSettings, refuse_placeholder
 
@@ -18,7 +19,10 @@ class Settings(ServiceSettings, TwilioSettings):
     public_base_url: str = Field(default="http://127.0.0.1:8001",
                                  description="Base URL Twilio calls our webhooks at (signatures are computed on it).")
     database_schema: str = "intake"
-    consular_line: str = Field(default="+3225018111", description="The consular line dialled in office hours.")
+    consular_line: str = Field(default="+3225013200", description="The consular line dialled in office hours.")
+    office_hours: str = Field(default="mon-fri 09:00-17:00", description=(
+        "When emergency calls go to the consular line (Europe/Brussels; Belgian holidays closed), e.g. "
+        "'mon-thu 09:00-17:00; fri 09:00-16:00'; outside them, to the on-call roster."))
     complex_reply_days: int = Field(default=60, ge=15, le=365,
                                     description="Expected delay a provisional reply announces for complex cases.")
     survey_link_base: str = Field(default="https://diplomatie.example/survey",
@@ -46,6 +50,12 @@ class Settings(ServiceSettings, TwilioSettings):
     missing_person_retention_days: int = Field(
         default=10 * 365, ge=1, description="Days after closing a missing-person case is anonymised.")
     retention_interval_seconds: float = Field(default=3600.0, gt=0, description="How often the retention job runs.")
+
+    @field_validator("office_hours")
+    @classmethod
+    def _office_hours(cls, value: str) -> str:
+        OfficeHours.parse(value)  # raises naming the part it cannot read
+        return value
 
     @field_validator("intake_field_keys")
     @classmethod

@@ -18,7 +18,7 @@ from services.intake.adapters import staff
 from services.intake.bootstrap import Resources
 from services.intake.domain.model import Kind
 from services.intake.domain.roster import conflicts, next_handover, on_call
-from services.intake.domain.voice import is_office_hours
+from services.intake.domain.voice import DEFAULT_OFFICE_HOURS, OfficeHours
 from shared.auth import Principal, require_roles
 from shared.events.common import E164
 from shared.http import field_errors
@@ -175,7 +175,8 @@ async def _active_officer(conn: asyncpg.Connection, officer_id: int | None, fiel
         raise _field_error(field, "active", f"officer {officer_id} has ended")
 
 
-def staff_router(now: Callable[[], datetime], consular_line: str) -> APIRouter:
+def staff_router(now: Callable[[], datetime], consular_line: str,
+                 office_hours: OfficeHours = DEFAULT_OFFICE_HOURS) -> APIRouter:
     router = APIRouter()
 
     # --- officers ------------------------------------------------------------------------------------------
@@ -359,7 +360,7 @@ def staff_router(now: Callable[[], datetime], consular_line: str) -> APIRouter:
         handover = next_handover(entries, at)
         if handover is not None and handover.at > at + HANDOVER_HORIZON:
             handover = None  # entries starting beyond the horizon were not read: a later change is not known
-        return {"at": at, "office_hours": is_office_hours(at), "consular_line": consular_line,
+        return {"at": at, "office_hours": office_hours.open_at(at), "consular_line": consular_line,
                 "now": by_id[current.entry_id] if current and current.entry_id is not None else None,
                 "next": None if handover is None else {
                     "at": handover.at,

@@ -15,9 +15,6 @@ from services.intake.domain.clocks import local
 from services.intake.domain.model import Language
 from services.intake.domain.roster import RosterEntry, on_call
 
-OPENS = time(9, 0)
-CLOSES = time(17, 0)
-
 
 @lru_cache(maxsize=32)
 def _belgian_holidays(year: int) -> holidays.HolidayBase:
@@ -28,10 +25,51 @@ def is_public_holiday(day: date) -> bool:
     return day in _belgian_holidays(day.year)
 
 
-def is_office_hours(instant: datetime) -> bool:
-    """Monday-Friday 09:00-17:00 Europe/Brussels, except Belgian public holidays."""
-    here = local(instant)
-    return here.weekday() < 5 and OPENS <= here.time() < CLOSES and not is_public_holiday(here.date())
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class OfficeHours:
+    """Opening hours per weekday (Monday = 0), Europe/Brussels; Belgian public holidays are always closed."""
+
+    by_weekday: tuple[tuple[tuple[time, time], ...], ...]
+
+    @classmethod
+    def parse(cls, text: str) -> OfficeHours:
+        """`mon-fri 09:00-17:00; sat 10:00-12:00` (`;`-separated; a day or a range of days, one or more spans
+        separated by `,`). Days not named are closed. Raises ValueError naming the part it cannot read."""
+        spans: list[list[tuple[time, time]]] = [[] for _ in _DAYS]
+        for part in filter(None, (p.strip() for p in text.split(";"))):
+            days, _, hours = part.partition(" ")
+            first, _, last = days.lower().partition("-")
+            if first not in _DAYS or (last and last not in _DAYS) or not hours.strip():
+                raise ValueError(f"office hours: cannot read {part!r} (e.g. 'mon-fri 09:00-17:00')")
+            start, end = _DAYS.index(first), _DAYS.index(last or first)
+            for span in hours.split(","):
+                opens, _, closes = span.strip().partition("-")
+                try:
+                    pair = (time.fromisoformat(opens.strip()), time.fromisoformat(closes.strip()))
+                except ValueError:
+                    raise ValueError(f"office hours: cannot read the span {span.strip()!r} (HH:MM-HH:MM)") from None
+                if pair[1] <= pair[0]:
+                    raise ValueError(f"office hours: {span.strip()!r} closes before it opens")
+                for day in range(start, end + 1) if start <= end else [*range(start, 7), *range(0, end + 1)]:
+                    spans[day].append(pair)
+        return cls(tuple(tuple(sorted(day)) for day in spans))
+
+    def open_at(self, instant: datetime) -> bool:
+        here = local(instant)
+        if is_public_holiday(here.date()):
+            return False
+        return any(opens <= here.time() < closes for opens, closes in self.by_weekday[here.weekday()])
+
+
+DEFAULT_OFFICE_HOURS = OfficeHours.parse("mon-fri 09:00-17:00")
+
+
+def is_office_hours(instant: datetime, hours: OfficeHours = DEFAULT_OFFICE_HOURS) -> bool:
+    """Within the office hours (default Monday-Friday 09:00-17:00 Europe/Brussels), never on a Belgian holiday."""
+    return hours.open_at(instant)
 
 
 class RouteReason(StrEnum):
@@ -47,8 +85,9 @@ class CallRoute:
     """Numbers to dial in turn; the next one when the previous does not answer; voicemail after the last."""
 
 
-def route_emergency(instant: datetime, *, consular_line: str, roster: Iterable[RosterEntry]) -> CallRoute:
-    if is_office_hours(instant):
+def route_emergency(instant: datetime, *, consular_line: str, roster: Iterable[RosterEntry],
+                    hours: OfficeHours = DEFAULT_OFFICE_HOURS) -> CallRoute:
+    if hours.open_at(instant):
         return CallRoute(RouteReason.OFFICE_HOURS, (consular_line,))
     entry = on_call(roster, instant)
     if entry is None:

@@ -2,10 +2,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from services.intake.domain.clocks import BRUSSELS
 from services.intake.domain.model import Language
 from services.intake.domain.roster import RosterEntry, on_call
 from services.intake.domain.voice import (
+    OfficeHours,
     ActiveCrisis,
     RouteReason,
     greeting,
@@ -96,3 +99,25 @@ def test_greeting_without_crisis_is_the_menu() -> None:
 def test_language_digits() -> None:
     assert [language_for_digit(d) for d in "1234"] == [Language.FR, Language.NL, Language.DE, Language.EN]
     assert language_for_digit("9") is None and language_for_digit(None) is None
+
+
+def test_office_hours_from_configuration_per_weekday() -> None:
+    hours = OfficeHours.parse("mon-thu 09:00-17:00; fri 09:00-12:30, 13:30-16:00; sat 10:00-12:00")
+    assert hours.open_at(b(2026, 11, 26, 16, 59)) and not hours.open_at(b(2026, 11, 27, 16, 59))  # Thu, Fri
+    assert hours.open_at(b(2026, 11, 27, 12, 29)) and not hours.open_at(b(2026, 11, 27, 13, 0))   # Friday lunch
+    assert hours.open_at(b(2026, 11, 28, 11, 0)) and not hours.open_at(b(2026, 11, 29, 11, 0))    # Sat, Sun
+    assert not hours.open_at(b(2026, 12, 25, 10, 0))  # Christmas, a Friday: holidays stay closed
+    wrapped = OfficeHours.parse("fri-mon 08:00-09:00")
+    assert wrapped.open_at(b(2026, 11, 30, 8, 30)) and not wrapped.open_at(b(2026, 12, 1, 8, 30))  # Mon, Tue
+
+
+@pytest.mark.parametrize("text", ["weekdays 09:00-17:00", "mon 9-17", "mon 17:00-09:00", "mon-fri", "xyz 09:00-10:00"])
+def test_unreadable_office_hours_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="office hours"):
+        OfficeHours.parse(text)
+
+
+def test_route_follows_configured_hours() -> None:
+    saturday_morning = OfficeHours.parse("mon-sat 09:00-17:00")
+    route = route_emergency(b(2026, 11, 28, 11, 0), consular_line=LINE, roster=ROSTER, hours=saturday_morning)
+    assert route.reason is RouteReason.OFFICE_HOURS
