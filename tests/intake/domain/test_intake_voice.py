@@ -8,8 +8,8 @@ from services.intake.domain.clocks import BRUSSELS
 from services.intake.domain.model import Language
 from services.intake.domain.roster import RosterEntry, on_call
 from services.intake.domain.voice import (
-    OfficeHours,
     ActiveCrisis,
+    OfficeHours,
     RouteReason,
     greeting,
     is_office_hours,

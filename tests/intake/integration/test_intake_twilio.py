@@ -125,7 +125,7 @@ async def test_survey_answer_by_sms(client: httpx.AsyncClient, sign: Sign, pool:
 
 # --- voice -----------------------------------------------------------------------------------------------------
 
-ON_CALL, BACKUP, CONSULAR_LINE = "+3225010003", "+3225010004", "+3225013200"  # the consular line (CONSULAR_LINE default)
+ON_CALL, BACKUP, CONSULAR_LINE = "+3225010003", "+3225010004", "+3225013200"
 
 
 @pytest.fixture(scope="module")
