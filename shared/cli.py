@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     topics = sub.add_parser("topics", help="create every topic of shared/topics.py and its DLQ twin")
     topics.add_argument("--replication-factor", type=int, default=1)
     topics.set_defaults(func=_topics)
-    hashing = sub.add_parser("hash-password", help="a DASHBOARD_USERS / CONSOLE_USERS entry (password on stdin)")
+    hashing = sub.add_parser("hash-password", help="a DASHBOARD_USERS entry (password on stdin)")
     hashing.add_argument("name")
     hashing.set_defaults(func=_hash_password)
     args = parser.parse_args(argv)

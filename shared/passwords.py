@@ -1,7 +1,7 @@
 """Local sign-in for development: users and PBKDF2 password hashes from configuration. Pure, no I/O.
 
-`DASHBOARD_USERS` and `CONSOLE_USERS` hold `name:hash` entries separated by commas, each hash written by
-`python -m shared.cli hash-password` as `pbkdf2_sha256.<iterations>.<salt>.<digest>`
+`DASHBOARD_USERS` holds `name:hash` entries separated by commas (intake's officers hold their own hash), each
+hash written by `python -m shared.cli hash-password` as `pbkdf2_sha256.<iterations>.<salt>.<digest>`
 (URL-safe base64 without padding: no `$`, `:` or `,`, so the value survives env files, shells and Makefiles).
 """
 

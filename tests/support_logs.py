@@ -16,7 +16,7 @@ from pydantic import BaseModel, SecretStr
 
 #: Environment variables that hold secrets in some deployment, whether or not a Settings class reads them.
 SECRET_ENV = ("JWT_SECRET", "TWILIO_AUTH_TOKEN", "SMTP_PASSWORD", "FIELD_ENCRYPTION_KEY", "FIELD_KEYS",
-              "INTAKE_FIELD_KEYS", "DASHBOARD_USERS", "CONSOLE_USERS")
+              "INTAKE_FIELD_KEYS", "DASHBOARD_USERS")
 
 
 def secret_values(*settings: BaseModel) -> set[str]:

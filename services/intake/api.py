@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from services.intake import handlers, privacy
-from services.intake.adapters import repository, twiml
+from services.intake.adapters import repository, staff, twiml
 from services.intake.bootstrap import Resources, open_resources
 from services.intake.case_api import case_router
 from services.intake.console.router import ConsoleSettings, console_router
@@ -170,8 +170,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     office_hours = OfficeHours.parse(settings.office_hours)
     app.include_router(staff_router(now, settings.consular_line, office_hours))
     app.include_router(case_router(now))
-    app.include_router(console_router(ConsoleSettings(console_users=settings.console_users,
-                                                      console_token_ttl_seconds=settings.console_token_ttl_seconds)))
+    async def officer_account(request: Request, login: str) -> str | None:
+        async with (await _resources(request)).pool.acquire() as conn:
+            return await staff.password_hash(conn, login)
+
+    app.include_router(console_router(ConsoleSettings(console_token_ttl_seconds=settings.console_token_ttl_seconds),
+                                      officer_account))
 
     async def database_down(_: Request, exc: Exception) -> JSONResponse:
         log.warning("database_unavailable", error=type(exc).__name__)
@@ -229,8 +233,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     async def charter_board(
         principal: ReadRoles,
         deps: Deps,
-        officer: Annotated[Literal["me"] | None, Query(description="me: the cases of the officer whose e-mail "
-                                                                     "address is the token's subject")] = None,
+        officer: Annotated[Literal["me"] | None, Query(description=(
+            "me: the cases of the officer whose sign-in name (or e-mail) is the token's subject"))] = None,
         post_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     ) -> dict[str, Any]:
         """Open cases due within three days or overdue, and provisional replies due, the most urgent first."""

@@ -36,7 +36,6 @@ class Settings(ServiceSettings, TwilioSettings):
     deadline_poll_seconds: float = Field(default=30.0, gt=0, description="Longest sleep of the deadline scheduler.")
     dial_timeout_seconds: int = 20
     source: str = SOURCE
-    console_users: str = Field(default="", description="Console sign-in: 'name:hash' entries.")
     console_token_ttl_seconds: int = Field(default=12 * 3600, ge=60, le=24 * 3600)
     # --- personal data (docs/privacy.md) ---
     intake_field_keys: SecretStr = Field(

@@ -5,6 +5,7 @@ Routes of an `APIRouter` mounted by `create_app`; they reach the app's resources
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -23,6 +24,7 @@ from shared.auth import Principal, require_roles
 from shared.events.common import E164
 from shared.http import field_errors
 from shared.logging import get_logger
+from shared.passwords import hash_password
 
 log = get_logger(__name__)
 
@@ -80,6 +82,14 @@ class OfficerOut(BaseModel):
     team: str
     active: bool
     ended_at: datetime | None
+    login: str | None = None
+
+
+class SignInIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    login: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$", description="the console sign-in name")]
+    password: Annotated[str, Field(min_length=12, max_length=200, description="stored as a PBKDF2 hash only")]
 
 
 class OfficerEnded(OfficerOut):
@@ -215,6 +225,25 @@ def staff_router(now: Callable[[], datetime], consular_line: str,
                               detail=jsonable_encoder({"changed": changes, "before": {k: before[k] for k in changes}}))
         deps.officers.invalidate()
         return officer
+
+    @router.put("/v1/admin/officers/{officer_id}/sign-in", tags=["admin"],
+                responses={409: {"description": "the sign-in name belongs to another officer, or the officer ended"}})
+    async def set_sign_in(officer_id: PathId, body: SignInIn, principal: AdminRole, deps: Deps) -> dict[str, Any]:
+        """The officer's console sign-in (name and password); their console tokens carry the name as subject."""
+        encoded = await asyncio.to_thread(hash_password, body.password)
+        async with deps.pool.acquire() as conn, conn.transaction():
+            officer = await staff.get_officer(conn, officer_id, lock=True)
+            if officer is None:
+                raise HTTPException(404, f"no officer {officer_id}")
+            if not officer["active"]:
+                raise HTTPException(409, f"officer {officer_id} has ended")
+            if await staff.login_taken(conn, body.login, officer_id):
+                raise HTTPException(409, [{"field": "login", "rule": "unique",
+                                           "message": f"{body.login} is another officer's sign-in name"}])
+            await staff.set_sign_in(conn, officer_id, body.login, encoded)
+            await staff.audit(conn, actor=principal.subject, action="officer.sign_in", target=f"officer:{officer_id}",
+                              detail={"login": body.login})  # never the password or its hash
+        return {"officer_id": officer_id, "login": body.login}
 
     @router.post("/v1/admin/officers/{officer_id}/end", response_model=OfficerEnded, tags=["admin"],
                  responses={409: {"description": "already ended, or still on the roster"}})

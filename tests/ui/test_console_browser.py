@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -62,8 +63,14 @@ async def intake() -> AsyncIterator[Intake]:
         kafka_topic_prefix=prefix, public_base_url=f"http://127.0.0.1:{port}", database_pool_min=1,
         database_pool_max=5, deadline_poll_seconds=1.0, jwt_secret=os.environ["JWT_SECRET"],
         twilio_account_sid=os.environ["TWILIO_ACCOUNT_SID"], twilio_auth_token=os.environ["TWILIO_AUTH_TOKEN"],
-        console_users=f"{USER}:{hash_password(PASSWORD, iterations=10_000)}",
     )  # type: ignore[call-arg]
+    # The console's sign-in is an officer's own: the user is Duty Officer B of the seed.
+    conn = await asyncpg.connect(database_url())
+    try:
+        await conn.execute(f"UPDATE {schema}.officers SET login = $1, password_hash = $2 WHERE officer_id = 2",
+                           USER, hash_password(PASSWORD, iterations=10_000))
+    finally:
+        await conn.close()
     clock = Clock()
     app = intake_app(settings, clock=clock)
     producer = make_producer(bootstrap(), client_id="ui-console-tests", linger_ms=0)
@@ -256,6 +263,11 @@ async def test_search_and_charter_board_by_keyboard(page: Any, intake: Intake) -
 
     emilie = await submit("Émilie Dubœuf", "+32470555111")
     other = await submit("Pieter Claes", "+32470555222")
+    async with httpx.AsyncClient(base_url=intake.url) as client:  # emilie's is Duty Officer A's, other's B's
+        for case, officer_id in ((emilie, 1), (other, 2)):
+            moved = await client.post(f"/v1/reports/{case['reference']}/assignee", json={"officer_id": officer_id},
+                                      headers=duty)
+            assert moved.status_code in (200, 409), moved.text  # 409: already theirs
     await page.goto(f"{intake.url}/console")
     await expect(page.locator("#app")).to_be_visible()
 
@@ -303,8 +315,9 @@ async def test_search_and_charter_board_by_keyboard(page: Any, intake: Intake) -
         await page.get_by_role("button", name="Refresh the charter board").click()
         await expect(board.locator(".board-overdue")).to_contain_text(emilie["reference"])
         await expect(board.locator(".board-overdue")).to_contain_text(other["reference"])
-        await page.get_by_label("Only my cases").check()  # the token's subject is no officer's address
-        await expect(board.locator(".board-overdue")).to_have_count(0)
+        await page.get_by_label("Only my cases").check()  # signed in as Duty Officer B: only other's case
+        await expect(board.locator(".board-overdue")).to_contain_text(other["reference"])
+        await expect(board.locator(".board-overdue")).not_to_contain_text(emilie["reference"])
         await page.get_by_label("Only my cases").uncheck()
         await expect(board.locator(".board-overdue")).to_contain_text(emilie["reference"])
         await board.get_by_role("button", name=f"Open case {other['reference']}").click()

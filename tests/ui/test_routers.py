@@ -43,7 +43,12 @@ async def dashboard() -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def console() -> AsyncIterator[httpx.AsyncClient]:
-    app = app_with(console_router(ConsoleSettings(console_users=users(omar="night shift"))))
+    known = passwords.parse_users(users(omar="night shift"))
+
+    async def accounts(_: object, login: str) -> str | None:  # the officers table, in the app
+        return known.get(login)
+
+    app = app_with(console_router(ConsoleSettings(), accounts))  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ui.test") as client:
         yield client
 
@@ -140,6 +145,8 @@ async def test_console_sign_in_mints_a_duty_officer_token(console: httpx.AsyncCl
     principal = verify_token(jwt_config(), response.json()["access_token"])
     assert principal.roles == frozenset({"duty_officer"}) and principal.subject == "omar"
     assert (await console.post("/console/login", json={"username": "omar", "password": "day"})).status_code == 401
+    assert (await console.post("/console/login", json={"username": "nobody", "password": "night shift"})
+            ).status_code == 401
 
 
 async def test_console_page_and_assets(console: httpx.AsyncClient) -> None:

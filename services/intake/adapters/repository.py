@@ -380,7 +380,8 @@ async def charter_board(conn: asyncpg.Connection, *, horizon: datetime, officer_
                         post_id: str | None, limit: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Open cases whose reply is due before `horizon` (earliest first), and open complex cases whose provisional
     reply is due before `horizon` with none sent yet (a provisional reply message that did not fail)."""
-    filters = ("r.status NOT IN ('closed', 'forwarded') AND ($2::text IS NULL OR lower(o.email) = lower($2))"
+    filters = ("r.status NOT IN ('closed', 'forwarded')"
+               " AND ($2::text IS NULL OR o.login = $2 OR lower(o.email) = lower($2))"
                " AND ($3::text IS NULL OR r.post_id = $3)")
     # A case answered by a reply or a forward owes nothing more; a provisional reply defers the reply, still owed.
     replies = await conn.fetch(

@@ -10,7 +10,7 @@ import asyncpg
 
 from services.intake.domain.roster import RosterEntry
 
-_OFFICER_COLUMNS = "officer_id, name, role, phone, email, post_id, kinds, team, active, ended_at"
+_OFFICER_COLUMNS = "officer_id, name, role, phone, email, post_id, kinds, team, active, ended_at, login"
 _ROSTER_SELECT = (
     "SELECT c.id, c.starts_at, c.ends_at, c.precedence, c.note, c.officer_id, c.backup_officer_id,"
     " o.name AS officer_name, o.role AS officer_role, o.phone AS officer_phone, o.email AS officer_email,"
@@ -71,6 +71,22 @@ async def end_officer(conn: asyncpg.Connection, officer_id: int, at: datetime) -
     row = await conn.fetchrow(f"UPDATE officers SET active = false, ended_at = $2 WHERE officer_id = $1"
                               f" RETURNING {_OFFICER_COLUMNS}", officer_id, at)
     return dict(row)
+
+
+async def password_hash(conn: asyncpg.Connection, login: str) -> str | None:
+    """The console password hash of an active officer's sign-in name."""
+    value: str | None = await conn.fetchval(
+        "SELECT password_hash FROM officers WHERE login = $1 AND active AND password_hash IS NOT NULL", login)
+    return value
+
+
+async def set_sign_in(conn: asyncpg.Connection, officer_id: int, login: str, encoded: str) -> None:
+    await conn.execute("UPDATE officers SET login = $2, password_hash = $3 WHERE officer_id = $1",
+                       officer_id, login, encoded)
+
+
+async def login_taken(conn: asyncpg.Connection, login: str, officer_id: int) -> bool:
+    return bool(await conn.fetchval("SELECT 1 FROM officers WHERE login = $1 AND officer_id <> $2", login, officer_id))
 
 
 async def open_cases_of(conn: asyncpg.Connection, officer_id: int) -> int:

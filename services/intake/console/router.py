@@ -1,13 +1,17 @@
 """The duty officers' console: `console_router()` serves the page, its assets and a local sign-in for development.
 
-Mount it in intake's app: `app.include_router(console_router())` (after `install_common`, whose
-`app.state.jwt_config` signs the tokens). Configuration (environment): `CONSOLE_USERS` (`name:hash,...`, see
-`passwords.py`; empty: the sign-in form is refused and only pasted tokens work), `CONSOLE_TOKEN_TTL_SECONDS`
-(default 12 hours: a duty shift).
+Mount it in intake's app: `app.include_router(console_router(settings, accounts))` (after `install_common`, whose
+`app.state.jwt_config` signs the tokens). Accounts are the officers' own (`accounts(request, login)` gives the
+password hash of an active officer's sign-in name, set by an admin: `PUT /v1/admin/officers/{id}/sign-in`), so the
+token's subject is an officer's login and "Only my cases" finds their cases. `CONSOLE_TOKEN_TTL_SECONDS` (default
+12 hours: a duty shift).
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.auth import JwtConfig, mint_token
 from shared.logging import get_logger
-from shared.passwords import authenticate, parse_users
+from shared.passwords import hash_password, verify_password
 
 log = get_logger(__name__)
 
@@ -27,14 +31,29 @@ ROLE = "duty_officer"
 # The page loads nothing from elsewhere: scripts, styles and the API all come from this origin.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked for an unknown name, so that it costs as long as a known one."""
+    return hash_password("not the password of anyone")
+
+
 SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
                     "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"}
+
+
+#: The password hash of an active officer's sign-in name, or None.
+Accounts = Callable[[Request, str], Awaitable[str | None]]
+
+
+async def no_accounts(_: Request, __: str) -> None:
+    return None
 
 
 class ConsoleSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
-    console_users: str = Field(default="", description="Local sign-in: 'name:hash' entries, comma-separated.")
     console_token_ttl_seconds: int = Field(default=12 * 3600, ge=60, le=24 * 3600)
 
 
@@ -60,9 +79,8 @@ def _asset(folder: Path, path: str) -> FileResponse:
     return FileResponse(target, headers=SECURITY_HEADERS)
 
 
-def console_router(settings: ConsoleSettings | None = None) -> APIRouter:
+def console_router(settings: ConsoleSettings | None = None, accounts: Accounts = no_accounts) -> APIRouter:
     config = settings if settings is not None else ConsoleSettings()
-    users = parse_users(config.console_users)  # fails at start-up, naming the bad entry
     router = APIRouter(tags=["console"])
 
     @router.get("/console", response_class=FileResponse, summary="The duty officers' console (HTML)")
@@ -74,19 +92,19 @@ def console_router(settings: ConsoleSettings | None = None) -> APIRouter:
         return _asset(STATIC / "assets", path)
 
     @router.post("/console/login", response_model=TokenOut,
-                 responses={401: {"description": "unknown user or wrong password"},
-                            503: {"description": "no local users configured (CONSOLE_USERS)"}})
+                 responses={401: {"description": "unknown sign-in name, ended officer or wrong password"}})
     async def login(request: Request, body: Login) -> TokenOut:
-        """Local sign-in for development: a duty officer token for a user listed in `CONSOLE_USERS`."""
-        if not users:
-            raise HTTPException(503, "local sign-in is not configured (CONSOLE_USERS); paste a token instead")
-        if not authenticate(users, body.username, body.password):
+        """An officer's sign-in: a duty officer token whose subject is the officer's sign-in name."""
+        encoded = await accounts(request, body.username)
+        # PBKDF2 takes a fair part of a second: off the event loop. An unknown name costs the same as a known one.
+        valid = await asyncio.to_thread(verify_password, body.password, encoded or _dummy_hash())
+        if encoded is None or not valid:
             log.info("console_login_refused")
             raise HTTPException(401, "unknown user or wrong password")
         jwt_config: JwtConfig = request.app.state.jwt_config
         token = mint_token(jwt_config, subject=body.username, roles=[ROLE],
                            ttl_seconds=config.console_token_ttl_seconds)
-        log.info("console_login", subject=body.username)
+        log.info("console_login")
         return TokenOut(access_token=token, expires_in=config.console_token_ttl_seconds, subject=body.username,
                         roles=[ROLE])
 

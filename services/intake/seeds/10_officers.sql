@@ -11,3 +11,9 @@ FROM (VALUES
     ('Quality Team', 'Complaints officer', '+3225010004', 'quality@diplomatie.example', '{}', 'quality')
 ) AS v(name, role, phone, email, kinds, team)
 WHERE NOT EXISTS (SELECT 1 FROM officers);
+
+-- The local console sign-in: `duty` / `duty-local` is Duty Officer A (docs/ui.md).
+UPDATE officers SET login = 'duty',
+    password_hash = 'pbkdf2_sha256.260000.1PaTzrcUT5jVIXFKBO6pIQ.PZtlElXQmA5hZgh2M6pxc5cD_56qL5VR1cF7uhHXJ0o'
+WHERE email = 'duty.a@diplomatie.example' AND login IS NULL
+  AND NOT EXISTS (SELECT 1 FROM officers WHERE login = 'duty');

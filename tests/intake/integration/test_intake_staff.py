@@ -214,3 +214,53 @@ async def test_the_voice_line_follows_the_winning_entry(client: httpx.AsyncClien
 def _restore_clock(clock: Clock) -> Any:
     yield
     clock.at = datetime.now(UTC)
+
+
+async def test_an_officer_signs_in_to_the_console_with_their_own_account(client: httpx.AsyncClient,
+                                                                        clock: Clock) -> None:
+    officer = await new_officer(client)
+    path = f"/v1/admin/officers/{officer['officer_id']}/sign-in"
+    weak = await client.put(path, json={"login": "nadia", "password": "short"}, headers=ADMIN)
+    assert weak.status_code == 422 and weak.json()["detail"][0]["field"] == "password"
+    assert (await client.put(path, json={"login": "Nadia Z", "password": "a long passphrase"},
+                             headers=ADMIN)).status_code == 422
+    assert (await client.put(path, json={"login": "nadia", "password": "a long passphrase"},
+                             headers=DUTY)).status_code == 403
+    done = await client.put(path, json={"login": "nadia", "password": "a long passphrase"}, headers=ADMIN)
+    assert done.status_code == 200 and done.json()["login"] == "nadia"
+    other = await new_officer(client)
+    taken = await client.put(f"/v1/admin/officers/{other['officer_id']}/sign-in",
+                             json={"login": "nadia", "password": "another passphrase"}, headers=ADMIN)
+    assert taken.status_code == 409 and taken.json()["detail"][0]["rule"] == "unique"
+
+    signed = await client.post("/console/login", json={"username": "nadia", "password": "a long passphrase"})
+    assert signed.status_code == 200 and signed.json()["subject"] == "nadia"
+    assert (await client.post("/console/login", json={"username": "nadia", "password": "wrong passphrase"})
+            ).status_code == 401
+    trail = (await client.get(f"/v1/admin/audit?target=officer:{officer['officer_id']}", headers=ADMIN)).json()
+    assert trail["entries"][0]["action"] == "officer.sign_in"
+    assert "passphrase" not in str(trail) and "pbkdf2" not in str(trail)
+
+    # "Only my cases": the board of the signed-in officer (the token's subject is their sign-in name)
+    mine = {"Authorization": f"Bearer {signed.json()['access_token']}"}
+    report = {"kind": "lost_document", "description": "Paspoort kwijt", "location": {"country": "MA"},
+              "reporter": {"full_name": "R T", "language": "nl", "channel": "web", "email": "r@example.org"}}
+    case = (await client.post("/v1/reports", json=report, headers=DUTY)).json()
+    assert (await client.post(f"/v1/reports/{case['reference']}/assignee", json={"officer_id": officer["officer_id"]},
+                              headers=DUTY)).status_code == 200
+    clock.at = datetime.fromisoformat(case["reply_due_by"]) + timedelta(days=1)
+    board = (await client.get("/v1/charter-board?officer=me", headers=mine)).json()
+    assert [c["reference"] for c in board["overdue"]] == [case["reference"]]
+    someone_else = (await client.get("/v1/charter-board?officer=me", headers=DUTY)).json()
+    assert case["reference"] not in [c["reference"] for c in someone_else["overdue"]]
+
+
+async def test_an_ended_officer_can_no_longer_sign_in(client: httpx.AsyncClient) -> None:
+    officer = await new_officer(client)
+    await client.put(f"/v1/admin/officers/{officer['officer_id']}/sign-in",
+                     json={"login": "leaving", "password": "a long passphrase"}, headers=ADMIN)
+    assert (await client.post("/console/login", json={"username": "leaving", "password": "a long passphrase"})
+            ).status_code == 200
+    assert (await client.post(f"/v1/admin/officers/{officer['officer_id']}/end", headers=ADMIN)).status_code == 200
+    assert (await client.post("/console/login", json={"username": "leaving", "password": "a long passphrase"})
+            ).status_code == 401
