@@ -30,6 +30,7 @@ from services.intake.domain.voice import (
     next_target,
     route_emergency,
 )
+from services.intake.letters_api import letters_router
 from services.intake.settings import Settings
 from services.intake.staff_api import staff_router
 from shared.auth import Principal, require_roles
@@ -170,6 +171,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     office_hours = OfficeHours.parse(settings.office_hours)
     app.include_router(staff_router(now, settings.consular_line, office_hours))
     app.include_router(case_router(now))
+    app.include_router(letters_router(now))
     async def officer_account(request: Request, login: str) -> str | None:
         async with (await _resources(request)).pool.acquire() as conn:
             return await staff.password_hash(conn, login)

@@ -9,6 +9,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -414,3 +415,26 @@ async def test_a_case_from_received_to_closed_in_the_console(page: Any, intake: 
     await status_form.get_by_role("button", name="Apply").click()
     await expect(result.locator(".cases li").first).to_contain_text("Reopened", timeout=WAIT_MS)
     await expect(result.locator('[data-charter="pending"]')).to_be_visible()
+
+
+async def test_letters_to_print_download_and_posted(page: Any, intake: Intake) -> None:
+    intake.clock.at = None
+    duty = {"Authorization": f"Bearer {token('duty_officer')}"}
+    async with httpx.AsyncClient(base_url=intake.url, headers=duty) as client:
+        case = (await client.post("/v1/reports", json={
+            "kind": "information_request", "description": "Attestation de nationalité", "location": {"country": "BE"},
+            "reporter": {"full_name": "Jean Lettre", "language": "fr", "channel": "post",
+                         "address": "Rue du Courrier 3, 1000 Bruxelles"}})).json()
+    await signed_in(page, intake)
+    await page.get_by_role("button", name="Refresh the letters to print").click()
+    item = page.locator("#letters li", has_text=case["reference"])
+    await expect(item).to_contain_text("acknowledgement", timeout=WAIT_MS)
+    async with page.expect_download() as download_info:
+        await item.get_by_role("button", name="PDF").click()
+    download = await download_info.value
+    path = await download.path()
+    content = open(path, "rb").read()
+    assert content.startswith(b"%PDF") and case["reference"].encode() in content
+    await item.get_by_role("button", name=f"Printed and posted: {case['reference']}, acknowledgement").click()
+    await expect(page.locator("#letters li", has_text=case["reference"])).to_have_count(0, timeout=WAIT_MS)
+    assert await problems(page) == NONE

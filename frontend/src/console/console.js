@@ -414,6 +414,41 @@ async function loadBoard() {
   }
 }
 
+// --- letters to print (GET /v1/letters) -------------------------------------------------------------------------
+async function openLetterPdf(letter) {
+  const response = await fetch(`/v1/letters/${letter.letter_id}.pdf`, { headers: { Authorization: `Bearer ${session.token}` } });
+  if (!response.ok) throw new ApiError(response.status, null);
+  const url = URL.createObjectURL(await response.blob());
+  const link = node("a", { attrs: { href: url, download: `${letter.reference}-${letter.letter_id}.pdf` } });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+async function loadLetters() {
+  const out = $("letters");
+  try {
+    const letters = await api("/v1/letters");
+    if (!letters.length) { out.replaceChildren(node("p", { className: "hint", text: t("con.letters.none") })); return; }
+    out.replaceChildren(node("ul", { className: "cases" }, letters.map((letter) => {
+      const pdf = node("button", { className: "secondary small", text: t("con.letters.pdf"), attrs: { type: "button" } });
+      pdf.addEventListener("click", () => openLetterPdf(letter).catch((err) => { out.prepend(node("p", { className: "error", text: err.describe() })); }));
+      const posted = node("button", { className: "small", text: t("con.letters.posted"), attrs: { type: "button",
+        "aria-label": t("con.letters.posted_for", { reference: letter.reference, purpose: letter.purpose }) } });
+      posted.addEventListener("click", async () => {
+        try { await api(`/v1/letters/${letter.letter_id}/posted`, { method: "POST" }); await loadLetters(); } catch (err) {
+          out.prepend(node("p", { className: "error", text: err.describe() }));
+        }
+      });
+      return node("li", { attrs: { "data-letter": String(letter.letter_id) } }, [
+        `${letter.reference} · ${letter.purpose} · ${formatDateTime(letter.created_at)} `, pdf, " ", posted]);
+    })));
+  } catch (err) {
+    out.replaceChildren(node("p", { className: "hint", text: unavailable(err) ? t("con.unavailable") : err.describe() }));
+  }
+}
+
 // --- who is on call (GET /v1/on-call) ----------------------------------------------------------------------
 function rosterLine(entry) {
   if (!entry) return [node("strong", { text: t("con.oncall.nobody") })];
@@ -451,7 +486,7 @@ function translateDynamic() {
   if (session.claims) $("who").textContent = t("signed_in_as", { name: session.claims.sub });
   if (state.errors.length) renderErrors(state.errors);
   renderResult();
-  if (!$("app").hidden) { loadBoard(); loadOnCall(); }
+  if (!$("app").hidden) { loadBoard(); loadOnCall(); loadLetters(); }
 }
 
 function start() {
@@ -462,6 +497,7 @@ function start() {
   $("who").textContent = t("signed_in_as", { name: session.claims?.sub || "?" });
   loadBoard();
   loadOnCall();
+  loadLetters();
   $("f-kind").focus();
 }
 
@@ -480,6 +516,7 @@ function main() {
   $("search-form").addEventListener("submit", search);
   $("board-refresh").addEventListener("click", loadBoard);
   $("oncall-refresh").addEventListener("click", loadOnCall);
+  $("letters-refresh").addEventListener("click", loadLetters);
   $("board-mine").addEventListener("change", loadBoard);
   $("signout").addEventListener("click", () => signOut());
   if (session.valid()) start(); else signIn.show(session.token ? "signin.expired" : null);
