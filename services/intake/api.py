@@ -33,6 +33,7 @@ from services.intake.domain.voice import (
 from services.intake.letters_api import letters_router
 from services.intake.settings import Settings
 from services.intake.staff_api import staff_router
+from services.intake.survey_page import survey_router
 from shared.auth import Principal, require_roles
 from shared.crypto import DecryptionError
 from shared.db import ping
@@ -172,6 +173,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.include_router(staff_router(now, settings.consular_line, office_hours))
     app.include_router(case_router(now))
     app.include_router(letters_router(now))
+    app.include_router(survey_router())
     async def officer_account(request: Request, login: str) -> str | None:
         async with (await _resources(request)).pool.acquire() as conn:
             return await staff.password_hash(conn, login)

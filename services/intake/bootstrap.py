@@ -25,7 +25,8 @@ class Resources:
 
 def intake_config(settings: Settings) -> IntakeConfig:
     return IntakeConfig(source=settings.source, topic_prefix=settings.kafka_topic_prefix,
-                        complex_reply_days=settings.complex_reply_days, survey_link_base=settings.survey_link_base,
+                        complex_reply_days=settings.complex_reply_days, survey_link_base=settings.survey_link_base
+                        or settings.public_base_url.rstrip("/") + "/public/survey",
                         cipher=settings.field_cipher())
 
 

@@ -6,6 +6,7 @@ Every state change and the events or commands it causes commit in one transactio
 from __future__ import annotations
 
 import hashlib
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -71,7 +72,7 @@ class IntakeConfig:
     source: str
     topic_prefix: str = ""
     complex_reply_days: int = 60
-    survey_link_base: str = "https://diplomatie.example/survey"
+    survey_link_base: str = "http://127.0.0.1:8001/public/survey"
     cipher: FieldCipher | None = None
     """Seals the sensitive fields of new cases (domain/sensitive.py); None only in tests of other rules."""
 
@@ -374,13 +375,15 @@ async def close_case(reference: str, *, pool: asyncpg.Pool, officers: OfficerCac
         officer = await repository.officer(conn, row["officer_id"])
         assert officer is not None
         language = Language(row["language"])
-        link = f"{config.survey_link_base.rstrip('/')}/{reference}"
+        token = secrets.token_urlsafe(24)  # the survey page's capability: unguessable, one per case
+        link = f"{config.survey_link_base.rstrip('/')}/{token}"
         body = survey_text(channel, language, reference=reference, link=link)
         to = phone if channel is AckChannel.SMS else email
         message = Message(channel=channel, to=to, subject=texts.render(texts.ACK_SUBJECT, language,
                                                                             reference=reference),
                           body=body, language=language)
-        if await repository.record_survey(conn, reference=reference, channel=channel.value, phone=phone):
+        if await repository.record_survey(conn, reference=reference, channel=channel.value, phone=phone,
+                                          token=token):
             # by SMS the question asks for a digit 1-5 (answered through /twilio/sms); by email, a link
             template = "case_message" if channel is AckChannel.SMS else "survey_request"
             await send_case_message(conn, reference=reference, purpose="survey", template=template,

@@ -154,7 +154,7 @@ async def _cases(conn: asyncpg.Connection, data: PrivacyRequested) -> list[async
 async def _case_export(conn: asyncpg.Connection, case: asyncpg.Record, cipher: FieldCipher | None) -> dict[str, Any]:
     messages = await conn.fetch("SELECT direction, channel, purpose, body, status, at FROM messages"
                                 " WHERE reference = $1 ORDER BY id", case["reference"])
-    survey = await conn.fetchrow("SELECT channel, phone, sent_at, answer, answered_at FROM surveys"
+    survey = await conn.fetchrow("SELECT channel, phone, sent_at, answer, comment, answered_at FROM surveys"
                                  " WHERE reference = $1", case["reference"])
     fields = ("reference", "kind", "status", "channel", "language", "reporter", "subject", "location",
               "description", "occurred_at", "received_at", "closed_at", "legal_hold")
@@ -175,7 +175,7 @@ async def _anonymise_case(conn: asyncpg.Connection, reference: str) -> None:
     await conn.execute("UPDATE status_history SET note = NULL WHERE reference = $1", reference)
     await conn.execute("UPDATE print_queue SET address = $2, subject = $2, body = $2 WHERE reference = $1",
                        reference, ERASED)
-    await conn.execute("UPDATE surveys SET phone = NULL WHERE reference = $1", reference)
+    await conn.execute("UPDATE surveys SET phone = NULL, comment = NULL WHERE reference = $1", reference)
 
 
 async def intake_part(conn: asyncpg.Connection, data: PrivacyRequested, *,

@@ -87,7 +87,8 @@ WITH due AS (
 ), p AS (
     UPDATE print_queue SET address = '', body = '' WHERE reference IN (SELECT reference FROM r)
 ), s AS (
-    UPDATE surveys SET phone = NULL WHERE reference IN (SELECT reference FROM r) AND phone IS NOT NULL
+    UPDATE surveys SET phone = NULL, comment = NULL WHERE reference IN (SELECT reference FROM r)
+        AND (phone IS NOT NULL OR comment IS NOT NULL)
 )
 SELECT kind, count(*) AS n FROM r GROUP BY kind
 """

@@ -25,8 +25,9 @@ class Settings(ServiceSettings, TwilioSettings):
         "'mon-thu 09:00-17:00; fri 09:00-16:00'; outside them, to the on-call roster."))
     complex_reply_days: int = Field(default=60, ge=15, le=365,
                                     description="Expected delay a provisional reply announces for complex cases.")
-    survey_link_base: str = Field(default="https://diplomatie.example/survey",
-                                  description="Survey page for email replies; the reference is appended.")
+    survey_link_base: str = Field(default="", description=(
+        "Where the survey email's link points, followed by the token; empty: intake's own page, "
+        "PUBLIC_BASE_URL + /public/survey."))
     officer_cache_seconds: float = Field(default=5.0, ge=0,
                                          description="How long the officers and their open-case counts are cached.")
     staff_language: Literal["fr", "nl", "de", "en"] = Field(

@@ -260,11 +260,37 @@ async def pending_survey_for_phone(conn: asyncpg.Connection, phone: str) -> dict
     return dict(row) if row else None
 
 
-async def record_survey(conn: asyncpg.Connection, *, reference: str, channel: str, phone: str | None) -> bool:
+async def record_survey(conn: asyncpg.Connection, *, reference: str, channel: str, phone: str | None,
+                        token: str) -> bool:
     status = await conn.execute(
-        "INSERT INTO surveys (reference, channel, phone) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        reference, channel, phone)
+        "INSERT INTO surveys (reference, channel, phone, token) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        reference, channel, phone, token)
     return bool(status.endswith(" 1"))
+
+
+async def survey_by_token(conn: asyncpg.Connection, token: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow("SELECT s.reference, s.answer, s.comment, r.language FROM surveys s"
+                              " JOIN reports r USING (reference) WHERE s.token = $1", token)
+    return dict(row) if row else None
+
+
+async def answer_survey_page(conn: asyncpg.Connection, token: str, answer: int, comment: str | None) -> None:
+    """The latest answer counts."""
+    await conn.execute("UPDATE surveys SET answer = $2, comment = $3, answered_at = now() WHERE token = $1",
+                       token, answer, comment)
+
+
+async def satisfaction(conn: asyncpg.Connection, *, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Surveys sent in [since, until) per month (Brussels), kind and post: sent, answered, mean score, 1-5 counts."""
+    rows = await conn.fetch(
+        "SELECT to_char(s.sent_at AT TIME ZONE 'Europe/Brussels', 'YYYY-MM') AS month, r.kind, r.post_id,"
+        " count(*) AS sent, count(s.answer) AS answered, round(avg(s.answer)::numeric, 2)::float8 AS mean,"
+        " array[count(*) FILTER (WHERE s.answer = 1), count(*) FILTER (WHERE s.answer = 2),"
+        "       count(*) FILTER (WHERE s.answer = 3), count(*) FILTER (WHERE s.answer = 4),"
+        "       count(*) FILTER (WHERE s.answer = 5)] AS scores"
+        " FROM surveys s JOIN reports r USING (reference) WHERE s.sent_at >= $1 AND s.sent_at < $2"
+        " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 NULLS FIRST", since, until)
+    return [dict(r) for r in rows]
 
 
 async def answer_survey(conn: asyncpg.Connection, reference: str, answer: int) -> None:

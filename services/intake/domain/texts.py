@@ -268,3 +268,32 @@ REPLY_TEMPLATES: Mapping[str, T] = {
         Language.EN: "We have looked into your complaint. [finding]. We have taken the following steps: [steps].",
     },
 }
+
+
+# --- the satisfaction survey's page (GET/POST /public/survey/{token}) ----------------------------------------------
+
+SURVEY_PAGE_TITLE: T = {
+    Language.FR: "Votre avis sur le dossier {reference}", Language.NL: "Uw mening over dossier {reference}",
+    Language.DE: "Ihre Meinung zum Vorgang {reference}", Language.EN: "Your opinion on case {reference}",
+}
+SURVEY_PAGE_QUESTION: T = {
+    Language.FR: "Êtes-vous satisfait de notre aide ? (1 : pas du tout, 5 : très)",
+    Language.NL: "Bent u tevreden over onze hulp? (1: helemaal niet, 5: zeer)",
+    Language.DE: "Sind Sie mit unserer Hilfe zufrieden? (1: gar nicht, 5: sehr)",
+    Language.EN: "Are you satisfied with our help? (1: not at all, 5: very)",
+}
+SURVEY_PAGE_COMMENT: T = {
+    Language.FR: "Un commentaire (facultatif)", Language.NL: "Een opmerking (optioneel)",
+    Language.DE: "Ein Kommentar (optional)", Language.EN: "A comment (optional)",
+}
+SURVEY_PAGE_SEND: T = {
+    Language.FR: "Envoyer", Language.NL: "Versturen", Language.DE: "Senden", Language.EN: "Send",
+}
+SURVEY_PAGE_CHOOSE: T = {
+    Language.FR: "Choisissez une note de 1 à 5.", Language.NL: "Kies een score van 1 tot 5.",
+    Language.DE: "Wählen Sie eine Note von 1 bis 5.", Language.EN: "Choose a score from 1 to 5.",
+}
+SURVEY_PAGE_UNKNOWN: T = {
+    Language.FR: "Ce lien n'est pas valable.", Language.NL: "Deze link is niet geldig.",
+    Language.DE: "Dieser Link ist ungültig.", Language.EN: "This link is not valid.",
+}
