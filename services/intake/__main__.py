@@ -65,8 +65,12 @@ async def main_async(mode: str, settings: Settings) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.intake")
     parser.add_argument("mode", choices=["api", "worker", "all"])
+    parser.add_argument("--inbox-port", type=int, default=None,
+                        help="the consular inbox's SMTP port (overrides INBOUND_SMTP_PORT; make run uses 8027)")
     args = parser.parse_args(argv)
     settings = Settings()  # type: ignore[call-arg]  # values come from the environment
+    if args.inbox_port is not None:
+        settings = settings.model_copy(update={"inbound_smtp_port": args.inbox_port})
     configure_logging("intake", settings.log_level)
     asyncio.run(main_async(args.mode, settings))
     return 0

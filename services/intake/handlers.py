@@ -501,6 +501,39 @@ async def inbound_sms(*, sender: str, body: str, message_sid: str | None, from_c
         return new_case_reply(found.language, opened.reference)
 
 
+async def inbound_email(*, sender: str, sender_name: str | None, subject: str, body: str, message_id: str | None,
+                        pool: asyncpg.Pool, officers: OfficerCache, config: IntakeConfig) -> tuple[str, bool]:
+    """An email to the consular inbox: joins the case its subject or text quotes, else the sender's open case, else
+    opens one (the kind and language read from the words, as for an SMS). Returns (reference, opened)."""
+    provider_id = f"email:{message_id}" if message_id else None
+    text = f"{subject}\n\n{body}".strip()
+    async with pool.acquire() as conn, conn.transaction():
+        if provider_id:
+            seen = await repository.message_by_provider_id(conn, provider_id)
+            if seen is not None:  # the same message delivered twice
+                return str(seen["reference"]), False
+        quoted = quoted_reference(text)
+        case = await repository.case_for_follow_up(conn, quoted) if quoted else None
+        if case is None:
+            reference = await conn.fetchval(
+                "SELECT reference FROM reports WHERE lower(reporter->>'email') = lower($1) AND status <> 'closed'"
+                " ORDER BY received_at DESC LIMIT 1", sender)
+            case = {"reference": reference} if reference else None
+        if case is not None:
+            await repository.add_message(conn, reference=case["reference"], direction="in", channel="email",
+                                         purpose="follow_up", body=text, status="received", provider_id=provider_id)
+            return str(case["reference"]), False
+        found = classify(text)
+        report = ReportIn.model_validate({
+            "kind": found.kind, "description": text[:10_000] or "(empty message)", "location": {"country": "BE"},
+            "reporter": {"full_name": (sender_name or "").strip()[:200] or UNKNOWN_NAME, "email": sender,
+                         "language": found.language, "channel": Channel.EMAIL}})
+        opened = await open_case(conn, report, officers=officers, config=config, actor="email",
+                                 received_at=datetime.now(UTC), inbound=("email", text, provider_id),
+                                 note="opened by email; the country is to be confirmed")
+        return opened.reference, True
+
+
 def _sms_reply(purpose: str | None, language: Language, reference: str) -> str:
     if purpose == "survey_answer":
         return texts.render(texts.SURVEY_THANKS, language)

@@ -34,6 +34,11 @@ class Settings(ServiceSettings, TwilioSettings):
         default="en", description="Language of the deadline warnings sent to officers.")
     team_lead_email: str | None = Field(
         default=None, description="Warned too when a charter deadline is missed (TEAM_LEAD_EMAIL); none: nobody.")
+    inbound_smtp_port: int = Field(default=0, ge=0, le=65535, description=(
+        "Port of the consular inbox's SMTP receiver in the worker (the ministry's relay forwards to it); 0: off."))
+    inbound_smtp_host: str = Field(default="127.0.0.1", description="Address the inbox's receiver listens on.")
+    inbound_email_address: str = Field(default="consular@diplomatie.example", description=(
+        "The inbox's address: mail to any other is refused."))
     deadline_poll_seconds: float = Field(default=30.0, gt=0, description="Longest sleep of the deadline scheduler.")
     dial_timeout_seconds: int = 20
     source: str = SOURCE

@@ -9,6 +9,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from services.intake import handlers, privacy
+from services.intake.adapters.mail_in import start_inbox
 from services.intake.bootstrap import Resources
 from services.intake.retention import RetentionPolicy, run_retention
 from services.intake.settings import Settings
@@ -111,8 +112,22 @@ class Worker:
             pool=resources.pool, producer=producer, policy=policy, topic_prefix=settings.kafka_topic_prefix),
             interval_seconds=settings.retention_interval_seconds)
         self._tasks: list[asyncio.Task[None]] = []
+        self._settings, self._resources = settings, resources
+        self.inbox: asyncio.Server | None = None
+
+    async def _deliver_email(self, sender: str, name: str | None, subject: str, text: str,
+                             message_id: str | None) -> None:
+        resources = self._resources
+        reference, opened = await handlers.inbound_email(
+            sender=sender, sender_name=name, subject=subject, body=text, message_id=message_id, pool=resources.pool,
+            officers=resources.officers, config=resources.config)
+        log.info("inbound_email", reference=reference, opened=opened)
 
     async def start(self) -> None:
+        if self._settings.inbound_smtp_port:
+            self.inbox = await start_inbox(self._deliver_email, host=self._settings.inbound_smtp_host,
+                                           port=self._settings.inbound_smtp_port,
+                                           inbox=self._settings.inbound_email_address)
         await self.consumer.start()
         await self.privacy.start()
         self._tasks = [asyncio.create_task(self.consumer.run(), name="intake-consumer"),
@@ -122,6 +137,8 @@ class Worker:
                        asyncio.create_task(self.retention.run(), name="intake-retention")]
 
     async def stop(self) -> None:
+        if self.inbox is not None:
+            self.inbox.close()
         self.relay.stop()
         self.scheduler.stop()
         self.retention.stop()
