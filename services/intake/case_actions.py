@@ -211,6 +211,26 @@ async def set_status(reference: str, *, status: Status, reason: str | None, ctx:
                          note=reason)
 
 
+async def mark_complex(reference: str, *, ctx: ActionContext) -> None:
+    """A case found complex after receipt: it now owes a provisional reply within 15 days of receipt (unless that
+    day has passed: then at once, which the board shows as due), and the reply keeps its date until that reply
+    announces another."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        row = await _case(conn, reference)
+        _open(row)
+        if row["complex"]:
+            raise CharterRuleError("unchanged", "the case is already complex")
+        due = charter.provisional_due(received_at=row["received_at"])
+        await conn.execute("UPDATE reports SET complex = true, provisional_reply_due_by = $2 WHERE reference = $1",
+                           reference, due)
+        if charter.answered_from(row["answered_by"], row["answered_at"], row["answered_on_time"]) is None:
+            await cases.schedule_deadlines(conn, reference, schedule(CaseClocks(
+                reply=Deadline(DeadlineKind.REPLY, local(row["reply_due_by"]).date()),
+                provisional_reply=Deadline(DeadlineKind.PROVISIONAL_REPLY, local(due).date()))))
+        await cases.history_line(conn, reference, action="complex", actor=ctx.actor,
+                                 note=f"complex: provisional reply due {local(due).date().isoformat()}", at=ctx.now)
+
+
 async def add_note(reference: str, *, body: str, ctx: ActionContext) -> None:
     """An internal note: never sent to the citizen."""
     async with ctx.pool.acquire() as conn, conn.transaction():

@@ -125,6 +125,11 @@ def case_router(now: Callable[[], datetime]) -> APIRouter:
         return await act(reference, principal, deps, lambda ctx: case_actions.set_status(
             reference, status=Status(body.status), reason=body.reason, ctx=ctx))
 
+    @router.post("/v1/reports/{reference}/complex", responses=ACTION_ERRORS)
+    async def complex_case(reference: Reference, principal: DutyOfficer, deps: Deps) -> dict[str, Any]:
+        """Mark the case complex after receipt: a provisional reply is then due within 15 days of receipt."""
+        return await act(reference, principal, deps, lambda ctx: case_actions.mark_complex(reference, ctx=ctx))
+
     @router.post("/v1/reports/{reference}/notes", responses=ACTION_ERRORS)
     async def note(reference: Reference, body: NoteIn, principal: DutyOfficer, deps: Deps) -> dict[str, Any]:
         """An internal note in the history: never sent to the citizen."""

@@ -126,6 +126,11 @@ def provisional_reply(*, at: datetime, received_at: datetime, expected_by: date,
     return Deferral(Answered(Answer.PROVISIONAL_REPLY, at, on_time), end_of_local_day(expected_by))
 
 
+def provisional_due(*, received_at: datetime) -> datetime:
+    """The provisional reply of a complex case: within 15 calendar days of receipt."""
+    return end_of_local_day(due_date(received_at, PROVISIONAL_DAYS))
+
+
 def reopened_reply_due(*, at: datetime, channel: Channel) -> datetime:
     """A reopened case owes a new reply on the channel's clock, counted from the reopening."""
     return end_of_local_day(due_date(at, reply_days(channel)))

@@ -261,3 +261,22 @@ async def test_reply_templates_per_kind_and_language(client: httpx.AsyncClient) 
     assert fr["body"] != de["body"] and "détention" in fr["body"] and "Festnahme" in de["body"]
     assert (await client.get("/v1/reply-templates?kind=x&language=fr", headers=DUTY)).status_code == 422
 
+
+
+async def test_marking_a_case_complex_later_owes_a_provisional_reply(client: httpx.AsyncClient,
+                                                                    pool: asyncpg.Pool) -> None:
+    case = await open_case(client, channel="email")
+    reference = case["reference"]
+    marked = await act(client, reference, "complex", {})
+    assert marked["complex"] is True and marked["history"][-1]["action"] == "complex"
+    due = datetime.fromisoformat(marked["provisional_reply_due_by"]).astimezone(BRUSSELS).date()
+    assert due == datetime.fromisoformat(case["received_at"]).astimezone(BRUSSELS).date() + timedelta(days=15)
+    assert marked["reply_due_by"] == case["reply_due_by"] or datetime.fromisoformat(
+        marked["reply_due_by"]) == datetime.fromisoformat(case["reply_due_by"])
+    pending = await pool.fetch("SELECT DISTINCT deadline FROM deadlines WHERE reference = $1 AND fired_at IS NULL"
+                               " AND cancelled_at IS NULL", reference)
+    assert {r["deadline"] for r in pending} == {"reply", "provisional_reply"}
+    await act(client, reference, "complex", {}, expect=409)
+    expected = datetime.now(BRUSSELS).date() + timedelta(days=40)
+    answered = await act(client, reference, "provisional-reply", {"expected_by": expected.isoformat()})
+    assert answered["charter"]["met_by"] == "provisional_reply" and answered["charter"]["met"] is True

@@ -365,6 +365,9 @@ async function caseActions(c) {
       () => run("reply", "messages", { body: replyText.value })));
     forms.push(actionForm("provisional-reply", [field("con.act.provisional", expected)], "con.act.provisional_send",
       () => run("provisional", "provisional-reply", { expected_by: expected.value })));
+    if (!c.complex) {
+      forms.push(actionForm("complex", [], "con.act.complex", () => run("complex", "complex", {})));
+    }
     forms.push(actionForm("forward", [field("con.act.forward_service", service), field("con.act.forward_contact", contact)],
       "con.act.forward_send", () => run("forward", "forward", contact.value ? { service: service.value, contact: contact.value } : { service: service.value })));
   }
