@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 import asyncpg
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
@@ -118,12 +117,12 @@ Deps = Annotated[Resources, Depends(_resources)]
 async def twilio_form(request: Request) -> dict[str, str]:
     """The webhook's form, after checking `X-Twilio-Signature` against the URL Twilio called; 403 otherwise.
 
-    The URL is rebuilt from the public base URL (what Twilio sees, behind any proxy) and the request's path and query.
+    The URL is rebuilt from the public base URL (what Twilio was given, path prefix included: a proxy that serves
+    intake under `/intake` strips it before the request arrives) and the request's path and query.
     """
     form = await request.form()
     params = {k: str(v) for k, v in form.items()}
-    public = urlsplit(request.app.state.public_base_url)
-    called = f"{public.scheme}://{public.netloc}{request.url.path}"
+    called = request.app.state.public_base_url.rstrip("/") + request.url.path
     if request.url.query:
         called += f"?{request.url.query}"
     signature = request.headers.get("X-Twilio-Signature", "")
@@ -317,6 +316,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
 
     # --- Twilio webhooks -----------------------------------------------------------------------------------
 
+    base = settings.public_base_url.rstrip("/")  # TwiML action URLs: absolute, with the public path prefix
+
     def xml(body: str) -> Response:
         return Response(body, media_type=TWIML)
 
@@ -336,7 +337,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     async def voice(_: TwilioForm, deps: Deps) -> Response:
         async with deps.pool.acquire() as conn:
             crises = await repository.active_crises(conn)
-        return xml(twiml.greeting(crisis_announcements(crises), language_menu()))
+        return xml(twiml.greeting(crisis_announcements(crises), language_menu(), base=base))
 
     def chosen_language(lang: str | None) -> Language:
         return Language(lang) if lang in {lang.value for lang in Language} else Language.EN
@@ -345,10 +346,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     async def voice_language(form: TwilioForm, lang: str | None = None) -> Response:
         language = language_for_digit(form.get("Digits"))
         if language is not None:
-            return xml(twiml.main_menu(language))
+            return xml(twiml.main_menu(language, base=base))
         if lang is not None:  # nothing pressed at the main menu: say it again
-            return xml(twiml.main_menu(chosen_language(lang)))
-        return xml(twiml.restart())
+            return xml(twiml.main_menu(chosen_language(lang), base=base))
+        return xml(twiml.restart(base=base))
 
     async def route(deps: Resources, language: Language, attempt: int) -> Response:
         at = now()
@@ -358,8 +359,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         number = next_target(plan, attempt)
         log.info("voice_route", reason=plan.reason.value, attempt=attempt, has_target=number is not None)
         if number is None:
-            return xml(twiml.record(language))
-        return xml(twiml.dial(language, number, attempt=attempt, timeout=settings.dial_timeout_seconds,
+            return xml(twiml.record(language, base=base))
+        return xml(twiml.dial(language, number, base=base, attempt=attempt, timeout=settings.dial_timeout_seconds,
                               caller_id=None))
 
     @app.post("/twilio/voice/menu", tags=["twilio"], response_class=Response)
@@ -369,8 +370,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         if digit == "1":
             return await route(deps, language, 0)
         if digit == "2":
-            return xml(twiml.record(language))
-        return xml(twiml.main_menu(language, invalid=True))
+            return xml(twiml.record(language, base=base))
+        return xml(twiml.main_menu(language, base=base, invalid=True))
 
     @app.post("/twilio/voice/dial", tags=["twilio"], response_class=Response)
     async def voice_dial(form: TwilioForm, deps: Deps, lang: str = "en", attempt: int = 0) -> Response:

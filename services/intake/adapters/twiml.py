@@ -1,4 +1,7 @@
-"""TwiML documents for the SMS and voice webhooks (twilio.twiml), from the domain's texts and routes."""
+"""TwiML documents for the SMS and voice webhooks (twilio.twiml), from the domain's texts and routes.
+
+Every action URL is absolute, built on the public base URL Twilio calls (`PUBLIC_BASE_URL`, path included, e.g.
+`https://consular.example.org/intake`): a root-relative one would drop a path prefix behind a proxy."""
 
 from __future__ import annotations
 
@@ -29,41 +32,41 @@ def sms_reply(text: str) -> str:
     return str(response)
 
 
-def greeting(announcements: Sequence[Utterance], menu: Sequence[Utterance]) -> str:
+def greeting(announcements: Sequence[Utterance], menu: Sequence[Utterance], *, base: str) -> str:
     response = VoiceResponse()
     for utterance in announcements:
         _say(response, utterance.text, utterance.language)
-    gather = Gather(num_digits=1, action=f"{VOICE}/language", method="POST", timeout=8)
+    gather = Gather(num_digits=1, action=f"{base}{VOICE}/language", method="POST", timeout=8)
     for utterance in menu:
         _say(gather, utterance.text, utterance.language)
     response.append(gather)
-    response.redirect(VOICE, method="POST")
+    response.redirect(f"{base}{VOICE}", method="POST")
     return str(response)
 
 
-def main_menu(language: Language, *, invalid: bool = False) -> str:
+def main_menu(language: Language, *, base: str, invalid: bool = False) -> str:
     response = VoiceResponse()
     if invalid:
         _say(response, texts.VOICE_INVALID[language], language)
-    gather = Gather(num_digits=1, action=url(f"{VOICE}/menu", lang=language.value), method="POST", timeout=8)
+    gather = Gather(num_digits=1, action=url(f"{base}{VOICE}/menu", lang=language.value), method="POST", timeout=8)
     _say(gather, texts.VOICE_MAIN_MENU[language], language)
     response.append(gather)
-    response.redirect(url(f"{VOICE}/language", lang=language.value), method="POST")
+    response.redirect(url(f"{base}{VOICE}/language", lang=language.value), method="POST")
     return str(response)
 
 
-def dial(language: Language, number: str, *, attempt: int, timeout: int, caller_id: str | None) -> str:
+def dial(language: Language, number: str, *, base: str, attempt: int, timeout: int, caller_id: str | None) -> str:
     response = VoiceResponse()
     _say(response, texts.VOICE_CONNECTING[language], language)
     response.dial(number, timeout=timeout, caller_id=caller_id, method="POST",
-                  action=url(f"{VOICE}/dial", lang=language.value, attempt=attempt))
+                  action=url(f"{base}{VOICE}/dial", lang=language.value, attempt=attempt))
     return str(response)
 
 
-def record(language: Language) -> str:
+def record(language: Language, *, base: str) -> str:
     response = VoiceResponse()
     _say(response, texts.VOICE_RECORD[language], language)
-    response.record(action=url(f"{VOICE}/recorded", lang=language.value), method="POST", max_length=180,
+    response.record(action=url(f"{base}{VOICE}/recorded", lang=language.value), method="POST", max_length=180,
                     play_beep=True, finish_on_key="#")
     response.hangup()
     return str(response)
@@ -83,7 +86,7 @@ def hangup() -> str:
     return str(response)
 
 
-def restart() -> str:
+def restart(*, base: str) -> str:
     response = VoiceResponse()
-    response.redirect(VOICE, method="POST")
+    response.redirect(f"{base}{VOICE}", method="POST")
     return str(response)

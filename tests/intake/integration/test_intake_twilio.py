@@ -16,7 +16,7 @@ import phonenumbers
 import pytest
 
 from services.intake.domain.clocks import BRUSSELS
-from tests.intake.conftest import Clock
+from tests.intake.conftest import PUBLIC_BASE, Clock
 from tests.support import auth
 
 Sign = Callable[[str, dict[str, str]], dict[str, str]]
@@ -150,7 +150,7 @@ async def test_voice_menu_offers_four_languages(client: httpx.AsyncClient, sign:
     assert response.status_code == 200
     for locale in ("fr-FR", "nl-NL", "de-DE", "en-GB"):
         assert f'language="{locale}"' in response.text
-    assert 'action="/twilio/voice/language"' in response.text
+    assert f'action="{PUBLIC_BASE}/twilio/voice/language"' in response.text
     chosen = await post(client, sign, "/twilio/voice/language", {"Digits": "3"})
     assert "Notfall" in chosen.text and "/twilio/voice/menu?lang=de" in chosen.text
 
