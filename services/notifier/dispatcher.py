@@ -41,6 +41,9 @@ log = get_logger(__name__)
 _T = TypeVar("_T")
 
 SENT = Counter("notifier_dispatch_total", "Provider calls by channel and outcome", ["channel", "outcome"])
+PROVIDER_OUTAGE = Counter("notifier_provider_unavailable_total",
+                          "Messages put back because the provider itself failed (never counted against them)",
+                          ["channel"])
 DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
 
 
@@ -267,7 +270,7 @@ class Dispatcher:
             return False
         except (Transient, Ambiguous) as exc:
             SENT.labels(item.channel, "retry_later").inc()
-            await self._retry_later(item, str(exc))
+            await self._retry_later(item, str(exc), provider_wide=isinstance(exc, Transient) and exc.provider_wide)
             return False
         SENT.labels("email", "accepted").inc()
         await self._finish(item, Observation(DeliveryStatus.SENT, None), "smtp")
@@ -365,7 +368,18 @@ class Dispatcher:
                 finish_sending=True, opt_out_address=item.recipient if opt_out else None,
             )
 
-    async def _retry_later(self, item: repo.Claimed, why: str) -> None:
+    async def _retry_later(self, item: repo.Claimed, why: str, *, provider_wide: bool = False) -> None:
+        """Back to the queue later. A failure of the provider itself (throttling, an outage, our credentials) never
+        counts toward the message's dispatches: an alert is given up only for reasons of its own."""
+        if provider_wide:
+            PROVIDER_OUTAGE.labels(item.channel).inc()
+            delay = self.settings.provider_outage_retry_seconds
+            log.warning("provider_unavailable", notification_id=item.notification_id, seconds=delay,
+                        reason=why[:100])
+            async with self.pool.acquire() as conn:
+                await repo.release(conn, item.notification_id, datetime.now(UTC) + timedelta(seconds=delay),
+                                   uncount=True)
+            return
         if item.dispatches >= self.settings.max_dispatches:
             log.warning("dispatch_gave_up", notification_id=item.notification_id, dispatches=item.dispatches)
             await self._finish(item, Observation(DeliveryStatus.FAILED, "retries_exhausted"), "dispatcher")

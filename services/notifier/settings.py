@@ -20,7 +20,11 @@ class NotifierSettings(ServiceSettings, TwilioSettings, SmtpSettings):
     send_concurrency: int = Field(default=32, ge=1, le=2000, description="Provider calls in flight at once.")
     send_timeout_seconds: float = Field(default=10.0, gt=0, description="Past this an answer is ambiguous.")
     send_attempts: int = Field(default=6, ge=1, description="Tries of one dispatch (429, 5xx, network).")
-    max_dispatches: int = Field(default=5, ge=1, description="Dispatches of one message before it is failed.")
+    max_dispatches: int = Field(default=5, ge=1, description=(
+        "Dispatches of one message before it is failed, for failures of its own (a provider outage never counts)."))
+    provider_outage_retry_seconds: float = Field(default=30.0, gt=0, description=(
+        "When the provider itself fails (429, 5xx, 401/403, unreachable; SMTP 421 or authentication), how long a "
+        "message waits before it is tried again; it is never failed for it."))
     retry_base_seconds: float = Field(default=0.25, gt=0)
     retry_max_seconds: float = Field(default=20.0, gt=0)
     claim_batch: int = Field(default=200, ge=1)

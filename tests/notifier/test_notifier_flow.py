@@ -333,3 +333,22 @@ async def test_stop_on_the_duty_line_stops_alerts_and_start_resumes_them(running
                                   language="en", template="crisis_alert", params=crisis_params(), crisis_id=crisis_id)
     assert await _final(running, again.notification_id, {"sent", "delivered"}) in {"sent", "delivered"}
     assert len(twilio.sent_to(phone)) == 1
+
+
+async def test_a_provider_outage_longer_than_every_retry_fails_no_alert(running: Running, twilio: TwilioFake) -> None:
+    """Twilio answers 503 to more tries than max_dispatches x send_attempts allow (5 x 6 here): the alert waits and
+    is delivered once Twilio is back (it used to end failed, retries_exhausted, after about 10 minutes of outage)."""
+    recipient = sms_recipient()
+    tries = running.settings.max_dispatches * running.settings.send_attempts + 10
+    await twilio.configure(numbers={str(recipient.phone): {"http_status": 503, "times": tries}})
+    crisis_id = unique("crisis-")
+    command = await running.command(purpose=f"crisis:{crisis_id}:alert", recipient=recipient, language="fr",
+                                    template="crisis_alert", params=crisis_params(), crisis_id=crisis_id)
+
+    async def final() -> str | None:
+        status = await running.status(command.notification_id)
+        return status if status in {"delivered", "failed"} else None
+
+    assert await eventually(final, timeout=90) == "delivered"
+    assert len(twilio.sent_to(str(recipient.phone))) == 1
+    assert "failed" not in await running.statuses(command.notification_id)

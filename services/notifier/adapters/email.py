@@ -62,14 +62,14 @@ class SmtpEmail:
             )
         except aiosmtplib.SMTPAuthenticationError as exc:
             # The relay refuses our credentials: a configuration fault, not this message's; retry, never drop.
-            raise Transient(f"smtp authentication refused ({exc.code})") from exc
+            raise Transient(f"smtp authentication refused ({exc.code})", provider_wide=True) from exc
         except aiosmtplib.SMTPRecipientsRefused as exc:
             raise Rejected(Observation(DeliveryStatus.UNDELIVERABLE, "smtp_refused")) from exc
         except aiosmtplib.SMTPConnectError as exc:
-            raise Transient("smtp connection failed") from exc
+            raise Transient("smtp connection failed", provider_wide=True) from exc
         except aiosmtplib.SMTPResponseException as exc:
-            if 400 <= exc.code < 500:
-                raise Transient(f"smtp {exc.code}") from exc
+            if 400 <= exc.code < 500:  # 421: the relay is unavailable, whatever the message
+                raise Transient(f"smtp {exc.code}", provider_wide=exc.code == 421) from exc
             raise Rejected(Observation(DeliveryStatus.FAILED, f"smtp_{exc.code}")) from exc
         except (aiosmtplib.SMTPTimeoutError, aiosmtplib.SMTPServerDisconnected) as exc:
             raise Ambiguous(f"smtp {type(exc).__name__}") from exc

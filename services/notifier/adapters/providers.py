@@ -14,7 +14,15 @@ class Rejected(Exception):
 
 
 class Transient(Exception):
-    """Nothing was sent and another try may work (429, 5xx, connection refused)."""
+    """Nothing was sent and another try may work (429, 5xx, connection refused).
+
+    `provider_wide`: the provider or our access to it failed (throttling, an outage, our credentials), not this
+    message: such failures never count toward the message's dispatches, so an outage of any length fails nothing.
+    """
+
+    def __init__(self, detail: str = "", *, provider_wide: bool = False) -> None:
+        super().__init__(detail)
+        self.provider_wide = provider_wide
 
 
 class Ambiguous(Exception):

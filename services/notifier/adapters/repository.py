@@ -193,12 +193,15 @@ async def reconciliation_facts(conn: asyncpg.Connection, notification_id: str,
     return own, frozenset(r["provider_id"] for r in rows if r["notification_id"] != notification_id)
 
 
-async def release(conn: asyncpg.Connection, notification_id: str, next_attempt_at: datetime) -> None:
-    """Back to pending (nothing was sent, established by the provider's answer or by reconciliation)."""
+async def release(conn: asyncpg.Connection, notification_id: str, next_attempt_at: datetime, *,
+                  uncount: bool = False) -> None:
+    """Back to pending (nothing was sent, established by the provider's answer or by reconciliation); `uncount`
+    takes back this dispatch (the provider failed, not the message)."""
     await conn.execute(
-        "UPDATE notifications SET send_state = 'pending', next_attempt_at = $2, claimed_by = NULL, updated_at = now()"
+        "UPDATE notifications SET send_state = 'pending', next_attempt_at = $2, claimed_by = NULL, updated_at = now(),"
+        " dispatches = CASE WHEN $3 THEN greatest(dispatches - 1, 0) ELSE dispatches END"
         " WHERE notification_id = $1 AND send_state = 'reserved'",
-        notification_id, next_attempt_at,
+        notification_id, next_attempt_at, uncount,
     )
 
 

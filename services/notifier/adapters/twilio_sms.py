@@ -45,7 +45,7 @@ class TwilioSms:
         except TimeoutError as exc:
             raise Ambiguous("no answer in time") from exc
         except aiohttp.ClientConnectorError as exc:  # never reached the server: nothing sent
-            raise Transient(f"connection failed: {type(exc).__name__}") from exc
+            raise Transient(f"connection failed: {type(exc).__name__}", provider_wide=True) from exc
         except (aiohttp.ClientError, OSError) as exc:  # lost during the exchange: may have been sent
             raise Ambiguous(f"connection lost: {type(exc).__name__}") from exc
         except TwilioException as exc:
@@ -53,7 +53,7 @@ class TwilioSms:
             code = getattr(exc, "code", None)
             if is_retryable_http(status) or status in (401, 403):
                 # 401/403: our credentials, not this message: keep it for when the configuration is fixed
-                raise Transient(f"HTTP {status}") from exc
+                raise Transient(f"HTTP {status}", provider_wide=True) from exc
             if code is None:
                 raise Rejected(Observation(DeliveryStatus.FAILED, f"http_{status}")) from exc
             raise Rejected(from_error_code(int(code)), f"twilio {code}") from exc
