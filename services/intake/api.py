@@ -18,6 +18,7 @@ from services.intake.adapters import repository, staff, twiml
 from services.intake.bootstrap import Resources, open_resources
 from services.intake.case_api import case_router
 from services.intake.console.router import ConsoleSettings, console_router
+from services.intake.deps import Deps, resources
 from services.intake.domain.model import Language, ReportIn, Status
 from services.intake.domain.reference import ReferenceError_, parse_reference
 from services.intake.domain.search import BOARD_HORIZON_DAYS, like_escape, read_query, split_due
@@ -105,13 +106,6 @@ class LegalHoldIn(BaseModel):
     legal_hold: bool
 
 
-async def _resources(request: Request) -> Resources:
-    """Async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a hop per request."""
-    resources: Resources = request.app.state.resources
-    return resources
-
-
-Deps = Annotated[Resources, Depends(_resources)]
 
 
 async def twilio_form(request: Request) -> dict[str, str]:
@@ -126,7 +120,7 @@ async def twilio_form(request: Request) -> dict[str, str]:
     if request.url.query:
         called += f"?{request.url.query}"
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not signature or not (await _resources(request)).validator.validate(called, params, signature):
+    if not signature or not (await resources(request)).validator.validate(called, params, signature):
         raise HTTPException(403, "the Twilio signature does not match")
     return params
 
@@ -174,7 +168,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.include_router(letters_router(now))
     app.include_router(survey_router())
     async def officer_account(request: Request, login: str) -> str | None:
-        async with (await _resources(request)).pool.acquire() as conn:
+        async with (await resources(request)).pool.acquire() as conn:
             return await staff.password_hash(conn, login)
 
     app.include_router(console_router(ConsoleSettings(console_token_ttl_seconds=settings.console_token_ttl_seconds),

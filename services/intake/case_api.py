@@ -7,12 +7,13 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from services.intake import case_actions, handlers
 from services.intake.bootstrap import Resources
 from services.intake.case_actions import ActionContext
+from services.intake.deps import Deps
 from services.intake.domain import texts
 from services.intake.domain.charter import CharterRuleError
 from services.intake.domain.model import Kind, Language, Status
@@ -28,12 +29,6 @@ Reference = Annotated[str, Path(pattern=REFERENCE)]
 Body = Annotated[str, Field(min_length=1, max_length=5000)]
 
 
-async def _resources(request: Request) -> Resources:
-    resources: Resources = request.app.state.resources
-    return resources
-
-
-Deps = Annotated[Resources, Depends(_resources)]
 
 
 class MessageIn(BaseModel):

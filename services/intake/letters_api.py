@@ -8,12 +8,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Path
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from services.intake.adapters.letter_pdf import letter_pdf
-from services.intake.bootstrap import Resources
+from services.intake.deps import Deps
 from services.intake.domain.clocks import local
 from shared.auth import Principal, require_roles
 
@@ -21,12 +21,6 @@ DutyOfficer = Annotated[Principal, Depends(require_roles("duty_officer"))]
 LetterId = Annotated[int, Path(ge=1, le=9_223_372_036_854_775_807)]
 
 
-async def _resources(request: Request) -> Resources:
-    resources: Resources = request.app.state.resources
-    return resources
-
-
-Deps = Annotated[Resources, Depends(_resources)]
 
 
 class LetterOut(BaseModel):

@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.encoders import jsonable_encoder
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
 
 from services.intake.adapters import staff
-from services.intake.bootstrap import Resources
+from services.intake.deps import Deps
 from services.intake.domain.model import Kind
 from services.intake.domain.roster import conflicts, next_handover, on_call
 from services.intake.domain.voice import DEFAULT_OFFICE_HOURS, OfficeHours
@@ -38,12 +38,6 @@ PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 HANDOVER_HORIZON = timedelta(days=62)
 
 
-async def _resources(request: Request) -> Resources:
-    resources: Resources = request.app.state.resources
-    return resources
-
-
-Deps = Annotated[Resources, Depends(_resources)]
 
 
 class OfficerIn(BaseModel):

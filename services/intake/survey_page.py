@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, select_autoescape
 
 from services.intake.adapters import repository
-from services.intake.bootstrap import Resources
+from services.intake.deps import Deps
 from services.intake.domain import texts
 from services.intake.domain.clocks import BRUSSELS
 from services.intake.domain.model import Language
@@ -41,12 +41,6 @@ fieldset{border:0;padding:0}label{margin-right:1rem}textarea{width:100%}.error{c
 </body></html>""")
 
 
-async def _resources(request: Request) -> Resources:
-    resources: Resources = request.app.state.resources
-    return resources
-
-
-Deps = Annotated[Resources, Depends(_resources)]
 
 
 def _page(language: Language, *, reference: str | None, status: int = 200, form: bool = True,
@@ -62,10 +56,18 @@ def _page(language: Language, *, reference: str | None, status: int = 200, form:
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 1, 1)
+PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such survey (a page saying so)", "content": {"text/html": {}}},
+    422: {"description": "no score chosen (the form again, saying so), or a malformed token (JSON)",
+          "content": {"text/html": {}, "application/json": {}}},
+}
+
+
 def survey_router() -> APIRouter:
     router = APIRouter()
 
-    @router.get("/public/survey/{token}", response_class=HTMLResponse, tags=["public"])
+    @router.get("/public/survey/{token}", response_class=HTMLResponse, tags=["public"], responses=PAGE_ERRORS)
     async def survey_page(token: Token, deps: Deps) -> HTMLResponse:
         """The survey page (public: the token is the capability), in the case's language."""
         async with deps.pool.acquire() as conn:
@@ -75,7 +77,7 @@ def survey_router() -> APIRouter:
         return _page(Language(survey["language"]), reference=survey["reference"], answer=survey["answer"],
                      comment=survey["comment"])
 
-    @router.post("/public/survey/{token}", response_class=HTMLResponse, tags=["public"])
+    @router.post("/public/survey/{token}", response_class=HTMLResponse, tags=["public"], responses=PAGE_ERRORS)
     async def answer_survey(token: Token, deps: Deps, answer: Annotated[str, Form(max_length=2)] = "",
                             comment: Annotated[str, Form(max_length=2000)] = "") -> HTMLResponse:
         """Records the 1-5 score and the comment; answering again replaces the earlier answer."""
@@ -93,10 +95,14 @@ def survey_router() -> APIRouter:
 
     @router.get("/v1/admin/satisfaction", tags=["admin"])
     async def satisfaction(_: AdminRole, deps: Deps,
-                           since: Annotated[date, Query(alias="from", description="first day (Brussels)")],
-                           until: Annotated[date, Query(alias="to", description="day after the last (Brussels)")],
+                           since: Annotated[date, Query(alias="from", ge=EARLIEST, le=LATEST,
+                                                        description="first day (Brussels)")],
+                           until: Annotated[date, Query(alias="to", ge=EARLIEST, le=LATEST,
+                                                        description="day after the last (Brussels)")],
                            ) -> dict[str, Any]:
         """Satisfaction per month, kind of case and post: surveys sent, answered, mean score, counts of 1 to 5."""
+        if until <= since:
+            raise HTTPException(422, [{"field": "to", "rule": "after_from", "message": "to must be after from"}])
         start = datetime.combine(since, datetime.min.time(), tzinfo=BRUSSELS).astimezone(UTC)
         end = datetime.combine(until, datetime.min.time(), tzinfo=BRUSSELS).astimezone(UTC)
         async with deps.pool.acquire() as conn:
