@@ -99,7 +99,9 @@ async def drop_schema(schema: str) -> None:
         await conn.close()
 
 
-def token(*roles: str, subject: str = "tester", ttl: int = 600, secret: str | None = None) -> str:
+def token(*roles: str, subject: str = "tester", ttl: int = 12 * 3600, secret: str | None = None) -> str:
+    """A token of the local configuration. Long-lived by default: modules mint theirs at import, and a slow run
+    (a loaded CI machine took 14 minutes) must not see them expire before its last test (they did at 600 s)."""
     config = JwtConfig(secret or os.environ["JWT_SECRET"], "be.diplomatie.consular", "consular-platform")
     return mint_token(config, subject=subject, roles=list(roles), ttl_seconds=ttl)
 
