@@ -352,3 +352,18 @@ async def test_a_provider_outage_longer_than_every_retry_fails_no_alert(running:
     assert await eventually(final, timeout=90) == "delivered"
     assert len(twilio.sent_to(str(recipient.phone))) == 1
     assert "failed" not in await running.statuses(command.notification_id)
+
+
+@pytest.mark.parametrize("after_create", [True, False])
+async def test_a_twilio_500_is_looked_up_before_any_resend(running: Running, twilio: TwilioFake,
+                                                           after_create: bool) -> None:
+    """A 500 may come after the message was created (issue 19, finding 3): the notifier looks it up and sends
+    again only when Twilio has no such message. One SMS either way; before, a created message went out twice."""
+    recipient = sms_recipient()
+    await twilio.configure(numbers={str(recipient.phone): {"http_status": 500, "times": 1,
+                                                           "after_create": after_create}})
+    crisis_id = unique("crisis-")
+    command = await running.command(purpose=f"crisis:{crisis_id}:alert", recipient=recipient, language="en",
+                                    template="crisis_alert", params=crisis_params(), crisis_id=crisis_id)
+    assert await _final(running, command.notification_id, {"delivered"}) == "delivered"
+    assert len(twilio.sent_to(str(recipient.phone))) == 1

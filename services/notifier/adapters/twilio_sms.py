@@ -15,6 +15,9 @@ from services.notifier.adapters.providers import Ambiguous, Rejected, Transient
 from services.notifier.domain.delivery import DeliveryStatus, Observation, from_error_code
 from services.notifier.domain.policy import is_retryable_http
 
+#: Server errors after which the message may exist at Twilio (503 and 429 mean the request was not processed).
+AMBIGUOUS_HTTP = frozenset({500, 502, 504})
+
 
 class TwilioSms:
     """Create in an async context (the aiohttp session binds to the running loop); `close()` when done."""
@@ -51,8 +54,12 @@ class TwilioSms:
         except TwilioException as exc:
             status = int(getattr(exc, "status", 0) or 0)
             code = getattr(exc, "code", None)
+            if status in AMBIGUOUS_HTTP:
+                # The request may have been processed (a 500, a gateway timeout): look before sending again.
+                raise Ambiguous(f"HTTP {status}") from exc
             if is_retryable_http(status) or status in (401, 403):
-                # 401/403: our credentials, not this message: keep it for when the configuration is fixed
+                # 429, 503: nothing was created; 401/403: our credentials, not this message: keep it for when the
+                # configuration is fixed
                 raise Transient(f"HTTP {status}", provider_wide=True) from exc
             if code is None:
                 raise Rejected(Observation(DeliveryStatus.FAILED, f"http_{status}")) from exc

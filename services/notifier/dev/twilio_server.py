@@ -15,6 +15,7 @@ Failure switches (all also settable at run time with `PUT /_dev/config`):
 - magic numbers need no set-up: `+999<code>...` fails with that code, e.g. `+99921211001` (invalid number),
   `+99930003001` (unreachable handset);
 - `{"numbers": {"+32...": {"http_status": 429, "times": 2}}}`: that number gets 429 (or 500/503) twice, then goes;
+  with `"after_create": true` the message is created first and the error answered after (a 500 that sent it);
 - `burst_429`: the next N requests, whatever the number, get 429 (code 20429);
 - `delay_seconds` (or per number `delay_seconds`): answer slowly; the message is created *before* the delay, so a
   client that times out has in fact sent it (the ambiguous case);
@@ -99,6 +100,8 @@ class NumberRule:
     """How many requests the http_status applies to (None: all)."""
     delay_seconds: float | None = None
     reverse_callbacks: bool = False
+    after_create: bool = False
+    """With http_status: create the message first, then answer the error (a 500 whose message went out)."""
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> NumberRule:
@@ -108,6 +111,7 @@ class NumberRule:
             times=int(raw["times"]) if raw.get("times") is not None else None,
             delay_seconds=float(raw["delay_seconds"]) if raw.get("delay_seconds") is not None else None,
             reverse_callbacks=bool(raw.get("reverse_callbacks", False)),
+            after_create=bool(raw.get("after_create", False)),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -257,7 +261,13 @@ class TwilioDevServer:
             self.config.burst_429 -= 1
             self.stats["throttled"] += 1
             return twilio_error(429, 20429, "Too Many Requests")
-        if rule is not None and rule.http_status is not None:
+        fail_after_create: int | None = None
+        if rule is not None and rule.http_status is not None and rule.after_create:
+            used = self._http_failures_used.get(to, 0)
+            if rule.times is None or used < rule.times:
+                self._http_failures_used[to] = used + 1
+                fail_after_create = rule.http_status
+        elif rule is not None and rule.http_status is not None:
             used = self._http_failures_used.get(to, 0)
             if rule.times is None or used < rule.times:
                 self._http_failures_used[to] = used + 1
@@ -311,6 +321,9 @@ class TwilioDevServer:
         delay = rule.delay_seconds if rule is not None and rule.delay_seconds is not None else self.config.delay_seconds
         if delay > 0:
             await asyncio.sleep(delay)
+        if fail_after_create is not None:
+            self.stats["throttled"] += 1
+            return twilio_error(fail_after_create, 20500, "An internal server error has occurred")
         return web.json_response(answer, status=201)
 
     async def fetch_message(self, request: web.Request) -> web.Response:
