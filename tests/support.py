@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -38,6 +39,13 @@ def bootstrap() -> str:
 
 def database_url() -> str:
     return os.environ["DATABASE_URL"]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now, on loopback (for a server a test starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def unique(prefix: str) -> str:

@@ -8,7 +8,7 @@ citizen's language, carrying the officer card and the reference: all in one tran
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -69,10 +69,13 @@ def _message(row: dict[str, Any], officer: Officer, body: str) -> Message:
         raise CharterRuleError("unreachable", "the case gives no phone, email or address to write to") from None
     to = {AckChannel.SMS: reporter.get("phone"), AckChannel.EMAIL: reporter.get("email"),
           AckChannel.LETTER: reporter.get("address")}[channel]
-    signature = texts.render(texts.SIGNATURE, language, reference=row["reference"], officer=officer.card().one_line())
+    text = body.strip()
+    if officer.email not in text:  # the provisional reply and the forward notice name the officer already
+        text += "\n\n" + texts.render(texts.SIGNATURE, language, reference=row["reference"],
+                                       officer=officer.card().one_line())
     return Message(channel=channel, to=str(to), subject=texts.render(texts.ACK_SUBJECT, language,
                                                                      reference=row["reference"]),
-                   body=f"{body.strip()}\n\n{signature}", language=language)
+                   body=text, language=language)
 
 
 async def _send(conn: asyncpg.Connection, row: dict[str, Any], officer: Officer, *, purpose: str, body: str,
@@ -113,7 +116,7 @@ async def reply(reference: str, *, body: str, ctx: ActionContext) -> None:
             await cases.set_status(conn, reference, Status.IN_PROGRESS.value)
         purpose = await _numbered_purpose(conn, reference, "reply")
         await _send(conn, row, officer, purpose=purpose, body=body, config=ctx.config)
-        await cases.history_line(conn, reference, action="reply", actor=ctx.actor, note=None, at=ctx.now)
+        await repository.add_history_note(conn, reference, action="reply", actor=ctx.actor, note=None, at=ctx.now)
     log.info("case_replied", reference=reference, on_time=answered.on_time)
 
 
@@ -136,14 +139,9 @@ async def provisional_reply(reference: str, *, expected_by: date, body: str | No
                                     due=texts.long_date(expected_by, language), officer=officer.card().one_line())
         text = f"{body.strip()}\n\n{announcement}" if body else announcement
         purpose = await _numbered_purpose(conn, reference, "provisional_reply")
-        message = _message(row, officer, text)
-        await send_case_message(conn, reference=reference, purpose=purpose, template="case_message",
-                                message=message, params={"reference": reference, "kind": row["kind"],
-                                                         "message": message.body, "subject": message.subject,
-                                                         "reply_due_by": expected_by.isoformat()},
-                                officer=officer, recipient_name=row["reporter"].get("full_name", UNKNOWN_NAME),
-                                config=ctx.config)
-        await cases.history_line(conn, reference, action="provisional_reply", actor=ctx.actor,
+        await _send(conn, row, officer, purpose=purpose, body=text, config=ctx.config,
+                    extra={"reply_due_by": expected_by.isoformat()})
+        await repository.add_history_note(conn, reference, action="provisional_reply", actor=ctx.actor,
                                  note=f"reply expected by {expected_by.isoformat()}", at=ctx.now)
 
 
@@ -170,7 +168,7 @@ async def forward(reference: str, *, service: str, contact: str | None, ctx: Act
             await _send_to_service(conn, row, officer, contact=contact, purpose=purpose + "-service", ctx=ctx)
         note = f"forwarded to {service}" + (" (request sent by email)" if contact
                                            else " (no contact given: hand the request over)")
-        await cases.history_line(conn, reference, action="forward", actor=ctx.actor, note=note, at=ctx.now)
+        await repository.add_history_note(conn, reference, action="forward", actor=ctx.actor, note=note, at=ctx.now)
 
 
 async def _send_to_service(conn: asyncpg.Connection, row: dict[str, Any], officer: Officer, *, contact: str,
@@ -194,19 +192,18 @@ async def set_status(reference: str, *, status: Status, reason: str | None, ctx:
     async with ctx.pool.acquire() as conn, conn.transaction():
         row = await _case(conn, reference)
         charter.check_transition(Status(row["status"]), status)
-        if status is Status.CLOSED:
-            pass  # closed below, in its own transaction (the survey)
-        elif status is Status.REOPENED:
+        if status is Status.REOPENED:
             due = charter.reopened_reply_due(at=ctx.now, channel=Channel(row["channel"]))
             await cases.reopen(conn, reference, due)
             await cases.schedule_deadlines(conn, reference, _reply_clock(due))
-            await cases.history_line(conn, reference, action="status", actor=ctx.actor, note=reason, at=ctx.now)
             if row["status"] == Status.CLOSED.value:
                 ctx.officers.taken(row["officer_id"])
-        else:
+        elif status is not Status.CLOSED:
             await cases.set_status(conn, reference, status.value)
-            await cases.history_line(conn, reference, action="status", actor=ctx.actor, note=reason, at=ctx.now)
-    if status is Status.CLOSED:
+        if status is not Status.CLOSED:
+            await repository.add_history_note(conn, reference, action="status", actor=ctx.actor, note=reason,
+                                              at=ctx.now)
+    if status is Status.CLOSED:  # close_case locks and checks again, stops the clocks and sends the survey
         await close_case(reference, pool=ctx.pool, officers=ctx.officers, config=ctx.config, actor=ctx.actor,
                          note=reason)
 
@@ -227,7 +224,7 @@ async def mark_complex(reference: str, *, ctx: ActionContext) -> None:
             await cases.schedule_deadlines(conn, reference, schedule(CaseClocks(
                 reply=Deadline(DeadlineKind.REPLY, local(row["reply_due_by"]).date()),
                 provisional_reply=Deadline(DeadlineKind.PROVISIONAL_REPLY, local(due).date()))))
-        await cases.history_line(conn, reference, action="complex", actor=ctx.actor,
+        await repository.add_history_note(conn, reference, action="complex", actor=ctx.actor,
                                  note=f"complex: provisional reply due {local(due).date().isoformat()}", at=ctx.now)
 
 
@@ -235,7 +232,7 @@ async def add_note(reference: str, *, body: str, ctx: ActionContext) -> None:
     """An internal note: never sent to the citizen."""
     async with ctx.pool.acquire() as conn, conn.transaction():
         await _case(conn, reference)
-        await cases.history_line(conn, reference, action="note", actor=ctx.actor, note=body, at=ctx.now)
+        await repository.add_history_note(conn, reference, action="note", actor=ctx.actor, note=body, at=ctx.now)
 
 
 async def assign(reference: str, *, officer_id: int, ctx: ActionContext) -> Officer:
@@ -250,13 +247,10 @@ async def assign(reference: str, *, officer_id: int, ctx: ActionContext) -> Offi
         if not officer.active:
             raise CharterRuleError("active", f"officer {officer_id} has ended")
         await cases.assign(conn, reference, officer_id)
-        await cases.history_line(conn, reference, action="assign", actor=ctx.actor,
+        await repository.add_history_note(conn, reference, action="assign", actor=ctx.actor,
                                  note=f"assigned to {officer.name} (officer {officer_id})", at=ctx.now)
     if row["status"] != Status.CLOSED.value:
         ctx.officers.released(row["officer_id"])
         ctx.officers.taken(officer_id)
     return officer
 
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

@@ -515,10 +515,7 @@ async def inbound_email(*, sender: str, sender_name: str | None, subject: str, b
         quoted = quoted_reference(text)
         case = await repository.case_for_follow_up(conn, quoted) if quoted else None
         if case is None:
-            reference = await conn.fetchval(
-                "SELECT reference FROM reports WHERE lower(reporter->>'email') = lower($1) AND status <> 'closed'"
-                " ORDER BY received_at DESC LIMIT 1", sender)
-            case = {"reference": reference} if reference else None
+            case = await repository.open_case_for_email(conn, sender)
         if case is not None:
             await repository.add_message(conn, reference=case["reference"], direction="in", channel="email",
                                          purpose="follow_up", body=text, status="received", provider_id=provider_id)
@@ -670,10 +667,9 @@ async def deadline_warning(event: CloudEvent, data: DeadlineApproaching | Deadli
             params=params, priority="case", case_reference=data.reference, officer=OfficerCard(**params["officer"]))
         await enqueue(conn, command, source=config.source, topic_prefix=config.topic_prefix,
                       event_id=str(uuid.uuid5(_DEADLINE_NAMESPACE, f"{purpose}|{email}")))
-    await conn.execute(
-        "INSERT INTO status_history (reference, status, actor, note, action) SELECT reference, status, 'intake', $2,"
-        " 'warning' FROM reports WHERE reference = $1", data.reference,
-        f"{data.deadline} deadline {event_name} ({data.due_by.date().isoformat()}): "
+    await repository.add_history_note(
+        conn, data.reference, actor="intake", action="warning",
+        note=f"{data.deadline} deadline {event_name} ({data.due_by.date().isoformat()}): "
         + ("officer and team lead warned" if len(recipients) > 1 else "officer warned"))
     log.info("deadline_warning", reference=data.reference, deadline=data.deadline, clock_event=event_name,
              emails=len(set(recipients)))

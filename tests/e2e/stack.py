@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ import httpx
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from tests.support import ROOT, drop_schema, new_schema, new_topic_prefix, unique
+from tests.support import ROOT, drop_schema, free_port, new_schema, new_topic_prefix, unique
 
 SERVICES = ("intake", "directory", "crisis_center", "notifier")
 HOTLINES = "+3225011100,+3225011101,+3225011102"
@@ -29,10 +28,6 @@ WORKER_GROUPS = {"intake": "intake", "directory": "directory", "crisis_center": 
                  "notifier": "notifier"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

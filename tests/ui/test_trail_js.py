@@ -5,15 +5,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-import pytest
-
 from tests.support import ROOT
 
 
 def test_trail_grouping_under_node() -> None:
     node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed")
+    assert node is not None, "Node.js is needed (it builds the frontend too)"
     result = subprocess.run([node, "--test", str(ROOT / "tests" / "ui" / "trail.test.mjs")],
                             capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr

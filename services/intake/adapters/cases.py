@@ -49,15 +49,6 @@ async def assign(conn: asyncpg.Connection, reference: str, officer_id: int) -> N
     await conn.execute("UPDATE reports SET officer_id = $2 WHERE reference = $1", reference, officer_id)
 
 
-async def history_line(conn: asyncpg.Connection, reference: str, *, action: str, actor: str,
-                       note: str | None, at: datetime) -> None:
-    """A line of the history with the case's status after the action."""
-    await conn.execute(
-        "INSERT INTO status_history (reference, status, at, actor, note, action)"
-        " SELECT reference, status, $4, $2, $3, $5 FROM reports WHERE reference = $1",
-        reference, actor, note, at, action)
-
-
 async def cancel_pending_deadlines(conn: asyncpg.Connection, reference: str, at: datetime) -> None:
     await conn.execute("UPDATE deadlines SET cancelled_at = $2 WHERE reference = $1 AND fired_at IS NULL"
                        " AND cancelled_at IS NULL", reference, at)

@@ -183,10 +183,13 @@ async def add_status(conn: asyncpg.Connection, reference: str, status: str, *, a
         reference, status, actor, note)
 
 
-async def add_history_note(conn: asyncpg.Connection, reference: str, *, actor: str, note: str) -> None:
+async def add_history_note(conn: asyncpg.Connection, reference: str, *, actor: str, note: str | None,
+                           action: str | None = None, at: datetime | None = None) -> None:
+    """A line of the case's history with its current status: a note, or an action (reply, forward, warning...)."""
     await conn.execute(
-        "INSERT INTO status_history (reference, status, actor, note)"
-        " SELECT reference, status, $2, $3 FROM reports WHERE reference = $1", reference, actor, note)
+        "INSERT INTO status_history (reference, status, actor, note, action, at)"
+        " SELECT reference, status, $2, $3, $4, coalesce($5, now()) FROM reports WHERE reference = $1",
+        reference, actor, note, action, at)
 
 
 async def add_message(conn: asyncpg.Connection, *, reference: str, direction: str, channel: str, status: str,
@@ -211,6 +214,33 @@ async def queue_letter(conn: asyncpg.Connection, *, reference: str, purpose: str
         "INSERT INTO print_queue (reference, purpose, language, address, subject, body, officer)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (purpose) DO NOTHING",
         reference, purpose, language, address, subject, body, officer)
+
+
+_LETTER_COLUMNS = ("id AS letter_id, reference, split_part(purpose, ':', 3) AS purpose, language, subject, created_at,"
+                   " printed_at, posted_by")
+
+
+async def letters_waiting(conn: asyncpg.Connection, limit: int) -> list[dict[str, Any]]:
+    """Letters not yet printed, oldest first (an anonymised case's letter has no address left)."""
+    rows = await conn.fetch(f"SELECT {_LETTER_COLUMNS} FROM print_queue WHERE printed_at IS NULL AND address <> ''"
+                            " ORDER BY created_at, id LIMIT $1", limit)
+    return [dict(r) for r in rows]
+
+
+async def letter(conn: asyncpg.Connection, letter_id: int, *, lock: bool = False) -> dict[str, Any] | None:
+    row = await conn.fetchrow("SELECT * FROM print_queue WHERE id = $1 AND address <> ''"
+                              + (" FOR UPDATE" if lock else ""), letter_id)
+    return dict(row) if row else None
+
+
+async def letter_posted(conn: asyncpg.Connection, letter_id: int, *, reference: str, purpose: str, at: datetime,
+                        actor: str) -> dict[str, Any]:
+    """Printed and posted: the letter, and the case's message it carries (now sent)."""
+    await conn.execute("UPDATE messages SET status = 'sent', status_at = $3 WHERE reference = $1"
+                       " AND channel = 'letter' AND purpose = $2", reference, purpose, at)
+    row = await conn.fetchrow(f"UPDATE print_queue SET printed_at = $2, posted_by = $3 WHERE id = $1"
+                              f" RETURNING {_LETTER_COLUMNS}", letter_id, at, actor)
+    return dict(row)
 
 
 async def report(conn: asyncpg.Connection, reference: str) -> dict[str, Any] | None:
@@ -250,6 +280,13 @@ async def open_case_for_phone(conn: asyncpg.Connection, phone: str) -> dict[str,
     row = await conn.fetchrow(
         "SELECT reference, language FROM reports WHERE reporter_phone = $1 AND status <> 'closed'"
         " ORDER BY received_at DESC LIMIT 1", phone)
+    return dict(row) if row else None
+
+
+async def open_case_for_email(conn: asyncpg.Connection, email: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "SELECT reference, language FROM reports WHERE lower(reporter->>'email') = lower($1) AND status <> 'closed'"
+        " ORDER BY received_at DESC LIMIT 1", email)
     return dict(row) if row else None
 
 

@@ -145,6 +145,7 @@ async def test_a_provisional_reply_moves_the_due_date_and_reschedules_the_clock(
     assert after["charter"]["met"] is True and after["charter"]["met_by"] == "provisional_reply"
     text = (await commands(pool, settings, reference))[-1]["params"]["message"]
     assert "Wir müssen Unterlagen anfordern." in text and f"{expected.day}." in text and reference in text
+    assert text.count(case["officer"]["email"]) == 1  # the announcement names the officer: no second card
     pending = await pool.fetch("SELECT deadline, due_by FROM deadlines WHERE reference = $1 AND fired_at IS NULL"
                                " AND cancelled_at IS NULL", reference)
     assert {r["deadline"] for r in pending} == {"reply"} and len(pending) == 2
@@ -174,6 +175,8 @@ async def test_forward_with_a_notice_and_the_request_to_the_service(
     notice, to_service = (await commands(pool, settings, reference))[-2:]
     assert notice["recipient"]["email"] == "citoyen@example.org" and "Federale Pensioendienst" in \
         notice["params"]["message"]
+    assert reference in notice["params"]["message"] and "Uw dossierbeheerder" in notice["params"]["message"]
+    assert notice["params"]["message"].count(case["officer"]["email"]) == 1 and notice["language"] == "nl"
     assert to_service["recipient"]["email"] == "klachten@sfpd.example"
     assert "Mijn pensioen wordt niet betaald" in to_service["params"]["message"]
     assert after["history"][-1]["action"] == "forward" and "by email" in after["history"][-1]["note"]
@@ -239,6 +242,10 @@ async def test_roles_and_unknown_cases(client: httpx.AsyncClient) -> None:
     path = f"/v1/reports/{case['reference']}/messages"
     assert (await client.post(path, json={"body": "x"})).status_code == 401
     assert (await client.post(path, json={"body": "x"}, headers=auth("coordinator"))).status_code == 403
+    for action in ("messages", "provisional-reply", "forward", "status", "notes", "assignee", "complex"):
+        other = f"/v1/reports/{case['reference']}/{action}"
+        assert (await client.post(other, json={}, headers=auth("coordinator"))).status_code == 403, action
+        assert (await client.post(other, json={}, headers=auth("external_system"))).status_code == 403, action
     assert (await client.post(path, json={"body": ""}, headers=DUTY)).status_code == 422
     assert (await client.post("/v1/reports/BE-2031-999999/messages", json={"body": "x"},
                               headers=DUTY)).status_code == 404

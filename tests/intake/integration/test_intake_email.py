@@ -3,43 +3,32 @@ joins the case it quotes, or the sender's open case; duplicates and other mailbo
 
 from __future__ import annotations
 
-import socket
 import uuid
-from collections.abc import AsyncIterator
 from email.message import EmailMessage
 
 import aiosmtplib
 import asyncpg
 import pytest
 
-from services.intake.bootstrap import open_resources
 from services.intake.settings import Settings
 from services.intake.worker import Worker
-from shared.kafka.producer import make_producer
 from tests.intake.conftest import make_settings
-from tests.support import eventually
+from tests.support import eventually, free_port
 
 INBOX = "consular@diplomatie.example"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
-async def inbox(schema: str, prefix: str) -> AsyncIterator[Settings]:
-    settings = make_settings(schema, prefix, inbound_smtp_port=free_port(), inbound_email_address=INBOX)
-    resources = await open_resources(settings)
-    producer = make_producer(settings.kafka_bootstrap_servers, client_id="intake-test-inbox")
-    await producer.start()
-    worker = Worker(settings, resources, producer)
-    await worker.start()
-    yield settings
-    await worker.stop()
-    await producer.stop()
-    await resources.pool.close()
+def settings(schema: str, prefix: str) -> Settings:
+    """The module's settings: the worker (conftest's `worker`) also runs the inbox's SMTP receiver."""
+    return make_settings(schema, prefix, inbound_smtp_port=free_port(), inbound_email_address=INBOX)
+
+
+@pytest.fixture(scope="module")
+def inbox(worker: Worker, settings: Settings) -> Settings:
+    return settings
 
 
 async def send(settings: Settings, *, sender: str, subject: str, body: str, name: str = "Marie Courrier",
