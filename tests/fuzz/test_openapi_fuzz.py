@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from tests.fuzz.openapi_harness import free_port, fuzz, fuzz_examples, fuzz_twilio, serving
-from tests.support import bootstrap, database_url, drop_schema, new_schema, new_topic_prefix, unique
+from tests.fuzz.openapi_harness import fuzz, fuzz_examples, fuzz_twilio, serving
+from tests.support import bootstrap, database_url, drop_schema, free_port, new_schema, new_topic_prefix, unique
 
 pytestmark = pytest.mark.fuzz
 SERVICES = ("intake", "directory", "crisis_center", "notifier")

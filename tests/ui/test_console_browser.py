@@ -25,9 +25,9 @@ from services.intake.worker import Worker as IntakeWorker
 from shared.events.directory import CaseRouted
 from shared.kafka.producer import make_producer, publish
 from shared.passwords import hash_password
-from tests.support import bootstrap, database_url, drop_schema, new_schema, new_topic_prefix, token
+from tests.support import bootstrap, database_url, drop_schema, free_port, new_schema, new_topic_prefix, token
 from tests.ui.a11y import NONE, problems
-from tests.ui.conftest import VIEWPORT, free_port, screenshot_path, serve
+from tests.ui.conftest import VIEWPORT, screenshot_path, serve
 
 expect: Any = None  # playwright.async_api.expect, imported with the page fixture
 

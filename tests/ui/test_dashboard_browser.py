@@ -46,12 +46,13 @@ from tests.support import (
     database_url,
     drop_schema,
     eventually,
+    free_port,
     new_schema,
     new_topic_prefix,
     unique,
 )
 from tests.ui.a11y import NONE, problems
-from tests.ui.conftest import VIEWPORT, free_port, screenshot_path, serve
+from tests.ui.conftest import VIEWPORT, screenshot_path, serve
 
 expect: Any = None  # playwright.async_api.expect, imported with the browser fixture
 

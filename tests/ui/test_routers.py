@@ -15,8 +15,7 @@ from shared import passwords
 from shared.auth import JwtConfig, verify_token
 from shared.http import install_common
 from shared.settings import AuthSettings
-from tests.support import auth
-from tests.ui.conftest import free_port
+from tests.support import auth, free_port
 
 FAST = 1_000  # PBKDF2 iterations for tests: the stored iteration count is honoured on verification
 
