@@ -61,6 +61,13 @@ TOPICS: tuple[TopicSpec, ...] = (
               description="Each service's part of the answer to a privacy request: exported data or what was "
                           "erased (keyed by request_id; kept 30 days, since an export is personal data).",
               config={"retention.ms": str(30 * 24 * 3600 * 1000)}),
+    TopicSpec("welfare.answers", 6, description="Answers to welfare checks and check-ins (keyed by person_id)."),
+    TopicSpec("welfare.questions", 6, internal=True,
+              description="Each welfare question asked, so intake reads the person's next SMS as an answer "
+                          "(keyed by person_id)."),
+    TopicSpec("welfare.replies", 6, internal=True,
+              description="Answers the crisis center received itself (personal links), for intake to turn into "
+                          "welfare.answers (keyed by person_id)."),
 )
 
 DLQ_PARTITIONS = 1

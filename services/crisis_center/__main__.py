@@ -13,6 +13,7 @@ import uvicorn
 from services.crisis_center.api import create_app
 from services.crisis_center.privacy import PrivacyResponder
 from services.crisis_center.settings import Settings
+from services.crisis_center.welfare_desk import WelfareDesk
 from services.crisis_center.worker import CrisisWorker
 from shared.health import Check, HealthServer, KafkaCheck, database_check, serving
 from shared.logging import configure_logging, get_logger
@@ -40,9 +41,12 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         get_logger(__name__).info("crisis_worker_started", app_id=settings.faust_app_id, store=settings.faust_store)
         privacy = PrivacyResponder(settings)  # a plain consumer beside the Faust app: see crisis_center/privacy.py
         await privacy.start()
+        desk = WelfareDesk(settings)  # rounds and answers: see crisis_center/welfare_desk.py
+        await desk.start()
         try:
             await stop.wait()
         finally:
+            await desk.stop()
             await privacy.stop()
             await worker.stop()
 

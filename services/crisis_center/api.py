@@ -26,6 +26,7 @@ from services.crisis_center.domain.crisis import Crisis
 from services.crisis_center.domain.geo import Area, InvalidArea
 from services.crisis_center.domain.membership import KINDS
 from services.crisis_center.settings import Settings
+from services.crisis_center.welfare_api import welfare_router
 from shared.auth import JwtConfig, Principal, require_roles, verify_token
 from shared.db import create_pool, ping
 from shared.events.common import Area as WireArea
@@ -221,6 +222,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.include_router(dashboard_router(DashboardSettings(
         dashboard_users=settings.dashboard_users, notifier_url=settings.notifier_url,
         dashboard_token_ttl_seconds=settings.dashboard_token_ttl_seconds)))
+    app.include_router(welfare_router(settings, now=now, publishing=publishing))
 
     async def database_down(_: Request, exc: Exception) -> JSONResponse:
         log.warning("database_unavailable", error=type(exc).__name__)

@@ -16,12 +16,14 @@ from typing import Any
 
 import asyncpg
 
+from services.crisis_center import welfare
 from services.crisis_center.domain import texts
 from services.crisis_center.domain.activation import ThresholdPolicy, allocate_hotline
 from services.crisis_center.domain.crisis import Crisis
 from services.crisis_center.domain.engine import Activate, PeopleChanged, PersonPoint, Recipient
 from services.crisis_center.domain.geo import Area
 from services.crisis_center.domain.membership import SEVERITIES
+from services.crisis_center.records import Publishing, audit
 from shared.events.crisis import CrisisActivated, CrisisClosed, CrisisUpdated
 from shared.events.notifications import Recipient as WireRecipient
 from shared.events.notifications import SendNotification, notification_id_for
@@ -32,14 +34,6 @@ log = get_logger(__name__)
 
 _CRISIS_NAMESPACE = uuid.UUID("0b0d2c1e-5f0c-4f57-9f3b-3b8a3c2d6e10")
 _HOTLINE_LOCK = "crisis_center.hotline_pool"
-
-
-@dataclass(frozen=True, slots=True)
-class Publishing:
-    """Where events go: the outbox source and the topic prefix (tests isolate topics with it)."""
-
-    source: str
-    topic_prefix: str = ""
 
 
 def crisis_id_for_incident(incident_id: str) -> str:
@@ -69,12 +63,6 @@ async def _timeline(conn: asyncpg.Connection, crisis_id: str, at: datetime, even
         "INSERT INTO crisis_timeline(crisis_id, at, event, actor, affected_count, detail) VALUES ($1,$2,$3,$4,$5,$6)",
         crisis_id, at, event, actor, count, detail or {},
     )
-
-
-async def audit(conn: asyncpg.Connection, *, actor: str, action: str, target: str | None, at: datetime,
-                detail: dict[str, Any] | None = None) -> None:
-    await conn.execute("INSERT INTO audit_log(at, actor, action, target, detail) VALUES ($1,$2,$3,$4,$5)",
-                       at, actor, action, target, detail or {})
 
 
 async def _allocate(conn: asyncpg.Connection, *, pool_numbers: Sequence[str], general_number: str,
@@ -133,7 +121,7 @@ async def activate_for_incident(
         await _timeline(conn, crisis_id, now, "activated", "system:threshold", activate.count,
                         {"threshold": activate.threshold, "hotline_from_pool": from_pool})
         await _publish_state(conn, crisis, "activated", publishing)
-        await _enqueue_messages(conn, crisis, activate.recipients, publishing)
+        await _enqueue_messages(conn, crisis, activate.recipients, publishing, now)
         await _place_people(conn, incident.incident_id, activate.people)
     log.info("crisis_activated", crisis_id=crisis_id, incident_id=incident.incident_id, count=activate.count,
              recipients=len(activate.recipients))
@@ -141,7 +129,7 @@ async def activate_for_incident(
 
 
 async def _enqueue_messages(conn: asyncpg.Connection, crisis: Crisis, recipients: Sequence[Recipient],
-                            publishing: Publishing) -> int:
+                            publishing: Publishing, now: datetime) -> int:
     rows: list[OutboxRow] = []
     for recipient in recipients:
         language = texts.as_language(recipient.language)
@@ -162,6 +150,7 @@ async def _enqueue_messages(conn: asyncpg.Connection, crisis: Crisis, recipients
             rows.append(prepare(command, source=publishing.source, topic_prefix=publishing.topic_prefix,
                                 event_id=f"send:{notification_id}"))
     await enqueue_many(conn, rows)
+    await welfare.record_contacts(conn, crisis.crisis_id, recipients, at=now)
     return len(rows)
 
 
@@ -173,7 +162,7 @@ async def notify_joiners(*, pool: asyncpg.Pool, crisis_id: str, recipients: Sequ
         row = await conn.fetchrow("SELECT * FROM crises WHERE crisis_id = $1 FOR SHARE", crisis_id)
         if row is None or row["status"] != "active":
             return False
-        sent = await _enqueue_messages(conn, row_to_crisis(row), recipients, publishing)
+        sent = await _enqueue_messages(conn, row_to_crisis(row), recipients, publishing, now)
         await _timeline(conn, crisis_id, now, "notified", "system:registration", None, {"messages": sent})
         if people is not None:
             await _apply_people(conn, people)
@@ -258,7 +247,10 @@ async def close_crisis(*, pool: asyncpg.Pool, crisis_id: str, actor: str, now: d
         crisis = row_to_crisis(row)
         if crisis.incident_id is not None:  # a closed crisis has no map: nobody's whereabouts are kept
             await conn.execute("DELETE FROM affected_people WHERE incident_id = $1", crisis.incident_id)
-        await _timeline(conn, crisis_id, now, "closed", actor, crisis.affected_count)
+        answers = await welfare.counts_in(conn, crisis_id)
+        await welfare.forget_crisis(conn, crisis_id)
+        await _timeline(conn, crisis_id, now, "closed", actor, crisis.affected_count,
+                        {"welfare": answers} if answers else None)
         await audit(conn, actor=actor, action="crisis.close", target=crisis_id, at=now)
         await _publish_state(conn, crisis, "closed", publishing)
     log.info("crisis_closed", crisis_id=crisis_id)

@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from services.crisis_center import welfare
 from services.crisis_center.settings import Settings
 from shared import privacy_requests
 from shared.db import create_pool
@@ -99,11 +100,19 @@ class PrivacyResponder:
         held = {tid: reg for tid, reg in (await latest_registrations(self.settings.kafka_bootstrap_servers,
                                                                        topic)).items()
                 if _is_theirs(tid, reg, data)}
+        person_ids = sorted(set(data.traveller_ids) | set(held))
+        contacts = await welfare.contacts_of(conn, person_ids=person_ids, phones=list(data.phones),
+                                             emails=list(data.emails))
         if data.kind == "access":
             return [PrivacyItem(category="registration", item_id=tid, outcome="found", data=reg,
                                 note="as held in the crisis worker's tables (latest on travellers.registrations)")
-                    for tid, reg in sorted(held.items())]
-        items = []
+                    for tid, reg in sorted(held.items())] + [
+                PrivacyItem(category="welfare", item_id=f"{c['crisis_id']}:{c['person_id']}", outcome="found",
+                            data=c, note="a crisis's contact and welfare answer") for c in contacts]
+        erased = await welfare.forget_people(conn, [(c["crisis_id"], c["person_id"]) for c in contacts])
+        items = [PrivacyItem(category="welfare", item_id=f"{crisis_id}:{person_id}", outcome="deleted",
+                             note="contact, round and answer of a crisis deleted")
+                 for crisis_id, person_id in erased]
         for traveller_id in sorted(set(data.traveller_ids) | set(held)):
             # Idempotent: a second tombstone for the same key changes nothing.
             await self.producer.send_and_wait(topic, None, key=traveller_id.encode())

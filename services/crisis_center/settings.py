@@ -48,7 +48,16 @@ class Settings(ServiceSettings):
     crisis_applied_offsets_every: int = Field(
         default=64, ge=1, description="Write each agent's last applied offset every this many records (gaps.py): "
                                       "at most this many records handled again after a restart.")
-    public_base_url: str = "http://127.0.0.1:8003"
+    public_base_url: str = Field(default="http://127.0.0.1:8003",
+                                 description="Public base URL of the crisis center: the answer links of emails.")
+    welfare_link_days: float = Field(default=14.0, gt=0,
+                                     description="Days an answer link stays valid after its round started.")
+    welfare_poll_seconds: float = Field(default=1.0, gt=0, description="How often due welfare steps are looked for.")
+    welfare_batch: int = Field(default=500, ge=1, le=10000,
+                               description="Welfare steps taken per transaction (one question each).")
+    welfare_calls: bool = Field(default=False, description=(
+        "Call people who answered neither the question nor the reminder (notifier's voice channel); off: they "
+        "are listed for officers to phone at once."))
     source: str = SOURCE
 
     @field_validator("hotline_numbers")

@@ -37,6 +37,7 @@ from services.intake.domain.reference import format_reference, reference_year
 from services.intake.domain.sensitive import SENSITIVE_KINDS, open_row, seal_row
 from services.intake.domain.sms import appended_reply, classify, keyword_language, new_case_reply, quoted_reference
 from services.intake.domain.survey import parse_answer, survey_text
+from services.intake.domain.welfare import WelfareAnswer, read_answer
 from shared.crypto import FieldCipher
 from shared.events.crisis import CrisisActivated, CrisisClosed, CrisisUpdated
 from shared.events.deadlines import DeadlineApproaching, DeadlineMissed
@@ -52,6 +53,7 @@ from shared.events.notifications import (
 )
 from shared.events.reports import ReportSubmitted
 from shared.events.travellers import TravellerCancelled, TravellerRegistered
+from shared.events.welfare import AnswerChannel, WelfareAnswered, WelfareAsked, WelfareReplied
 from shared.kafka.outbox import enqueue
 from shared.logging import get_logger
 from shared.sms_keywords import Keyword
@@ -63,6 +65,7 @@ log = get_logger(__name__)
 UNKNOWN_NAME = "(unknown)"
 _DEADLINE_NAMESPACE = uuid.UUID("2b0f6c64-1d57-4b8e-9f0e-6a7c4d2e9b31")
 _PREFERENCE_NAMESPACE = uuid.UUID("9d3e51a2-7c44-4f0b-8a6e-2f5b1c0d7e93")
+_WELFARE_NAMESPACE = uuid.UUID("c3a1f9e2-6b7d-4c58-8e0f-7a2b9d4e1c36")
 
 
 @dataclass(frozen=True)
@@ -456,6 +459,12 @@ async def inbound_sms(*, sender: str, body: str, message_sid: str | None, from_c
     """An SMS in: a survey answer, a message for the sender's open case, or a new case. Returns the reply text."""
     provider_id = f"twilio:{message_sid}" if message_sid else None
     async with pool.acquire() as conn, conn.transaction():
+        question = await repository.open_welfare_question(conn, sender, datetime.now(UTC))
+        if question is not None and sms_keyword(body) is None:
+            # An answer to "are you safe?", never a new distress report; a retried webhook has no second effect
+            # (the answer's event id and the case's message both derive from the MessageSid).
+            return await _sms_welfare_answer(conn, question, body=body, provider_id=provider_id, sender=sender,
+                                             officers=officers, config=config)
         if provider_id:
             seen = await repository.message_by_provider_id(conn, provider_id)
             if seen is not None:  # Twilio retried the webhook: same answer, no second effect
@@ -529,6 +538,102 @@ async def inbound_email(*, sender: str, sender_name: str | None, subject: str, b
                                  received_at=datetime.now(UTC), inbound=("email", text, provider_id),
                                  note="opened by email; the country is to be confirmed")
         return opened.reference, True
+
+
+async def _sms_welfare_answer(conn: asyncpg.Connection, question: dict[str, Any], *, body: str,
+                              provider_id: str | None, sender: str, officers: OfficerCache,
+                              config: IntakeConfig) -> str:
+    language = Language(question["language"])
+    answer = read_answer(body)
+    at = datetime.now(UTC)
+    reference = await answer_welfare(
+        conn, crisis_id=question["crisis_id"], check_id=question["check_id"], person_id=question["person_id"],
+        answer=answer, channel="sms", text=body, language=language, phone=sender, email=question["email"],
+        crisis_title=question["crisis_title"], at=at, officers=officers, config=config, provider_id=provider_id,
+        event_id=str(uuid.uuid5(_WELFARE_NAMESPACE, provider_id or f"{sender}|{at.isoformat()}")))
+    hotline = question["hotline_number"]
+    if answer == "safe":
+        return texts.render(texts.WELFARE_SAFE, language, hotline=hotline)
+    if answer == "needs_help":
+        return texts.render(texts.WELFARE_HELP, language, reference=reference, hotline=hotline)
+    return texts.render(texts.WELFARE_UNCLEAR, language, hotline=hotline)
+
+
+async def answer_welfare(conn: asyncpg.Connection, *, crisis_id: str, check_id: str | None, person_id: str,
+                         answer: WelfareAnswer, channel: AnswerChannel, text: str | None, language: Language,
+                         phone: str | None, email: str | None, crisis_title: str, at: datetime,
+                         officers: OfficerCache, config: IntakeConfig, event_id: str,
+                         provider_id: str | None = None) -> str | None:
+    """Publish the answer; for needs_help first open the person's case for this crisis (one per person and
+    crisis: a second help answer joins it). Returns the case reference, if any."""
+    reference = None
+    if answer == "needs_help":
+        reference = await _welfare_case(conn, crisis_id=crisis_id, person_id=person_id, text=text, language=language,
+                                        channel=channel, phone=phone, email=email, crisis_title=crisis_title, at=at,
+                                        officers=officers, config=config, provider_id=provider_id)
+    await enqueue(conn, WelfareAnswered(crisis_id=crisis_id, person_id=person_id, answer=answer, channel=channel,
+                                        text=text, case_reference=reference, at=at, check_id=check_id),
+                  source=config.source, topic_prefix=config.topic_prefix, event_id=event_id)
+    log.info("welfare_answer", crisis_id=crisis_id, answer=answer, channel=channel, reference=reference)
+    return reference
+
+
+async def _welfare_case(conn: asyncpg.Connection, *, crisis_id: str, person_id: str, text: str | None,
+                        language: Language, channel: AnswerChannel, phone: str | None, email: str | None,
+                        crisis_title: str, at: datetime, officers: OfficerCache, config: IntakeConfig,
+                        provider_id: str | None) -> str:
+    source, external_id = f"{config.source}#welfare", f"{crisis_id}:{person_id}"
+    existing = await repository.external_case(conn, source, external_id)
+    if existing is not None:
+        if provider_id is None or await repository.message_by_provider_id(conn, provider_id) is None:
+            await repository.add_message(conn, reference=existing, direction="in", channel=_case_channel(channel),
+                                         purpose="follow_up", body=text or "needs help (welfare check)",
+                                         status="received", provider_id=provider_id)
+            await repository.add_history_note(conn, existing, actor=f"welfare:{channel}",
+                                              note="answered the welfare check again: needs help")
+        return existing
+    location = await repository.traveller_location(conn, person_id) or (
+        {"country": country_of(phone)} if phone else {"country": "BE"})
+    description = texts.render(texts.WELFARE_CASE_DESCRIPTION, language, crisis=crisis_title)
+    if text:
+        description += "\n\n" + text
+    report = ReportIn.model_validate({
+        "kind": Kind.SERIOUS_DIFFICULTY, "description": description[:10_000], "location": location,
+        "reporter": {"full_name": UNKNOWN_NAME, "phone": phone, "email": email, "language": language,
+                     "channel": Channel.SMS if channel == "sms" and phone else Channel.EMAIL if email
+                     else Channel.PHONE}})
+    opened = await open_case(conn, report, officers=officers, config=config, actor=f"welfare:{channel}",
+                             received_at=at, source=source, external_id=external_id,
+                             inbound=(_case_channel(channel), text, provider_id) if text else None,
+                             note=f"opened by a needs-help answer to the welfare check of crisis {crisis_id}")
+    await repository.link_case_to_crisis(conn, opened.reference, crisis_id)
+    return opened.reference
+
+
+def _case_channel(channel: AnswerChannel) -> str:
+    return "sms" if channel == "sms" else "email" if channel in ("email", "web") else "phone"
+
+
+async def welfare_asked(data: WelfareAsked, conn: asyncpg.Connection) -> None:
+    """Remember the number's open question, so that its next SMS is read as the answer."""
+    if data.phone is None:
+        return
+    await repository.welfare_asked(conn, phone=data.phone, crisis_id=data.crisis_id, check_id=data.check_id,
+                                   person_id=data.person_id, language=data.language, crisis_title=data.crisis_title,
+                                   hotline_number=data.hotline_number,
+                                   email=str(data.email) if data.email else None, asked_at=data.asked_at,
+                                   open_until=data.open_until)
+
+
+async def welfare_replied(event: CloudEvent, data: WelfareReplied, conn: asyncpg.Connection, *,
+                          officers: OfficerCache, config: IntakeConfig) -> None:
+    """An answer the crisis center took itself (an email's link): published like an SMS answer."""
+    crisis = await repository.crisis_facts(conn, data.crisis_id)
+    await answer_welfare(conn, crisis_id=data.crisis_id, check_id=data.check_id, person_id=data.person_id,
+                         answer=data.answer, channel=data.channel, text=None, language=Language(data.language),
+                         phone=data.phone, email=str(data.email) if data.email else None,
+                         crisis_title=crisis["title"] if crisis else data.crisis_id, at=data.at, officers=officers,
+                         config=config, event_id=str(uuid.uuid5(_WELFARE_NAMESPACE, event.id)))
 
 
 def _sms_reply(purpose: str | None, language: Language, reference: str) -> str:

@@ -188,6 +188,19 @@ async def intake_part(conn: asyncpg.Connection, data: PrivacyRequested, *,
         else:
             await conn.execute("DELETE FROM registered_travellers WHERE traveller_id = $1", row["traveller_id"])
             items.append(PrivacyItem(category="registration", item_id=row["traveller_id"], outcome="deleted"))
+    questions = await conn.fetch(
+        "SELECT * FROM welfare_questions WHERE person_id = ANY($1::text[]) OR phone = ANY($2::text[])"
+        " OR lower(email) = ANY($3::text[]) ORDER BY crisis_id, phone", data.traveller_ids, data.phones,
+        [e.lower() for e in data.emails])
+    for row in questions:
+        item_id = f"{row['crisis_id']}:{row['person_id']}"
+        if data.kind == "access":
+            items.append(PrivacyItem(category="welfare_question", item_id=item_id, outcome="found",
+                                     data=plain({k: v for k, v in dict(row).items() if v is not None})))
+        else:
+            await conn.execute("DELETE FROM welfare_questions WHERE phone = $1 AND crisis_id = $2", row["phone"],
+                               row["crisis_id"])
+            items.append(PrivacyItem(category="welfare_question", item_id=item_id, outcome="deleted"))
     for case in await _cases(conn, data):
         reference = case["reference"]
         if data.kind == "access":

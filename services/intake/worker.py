@@ -20,6 +20,7 @@ from shared.events.envelope import CloudEvent, EventData
 from shared.events.notifications import NotificationStatus
 from shared.events.reports import ReportSubmitted
 from shared.events.travellers import TravellerCancelled, TravellerRegistered
+from shared.events.welfare import WelfareAsked, WelfareReplied
 from shared.kafka.consumer import EventConsumer, Handler, PermanentError
 from shared.kafka.outbox import OutboxRelay
 from shared.logging import get_logger
@@ -28,7 +29,7 @@ from shared.periodic import PeriodicJob
 log = get_logger(__name__)
 
 TOPICS = ("consular.reports", "notifications.status", "directory.routings", "crisis.status",
-          "travellers.registrations", "cases.deadlines")
+          "travellers.registrations", "cases.deadlines", "welfare.questions", "welfare.replies")
 
 
 def retention_policy(settings: Settings) -> RetentionPolicy:
@@ -58,6 +59,10 @@ def make_handler(resources: Resources, warnings: handlers.WarningConfig | None =
             await handlers.crisis_status(data, conn)
         elif isinstance(data, TravellerRegistered | TravellerCancelled):
             await handlers.traveller_registration(data, conn)
+        elif isinstance(data, WelfareAsked):
+            await handlers.welfare_asked(data, conn)
+        elif isinstance(data, WelfareReplied):
+            await handlers.welfare_replied(event, data, conn, officers=resources.officers, config=resources.config)
         elif isinstance(data, DeadlineApproaching | DeadlineMissed):
             await handlers.deadline_warning(event, data, conn, config=resources.config, warnings=warnings)
         # other types on these topics are not ours to handle

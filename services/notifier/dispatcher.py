@@ -307,7 +307,8 @@ class Dispatcher:
     async def _send_sms(self, item: repo.Claimed) -> str:
         assert self.sms is not None, "no SMS provider configured"
         sms = self.sms
-        limiter = self.limiter(sms.from_number)
+        from_number = self.from_number(item)
+        limiter = self.limiter(from_number)
         callback = f"{self.settings.status_callback_url}?nid={item.notification_id}"
 
         async def once() -> str:
@@ -315,7 +316,8 @@ class Dispatcher:
                 pass
             self._check_alive()
             try:
-                return await sms.send(to=item.recipient, body=item.body, status_callback=callback)
+                return await sms.send(to=item.recipient, body=item.body, status_callback=callback,
+                                      from_number=from_number)
             except Ambiguous:
                 found = await self._reconcile(item)
                 if found is not None:
@@ -323,6 +325,10 @@ class Dispatcher:
                 raise Transient("ambiguous answer and no such message at the provider") from None
 
         return await self._with_retries(once)
+
+    def from_number(self, item: repo.Claimed) -> str:
+        assert self.sms is not None
+        return self.settings.duty_line_number if item.sender == "duty_line" else self.sms.from_number
 
     async def _reconcile(self, item: repo.Claimed) -> str | None:
         """Look the message up at Twilio; Unresolved when the lookup itself keeps failing."""
@@ -338,7 +344,7 @@ class Dispatcher:
             async for attempt in self._retrying(4):
                 with attempt:
                     return await self.sms.find(to=item.recipient, body=item.body, since=item.claimed_at,
-                                               exclude=known)
+                                               exclude=known, from_number=self.from_number(item))
         except Transient as exc:
             raise Unresolved(str(exc)) from exc
         return None

@@ -91,6 +91,7 @@ async def accept_command(
         priority=int(priority_for(command.template, command.priority)),
         case_reference=command.case_reference, crisis_id=command.crisis_id,
         subject=subject, body=body, html=html, segments=segments, encoding=encoding, status=status, reason=reason,
+        sender=command.sender,
     )
     if not await repo.insert_notification(conn, new):
         log.info("notification_duplicate", notification_id=command.notification_id)

@@ -25,7 +25,7 @@ LANGUAGES = ("fr", "nl", "de", "en")
 FALLBACK_LANGUAGE = "en"
 TEMPLATES = (
     "case_acknowledgement", "case_message", "crisis_alert", "crisis_update", "crisis_closed", "survey_request",
-    "staff_deadline",
+    "staff_deadline", "welfare_question",
 )
 BRUSSELS = ZoneInfo("Europe/Brussels")
 

@@ -14,6 +14,8 @@ class NotifierSettings(ServiceSettings, TwilioSettings, SmtpSettings):
         default="http://127.0.0.1:8004",
         description="Base URL Twilio reaches the notifier at; status callbacks go to <this>/twilio/status.",
     )
+    duty_line_number: str = Field(default="+3225013200", description=(
+        "The duty line's SMS number (intake's): messages whose replies must reach intake go out from it."))
     sms_rate_per_second: float = Field(default=50.0, ge=0,
                                        description="Messages per second per sender number; 0: no limit.")
     email_rate_per_second: float = Field(default=50.0, ge=0, description="0: no limit.")

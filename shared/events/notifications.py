@@ -61,6 +61,9 @@ class SendNotification(EventData):
     case_reference: str | None = None
     crisis_id: str | None = None
     officer: OfficerCard | None = None
+    sender: Literal["notifier", "duty_line"] = Field(default="notifier", description=(
+        "Which of our numbers an SMS comes from: the notifier's own, or the duty line's, whose replies reach "
+        "intake (a welfare question, whose answer comes back by SMS)."))
 
     @model_validator(mode="after")
     def _address_for_channel(self) -> SendNotification:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from shared.events import crisis, deadlines, directory, incidents, notifications, privacy, reports, travellers
+from shared.events import crisis, deadlines, directory, incidents, notifications, privacy, reports, travellers, welfare
 from shared.events.envelope import CloudEvent, EventData, InvalidEvent, describe_validation_error
 
 EVENT_MODELS: tuple[type[EventData], ...] = (
@@ -26,6 +26,9 @@ EVENT_MODELS: tuple[type[EventData], ...] = (
     deadlines.DeadlineMissed,
     privacy.PrivacyRequested,
     privacy.PrivacyAnswered,
+    welfare.WelfareAsked,
+    welfare.WelfareReplied,
+    welfare.WelfareAnswered,
 )
 MODELS_BY_TYPE: dict[str, type[EventData]] = {model.TYPE: model for model in EVENT_MODELS}
 

@@ -143,6 +143,11 @@ async def test_affected_and_joining_travellers_are_notified_in_their_language(en
         assert command["template"] == "crisis_alert" and command["priority"] == "crisis"
         assert command["params"]["hotline_number"] == crisis["hotline_number"]
     assert {c["channel"] for c in commands} == {"sms", "email"}
+    # everyone alerted, joiners too, can be asked whether they are safe (welfare checks)
+    contacts = await env.pool.fetch("SELECT person_id, phone, language FROM crisis_contacts WHERE crisis_id = $1",
+                                    crisis["crisis_id"])
+    assert {(c["person_id"], c["phone"], c["language"]) for c in contacts} == {
+        (f"t{n}", f"+32470{n:06d}", "nl") for n in [*range(THRESHOLD), 50]}
 
 
 async def test_restart_in_the_middle_of_a_burst(env: Env) -> None:

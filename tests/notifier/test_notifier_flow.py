@@ -367,3 +367,21 @@ async def test_a_twilio_500_is_looked_up_before_any_resend(running: Running, twi
                                     template="crisis_alert", params=crisis_params(), crisis_id=crisis_id)
     assert await _final(running, command.notification_id, {"delivered"}) == "delivered"
     assert len(twilio.sent_to(str(recipient.phone))) == 1
+
+
+async def test_a_welfare_question_goes_out_from_the_duty_line(running: Running, twilio: TwilioFake) -> None:
+    """Its answer must reach intake, which reads the duty line's replies; other messages keep the notifier's number."""
+    crisis_id = unique("crisis-")
+    asked, alerted = sms_recipient(), sms_recipient()
+    question = await running.command(purpose=f"crisis:{crisis_id}:welfare:q", recipient=asked, language="nl",
+                                     template="welfare_question", params={**crisis_params(), "reminder": False},
+                                     priority="crisis", crisis_id=crisis_id, sender="duty_line")
+    alert = await running.command(purpose=f"crisis:{crisis_id}:alert", recipient=alerted, language="nl",
+                                  template="crisis_alert", params=crisis_params(), priority="crisis",
+                                  crisis_id=crisis_id)
+    for command in (question, alert):
+        await _final(running, command.notification_id, {"delivered"})
+    [sent] = twilio.sent_to(str(asked.phone))
+    assert sent["from"] == running.settings.duty_line_number != running.settings.twilio_from_number
+    assert "Antwoord 1 als u veilig bent, 2 als u hulp nodig hebt" in sent["body"]
+    assert twilio.sent_to(str(alerted.phone))[0]["from"] == running.settings.twilio_from_number

@@ -22,6 +22,9 @@ PARAMS: dict[str, Any] = {
     "event": "missed",
     "due_by": "2026-12-12T22:59:59Z",
     "console_url": "https://consular.example.org/intake/console",
+    "reminder": True,
+    "safe_url": "https://crisis.example.org/public/welfare/abc.def",
+    "help_url": "https://crisis.example.org/public/welfare/abc.ghi",
 }
 
 
@@ -60,6 +63,21 @@ def test_crisis_alert_carries_the_hotline(renderer: Renderer, language: str) -> 
     assert "+32 2 501 81 12" in rendered.sms
     assert "+32 2 501 81 12" in rendered.text
     assert 'href="tel:+3225018112"' in rendered.html
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("reminder", [False, True])
+def test_the_welfare_question_says_how_to_answer_under_two_segments(renderer: Renderer, language: str,
+                                                                    reminder: bool) -> None:
+    long_title = {**PARAMS, "reminder": reminder, "crisis_title": "Earthquake " + "and aftershocks " * 20}
+    rendered = renderer.render("welfare_question", language, long_title)
+    assert "1" in rendered.sms and "2" in rendered.sms and "+32 2 501 81 12" in rendered.sms
+    assert rendered.sms_info.encoding is Encoding.GSM7 and rendered.sms_info.segments <= 2, rendered.sms
+    assert ("REMINDER" in rendered.sms or "RAPPEL" in rendered.sms or "HERINNERING" in rendered.sms
+            or "ERINNERUNG" in rendered.sms) is reminder
+    for link in (PARAMS["safe_url"], PARAMS["help_url"]):
+        assert link in rendered.text and f'href="{link}"' in rendered.html
+    assert PARAMS["safe_url"] not in rendered.sms, "no links by SMS: the answer is 1 or 2"
 
 
 def test_languages_differ(renderer: Renderer) -> None:

@@ -65,6 +65,16 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "request_id": "r-1", "service": "intake", "kind": "erasure", "answered_at": NOW.isoformat(),
         "items": [{"category": "case", "item_id": "BE-2026-000042", "outcome": "legal_hold",
                    "note": "under legal hold: reported, not erased"}]},
+    "be.diplomatie.welfare.asked": {
+        "check_id": "w-1", "crisis_id": "c-1", "crisis_title": "Earthquake", "hotline_number": "+3225011000",
+        "person_id": "t-1", "phone": "+32470123456", "language": "nl", "step": "question",
+        "asked_at": NOW.isoformat(), "open_until": NOW.isoformat()},
+    "be.diplomatie.welfare.replied": {"check_id": "w-1", "crisis_id": "c-1", "person_id": "t-1",
+                                      "answer": "needs_help", "channel": "web", "language": "fr",
+                                      "email": "marie@example.org", "at": NOW.isoformat()},
+    "be.diplomatie.welfare.answered": {"crisis_id": "c-1", "person_id": "t-1", "answer": "needs_help",
+                                       "channel": "sms", "text": "2", "case_reference": "BE-2026-000042",
+                                       "at": NOW.isoformat()},
 }
 CONTRACT_TYPES = {
     "travellers.registrations": {"be.diplomatie.traveller.registered", "be.diplomatie.traveller.cancelled"},
@@ -74,6 +84,7 @@ CONTRACT_TYPES = {
     "crisis.status": {"be.diplomatie.crisis.activated", "be.diplomatie.crisis.updated",
                       "be.diplomatie.crisis.closed"},
     "notifications.status": {"be.diplomatie.notification.status"},
+    "welfare.answers": {"be.diplomatie.welfare.answered"},
 }
 
 

@@ -410,13 +410,55 @@ async def crisis_state(conn: asyncpg.Connection, *, crisis_id: str, title: str, 
             " hotline_number = excluded.hotline_number, updated_at = now()", crisis_id, title, hotline_number)
     else:
         await conn.execute("DELETE FROM active_crises WHERE crisis_id = $1", crisis_id)
+        await conn.execute("DELETE FROM welfare_questions WHERE crisis_id = $1", crisis_id)
+
+
+# --- welfare checks ------------------------------------------------------------------------------------------
+
+async def welfare_asked(conn: asyncpg.Connection, *, phone: str, crisis_id: str, check_id: str, person_id: str,
+                        language: str, crisis_title: str, hotline_number: str, email: str | None,
+                        asked_at: datetime, open_until: datetime) -> None:
+    """The number's open question in this crisis (the latest asked wins; a late copy of an older one loses)."""
+    await conn.execute(
+        """INSERT INTO welfare_questions AS q (phone, crisis_id, check_id, person_id, language, crisis_title,
+                                              hotline_number, email, asked_at, open_until)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (phone, crisis_id) DO UPDATE
+           SET check_id = EXCLUDED.check_id, person_id = EXCLUDED.person_id, language = EXCLUDED.language,
+               crisis_title = EXCLUDED.crisis_title, hotline_number = EXCLUDED.hotline_number,
+               email = EXCLUDED.email, asked_at = EXCLUDED.asked_at, open_until = EXCLUDED.open_until
+           WHERE q.asked_at <= EXCLUDED.asked_at""",
+        phone, crisis_id, check_id, person_id, language, crisis_title, hotline_number, email, asked_at, open_until)
+
+
+async def open_welfare_question(conn: asyncpg.Connection, phone: str, now: datetime) -> dict[str, Any] | None:
+    """The latest question still open for this number, in a crisis still active."""
+    row = await conn.fetchrow(
+        "SELECT q.* FROM welfare_questions q JOIN active_crises a USING (crisis_id)"
+        " WHERE q.phone = $1 AND q.open_until > $2 ORDER BY q.asked_at DESC LIMIT 1", phone, now)
+    return dict(row) if row else None
+
+
+async def crisis_facts(conn: asyncpg.Connection, crisis_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow("SELECT title, hotline_number FROM active_crises WHERE crisis_id = $1", crisis_id)
+    return dict(row) if row else None
+
+
+async def traveller_location(conn: asyncpg.Connection, traveller_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow("SELECT country, city, lat, lon FROM registered_travellers WHERE traveller_id = $1",
+                              traveller_id)
+    return {k: v for k, v in dict(row).items() if v is not None} if row else None
+
+
+async def link_case_to_crisis(conn: asyncpg.Connection, reference: str, crisis_id: str) -> None:
+    await conn.execute("UPDATE reports SET crisis_id = $2 WHERE reference = $1", reference, crisis_id)
 
 
 
 # --- search of cases and the charter board (the duty officers' console) ----------------------------------------
 
 _CASE_COLUMNS = (
-    "r.reference, r.status, r.kind, r.received_at, r.reply_due_by, r.provisional_reply_due_by, r.post,"
+    "r.reference, r.status, r.kind, r.received_at, r.reply_due_by, r.provisional_reply_due_by, r.post, r.crisis_id,"
     " o.name AS officer_name, o.role AS officer_role, o.phone AS officer_phone, o.email AS officer_email"
 )
 
@@ -441,8 +483,9 @@ async def search_cases(conn: asyncpg.Connection, *, reference_prefix: str | None
 
 async def charter_board(conn: asyncpg.Connection, *, horizon: datetime, officer_email: str | None,
                         post_id: str | None, limit: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Open cases whose reply is due before `horizon` (earliest first), and open complex cases whose provisional
-    reply is due before `horizon` with none sent yet (a provisional reply message that did not fail)."""
+    """Open cases whose reply is due before `horizon` (crisis cases first, then earliest first), and open complex
+    cases whose provisional reply is due before `horizon` with none sent yet (a provisional reply message that did
+    not fail)."""
     filters = ("r.status NOT IN ('closed', 'forwarded')"
                " AND ($2::text IS NULL OR o.login = $2 OR lower(o.email) = lower($2))"
                " AND ($3::text IS NULL OR r.post_id = $3)")
@@ -450,7 +493,7 @@ async def charter_board(conn: asyncpg.Connection, *, horizon: datetime, officer_
     replies = await conn.fetch(
         f"SELECT {_CASE_COLUMNS} FROM reports r JOIN officers o USING (officer_id)"
         f" WHERE {filters} AND (r.answered_by IS NULL OR r.answered_by = 'provisional_reply')"
-        " AND r.reply_due_by <= $1 ORDER BY r.reply_due_by, r.reference LIMIT $4",
+        " AND r.reply_due_by <= $1 ORDER BY (r.crisis_id IS NULL), r.reply_due_by, r.reference LIMIT $4",
         horizon, officer_email, post_id, limit)
     provisional = await conn.fetch(
         f"SELECT {_CASE_COLUMNS} FROM reports r JOIN officers o USING (officer_id)"
@@ -458,7 +501,7 @@ async def charter_board(conn: asyncpg.Connection, *, horizon: datetime, officer_
         "   AND (r.answered_by IS NULL OR r.answered_by = 'provisional_reply')"
         "   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.reference = r.reference AND m.direction = 'out'"
         "                   AND m.purpose LIKE 'provisional\\_reply%' AND m.status NOT IN ('failed', 'undeliverable'))"
-        " ORDER BY r.provisional_reply_due_by, r.reference LIMIT $4",
+        " ORDER BY (r.crisis_id IS NULL), r.provisional_reply_due_by, r.reference LIMIT $4",
         horizon, officer_email, post_id, limit)
     return [dict(r) for r in replies], [dict(r) for r in provisional]
 

@@ -297,3 +297,42 @@ SURVEY_PAGE_UNKNOWN: T = {
     Language.FR: "Ce lien n'est pas valable.", Language.NL: "Deze link is niet geldig.",
     Language.DE: "Dieser Link ist ungültig.", Language.EN: "This link is not valid.",
 }
+
+
+# --- welfare answers (an SMS reply to "are you safe?") ----------------------------------------------------------
+
+WELFARE_SAFE: T = {
+    Language.FR: "Merci. Nous avons noté que vous êtes en sécurité. Ligne de crise: {hotline}",
+    Language.NL: "Dank u. We hebben genoteerd dat u veilig bent. Crisislijn: {hotline}",
+    Language.DE: "Danke. Wir haben vermerkt, dass Sie in Sicherheit sind. Krisentelefon: {hotline}",
+    Language.EN: "Thank you. We have noted that you are safe. Crisis hotline: {hotline}",
+}
+
+WELFARE_HELP: T = {
+    Language.FR: "Nous avons ouvert le dossier {reference}. Un agent va vous contacter. "
+                 "En danger immédiat, appelez la ligne de crise: {hotline}",
+    Language.NL: "We hebben dossier {reference} geopend. Een medewerker neemt contact met u op. "
+                 "In acuut gevaar, bel de crisislijn: {hotline}",
+    Language.DE: "Wir haben den Vorgang {reference} eröffnet. Ein Mitarbeiter wird Sie kontaktieren. "
+                 "Bei akuter Gefahr rufen Sie das Krisentelefon an: {hotline}",
+    Language.EN: "We have opened case {reference}. An officer will contact you. "
+                 "If you are in immediate danger, call the crisis hotline: {hotline}",
+}
+
+WELFARE_UNCLEAR: T = {
+    Language.FR: "Merci, un agent va lire votre message. Répondez 1 si vous êtes en sécurité, 2 si vous avez "
+                 "besoin d'aide. Ligne de crise: {hotline}",
+    Language.NL: "Dank u, een medewerker leest uw bericht. Antwoord 1 als u veilig bent, 2 als u hulp nodig "
+                 "hebt. Crisislijn: {hotline}",
+    Language.DE: "Danke, ein Mitarbeiter liest Ihre Nachricht. Antworten Sie 1, wenn Sie in Sicherheit sind, 2, "
+                 "wenn Sie Hilfe brauchen. Krisentelefon: {hotline}",
+    Language.EN: "Thank you, an officer will read your message. Reply 1 if you are safe, 2 if you need help. "
+                 "Crisis hotline: {hotline}",
+}
+
+WELFARE_CASE_DESCRIPTION: T = {
+    Language.FR: "Demande d'aide en réponse à la vérification de sécurité: {crisis}.",
+    Language.NL: "Hulpvraag als antwoord op de veiligheidscheck: {crisis}.",
+    Language.DE: "Hilfeersuchen als Antwort auf die Sicherheitsabfrage: {crisis}.",
+    Language.EN: "Request for help in answer to the welfare check: {crisis}.",
+}

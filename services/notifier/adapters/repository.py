@@ -31,6 +31,7 @@ class NewNotification:
     encoding: str | None
     status: DeliveryStatus
     reason: str | None
+    sender: str = "notifier"
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Claimed:
     claimed_at: datetime
     provider_id: str | None
     opted_out: bool
+    sender: str = "notifier"
 
 
 @dataclass(frozen=True)
@@ -67,14 +69,14 @@ async def insert_notification(conn: asyncpg.Connection, n: NewNotification) -> b
         """WITH row AS (
                INSERT INTO notifications (notification_id, dedup_key, purpose, channel, recipient, language,
                    template, priority, case_reference, crisis_id, subject, body, html, segments, encoding, status,
-                   reason, send_state)
-               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
+                   reason, send_state, sender)
+               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)
                ON CONFLICT DO NOTHING RETURNING notification_id, status, reason)
            INSERT INTO status_history (notification_id, status, reason, source)
            SELECT notification_id, status, reason, 'command' FROM row RETURNING true""",
         n.notification_id, n.dedup_key, n.purpose, n.channel, n.recipient, n.language, n.template, n.priority,
         n.case_reference, n.crisis_id, n.subject, n.body, n.html, n.segments, n.encoding, n.status.value, n.reason,
-        "done" if done else "pending",
+        "done" if done else "pending", n.sender,
     )
     return bool(inserted)
 
@@ -103,7 +105,7 @@ async def remove_opt_out(conn: asyncpg.Connection, address: str) -> bool:
 
 
 _CLAIM_COLUMNS = """n.id, n.notification_id, n.channel, n.recipient, n.subject, n.body, n.html, n.priority,
-    n.dispatches, n.claimed_at, n.provider_id,
+    n.dispatches, n.claimed_at, n.provider_id, n.sender,
     (n.channel = 'sms' AND EXISTS (SELECT 1 FROM opt_outs o WHERE o.address = n.recipient)) AS opted_out"""
 
 

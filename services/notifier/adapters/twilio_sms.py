@@ -39,12 +39,12 @@ class TwilioSms:
     async def close(self) -> None:
         await self.http.close()
 
-    async def send(self, *, to: str, body: str, status_callback: str | None) -> str:
+    async def send(self, *, to: str, body: str, status_callback: str | None, from_number: str | None = None) -> str:
         """The message sid; raises Rejected, Transient or Ambiguous."""
         try:
             async with asyncio.timeout(self.timeout):
                 message = await self.client.messages.create_async(
-                    to=to, from_=self.from_number, body=body, status_callback=status_callback)
+                    to=to, from_=from_number or self.from_number, body=body, status_callback=status_callback)
         except TimeoutError as exc:
             raise Ambiguous("no answer in time") from exc
         except aiohttp.ClientConnectorError as exc:  # never reached the server: nothing sent
@@ -66,12 +66,13 @@ class TwilioSms:
             raise Rejected(from_error_code(int(code)), f"twilio {code}") from exc
         return str(message.sid)
 
-    async def find(self, *, to: str, body: str, since: datetime, exclude: frozenset[str] = frozenset()) -> str | None:
+    async def find(self, *, to: str, body: str, since: datetime, exclude: frozenset[str] = frozenset(),
+                   from_number: str | None = None) -> str | None:
         """After an ambiguous call: the sid of a message to `to` with this body created since `since`, if any."""
         cutoff = since - timedelta(seconds=60)
         try:
             async with asyncio.timeout(self.timeout):
-                messages = await self.client.messages.list_async(to=to, from_=self.from_number, limit=50,
+                messages = await self.client.messages.list_async(to=to, from_=from_number or self.from_number, limit=50,
                                                                  page_size=50)
         except (TimeoutError, aiohttp.ClientError, OSError, TwilioException) as exc:
             raise Transient(f"lookup failed: {type(exc).__name__}") from exc

@@ -1,0 +1,379 @@
+"""Welfare checks over PostgreSQL: contacts, rounds, the escalation steps, answers, counts and lists.
+
+A round is written at once (one row per person, due now) and its messages are sent by `take_due_steps`, which
+moves a batch of due rows and enqueues their messages in one transaction (`FOR UPDATE SKIP LOCKED`: workers
+share the work; a crash rolls back both, so no step is taken twice and none is lost). Answers come from
+`welfare.answers`; the latest one of each person counts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from services.crisis_center.domain import texts
+from services.crisis_center.domain.engine import Recipient
+from services.crisis_center.domain.welfare import (
+    STATUSES,
+    LinkClaim,
+    Step,
+    make_token,
+    next_step,
+)
+from services.crisis_center.records import Publishing, audit
+from shared.events.notifications import Recipient as WireRecipient
+from shared.events.notifications import SendNotification, notification_id_for
+from shared.events.welfare import WelfareAnswered, WelfareAsked, WelfareReplied
+from shared.kafka.outbox import OutboxRow, enqueue, enqueue_many, prepare
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+_REPLY_NAMESPACE = uuid.UUID("5a7e0c1d-3b2f-4e6a-9c8d-1f0e2d3c4b5a")
+
+
+@dataclass(frozen=True)
+class Links:
+    """How answer links are made: the signing key, the public base URL, and how long they stay valid."""
+
+    key: bytes
+    base_url: str
+    valid_for: timedelta
+
+    def url(self, claim: LinkClaim) -> str:
+        return f"{self.base_url.rstrip('/')}/public/welfare/{make_token(self.key, claim)}"
+
+
+# contacts ---------------------------------------------------------------------------------------------------------
+async def record_contacts(conn: asyncpg.Connection, crisis_id: str, recipients: Sequence[Recipient],
+                          at: datetime) -> None:
+    """Everyone a crisis alerts can later be asked whether they are safe (called with the alert's transaction)."""
+    if recipients:
+        await conn.executemany(
+            """INSERT INTO crisis_contacts(crisis_id, person_id, phone, email, language, source, added_at)
+               VALUES ($1, $2, $3, $4, $5, 'registration', $6)
+               ON CONFLICT (crisis_id, person_id) DO UPDATE
+               SET phone = EXCLUDED.phone, email = EXCLUDED.email, language = EXCLUDED.language""",
+            [(crisis_id, r.traveller_id, r.phone, r.email, texts.as_language(r.language), at) for r in recipients])
+
+
+# rounds -------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Round:
+    check_id: str
+    crisis_id: str
+    recipients: int
+
+
+class CrisisNotActive(Exception):
+    pass
+
+
+async def start_round(*, pool: asyncpg.Pool, crisis_id: str, actor: str, escalate_after_minutes: int,
+                      now: datetime) -> Round | None:
+    """A new round asking every contact of the crisis; None when there is no such crisis. A person still being
+    chased by an earlier round stops being so: the new question replaces it."""
+    check_id = uuid.uuid4().hex
+    async with pool.acquire() as conn, conn.transaction():
+        crisis = await conn.fetchrow("SELECT status FROM crises WHERE crisis_id = $1 FOR SHARE", crisis_id)
+        if crisis is None:
+            return None
+        if crisis["status"] != "active":
+            raise CrisisNotActive(crisis_id)
+        await conn.execute(
+            "INSERT INTO welfare_checks(check_id, crisis_id, started_at, started_by, escalate_after_minutes,"
+            " recipients) VALUES ($1, $2, $3, $4, $5, 0)", check_id, crisis_id, now, actor, escalate_after_minutes)
+        await conn.execute("UPDATE welfare_questions SET due_at = NULL WHERE crisis_id = $1 AND due_at IS NOT NULL",
+                           crisis_id)
+        status = await conn.execute(
+            "INSERT INTO welfare_questions(check_id, person_id, crisis_id, step, due_at)"
+            " SELECT $1, person_id, crisis_id, 'pending', $3 FROM crisis_contacts WHERE crisis_id = $2",
+            check_id, crisis_id, now)
+        recipients = int(status.split()[-1])
+        await conn.execute("UPDATE welfare_checks SET recipients = $2 WHERE check_id = $1", check_id, recipients)
+        await conn.execute(
+            "INSERT INTO crisis_timeline(crisis_id, at, event, actor, affected_count, detail)"
+            " VALUES ($1, $2, 'welfare_check', $3, NULL, $4)",
+            crisis_id, now, actor, {"check_id": check_id, "recipients": recipients,
+                                    "escalate_after_minutes": escalate_after_minutes})
+        await audit(conn, actor=actor, action="crisis.welfare_check", target=crisis_id, at=now,
+                    detail={"check_id": check_id, "recipients": recipients})
+    log.info("welfare_round_started", crisis_id=crisis_id, check_id=check_id, recipients=recipients)
+    return Round(check_id, crisis_id, recipients)
+
+
+_DUE = """
+SELECT q.check_id, q.person_id, q.crisis_id, q.step, q.asked_at, c.phone, c.email, c.language,
+       w.escalate_after_minutes, w.started_at, k.title, k.hotline_number, k.status
+FROM welfare_questions q
+JOIN crisis_contacts c ON c.crisis_id = q.crisis_id AND c.person_id = q.person_id
+JOIN welfare_checks w ON w.check_id = q.check_id
+JOIN crises k ON k.crisis_id = q.crisis_id
+WHERE q.due_at <= $1
+ORDER BY q.due_at
+LIMIT $2
+FOR UPDATE OF q SKIP LOCKED
+"""
+
+
+async def take_due_steps(*, pool: asyncpg.Pool, now: datetime, batch: int, can_call: bool, links: Links,
+                         publishing: Publishing) -> int:
+    """Take up to `batch` due steps in one transaction; the number taken (0: nothing was due)."""
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(_DUE, now, batch)
+        if not rows:
+            return 0
+        updates: list[tuple[Any, ...]] = []
+        outbox: list[OutboxRow] = []
+        for row in rows:
+            if row["status"] != "active":  # a closed crisis asks nothing more
+                updates.append((row["check_id"], row["person_id"], row["step"], None, row["asked_at"]))
+                continue
+            move = next_step(row["step"], asked_at=row["asked_at"], now=now,
+                             escalate_after=timedelta(minutes=row["escalate_after_minutes"]),
+                             can_call=can_call and row["phone"] is not None)
+            if move is None:
+                updates.append((row["check_id"], row["person_id"], row["step"], None, row["asked_at"]))
+                continue
+            asked_at = row["asked_at"] or now
+            updates.append((row["check_id"], row["person_id"], move.step, move.due_at, asked_at))
+            if move.message in ("question", "reminder"):
+                outbox += _question_rows(row, reminder=move.message == "reminder", now=now, links=links,
+                                         publishing=publishing)
+        await conn.executemany(
+            "UPDATE welfare_questions SET step = $3, due_at = $4, asked_at = $5 WHERE check_id = $1 AND person_id = $2",
+            updates)
+        await enqueue_many(conn, outbox)
+    return len(rows)
+
+
+def _question_rows(row: asyncpg.Record, *, reminder: bool, now: datetime, links: Links,
+                   publishing: Publishing) -> list[OutboxRow]:
+    """The question (or reminder) by SMS from the duty line and by email with two answer links, and the fact that
+    it was asked (for intake, which reads the reply)."""
+    check_id, person_id, crisis_id = row["check_id"], row["person_id"], row["crisis_id"]
+    language = texts.as_language(row["language"])
+    step = "reminder" if reminder else "question"
+    purpose = f"crisis:{crisis_id}:welfare:{check_id}:{step}:{person_id}"
+    params: dict[str, Any] = {"crisis_title": row["title"], "hotline_number": row["hotline_number"],
+                              "reminder": reminder}
+    rows: list[OutboxRow] = []
+    for channel, address in (("sms", row["phone"]), ("email", row["email"])):
+        if not address:
+            continue
+        extra = {} if channel == "sms" else {
+            "safe_url": links.url(LinkClaim(check_id, person_id, "safe")),
+            "help_url": links.url(LinkClaim(check_id, person_id, "needs_help"))}
+        notification_id = notification_id_for(purpose, channel, address)
+        command = SendNotification(
+            notification_id=notification_id, purpose=purpose, channel=channel,  # type: ignore[arg-type]
+            recipient=WireRecipient(phone=address if channel == "sms" else None,
+                                    email=address if channel == "email" else None, traveller_id=person_id),
+            language=language, template="welfare_question", priority="crisis", crisis_id=crisis_id,
+            params={**params, **extra}, sender="duty_line" if channel == "sms" else "notifier")
+        rows.append(prepare(command, source=publishing.source, topic_prefix=publishing.topic_prefix,
+                            event_id=f"send:{notification_id}"))
+    asked = WelfareAsked(check_id=check_id, crisis_id=crisis_id, crisis_title=row["title"],
+                         hotline_number=row["hotline_number"], person_id=person_id, phone=row["phone"],
+                         email=row["email"], language=language, step=step, asked_at=now,
+                         open_until=row["started_at"] + links.valid_for)
+    rows.append(prepare(asked, source=publishing.source, topic_prefix=publishing.topic_prefix,
+                        event_id=f"asked:{check_id}:{step}:{person_id}"))
+    return rows
+
+
+async def seconds_to_next_step(*, pool: asyncpg.Pool, now: datetime) -> float | None:
+    due = await pool.fetchval("SELECT min(due_at) FROM welfare_questions WHERE due_at IS NOT NULL")
+    return None if due is None else max(0.0, (due - now).total_seconds())
+
+
+# answers ------------------------------------------------------------------------------------------------------------
+class LinkRefused(Exception):
+    """A valid signature, but the link cannot be used (its round is over, or unknown)."""
+
+    def __init__(self, reason: str, *, gone: bool) -> None:
+        super().__init__(reason)
+        self.gone = gone
+
+
+async def answer_by_link(*, pool: asyncpg.Pool, claim: LinkClaim, now: datetime, valid_for: timedelta,
+                         publishing: Publishing) -> bool:
+    """Record an answer given through an email link, for intake to turn into `welfare.answered`. False when the
+    person's latest answer by link in this round is this one already (a second click, a mail scanner): nothing
+    is sent again."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            """SELECT q.step, w.started_at, k.status, c.phone, c.email, c.language,
+                      (SELECT s.answer FROM welfare_status s
+                       WHERE s.crisis_id = q.crisis_id AND s.person_id = q.person_id
+                         AND s.check_id = q.check_id AND s.channel = 'email') AS link_answer
+               FROM welfare_questions q
+               JOIN welfare_checks w ON w.check_id = q.check_id
+               JOIN crises k ON k.crisis_id = q.crisis_id
+               JOIN crisis_contacts c ON c.crisis_id = q.crisis_id AND c.person_id = q.person_id
+               WHERE q.check_id = $1 AND q.person_id = $2 FOR UPDATE OF q""", claim.check_id, claim.person_id)
+        if row is None:
+            raise LinkRefused("no such question", gone=True)
+        if row["status"] != "active":
+            raise LinkRefused("the crisis is closed", gone=True)
+        if now > row["started_at"] + valid_for:
+            raise LinkRefused("the link has expired", gone=True)
+        if row["link_answer"] == claim.answer:
+            return False
+        crisis_id = await conn.fetchval("SELECT crisis_id FROM welfare_checks WHERE check_id = $1", claim.check_id)
+        reply = WelfareReplied(check_id=claim.check_id, crisis_id=crisis_id, person_id=claim.person_id,
+                               answer=claim.answer, channel="email", language=texts.as_language(row["language"]),
+                               phone=row["phone"], email=row["email"], at=now)
+        event_id = str(uuid.uuid5(_REPLY_NAMESPACE, f"{claim.check_id}|{claim.person_id}|{claim.answer}|"
+                                                    f"{now.isoformat()}"))
+        await enqueue(conn, reply, source=publishing.source, topic_prefix=publishing.topic_prefix, event_id=event_id)
+        # Recorded at once as this round's link answer, so a second click is recognised before intake answers.
+        await _apply_answer(conn, crisis_id=crisis_id, person_id=claim.person_id, answer=claim.answer,
+                            channel="email", text=None, case_reference=None, check_id=claim.check_id, at=now)
+    return True
+
+
+async def _apply_answer(conn: asyncpg.Connection, *, crisis_id: str, person_id: str, answer: str, channel: str,
+                        text: str | None, case_reference: str | None, check_id: str | None, at: datetime) -> bool:
+    """The person's latest answer (an older one arriving late changes nothing) and the end of their escalation."""
+    written = await conn.fetchval(
+        """INSERT INTO welfare_status AS s (crisis_id, person_id, answer, channel, answer_text, case_reference,
+                                           check_id, at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (crisis_id, person_id) DO UPDATE
+           SET answer = EXCLUDED.answer, channel = EXCLUDED.channel, answer_text = EXCLUDED.answer_text,
+               case_reference = COALESCE(EXCLUDED.case_reference,
+                                         CASE WHEN EXCLUDED.answer = s.answer THEN s.case_reference END),
+               check_id = EXCLUDED.check_id, at = EXCLUDED.at
+           WHERE s.at <= EXCLUDED.at
+           RETURNING true""",
+        crisis_id, person_id, answer, channel, text, case_reference, check_id, at)
+    await conn.execute(
+        "UPDATE welfare_questions SET answered_at = COALESCE(answered_at, $3), due_at = NULL"
+        " WHERE crisis_id = $1 AND person_id = $2 AND asked_at IS NOT NULL AND asked_at <= $3",
+        crisis_id, person_id, at)
+    return bool(written)
+
+
+async def record_answer(conn: asyncpg.Connection, data: WelfareAnswered) -> bool:
+    """An answer from `welfare.answers`; False when the crisis is not ours (nothing to count it in)."""
+    if await conn.fetchval("SELECT 1 FROM crises WHERE crisis_id = $1", data.crisis_id) is None:
+        return False
+    await _apply_answer(conn, crisis_id=data.crisis_id, person_id=data.person_id, answer=data.answer,
+                        channel=data.channel, text=data.text, case_reference=data.case_reference,
+                        check_id=data.check_id, at=data.at)
+    return True
+
+
+# reading ----------------------------------------------------------------------------------------------------------
+_PEOPLE = """
+WITH latest AS (
+    SELECT DISTINCT ON (q.person_id) q.person_id, q.step, q.check_id, q.asked_at
+    FROM welfare_questions q JOIN welfare_checks w ON w.check_id = q.check_id
+    WHERE q.crisis_id = $1
+    ORDER BY q.person_id, w.started_at DESC
+)
+SELECT c.person_id, c.source, c.language, c.phone, c.email, c.added_at,
+       s.answer, s.channel, s.answer_text, s.case_reference, s.at AS answered_at,
+       l.step, l.check_id, l.asked_at,
+       CASE WHEN s.answer IS NOT NULL THEN s.answer
+            WHEN l.step = 'to_phone' THEN 'unreachable'
+            ELSE 'no_answer' END AS status
+FROM crisis_contacts c
+LEFT JOIN welfare_status s ON s.crisis_id = c.crisis_id AND s.person_id = c.person_id
+LEFT JOIN latest l ON l.person_id = c.person_id
+WHERE c.crisis_id = $1
+"""
+
+
+async def counts(*, pool: asyncpg.Pool, crisis_id: str) -> dict[str, int] | None:
+    """The welfare counts of a crisis; None when there is no such crisis."""
+    async with pool.acquire() as conn:
+        if await conn.fetchval("SELECT 1 FROM crises WHERE crisis_id = $1", crisis_id) is None:
+            return None
+        return await counts_in(conn, crisis_id)
+
+
+async def counts_in(conn: asyncpg.Connection, crisis_id: str) -> dict[str, int]:
+    row = await conn.fetchrow(
+        f"""SELECT count(*) FILTER (WHERE status = 'safe') AS safe,
+                   count(*) FILTER (WHERE status = 'needs_help') AS needs_help,
+                   count(*) FILTER (WHERE status = 'unclear') AS unclear,
+                   count(*) FILTER (WHERE status = 'no_answer') AS no_answer,
+                   count(*) FILTER (WHERE status = 'unreachable') AS unreachable,
+                   count(*) FILTER (WHERE source = 'check_in') AS checked_in
+            FROM ({_PEOPLE}) people""", crisis_id)
+    return {name: int(row[name]) for name in STATUSES}
+
+
+async def people(*, pool: asyncpg.Pool, crisis_id: str, status: str | None, limit: int,
+                 after: str | None) -> list[dict[str, Any]] | None:
+    """A page of the crisis's people, by person id, with where their answer or escalation stands."""
+    async with pool.acquire() as conn:
+        if await conn.fetchval("SELECT 1 FROM crises WHERE crisis_id = $1", crisis_id) is None:
+            return None
+        if status == "checked_in":
+            where, args = "source = 'check_in'", []
+        elif status is not None:
+            where, args = "status = $4", [status]
+        else:
+            where, args = "true", []
+        rows = await conn.fetch(
+            f"SELECT * FROM ({_PEOPLE}) people WHERE person_id > $2 AND {where} ORDER BY person_id LIMIT $3",
+            crisis_id, after or "", limit, *args)
+    return [_person(dict(r)) for r in rows]
+
+
+def _person(row: dict[str, Any]) -> dict[str, Any]:
+    step: Step | None = row["step"]
+    return {
+        "person_id": row["person_id"], "status": row["status"], "source": row["source"],
+        "language": row["language"], "phone": row["phone"], "email": row["email"],
+        "answer": row["answer"], "channel": row["channel"], "text": row["answer_text"],
+        "case_reference": row["case_reference"], "answered_at": row["answered_at"],
+        "escalation": step, "asked_at": row["asked_at"], "check_id": row["check_id"],
+    }
+
+
+async def forget_crisis(conn: asyncpg.Connection, crisis_id: str) -> None:
+    """At closing: the contacts, rounds and answers go (docs/privacy.md); the timeline keeps the counts."""
+    await conn.execute("DELETE FROM welfare_status WHERE crisis_id = $1", crisis_id)
+    await conn.execute("DELETE FROM welfare_questions WHERE crisis_id = $1", crisis_id)
+    await conn.execute("DELETE FROM welfare_checks WHERE crisis_id = $1", crisis_id)
+    await conn.execute("DELETE FROM crisis_contacts WHERE crisis_id = $1", crisis_id)
+
+
+async def contacts_of(conn: asyncpg.Connection, *, person_ids: Sequence[str], phones: Sequence[str],
+                      emails: Sequence[str]) -> list[dict[str, Any]]:
+    """A person's contacts and answers in every crisis (a privacy request: access or erasure)."""
+    rows = await conn.fetch(
+        """SELECT c.crisis_id, c.person_id, c.phone, c.email, c.language, c.source, c.added_at,
+                  s.answer, s.channel, s.answer_text, s.case_reference, s.at AS answered_at
+           FROM crisis_contacts c
+           LEFT JOIN welfare_status s ON s.crisis_id = c.crisis_id AND s.person_id = c.person_id
+           WHERE c.person_id = ANY($1::text[]) OR c.phone = ANY($2::text[])
+              OR lower(c.email) = ANY($3::text[])
+           ORDER BY c.crisis_id, c.person_id""",
+        list(person_ids), list(phones), [e.lower() for e in emails])
+    return [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in dict(r).items()} for r in rows]
+
+
+async def forget_people(conn: asyncpg.Connection, people: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Delete these (crisis, person) contacts with their rounds and answers; the pairs deleted."""
+    if not people:
+        return []
+    crises, persons = [p[0] for p in people], [p[1] for p in people]
+    for table in ("welfare_status", "welfare_questions"):
+        await conn.execute(
+            f"DELETE FROM {table} t USING unnest($1::text[], $2::text[]) AS p(crisis_id, person_id)"
+            " WHERE t.crisis_id = p.crisis_id AND t.person_id = p.person_id", crises, persons)
+    rows = await conn.fetch(
+        "DELETE FROM crisis_contacts t USING unnest($1::text[], $2::text[]) AS p(crisis_id, person_id)"
+        " WHERE t.crisis_id = p.crisis_id AND t.person_id = p.person_id RETURNING t.crisis_id, t.person_id",
+        crises, persons)
+    return [(r["crisis_id"], r["person_id"]) for r in rows]

@@ -1,0 +1,187 @@
+"""Answers to "are you safe?" at intake: an SMS from a number with an open question is an answer (in each
+language), a help answer opens one case per person and crisis, link answers from the crisis center are
+published the same way, and without an open question an SMS is a distress report as before."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from services.intake.settings import Settings
+from services.intake.worker import Worker
+from shared.events.crisis import CrisisActivated, CrisisClosed
+from shared.events.welfare import WelfareAsked, WelfareReplied
+from shared.kafka.producer import make_producer, publish
+from tests.intake.integration.test_intake_twilio import REF, Sign, moroccan_mobile, post, sid
+from tests.support import bootstrap, consume, eventually
+
+
+@pytest.fixture(scope="module")
+async def producer() -> Any:
+    producer = make_producer(bootstrap(), client_id="intake-welfare-tests")
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+def crisis_data(crisis_id: str) -> dict[str, Any]:
+    return {"crisis_id": crisis_id, "incident_id": None, "title": "Earthquake in Kathmandu", "status": "active",
+            "affected_count": 60, "threshold": 50, "hotline_number": "+3225011000",
+            "area": {"country": "NP"}, "activated_at": datetime.now(UTC), "closed_at": None}
+
+
+async def ask(producer: Any, settings: Settings, pool: asyncpg.Pool, *, crisis_id: str, phone: str | None,
+              language: str, person_id: str, email: str | None = None) -> str:
+    check_id = uuid.uuid4().hex
+    now = datetime.now(UTC)
+    await publish(producer, WelfareAsked(
+        check_id=check_id, crisis_id=crisis_id, crisis_title="Earthquake in Kathmandu", hotline_number="+3225011000",
+        person_id=person_id, phone=phone, email=email, language=language,  # type: ignore[arg-type]
+        step="question", asked_at=now, open_until=now + timedelta(days=14)),
+        source="/tests", topic_prefix=settings.kafka_topic_prefix)
+    if phone:
+        await eventually(lambda: pool.fetchval("SELECT 1 FROM welfare_questions WHERE phone = $1 AND check_id = $2",
+                                               phone, check_id))
+    return check_id
+
+
+async def active_crisis(producer: Any, settings: Settings, pool: asyncpg.Pool) -> str:
+    crisis_id = f"crisis-{uuid.uuid4().hex[:8]}"
+    await publish(producer, CrisisActivated.model_validate(crisis_data(crisis_id)), source="/tests",
+                  topic_prefix=settings.kafka_topic_prefix)
+    await eventually(lambda: pool.fetchval("SELECT 1 FROM active_crises WHERE crisis_id = $1", crisis_id))
+    return crisis_id
+
+
+async def answers(settings: Settings, person_id: str, count: int = 1, timeout: float = 20) -> list[dict[str, Any]]:
+    """The person's answers on the topic, one per event id (consumers deduplicate on it; a webhook retried after
+    the outbox relayed the first copy may publish the same event again)."""
+    records = await consume(settings.topic("welfare.answers"), count=count, timeout=timeout,
+                            predicate=lambda r: r.key == person_id.encode())
+    events = {json.loads(r.value)["id"]: json.loads(r.value)["data"] for r in records}
+    return list(events.values())
+
+
+@pytest.mark.parametrize(("language", "safe", "help_", "hotline_word"), [
+    ("fr", "Sain et sauf", "AIDE", "Ligne de crise"), ("nl", "veilig", "hulp", "Crisislijn"),
+    ("de", "in Sicherheit", "Hilfe", "Krisentelefon"), ("en", "1", "2", "hotline")])
+async def test_sms_answers_in_each_language(client: httpx.AsyncClient, worker: Worker, settings: Settings,
+                                            pool: asyncpg.Pool, producer: Any, sign: Sign, language: str, safe: str,
+                                            help_: str, hotline_word: str) -> None:
+    crisis_id = await active_crisis(producer, settings, pool)
+    safe_phone, help_phone = moroccan_mobile(), moroccan_mobile()
+    safe_person, help_person = f"t-{uuid.uuid4().hex[:8]}", f"t-{uuid.uuid4().hex[:8]}"
+    check_id = await ask(producer, settings, pool, crisis_id=crisis_id, phone=safe_phone, language=language,
+                         person_id=safe_person)
+    await ask(producer, settings, pool, crisis_id=crisis_id, phone=help_phone, language=language,
+              person_id=help_person)
+
+    reply = await post(client, sign, "/twilio/sms", {"From": safe_phone, "Body": safe, "MessageSid": sid("SM")})
+    assert reply.status_code == 200 and hotline_word in reply.text and not REF.search(reply.text)
+    [answered] = await answers(settings, safe_person)
+    assert (answered["answer"], answered["channel"], answered["case_reference"], answered["check_id"],
+            answered["crisis_id"]) == ("safe", "sms", None, check_id, crisis_id)
+    assert await pool.fetchval("SELECT count(*) FROM reports WHERE reporter_phone = $1", safe_phone) == 0
+
+    reply = await post(client, sign, "/twilio/sms", {"From": help_phone, "Body": help_, "MessageSid": sid("SM")})
+    found = REF.search(reply.text)
+    assert found, reply.text
+    [answered] = await answers(settings, help_person)
+    assert answered["answer"] == "needs_help" and answered["case_reference"] == found.group()
+    case = await pool.fetchrow("SELECT kind, crisis_id, language, channel FROM reports WHERE reference = $1",
+                               found.group())
+    assert dict(case) == {"kind": "serious_difficulty", "crisis_id": crisis_id, "language": language,
+                          "channel": "sms"}
+
+
+async def test_unclear_answers_a_second_help_and_a_retried_webhook(
+        client: httpx.AsyncClient, worker: Worker, settings: Settings, pool: asyncpg.Pool, producer: Any,
+        sign: Sign) -> None:
+    crisis_id = await active_crisis(producer, settings, pool)
+    phone, person = moroccan_mobile(), f"t-{uuid.uuid4().hex[:8]}"
+    await ask(producer, settings, pool, crisis_id=crisis_id, phone=phone, language="en", person_id=person)
+
+    unclear = await post(client, sign, "/twilio/sms", {"From": phone, "Body": "not safe, the hotel is damaged",
+                                                        "MessageSid": sid("SM")})
+    assert "officer will read" in unclear.text
+    help_sid = sid("SM")
+    first = await post(client, sign, "/twilio/sms", {"From": phone, "Body": "HELP", "MessageSid": help_sid})
+    retried = await post(client, sign, "/twilio/sms", {"From": phone, "Body": "HELP", "MessageSid": help_sid})
+    again = await post(client, sign, "/twilio/sms", {"From": phone, "Body": "2", "MessageSid": sid("SM")})
+    references = {m.group() for m in (REF.search(r.text) for r in (first, retried, again)) if m}
+    assert len(references) == 1, "one case per person and crisis"
+    published = await answers(settings, person, count=4, timeout=8)
+    assert [a["answer"] for a in published] == ["unclear", "needs_help", "needs_help"], "the retry added nothing"
+    assert published[0]["text"] == "not safe, the hotel is damaged"
+    [reference] = references
+    inbound = await pool.fetchval("SELECT count(*) FROM messages WHERE reference = $1 AND direction = 'in'",
+                                  reference)
+    assert inbound == 2, "the retried webhook is not stored twice"
+
+
+async def test_without_an_open_question_an_sms_is_a_report(client: httpx.AsyncClient, worker: Worker,
+                                                           settings: Settings, pool: asyncpg.Pool, producer: Any,
+                                                           sign: Sign) -> None:
+    crisis_id = await active_crisis(producer, settings, pool)
+    asked, stranger = moroccan_mobile(), moroccan_mobile()
+    person = f"t-{uuid.uuid4().hex[:8]}"
+    await ask(producer, settings, pool, crisis_id=crisis_id, phone=asked, language="fr", person_id=person)
+    reply = await post(client, sign, "/twilio/sms", {"From": stranger, "Body": "2", "MessageSid": sid("SM")})
+    reference = REF.search(reply.text)
+    assert reference is not None
+    assert await pool.fetchval("SELECT crisis_id FROM reports WHERE reference = $1", reference.group()) is None
+
+    # the crisis closes: the question is no longer open, and "2" is a report again
+    closed = {**crisis_data(crisis_id), "status": "closed", "closed_at": datetime.now(UTC)}
+    await publish(producer, CrisisClosed.model_validate(closed), source="/tests",
+                  topic_prefix=settings.kafka_topic_prefix)
+    await eventually(lambda: _gone(pool, asked))
+    reply = await post(client, sign, "/twilio/sms", {"From": asked, "Body": "2", "MessageSid": sid("SM")})
+    reference = REF.search(reply.text)
+    assert reference is not None
+    assert await pool.fetchval("SELECT crisis_id FROM reports WHERE reference = $1", reference.group()) is None
+    assert await answers(settings, person, timeout=3) == []
+
+
+async def _gone(pool: asyncpg.Pool, phone: str) -> bool:
+    return await pool.fetchval("SELECT count(*) FROM welfare_questions WHERE phone = $1", phone) == 0
+
+
+async def test_a_forged_answer_is_refused_and_changes_nothing(client: httpx.AsyncClient, worker: Worker,
+                                                              settings: Settings, pool: asyncpg.Pool, producer: Any,
+                                                              sign: Sign) -> None:
+    crisis_id = await active_crisis(producer, settings, pool)
+    phone, person = moroccan_mobile(), f"t-{uuid.uuid4().hex[:8]}"
+    await ask(producer, settings, pool, crisis_id=crisis_id, phone=phone, language="nl", person_id=person)
+    params = {"From": phone, "Body": "1", "MessageSid": sid("SM")}
+    forged = sign("/twilio/sms", {**params, "Body": "2"})
+    assert (await client.post("/twilio/sms", data=params, headers=forged)).status_code == 403
+    assert await answers(settings, person, timeout=3) == []
+
+
+async def test_a_link_answer_for_help_opens_a_case_by_email(worker: Worker, settings: Settings, pool: asyncpg.Pool,
+                                                            producer: Any) -> None:
+    crisis_id = await active_crisis(producer, settings, pool)
+    person = f"t-{uuid.uuid4().hex[:8]}"
+    reply = WelfareReplied(check_id="c-1", crisis_id=crisis_id, person_id=person, answer="needs_help",
+                           channel="email", language="de", email="anna@example.org", at=datetime.now(UTC))
+    for _ in range(2):  # redelivered: one case, one answer
+        await publish(producer, reply, source="/tests", topic_prefix=settings.kafka_topic_prefix, event_id="reply-1")
+    published = await answers(settings, person, count=2, timeout=10)
+    assert len(published) == 1
+    [answered] = published
+    assert answered["answer"] == "needs_help" and answered["channel"] == "email" and answered["check_id"] == "c-1"
+    case = await pool.fetchrow("SELECT kind, crisis_id, language, channel FROM reports WHERE reference = $1",
+                               answered["case_reference"])
+    assert dict(case) == {"kind": "serious_difficulty", "crisis_id": crisis_id, "language": "de", "channel": "email"}
+    [ack] = await consume(settings.topic("notifications.commands"), count=1, predicate=lambda r: json.loads(
+        r.value)["data"].get("case_reference") == answered["case_reference"])
+    command = json.loads(ack.value)["data"]
+    assert command["channel"] == "email" and command["recipient"]["email"] == "anna@example.org"
+    assert command["officer"]["name"], "the officer card goes with the reference"
