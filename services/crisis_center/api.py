@@ -58,6 +58,9 @@ class PersonOnMap(BaseModel):
     lat: float
     lon: float
     source: Literal["registration", "report"]
+    welfare: Literal["safe", "needs_help", "unclear", "no_answer", "unreachable"] | None = Field(
+        default=None, description="The person's latest welfare answer, or where their round stands; null: never "
+                                  "asked (a report, or no round yet).")
 
 
 class CrisisOut(BaseModel):
@@ -284,7 +287,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         rows = await handlers.people_on_map(pool=res(request).pool, crisis_id=crisis_id)
         if rows is None:
             raise HTTPException(404, f"no crisis {crisis_id}")
-        return [PersonOnMap(lat=r["lat"], lon=r["lon"], source=r["source"]) for r in rows]
+        return [PersonOnMap(lat=r["lat"], lon=r["lon"], source=r["source"], welfare=r["welfare"]) for r in rows]
 
     @app.post("/v1/crises", response_model=CrisisOut, status_code=201, tags=["coordinators"])
     async def activate(request: Request, body: ManualActivation, who: Coordinator) -> CrisisOut:

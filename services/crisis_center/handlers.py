@@ -213,9 +213,23 @@ async def people_on_map(*, pool: asyncpg.Pool, crisis_id: str) -> list[asyncpg.R
             return None
         if crisis["status"] != "active" or crisis["incident_id"] is None:
             return []
-        return await conn.fetch(
-            "SELECT DISTINCT ON (person) lat, lon, source FROM affected_people WHERE incident_id = $1"
-            " ORDER BY person, source = 'registration' DESC, contribution_id", crisis["incident_id"])
+        return await conn.fetch(_PEOPLE_ON_MAP, crisis["incident_id"], crisis_id)
+
+
+# A person's welfare for the map: their latest answer, else where their latest round stands (to phone: unreachable).
+_PEOPLE_ON_MAP = """
+SELECT DISTINCT ON (a.person) a.lat, a.lon, a.source,
+       COALESCE(s.answer, CASE WHEN q.step IS NULL THEN NULL WHEN q.step = 'to_phone' THEN 'unreachable'
+                               ELSE 'no_answer' END) AS welfare
+FROM affected_people a
+LEFT JOIN welfare_status s ON s.crisis_id = $2 AND a.contribution_id = 'registration:' || s.person_id
+LEFT JOIN LATERAL (
+    SELECT q.step FROM welfare_questions q JOIN welfare_checks w ON w.check_id = q.check_id
+    WHERE q.crisis_id = $2 AND a.contribution_id = 'registration:' || q.person_id
+    ORDER BY w.started_at DESC LIMIT 1) q ON true
+WHERE a.incident_id = $1
+ORDER BY a.person, s.answer IS NULL, a.source = 'registration' DESC, a.contribution_id
+"""
 
 
 async def record_count(*, pool: asyncpg.Pool, crisis_id: str, count: int, by_source: dict[str, int],

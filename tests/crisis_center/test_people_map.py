@@ -4,16 +4,19 @@ serves them (real broker, real database)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from services.crisis_center import welfare
 from services.crisis_center.api import create_app
 from services.crisis_center.handlers import crisis_id_for_incident
 from shared.events.reports import ReportSubmitted
 from shared.events.travellers import TravellerCancelled
+from shared.events.welfare import WelfareAnswered
 from tests.crisis_center.conftest import NOW, THRESHOLD, Env, db_crisis, quake, registration, running
 from tests.support import auth, eventually
 
@@ -78,7 +81,23 @@ async def test_the_map_follows_the_affected_people(env: Env, client: httpx.Async
 
         everyone = {(p["lat"], p["lon"], p["source"]) for p in map(rounded, range(THRESHOLD))}
         shown = await eventually(lambda: shows(everyone))
-        assert all(set(p) == {"lat", "lon", "source"} for p in shown)  # no ids, names or phones
+        assert all(set(p) == {"lat", "lon", "source", "welfare"} for p in shown)  # no ids, names or phones
+        assert {p["welfare"] for p in shown} == {None}, "nobody asked yet"
+
+        # A welfare round: t0 answers safe, t1 needs help, the others are still being asked.
+        await eventually(lambda: env.pool.fetchval("SELECT count(*) = $1 FROM crisis_contacts", THRESHOLD))
+        await welfare.start_round(pool=env.pool, crisis_id=crisis["crisis_id"], actor="tester",
+                                  escalate_after_minutes=30, now=NOW)
+        async with env.pool.acquire() as conn:
+            await conn.execute("UPDATE welfare_questions SET step = 'asked', asked_at = $1", NOW)
+            for person, answer in (("t0", "safe"), ("t1", "needs_help")):
+                await welfare.record_answer(conn, WelfareAnswered(
+                    crisis_id=crisis["crisis_id"], person_id=person, answer=answer,  # type: ignore[arg-type]
+                    channel="sms", at=NOW + timedelta(minutes=1)))
+        by_place = {(p["lat"], p["lon"]): p["welfare"] for p in await points()}
+        assert by_place[(rounded(0)["lat"], rounded(0)["lon"])] == "safe"
+        assert by_place[(rounded(1)["lat"], rounded(1)["lon"])] == "needs_help"
+        assert by_place[(rounded(2)["lat"], rounded(2)["lon"])] == "no_answer"
 
         # t1 again through a report elsewhere: still one person, shown where the registration puts them.
         await env.send(report("BE-2026-000001", phone="+32470000001", lat=41.05, lon=29.05))
