@@ -55,7 +55,7 @@ class Settings(ServiceSettings):
     welfare_poll_seconds: float = Field(default=1.0, gt=0, description="How often due welfare steps are looked for.")
     welfare_batch: int = Field(default=500, ge=1, le=10000,
                                description="Welfare steps taken per transaction (one question each).")
-    welfare_calls: bool = Field(default=False, description=(
+    welfare_calls: bool = Field(default=True, description=(
         "Call people who answered neither the question nor the reminder (notifier's voice channel); off: they "
         "are listed for officers to phone at once."))
     source: str = SOURCE

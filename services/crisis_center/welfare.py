@@ -21,6 +21,7 @@ from services.crisis_center.domain.engine import Recipient
 from services.crisis_center.domain.welfare import (
     STATUSES,
     LinkClaim,
+    Message,
     Step,
     make_token,
     next_step,
@@ -142,9 +143,8 @@ async def take_due_steps(*, pool: asyncpg.Pool, now: datetime, batch: int, can_c
                 continue
             asked_at = row["asked_at"] or now
             updates.append((row["check_id"], row["person_id"], move.step, move.due_at, asked_at))
-            if move.message in ("question", "reminder"):
-                outbox += _question_rows(row, reminder=move.message == "reminder", now=now, links=links,
-                                         publishing=publishing)
+            if move.message is not None:
+                outbox += _question_rows(row, step=move.message, now=now, links=links, publishing=publishing)
         await conn.executemany(
             "UPDATE welfare_questions SET step = $3, due_at = $4, asked_at = $5 WHERE check_id = $1 AND person_id = $2",
             updates)
@@ -152,29 +152,31 @@ async def take_due_steps(*, pool: asyncpg.Pool, now: datetime, batch: int, can_c
     return len(rows)
 
 
-def _question_rows(row: asyncpg.Record, *, reminder: bool, now: datetime, links: Links,
+def _question_rows(row: asyncpg.Record, *, step: Message, now: datetime, links: Links,
                    publishing: Publishing) -> list[OutboxRow]:
-    """The question (or reminder) by SMS from the duty line and by email with two answer links, and the fact that
-    it was asked (for intake, which reads the reply)."""
+    """The question (or reminder) by SMS from the duty line and by email with two answer links, or the call; and
+    the fact that it was asked (for intake, which reads the reply)."""
     check_id, person_id, crisis_id = row["check_id"], row["person_id"], row["crisis_id"]
     language = texts.as_language(row["language"])
-    step = "reminder" if reminder else "question"
     purpose = f"crisis:{crisis_id}:welfare:{check_id}:{step}:{person_id}"
     params: dict[str, Any] = {"crisis_title": row["title"], "hotline_number": row["hotline_number"],
-                              "reminder": reminder}
+                              "reminder": step == "reminder"}
     rows: list[OutboxRow] = []
-    for channel, address in (("sms", row["phone"]), ("email", row["email"])):
+    addresses = ((("voice", row["phone"]),) if step == "call"
+                 else (("sms", row["phone"]), ("email", row["email"])))
+    for channel, address in addresses:
         if not address:
             continue
-        extra = {} if channel == "sms" else {
+        extra = {} if channel != "email" else {
             "safe_url": links.url(LinkClaim(check_id, person_id, "safe")),
             "help_url": links.url(LinkClaim(check_id, person_id, "needs_help"))}
         notification_id = notification_id_for(purpose, channel, address)
         command = SendNotification(
             notification_id=notification_id, purpose=purpose, channel=channel,  # type: ignore[arg-type]
-            recipient=WireRecipient(phone=address if channel == "sms" else None,
+            recipient=WireRecipient(phone=address if channel != "email" else None,
                                     email=address if channel == "email" else None, traveller_id=person_id),
-            language=language, template="welfare_question", priority="crisis", crisis_id=crisis_id,
+            language=language, template="welfare_call" if channel == "voice" else "welfare_question",
+            priority="crisis", crisis_id=crisis_id,
             params={**params, **extra}, sender="duty_line" if channel == "sms" else "notifier")
         rows.append(prepare(command, source=publishing.source, topic_prefix=publishing.topic_prefix,
                             event_id=f"send:{notification_id}"))

@@ -373,6 +373,17 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
             return xml(twiml.hangup())
         return await route(deps, chosen_language(lang), attempt + 1)
 
+    @app.post("/twilio/voice/welfare", tags=["twilio"], response_class=Response)
+    async def voice_welfare(form: TwilioForm, deps: Deps) -> Response:
+        """The key pressed on a welfare check's call (the notifier's call to `To`): 1 safe, 2 needs help."""
+        person_phone = form.get("To", "")
+        if not is_e164(person_phone):
+            return xml(twiml.hangup())
+        spoken = await handlers.voice_welfare_answer(
+            phone=person_phone, digits=form.get("Digits", ""), call_sid=form.get("CallSid"), pool=deps.pool,
+            officers=deps.officers, config=deps.config)
+        return xml(twiml.said(*spoken) if spoken else twiml.hangup())
+
     @app.post("/twilio/voice/recorded", tags=["twilio"], response_class=Response)
     async def voice_recorded(form: TwilioForm, deps: Deps, lang: str = "en") -> Response:
         language = chosen_language(lang)

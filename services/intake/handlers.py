@@ -559,6 +559,28 @@ async def _sms_welfare_answer(conn: asyncpg.Connection, question: dict[str, Any]
     return texts.render(texts.WELFARE_UNCLEAR, language, hotline=hotline)
 
 
+async def voice_welfare_answer(*, phone: str, digits: str, call_sid: str | None, pool: asyncpg.Pool,
+                               officers: OfficerCache, config: IntakeConfig) -> tuple[str, Language] | None:
+    """A key pressed on the welfare call to `phone`: the answer to its open question. Returns what to say, or
+    None when the number has no open question (the crisis closed meanwhile)."""
+    async with pool.acquire() as conn, conn.transaction():
+        question = await repository.open_welfare_question(conn, phone, datetime.now(UTC))
+        if question is None:
+            return None
+        language = Language(question["language"])
+        key = digits.strip()[:1]
+        answer: WelfareAnswer = "safe" if key == "1" else "needs_help" if key == "2" else "unclear"
+        at = datetime.now(UTC)
+        await answer_welfare(
+            conn, crisis_id=question["crisis_id"], check_id=question["check_id"], person_id=question["person_id"],
+            answer=answer, channel="voice", text=f"keypad {key}" if key else None, language=language, phone=phone,
+            email=question["email"], crisis_title=question["crisis_title"], at=at, officers=officers, config=config,
+            event_id=str(uuid.uuid5(_WELFARE_NAMESPACE, f"call:{call_sid or phone + at.isoformat()}:{key}")))
+    spoken = {"safe": texts.VOICE_WELFARE_SAFE, "needs_help": texts.VOICE_WELFARE_HELP,
+              "unclear": texts.VOICE_WELFARE_UNCLEAR}[answer]
+    return texts.render(spoken, language), language
+
+
 async def answer_welfare(conn: asyncpg.Connection, *, crisis_id: str, check_id: str | None, person_id: str,
                          answer: WelfareAnswer, channel: AnswerChannel, text: str | None, language: Language,
                          phone: str | None, email: str | None, crisis_title: str, at: datetime,
@@ -600,8 +622,8 @@ async def _welfare_case(conn: asyncpg.Connection, *, crisis_id: str, person_id: 
     report = ReportIn.model_validate({
         "kind": Kind.SERIOUS_DIFFICULTY, "description": description[:10_000], "location": location,
         "reporter": {"full_name": UNKNOWN_NAME, "phone": phone, "email": email, "language": language,
-                     "channel": Channel.SMS if channel == "sms" and phone else Channel.EMAIL if email
-                     else Channel.PHONE}})
+                     "channel": Channel.SMS if channel == "sms" and phone else Channel.PHONE if channel == "voice"
+                     else Channel.EMAIL if email else Channel.PHONE}})
     opened = await open_case(conn, report, officers=officers, config=config, actor=f"welfare:{channel}",
                              received_at=at, source=source, external_id=external_id,
                              inbound=(_case_channel(channel), text, provider_id) if text else None,

@@ -13,7 +13,7 @@ from twilio.request_validator import RequestValidator
 
 from services.notifier.adapters import repository as repo
 from services.notifier.bootstrap import open_resources
-from services.notifier.domain.delivery import DeliveryStatus, from_twilio, parse_error_code
+from services.notifier.domain.delivery import DeliveryStatus, from_twilio, from_twilio_call, parse_error_code
 from services.notifier.domain.policy import mask_address
 from services.notifier.handlers import inbound_sms, record_observation
 from services.notifier.settings import NotifierSettings
@@ -91,15 +91,19 @@ def create_app(settings: NotifierSettings) -> FastAPI:
     async def twilio_status(request: Request) -> Response:
         """Twilio's message status callback: moves the delivery state forward only, publishes each change."""
         form = await _verified_form(request)
-        observation = from_twilio(form.get("MessageStatus") or form.get("SmsStatus") or "",
-                                  parse_error_code(form.get("ErrorCode")))
+        if form.get("CallSid"):  # a call's status (the welfare check's call), else a message's
+            observation = from_twilio_call(form.get("CallStatus") or "")
+        else:
+            observation = from_twilio(form.get("MessageStatus") or form.get("SmsStatus") or "",
+                                      parse_error_code(form.get("ErrorCode")))
         if observation is None:
             return Response(status_code=204)
         resources = app.state.resources
         async with resources.pool.acquire() as conn, conn.transaction():
             moved = await record_observation(
                 conn, observation, publisher=resources.publisher, source="callback",
-                notification_id=request.query_params.get("nid") or None, provider_id=form.get("MessageSid") or None,
+                notification_id=request.query_params.get("nid") or None,
+                provider_id=form.get("CallSid") or form.get("MessageSid") or None,
                 opt_out_address=form.get("To") if observation.status is DeliveryStatus.OPTED_OUT else None,
             )
         if moved is None:

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import asyncpg
 from prometheus_client import Counter
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from twilio.twiml.voice_response import VoiceResponse
 
 from services.notifier.adapters import repository as repo
 from services.notifier.adapters.email import SmtpEmail
@@ -249,14 +250,14 @@ class Dispatcher:
             await self._finish(item, Observation(DeliveryStatus.OPTED_OUT, "recipient_opted_out"), "dispatcher")
             return False
         try:
-            if item.channel == "sms":
+            if item.channel in ("sms", "voice"):
                 sid = None
                 if orphan:
                     sid = await self._reconcile(item)
                 if sid is None:
-                    sid = await self._send_sms(item)
+                    sid = await (self._send_sms(item) if item.channel == "sms" else self._call(item))
                 self._accepted.append((item.notification_id, sid))
-                SENT.labels("sms", "accepted").inc()
+                SENT.labels(item.channel, "accepted").inc()
                 return True
             await self._send_email(item)
         except Rejected as rejected:
@@ -326,6 +327,31 @@ class Dispatcher:
 
         return await self._with_retries(once)
 
+    async def _call(self, item: repo.Claimed) -> str:
+        """A call saying the message and gathering one key, answered at intake's voice webhook (VOICE_ANSWER_URL);
+        always from the duty line, whose number people know and can call back."""
+        assert self.sms is not None
+        sms = self.sms
+        number = self.settings.duty_line_number
+        limiter = self.limiter(f"voice:{number}")
+        callback = f"{self.settings.status_callback_url}?nid={item.notification_id}"
+        twiml = call_twiml(item.body, language=item.language, answer_url=self.settings.voice_answer_url)
+
+        async def once() -> str:
+            async with limiter:
+                pass
+            self._check_alive()
+            try:
+                return await sms.call(to=item.recipient, twiml=twiml, status_callback=callback, from_number=number,
+                                      ring_seconds=self.settings.call_ring_seconds)
+            except Ambiguous:
+                found = await self._reconcile(item)
+                if found is not None:
+                    return found
+                raise Transient("ambiguous answer and no such call at the provider") from None
+
+        return await self._with_retries(once)
+
     def from_number(self, item: repo.Claimed) -> str:
         assert self.sms is not None
         return self.settings.duty_line_number if item.sender == "duty_line" else self.sms.from_number
@@ -343,6 +369,9 @@ class Dispatcher:
         try:
             async for attempt in self._retrying(4):
                 with attempt:
+                    if item.channel == "voice":
+                        return await self.sms.find_call(to=item.recipient, since=item.claimed_at, exclude=known,
+                                                        from_number=self.settings.duty_line_number)
                     return await self.sms.find(to=item.recipient, body=item.body, since=item.claimed_at,
                                                exclude=known, from_number=self.from_number(item))
         except Transient as exc:
@@ -405,3 +434,17 @@ class Dispatcher:
                 await conn.execute(
                     "UPDATE notifications SET claimed_by = NULL WHERE notification_id = $1 AND send_state = 'reserved'",
                     notification_id)
+
+
+VOICE_LOCALES = {"fr": "fr-FR", "nl": "nl-NL", "de": "de-DE", "en": "en-GB"}  # as intake's voice line
+
+
+def call_twiml(words: str, *, language: str, answer_url: str) -> str:
+    """Say the question and gather one key (said twice if nothing is pressed); the key goes to `answer_url`."""
+    response = VoiceResponse()
+    locale = VOICE_LOCALES.get(language, "en-GB")
+    for _ in range(2):
+        gather = response.gather(num_digits=1, action=answer_url, method="POST", timeout=8)
+        gather.say(words, language=locale)
+    response.hangup()
+    return str(response)

@@ -48,7 +48,7 @@ async def accept_command(
     about the person's own case and an e-mail address is known: then it goes by e-mail.
     """
     channel = Channel(command.channel)
-    address = command.recipient.phone if channel is Channel.SMS else command.recipient.email
+    address = command.recipient.email if channel is Channel.EMAIL else command.recipient.phone
     assert address is not None  # the command model guarantees it
     address = normalise_recipient(channel, address)
     own_case = is_own_case(command.template, command.case_reference)
@@ -78,6 +78,8 @@ async def accept_command(
                 body = rendered.sms
                 info = rendered.sms_info
                 segments, encoding = info.segments, info.encoding.value
+            elif decision.channel is Channel.VOICE:
+                body = rendered.voice  # the words said on the call; the dispatcher wraps them in TwiML
             else:
                 subject, body, html = rendered.subject, rendered.text, rendered.html
             if decision.channel is not channel:

@@ -27,6 +27,8 @@ TEMPLATES = (
     "case_acknowledgement", "case_message", "crisis_alert", "crisis_update", "crisis_closed", "survey_request",
     "staff_deadline", "welfare_question",
 )
+VOICE_TEMPLATES = ("welfare_call",)
+"""Said on a call (one `voice` block), not written: no subject, SMS or e-mail parts."""
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
 _MONTHS = {
@@ -53,6 +55,7 @@ class Rendered:
     sms: str
     text: str
     html: str
+    voice: str = ""
 
     @property
     def sms_info(self) -> SmsInfo:
@@ -127,7 +130,7 @@ class Renderer:
         self._layout = self._html_env.get_template("_layout.html.j2")
 
     def resolve_language(self, template: str, language: str | None) -> str:
-        if template not in TEMPLATES:
+        if template not in TEMPLATES and template not in VOICE_TEMPLATES:
             raise TemplateError(f"unknown template {template!r}")
         lang = (language or "").strip().lower()[:2]
         if lang in LANGUAGES and (TEMPLATE_DIR / lang / f"{template}.j2").is_file():
@@ -143,11 +146,12 @@ class Renderer:
         try:
             text_tmpl = self._text_env.get_template(name)
             html_tmpl = self._html_env.get_template(name)
-            wanted = {"sms": ("sms",), "email": ("subject", "text")}.get(channel or "", ("subject", "sms", "text"))
+            wanted = {"sms": ("sms",), "email": ("subject", "text"), "voice": ("voice",)}.get(
+                channel or "", ("subject", "sms", "text"))
             blocks = {block: "".join(text_tmpl.blocks[block](text_tmpl.new_context(context))) for block in wanted}
             subject = " ".join(blocks.get("subject", "").split())
             html = ""
-            if channel != "sms":
+            if channel not in ("sms", "voice"):
                 html_body = "".join(html_tmpl.blocks["html"](html_tmpl.new_context(context)))
                 html = self._layout.render(lang=lang, subject=subject, body=Markup(html_body))  # noqa: S704 (autoescaped above)
         except jinja2.UndefinedError as exc:
@@ -155,4 +159,4 @@ class Renderer:
         except KeyError as exc:
             raise TemplateError(f"{template}: block {exc} missing in {name}") from exc
         return Rendered(lang, subject, _tidy_sms(blocks.get("sms", "")), _tidy_text(blocks.get("text", "")),
-                        html.strip())
+                        html.strip(), " ".join(blocks.get("voice", "").split()))

@@ -16,6 +16,9 @@ class NotifierSettings(ServiceSettings, TwilioSettings, SmtpSettings):
     )
     duty_line_number: str = Field(default="+3225013200", description=(
         "The duty line's SMS number (intake's): messages whose replies must reach intake go out from it."))
+    voice_answer_url: str = Field(default="http://127.0.0.1:8001/twilio/voice/welfare", description=(
+        "Where a call's key press goes: intake's welfare answer webhook (its public URL)."))
+    call_ring_seconds: int = Field(default=30, ge=5, le=600, description="How long a call rings before no-answer.")
     sms_rate_per_second: float = Field(default=50.0, ge=0,
                                        description="Messages per second per sender number; 0: no limit.")
     email_rate_per_second: float = Field(default=50.0, ge=0, description="0: no limit.")

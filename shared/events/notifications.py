@@ -18,7 +18,7 @@ from shared.events.envelope import EventData
 STATUS_TOPIC = "notifications.status"
 COMMANDS_TOPIC = "notifications.commands"
 
-NotificationChannel = Literal["sms", "email"]
+NotificationChannel = Literal["sms", "email", "voice"]  # voice (a call) added by issue 17: welfare checks
 DeliveryStatus = Literal["queued", "sent", "delivered", "failed", "undeliverable", "opted_out"]
 Priority = Literal["crisis", "case", "bulk"]
 _NAMESPACE = uuid.UUID("6f1c2a53-8d0e-4d7b-9a43-3c1f0e5b7a11")
@@ -67,8 +67,8 @@ class SendNotification(EventData):
 
     @model_validator(mode="after")
     def _address_for_channel(self) -> SendNotification:
-        if self.channel == "sms" and self.recipient.phone is None:
-            raise ValueError("an sms needs recipient.phone")
+        if self.channel in ("sms", "voice") and self.recipient.phone is None:
+            raise ValueError(f"{'an sms' if self.channel == 'sms' else 'a call'} needs recipient.phone")
         if self.channel == "email" and self.recipient.email is None:
             raise ValueError("an email needs recipient.email")
         if self.case_reference is None and self.crisis_id is None:

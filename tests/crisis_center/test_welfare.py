@@ -129,7 +129,7 @@ async def test_a_round_asks_everyone_in_their_language_and_channel(client: httpx
     assert {e.data["step"] for e in asked} == {"question"}
 
 
-async def test_the_unanswered_are_reminded_then_listed_for_officers_to_phone(
+async def test_the_unanswered_are_reminded_then_called_then_listed_for_officers_to_phone(
         client: httpx.AsyncClient, env: Env, clock: Clock, desk: WelfareDesk) -> None:
     crisis_id = await new_crisis(env, clock)
     started = await start_round(client, crisis_id, minutes=30)
@@ -142,7 +142,11 @@ async def test_the_unanswered_are_reminded_then_listed_for_officers_to_phone(
                                                           channel="sms", text="1", at=clock() + timedelta(minutes=5),
                                                           check_id=started["check_id"]))
     clock.at += timedelta(minutes=30)
-    assert await desk.step_once() == 2
+    assert await desk.step_once() == 2, "p2 is called, p3 (no phone) is listed"
+    assert await counts(client, crisis_id) == {"safe": 1, "needs_help": 0, "unclear": 0, "no_answer": 1,
+                                               "unreachable": 1, "checked_in": 0}
+    clock.at += timedelta(minutes=30)
+    assert await desk.step_once() == 1, "the call was not answered: p2 is listed"
     assert await counts(client, crisis_id) == {"safe": 1, "needs_help": 0, "unclear": 0, "no_answer": 0,
                                                "unreachable": 2, "checked_in": 0}
     page = (await client.get(f"/v1/crises/{crisis_id}/welfare/people", params={"status": "unreachable"},
@@ -152,11 +156,13 @@ async def test_the_unanswered_are_reminded_then_listed_for_officers_to_phone(
     clock.at += timedelta(hours=5)
     assert await desk.step_once() == 0, "nothing is left to do for anyone"
 
-    sent = await commands(env, 4 + 4)
+    sent = await commands(env, 4 + 4 + 1)
     reminders = [c for c in sent if c["params"]["reminder"]]
     assert sorted(c["recipient"].get("phone") or c["recipient"].get("email") for c in reminders) == [
         "+32470000001", "+32470000002", "p1@example.org", "p3@example.org"]
-    assert len({c["notification_id"] for c in sent}) == len(sent) == 8
+    [call] = [c for c in sent if c["channel"] == "voice"]
+    assert (call["recipient"]["phone"], call["template"], call["language"]) == ("+32470000002", "welfare_call", "nl")
+    assert len({c["notification_id"] for c in sent}) == len(sent) == 9
 
 
 async def test_answer_links(client: httpx.AsyncClient, env: Env, clock: Clock, desk: WelfareDesk) -> None:

@@ -143,7 +143,7 @@ class Running:
         """Publish a SendNotification (its id derived like the senders do) and return it."""
         recipient = fields.pop("recipient")
         channel = fields.setdefault("channel", "sms")
-        address = recipient.phone if channel == "sms" else recipient.email
+        address = recipient.email if channel == "email" else recipient.phone
         fields.setdefault("notification_id", notification_id_for(fields["purpose"], channel, str(address)))
         command = SendNotification(recipient=recipient, **fields)
         await publish(self.producer, command, source=SOURCE, topic_prefix=self.settings.kafka_topic_prefix)

@@ -145,3 +145,12 @@ def test_a_case_sms_always_carries_the_officer_card_once(renderer: Renderer, lan
     signed = renderer.render("case_message", language, PARAMS | {
         "message": f"Prêt. {officer['name']}, {officer['email']}"}).sms
     assert signed.count(officer["email"]) == 1
+
+
+@pytest.mark.parametrize(("language", "press"), [("fr", "Appuyez sur 1"), ("nl", "Druk op 1"),
+                                                 ("de", "Drücken Sie 1"), ("en", "Press 1")])
+def test_the_welfare_call_is_said_in_the_persons_language(renderer: Renderer, language: str, press: str) -> None:
+    rendered = renderer.render("welfare_call", language, PARAMS, channel="voice")
+    assert rendered.language == language and press in rendered.voice
+    assert "Earthquake <Marrakesh> & region" in rendered.voice and "+32 2 501 81 12" in rendered.voice
+    assert "\n" not in rendered.voice and rendered.sms == "" and rendered.html == ""

@@ -80,6 +80,14 @@ def recorded(language: Language, reference: str) -> str:
     return str(response)
 
 
+def said(text: str, language: Language) -> str:
+    """Say one thing and hang up (the welfare call's acknowledgement)."""
+    response = VoiceResponse()
+    _say(response, text, language)
+    response.hangup()
+    return str(response)
+
+
 def hangup() -> str:
     response = VoiceResponse()
     response.hangup()

@@ -336,3 +336,26 @@ WELFARE_CASE_DESCRIPTION: T = {
     Language.DE: "Hilfeersuchen als Antwort auf die Sicherheitsabfrage: {crisis}.",
     Language.EN: "Request for help in answer to the welfare check: {crisis}.",
 }
+
+
+# The spoken acknowledgement of a key pressed on the welfare call.
+VOICE_WELFARE_SAFE: T = {
+    Language.FR: "Merci. Nous avons noté que vous êtes en sécurité. Au revoir.",
+    Language.NL: "Dank u. We hebben genoteerd dat u veilig bent. Tot ziens.",
+    Language.DE: "Danke. Wir haben vermerkt, dass Sie in Sicherheit sind. Auf Wiederhören.",
+    Language.EN: "Thank you. We have noted that you are safe. Goodbye.",
+}
+
+VOICE_WELFARE_HELP: T = {
+    Language.FR: "Merci. Un agent va vous rappeler. Votre numéro de dossier vous est envoyé par SMS.",
+    Language.NL: "Dank u. Een medewerker belt u terug. Uw dossiernummer krijgt u per sms.",
+    Language.DE: "Danke. Ein Mitarbeiter ruft Sie zurück. Ihr Aktenzeichen erhalten Sie per SMS.",
+    Language.EN: "Thank you. An officer will call you back. Your case reference is sent to you by text message.",
+}
+
+VOICE_WELFARE_UNCLEAR: T = {
+    Language.FR: "Merci. Un agent va vous rappeler.",
+    Language.NL: "Dank u. Een medewerker belt u terug.",
+    Language.DE: "Danke. Ein Mitarbeiter ruft Sie zurück.",
+    Language.EN: "Thank you. An officer will call you back.",
+}

@@ -49,6 +49,7 @@ class Claimed:
     provider_id: str | None
     opted_out: bool
     sender: str = "notifier"
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ async def remove_opt_out(conn: asyncpg.Connection, address: str) -> bool:
 
 
 _CLAIM_COLUMNS = """n.id, n.notification_id, n.channel, n.recipient, n.subject, n.body, n.html, n.priority,
-    n.dispatches, n.claimed_at, n.provider_id, n.sender,
+    n.dispatches, n.claimed_at, n.provider_id, n.sender, n.language,
     (n.channel = 'sms' AND EXISTS (SELECT 1 FROM opt_outs o WHERE o.address = n.recipient)) AS opted_out"""
 
 

@@ -1,9 +1,11 @@
-"""SMS through the real `twilio` library and its async HTTP client, pointed at TWILIO_API_BASE."""
+"""SMS and calls through the real `twilio` library and its async HTTP client, pointed at TWILIO_API_BASE."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -41,10 +43,27 @@ class TwilioSms:
 
     async def send(self, *, to: str, body: str, status_callback: str | None, from_number: str | None = None) -> str:
         """The message sid; raises Rejected, Transient or Ambiguous."""
+        async with self._provider_call():
+            message = await self.client.messages.create_async(
+                to=to, from_=from_number or self.from_number, body=body, status_callback=status_callback)
+        return str(message.sid)
+
+    async def call(self, *, to: str, twiml: str, status_callback: str | None, from_number: str,
+                   ring_seconds: int) -> str:
+        """Place a call that says `twiml`; the call sid. Raises Rejected, Transient or Ambiguous like `send`."""
+        async with self._provider_call():
+            call = await self.client.calls.create_async(
+                to=to, from_=from_number, twiml=twiml, status_callback=status_callback, timeout=ring_seconds,
+                status_callback_event=["completed"])
+        return str(call.sid)
+
+    @contextlib.asynccontextmanager
+    async def _provider_call(self) -> AsyncIterator[None]:
+        """Twilio's answers mapped to ours: what was not sent (Transient), may have been (Ambiguous), never will
+        be (Rejected)."""
         try:
             async with asyncio.timeout(self.timeout):
-                message = await self.client.messages.create_async(
-                    to=to, from_=from_number or self.from_number, body=body, status_callback=status_callback)
+                yield
         except TimeoutError as exc:
             raise Ambiguous("no answer in time") from exc
         except aiohttp.ClientConnectorError as exc:  # never reached the server: nothing sent
@@ -64,7 +83,6 @@ class TwilioSms:
             if code is None:
                 raise Rejected(Observation(DeliveryStatus.FAILED, f"http_{status}")) from exc
             raise Rejected(from_error_code(int(code)), f"twilio {code}") from exc
-        return str(message.sid)
 
     async def find(self, *, to: str, body: str, since: datetime, exclude: frozenset[str] = frozenset(),
                    from_number: str | None = None) -> str | None:
@@ -82,4 +100,21 @@ class TwilioSms:
                 created = created.replace(tzinfo=UTC)
             if message.body == body and message.sid not in exclude and (created is None or created >= cutoff):
                 return str(message.sid)
+        return None
+
+    async def find_call(self, *, to: str, from_number: str, since: datetime,
+                        exclude: frozenset[str] = frozenset()) -> str | None:
+        """After an ambiguous call request: the sid of a call to `to` placed since `since`, if any."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                calls = await self.client.calls.list_async(to=to, from_=from_number,
+                                                           start_time_after=since - timedelta(seconds=60), limit=20)
+        except (TimeoutError, aiohttp.ClientError, OSError, TwilioException) as exc:
+            raise Transient(f"lookup failed: {type(exc).__name__}") from exc
+        for call in calls:
+            created = call.date_created
+            if created is not None and created.tzinfo is None:
+                created = created.replace(tzinfo=UTC)
+            if call.sid not in exclude and (created is None or created >= since - timedelta(seconds=60)):
+                return str(call.sid)
         return None

@@ -21,7 +21,15 @@ Failure switches (all also settable at run time with `PUT /_dev/config`):
   client that times out has in fact sent it (the ambiguous case);
 - `reverse_callbacks`: send `delivered` before `sent` (out-of-order callbacks); `callback_delay_seconds`.
 
+Calls (the welfare check's last step): `POST .../Calls.json` (To, From, Twiml or Url, StatusCallback) answers 201
+with a Call resource (sid `CA...`), `GET .../Calls.json?To=&From=&StartTime>=` and `GET .../Calls/{Sid}.json`. The
+"person" then plays a script: a number with a `keypad` rule (`{"numbers": {"+32...": {"keypad": "1"}}}`, or the
+server-wide `keypad`) picks up, the server reads the call's TwiML (inline, or fetched from Url with a signed POST),
+POSTs the digits to its `<Gather action>` signed like Twilio, and reports `completed`; any other number does not
+pick up (`no-answer`). Status callbacks carry CallSid and CallStatus.
+
 Not Twilio (for people, tests and the README): `GET /_dev/messages[?to=]` lists what was "sent",
+`GET /_dev/calls[?to=]` the calls with what was said and pressed,
 `DELETE /_dev/messages` forgets it, `GET|PUT /_dev/config` reads or changes the switches, `GET /_dev/stats`.
 
 Run: `python -m services.notifier.dev.twilio_server --port 8090` (account sid and token from TWILIO_ACCOUNT_SID and
@@ -44,6 +52,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
+from xml.etree import ElementTree
 
 import aiohttp
 from aiohttp import web
@@ -102,6 +111,8 @@ class NumberRule:
     reverse_callbacks: bool = False
     after_create: bool = False
     """With http_status: create the message first, then answer the error (a 500 whose message went out)."""
+    keypad: str | None = None
+    """A call to this number is picked up and these digits are pressed ("" picks up and presses nothing)."""
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> NumberRule:
@@ -112,6 +123,7 @@ class NumberRule:
             delay_seconds=float(raw["delay_seconds"]) if raw.get("delay_seconds") is not None else None,
             reverse_callbacks=bool(raw.get("reverse_callbacks", False)),
             after_create=bool(raw.get("after_create", False)),
+            keypad=str(raw["keypad"]) if raw.get("keypad") is not None else None,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -129,6 +141,8 @@ class ServerConfig:
     burst_429: int = 0
     numbers: dict[str, NumberRule] = field(default_factory=dict)
     keep_bodies: bool = True
+    keypad: str | None = None
+    """Digits pressed on every call to a number without a rule of its own (None: nobody picks up)."""
 
     def update(self, raw: Mapping[str, Any]) -> None:
         for name in ("delay_seconds", "callback_delay_seconds"):
@@ -139,6 +153,8 @@ class ServerConfig:
                 setattr(self, name, bool(raw[name]))
         if "burst_429" in raw:
             self.burst_429 = int(raw["burst_429"])
+        if "keypad" in raw:
+            self.keypad = None if raw["keypad"] is None else str(raw["keypad"])
         if "numbers" in raw:
             if raw.get("replace_numbers", False):
                 self.numbers = {}
@@ -157,6 +173,7 @@ class ServerConfig:
             "reverse_callbacks": self.reverse_callbacks,
             "burst_429": self.burst_429,
             "keep_bodies": self.keep_bodies,
+            "keypad": self.keypad,
             "numbers": {n: r.as_dict() for n, r in self.numbers.items()},
         }
 
@@ -176,6 +193,7 @@ class TwilioDevServer:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.messages: dict[str, dict[str, Any]] = {}
+        self.calls: dict[str, dict[str, Any]] = {}
         self.status_callbacks: dict[str, str] = {}
         self.stats = {"requests": 0, "created": 0, "rejected": 0, "throttled": 0, "callbacks_sent": 0,
                       "callbacks_failed": 0}
@@ -191,6 +209,10 @@ class TwilioDevServer:
         app.router.add_post(base + "/Messages.json", self.create_message)
         app.router.add_get(base + "/Messages.json", self.list_messages)
         app.router.add_get(base + "/Messages/{sid}.json", self.fetch_message)
+        app.router.add_post(base + "/Calls.json", self.create_call)
+        app.router.add_get(base + "/Calls.json", self.list_calls)
+        app.router.add_get(base + "/Calls/{sid}.json", self.fetch_call)
+        app.router.add_get("/_dev/calls", self.dev_calls)
         app.router.add_get("/_dev/messages", self.dev_messages)
         app.router.add_delete("/_dev/messages", self.dev_reset)
         app.router.add_get("/_dev/config", self.dev_config)
@@ -363,6 +385,106 @@ class TwilioDevServer:
             "uri": f"{path}?PageSize={page_size}&Page={page}",
         })
 
+    # --- the Calls resource ------------------------------------------------------------------------------------
+    async def create_call(self, request: web.Request) -> web.Response:
+        self.stats["requests"] += 1
+        if not self._authorised(request):
+            return self._auth_error()
+        form = await request.post()
+        to, from_ = str(form.get("To", "")).strip(), str(form.get("From", "")).strip()
+        twiml, url = str(form.get("Twiml", "")), str(form.get("Url", "")).strip()
+        if not to:
+            return twilio_error(400, 21201, "No 'To' number is specified")
+        if not from_:
+            return twilio_error(400, 21213, "No 'From' number is specified")
+        if not twiml and not url:
+            return twilio_error(400, 21205, "Url or Twiml is required")
+        if not E164.match(to):
+            return twilio_error(400, 21217, f"Phone number {to} is not a valid phone number.")
+        rule = self.config.numbers.get(to)
+        if rule is not None and rule.http_status is not None:
+            used = self._http_failures_used.get(to, 0)
+            if rule.times is None or used < rule.times:
+                self._http_failures_used[to] = used + 1
+                self.stats["throttled"] += 1
+                return twilio_error(rule.http_status, 20500, "An internal server error has occurred")
+        now = datetime.now(UTC)
+        sid = "CA" + secrets.token_hex(16)
+        record: dict[str, Any] = {
+            "account_sid": self.config.account_sid, "api_version": API_VERSION, "date_created": rfc2822(now),
+            "date_updated": rfc2822(now), "direction": "outbound-api", "duration": None, "from": from_,
+            "sid": sid, "start_time": None, "status": "queued", "to": to,
+            "uri": f"/{API_VERSION}/Accounts/{self.config.account_sid}/Calls/{sid}.json",
+            "_created": now, "_said": [], "_pressed": None, "_answer": None,
+        }
+        self.calls[sid] = record
+        self.stats["created"] += 1
+        keypad = rule.keypad if rule is not None and rule.keypad is not None else self.config.keypad
+        self._spawn(self._play_call(sid, twiml=twiml, url=url, keypad=keypad,
+                                    callback=str(form.get("StatusCallback", "")).strip()))
+        return web.json_response(self._resource(record), status=201)
+
+    async def _play_call(self, sid: str, *, twiml: str, url: str, keypad: str | None, callback: str) -> None:
+        """Ring, then either nobody picks up, or the script is played: read the TwiML, press the digits."""
+        record = self.calls[sid]
+        await asyncio.sleep(self.config.callback_delay_seconds)
+        params = {"AccountSid": self.config.account_sid, "ApiVersion": API_VERSION, "CallSid": sid,
+                  "Direction": "outbound-api", "From": record["from"], "To": record["to"]}
+        if keypad is None:
+            record.update(status="no-answer", date_updated=rfc2822(datetime.now(UTC)))
+        else:
+            record.update(status="in-progress", start_time=rfc2822(datetime.now(UTC)))
+            answered = {**params, "CallStatus": "in-progress"}
+            document = twiml or await self._post_form(url, answered)
+            gather = _gather(document, record)
+            if gather is not None and keypad:
+                record["_pressed"] = keypad
+                record["_answer"] = await self._post_form(gather, {**answered, "Digits": keypad})
+            record.update(status="completed", duration="20", date_updated=rfc2822(datetime.now(UTC)))
+        if callback:
+            extra = {"CallDuration": record["duration"]} if record["duration"] else {}
+            await self._post_form(callback, {**params, "CallStatus": record["status"], **extra})
+
+    async def _post_form(self, url: str, params: Mapping[str, str]) -> str:
+        """POST as Twilio does (signed); the answer's text ('' when the webhook fails)."""
+        assert self._session is not None
+        try:
+            async with self._session.post(url, data=dict(params), headers=self.signed_callback(url, params)) as resp:
+                text = await resp.text()
+                self.stats["callbacks_sent" if resp.status < 500 else "callbacks_failed"] += 1
+                return text if resp.status < 400 else ""
+        except (TimeoutError, aiohttp.ClientError):
+            self.stats["callbacks_failed"] += 1
+            return ""
+
+    async def fetch_call(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return self._auth_error()
+        record = self.calls.get(request.match_info["sid"])
+        if record is None:
+            return twilio_error(404, 20404, f"The requested resource {request.path} was not found")
+        return web.json_response(self._resource(record))
+
+    async def list_calls(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return self._auth_error()
+        query = request.query
+        to, from_ = query.get("To"), query.get("From")
+        after = _parse_date(query.get("StartTime>"))
+        found = [self._resource(r) for r in reversed(self.calls.values())
+                 if (to is None or r["to"] == to) and (from_ is None or r["from"] == from_)
+                 and (after is None or r["_created"] >= after)]
+        path = f"/{API_VERSION}/Accounts/{self.config.account_sid}/Calls.json"
+        return web.json_response({"calls": found[:1000], "end": max(len(found) - 1, 0), "page": 0,
+                                  "page_size": 1000, "start": 0, "next_page_uri": None, "previous_page_uri": None,
+                                  "first_page_uri": f"{path}?Page=0", "uri": f"{path}?Page=0"})
+
+    async def dev_calls(self, request: web.Request) -> web.Response:
+        to = request.query.get("to")
+        found = [self._resource(r) | {"said": r["_said"], "pressed": r["_pressed"], "answer": r["_answer"]}
+                 for r in self.calls.values() if to is None or r["to"] == to]
+        return web.json_response({"count": len(found), "calls": found})
+
     # --- status callbacks --------------------------------------------------------------------------------------
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -434,6 +556,7 @@ class TwilioDevServer:
 
     async def dev_reset(self, _request: web.Request) -> web.Response:
         self.messages.clear()
+        self.calls.clear()
         self._http_failures_used.clear()
         for key in self.stats:
             self.stats[key] = 0
@@ -467,6 +590,17 @@ class TwilioDevServer:
 
     async def healthz(self, _request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
+
+
+def _gather(document: str, record: dict[str, Any]) -> str | None:
+    """The `<Gather action>` of a TwiML document, noting what it says; None when it gathers nothing."""
+    try:
+        root = ElementTree.fromstring(document)  # noqa: S314 (TwiML of our own services, local dev server only)
+    except ElementTree.ParseError:
+        return None
+    record["_said"] += [(say.get("language"), (say.text or "").strip()) for say in root.iter("Say")]
+    gather = root.find(".//Gather")
+    return gather.get("action") if gather is not None else None
 
 
 def _parse_date(raw: str | None) -> datetime | None:

@@ -124,6 +124,24 @@ def from_twilio(message_status: str, error_code: int | None = None) -> Observati
     return Observation(status, reason_for(error_code) if status is DeliveryStatus.FAILED else None)
 
 
+_CALL_STATUS: dict[str, Observation] = {
+    "queued": Observation(DeliveryStatus.QUEUED),
+    "initiated": Observation(DeliveryStatus.QUEUED),
+    "ringing": Observation(DeliveryStatus.SENT),
+    "in-progress": Observation(DeliveryStatus.SENT),
+    "completed": Observation(DeliveryStatus.DELIVERED),  # picked up (what was pressed reaches intake, not us)
+    "busy": Observation(DeliveryStatus.FAILED, "busy"),
+    "no-answer": Observation(DeliveryStatus.FAILED, "no_answer"),
+    "failed": Observation(DeliveryStatus.FAILED, "call_failed"),
+    "canceled": Observation(DeliveryStatus.FAILED, "canceled"),
+}
+
+
+def from_twilio_call(call_status: str) -> Observation | None:
+    """Map a Twilio CallStatus to our state; None for one we do not know."""
+    return _CALL_STATUS.get(call_status.strip().lower())
+
+
 def parse_error_code(raw: str | int | None) -> int | None:
     if raw is None or raw == "":
         return None

@@ -9,6 +9,7 @@ from enum import IntEnum, StrEnum
 class Channel(StrEnum):
     SMS = "sms"
     EMAIL = "email"
+    VOICE = "voice"
 
 
 class Priority(IntEnum):

@@ -185,3 +185,36 @@ async def test_a_link_answer_for_help_opens_a_case_by_email(worker: Worker, sett
     command = json.loads(ack.value)["data"]
     assert command["channel"] == "email" and command["recipient"]["email"] == "anna@example.org"
     assert command["officer"]["name"], "the officer card goes with the reference"
+
+
+async def test_keys_pressed_on_the_welfare_call(client: httpx.AsyncClient, worker: Worker, settings: Settings,
+                                               pool: asyncpg.Pool, producer: Any, sign: Sign) -> None:
+    crisis_id = await active_crisis(producer, settings, pool)
+    safe_phone, help_phone, stranger = moroccan_mobile(), moroccan_mobile(), moroccan_mobile()
+    safe_person, help_person = f"t-{uuid.uuid4().hex[:8]}", f"t-{uuid.uuid4().hex[:8]}"
+    await ask(producer, settings, pool, crisis_id=crisis_id, phone=safe_phone, language="nl", person_id=safe_person)
+    await ask(producer, settings, pool, crisis_id=crisis_id, phone=help_phone, language="de", person_id=help_person)
+    duty = "+3225013200"
+
+    said = await post(client, sign, "/twilio/voice/welfare",
+                      {"To": safe_phone, "From": duty, "Digits": "1", "CallSid": sid("CA")})
+    assert said.status_code == 200 and '<Say language="nl-NL">Dank u.' in said.text and "<Hangup" in said.text
+    [answered] = await answers(settings, safe_person)
+    assert (answered["answer"], answered["channel"]) == ("safe", "voice")
+
+    said = await post(client, sign, "/twilio/voice/welfare",
+                      {"To": help_phone, "From": duty, "Digits": "2", "CallSid": sid("CA")})
+    assert "Mitarbeiter ruft Sie zurück" in said.text
+    [answered] = await answers(settings, help_person)
+    assert answered["answer"] == "needs_help" and answered["channel"] == "voice"
+    case = await pool.fetchrow("SELECT crisis_id, channel, reporter_phone FROM reports WHERE reference = $1",
+                               answered["case_reference"])
+    assert dict(case) == {"crisis_id": crisis_id, "channel": "phone", "reporter_phone": help_phone}
+
+    nobody = await post(client, sign, "/twilio/voice/welfare",
+                        {"To": stranger, "From": duty, "Digits": "1", "CallSid": sid("CA")})
+    assert nobody.status_code == 200 and "<Say" not in nobody.text, "no open question: nothing recorded"
+    params = {"To": safe_phone, "From": duty, "Digits": "2", "CallSid": sid("CA")}
+    forged = sign("/twilio/voice/welfare", {**params, "Digits": "1"})
+    assert (await client.post("/twilio/voice/welfare", data=params, headers=forged)).status_code == 403
+    assert len(await answers(settings, safe_person, count=2, timeout=3)) == 1
