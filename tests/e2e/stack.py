@@ -44,9 +44,11 @@ class Stack:
         return f"http://127.0.0.1:{self.ports[name]}"
 
     def env_for(self, service: str | None) -> dict[str, str]:
+        # `{intake}` in an extra value stands for intake's URL (known once the ports are chosen)
+        extra = {k: v.replace("{intake}", self.url("intake")) for k, v in self.extra_env.items()}
         env = {**os.environ, "KAFKA_TOPIC_PREFIX": self.prefix, "LOG_LEVEL": "INFO",
                "TWILIO_API_BASE": self.url("twilio"), "SMTP_PORT": str(self.ports["smtp"]),
-               "HOTLINE_NUMBERS": HOTLINES, "PYTHONUNBUFFERED": "1", **self.extra_env}
+               "HOTLINE_NUMBERS": HOTLINES, "PYTHONUNBUFFERED": "1", **extra}
         if service is not None:
             env |= {"DATABASE_SCHEMA": self.schemas[service], "HTTP_PORT": str(self.ports[service]),
                     "PUBLIC_BASE_URL": self.url(service), "FAUST_APP_ID": f"{self.prefix}crisis-center",

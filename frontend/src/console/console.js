@@ -7,6 +7,7 @@ import {
   language, onLanguageChange, t,
 } from "./i18n.js";
 import { ISO_NUMERIC } from "./iso-numeric.js";
+import { MESSAGES } from "./messages.js";
 import { Session } from "./session.js";
 import { setupSignIn } from "./signin.js";
 
@@ -16,6 +17,12 @@ const REFERENCE = /^BE-\d{4}-\d{6}$/;
 const POST_POLL_MS = 2000;
 const POST_POLL_TRIES = 60;
 const ON_CALL_REFRESH_MS = 60000;
+
+// The badge of a case opened in a crisis (to move into common/messages.js with the other "con.*" keys).
+Object.assign(MESSAGES.en, { "con.crisis_case": "Crisis" });
+Object.assign(MESSAGES.fr, { "con.crisis_case": "Crise" });
+Object.assign(MESSAGES.nl, { "con.crisis_case": "Crisis" });
+Object.assign(MESSAGES.de, { "con.crisis_case": "Krise" });
 
 const $ = (id) => document.getElementById(id);
 const session = new Session("consular.console.token", "duty_officer");
@@ -237,8 +244,12 @@ function caseLine(c, { provisional = false, late = false } = {}) {
   const open = node("button", { type: "button", className: "link case-open", text: c.reference,
     attrs: { "aria-label": t("con.open_case", { reference: c.reference }) } });
   open.addEventListener("click", () => showCase(c.reference));
-  return node("li", {}, [
-    open, ` · ${has(`con.kind.${c.kind}`) ? t(`con.kind.${c.kind}`) : c.kind}`,
+  // A case opened in a crisis (the board lists them first): a badge, the crisis named in its tooltip.
+  const crisis = c.crisis_id
+    ? [" ", node("span", { className: "badge badge-crisis", text: t("con.crisis_case"), attrs: { title: c.crisis_id } })]
+    : [];
+  return node("li", { attrs: c.crisis_id ? { "data-crisis-id": c.crisis_id } : {} }, [
+    open, ...crisis, ` · ${has(`con.kind.${c.kind}`) ? t(`con.kind.${c.kind}`) : c.kind}`,
     ` · ${has(`con.status.${c.status}`) ? t(`con.status.${c.status}`) : c.status} · `,
     node("span", { className: overdue ? "overdue" : "",
       text: `${t(provisional ? "con.provisional_due" : "con.reply_due")} ${formatDate(dueAt)}` }),

@@ -107,8 +107,9 @@ export class WelfarePanel {
   async loadList(status, more) {
     const id = this.crisis?.crisis_id;
     const list = this.lists.get(status);
-    if (!id || !list || (more && !list.next)) return;
-    const seq = more ? list.seq : ++list.seq;
+    if (!id || !list || (more && (!list.next || list.reloading))) return;
+    const seq = more ? list.seq : ++list.seq; // a reload started meanwhile makes a page of "more" outdated
+    if (!more) list.reloading = true;
     const params = new URLSearchParams({ status });
     if (more) {
       params.set("limit", String(PAGE));
@@ -131,7 +132,8 @@ export class WelfarePanel {
       if (id !== this.crisis?.crisis_id || seq !== list.seq) return;
       list.error = true;
     } finally {
-      button.disabled = false;
+      if (seq === list.seq) list.reloading = false;
+      if (more) button.disabled = false;
     }
     this.renderList(status);
   }

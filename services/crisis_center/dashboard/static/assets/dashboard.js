@@ -1,5 +1,7 @@
 // The coordinators' dashboard: crises live from GET /v1/crises/events (server-sent events), the map, delivery
-// progress (through /dashboard/api/notifications), the audit trail, and the coordinators' actions.
+// progress (through /dashboard/api/notifications), the welfare of the people (welfare.js), the audit trail, and the
+// coordinators' actions.
+import "./welfare-messages.js";
 import { request } from "./api.js";
 import {
   applyTranslations, bindLanguageSelect, countryName, formatDateTime, formatNumber, has, onLanguageChange, t,
@@ -8,6 +10,7 @@ import { Session } from "./session.js";
 import { setupSignIn } from "./signin.js";
 import { loadWorld, WorldMap } from "./map.js";
 import { splitTrail } from "./trail.js";
+import { WelfarePanel } from "./welfare.js";
 
 const KINDS = ["earthquake", "flood", "storm", "fire", "unrest", "attack", "epidemic", "transport", "other"];
 const SEVERITIES = ["minor", "moderate", "severe", "extreme"];
@@ -28,6 +31,7 @@ const state = {
   details: new Map(), // crisis_id -> {timeline, audit, delivery}
   people: new Map(), // crisis_id -> {points, at, gone}: the affected travellers' rounded positions
   peopleTimers: new Map(), // crisis_id -> timer of a read owed to a change inside the refresh interval
+  welfare: null, // the welfare panel of the selected active crisis
 };
 
 function node(tag, { className, text, attrs } = {}, children = []) {
@@ -50,6 +54,7 @@ function signOut(reasonKey = null) {
   state.peopleTimers.clear();
   state.crises.clear();
   state.selected = null;
+  state.welfare?.show(null);
   $("app").hidden = true;
   $("who").hidden = true;
   $("signout").hidden = true;
@@ -177,6 +182,8 @@ function render() {
     $("map-desc").textContent = t("dash.map_label", { n: crises.length }) + ": " + crises.map((c) => c.title).join(", ")
       + (drawn ? `. ${t("dash.map_people", { n: formatNumber(drawn) })}` : "");
     $("people-legend").hidden = drawn === 0;
+    $("welfare-legend").hidden = !crises.some((c) => c.status === "active"
+      && (state.people.get(c.crisis_id)?.points || []).some((p) => p.welfare));
   }
   renderDetail();
   for (const crisis of crises) if (crisis.status === "active") loadPeople(crisis.crisis_id);
@@ -220,6 +227,7 @@ function renderDetail() {
   $("detail").hidden = !crisis;
   $("detail-empty").hidden = Boolean(crisis);
   $("detail-title").textContent = crisis ? crisis.title : t("dash.details");
+  state.welfare?.show(crisis || null);
   if (!crisis) return;
   const hotline = $("d-hotline");
   hotline.replaceChildren(crisis.hotline_number
@@ -490,7 +498,7 @@ function translateDynamic() {
   fillSelect($("a-severity"), SEVERITIES, "severity", true);
   if (!$("live").hidden) setLive($("live").dataset.state);
   if (session.claims) $("who").textContent = t("signed_in_as", { name: session.claims.sub });
-  if (!$("app").hidden) { render(); loadRecent(); }
+  if (!$("app").hidden) { render(); loadRecent(); state.welfare?.render(); }
 }
 
 // --- start ----------------------------------------------------------------------------------------------
@@ -511,6 +519,11 @@ async function main() {
   translateDynamic();
   setupActivate();
   setupThresholds();
+  state.welfare = new WelfarePanel({
+    api, node,
+    onRefresh: (id) => peopleChanged(id), // the dots' colours follow the answers
+    onStarted: (id) => { loadTrail(id); loadRecent(); },
+  });
   $("signout").addEventListener("click", () => signOut());
   $("show-closed").addEventListener("change", (e) => { state.showClosed = e.target.checked; render(); });
   $("close-crisis").addEventListener("click", closeSelected);

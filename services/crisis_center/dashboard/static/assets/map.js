@@ -1,8 +1,10 @@
 // The world map, drawn offline from Natural Earth (world-atlas, 1:50m) with d3-geo and topojson-client
 // (loaded as classic scripts: window.d3, window.topojson). Each crisis's area is drawn as a circle, a polygon
 // or its whole country, with the affected count at its centre, and the affected travellers' rounded positions
-// (GET /v1/crises/{id}/people) as dots, merged into one larger dot per few pixels when they crowd.
+// (GET /v1/crises/{id}/people) as dots, merged into one larger dot per few pixels when they crowd. A dot is
+// coloured by the person's welfare once they were asked (a group of dots by the most urgent welfare in it).
 import { ISO_NUMERIC, BY_NAME } from "./iso-numeric.js";
+import { WELFARE } from "./welfare.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const WIDTH = 800;
@@ -40,7 +42,7 @@ export class WorldMap {
     this.focus = null;
     this.crises = [];
     this.selected = null;
-    this.people = new Map(); // crisis_id -> [{lat, lon, source}]
+    this.people = new Map(); // crisis_id -> [{lat, lon, source, welfare}]
   }
 
   /** The affected travellers' positions of one crisis (an empty list or null: none drawn). */
@@ -49,16 +51,19 @@ export class WorldMap {
     else this.people.delete(crisisId);
   }
 
-  /** Positions grouped by screen cell: [{x, y, count, reports}], the mean position of each cell. */
+  /** Positions grouped by screen cell: [{x, y, count, reports, welfare}], the mean position of each cell and its
+   * most urgent welfare (null: nobody in it was asked). */
   static clusters(points, projection) {
     const cells = new Map();
     for (const point of points) {
       const xy = projection([Number(point.lon), Number(point.lat)]);
       if (!xy || !Number.isFinite(xy[0]) || !Number.isFinite(xy[1])) continue;
       const key = `${Math.floor(xy[0] / CLUSTER_PX)},${Math.floor(xy[1] / CLUSTER_PX)}`;
-      const cell = cells.get(key) || { x: 0, y: 0, count: 0, reports: 0 };
+      const cell = cells.get(key) || { x: 0, y: 0, count: 0, reports: 0, welfare: null };
       cell.x += xy[0]; cell.y += xy[1]; cell.count += 1;
       if (point.source === "report") cell.reports += 1;
+      const rank = WELFARE.indexOf(point.welfare);
+      if (rank >= 0 && (cell.welfare === null || rank < WELFARE.indexOf(cell.welfare))) cell.welfare = point.welfare;
       cells.set(key, cell);
     }
     return [...cells.values()].map((c) => ({ ...c, x: c.x / c.count, y: c.y / c.count }));
@@ -134,10 +139,11 @@ export class WorldMap {
         const group = el("g", { class: "people-of", "data-crisis-id": crisis.crisis_id, "data-people": points.length }, people);
         for (const cell of WorldMap.clusters(points, projection)) {
           const source = cell.reports * 2 > cell.count ? "report" : "registration";
-          el("circle", {
+          const circle = el("circle", {
             cx: cell.x.toFixed(1), cy: cell.y.toFixed(1), r: (cell.count === 1 ? 2.2 : Math.min(11, 2.2 + 1.4 * Math.sqrt(cell.count))).toFixed(1),
-            class: `person person-${source}`, "data-count": cell.count,
+            class: `person person-${source}${cell.welfare ? ` welfare-${cell.welfare}` : ""}`, "data-count": cell.count,
           }, group);
+          if (cell.welfare) circle.setAttribute("data-welfare", cell.welfare);
         }
       }
       const classes = ["area", `area-${crisis.status}`, crisis.crisis_id === selectedId ? "selected" : ""].join(" ").trim();
