@@ -23,13 +23,13 @@ from services.crisis_center.dashboard.router import DashboardSettings, dashboard
 from services.crisis_center.domain.atom import build_atom
 from services.crisis_center.domain.cap import build_cap
 from services.crisis_center.domain.crisis import Crisis
-from services.crisis_center.domain.geo import Area, InvalidArea
 from services.crisis_center.domain.membership import KINDS
 from services.crisis_center.settings import Settings
 from services.crisis_center.welfare_api import welfare_router
 from shared.auth import JwtConfig, Principal, require_roles, verify_token
 from shared.db import create_pool, ping
 from shared.events.common import Area as WireArea
+from shared.geo import Area, InvalidArea
 from shared.http import install_common
 from shared.kafka.outbox import OutboxRelay
 from shared.kafka.producer import make_producer

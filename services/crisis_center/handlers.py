@@ -21,12 +21,12 @@ from services.crisis_center.domain import texts
 from services.crisis_center.domain.activation import ThresholdPolicy, allocate_hotline
 from services.crisis_center.domain.crisis import Crisis
 from services.crisis_center.domain.engine import Activate, PeopleChanged, PersonPoint, Recipient
-from services.crisis_center.domain.geo import Area
 from services.crisis_center.domain.membership import SEVERITIES
 from services.crisis_center.records import Publishing, audit
 from shared.events.crisis import CrisisActivated, CrisisClosed, CrisisUpdated
 from shared.events.notifications import Recipient as WireRecipient
 from shared.events.notifications import SendNotification, notification_id_for
+from shared.geo import Area
 from shared.kafka.outbox import OutboxRow, enqueue, enqueue_many, prepare
 from shared.logging import get_logger
 

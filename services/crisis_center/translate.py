@@ -9,12 +9,13 @@ from services.crisis_center.domain.commands import (
     TravellerRemove,
     TravellerUpsert,
 )
-from services.crisis_center.domain.gazetteer import Gazetteer
-from services.crisis_center.domain.geo import Area, Point, TimeZoneLocator
+from services.crisis_center.domain.geo import TimeZoneLocator
 from services.crisis_center.domain.people import registration_contribution, report_contribution
 from shared.events.incidents import IncidentClosed, IncidentReported, IncidentUpdated
 from shared.events.reports import ReportSubmitted
 from shared.events.travellers import TravellerCancelled, TravellerRegistered
+from shared.gazetteer import Gazetteer
+from shared.geo import Area, Point
 
 
 class Places:

@@ -15,11 +15,11 @@ import pytest
 from services.crisis_center import handlers, welfare
 from services.crisis_center.api import create_app
 from services.crisis_center.domain.engine import Recipient
-from services.crisis_center.domain.geo import Area
 from services.crisis_center.privacy import PrivacyResponder
 from services.crisis_center.welfare_desk import WelfareDesk
 from shared.events.privacy import PrivacyRequested
 from shared.events.welfare import WelfareAnswered
+from shared.geo import Area
 from shared.kafka.producer import publish
 from tests.crisis_center.conftest import POOL, Env
 from tests.support import auth, consume, consume_events, eventually

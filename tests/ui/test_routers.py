@@ -160,7 +160,7 @@ def test_demo_travellers_are_placed_inside_and_outside_the_area() -> None:
     from datetime import UTC, datetime
 
     from services.crisis_center.dashboard.demo import KATHMANDU, RADIUS_KM, Plan, incident, travellers
-    from services.crisis_center.domain.geo import Point, great_circle_km
+    from shared.geo import Point, great_circle_km
 
     now = datetime.now(UTC)
     people = travellers("t", Plan(travellers=200, inside_share=0.8, seed=3), now)

@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 
 import pycountry
 
+from shared.geo import closed_ring
+
 from . import texts
 from .crisis import Crisis
-from .geo import closed_ring
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 DEFAULT_SENDER = "crisis-center@diplomatie.belgium.be"

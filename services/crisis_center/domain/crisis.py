@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from .geo import Area
+from shared.geo import Area
 
 Status = Literal["active", "closed"]
 

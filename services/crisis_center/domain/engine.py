@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from shared.geo import Area, Point
+
 from .activation import Phase, ThresholdPolicy, should_activate
 from .affected import AffectedSet
 from .commands import (
@@ -33,7 +35,7 @@ from .commands import (
     TravellerRemove,
     TravellerUpsert,
 )
-from .geo import Area, Point, stay_covers
+from .geo import stay_covers
 from .membership import Incident
 from .people import Contribution, Source
 

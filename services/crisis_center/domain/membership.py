@@ -6,7 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from .geo import Area, Point, stay_covers
+from shared.geo import Area, Point
+
+from .geo import stay_covers
 
 KINDS = ("earthquake", "flood", "storm", "fire", "unrest", "attack", "epidemic", "transport", "other")
 SEVERITIES = ("minor", "moderate", "severe", "extreme")

@@ -12,7 +12,7 @@ from services.crisis_center.domain import texts
 from services.crisis_center.domain.atom import ATOM_NS, build_atom
 from services.crisis_center.domain.cap import CAP_NS, build_cap, cap_time, chain
 from services.crisis_center.domain.crisis import Crisis
-from services.crisis_center.domain.geo import Area, Circle
+from shared.geo import Area, Circle
 
 SCHEMA_PATH = Path(__file__).parents[3] / "services" / "crisis_center" / "schemas" / "CAP-v1.2-schema.xsd"
 NS = {"cap": CAP_NS}

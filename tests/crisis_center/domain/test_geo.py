@@ -4,16 +4,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from services.crisis_center.domain.gazetteer import Gazetteer
-from services.crisis_center.domain.geo import (
-    Area,
-    Circle,
-    InvalidArea,
-    Point,
-    TimeZoneLocator,
-    great_circle_km,
-    stay_covers,
-)
+from services.crisis_center.domain.geo import TimeZoneLocator, stay_covers
+from shared.gazetteer import Gazetteer
+from shared.geo import Area, Circle, InvalidArea, Point, great_circle_km
 
 BRUSSELS = Point(50.8503, 4.3517)
 PARIS = Point(48.8566, 2.3522)

