@@ -29,7 +29,7 @@ from services.crisis_center.domain.welfare import (
 from services.crisis_center.records import Publishing, audit
 from shared.events.notifications import Recipient as WireRecipient
 from shared.events.notifications import SendNotification, notification_id_for
-from shared.events.welfare import WelfareAnswered, WelfareAsked, WelfareReplied
+from shared.events.welfare import CHECK_IN_PREFIX, WelfareAnswered, WelfareAsked, WelfareReplied
 from shared.kafka.outbox import OutboxRow, enqueue, enqueue_many, prepare
 from shared.logging import get_logger
 
@@ -57,10 +57,12 @@ async def record_contacts(conn: asyncpg.Connection, crisis_id: str, recipients: 
     if recipients:
         await conn.executemany(
             """INSERT INTO crisis_contacts(crisis_id, person_id, phone, email, language, source, added_at)
-               VALUES ($1, $2, $3, $4, $5, 'registration', $6)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
                ON CONFLICT (crisis_id, person_id) DO UPDATE
                SET phone = EXCLUDED.phone, email = EXCLUDED.email, language = EXCLUDED.language""",
-            [(crisis_id, r.traveller_id, r.phone, r.email, texts.as_language(r.language), at) for r in recipients])
+            [(crisis_id, r.traveller_id, r.phone, r.email, texts.as_language(r.language),
+              "check_in" if r.traveller_id.startswith(CHECK_IN_PREFIX) else "registration", at)
+             for r in recipients])
 
 
 # rounds -------------------------------------------------------------------------------------------------------------

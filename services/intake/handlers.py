@@ -9,7 +9,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 import asyncpg
@@ -30,6 +30,7 @@ from services.intake.domain.acknowledgement import (
     provisional_reply,
 )
 from services.intake.domain.charter import answered_from, charter_view
+from services.intake.domain.check_in import CheckInText, crises_with_areas, locate, parse_check_in
 from services.intake.domain.clocks import CaseClocks, ClockEvent, case_clocks, schedule
 from services.intake.domain.model import Channel, Kind, Language, Reporter, ReportIn, Status
 from services.intake.domain.officers import Officer, choose_officer, needs_handover
@@ -37,7 +38,7 @@ from services.intake.domain.reference import format_reference, reference_year
 from services.intake.domain.sensitive import SENSITIVE_KINDS, open_row, seal_row
 from services.intake.domain.sms import appended_reply, classify, keyword_language, new_case_reply, quoted_reference
 from services.intake.domain.survey import parse_answer, survey_text
-from services.intake.domain.welfare import WelfareAnswer, read_answer
+from services.intake.domain.welfare import WelfareAnswer, read_answer, words
 from shared.crypto import FieldCipher
 from shared.events.crisis import CrisisActivated, CrisisClosed, CrisisUpdated
 from shared.events.deadlines import DeadlineApproaching, DeadlineMissed
@@ -53,7 +54,8 @@ from shared.events.notifications import (
 )
 from shared.events.reports import ReportSubmitted
 from shared.events.travellers import TravellerCancelled, TravellerRegistered
-from shared.events.welfare import AnswerChannel, WelfareAnswered, WelfareAsked, WelfareReplied
+from shared.events.welfare import CHECK_IN_PREFIX, AnswerChannel, WelfareAnswered, WelfareAsked, WelfareReplied
+from shared.gazetteer import Gazetteer
 from shared.kafka.outbox import enqueue
 from shared.logging import get_logger
 from shared.sms_keywords import Keyword
@@ -78,6 +80,8 @@ class IntakeConfig:
     survey_link_base: str = "http://127.0.0.1:8001/public/survey"
     cipher: FieldCipher | None = None
     """Seals the sensitive fields of new cases (domain/sensitive.py); None only in tests of other rules."""
+    check_ins_per_hour: int = 5
+    check_in_stay_days: int = 14
 
 
 class IdempotencyConflict(Exception):
@@ -486,6 +490,10 @@ async def inbound_sms(*, sender: str, body: str, message_sid: str | None, from_c
                                          purpose="survey_answer", body=body, status="received",
                                          provider_id=provider_id)
             return texts.render(texts.SURVEY_THANKS, Language(survey["language"]))
+        check_in = await _sms_check_in(conn, sender=sender, body=body, provider_id=provider_id, officers=officers,
+                                       config=config)
+        if check_in is not None:
+            return check_in
         quoted = quoted_reference(body)
         case = await repository.case_for_follow_up(conn, quoted) if quoted else None
         if case is not None and case["reporter_phone"] != sender:
@@ -559,6 +567,63 @@ async def _sms_welfare_answer(conn: asyncpg.Connection, question: dict[str, Any]
     return texts.render(texts.WELFARE_UNCLEAR, language, hotline=hotline)
 
 
+_GAZETTEER = Gazetteer()  # GeoNames cities, loaded on the first check-in
+_CHECK_IN_NAMESPACE = uuid.UUID("e8b2c6d4-0f1a-4b3c-9d7e-5a6f8b9c0d21")
+_PLACE_WAIT = timedelta(hours=1)
+
+
+async def _sms_check_in(conn: asyncpg.Connection, *, sender: str, body: str, provider_id: str | None,
+                        officers: OfficerCache, config: IntakeConfig) -> str | None:
+    """A check-in during an active crisis by someone not asked (`SAFE Pokhara`), or the place it was waiting for;
+    None when the message is neither (it is then a report or a follow-up, as before)."""
+    crises = crises_with_areas(await repository.crisis_areas(conn))
+    if not crises:
+        return None
+    now = datetime.now(UTC)
+    parsed = parse_check_in(body)
+    if parsed is None:
+        waiting = await repository.take_waiting_check_in(conn, sender, now - _PLACE_WAIT)
+        if waiting is None:
+            return None
+        parsed = CheckInText(waiting["answer"], Language(waiting["language"]), " ".join(words(body)))
+    language, hotline = parsed.language, crises[0].hotline_number
+    if await repository.check_ins_in_the_last_hour(conn, sender, now) >= config.check_ins_per_hour:
+        log.info("check_in_refused", reason="rate")
+        return texts.render(texts.CHECK_IN_TOO_MANY, language, hotline=hotline)
+    found = locate(parsed.place, crises, _GAZETTEER) if parsed.place else None
+    if found is None:
+        await repository.wait_for_place(conn, sender, answer=parsed.answer, language=language.value, at=now)
+        log.info("check_in_waiting_for_place", known_place=bool(parsed.place))
+        if parsed.place:
+            return texts.render(texts.CHECK_IN_NOT_FOUND, language, place=parsed.place[:60])
+        return texts.render(texts.CHECK_IN_WHERE, language)
+    if found.crisis is None:
+        log.info("check_in_outside")
+        return texts.render(texts.CHECK_IN_OUTSIDE, language, place=found.place.title(), crisis=crises[0].title,
+                            hotline=hotline)
+    crisis = found.crisis
+    person_id = await repository.registered_traveller_id(conn, sender)
+    if person_id is None:  # counted like any registration: the crisis worker merges people by phone number
+        person_id = CHECK_IN_PREFIX + str(uuid.uuid5(_CHECK_IN_NAMESPACE, sender))
+        await enqueue(conn, TravellerRegistered(
+            traveller_id=person_id, full_name=UNKNOWN_NAME, phone=sender, language=language.value,
+            country=found.country, city=found.place.title(),
+            location={"lat": found.point.lat, "lon": found.point.lon},  # type: ignore[arg-type]
+            arrival=now.date(), departure=now.date() + timedelta(days=config.check_in_stay_days)),
+            source=f"{config.source}/check-in", topic_prefix=config.topic_prefix)
+    reference = await answer_welfare(
+        conn, crisis_id=crisis.crisis_id, check_id=None, person_id=person_id, answer=parsed.answer, channel="sms",
+        text=body, language=language, phone=sender, email=None, crisis_title=crisis.title, at=now,
+        officers=officers, config=config, provider_id=provider_id,
+        location={"country": found.country, "city": found.place.title(), "lat": found.point.lat,
+                  "lon": found.point.lon},
+        event_id=str(uuid.uuid5(_WELFARE_NAMESPACE, f"check-in:{provider_id or sender + now.isoformat()}")))
+    log.info("check_in", crisis_id=crisis.crisis_id, answer=parsed.answer, reference=reference)
+    if reference is not None:
+        return texts.render(texts.WELFARE_HELP, language, reference=reference, hotline=crisis.hotline_number)
+    return texts.render(texts.CHECK_IN_SAFE, language, crisis=crisis.title, hotline=crisis.hotline_number)
+
+
 async def voice_welfare_answer(*, phone: str, digits: str, call_sid: str | None, pool: asyncpg.Pool,
                                officers: OfficerCache, config: IntakeConfig) -> tuple[str, Language] | None:
     """A key pressed on the welfare call to `phone`: the answer to its open question. Returns what to say, or
@@ -585,14 +650,15 @@ async def answer_welfare(conn: asyncpg.Connection, *, crisis_id: str, check_id: 
                          answer: WelfareAnswer, channel: AnswerChannel, text: str | None, language: Language,
                          phone: str | None, email: str | None, crisis_title: str, at: datetime,
                          officers: OfficerCache, config: IntakeConfig, event_id: str,
-                         provider_id: str | None = None) -> str | None:
+                         provider_id: str | None = None, location: dict[str, Any] | None = None) -> str | None:
     """Publish the answer; for needs_help first open the person's case for this crisis (one per person and
     crisis: a second help answer joins it). Returns the case reference, if any."""
     reference = None
     if answer == "needs_help":
         reference = await _welfare_case(conn, crisis_id=crisis_id, person_id=person_id, text=text, language=language,
                                         channel=channel, phone=phone, email=email, crisis_title=crisis_title, at=at,
-                                        officers=officers, config=config, provider_id=provider_id)
+                                        officers=officers, config=config, provider_id=provider_id,
+                                        location=location)
     await enqueue(conn, WelfareAnswered(crisis_id=crisis_id, person_id=person_id, answer=answer, channel=channel,
                                         text=text, case_reference=reference, at=at, check_id=check_id),
                   source=config.source, topic_prefix=config.topic_prefix, event_id=event_id)
@@ -603,7 +669,7 @@ async def answer_welfare(conn: asyncpg.Connection, *, crisis_id: str, check_id: 
 async def _welfare_case(conn: asyncpg.Connection, *, crisis_id: str, person_id: str, text: str | None,
                         language: Language, channel: AnswerChannel, phone: str | None, email: str | None,
                         crisis_title: str, at: datetime, officers: OfficerCache, config: IntakeConfig,
-                        provider_id: str | None) -> str:
+                        provider_id: str | None, location: dict[str, Any] | None) -> str:
     source, external_id = f"{config.source}#welfare", f"{crisis_id}:{person_id}"
     existing = await repository.external_case(conn, source, external_id)
     if existing is not None:
@@ -614,7 +680,7 @@ async def _welfare_case(conn: asyncpg.Connection, *, crisis_id: str, person_id: 
             await repository.add_history_note(conn, existing, actor=f"welfare:{channel}",
                                               note="answered the welfare check again: needs help")
         return existing
-    location = await repository.traveller_location(conn, person_id) or (
+    location = location or await repository.traveller_location(conn, person_id) or (
         {"country": country_of(phone)} if phone else {"country": "BE"})
     description = texts.render(texts.WELFARE_CASE_DESCRIPTION, language, crisis=crisis_title)
     if text:
@@ -746,10 +812,11 @@ async def notification_status(data: NotificationStatus, conn: asyncpg.Connection
 
 
 async def crisis_status(data: CrisisActivated | CrisisUpdated | CrisisClosed, conn: asyncpg.Connection) -> None:
-    """Keep the active crises (and their hotline numbers) for the voice line."""
+    """Keep the active crises (hotline numbers for the voice line, areas for check-ins by SMS)."""
     active = data.status == "active" and not isinstance(data, CrisisClosed)
     await repository.crisis_state(conn, crisis_id=data.crisis_id, title=data.title,
-                                  hotline_number=data.hotline_number, active=active)
+                                  hotline_number=data.hotline_number, active=active,
+                                  area=data.area.model_dump(mode="json", exclude_none=True) if data.area else None)
 
 
 # --- deadline warnings (consumer of cases.deadlines) ---------------------------------------------------------

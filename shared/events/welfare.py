@@ -23,6 +23,9 @@ QUESTIONS_TOPIC = "welfare.questions"
 REPLIES_TOPIC = "welfare.replies"
 ANSWERS_TOPIC = "welfare.answers"
 
+#: The ids given to people who check in during a crisis without having registered (`checkin-<uuid>`).
+CHECK_IN_PREFIX = "checkin-"
+
 Answer = Literal["safe", "needs_help", "unclear"]
 AnswerChannel = Literal["sms", "email", "voice", "web", "officer"]
 Step = Literal["question", "reminder", "call"]

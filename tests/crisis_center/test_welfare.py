@@ -298,3 +298,16 @@ async def test_an_erasure_request_removes_the_persons_welfare_rows(client: httpx
     people = (await client.get(f"/v1/crises/{crisis_id}/welfare/people", headers=COORDINATOR)).json()["people"]
     assert [p["person_id"] for p in people] == ["p1"]
     assert await env.pool.fetchval("SELECT count(*) FROM welfare_questions WHERE person_id IN ('p2', 'p3')") == 0
+
+
+async def test_people_who_checked_in_are_counted_as_such(client: httpx.AsyncClient, env: Env, clock: Clock) -> None:
+    checked_in = Recipient("registration:checkin-1", "checkin-1", "+32470000009", None, "en")
+    crisis_id = await new_crisis(env, clock, (*PEOPLE, checked_in))
+    async with env.pool.acquire() as conn:
+        await welfare.record_answer(conn, WelfareAnswered(crisis_id=crisis_id, person_id="checkin-1", answer="safe",
+                                                          channel="sms", at=clock()))
+    assert await counts(client, crisis_id) == {"safe": 1, "needs_help": 0, "unclear": 0, "no_answer": 3,
+                                               "unreachable": 0, "checked_in": 1}
+    listed = (await client.get(f"/v1/crises/{crisis_id}/welfare/people", params={"status": "checked_in"},
+                               headers=COORDINATOR)).json()["people"]
+    assert [(p["person_id"], p["source"], p["status"]) for p in listed] == [("checkin-1", "check_in", "safe")]

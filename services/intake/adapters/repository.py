@@ -402,12 +402,14 @@ async def active_crises(conn: asyncpg.Connection) -> list[ActiveCrisis]:
 
 
 async def crisis_state(conn: asyncpg.Connection, *, crisis_id: str, title: str, hotline_number: str,
-                       active: bool) -> None:
+                       active: bool, area: dict[str, Any] | None = None) -> None:
     if active:
         await conn.execute(
-            "INSERT INTO active_crises (crisis_id, title, hotline_number, updated_at) VALUES ($1, $2, $3, now())"
+            "INSERT INTO active_crises (crisis_id, title, hotline_number, area, updated_at)"
+            " VALUES ($1, $2, $3, $4, now())"
             " ON CONFLICT (crisis_id) DO UPDATE SET title = excluded.title,"
-            " hotline_number = excluded.hotline_number, updated_at = now()", crisis_id, title, hotline_number)
+            " hotline_number = excluded.hotline_number, area = excluded.area, updated_at = now()",
+            crisis_id, title, hotline_number, area)
     else:
         await conn.execute("DELETE FROM active_crises WHERE crisis_id = $1", crisis_id)
         await conn.execute("DELETE FROM welfare_questions WHERE crisis_id = $1", crisis_id)
@@ -437,6 +439,42 @@ async def open_welfare_question(conn: asyncpg.Connection, phone: str, now: datet
         "SELECT q.* FROM welfare_questions q JOIN active_crises a USING (crisis_id)"
         " WHERE q.phone = $1 AND q.open_until > $2 ORDER BY q.asked_at DESC LIMIT 1", phone, now)
     return dict(row) if row else None
+
+
+async def crisis_areas(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    rows = await conn.fetch("SELECT crisis_id, title, hotline_number, area FROM active_crises ORDER BY updated_at")
+    return [dict(r) for r in rows]
+
+
+async def check_ins_in_the_last_hour(conn: asyncpg.Connection, phone: str, now: datetime) -> int:
+    """Counts this number's check-ins of the last hour, and records one more (what is older than a day, and
+    check-ins that waited a day for a place, are dropped)."""
+    await conn.execute("DELETE FROM sms_check_ins WHERE at < $1::timestamptz - interval '1 day'", now)
+    await conn.execute("DELETE FROM check_ins_waiting_for_place WHERE asked_at < $1::timestamptz - interval '1 day'",
+                       now)
+    count = await conn.fetchval(
+        "SELECT count(*) FROM sms_check_ins WHERE phone = $1 AND at > $2::timestamptz - interval '1 hour'", phone, now)
+    await conn.execute("INSERT INTO sms_check_ins (phone, at) VALUES ($1, $2)", phone, now)
+    return int(count)
+
+
+async def wait_for_place(conn: asyncpg.Connection, phone: str, *, answer: str, language: str, at: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO check_ins_waiting_for_place (phone, answer, language, asked_at) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (phone) DO UPDATE SET answer = EXCLUDED.answer, language = EXCLUDED.language,"
+        " asked_at = EXCLUDED.asked_at", phone, answer, language, at)
+
+
+async def take_waiting_check_in(conn: asyncpg.Connection, phone: str, since: datetime) -> dict[str, Any] | None:
+    """The number's check-in waiting for a place, if asked after `since`; it is removed either way."""
+    row = await conn.fetchrow("DELETE FROM check_ins_waiting_for_place WHERE phone = $1 RETURNING *", phone)
+    return dict(row) if row is not None and row["asked_at"] > since else None
+
+
+async def registered_traveller_id(conn: asyncpg.Connection, phone: str) -> str | None:
+    value = await conn.fetchval("SELECT traveller_id FROM registered_travellers WHERE phone = $1"
+                                " ORDER BY updated_at DESC LIMIT 1", phone)
+    return str(value) if value is not None else None
 
 
 async def crisis_facts(conn: asyncpg.Connection, crisis_id: str) -> dict[str, Any] | None:

@@ -359,3 +359,45 @@ VOICE_WELFARE_UNCLEAR: T = {
     Language.DE: "Danke. Ein Mitarbeiter ruft Sie zurück.",
     Language.EN: "Thank you. An officer will call you back.",
 }
+
+
+# --- check-in by SMS during a crisis ------------------------------------------------------------------------------
+
+CHECK_IN_SAFE: T = {
+    Language.FR: "Merci. Vous êtes compté(e) en sécurité: {crisis}. Ligne de crise: {hotline}",
+    Language.NL: "Dank u. U bent als veilig geteld: {crisis}. Crisislijn: {hotline}",
+    Language.DE: "Danke. Sie sind als in Sicherheit erfasst: {crisis}. Krisentelefon: {hotline}",
+    Language.EN: "Thank you. You are counted as safe: {crisis}. Crisis hotline: {hotline}",
+}
+
+CHECK_IN_WHERE: T = {
+    Language.FR: "Où êtes-vous? Répondez avec le nom de la ville ou du village où vous êtes.",
+    Language.NL: "Waar bent u? Antwoord met de naam van de stad of het dorp waar u bent.",
+    Language.DE: "Wo sind Sie? Antworten Sie mit dem Namen der Stadt oder des Ortes, wo Sie sind.",
+    Language.EN: "Where are you? Reply with the name of the town or village where you are.",
+}
+
+CHECK_IN_NOT_FOUND: T = {
+    Language.FR: "Nous n'avons pas trouvé \"{place}\". Répondez avec le nom de la ville la plus proche.",
+    Language.NL: "We vonden \"{place}\" niet. Antwoord met de naam van de dichtstbijzijnde stad.",
+    Language.DE: "Wir haben \"{place}\" nicht gefunden. Antworten Sie mit dem Namen der nächsten Stadt.",
+    Language.EN: "We could not find \"{place}\". Reply with the name of the nearest town.",
+}
+
+CHECK_IN_OUTSIDE: T = {
+    Language.FR: "Merci. {place} est hors de la zone de la crise ({crisis}): vous n'y êtes pas compté(e). "
+                 "Besoin d'aide: {hotline}",
+    Language.NL: "Dank u. {place} ligt buiten het crisisgebied ({crisis}): u wordt er niet in geteld. "
+                 "Hulp nodig: {hotline}",
+    Language.DE: "Danke. {place} liegt außerhalb des Krisengebiets ({crisis}): Sie werden dort nicht gezählt. "
+                 "Hilfe: {hotline}",
+    Language.EN: "Thank you. {place} is outside the crisis area ({crisis}): you are not counted in it. "
+                 "Need help: {hotline}",
+}
+
+CHECK_IN_TOO_MANY: T = {
+    Language.FR: "Trop de messages de ce numéro. Appelez la ligne de crise: {hotline}",
+    Language.NL: "Te veel berichten van dit nummer. Bel de crisislijn: {hotline}",
+    Language.DE: "Zu viele Nachrichten von dieser Nummer. Rufen Sie das Krisentelefon an: {hotline}",
+    Language.EN: "Too many messages from this number. Call the crisis hotline: {hotline}",
+}

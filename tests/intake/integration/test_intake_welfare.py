@@ -218,3 +218,112 @@ async def test_keys_pressed_on_the_welfare_call(client: httpx.AsyncClient, worke
     forged = sign("/twilio/voice/welfare", {**params, "Digits": "1"})
     assert (await client.post("/twilio/voice/welfare", data=params, headers=forged)).status_code == 403
     assert len(await answers(settings, safe_person, count=2, timeout=3)) == 1
+
+
+# --- check-in by SMS from people who never registered --------------------------------------------------------------
+
+MARRAKECH_AREA = {"country": "MA", "circle": {"lat": 31.63, "lon": -7.99, "radius_km": 50}}
+
+
+@pytest.fixture(scope="module")
+async def marrakech(producer: Any, settings: Settings, pool: asyncpg.Pool, worker: Worker) -> str:
+    """One crisis around Marrakech for the module (two overlapping ones would compete for each check-in)."""
+    crisis_id = f"crisis-{uuid.uuid4().hex[:8]}"
+    data = {**crisis_data(crisis_id), "title": "Earthquake near Marrakech", "area": MARRAKECH_AREA}
+    await publish(producer, CrisisActivated.model_validate(data), source="/tests",
+                  topic_prefix=settings.kafka_topic_prefix)
+    await eventually(lambda: pool.fetchval("SELECT 1 FROM active_crises WHERE crisis_id = $1 AND area IS NOT NULL",
+                                           crisis_id))
+    return crisis_id
+
+
+async def registrations(settings: Settings, phone: str, count: int = 1, timeout: float = 20) -> list[Any]:
+    records = await consume(settings.topic("travellers.registrations"), count=count, timeout=timeout,
+                            predicate=lambda r: json.loads(r.value)["data"].get("phone") == phone)
+    return [json.loads(r.value) for r in records]
+
+
+async def test_a_check_in_inside_the_area_counts_the_person_and_records_the_answer(
+        client: httpx.AsyncClient, worker: Worker, settings: Settings, pool: asyncpg.Pool, producer: Any,
+        sign: Sign, marrakech: str) -> None:
+    crisis_id = marrakech
+    phone = moroccan_mobile()
+    reply = await post(client, sign, "/twilio/sms", {"From": phone, "Body": "SAFE Marrakech", "MessageSid": sid("SM")})
+    assert "You are counted as safe: Earthquake near Marrakech" in reply.text
+
+    [registered] = await registrations(settings, phone)
+    assert registered["source"] == "/services/intake/check-in"
+    data = registered["data"]
+    assert data["traveller_id"].startswith("checkin-") and data["country"] == "MA" and data["language"] == "en"
+    assert abs(data["location"]["lat"] - 31.63) < 0.1 and data["city"] == "Marrakech"
+    [answered] = await answers(settings, data["traveller_id"])
+    assert (answered["crisis_id"], answered["answer"], answered["channel"], answered["check_id"]) == (
+        crisis_id, "safe", "sms", None)
+
+
+async def test_a_check_in_for_help_opens_a_case_where_the_person_is(
+        client: httpx.AsyncClient, worker: Worker, settings: Settings, pool: asyncpg.Pool, producer: Any,
+        sign: Sign, marrakech: str) -> None:
+    crisis_id = marrakech
+    phone = moroccan_mobile()
+    reply = await post(client, sign, "/twilio/sms",
+                       {"From": phone, "Body": "HULP medina Marrakech", "MessageSid": sid("SM")})
+    reference = REF.search(reply.text)
+    assert reference and "geopend" in reply.text, reply.text
+    case = await pool.fetchrow("SELECT crisis_id, language, location FROM reports WHERE reference = $1",
+                               reference.group())
+    assert case["crisis_id"] == crisis_id and case["language"] == "nl"
+    location = case["location"] if isinstance(case["location"], dict) else json.loads(case["location"])
+    assert location["country"] == "MA" and location["city"] == "Marrakech"
+
+
+@pytest.mark.usefixtures("marrakech")
+async def test_a_check_in_outside_the_area_is_not_counted(client: httpx.AsyncClient, worker: Worker,
+                                                          settings: Settings, pool: asyncpg.Pool, producer: Any,
+                                                          sign: Sign) -> None:
+    phone = moroccan_mobile()
+    reply = await post(client, sign, "/twilio/sms", {"From": phone, "Body": "sauf Casablanca", "MessageSid": sid("SM")})
+    assert "hors de la zone" in reply.text
+    assert await registrations(settings, phone, timeout=3) == []
+    assert await pool.fetchval("SELECT count(*) FROM reports WHERE reporter_phone = $1", phone) == 0
+
+
+@pytest.mark.usefixtures("marrakech")
+async def test_a_check_in_without_a_known_place_asks_for_it(client: httpx.AsyncClient, worker: Worker,
+                                                            settings: Settings, pool: asyncpg.Pool, producer: Any,
+                                                            sign: Sign) -> None:
+    phone = moroccan_mobile()
+    where = await post(client, sign, "/twilio/sms", {"From": phone, "Body": "SICHER", "MessageSid": sid("SM")})
+    assert "Wo sind Sie?" in where.text
+    unknown = await post(client, sign, "/twilio/sms", {"From": phone, "Body": "Atlantis", "MessageSid": sid("SM")})
+    assert 'nicht gefunden' in unknown.text and "atlantis" in unknown.text
+    assert await registrations(settings, phone, timeout=2) == []
+    done = await post(client, sign, "/twilio/sms", {"From": phone, "Body": "Marrakech", "MessageSid": sid("SM")})
+    assert "Sie sind als in Sicherheit erfasst" in done.text
+    [registered] = await registrations(settings, phone)
+    assert registered["data"]["language"] == "de"
+
+
+async def test_a_registered_traveller_checking_in_is_not_counted_twice(
+        client: httpx.AsyncClient, worker: Worker, settings: Settings, pool: asyncpg.Pool, producer: Any,
+        sign: Sign, marrakech: str) -> None:
+    crisis_id = marrakech
+    phone = moroccan_mobile()
+    traveller_id = f"t-{uuid.uuid4().hex[:8]}"
+    await pool.execute("INSERT INTO registered_travellers (traveller_id, phone, language, country, departure)"
+                       " VALUES ($1, $2, 'fr', 'MA', current_date + 10)", traveller_id, phone)
+    await post(client, sign, "/twilio/sms", {"From": phone, "Body": "SAFE Marrakech", "MessageSid": sid("SM")})
+    [answered] = await answers(settings, traveller_id)
+    assert answered["crisis_id"] == crisis_id and answered["answer"] == "safe"
+    assert await registrations(settings, phone, timeout=3) == [], "already registered: no second registration"
+
+
+@pytest.mark.usefixtures("marrakech")
+async def test_check_ins_from_one_number_are_limited_per_hour(client: httpx.AsyncClient, worker: Worker,
+                                                              settings: Settings, pool: asyncpg.Pool, producer: Any,
+                                                              sign: Sign) -> None:
+    phone = moroccan_mobile()
+    replies = [await post(client, sign, "/twilio/sms", {"From": phone, "Body": "SAFE Casablanca",
+                                                        "MessageSid": sid("SM")}) for _ in range(6)]
+    assert all("outside the crisis area" in r.text for r in replies[:5])
+    assert "Too many messages" in replies[5].text
