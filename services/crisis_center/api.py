@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from services.crisis_center import handlers
 from services.crisis_center.adapters.feed import CrisisFeed, sse
+from services.crisis_center.check_in_page import check_in_router
 from services.crisis_center.dashboard.router import DashboardSettings, dashboard_router
 from services.crisis_center.domain.atom import build_atom
 from services.crisis_center.domain.cap import build_cap
@@ -226,6 +227,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         dashboard_users=settings.dashboard_users, notifier_url=settings.notifier_url,
         dashboard_token_ttl_seconds=settings.dashboard_token_ttl_seconds)))
     app.include_router(welfare_router(settings, now=now, publishing=publishing))
+    app.include_router(check_in_router(settings, now=now, publishing=publishing))
 
     async def database_down(_: Request, exc: Exception) -> JSONResponse:
         log.warning("database_unavailable", error=type(exc).__name__)

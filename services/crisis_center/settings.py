@@ -55,6 +55,11 @@ class Settings(ServiceSettings):
     welfare_poll_seconds: float = Field(default=1.0, gt=0, description="How often due welfare steps are looked for.")
     welfare_batch: int = Field(default=500, ge=1, le=10000,
                                description="Welfare steps taken per transaction (one question each).")
+    check_in_code_minutes: int = Field(default=15, ge=1, le=120, description="How long a check-in code is valid.")
+    check_in_per_hour: int = Field(default=5, ge=1, le=1000, description=(
+        "Check-ins one phone number, email address or client address may start in an hour."))
+    check_in_stay_days: int = Field(default=14, ge=1, le=90, description=(
+        "How long a check-in's registration lasts (its departure date), unless the crisis closes first."))
     welfare_calls: bool = Field(default=True, description=(
         "Call people who answered neither the question nor the reminder (notifier's voice channel); off: they "
         "are listed for officers to phone at once."))

@@ -349,6 +349,7 @@ async def forget_crisis(conn: asyncpg.Connection, crisis_id: str) -> None:
     await conn.execute("DELETE FROM welfare_status WHERE crisis_id = $1", crisis_id)
     await conn.execute("DELETE FROM welfare_questions WHERE crisis_id = $1", crisis_id)
     await conn.execute("DELETE FROM welfare_checks WHERE crisis_id = $1", crisis_id)
+    await conn.execute("DELETE FROM check_ins WHERE crisis_id = $1", crisis_id)
     await conn.execute("DELETE FROM crisis_contacts WHERE crisis_id = $1", crisis_id)
 
 
@@ -372,7 +373,7 @@ async def forget_people(conn: asyncpg.Connection, people: Sequence[tuple[str, st
     if not people:
         return []
     crises, persons = [p[0] for p in people], [p[1] for p in people]
-    for table in ("welfare_status", "welfare_questions"):
+    for table in ("welfare_status", "welfare_questions", "check_ins"):
         await conn.execute(
             f"DELETE FROM {table} t USING unnest($1::text[], $2::text[]) AS p(crisis_id, person_id)"
             " WHERE t.crisis_id = p.crisis_id AND t.person_id = p.person_id", crises, persons)

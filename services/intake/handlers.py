@@ -650,7 +650,8 @@ async def answer_welfare(conn: asyncpg.Connection, *, crisis_id: str, check_id: 
                          answer: WelfareAnswer, channel: AnswerChannel, text: str | None, language: Language,
                          phone: str | None, email: str | None, crisis_title: str, at: datetime,
                          officers: OfficerCache, config: IntakeConfig, event_id: str,
-                         provider_id: str | None = None, location: dict[str, Any] | None = None) -> str | None:
+                         provider_id: str | None = None, location: dict[str, Any] | None = None,
+                         full_name: str | None = None) -> str | None:
     """Publish the answer; for needs_help first open the person's case for this crisis (one per person and
     crisis: a second help answer joins it). Returns the case reference, if any."""
     reference = None
@@ -658,7 +659,7 @@ async def answer_welfare(conn: asyncpg.Connection, *, crisis_id: str, check_id: 
         reference = await _welfare_case(conn, crisis_id=crisis_id, person_id=person_id, text=text, language=language,
                                         channel=channel, phone=phone, email=email, crisis_title=crisis_title, at=at,
                                         officers=officers, config=config, provider_id=provider_id,
-                                        location=location)
+                                        location=location, full_name=full_name)
     await enqueue(conn, WelfareAnswered(crisis_id=crisis_id, person_id=person_id, answer=answer, channel=channel,
                                         text=text, case_reference=reference, at=at, check_id=check_id),
                   source=config.source, topic_prefix=config.topic_prefix, event_id=event_id)
@@ -669,7 +670,7 @@ async def answer_welfare(conn: asyncpg.Connection, *, crisis_id: str, check_id: 
 async def _welfare_case(conn: asyncpg.Connection, *, crisis_id: str, person_id: str, text: str | None,
                         language: Language, channel: AnswerChannel, phone: str | None, email: str | None,
                         crisis_title: str, at: datetime, officers: OfficerCache, config: IntakeConfig,
-                        provider_id: str | None, location: dict[str, Any] | None) -> str:
+                        provider_id: str | None, location: dict[str, Any] | None, full_name: str | None) -> str:
     source, external_id = f"{config.source}#welfare", f"{crisis_id}:{person_id}"
     existing = await repository.external_case(conn, source, external_id)
     if existing is not None:
@@ -687,15 +688,20 @@ async def _welfare_case(conn: asyncpg.Connection, *, crisis_id: str, person_id: 
         description += "\n\n" + text
     report = ReportIn.model_validate({
         "kind": Kind.SERIOUS_DIFFICULTY, "description": description[:10_000], "location": location,
-        "reporter": {"full_name": UNKNOWN_NAME, "phone": phone, "email": email, "language": language,
-                     "channel": Channel.SMS if channel == "sms" and phone else Channel.PHONE if channel == "voice"
-                     else Channel.EMAIL if email else Channel.PHONE}})
+        "reporter": {"full_name": (full_name or "").strip()[:200] or UNKNOWN_NAME, "phone": phone, "email": email,
+                     "language": language,
+                     "channel": _REPORT_CHANNEL[channel]}})
     opened = await open_case(conn, report, officers=officers, config=config, actor=f"welfare:{channel}",
                              received_at=at, source=source, external_id=external_id,
                              inbound=(_case_channel(channel), text, provider_id) if text else None,
                              note=f"opened by a needs-help answer to the welfare check of crisis {crisis_id}")
     await repository.link_case_to_crisis(conn, opened.reference, crisis_id)
     return opened.reference
+
+
+# The case a help answer opens came in on the answer's channel (the acknowledgement follows it, domain/acknowledgement).
+_REPORT_CHANNEL: dict[str, Channel] = {"sms": Channel.SMS, "voice": Channel.PHONE, "web": Channel.WEB,
+                                       "email": Channel.EMAIL, "officer": Channel.PHONE}
 
 
 def _case_channel(channel: AnswerChannel) -> str:
@@ -721,7 +727,9 @@ async def welfare_replied(event: CloudEvent, data: WelfareReplied, conn: asyncpg
                          answer=data.answer, channel=data.channel, text=None, language=Language(data.language),
                          phone=data.phone, email=str(data.email) if data.email else None,
                          crisis_title=crisis["title"] if crisis else data.crisis_id, at=data.at, officers=officers,
-                         config=config, event_id=str(uuid.uuid5(_WELFARE_NAMESPACE, event.id)))
+                         config=config, event_id=str(uuid.uuid5(_WELFARE_NAMESPACE, event.id)),
+                         location=data.location.model_dump(mode="json", exclude_none=True) if data.location else None,
+                         full_name=data.full_name)
 
 
 def _sms_reply(purpose: str | None, language: Language, reference: str) -> str:

@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, EmailStr, Field, model_validator
 
 from shared.events.common import E164, PERSONAL, Language
 from shared.events.envelope import EventData
+from shared.events.reports import ReportLocation
 
 QUESTIONS_TOPIC = "welfare.questions"
 REPLIES_TOPIC = "welfare.replies"
@@ -63,6 +64,10 @@ class WelfareReplied(EventData):
     phone: E164 | None = Field(default=None, json_schema_extra=PERSONAL)
     email: EmailStr | None = Field(default=None, json_schema_extra=PERSONAL)
     at: AwareDatetime
+    full_name: str | None = Field(default=None, max_length=200, json_schema_extra=PERSONAL,
+                                  description="Given at a check-in, for the case a help answer opens.")
+    location: ReportLocation | None = Field(default=None, json_schema_extra=PERSONAL,
+                                            description="Where a person who checked in is, for that case.")
 
 
 class WelfareAnswered(EventData):

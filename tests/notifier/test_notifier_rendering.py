@@ -23,6 +23,8 @@ PARAMS: dict[str, Any] = {
     "due_by": "2026-12-12T22:59:59Z",
     "console_url": "https://consular.example.org/intake/console",
     "reminder": True,
+    "code": "042917",
+    "minutes": 15,
     "safe_url": "https://crisis.example.org/public/welfare/abc.def",
     "help_url": "https://crisis.example.org/public/welfare/abc.ghi",
 }

@@ -327,3 +327,20 @@ async def test_check_ins_from_one_number_are_limited_per_hour(client: httpx.Asyn
                                                         "MessageSid": sid("SM")}) for _ in range(6)]
     assert all("outside the crisis area" in r.text for r in replies[:5])
     assert "Too many messages" in replies[5].text
+
+
+async def test_a_web_check_in_for_help_opens_a_case_with_the_name_and_place_given(
+        worker: Worker, settings: Settings, pool: asyncpg.Pool, producer: Any, marrakech: str) -> None:
+    person = f"checkin-{uuid.uuid4().hex[:8]}"
+    phone = moroccan_mobile()
+    reply = WelfareReplied(check_id=None, crisis_id=marrakech, person_id=person, answer="needs_help", channel="web",
+                           language="fr", phone=phone, at=datetime.now(UTC), full_name="Anna Peeters",
+                           location={"country": "MA", "city": "Marrakech", "lat": 31.63, "lon": -7.99})
+    await publish(producer, reply, source="/tests", topic_prefix=settings.kafka_topic_prefix)
+    [answered] = await answers(settings, person)
+    case = await pool.fetchrow("SELECT reporter, location, channel FROM reports WHERE reference = $1",
+                               answered["case_reference"])
+    reporter = case["reporter"] if isinstance(case["reporter"], dict) else json.loads(case["reporter"])
+    location = case["location"] if isinstance(case["location"], dict) else json.loads(case["location"])
+    assert reporter["full_name"] == "Anna Peeters" and reporter["phone"] == phone
+    assert (location["country"], location["city"]) == ("MA", "Marrakech") and case["channel"] == "web"

@@ -221,6 +221,9 @@ export class WelfarePanel {
     const dialog = $("welfare-dialog");
     const form = $("welfare-form");
     for (const button of dialog.querySelectorAll(".dialog-cancel")) button.addEventListener("click", () => dialog.close("cancel"));
+    form.elements.minutes.addEventListener("input", (event) => {
+      if (event.target.checkValidity()) event.target.removeAttribute("aria-invalid");
+    });
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const minutes = form.elements.minutes;

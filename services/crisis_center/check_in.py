@@ -1,0 +1,208 @@
+"""Check-in on the public page during a crisis, by someone who never registered: the form, a one-time code sent
+by SMS (or by email when no phone is given), and the confirmation that counts them.
+
+A confirmed check-in inside the crisis area is counted like any registration (a `traveller.registered` with the
+source `/services/crisis_center/check-in`; the worker merges people by phone and email, so nobody is counted
+twice), becomes a contact of the crisis (asked in the next rounds), and its answer goes to intake as a reply
+(which opens the case for needs_help). Codes are kept as HMACs, expire, are single-use and allow five tries;
+check-ins are limited per phone number, email address and client address per hour.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+import asyncpg
+import phonenumbers
+
+from services.crisis_center.domain import texts
+from services.crisis_center.records import Publishing
+from shared.events.notifications import Recipient as WireRecipient
+from shared.events.notifications import SendNotification, notification_id_for
+from shared.events.reports import ReportLocation
+from shared.events.travellers import TravellerRegistered
+from shared.events.welfare import CHECK_IN_PREFIX, WelfareReplied
+from shared.gazetteer import Gazetteer
+from shared.geo import Area, Point
+from shared.kafka.outbox import enqueue
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+MAX_TRIES = 5
+_PERSON_NAMESPACE = uuid.UUID("7d0c5e3b-2a19-4f68-b4e1-9c3a6d5f8e02")
+
+
+@dataclass(frozen=True)
+class CheckInRules:
+    code_key: bytes
+    code_valid_for: timedelta
+    per_hour: int
+    stay_days: int
+
+
+def code_key(secret: str) -> bytes:
+    return hmac.new(secret.encode(), b"check-in-code/v1", hashlib.sha256).digest()
+
+
+def code_digest(key: bytes, check_in_id: str, code: str) -> bytes:
+    return hmac.new(key, f"{check_in_id}|{code}".encode(), hashlib.sha256).digest()
+
+
+def normalised_phone(raw: str, region: str | None) -> str | None:
+    """E.164 for a number written as people write them (`0470 12 34 56` in the crisis country or Belgium)."""
+    for where in ((None,) if raw.strip().startswith("+") else (region, "BE")):
+        try:
+            number = phonenumbers.parse(raw, where)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return None
+
+
+def place_point(area: Area, place: str, gazetteer: Gazetteer) -> tuple[Point, str] | None:
+    """The place in the crisis country: the whole text, else its longest run of words that names a town."""
+    parts = place.replace(",", " ").split()
+    for size in range(len(parts), 0, -1):
+        for start in range(len(parts) - size + 1):
+            phrase = " ".join(parts[start:start + size])
+            point = gazetteer.locate(area.country, phrase)
+            if point is not None:
+                return point, phrase
+    return None
+
+
+@dataclass(frozen=True)
+class Form:
+    full_name: str
+    phone: str | None
+    email: str | None
+    language: Literal["fr", "nl", "de", "en"]
+    place: str | None
+    point: Point
+    country: str
+    companions: int
+    answer: Literal["safe", "needs_help"]
+    client_ip: str | None
+
+
+class Limited(Exception):
+    """Too many check-ins from this phone, address or client in the last hour."""
+
+
+async def start(*, pool: asyncpg.Pool, crisis_id: str, crisis_title: str, form: Form, now: datetime,
+                rules: CheckInRules, publishing: Publishing) -> str:
+    """Store the form and send its one-time code; the check-in id."""
+    check_in_id = uuid.uuid4().hex
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    async with pool.acquire() as conn, conn.transaction():
+        recent = await conn.fetchval(
+            """SELECT count(*) FROM check_ins WHERE created_at > $1 AND
+                   (phone = $2 OR lower(email) = lower($3) OR client_ip = $4)""",
+            now - timedelta(hours=1), form.phone, form.email, form.client_ip)
+        if recent >= rules.per_hour:
+            raise Limited()
+        await conn.execute(
+            """INSERT INTO check_ins (check_in_id, crisis_id, created_at, expires_at, code_hmac, full_name, phone,
+                                      email, language, place, lat, lon, country, companions, answer, client_ip)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)""",
+            check_in_id, crisis_id, now, now + rules.code_valid_for, code_digest(rules.code_key, check_in_id, code),
+            form.full_name, form.phone, form.email, form.language, form.place, form.point.lat, form.point.lon,
+            form.country, form.companions, form.answer, form.client_ip)
+        channel, address = ("sms", form.phone) if form.phone else ("email", form.email)
+        assert address is not None
+        purpose = f"crisis:{crisis_id}:check-in:{check_in_id}:code"
+        notification_id = notification_id_for(purpose, channel, address)
+        await enqueue(conn, SendNotification(
+            notification_id=notification_id, purpose=purpose, channel=channel,  # type: ignore[arg-type]
+            recipient=WireRecipient(phone=form.phone if channel == "sms" else None,
+                                    email=form.email if channel == "email" else None),
+            language=form.language, template="check_in_code", priority="crisis", crisis_id=crisis_id,
+            params={"code": code, "crisis_title": crisis_title,
+                    "minutes": int(rules.code_valid_for.total_seconds() // 60)}),
+            source=publishing.source, topic_prefix=publishing.topic_prefix, event_id=f"send:{notification_id}")
+    log.info("check_in_started", crisis_id=crisis_id, check_in_id=check_in_id, channel=channel)
+    return check_in_id
+
+
+Outcome = Literal["confirmed", "already", "wrong", "expired", "too_many", "unknown", "closed"]
+
+
+@dataclass(frozen=True)
+class Verified:
+    outcome: Outcome
+    language: str = "en"
+    answer: str | None = None
+
+
+async def verify(*, pool: asyncpg.Pool, crisis_id: str, check_in_id: str, code: str, now: datetime,
+                 rules: CheckInRules, publishing: Publishing, source: str) -> Verified:
+    """Confirm a check-in with its code: counted, a contact of the crisis, and its answer sent on."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            "SELECT c.*, k.status AS crisis_status FROM check_ins c JOIN crises k USING (crisis_id)"
+            " WHERE c.check_in_id = $1 AND c.crisis_id = $2 FOR UPDATE OF c", check_in_id, crisis_id)
+        if row is None:
+            return Verified("unknown")
+        language = str(row["language"])
+        if row["confirmed_at"] is not None:
+            return Verified("already", language, row["answer"])
+        if row["crisis_status"] != "active":
+            return Verified("closed", language)
+        if now > row["expires_at"]:
+            return Verified("expired", language)
+        if row["attempts"] >= MAX_TRIES:
+            return Verified("too_many", language)
+        if not hmac.compare_digest(bytes(row["code_hmac"]), code_digest(rules.code_key, check_in_id, code.strip())):
+            await conn.execute("UPDATE check_ins SET attempts = attempts + 1 WHERE check_in_id = $1", check_in_id)
+            return Verified("too_many" if row["attempts"] + 1 >= MAX_TRIES else "wrong", language)
+        person_id = await _person(conn, row, rules=rules, now=now, source=source, publishing=publishing)
+        await conn.execute("UPDATE check_ins SET confirmed_at = $2, person_id = $3 WHERE check_in_id = $1",
+                           check_in_id, now, person_id)
+        await enqueue(conn, WelfareReplied(
+            check_id=None, crisis_id=crisis_id, person_id=person_id, answer=row["answer"], channel="web",
+            language=language, phone=row["phone"], email=row["email"], at=now,  # type: ignore[arg-type]
+            full_name=row["full_name"], location=ReportLocation(country=row["country"], city=row["place"],
+                                                                lat=row["lat"], lon=row["lon"])),
+            source=publishing.source, topic_prefix=publishing.topic_prefix, event_id=f"check-in:{check_in_id}")
+    log.info("check_in_confirmed", crisis_id=crisis_id, check_in_id=check_in_id, answer=row["answer"])
+    return Verified("confirmed", language, row["answer"])
+
+
+async def _person(conn: asyncpg.Connection, row: asyncpg.Record, *, rules: CheckInRules, now: datetime,
+                  source: str, publishing: Publishing) -> str:
+    """The person already known in the crisis by this phone or email, else a new one, counted by a registration."""
+    known = await conn.fetchval(
+        "SELECT person_id FROM crisis_contacts WHERE crisis_id = $1 AND (phone = $2 OR lower(email) = lower($3))"
+        " ORDER BY added_at LIMIT 1", row["crisis_id"], row["phone"], row["email"])
+    if known is not None:
+        await conn.execute("UPDATE crisis_contacts SET companions = $3 WHERE crisis_id = $1 AND person_id = $2",
+                           row["crisis_id"], known, row["companions"])
+        return str(known)
+    person_id = CHECK_IN_PREFIX + str(uuid.uuid5(_PERSON_NAMESPACE, row["phone"] or str(row["email"]).lower()))
+    await conn.execute(
+        """INSERT INTO crisis_contacts (crisis_id, person_id, phone, email, language, source, added_at, full_name,
+                                        companions)
+           VALUES ($1, $2, $3, $4, $5, 'check_in', $6, $7, $8)
+           ON CONFLICT (crisis_id, person_id) DO UPDATE SET full_name = EXCLUDED.full_name,
+               companions = EXCLUDED.companions""",
+        row["crisis_id"], person_id, row["phone"], row["email"], row["language"], now, row["full_name"],
+        row["companions"])
+    await enqueue(conn, TravellerRegistered(
+        traveller_id=person_id, full_name=row["full_name"], phone=row["phone"], email=row["email"],
+        language=row["language"], country=row["country"], city=row["place"],
+        location={"lat": row["lat"], "lon": row["lon"]},  # type: ignore[arg-type]
+        arrival=now.date(), departure=now.date() + timedelta(days=rules.stay_days)),
+        source=source, topic_prefix=publishing.topic_prefix, event_id=f"registered:{row['check_in_id']}")
+    return person_id
+
+
+def language_of(raw: str | None) -> Literal["fr", "nl", "de", "en"]:
+    return texts.as_language(raw or "en")  # type: ignore[return-value]

@@ -1,0 +1,286 @@
+"""The public check-in page of an active crisis: the form (`GET`), its one-time code (`POST`), its confirmation
+(`POST .../verify`). Plain HTML forms in the person's language, no script (the page must work on any phone)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import asyncpg
+from email_validator import EmailNotValidError, validate_email
+from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, select_autoescape
+
+from services.crisis_center import check_in
+from services.crisis_center.records import Publishing
+from services.crisis_center.settings import Settings
+from services.crisis_center.welfare_api import HEADERS
+from shared.gazetteer import Gazetteer
+from shared.geo import Area, Point
+
+CrisisId = Annotated[str, Path(min_length=1, max_length=200)]
+Lang = Literal["fr", "nl", "de", "en"]
+
+_TEXT: dict[str, dict[str, str]] = {
+    "en": {"title": "Check in", "intro": "Belgian and in the area of this crisis? Tell us how you are.",
+           "name": "Your name", "phone": "Mobile phone (the code is sent there)", "email": "Email (if no phone)",
+           "language": "Language", "place": "Where are you? (town, district)", "lat": "Or your position: latitude",
+           "lon": "longitude", "companions": "How many people are with you?", "safe": "I am safe",
+           "needs_help": "I need help", "send": "Send", "code_sent": "We sent you a code. Enter it to confirm.",
+           "code": "Code", "confirm": "Confirm", "thanks_safe": "Thank you. You are counted as safe.",
+           "thanks_help": "Thank you. An officer will contact you; you will receive the reference of your case.",
+           "outside": "This place is outside the crisis area: you are not counted in it.",
+           "not_found": "We could not find this place. Give the nearest town, or your position.",
+           "need_contact": "Give a mobile phone number or an email address.",
+           "bad_phone": "This phone number is not valid.", "bad_email": "This email address is not valid.",
+           "need_name": "Give your name.", "wrong": "This code is not right. Try again.",
+           "expired": "This code has expired. Check in again.", "too_many": "Too many tries. Check in again later.",
+           "limited": "Too many check-ins from here in the last hour. Call the crisis hotline.",
+           "closed": "This crisis is closed.", "unknown": "No such crisis or check-in.",
+           "hotline": "Crisis hotline (24/7):", "ministry": "FPS Foreign Affairs - Crisis Centre"},
+    "fr": {"title": "Se signaler", "intro": "Belge dans la zone de cette crise ? Dites-nous comment vous allez.",
+           "name": "Votre nom", "phone": "Téléphone mobile (le code y est envoyé)",
+           "email": "E-mail (sans téléphone)", "language": "Langue",
+           "place": "Où êtes-vous ? (ville, quartier)", "lat": "Ou votre position : latitude", "lon": "longitude",
+           "companions": "Combien de personnes sont avec vous ?", "safe": "Je suis en sécurité",
+           "needs_help": "J'ai besoin d'aide", "send": "Envoyer",
+           "code_sent": "Nous vous avons envoyé un code. Entrez-le pour confirmer.", "code": "Code",
+           "confirm": "Confirmer", "thanks_safe": "Merci. Vous êtes compté(e) en sécurité.",
+           "thanks_help": "Merci. Un agent va vous contacter ; vous recevrez la référence de votre dossier.",
+           "outside": "Ce lieu est hors de la zone de la crise : vous n'y êtes pas compté(e).",
+           "not_found": "Nous n'avons pas trouvé ce lieu. Indiquez la ville la plus proche, ou votre position.",
+           "need_contact": "Indiquez un numéro de mobile ou une adresse e-mail.",
+           "bad_phone": "Ce numéro n'est pas valable.", "bad_email": "Cette adresse e-mail n'est pas valable.",
+           "need_name": "Indiquez votre nom.", "wrong": "Ce code n'est pas correct. Réessayez.",
+           "expired": "Ce code a expiré. Signalez-vous à nouveau.",
+           "too_many": "Trop d'essais. Signalez-vous à nouveau plus tard.",
+           "limited": "Trop de signalements d'ici depuis une heure. Appelez la ligne de crise.",
+           "closed": "Cette crise est close.", "unknown": "Crise ou signalement inconnu.",
+           "hotline": "Ligne de crise (24 h/24) :", "ministry": "SPF Affaires étrangères - Centre de crise"},
+    "nl": {"title": "Aanmelden", "intro": "Belg in het gebied van deze crisis? Laat ons weten hoe het met u gaat.",
+           "name": "Uw naam", "phone": "Gsm-nummer (de code komt daarheen)", "email": "E-mail (zonder gsm)",
+           "language": "Taal", "place": "Waar bent u? (stad, wijk)", "lat": "Of uw positie: breedtegraad",
+           "lon": "lengtegraad", "companions": "Hoeveel mensen zijn bij u?", "safe": "Ik ben veilig",
+           "needs_help": "Ik heb hulp nodig", "send": "Versturen",
+           "code_sent": "We stuurden u een code. Vul ze in om te bevestigen.", "code": "Code",
+           "confirm": "Bevestigen", "thanks_safe": "Dank u. U bent als veilig geteld.",
+           "thanks_help": "Dank u. Een medewerker neemt contact met u op; u krijgt de referentie van uw dossier.",
+           "outside": "Deze plaats ligt buiten het crisisgebied: u wordt er niet in geteld.",
+           "not_found": "We vonden deze plaats niet. Geef de dichtstbijzijnde stad, of uw positie.",
+           "need_contact": "Geef een gsm-nummer of een e-mailadres.", "bad_phone": "Dit nummer is niet geldig.",
+           "bad_email": "Dit e-mailadres is niet geldig.", "need_name": "Geef uw naam.",
+           "wrong": "Deze code klopt niet. Probeer opnieuw.", "expired": "Deze code is verlopen. Meld u opnieuw aan.",
+           "too_many": "Te veel pogingen. Meld u later opnieuw aan.",
+           "limited": "Te veel aanmeldingen van hier in het voorbije uur. Bel de crisislijn.",
+           "closed": "Deze crisis is afgesloten.", "unknown": "Onbekende crisis of aanmelding.",
+           "hotline": "Crisislijn (24/7):", "ministry": "FOD Buitenlandse Zaken - Crisiscentrum"},
+    "de": {"title": "Melden", "intro": "Belgier im Gebiet dieser Krise? Sagen Sie uns, wie es Ihnen geht.",
+           "name": "Ihr Name", "phone": "Mobiltelefon (der Code geht dorthin)", "email": "E-Mail (ohne Telefon)",
+           "language": "Sprache", "place": "Wo sind Sie? (Stadt, Viertel)", "lat": "Oder Ihre Position: Breite",
+           "lon": "Länge", "companions": "Wie viele Personen sind bei Ihnen?", "safe": "Ich bin in Sicherheit",
+           "needs_help": "Ich brauche Hilfe", "send": "Senden",
+           "code_sent": "Wir haben Ihnen einen Code geschickt. Geben Sie ihn zur Bestätigung ein.",
+           "code": "Code", "confirm": "Bestätigen", "thanks_safe": "Danke. Sie sind als in Sicherheit erfasst.",
+           "thanks_help": "Danke. Ein Mitarbeiter wird Sie kontaktieren; Sie erhalten Ihr Aktenzeichen.",
+           "outside": "Dieser Ort liegt außerhalb des Krisengebiets: Sie werden dort nicht gezählt.",
+           "not_found": "Wir haben diesen Ort nicht gefunden. Nennen Sie die nächste Stadt oder Ihre Position.",
+           "need_contact": "Geben Sie eine Mobilnummer oder eine E-Mail-Adresse an.",
+           "bad_phone": "Diese Nummer ist nicht gültig.", "bad_email": "Diese E-Mail-Adresse ist nicht gültig.",
+           "need_name": "Geben Sie Ihren Namen an.", "wrong": "Dieser Code stimmt nicht. Versuchen Sie es erneut.",
+           "expired": "Dieser Code ist abgelaufen. Melden Sie sich erneut.",
+           "too_many": "Zu viele Versuche. Melden Sie sich später erneut.",
+           "limited": "Zu viele Meldungen von hier in der letzten Stunde. Rufen Sie das Krisentelefon an.",
+           "closed": "Diese Krise ist beendet.", "unknown": "Unbekannte Krise oder Meldung.",
+           "hotline": "Krisentelefon (rund um die Uhr):", "ministry": "FÖD Auswärtige Angelegenheiten - Krisenzentrum"},
+}
+_NAMES = {"fr": "Français", "nl": "Nederlands", "de": "Deutsch", "en": "English"}
+
+_PAGE = Environment(autoescape=select_autoescape(default=True)).from_string("""<!doctype html>
+<html lang="{{ lang }}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>{{ t.title }}{% if crisis %} - {{ crisis.title }}{% endif %}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
+label{display:block;margin-top:.8rem}input,select{font-size:1rem;padding:.3rem;width:100%;box-sizing:border-box}
+fieldset{border:0;padding:0;margin-top:.8rem}fieldset label{display:inline;margin-right:1rem}
+fieldset input{width:auto}button{font-size:1.1rem;padding:.5rem 1rem;margin-top:1rem}.error{color:#b00020}
+nav a{margin-right:.6rem}</style></head>
+<body><p>{{ t.ministry }}</p>
+{% if form == "details" %}<nav aria-label="{{ t.language }}">{% for code, name in names.items() %}
+<a href="?lang={{ code }}" lang="{{ code }}">{{ name }}</a>{% endfor %}</nav>{% endif %}
+<h1>{{ t.title }}{% if crisis %}: {{ crisis.title }}{% endif %}</h1>
+{% if error %}<p class="error" role="alert">{{ error }}</p>{% endif %}
+{% if message %}<p role="status">{{ message }}</p>{% endif %}
+{% if form == "details" %}<p>{{ t.intro }}</p>
+<form method="post">
+<label for="full_name">{{ t.name }}</label><input id="full_name" name="full_name" required maxlength="200"
+ autocomplete="name" value="{{ v.full_name or '' }}">
+<label for="phone">{{ t.phone }}</label><input id="phone" name="phone" type="tel" maxlength="40"
+ autocomplete="tel" value="{{ v.phone or '' }}">
+<label for="email">{{ t.email }}</label><input id="email" name="email" type="email" maxlength="254"
+ autocomplete="email" value="{{ v.email or '' }}">
+<label for="language">{{ t.language }}</label><select id="language" name="language">
+{% for code, name in names.items() %}<option value="{{ code }}"{% if code == lang %} selected{% endif %}>
+{{- name }}</option>
+{% endfor %}</select>
+<label for="place">{{ t.place }}</label><input id="place" name="place" maxlength="200" value="{{ v.place or '' }}">
+<label for="lat">{{ t.lat }}</label><input id="lat" name="lat" inputmode="decimal" maxlength="20"
+ value="{{ v.lat or '' }}">
+<label for="lon">{{ t.lon }}</label><input id="lon" name="lon" inputmode="decimal" maxlength="20"
+ value="{{ v.lon or '' }}">
+<label for="companions">{{ t.companions }}</label><input id="companions" name="companions" type="number" min="0"
+ max="50" value="{{ v.companions or 0 }}">
+<fieldset><legend>{{ t.title }}</legend>
+<label><input type="radio" name="answer" value="safe" required{% if v.answer == "safe" %} checked{% endif %}>
+ {{ t.safe }}</label>
+<label><input type="radio" name="answer" value="needs_help"{% if v.answer == "needs_help" %} checked{% endif %}>
+ {{ t.needs_help }}</label></fieldset>
+<button type="submit">{{ t.send }}</button></form>{% endif %}
+{% if form == "code" %}<form method="post" action="{{ verify_url }}">
+<input type="hidden" name="check_in_id" value="{{ check_in_id }}">
+<label for="code">{{ t.code }}</label><input id="code" name="code" inputmode="numeric" autocomplete="one-time-code"
+ required maxlength="6" pattern="[0-9]{6}">
+<button type="submit">{{ t.confirm }}</button></form>{% endif %}
+{% if crisis %}<p>{{ t.hotline }}
+ <a href="tel:{{ crisis.hotline_number }}">{{ crisis.hotline_number }}</a></p>{% endif %}
+</body></html>""")
+
+PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/html": {}}},
+    404: {"description": "no such crisis (or check-in)", "content": {"text/html": {}}},
+    410: {"description": "the crisis is closed, or the code expired", "content": {"text/html": {}}},
+    422: {"description": "the form again, naming what to correct; or a wrong code", "content": {"text/html": {}}},
+    429: {"description": "too many check-ins from this phone, address or client, or too many tries",
+          "content": {"text/html": {}}},
+}
+
+
+def _page(language: str, *, status: int = 200, crisis: Any = None, form: str | None = None,
+          message: str | None = None, error: str | None = None, values: dict[str, Any] | None = None,
+          check_in_id: str | None = None, verify_url: str | None = None) -> HTMLResponse:
+    lang = language if language in _TEXT else "en"
+    html = _PAGE.render(lang=lang, t=_TEXT[lang], names=_NAMES, crisis=crisis, form=form, message=message,
+                        error=error, v=values or {}, check_in_id=check_in_id, verify_url=verify_url)
+    return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+
+def check_in_router(settings: Settings, *, now: Callable[[], datetime], publishing: Publishing) -> APIRouter:
+    router = APIRouter()
+    rules = check_in.CheckInRules(code_key=check_in.code_key(settings.jwt_secret.get_secret_value()),
+                                  code_valid_for=timedelta(minutes=settings.check_in_code_minutes),
+                                  per_hour=settings.check_in_per_hour, stay_days=settings.check_in_stay_days)
+    gazetteer = Gazetteer()
+    source = settings.source.rstrip("/") + "/check-in"
+
+    async def crisis_of(request: Request, crisis_id: str) -> asyncpg.Record | None:
+        pool: asyncpg.Pool = request.app.state.resources.pool
+        return await pool.fetchrow("SELECT crisis_id, title, hotline_number, status, area FROM crises"
+                                   " WHERE crisis_id = $1", crisis_id)
+
+    @router.get("/public/crises/{crisis_id}/check-in", response_class=HTMLResponse, tags=["public"],
+                responses=PAGE_RESPONSES)
+    async def check_in_form(crisis_id: CrisisId, request: Request, lang: Lang = "en") -> HTMLResponse:
+        """The check-in form of an active crisis, in the chosen language."""
+        crisis = await crisis_of(request, crisis_id)
+        if crisis is None:
+            return _page(lang, status=404, error=_TEXT[lang]["unknown"])
+        if crisis["status"] != "active":
+            return _page(lang, status=410, crisis=crisis, error=_TEXT[lang]["closed"])
+        return _page(lang, crisis=crisis, form="details")
+
+    @router.post("/public/crises/{crisis_id}/check-in", response_class=HTMLResponse, tags=["public"],
+                 responses=PAGE_RESPONSES)
+    async def check_in_start(
+            crisis_id: CrisisId, request: Request,
+            full_name: Annotated[str, Form(max_length=200)] = "", phone: Annotated[str, Form(max_length=40)] = "",
+            email: Annotated[str, Form(max_length=254)] = "", language: Annotated[str, Form(max_length=5)] = "en",
+            place: Annotated[str, Form(max_length=200)] = "", lat: Annotated[str, Form(max_length=20)] = "",
+            lon: Annotated[str, Form(max_length=20)] = "", companions: Annotated[str, Form(max_length=4)] = "0",
+            answer: Annotated[str, Form(max_length=20)] = "") -> HTMLResponse:
+        """Checks the form, places the person (the town named, or the position given) and sends a one-time code
+        by SMS (by email when no phone is given); outside the crisis area nothing is kept."""
+        lang = check_in.language_of(language)
+        text = _TEXT[lang]
+        values = {"full_name": full_name, "phone": phone, "email": email, "place": place, "lat": lat, "lon": lon,
+                  "companions": companions, "answer": answer}
+        crisis = await crisis_of(request, crisis_id)
+        if crisis is None:
+            return _page(lang, status=404, error=text["unknown"])
+        if crisis["status"] != "active":
+            return _page(lang, status=410, crisis=crisis, error=text["closed"])
+        area = Area.from_dict(dict(crisis["area"]))
+
+        def again(error: str) -> HTMLResponse:
+            return _page(lang, status=422, crisis=crisis, form="details", error=error, values=values)
+
+        if not full_name.strip():
+            return again(text["need_name"])
+        e164 = check_in.normalised_phone(phone, area.country) if phone.strip() else None
+        if phone.strip() and e164 is None:
+            return again(text["bad_phone"])
+        address = None
+        if email.strip():
+            try:
+                address = validate_email(email.strip(), check_deliverability=False).normalized
+            except EmailNotValidError:
+                return again(text["bad_email"])
+        if e164 is None and address is None:
+            return again(text["need_contact"])
+        if answer not in ("safe", "needs_help"):
+            return again(text["title"])
+        try:
+            with_me = min(max(int(companions or "0"), 0), 50)
+        except ValueError:
+            with_me = 0
+        point: Point | None = None
+        place_name = place.strip() or None
+        try:
+            if lat.strip() and lon.strip():
+                point = Point(float(lat.replace(",", ".")), float(lon.replace(",", ".")))
+                if not (-90 <= point.lat <= 90 and -180 <= point.lon <= 180):
+                    point = None
+        except ValueError:
+            point = None
+        if point is None and place_name:
+            found = check_in.place_point(area, place_name, gazetteer)
+            if found is not None:
+                point = found[0]
+        if point is None:
+            return again(text["not_found"])
+        if not area.contains(point, area.country):
+            return _page(lang, crisis=crisis, message=text["outside"])
+        form = check_in.Form(full_name=full_name.strip(), phone=e164, email=address, language=lang,
+                             place=place_name, point=point, country=area.country, companions=with_me,
+                             answer=answer,  # type: ignore[arg-type]
+                             client_ip=request.client.host if request.client else None)
+        try:
+            check_in_id = await check_in.start(pool=request.app.state.resources.pool, crisis_id=crisis_id,
+                                               crisis_title=crisis["title"], form=form, now=now(), rules=rules,
+                                               publishing=publishing)
+        except check_in.Limited:
+            return _page(lang, status=429, crisis=crisis, error=text["limited"])
+        return _page(lang, crisis=crisis, form="code", message=text["code_sent"], check_in_id=check_in_id,
+                     verify_url=f"/public/crises/{crisis_id}/check-in/verify")
+
+    @router.post("/public/crises/{crisis_id}/check-in/verify", response_class=HTMLResponse, tags=["public"],
+                 responses=PAGE_RESPONSES)
+    async def check_in_verify(crisis_id: CrisisId, request: Request,
+                              check_in_id: Annotated[str, Form(min_length=1, max_length=64)],
+                              code: Annotated[str, Form(max_length=12)] = "",
+                              lang: Annotated[Lang, Query()] = "en") -> HTMLResponse:
+        """Confirms the check-in with its code: the person is counted in the crisis and their answer recorded."""
+        crisis = await crisis_of(request, crisis_id)
+        done = await check_in.verify(pool=request.app.state.resources.pool, crisis_id=crisis_id,
+                                     check_in_id=check_in_id, code=code, now=now(), rules=rules,
+                                     publishing=publishing, source=source)
+        text = _TEXT.get(done.language, _TEXT[lang])
+        if done.outcome in ("confirmed", "already"):
+            return _page(done.language, crisis=crisis,
+                         message=text["thanks_safe"] if done.answer == "safe" else text["thanks_help"])
+        if done.outcome == "wrong":
+            return _page(done.language, status=422, crisis=crisis, form="code", error=text["wrong"],
+                         check_in_id=check_in_id, verify_url=f"/public/crises/{crisis_id}/check-in/verify")
+        status = {"expired": 410, "closed": 410, "too_many": 429, "unknown": 404}[done.outcome]
+        return _page(done.language, status=status, crisis=crisis, error=text[done.outcome])
+
+    return router
