@@ -73,6 +73,9 @@ class CaseOut(BaseModel):
     provisional_reply_due_by: datetime | None
     officer: Officer
     post: dict[str, Any] | None
+    crisis_id: str | None = Field(default=None, description="The crisis the case was opened for (a welfare answer "
+                                                            "or a check-in asking for help); such cases come first "
+                                                            "on the charter board.")
 
 
 class CharterBoard(BaseModel):

@@ -321,7 +321,7 @@ def case_view(row: dict[str, Any]) -> dict[str, Any]:
         "provisional_reply_due_by": row["provisional_reply_due_by"],
         "officer": {"name": row["officer_name"], "role": row["officer_role"], "phone": row["officer_phone"],
                     "email": row["officer_email"]},
-        "post": row["post"],
+        "post": row["post"], "crisis_id": row.get("crisis_id"),
     }
 
 

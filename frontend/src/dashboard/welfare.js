@@ -103,28 +103,26 @@ export class WelfarePanel {
     this.onRefresh(id);
   }
 
-  /** A list read again from its start (as many as are shown, so that "more" is not undone), or its next page. */
+  /** A list read again from its start (as many as are shown, so that "more" is not undone), or its next page.
+   * One person more than wanted is asked for, so that "more" is offered only when there is more. */
   async loadList(status, more) {
     const id = this.crisis?.crisis_id;
     const list = this.lists.get(status);
     if (!id || !list || (more && (!list.next || list.reloading))) return;
     const seq = more ? list.seq : ++list.seq; // a reload started meanwhile makes a page of "more" outdated
     if (!more) list.reloading = true;
-    const params = new URLSearchParams({ status });
-    if (more) {
-      params.set("limit", String(PAGE));
-      params.set("after", list.next);
-    } else {
-      params.set("limit", String(Math.min(MAX_PAGE, Math.max(PAGE, list.people.length))));
-    }
+    const want = more ? PAGE : Math.min(MAX_PAGE, Math.max(PAGE, list.people.length));
+    const params = new URLSearchParams({ status, limit: String(Math.min(MAX_PAGE, want + 1)) });
+    if (more) params.set("after", list.next);
     const button = $(`wl-${status}-more`);
     if (more) button.disabled = true;
     try {
       const page = await this.api(`/v1/crises/${encodeURIComponent(id)}/welfare/people?${params}`);
       if (id !== this.crisis?.crisis_id || seq !== list.seq) return; // another crisis, or read again meanwhile
-      const people = Array.isArray(page?.people) ? page.people : [];
+      const people = (Array.isArray(page?.people) ? page.people : []).slice(0, want);
       list.people = more ? [...list.people, ...people] : people;
-      list.next = page?.next_after || null;
+      const beyond = (page?.people?.length || 0) > want || (want === MAX_PAGE && page?.next_after);
+      list.next = beyond && people.length ? people[people.length - 1].person_id : null;
       list.error = false;
       list.loaded = true;
       if (!more) list.at = Date.now();
@@ -223,6 +221,9 @@ export class WelfarePanel {
     const dialog = $("welfare-dialog");
     const form = $("welfare-form");
     for (const button of dialog.querySelectorAll(".dialog-cancel")) button.addEventListener("click", () => dialog.close("cancel"));
+    form.elements.minutes.addEventListener("input", (event) => {
+      if (event.target.checkValidity()) event.target.removeAttribute("aria-invalid");
+    });
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const minutes = form.elements.minutes;

@@ -18,8 +18,10 @@ from services.intake.worker import Worker
 from shared.events.crisis import CrisisActivated, CrisisClosed
 from shared.events.welfare import WelfareAsked, WelfareReplied
 from shared.kafka.producer import make_producer, publish
+from tests.intake.conftest import Clock
+from tests.intake.integration.test_intake_api import report
 from tests.intake.integration.test_intake_twilio import REF, Sign, moroccan_mobile, post, sid
-from tests.support import bootstrap, consume, eventually
+from tests.support import auth, bootstrap, consume, eventually
 
 
 @pytest.fixture(scope="module")
@@ -344,3 +346,22 @@ async def test_a_web_check_in_for_help_opens_a_case_with_the_name_and_place_give
     location = case["location"] if isinstance(case["location"], dict) else json.loads(case["location"])
     assert reporter["full_name"] == "Anna Peeters" and reporter["phone"] == phone
     assert (location["country"], location["city"]) == ("MA", "Marrakech") and case["channel"] == "web"
+
+
+async def test_crisis_cases_come_first_on_the_charter_board(client: httpx.AsyncClient, worker: Worker,
+                                                            settings: Settings, pool: asyncpg.Pool, producer: Any,
+                                                            sign: Sign, clock: Clock, marrakech: str) -> None:
+    ordinary = (await client.post("/v1/reports", json=report("email"), headers=auth("duty_officer"))).json()
+    phone = moroccan_mobile()
+    reply = await post(client, sign, "/twilio/sms", {"From": phone, "Body": "HELP Marrakech", "MessageSid": sid("SM")})
+    crisis_case = REF.search(reply.text).group()  # type: ignore[union-attr]
+    due = await pool.fetchval("SELECT reply_due_by FROM reports WHERE reference = $1", crisis_case)
+    clock.at = due - timedelta(days=1)
+    try:
+        board = (await client.get("/v1/charter-board", headers=auth("duty_officer"))).json()["due_soon"]
+    finally:
+        clock.at = datetime.now(UTC)
+    order = [row["reference"] for row in board]
+    assert order.index(crisis_case) < order.index(ordinary["reference"]), "the later crisis case comes first"
+    assert next(r for r in board if r["reference"] == crisis_case)["crisis_id"] == marrakech
+    assert next(r for r in board if r["reference"] == ordinary["reference"])["crisis_id"] is None

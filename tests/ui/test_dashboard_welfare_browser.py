@@ -1,0 +1,366 @@
+"""The dashboard's welfare panels in headless Chromium against the real crisis worker and API, broker and database:
+registrations cross the threshold in the worker (so the crisis has people on the map and contacts to ask), a round
+is started from the page after its confirmation, the welfare desk takes the due steps under a moved clock, answers
+are recorded as `welfare.answers` would record them, and the page follows: the counts change live, the people who
+need help show their case, the people to phone their number (paged), the unclear answers their text, and the map's
+dots take the colour of each person's welfare."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import asyncpg
+import pytest
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+
+from services.crisis_center import welfare
+from services.crisis_center.api import create_app as crisis_app
+from services.crisis_center.domain.engine import Recipient
+from services.crisis_center.handlers import crisis_id_for_incident
+from services.crisis_center.settings import Settings as CrisisSettings
+from services.crisis_center.welfare_desk import WelfareDesk
+from services.crisis_center.worker import CrisisWorker
+from shared.db import create_pool
+from shared.events.envelope import EventData
+from shared.events.incidents import IncidentReported
+from shared.events.travellers import TravellerRegistered
+from shared.events.welfare import WelfareAnswered
+from shared.kafka.producer import make_producer, publish
+from shared.passwords import hash_password
+from tests.support import (
+    ROOT,
+    bootstrap,
+    database_url,
+    drop_schema,
+    eventually,
+    free_port,
+    new_schema,
+    new_topic_prefix,
+    unique,
+)
+from tests.ui.a11y import NONE, problems
+from tests.ui.conftest import VIEWPORT, screenshot_path, serve
+
+expect: Any = None  # playwright.async_api.expect, imported with the page fixture
+
+THRESHOLD = 3
+HOTLINES = "+3225012000,+3225012001"
+USER, PASSWORD = "coordinator-wendy", "welfare-drill"
+WAIT_MS = 60_000
+CHRISTCHURCH = {"lat": -43.53, "lon": 172.64}
+SPREAD = [(0.0, 0.0), (0.3, 0.0), (-0.3, 0.0), (0.0, 0.4), (0.0, -0.4)]  # each its own dot once zoomed on the area
+EXTRA = 26  # alerted people without a position on the map: with the two unanswered travellers, more than a page
+PAGE = 25  # the page size of the dashboard's lists (frontend/src/dashboard/welfare.js)
+CASE_REFERENCE = "BE-2026-004217"
+UNCLEAR_TEXT = "roof came down next door, we are outside, not sure what to do"
+FILLS = {"safe": "rgb(21, 128, 61)", "needs_help": "rgb(220, 38, 38)", "unclear": "rgb(249, 115, 22)",
+         "unreachable": "rgb(51, 65, 85)", "no_answer": "rgb(156, 163, 175)"}
+
+
+class Clock:
+    """The welfare desk's clock, moved forward by the test so that reminders and escalations fall due at once."""
+
+    def __init__(self) -> None:
+        self.at = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@dataclass
+class System:
+    url: str
+    prefix: str
+    producer: AIOKafkaProducer
+    settings: CrisisSettings
+    pool: asyncpg.Pool
+
+    async def send(self, data: EventData) -> None:
+        await publish(self.producer, data, source="/tests/ui", topic_prefix=self.prefix)
+
+
+async def notifier_stub(port: int) -> web.AppRunner:
+    """The notifier's delivery progress, empty: the dashboard's pass-through answers without a notifier running."""
+    async def notifications(_: web.Request) -> web.Response:
+        return web.json_response({"total": 0, "counts": {}, "items": []})
+
+    app = web.Application()
+    app.router.add_get("/v1/notifications", notifications)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
+
+
+@pytest.fixture(scope="module")
+async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+    """crisis_center (API with the dashboard, and the worker) on fresh topics and a fresh schema."""
+    prefix = await new_topic_prefix()
+    schema = await new_schema("crisis_center")
+    tmp = tmp_path_factory.mktemp("ui-welfare")
+    notifier_port, crisis_port = free_port(), free_port()
+    stub = await notifier_stub(notifier_port)
+    settings = CrisisSettings(
+        kafka_bootstrap_servers=bootstrap(), kafka_topic_prefix=prefix, database_schema=schema,
+        faust_app_id=unique("crisis-ui-welfare-"), faust_store="memory://", faust_data_dir=str(Path(tmp) / "faust"),
+        crisis_threshold=THRESHOLD, hotline_numbers=HOTLINES, crisis_update_interval_seconds=1.0,
+        crisis_tick_seconds=2.0, faust_partitions=3, public_base_url=f"http://127.0.0.1:{crisis_port}",
+        dashboard_users=f"{USER}:{hash_password(PASSWORD, iterations=10_000)}",
+        notifier_url=f"http://127.0.0.1:{notifier_port}",
+    )  # type: ignore[call-arg]
+    producer = make_producer(bootstrap(), client_id="ui-welfare-tests", linger_ms=0)
+    await producer.start()
+    pool = await create_pool(database_url(), schema, min_size=1, max_size=4)
+    worker = CrisisWorker(settings)
+    try:
+        async with serve(crisis_app(settings), crisis_port) as url:
+            await worker.start()
+            try:
+                yield System(url, prefix, producer, settings, pool)
+            finally:
+                await worker.stop()
+    finally:
+        await pool.close()
+        await producer.stop()
+        await stub.cleanup()
+        await drop_schema(schema)
+
+
+@pytest.fixture(scope="module")
+async def page(browser: Any, system: System) -> AsyncIterator[Any]:
+    global expect
+    from playwright.async_api import expect as playwright_expect
+    expect = playwright_expect
+    context = await browser.new_context(viewport=VIEWPORT, locale="en-GB", service_workers="block")
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("response", lambda r: errors.append(f"{r.status} {r.request.method} {r.url}") if r.status >= 500 else None)
+    try:
+        yield page
+    finally:
+        await context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def incident(incident_id: str) -> IncidentReported:
+    return IncidentReported(
+        incident_id=incident_id, title="Earthquake near Christchurch", kind="earthquake", severity="severe",
+        area={"country": "NZ", "circle": {**CHRISTCHURCH, "radius_km": 60}},
+        occurred_at=datetime.now(UTC) - timedelta(minutes=20))
+
+
+def traveller(n: int, tag: str) -> TravellerRegistered:
+    today = datetime.now(UTC).date()
+    lat, lon = SPREAD[n]
+    return TravellerRegistered(
+        traveller_id=f"{tag}-{n}", full_name=f"Traveller {n}", phone=phone(n), email=f"{tag}-{n}@example.org",
+        language=("nl", "fr", "de", "en", "fr")[n], country="NZ",
+        location={"lat": CHRISTCHURCH["lat"] + lat, "lon": CHRISTCHURCH["lon"] + lon},
+        arrival=today - timedelta(days=2), departure=today + timedelta(days=10))
+
+
+def phone(n: int) -> str:
+    return f"+3247{n:07d}"
+
+
+async def answer(system: System, crisis_id: str, person_id: str, kind: Literal["safe", "needs_help", "unclear"], *,
+                 text: str | None = None, case_reference: str | None = None) -> None:
+    """An answer as the welfare desk records it from `welfare.answers`."""
+    data = WelfareAnswered(crisis_id=crisis_id, person_id=person_id, answer=kind, channel="sms", text=text,
+                           case_reference=case_reference, at=datetime.now(UTC))
+    async with system.pool.acquire() as conn:
+        assert await welfare.record_answer(conn, data)
+
+
+async def counts_are(page: Any, **expected: int) -> None:
+    for status, value in expected.items():
+        await expect(page.locator(f"#w-{status}")).to_have_text(str(value), timeout=WAIT_MS)
+
+
+async def test_welfare_counts_round_lists_and_map(page: Any, system: System) -> None:
+    # Signed in; registrations cross the threshold in the worker, which alerts them and keeps them as contacts.
+    await page.goto(f"{system.url}/dashboard")
+    await page.get_by_label("User name").fill(USER)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=WAIT_MS)
+    await page.evaluate("window.__notReloaded = true")
+    tag = unique("nz")
+    crisis_id = crisis_id_for_incident(tag)
+    await system.send(incident(tag))
+    for n in range(len(SPREAD)):
+        await system.send(traveller(n, tag))
+    card = page.locator(f'.crisis-card[data-crisis-id="{crisis_id}"]')
+    await expect(card.locator(".affected-count")).to_have_text(str(len(SPREAD)), timeout=WAIT_MS)
+    contacts_sql = "SELECT count(*) FROM crisis_contacts WHERE crisis_id = $1"
+
+    async def all_alerted() -> bool:
+        return bool(await system.pool.fetchval(contacts_sql, crisis_id) == len(SPREAD))
+
+    await eventually(all_alerted, timeout=WAIT_MS / 1000)
+    extras = [Recipient(f"registration:{tag}-x{i:02d}", f"{tag}-x{i:02d}", phone(100 + i), None, "nl")
+              for i in range(EXTRA)]
+    async with system.pool.acquire() as conn:
+        await welfare.record_contacts(conn, crisis_id, extras, at=datetime.now(UTC))
+    contacts = len(SPREAD) + EXTRA
+    assert await system.pool.fetchval(contacts_sql, crisis_id) == contacts
+
+    # Selected: the welfare panel counts everyone, nobody asked yet; the dots have their default colours.
+    await card.click()
+    panel = page.locator("#welfare")
+    await expect(panel).to_be_visible()
+    await expect(page.locator("#welfare-counts")).to_have_attribute("aria-live", "polite")
+    await counts_are(page, safe=0, needs_help=0, unclear=0, no_answer=contacts, unreachable=0, checked_in=0)
+    dots = page.locator(f'#map g.people-of[data-crisis-id="{crisis_id}"] circle.person')
+
+    def dots_of(status: str) -> Any:
+        return page.locator(f'#map g.people-of[data-crisis-id="{crisis_id}"] circle.person.welfare-{status}')
+
+    await expect(dots).to_have_count(len(SPREAD), timeout=WAIT_MS)
+    await expect(page.locator("#map circle.person[data-welfare]")).to_have_count(0)
+    await expect(page.locator("#welfare-legend")).to_be_hidden()
+    await expect(page.locator("#wl-needs_help")).to_contain_text("Nobody at the moment.", timeout=WAIT_MS)
+
+    # Starting a round asks first, with the number of people and the escalation delay; cancelling asks nobody.
+    checks_sql = "SELECT count(*) FROM welfare_checks WHERE crisis_id = $1"
+    start = page.get_by_role("button", name="Start a welfare check…")
+    dialog = page.locator("#welfare-dialog")
+    await start.click()
+    await expect(dialog).to_be_visible()
+    await expect(dialog).to_contain_text(f"{contacts} people ({len(SPREAD)} counted as affected)")
+    minutes = dialog.get_by_label("Ask again after (minutes without an answer)")
+    await expect(minutes).to_have_value("60")
+    assert (await problems(page))["unlabelled_controls"] == []
+    await dialog.get_by_role("button", name="Cancel").click()
+    await expect(dialog).to_be_hidden()
+    assert await system.pool.fetchval(checks_sql, crisis_id) == 0
+    await start.click()
+    await minutes.fill("0")  # refused in the page: nothing is sent
+    await dialog.get_by_role("button", name="Ask them now").click()
+    await expect(dialog).to_be_visible()
+    await expect(minutes).to_have_attribute("aria-invalid", "true")
+    assert await system.pool.fetchval(checks_sql, crisis_id) == 0
+    await minutes.fill("60")
+    await expect(minutes).not_to_have_attribute("aria-invalid", "true")
+    await page.screenshot(path=screenshot_path("dashboard-welfare-confirm"))
+    await dialog.get_by_role("button", name="Ask them now").click()
+    await expect(dialog).to_be_hidden()
+    await expect(page.locator("#welfare-result")).to_have_text(f"Welfare check started: {contacts} people asked.",
+                                                               timeout=WAIT_MS)
+    round_row = await system.pool.fetchrow(
+        "SELECT recipients, escalate_after_minutes, started_by FROM welfare_checks WHERE crisis_id = $1", crisis_id)
+    assert dict(round_row) == {"recipients": contacts, "escalate_after_minutes": 60, "started_by": USER}
+    await counts_are(page, no_answer=contacts, safe=0)
+    await expect(page.locator('#audit li[data-event="welfare_check"]')).to_contain_text(USER, timeout=WAIT_MS)
+    # The round's people are now waiting for an answer: every dot turns "no answer", and the legend appears.
+    await expect(dots_of("no_answer")).to_have_count(len(SPREAD), timeout=WAIT_MS)
+    await expect(page.locator("#welfare-legend")).to_be_visible()
+
+    # The desk asks them; an answer comes in: the counts move without a reload.
+    clock = Clock()
+    asked_at = clock.at
+    desk = WelfareDesk(system.settings, clock=clock, pool=system.pool)
+    try:
+        assert await desk.step_once() == contacts
+        await answer(system, crisis_id, f"{tag}-0", "safe")
+        await counts_are(page, safe=1, no_answer=contacts - 1)
+        assert await page.evaluate("window.__notReloaded === true")
+
+        # Nobody else answers the question or the reminder (nor the call): they are listed to be phoned.
+        for minutes_later in (61, 125, 190, 300):
+            clock.at = asked_at + timedelta(minutes=minutes_later)
+            await desk.step_once()
+    finally:
+        await desk.stop()
+    await answer(system, crisis_id, f"{tag}-1", "needs_help", text="2", case_reference=CASE_REFERENCE)
+    await answer(system, crisis_id, f"{tag}-2", "unclear", text=UNCLEAR_TEXT)
+    unreachable = contacts - 3
+    await counts_are(page, safe=1, needs_help=1, unclear=1, no_answer=0, unreachable=unreachable, checked_in=0)
+
+    # The people to act on: the case of who needs help, the phone of who is to be phoned, the unclear text.
+    needs_help = page.locator("#wl-needs_help li[data-person-id]")
+    await expect(needs_help).to_have_count(1, timeout=WAIT_MS)
+    await expect(needs_help).to_have_attribute("data-person-id", f"{tag}-1")
+    await expect(needs_help.locator(".case-reference")).to_have_text(f"Case {CASE_REFERENCE}")
+    await expect(needs_help.locator("a.phone")).to_have_attribute("href", f"tel:{phone(1)}")
+    unclear = page.locator("#wl-unclear li[data-person-id]")
+    await expect(unclear).to_have_count(1, timeout=WAIT_MS)
+    await expect(unclear.locator(".answer-text")).to_have_text(UNCLEAR_TEXT)
+    to_phone = page.locator("#wl-unreachable li[data-person-id]")
+    await expect(to_phone).to_have_count(PAGE, timeout=WAIT_MS)
+    await expect(page.locator("#wl-unreachable-title")).to_have_text(f"People to phone ({unreachable})")
+    for n in (3, 4):  # person ids sort before the extras': on the first page
+        person = page.locator(f'#wl-unreachable li[data-person-id="{tag}-{n}"]')
+        await expect(person.locator("a.phone")).to_have_text(phone(n))
+        await expect(person).to_contain_text(("English", "French")[n - 3])
+    assert await page.locator(f'#wl-unreachable li[data-person-id="{tag}-0"]').count() == 0  # answered: safe
+    more = page.get_by_role("button", name="Show more people to phone")
+    await more.click()
+    await expect(to_phone).to_have_count(unreachable)
+    await expect(more).to_be_hidden()
+    ids = await to_phone.evaluate_all("items => items.map((li) => li.dataset.personId)")
+    assert ids == sorted(ids) and len(set(ids)) == unreachable
+    await expect(page.locator(f'#wl-unreachable li[data-person-id="{tag}-x{EXTRA - 1:02d}"] a.phone')).to_have_text(
+        phone(100 + EXTRA - 1))
+
+    # The map: each dot in the colour of its person's welfare.
+    for status, count in (("safe", 1), ("needs_help", 1), ("unclear", 1), ("unreachable", 2), ("no_answer", 0)):
+        await expect(dots_of(status)).to_have_count(count, timeout=WAIT_MS)
+    welfare_of_dots = await dots.evaluate_all("cs => cs.map((c) => c.dataset.welfare)")
+    assert sorted(welfare_of_dots) == ["needs_help", "safe", "unclear", "unreachable", "unreachable"]
+    for status in ("safe", "needs_help", "unclear", "unreachable"):
+        fill = await dots_of(status).first.evaluate("c => getComputedStyle(c).fill")
+        assert fill == FILLS[status], (status, fill)
+    await expect(page.locator("#welfare-legend")).to_contain_text("Need help")
+    await page.screenshot(path=screenshot_path("dashboard-welfare"))
+
+    # Readable, labelled and fitting with the panel filled, in every language.
+    assert await problems(page) == NONE
+    for language in ("fr", "nl", "de"):
+        await page.get_by_label(re.compile("^(Language|Langue|Taal|Sprache)$")).select_option(language)
+        await expect(page.locator("#welfare-title")).not_to_have_text("Welfare of the people")
+        assert await problems(page) == NONE, language
+    await page.get_by_label("Sprache", exact=True).select_option("en")
+    await expect(page.locator("#wl-needs_help .case-reference")).to_have_text(f"Case {CASE_REFERENCE}")
+
+
+async def test_a_refused_round_shows_the_services_message(page: Any, system: System) -> None:
+    """The service's refusal (a crisis closed meanwhile: 409) is shown in the panel, and nothing claims success."""
+    if not await page.locator("#app").is_visible():
+        await page.goto(f"{system.url}/dashboard")
+        if await page.locator("#signin").is_visible():
+            await page.get_by_label("User name").fill(USER)
+            await page.get_by_label("Password").fill(PASSWORD)
+            await page.get_by_role("button", name="Sign in").click()
+    card = page.locator(".crisis-card").first
+    await expect(card).to_be_visible(timeout=WAIT_MS)
+    if await card.get_attribute("aria-pressed") != "true":
+        await card.click()
+    detail = "crisis x is closed: no welfare check"
+
+    async def refuse(route: Any) -> None:
+        await route.fulfill(status=409, content_type="application/json", body=json.dumps({"detail": detail}))
+
+    await page.route(re.compile(r"/v1/crises/[^/]+/welfare-checks$"), refuse)
+    try:
+        await page.get_by_role("button", name="Start a welfare check…").click()
+        await page.locator("#welfare-dialog").get_by_role("button", name="Ask them now").click()
+        error = page.locator("#welfare-error")
+        await expect(error).to_have_text(f"The request failed (409): {detail}", timeout=WAIT_MS)
+        await expect(error).to_have_attribute("role", "alert")
+        await expect(page.locator("#welfare-result")).to_be_hidden()
+    finally:
+        await page.unroute(re.compile(r"/v1/crises/[^/]+/welfare-checks$"), refuse)
+
+
+def test_the_page_size_is_the_dashboards() -> None:
+    built = ROOT / "services" / "crisis_center" / "dashboard" / "static" / "assets" / "welfare.js"
+    assert re.search(rf"^const PAGE = {PAGE};", built.read_text(), re.MULTILINE), "PAGE here must follow welfare.js"
