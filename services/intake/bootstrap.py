@@ -27,7 +27,7 @@ def intake_config(settings: Settings) -> IntakeConfig:
     return IntakeConfig(source=settings.source, topic_prefix=settings.kafka_topic_prefix,
                         complex_reply_days=settings.complex_reply_days, survey_link_base=settings.survey_link_base
                         or settings.public_base_url.rstrip("/") + "/public/survey",
-                        cipher=settings.field_cipher(), check_ins_per_hour=settings.check_ins_per_hour,
+                        cipher=settings.field_cipher(), check_ins_per_hour=settings.check_in_per_hour,
                         check_in_stay_days=settings.check_in_stay_days)
 
 

@@ -23,7 +23,7 @@ class Settings(ServiceSettings, TwilioSettings):
     office_hours: str = Field(default="mon-fri 09:00-17:00", description=(
         "When emergency calls go to the consular line (Europe/Brussels; Belgian holidays closed), e.g. "
         "'mon-thu 09:00-17:00; fri 09:00-16:00'; outside them, to the on-call roster."))
-    check_ins_per_hour: int = Field(default=5, ge=1, le=1000, description=(
+    check_in_per_hour: int = Field(default=5, ge=1, le=1000, description=(
         "Check-ins by SMS one number may send in an hour during a crisis (more get the hotline instead)."))
     check_in_stay_days: int = Field(default=14, ge=1, le=90, description=(
         "How long a check-in's registration lasts (its departure date), unless the crisis closes first."))

@@ -142,6 +142,10 @@ async def test_codes_expire_and_allow_five_tries(client: httpx.AsyncClient, env:
     statuses = [(await verify(client, crisis_id, second, bad)).status_code for _ in range(5)]
     assert statuses == [422, 422, 422, 422, 429]
     assert (await verify(client, crisis_id, second, code)).status_code == 429, "the right code after five tries"
+    # neither check-in was confirmed: nobody is counted, no answer goes on
+    assert await env.pool.fetchval("SELECT count(*) FROM crisis_contacts WHERE source = 'check_in'") == 0
+    assert await consume_events(env.topic("travellers.registrations"), count=1, timeout=2) == []
+    assert await consume_events(env.topic("welfare.replies"), count=1, timeout=2) == []
 
 
 async def test_check_ins_are_limited_per_phone_and_hour_and_email_only_gets_the_code_by_email(

@@ -1,7 +1,7 @@
 """`python -m services.crisis_center.dashboard hash-password [name]`: a `DASHBOARD_USERS` entry for a password
 read from the terminal (or from standard input when it is not a terminal).
-`python -m services.crisis_center.dashboard demo [--travellers N] [--rate PER_SECOND] [--no-sms]`: plays the demo
-scenario (see `demo.py`) against the running system."""
+`python -m services.crisis_center.dashboard demo [--travellers N] [--rate PER_SECOND] [--no-sms] [--no-welfare]
+[--welfare-minutes M]`: plays the demo scenario (see `demo.py`) against the running system."""
 
 from __future__ import annotations
 
@@ -34,11 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--no-sms", action="store_true", help="do not send SMS reports to intake")
     demo.add_argument("--keep-previous", action="store_true",
                       help="leave the crises of earlier runs active (by default they are closed first)")
+    demo.add_argument("--no-welfare", action="store_true", help="no welfare round after the crisis is active")
+    demo.add_argument("--welfare-minutes", type=int, default=1, help="the round's escalate_after_minutes")
     args = parser.parse_args(argv)
     if args.command == "hash-password":
         return _hash(args.name)
     plan = Plan(travellers=args.travellers, per_second=args.rate, sms=not args.no_sms,
-                close_previous=not args.keep_previous)
+                close_previous=not args.keep_previous, welfare=not args.no_welfare,
+                welfare_minutes=args.welfare_minutes)
     asyncio.run(play(DemoSettings(), plan))
     return 0
 

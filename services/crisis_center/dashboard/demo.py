@@ -1,5 +1,7 @@
 """A scenario for `make demo`: an earthquake near Kathmandu, a few hundred registered Belgian travellers, reports
-arriving by SMS, the threshold crossed, a hotline published, messages sent and delivered by the local Twilio server.
+arriving by SMS, the threshold crossed, a hotline published, messages sent and delivered by the local Twilio server;
+then a welfare round: some answer safe (by SMS, by an email's link), some need help, a few check in who never
+registered, and the silent are reminded, called (some press 1 on the call) and listed for officers to phone.
 
 Everything goes through the real inputs: `crisis.incidents` and `travellers.registrations` on Kafka (as the external
 systems would publish them) and intake's signed Twilio SMS webhook. Run it against a running system (`make run`):
@@ -21,6 +23,7 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from twilio.request_validator import RequestValidator
 
+from services.crisis_center.domain.welfare import LinkClaim, link_key, make_token
 from services.crisis_center.handlers import crisis_id_for_incident
 from shared.auth import JwtConfig, mint_token
 from shared.events.incidents import IncidentReported
@@ -52,6 +55,7 @@ class DemoSettings(BaseSettings):
     jwt_secret: SecretStr = SecretStr("")  # to close the crises of earlier runs as a coordinator; empty: they stay
     jwt_issuer: str = "be.diplomatie.consular"
     jwt_audience: str = "consular-platform"
+    twilio_api_base: str = "http://127.0.0.1:8090"  # the local Twilio server: who picks up the welfare call
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,9 @@ class Plan:
     sms: bool = True
     seed: int | None = None
     close_previous: bool = True
+    welfare: bool = False
+    """Run a welfare round after the crisis is active (`make demo` does; a round's steps take minutes)."""
+    welfare_minutes: int = 1
 
 
 def _offset(origin: tuple[float, float], km: float, bearing: float) -> tuple[float, float]:
@@ -189,4 +196,61 @@ async def play(settings: DemoSettings, plan: Plan = Plan(), say: Callable[[str],
     if crisis:
         say(f"      crisis active: hotline {crisis['hotline_number']}, {crisis['affected_count']} affected")
     say(f"Open {settings.crisis_center_url.rstrip('/')}/dashboard to follow it.")
+    if crisis and plan.welfare:
+        await welfare_round(settings, plan, str(crisis["crisis_id"]), people, say)
     return quake.incident_id
+
+
+def _coordinator(settings: DemoSettings) -> dict[str, str]:
+    token = mint_token(JwtConfig(settings.jwt_secret.get_secret_value(), settings.jwt_issuer, settings.jwt_audience),
+                       subject="demo-scenario", roles=["coordinator"], ttl_seconds=3600)
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def welfare_round(settings: DemoSettings, plan: Plan, crisis_id: str, people: list[TravellerRegistered],
+                        say: Callable[[str], None]) -> None:
+    """Ask everyone; answer for some of them as they would (SMS, the email's link, a key on the call); check in
+    two people who never registered; then follow the counts until nobody is left without an answer."""
+    if not settings.jwt_secret.get_secret_value():
+        say("      no JWT_SECRET: the welfare round needs a coordinator's token")
+        return
+    rng = random.Random(plan.seed)
+    inside = [p for p in people if p.city == "Kathmandu" and p.phone]
+    rng.shuffle(inside)
+    tenth = max(1, len(inside) // 10)
+    by_sms, by_link, for_help, on_call = (inside[:4 * tenth], inside[4 * tenth:5 * tenth],
+                                          inside[5 * tenth:5 * tenth + max(1, tenth // 2)],
+                                          inside[6 * tenth:7 * tenth])
+    base = settings.crisis_center_url.rstrip("/")
+    async with httpx.AsyncClient(timeout=20, headers=_coordinator(settings)) as client:
+        try:  # those who will press 1 when called (the local Twilio server plays them)
+            await client.put(settings.twilio_api_base.rstrip("/") + "/_dev/config",
+                             json={"numbers": {p.phone: {"keypad": "1"} for p in on_call}})
+        except httpx.HTTPError:
+            say("      the local Twilio server is not reachable: nobody will pick up the calls")
+        started = (await client.post(f"{base}/v1/crises/{crisis_id}/welfare-checks",
+                                     json={"escalate_after_minutes": plan.welfare_minutes})).json()
+        say(f"      welfare check {started.get('check_id')}: {started.get('recipients')} people asked "
+            f"(reminder after {plan.welfare_minutes} min, call after {2 * plan.welfare_minutes})")
+        await asyncio.sleep(5)  # the questions go out; intake learns who was asked
+        for person in by_sms:
+            await send_sms(settings, str(person.phone), rng.choice(["1", "SAFE", "veilig", "sain et sauf"]), say)
+        for person in for_help:
+            await send_sms(settings, str(person.phone), "2", say)
+        key = link_key(settings.jwt_secret.get_secret_value())
+        for person in by_link:
+            token = make_token(key, LinkClaim(str(started.get("check_id")), person.traveller_id, "safe"))
+            await client.post(f"{base}/public/welfare/{token}")
+        say(f"      answered: {len(by_sms)} safe by SMS, {len(by_link)} safe by the email's link, "
+            f"{len(for_help)} need help; {len(on_call)} will press 1 when called")
+        for n, place in enumerate(("SAFE Thamel Kathmandu", "HULP Patan")):
+            await send_sms(settings, f"+3249{rng.randrange(10**7):07d}", place, say)
+            say(f"      check-in by SMS {n + 1}: {place!r}")
+        deadline = asyncio.get_running_loop().time() + (3 * plan.welfare_minutes + 2) * 60
+        while asyncio.get_running_loop().time() < deadline:
+            counts = (await client.get(f"{base}/v1/crises/{crisis_id}/welfare")).json()
+            say("      welfare: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+            if counts.get("no_answer") == 0:
+                break
+            await asyncio.sleep(20)
+    say("      the silent were reminded, called, and are listed to phone on the dashboard")
