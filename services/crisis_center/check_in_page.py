@@ -10,10 +10,11 @@ from typing import Annotated, Any, Literal
 import asyncpg
 from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, Form, Path, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, select_autoescape
 
 from services.crisis_center import check_in
+from services.crisis_center.domain.area_map import AreaMap, area_map
 from services.crisis_center.records import Publishing
 from services.crisis_center.settings import Settings
 from services.crisis_center.welfare_api import HEADERS
@@ -39,7 +40,9 @@ _TEXT: dict[str, dict[str, str]] = {
            "expired": "This code has expired. Check in again.", "too_many": "Too many tries. Check in again later.",
            "limited": "Too many check-ins from here in the last hour. Call the crisis hotline.",
            "closed": "This crisis is closed.", "unknown": "No such crisis or check-in.",
-           "hotline": "Crisis hotline (24/7):", "ministry": "FPS Foreign Affairs - Crisis Centre"},
+           "hotline": "Crisis hotline (24/7):", "ministry": "FPS Foreign Affairs - Crisis Centre",
+           "tap": "Tap the map where you are (or use your phone's position).",
+           "use_position": "Use my position"},
     "fr": {"title": "Se signaler", "intro": "Belge dans la zone de cette crise ? Dites-nous comment vous allez.",
            "name": "Votre nom", "phone": "Téléphone mobile (le code y est envoyé)",
            "email": "E-mail (sans téléphone)", "language": "Langue",
@@ -58,7 +61,9 @@ _TEXT: dict[str, dict[str, str]] = {
            "too_many": "Trop d'essais. Signalez-vous à nouveau plus tard.",
            "limited": "Trop de signalements d'ici depuis une heure. Appelez la ligne de crise.",
            "closed": "Cette crise est close.", "unknown": "Crise ou signalement inconnu.",
-           "hotline": "Ligne de crise (24 h/24) :", "ministry": "SPF Affaires étrangères - Centre de crise"},
+           "hotline": "Ligne de crise (24 h/24) :", "ministry": "SPF Affaires étrangères - Centre de crise",
+           "tap": "Touchez la carte là où vous êtes (ou utilisez la position de votre téléphone).",
+           "use_position": "Utiliser ma position"},
     "nl": {"title": "Aanmelden", "intro": "Belg in het gebied van deze crisis? Laat ons weten hoe het met u gaat.",
            "name": "Uw naam", "phone": "Gsm-nummer (de code komt daarheen)", "email": "E-mail (zonder gsm)",
            "language": "Taal", "place": "Waar bent u? (stad, wijk)", "lat": "Of uw positie: breedtegraad",
@@ -75,7 +80,9 @@ _TEXT: dict[str, dict[str, str]] = {
            "too_many": "Te veel pogingen. Meld u later opnieuw aan.",
            "limited": "Te veel aanmeldingen van hier in het voorbije uur. Bel de crisislijn.",
            "closed": "Deze crisis is afgesloten.", "unknown": "Onbekende crisis of aanmelding.",
-           "hotline": "Crisislijn (24/7):", "ministry": "FOD Buitenlandse Zaken - Crisiscentrum"},
+           "hotline": "Crisislijn (24/7):", "ministry": "FOD Buitenlandse Zaken - Crisiscentrum",
+           "tap": "Tik op de kaart waar u bent (of gebruik de positie van uw telefoon).",
+           "use_position": "Mijn positie gebruiken"},
     "de": {"title": "Melden", "intro": "Belgier im Gebiet dieser Krise? Sagen Sie uns, wie es Ihnen geht.",
            "name": "Ihr Name", "phone": "Mobiltelefon (der Code geht dorthin)", "email": "E-Mail (ohne Telefon)",
            "language": "Sprache", "place": "Wo sind Sie? (Stadt, Viertel)", "lat": "Oder Ihre Position: Breite",
@@ -93,7 +100,9 @@ _TEXT: dict[str, dict[str, str]] = {
            "too_many": "Zu viele Versuche. Melden Sie sich später erneut.",
            "limited": "Zu viele Meldungen von hier in der letzten Stunde. Rufen Sie das Krisentelefon an.",
            "closed": "Diese Krise ist beendet.", "unknown": "Unbekannte Krise oder Meldung.",
-           "hotline": "Krisentelefon (rund um die Uhr):", "ministry": "FÖD Auswärtige Angelegenheiten - Krisenzentrum"},
+           "hotline": "Krisentelefon (rund um die Uhr):", "ministry": "FÖD Auswärtige Angelegenheiten - Krisenzentrum",
+           "tap": "Tippen Sie auf der Karte, wo Sie sind (oder nutzen Sie die Position Ihres Telefons).",
+           "use_position": "Meine Position verwenden"},
 }
 _NAMES = {"fr": "Français", "nl": "Nederlands", "de": "Deutsch", "en": "English"}
 
@@ -124,6 +133,17 @@ nav a{margin-right:.6rem}</style></head>
 {{- name }}</option>
 {% endfor %}</select>
 <label for="place">{{ t.place }}</label><input id="place" name="place" maxlength="200" value="{{ v.place or '' }}">
+{% if area_map %}<figure><svg id="area-map" viewBox="0 0 {{ area_map.width|round(1) }} {{ area_map.height|round(1) }}"
+ role="img" aria-labelledby="map-caption" data-lat0="{{ area_map.lat0 }}" data-lon0="{{ area_map.lon0 }}"
+ data-kx="{{ area_map.kx }}" data-scale="{{ area_map.scale }}" data-width="{{ area_map.width }}"
+ data-height="{{ area_map.height }}">
+<rect width="100%" height="100%" fill="#eef3f7"/>
+{% if area_map.outline %}<path d="{{ area_map.outline }}" fill="#fde2e2" stroke="#b00020" stroke-width="2"/>{% endif %}
+{% for town in area_map.towns %}<circle cx="{{ town.x|round(1) }}" cy="{{ town.y|round(1) }}" r="3" fill="#333"/>
+<text x="{{ (town.x + 5)|round(1) }}" y="{{ (town.y - 4)|round(1) }}" font-size="13">{{ town.name }}</text>
+{% endfor %}<circle id="map-marker" r="7" fill="#1b5e20" stroke="#fff" stroke-width="2" visibility="hidden"/>
+</svg><figcaption id="map-caption">{{ t.tap }}</figcaption></figure>
+<button type="button" id="use-position" hidden>{{ t.use_position }}</button>{% endif %}
 <label for="lat">{{ t.lat }}</label><input id="lat" name="lat" inputmode="decimal" maxlength="20"
  value="{{ v.lat or '' }}">
 <label for="lon">{{ t.lon }}</label><input id="lon" name="lon" inputmode="decimal" maxlength="20"
@@ -141,6 +161,7 @@ nav a{margin-right:.6rem}</style></head>
 <label for="code">{{ t.code }}</label><input id="code" name="code" inputmode="numeric" autocomplete="one-time-code"
  required maxlength="6" pattern="[0-9]{6}">
 <button type="submit">{{ t.confirm }}</button></form>{% endif %}
+{% if area_map %}<script src="/public/check-in.js" defer></script>{% endif %}
 {% if crisis %}<p>{{ t.hotline }}
  <a href="tel:{{ crisis.hotline_number }}">{{ crisis.hotline_number }}</a></p>{% endif %}
 </body></html>""")
@@ -155,13 +176,56 @@ PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+# The page's one script (same origin): the map's taps and the phone's position fill in latitude and longitude.
+SCRIPT = """"use strict";
+const map = document.getElementById("area-map");
+const lat = document.getElementById("lat");
+const lon = document.getElementById("lon");
+const marker = document.getElementById("map-marker");
+function show(la, lo) {
+  const d = map.dataset;
+  const x = Number(d.width) / 2 + (lo - Number(d.lon0)) * Number(d.kx) * Number(d.scale);
+  const y = Number(d.height) / 2 - (la - Number(d.lat0)) * Number(d.scale);
+  marker.setAttribute("cx", x.toFixed(1));
+  marker.setAttribute("cy", y.toFixed(1));
+  marker.setAttribute("visibility", "visible");
+}
+function set(la, lo) {
+  lat.value = la.toFixed(5);
+  lon.value = lo.toFixed(5);
+  show(la, lo);
+}
+if (map && lat && lon && marker) {
+  map.addEventListener("click", (event) => {
+    const point = map.createSVGPoint();
+    point.x = event.clientX;
+    point.y = event.clientY;
+    const at = point.matrixTransform(map.getScreenCTM().inverse());
+    const d = map.dataset;
+    set(Number(d.lat0) - (at.y - Number(d.height) / 2) / Number(d.scale),
+        Number(d.lon0) + (at.x - Number(d.width) / 2) / (Number(d.scale) * Number(d.kx)));
+  });
+  if (lat.value && lon.value) show(Number(lat.value), Number(lon.value));
+  const locate = document.getElementById("use-position");
+  if (locate && navigator.geolocation) {
+    locate.hidden = false;
+    locate.addEventListener("click", () => navigator.geolocation.getCurrentPosition(
+      (found) => set(found.coords.latitude, found.coords.longitude)));
+  }
+}
+"""
+PAGE_HEADERS = {**HEADERS, "Content-Security-Policy": HEADERS["Content-Security-Policy"].replace(
+    "default-src 'none';", "default-src 'none'; script-src 'self';")}
+
+
 def _page(language: str, *, status: int = 200, crisis: Any = None, form: str | None = None,
           message: str | None = None, error: str | None = None, values: dict[str, Any] | None = None,
-          check_in_id: str | None = None, verify_url: str | None = None) -> HTMLResponse:
+          check_in_id: str | None = None, verify_url: str | None = None, drawn: AreaMap | None = None) -> HTMLResponse:
     lang = language if language in _TEXT else "en"
     html = _PAGE.render(lang=lang, t=_TEXT[lang], names=_NAMES, crisis=crisis, form=form, message=message,
-                        error=error, v=values or {}, check_in_id=check_in_id, verify_url=verify_url)
-    return HTMLResponse(html, status_code=status, headers=HEADERS)
+                        error=error, v=values or {}, check_in_id=check_in_id, verify_url=verify_url,
+                        area_map=drawn if form == "details" else None)
+    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
 
 
 def check_in_router(settings: Settings, *, now: Callable[[], datetime], publishing: Publishing) -> APIRouter:
@@ -171,6 +235,16 @@ def check_in_router(settings: Settings, *, now: Callable[[], datetime], publishi
                                   per_hour=settings.check_in_per_hour, stay_days=settings.check_in_stay_days)
     gazetteer = Gazetteer()
     source = settings.source.rstrip("/") + "/check-in"
+
+    def drawn(crisis: asyncpg.Record) -> AreaMap | None:
+        return area_map(Area.from_dict(dict(crisis["area"])), gazetteer.towns(str(crisis["area"]["country"])))
+
+    @router.get("/public/check-in.js", tags=["public"], response_class=Response,
+                responses={200: {"content": {"text/javascript": {}}}})
+    async def check_in_script() -> Response:
+        """The check-in page's script: a tap on the map, or the phone's position, gives latitude and longitude."""
+        return Response(SCRIPT, media_type="text/javascript",
+                        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"})
 
     async def crisis_of(request: Request, crisis_id: str) -> asyncpg.Record | None:
         pool: asyncpg.Pool = request.app.state.resources.pool
@@ -186,7 +260,7 @@ def check_in_router(settings: Settings, *, now: Callable[[], datetime], publishi
             return _page(lang, status=404, error=_TEXT[lang]["unknown"])
         if crisis["status"] != "active":
             return _page(lang, status=410, crisis=crisis, error=_TEXT[lang]["closed"])
-        return _page(lang, crisis=crisis, form="details")
+        return _page(lang, crisis=crisis, form="details", drawn=drawn(crisis))
 
     @router.post("/public/crises/{crisis_id}/check-in", response_class=HTMLResponse, tags=["public"],
                  responses=PAGE_RESPONSES)
@@ -211,7 +285,8 @@ def check_in_router(settings: Settings, *, now: Callable[[], datetime], publishi
         area = Area.from_dict(dict(crisis["area"]))
 
         def again(error: str) -> HTMLResponse:
-            return _page(lang, status=422, crisis=crisis, form="details", error=error, values=values)
+            return _page(lang, status=422, crisis=crisis, form="details", error=error, values=values,
+                         drawn=drawn(crisis))
 
         if not full_name.strip():
             return again(text["need_name"])

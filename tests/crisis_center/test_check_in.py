@@ -57,7 +57,14 @@ async def test_the_form_in_each_language(client: httpx.AsyncClient, env: Env, cl
     crisis_id = await new_crisis(env, clock)
     page = await client.get(f"/public/crises/{crisis_id}/check-in", params={"lang": "fr"})
     assert page.status_code == 200 and "Où êtes-vous ?" in page.text and "Earthquake in Kathmandu" in page.text
-    assert "default-src 'none'" in page.headers["content-security-policy"] and "<script" not in page.text
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src 'self'" in policy
+    assert re.findall(r"<script[^>]*>", page.text) == ['<script src="/public/check-in.js" defer>'], "no inline script"
+    # the offline map: the area's outline and the towns in it, to tap on
+    assert '<svg id="area-map"' in page.text and ">Kathmandu</text>" in page.text and "<path d=\"M" in page.text
+    script = await client.get("/public/check-in.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert "getCurrentPosition" in script.text and "innerHTML" not in script.text
     assert (await client.get("/public/crises/nope/check-in")).status_code == 404
 
 
