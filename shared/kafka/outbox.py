@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -94,10 +95,18 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._lock_key = int.from_bytes(hashlib.sha256(f"outbox:{schema}".encode()).digest()[:8], "big",
+                                        signed=True)
 
     async def drain_once(self) -> int:
-        """Publish one batch; returns how many rows were published."""
+        """Publish one batch; returns how many rows were published (0 also while another relay is publishing).
+
+        One relay at a time per outbox (a transaction-level advisory lock): relays publishing disjoint batches in
+        parallel let a key's events overtake each other (a `crisis.updated` behind its `crisis.closed`). The lock
+        is the database's, so it holds across processes, and it goes with the transaction if a relay dies."""
         async with self._pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self._lock_key):
+                return 0
             rows = await conn.fetch(
                 "SELECT id, topic, key, payload, headers FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
                 self._batch_size,

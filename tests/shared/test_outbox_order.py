@@ -1,0 +1,62 @@
+"""Issue 19, finding 4: several relays on one outbox (an API and a worker, their replicas) must not publish
+disjoint batches in parallel, or a key's events overtake each other (a `crisis.updated` landing after the
+`crisis.closed` behind it)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from shared.events.incidents import IncidentUpdated
+from shared.kafka.outbox import OutboxRelay, enqueue
+from shared.kafka.producer import make_producer
+from tests.support import bootstrap, consume, drop_schema, new_pool, new_schema, new_topic_prefix
+
+KEYS, PER_KEY = 8, 250
+
+
+@pytest.fixture
+async def pools() -> AsyncIterator[list[asyncpg.Pool]]:
+    schema = await new_schema("ordertest", migrations=None)
+    pools = [await new_pool(schema) for _ in range(3)]  # three processes' pools on one outbox
+    yield pools
+    for pool in pools:
+        await pool.close()
+    await drop_schema(schema)
+
+
+async def test_a_keys_events_stay_in_order_with_three_relays(pools: list[asyncpg.Pool]) -> None:
+    prefix = await new_topic_prefix()
+    schema = await pools[0].fetchval("SELECT current_schema()")
+    async with pools[0].acquire() as conn, conn.transaction():
+        for n in range(PER_KEY):  # a backlog: each key's updates in order, interleaved across keys
+            for key in range(KEYS):
+                await enqueue(conn, IncidentUpdated(
+                    incident_id=f"incident-{key}", title=f"update {n}", kind="flood", severity="severe",
+                    area={"country": "NP"}, occurred_at="2026-01-01T00:00:00Z"),  # type: ignore[arg-type]
+                    source="/tests/order", topic_prefix=prefix)
+    producers = [make_producer(bootstrap(), client_id=f"relay-{i}") for i in range(3)]
+    for producer in producers:
+        await producer.start()
+    try:
+        relays = [OutboxRelay(pool=pool, producer=producer, schema=schema, batch_size=50)
+                  for pool, producer in zip(pools, producers, strict=True)]
+        await asyncio.gather(*(relay.drain() for relay in relays))
+        while await pools[0].fetchval("SELECT count(*) FROM outbox"):  # a relay that found the lock taken returns 0
+            await asyncio.gather(*(relay.drain() for relay in relays))
+    finally:
+        for producer in producers:
+            await producer.stop()
+    records = await consume(prefix + "crisis.incidents", count=KEYS * PER_KEY, timeout=60)
+    assert len(records) >= KEYS * PER_KEY
+    seen: dict[bytes, list[int]] = defaultdict(list)
+    for record in records:
+        seen[record.key].append(int(json.loads(record.value)["data"]["title"].split()[1]))
+    for key, numbers in seen.items():
+        assert numbers == sorted(numbers), f"{key!r} out of order"
+        assert numbers[-1] == PER_KEY - 1
