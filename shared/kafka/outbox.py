@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import InvalidTopicError, KafkaError, MessageSizeTooLargeError
 from prometheus_client import Counter
 
 from shared.events.envelope import CloudEvent, EventData, encode, new_event
@@ -26,6 +26,9 @@ from shared.logging import current_traceparent, get_logger
 log = get_logger(__name__)
 
 RELAYED = Counter("outbox_relayed_total", "Outbox rows published to Kafka", ["schema"])
+DEAD = Counter("outbox_dead_total", "Outbox rows the broker can never take, moved to outbox_dead", ["schema"])
+#: What `send` raises for a record that can never be sent (checked before it leaves): to `outbox_dead`.
+UNSENDABLE: tuple[type[Exception], ...] = (MessageSizeTooLargeError, InvalidTopicError)
 
 
 @dataclass(frozen=True)
@@ -113,18 +116,23 @@ class OutboxRelay:
             )
             if not rows:
                 return 0
-            pending = [
-                await self._producer.send(
-                    row["topic"],
-                    bytes(row["payload"]),
-                    key=row["key"].encode(),
-                    headers=[(k, str(v).encode()) for k, v in row["headers"].items()],
-                )
-                for row in rows
-            ]
+            pending = []
+            for row in rows:
+                try:
+                    pending.append(await self._producer.send(
+                        row["topic"], bytes(row["payload"]), key=row["key"].encode(),
+                        headers=[(k, str(v).encode()) for k, v in row["headers"].items()]))
+                except UNSENDABLE as exc:  # refused before leaving: it never will, so it must not block the rest
+                    await conn.execute(
+                        "INSERT INTO outbox_dead (id, event_id, topic, key, payload, headers, created_at, reason)"
+                        " SELECT id, event_id, topic, key, payload, headers, created_at, $2 FROM outbox WHERE id = $1"
+                        " ON CONFLICT (id) DO NOTHING", row["id"], f"{type(exc).__name__}: {exc}"[:500])
+                    DEAD.labels(self._schema).inc()
+                    log.error("outbox_row_unsendable", schema=self._schema, outbox_id=row["id"], topic=row["topic"],
+                              error=type(exc).__name__)
             await asyncio.gather(*pending)
             await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [row["id"] for row in rows])
-        RELAYED.labels(self._schema).inc(len(rows))
+        RELAYED.labels(self._schema).inc(len(pending))
         return len(rows)
 
     async def drain(self) -> int:

@@ -60,3 +60,31 @@ async def test_a_keys_events_stay_in_order_with_three_relays(pools: list[asyncpg
     for key, numbers in seen.items():
         assert numbers == sorted(numbers), f"{key!r} out of order"
         assert numbers[-1] == PER_KEY - 1
+
+
+async def test_a_row_the_broker_can_never_take_is_set_aside_and_does_not_block_the_rest(
+        pools: list[asyncpg.Pool]) -> None:
+    """Issue 19, finding 5: a row over the producer's size limit was retried forever, blocking every row after it."""
+    prefix = await new_topic_prefix()
+    pool = pools[0]
+    schema = await pool.fetchval("SELECT current_schema()")
+    polygon = [[85 + i * 1e-6, 27 + (i % 2) * 1e-3] for i in range(60_000)]  # about 2 MB of JSON
+    huge = IncidentUpdated(incident_id="incident-huge", title="huge", kind="flood", severity="severe",
+                           area={"country": "NP", "polygon": polygon},  # type: ignore[arg-type]
+                           occurred_at="2026-01-01T00:00:00Z")  # type: ignore[arg-type]
+    after = IncidentUpdated(incident_id="incident-after", title="after", kind="flood", severity="severe",
+                            area={"country": "NP"}, occurred_at="2026-01-01T00:00:00Z")  # type: ignore[arg-type]
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, huge, source="/tests/order", topic_prefix=prefix, event_id="huge")
+        await enqueue(conn, after, source="/tests/order", topic_prefix=prefix, event_id="after")
+    producer = make_producer(bootstrap(), client_id="relay-dead")
+    await producer.start()
+    try:
+        assert await OutboxRelay(pool=pool, producer=producer, schema=schema).drain() == 2
+    finally:
+        await producer.stop()
+    [published] = await consume(prefix + "crisis.incidents", count=1, timeout=20)
+    assert published.key == b"incident-after"
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+    dead = await pool.fetchrow("SELECT event_id, reason FROM outbox_dead")
+    assert dead["event_id"] == "huge" and dead["reason"].startswith("MessageSizeTooLargeError")
