@@ -4,7 +4,8 @@
   goes to `<topic>.dlq` with the original bytes and the reason in headers; the loop goes on.
 - With a pool, the event id is recorded in `processed_events` in the same transaction as the handler's effect,
   so a redelivered event has no second effect.
-- Infrastructure errors (database or network down) are retried without limit: the message is sought back and
+- Infrastructure errors (database or network down) and lost races (SQLSTATE 40: deadlock, serialization
+  failure) are retried without limit: the message is sought back and
   polling continues, so the consumer keeps its place in the group and nothing is lost. Any other error is
   retried a bounded number of times, then dead-lettered.
 - Offsets are committed after the batch they belong to is handled (at-least-once).
@@ -43,6 +44,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
     asyncpg.AdminShutdownError,
+    asyncpg.TransactionRollbackError,  # SQLSTATE 40: a deadlock or serialization failure; another try will do
     KafkaError,
 )
 

@@ -276,3 +276,29 @@ async def test_a_producer_whose_sender_died_restarts_and_publishes(prefix) -> No
 def test_event_time_is_rfc3339_utc() -> None:
     event = new_event(IncidentClosed(incident_id="x"), source=SOURCE, time=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
     assert json.loads(encode(event))["time"] == "2026-01-02T03:04:05Z"
+
+
+async def test_a_deadlock_or_serialization_failure_is_retried_not_dead_lettered(prefix, pool, producer) -> None:
+    """Issue 19, finding 6: SQLSTATE 40 (another transaction won) was dead-lettered after three quick tries."""
+    failures = {"left": 5}
+
+    async def loses_races(event: CloudEvent, data: EventData, conn: asyncpg.Connection | None) -> None:
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise (asyncpg.DeadlockDetectedError if failures["left"] % 2 else asyncpg.SerializationError)("lost")
+        await record_effect(event, data, conn)
+
+    consumer = EventConsumer(
+        name="t-races", bootstrap_servers=bootstrap(), group_id=unique("g"), topics=["travellers.registrations"],
+        handler=loses_races, producer=producer, pool=pool, topic_prefix=prefix,
+    )
+    event = await publish(producer, registration("raced-1"), source=SOURCE, topic_prefix=prefix)
+    task = asyncio.create_task(consumer.run())
+    try:
+        await eventually(lambda: pool.fetchval("SELECT count(*) FROM effects WHERE event_id = $1", event.id),
+                         timeout=60)
+        assert failures["left"] == 0
+        assert await consume(prefix + "travellers.registrations.dlq", count=1, timeout=2) == []
+    finally:
+        await consumer.stop()
+        task.cancel()
