@@ -1,4 +1,4 @@
-"""The project's command line: `python -m shared.cli token|migrate|topics ...`."""
+"""The project's command line: `python -m shared.cli token|migrate|seed|topics|dlq|hash-password ...`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from pathlib import Path
 
 from shared.auth import ROLES, JwtConfig, mint_token
 from shared.db import migrate, seed, seed_files
+from shared.kafka import dlq
 from shared.kafka.admin import ensure_topics
+from shared.kafka.producer import make_producer
 from shared.passwords import hash_password
 from shared.settings import AuthSettings, DatabaseSettings, KafkaSettings
 
@@ -66,6 +68,37 @@ def _topics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dlq(args: argparse.Namespace) -> int:
+    kafka = KafkaSettings()
+    bootstrap, prefix = kafka.kafka_bootstrap_servers, kafka.kafka_topic_prefix
+    if args.action == "list":
+        for topic, held in asyncio.run(dlq.counts(bootstrap, prefix)).items():
+            print(f"{held:8d}  {topic}")
+        return 0
+    if not args.topic:
+        print("a dead-letter topic is needed (see `dlq list`)", file=sys.stderr)
+        return 2
+    topic = args.topic if args.topic.endswith(".dlq") else args.topic + ".dlq"
+    topic = topic if topic.startswith(prefix) else prefix + topic
+    letters = asyncio.run(dlq.read(bootstrap, topic, start=args.offset, limit=args.limit))
+    if args.action == "show":
+        for letter in letters:  # the reason and where it came from; the value may hold personal data: not shown
+            print(f"{letter.offset}\t{letter.topic}@{letter.source_offset}\tkey={letter.key}\t{letter.consumer}\t"
+                  f"{letter.reason}")
+        return 0
+
+    async def send_back() -> int:
+        producer = make_producer(bootstrap, client_id="dlq-replay")
+        await producer.start()
+        try:
+            return await dlq.replay(producer, letters, prefix=prefix, dlq_topic=topic)
+        finally:
+            await producer.stop()
+
+    print(f"replayed {asyncio.run(send_back())} record(s) of {topic} from offset {args.offset}")
+    return 0
+
+
 def _hash_password(args: argparse.Namespace) -> int:
     password = getpass.getpass(f"password for {args.name}: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
     print(f"{args.name}:{hash_password(password)}")
@@ -91,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     topics = sub.add_parser("topics", help="create every topic of shared/topics.py and its DLQ twin")
     topics.add_argument("--replication-factor", type=int, default=1)
     topics.set_defaults(func=_topics)
+    dead = sub.add_parser("dlq", help="dead-letter topics: list them, show a topic's records, replay them")
+    dead.add_argument("action", choices=["list", "show", "replay"])
+    dead.add_argument("topic", nargs="?", help="e.g. welfare.answers.dlq (the prefix is added)")
+    dead.add_argument("--offset", type=int, default=0, help="the first record (show, replay)")
+    dead.add_argument("--limit", type=int, default=100, help="how many records (show, replay)")
+    dead.set_defaults(func=_dlq)
     hashing = sub.add_parser("hash-password", help="a DASHBOARD_USERS entry (password on stdin)")
     hashing.add_argument("name")
     hashing.set_defaults(func=_hash_password)

@@ -71,12 +71,15 @@ TOPICS: tuple[TopicSpec, ...] = (
 )
 
 DLQ_PARTITIONS = 1
+DLQ_RETENTION_DAYS = 30
+"""Dead letters wait for a person (`python -m shared.cli dlq`): a month, not the broker's week."""
 
 
 def all_topic_specs() -> list[TopicSpec]:
     """The topics and their dead-letter twins."""
     specs = list(TOPICS)
-    specs += [TopicSpec(t.dlq, DLQ_PARTITIONS, internal=t.internal, description=f"Dead letters of {t.name}.")
+    specs += [TopicSpec(t.dlq, DLQ_PARTITIONS, internal=t.internal, description=f"Dead letters of {t.name}.",
+                        config={"retention.ms": str(DLQ_RETENTION_DAYS * 24 * 3600 * 1000)})
               for t in TOPICS]
     return specs
 

@@ -29,9 +29,7 @@ from tests.support import (
     database_url,
     drop_schema,
     eventually,
-    new_pool,
     new_schema,
-    new_topic_prefix,
     unique,
 )
 
@@ -43,29 +41,6 @@ def registration(traveller_id: str) -> TravellerRegistered:
         traveller_id=traveller_id, full_name="Test Person", email="t@example.org", language="nl",
         country="NP", arrival=date(2026, 11, 1), departure=date(2026, 12, 31),
     )
-
-
-@pytest.fixture
-async def prefix() -> str:
-    return await new_topic_prefix()
-
-
-@pytest.fixture
-async def pool():  # type: ignore[no-untyped-def]
-    schema = await new_schema("sharedtest", migrations=None)
-    pool = await new_pool(schema)
-    await pool.execute("CREATE TABLE effects (event_id text, traveller_id text)")
-    yield pool
-    await pool.close()
-    await drop_schema(schema)
-
-
-@pytest.fixture
-async def producer():  # type: ignore[no-untyped-def]
-    producer = make_producer(bootstrap(), client_id="tests")
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 async def record_effect(event: CloudEvent, data: EventData, conn: asyncpg.Connection | None) -> None:
