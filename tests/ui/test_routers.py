@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import AsyncIterator
 
 import httpx
@@ -11,10 +12,11 @@ from fastapi import FastAPI
 
 from services.crisis_center.dashboard.router import DashboardSettings, dashboard_router
 from services.intake.console.router import ConsoleSettings, console_router
-from shared import passwords
+from shared import passwords, sign_in
 from shared.auth import JwtConfig, verify_token
 from shared.http import install_common
 from shared.settings import AuthSettings
+from shared.sign_in import SignInThrottle
 from tests.support import auth, free_port
 
 FAST = 1_000  # PBKDF2 iterations for tests: the stored iteration count is honoured on verification
@@ -74,8 +76,7 @@ def test_malformed_hashes_never_match() -> None:
 def test_users_setting_is_parsed_and_bad_entries_named() -> None:
     parsed = passwords.parse_users(" " + users(anna="a", ben="b") + ", ")
     assert sorted(parsed) == ["anna", "ben"]
-    assert passwords.authenticate(parsed, "ben", "b") and not passwords.authenticate(parsed, "ben", "a")
-    assert not passwords.authenticate(parsed, "nobody", "a")
+    assert passwords.verify_password("b", parsed["ben"]) and not passwords.verify_password("a", parsed["ben"])
     with pytest.raises(passwords.InvalidUsers, match="entry 2 \\(carl\\)"):
         passwords.parse_users(users(anna="a") + ",carl:plaintext")
     with pytest.raises(passwords.InvalidUsers, match="anna is listed twice"):
@@ -108,6 +109,37 @@ async def test_sign_in_is_refused_when_no_user_is_configured() -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ui.test") as client:
         response = await client.post("/dashboard/login", json={"username": "anna", "password": "x"})
     assert response.status_code == 503 and "DASHBOARD_USERS" in response.json()["detail"]
+
+
+async def test_failed_sign_ins_are_throttled_per_name_and_client_and_checked_off_the_loop(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 19, finding 8: no limit on guessing, and PBKDF2 ran on the event loop (ten sign-ins a second stalled
+    the whole API)."""
+    now = [1000.0]
+    throttle = SignInThrottle(failures_per_name=3, failures_per_client=5, window_seconds=60, clock=lambda: now[0])
+    threads: list[int] = []
+    real = sign_in.verify_password
+
+    def recording(password: str, encoded: str) -> bool:
+        threads.append(threading.get_ident())
+        return real(password, encoded)
+
+    monkeypatch.setattr(sign_in, "verify_password", recording)
+    app = app_with(dashboard_router(DashboardSettings(dashboard_users=users(anna="correct horse", ben="b")),
+                                    throttle=throttle))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ui.test") as client:
+        async def sign_in_as(name: str, password: str) -> httpx.Response:
+            return await client.post("/dashboard/login", json={"username": name, "password": password})
+
+        assert [(await sign_in_as("anna", "guess")).status_code for _ in range(3)] == [401, 401, 401]
+        blocked = await sign_in_as("anna", "correct horse")
+        assert blocked.status_code == 429 and 1 <= int(blocked.headers["Retry-After"]) <= 61, "even the right one"
+        assert (await sign_in_as("ben", "b")).status_code == 200, "another name from the same client still may"
+        assert [(await sign_in_as("ben", "guess")).status_code for _ in range(2)] == [401, 401]
+        assert (await sign_in_as("carl", "x")).status_code == 429, "the client's own limit (5 failures)"
+        now[0] += 61
+        assert (await sign_in_as("anna", "correct horse")).status_code == 200, "the window has passed"
+    assert threads and threading.get_ident() not in threads, "every hash checked in a worker thread"
 
 
 def test_a_malformed_users_setting_fails_at_start() -> None:
@@ -146,6 +178,10 @@ async def test_console_sign_in_mints_a_duty_officer_token(console: httpx.AsyncCl
     assert (await console.post("/console/login", json={"username": "omar", "password": "day"})).status_code == 401
     assert (await console.post("/console/login", json={"username": "nobody", "password": "night shift"})
             ).status_code == 401
+    for _ in range(4):  # five failures for omar in all: the console's sign-in is throttled too
+        await console.post("/console/login", json={"username": "omar", "password": "day"})
+    throttled = await console.post("/console/login", json={"username": "omar", "password": "night shift"})
+    assert throttled.status_code == 429 and "Retry-After" in throttled.headers
 
 
 async def test_console_page_and_assets(console: httpx.AsyncClient) -> None:

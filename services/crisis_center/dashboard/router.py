@@ -20,7 +20,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.auth import JwtConfig, Principal, mint_token, require_roles
 from shared.logging import get_logger
-from shared.passwords import authenticate, parse_users
+from shared.passwords import dummy_hash, parse_users
+from shared.sign_in import SignInThrottle
 
 log = get_logger(__name__)
 
@@ -64,8 +65,9 @@ def _asset(folder: Path, path: str) -> FileResponse:
     return FileResponse(target, headers=SECURITY_HEADERS)
 
 
-def dashboard_router(settings: DashboardSettings | None = None) -> APIRouter:
+def dashboard_router(settings: DashboardSettings | None = None, throttle: SignInThrottle | None = None) -> APIRouter:
     config = settings if settings is not None else DashboardSettings()
+    throttle = throttle or SignInThrottle()
     users = parse_users(config.dashboard_users)  # fails at start-up, naming the bad entry
     router = APIRouter(tags=["dashboard"])
 
@@ -84,9 +86,18 @@ def dashboard_router(settings: DashboardSettings | None = None) -> APIRouter:
         """Local sign-in for development: a coordinator token for a user listed in `DASHBOARD_USERS`."""
         if not users:
             raise HTTPException(503, "local sign-in is not configured (DASHBOARD_USERS); paste a token instead")
-        if not authenticate(users, body.username, body.password):
+        client = request.client.host if request.client else None
+        wait = throttle.retry_after(body.username, client)
+        if wait is not None:
+            log.info("dashboard_login_throttled")
+            raise HTTPException(429, "too many failed sign-ins; try again later", headers={"Retry-After": str(wait)})
+        encoded = users.get(body.username)
+        valid = await throttle.check(body.password, encoded or dummy_hash())  # an unknown name costs the same
+        if encoded is None or not valid:
+            throttle.failed(body.username, client)
             log.info("dashboard_login_refused")
             raise HTTPException(401, "unknown user or wrong password")
+        throttle.succeeded(body.username)
         jwt_config: JwtConfig = request.app.state.jwt_config
         token = mint_token(jwt_config, subject=body.username, roles=[ROLE],
                            ttl_seconds=config.dashboard_token_ttl_seconds)

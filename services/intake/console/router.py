@@ -9,8 +9,6 @@ token's subject is an officer's login and "Only my cases" finds their cases. `CO
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
@@ -22,7 +20,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.auth import JwtConfig, mint_token
 from shared.logging import get_logger
-from shared.passwords import hash_password, verify_password
+from shared.passwords import dummy_hash
+from shared.sign_in import SignInThrottle
 
 log = get_logger(__name__)
 
@@ -31,12 +30,6 @@ ROLE = "duty_officer"
 # The page loads nothing from elsewhere: scripts, styles and the API all come from this origin.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """Checked for an unknown name, so that it costs as long as a known one."""
-    return hash_password("not the password of anyone")
 
 
 SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
@@ -79,7 +72,9 @@ def _asset(folder: Path, path: str) -> FileResponse:
     return FileResponse(target, headers=SECURITY_HEADERS)
 
 
-def console_router(settings: ConsoleSettings | None = None, accounts: Accounts = no_accounts) -> APIRouter:
+def console_router(settings: ConsoleSettings | None = None, accounts: Accounts = no_accounts,
+                   throttle: SignInThrottle | None = None) -> APIRouter:
+    throttle = throttle or SignInThrottle()
     config = settings if settings is not None else ConsoleSettings()
     router = APIRouter(tags=["console"])
 
@@ -95,12 +90,19 @@ def console_router(settings: ConsoleSettings | None = None, accounts: Accounts =
                  responses={401: {"description": "unknown sign-in name, ended officer or wrong password"}})
     async def login(request: Request, body: Login) -> TokenOut:
         """An officer's sign-in: a duty officer token whose subject is the officer's sign-in name."""
+        client = request.client.host if request.client else None
+        wait = throttle.retry_after(body.username, client)
+        if wait is not None:
+            log.info("console_login_throttled")
+            raise HTTPException(429, "too many failed sign-ins; try again later", headers={"Retry-After": str(wait)})
         encoded = await accounts(request, body.username)
-        # PBKDF2 takes a fair part of a second: off the event loop. An unknown name costs the same as a known one.
-        valid = await asyncio.to_thread(verify_password, body.password, encoded or _dummy_hash())
+        # An unknown name costs the same as a known one (shared/sign_in.py: in a thread, a few at a time).
+        valid = await throttle.check(body.password, encoded or dummy_hash())
         if encoded is None or not valid:
+            throttle.failed(body.username, client)
             log.info("console_login_refused")
             raise HTTPException(401, "unknown user or wrong password")
+        throttle.succeeded(body.username)
         jwt_config: JwtConfig = request.app.state.jwt_config
         token = mint_token(jwt_config, subject=body.username, roles=[ROLE],
                            ttl_seconds=config.console_token_ttl_seconds)
