@@ -5,6 +5,8 @@ publishes its own changes (manual activation, closing) through the same outbox."
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,9 +15,9 @@ from typing import Annotated, Any, Literal
 
 import asyncpg
 import jwt
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, TypeAdapter, model_validator
 
 from services.crisis_center import handlers
 from services.crisis_center.adapters.feed import CrisisFeed, sse
@@ -25,6 +27,7 @@ from services.crisis_center.domain.atom import build_atom
 from services.crisis_center.domain.cap import build_cap
 from services.crisis_center.domain.crisis import Crisis
 from services.crisis_center.domain.membership import KINDS
+from services.crisis_center.public_cache import PublicCache
 from services.crisis_center.settings import Settings
 from services.crisis_center.welfare_api import welfare_router
 from shared.auth import JwtConfig, Principal, require_roles, verify_token
@@ -107,6 +110,9 @@ class PublicCrisis(BaseModel):
     cap_url: str
 
 
+PUBLIC_LIST = TypeAdapter(list[PublicCrisis])
+
+
 class ManualActivation(BaseModel):
     title: str = Field(min_length=3, max_length=500)
     kind: Kind = "other"
@@ -182,6 +188,7 @@ def _stream_principal(request: Request, access_token: str | None) -> Principal:
 def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
     now = clock or (lambda: datetime.now(UTC))
     publishing = handlers.Publishing(settings.source, settings.kafka_topic_prefix)
+    public_cache = PublicCache(ttl=settings.public_cache_seconds, clock=time.monotonic)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -192,7 +199,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         relay = OutboxRelay(pool=pool, producer=producer, schema=settings.db_schema)
 
         async def enrich(data: dict[str, Any]) -> dict[str, Any]:
-            """The stream carries the API's crisis shape (kind, severity, counts by source), not only the wire data."""
+            """The stream carries the API's crisis shape (kind, severity, counts by source), not only the wire data.
+            Called for every crisis change the feed reads: the public feeds' copies are stale from then on."""
+            public_cache.clear()
             row = await handlers.get_crisis(pool=pool, crisis_id=str(data.get("crisis_id")))
             return _crisis_out(row).model_dump(mode="json") if row is not None else data
 
@@ -296,6 +305,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         pool = res(request).pool
         area = Area.from_dict(body.area.model_dump(mode="json", exclude_none=True))
         policy = await handlers.load_policy(pool=pool, defaults=settings.threshold_policy())
+        public_cache.clear()  # read-your-writes for this process (the others learn it from crisis.status)
         crisis = await handlers.activate_manually(
             pool=pool, title=body.title, kind=body.kind, severity=body.severity, area=area,
             actor=who.subject, pool_numbers=settings.hotline_pool, general_number=settings.crisis_general_number,
@@ -308,6 +318,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
               responses={404: {"description": "unknown crisis"}})
     async def close(request: Request, crisis_id: str, who: Coordinator) -> CrisisOut:
         pool = res(request).pool
+        public_cache.clear()
         crisis = await handlers.close_crisis(pool=pool, crisis_id=crisis_id, actor=who.subject, now=now(),
                                              publishing=publishing)
         if crisis is None:
@@ -341,26 +352,40 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
 
     base = settings.public_base_url.rstrip("/")
 
-    @app.get("/public/crises", response_model=list[PublicCrisis], tags=["public"])
-    async def public_crises(request: Request) -> list[PublicCrisis]:
-        return [PublicCrisis(crisis_id=c.crisis_id, title=c.title, kind=c.kind, hotline_number=c.hotline_number,
-                             affected_count=c.affected_count, area=c.area.to_dict(), activated_at=c.activated_at,
-                             cap_url=f"{base}/public/crises/{c.crisis_id}.cap") for c in await _active(request)]
+    cached = {200: {"description": "from memory for PUBLIC_CACHE_SECONDS at most (dropped when a crisis changes); "
+                                   "ETag and Cache-Control set"},
+              304: {"description": "If-None-Match matched the ETag"}}
+
+    @app.get("/public/crises", response_model=list[PublicCrisis], tags=["public"], response_class=Response,
+             responses={200: {**cached[200], "content": {"application/json": {}}}, 304: cached[304]})
+    async def public_crises(request: Request) -> Response:
+        async def render() -> tuple[bytes, str, int]:
+            listed = [PublicCrisis(crisis_id=c.crisis_id, title=c.title, kind=c.kind, hotline_number=c.hotline_number,
+                                   affected_count=c.affected_count, area=c.area.to_dict(), activated_at=c.activated_at,
+                                   cap_url=f"{base}/public/crises/{c.crisis_id}.cap") for c in await _active(request)]
+            return PUBLIC_LIST.dump_json(listed), "application/json", 200
+
+        return await public_cache.respond(request, "list", render)
 
     @app.get("/public/crises.atom", tags=["public"], response_class=Response,
-             responses={200: {"content": {"application/atom+xml": {}}}})
+             responses={200: {**cached[200], "content": {"application/atom+xml": {}}}, 304: cached[304]})
     async def public_atom(request: Request) -> Response:
-        return Response(build_atom(await _active(request), base_url=base, now=now()),
-                        media_type="application/atom+xml")
+        async def render() -> tuple[bytes, str, int]:
+            return build_atom(await _active(request), base_url=base, now=now()), "application/atom+xml", 200
+
+        return await public_cache.respond(request, "atom", render)
 
     @app.get("/public/crises/{crisis_id}.cap", tags=["public"], response_class=Response,
-             responses={200: {"content": {"application/cap+xml": {}}}, 404: {"description": "unknown crisis"}})
-    async def public_cap(request: Request, crisis_id: str) -> Response:
-        row = await handlers.get_crisis(pool=res(request).pool, crisis_id=crisis_id)
-        if row is None:
-            raise HTTPException(404, f"no crisis {crisis_id}")
-        crisis = handlers.row_to_crisis(row)
-        return Response(build_cap(crisis, web=f"{base}/public/crises"), media_type="application/cap+xml")
+             responses={200: {**cached[200], "content": {"application/cap+xml": {}}}, 304: cached[304],
+                        404: {"description": "unknown crisis"}})
+    async def public_cap(request: Request, crisis_id: Annotated[str, Path(min_length=1, max_length=200)]) -> Response:
+        async def render() -> tuple[bytes, str, int]:
+            row = await handlers.get_crisis(pool=res(request).pool, crisis_id=crisis_id)
+            if row is None:  # not kept: unknown ids must not fill the memory
+                return json.dumps({"detail": f"no crisis {crisis_id}"}).encode(), "application/json", 404
+            return build_cap(handlers.row_to_crisis(row), web=f"{base}/public/crises"), "application/cap+xml", 200
+
+        return await public_cache.respond(request, f"cap:{crisis_id}", render)
 
 
     return app

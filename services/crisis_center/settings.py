@@ -50,6 +50,8 @@ class Settings(ServiceSettings):
                                       "at most this many records handled again after a restart.")
     public_base_url: str = Field(default="http://127.0.0.1:8003",
                                  description="Public base URL of the crisis center: the answer links of emails.")
+    public_cache_seconds: float = Field(default=10.0, ge=0, le=300, description=(
+        "How long the public feeds (JSON, Atom, CAP) are served from memory; a crisis change drops them at once."))
     welfare_link_days: float = Field(default=14.0, gt=0,
                                      description="Days an answer link stays valid after its round started.")
     welfare_poll_seconds: float = Field(default=1.0, gt=0, description="How often due welfare steps are looked for.")
