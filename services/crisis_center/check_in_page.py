@@ -170,7 +170,8 @@ PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/html": {}}},
     404: {"description": "no such crisis (or check-in)", "content": {"text/html": {}}},
     410: {"description": "the crisis is closed, or the code expired", "content": {"text/html": {}}},
-    422: {"description": "the form again, naming what to correct; or a wrong code", "content": {"text/html": {}}},
+    422: {"description": "the form again, naming what to correct; or a wrong code (HTML); a field out of bounds "
+                         "(JSON)", "content": {"text/html": {}, "application/json": {}}},
     429: {"description": "too many check-ins from this phone, address or client, or too many tries",
           "content": {"text/html": {}}},
 }

@@ -124,6 +124,7 @@ PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/html": {}}},
     404: {"description": "not a link we issued (forged or altered)", "content": {"text/html": {}}},
     410: {"description": "the round is over: the link expired or the crisis closed", "content": {"text/html": {}}},
+    422: {"description": "not the shape of a token (JSON)", "content": {"application/json": {}}},
 }
 
 

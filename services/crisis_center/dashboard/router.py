@@ -81,6 +81,7 @@ def dashboard_router(settings: DashboardSettings | None = None, throttle: SignIn
 
     @router.post("/dashboard/login", response_model=TokenOut,
                  responses={401: {"description": "unknown user or wrong password"},
+                            429: {"description": "too many failed sign-ins for this name or client; Retry-After"},
                             503: {"description": "no local users configured (DASHBOARD_USERS)"}})
     async def login(request: Request, body: Login) -> TokenOut:
         """Local sign-in for development: a coordinator token for a user listed in `DASHBOARD_USERS`."""

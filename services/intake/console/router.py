@@ -87,7 +87,8 @@ def console_router(settings: ConsoleSettings | None = None, accounts: Accounts =
         return _asset(STATIC / "assets", path)
 
     @router.post("/console/login", response_model=TokenOut,
-                 responses={401: {"description": "unknown sign-in name, ended officer or wrong password"}})
+                 responses={401: {"description": "unknown sign-in name, ended officer or wrong password"},
+                            429: {"description": "too many failed sign-ins for this name or client; Retry-After"}})
     async def login(request: Request, body: Login) -> TokenOut:
         """An officer's sign-in: a duty officer token whose subject is the officer's sign-in name."""
         client = request.client.host if request.client else None
