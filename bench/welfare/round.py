@@ -38,7 +38,7 @@ from services.crisis_center.api import create_app
 from services.crisis_center.settings import Settings
 from services.crisis_center.welfare_desk import WelfareDesk
 from shared.auth import JwtConfig, mint_token
-from shared.db import migrate
+from shared.db import create_pool, migrate
 from shared.events.envelope import encode, new_event
 from shared.events.welfare import WelfareAnswered
 from shared.geo import Area
@@ -72,9 +72,7 @@ async def round_figure(args: argparse.Namespace, server: DevServer) -> None:
     await migrate(database_url, notifier_schema, ROOT / "services" / "notifier" / "migrations")
     settings = Settings(database_schema=crisis_schema, kafka_topic_prefix=prefix, welfare_poll_seconds=0.2,
                         welfare_batch=args.batch)  # type: ignore[call-arg]
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=8,
-                                     server_settings={"search_path": crisis_schema})
-    assert pool is not None
+    pool = await create_pool(database_url, crisis_schema, min_size=1, max_size=8)
     crisis_id = await crisis_with_contacts(pool, settings, args.people)
     notifier = worker_process(server, prefix, notifier_schema, args.rate, args.concurrency, 6)
     desk = WelfareDesk(settings, pool=pool)
@@ -132,8 +130,7 @@ async def answers_figure(args: argparse.Namespace) -> None:
     await ensure_topics(bootstrap, prefix=prefix)
     await migrate(database_url, schema, ROOT / "services" / "crisis_center" / "migrations")
     settings = Settings(database_schema=schema, kafka_topic_prefix=prefix)  # type: ignore[call-arg]
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=8, server_settings={"search_path": schema})
-    assert pool is not None
+    pool = await create_pool(database_url, schema, min_size=1, max_size=8)
     crisis_id = await crisis_with_contacts(pool, settings, args.answers)
     topic = prefix + "welfare.answers"
     producer = make_producer(bootstrap, client_id="bench-welfare", linger_ms=20)
@@ -191,13 +188,14 @@ async def raw_consume(bootstrap: str, topic: str, n: int) -> float:
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     load_env()
     os.environ.setdefault("TWILIO_ACCOUNT_SID", SID)
-    server = DevServer(args.port)
-    async with aiohttp.ClientSession() as http:
-        await server.start(http)
-    try:
-        await round_figure(args, server)
-    finally:
-        server.stop()
+    if not args.answers_only:
+        server = DevServer(args.port)
+        async with aiohttp.ClientSession() as http:
+            await server.start(http)
+        try:
+            await round_figure(args, server)
+        finally:
+            server.stop()
     await answers_figure(args)
     return {}
 
@@ -210,6 +208,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500, help="WELFARE_BATCH")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--port", type=int, default=8191)
+    parser.add_argument("--answers-only", action="store_true", help="only the answers figure")
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -274,6 +274,42 @@ async def record_answer(conn: asyncpg.Connection, data: WelfareAnswered) -> bool
     return True
 
 
+async def record_answers(answers: Sequence[WelfareAnswered], conn: asyncpg.Connection) -> int:
+    """A batch of answers from `welfare.answers` in three statements (the desk's consumer handles a polled batch
+    in one transaction); the same rules as `record_answer`: the latest per person counts, unknown crises are
+    skipped. Returns how many were counted."""
+    latest: dict[tuple[str, str], WelfareAnswered] = {}
+    for answer in answers:  # one row per person in a statement: ON CONFLICT cannot touch a row twice
+        known = latest.get((answer.crisis_id, answer.person_id))
+        if known is None or known.at <= answer.at:
+            latest[(answer.crisis_id, answer.person_id)] = answer
+    ours = set(await conn.fetchval("SELECT coalesce(array_agg(crisis_id), '{}') FROM crises"
+                                   " WHERE crisis_id = ANY($1::text[])", list({k[0] for k in latest})))
+    rows = [a for key, a in latest.items() if key[0] in ours]
+    if not rows:
+        return 0
+    columns = ([a.crisis_id for a in rows], [a.person_id for a in rows], [a.answer for a in rows],
+               [a.channel for a in rows], [a.text for a in rows], [a.case_reference for a in rows],
+               [a.check_id for a in rows], [a.at for a in rows])
+    await conn.execute(
+        """INSERT INTO welfare_status AS s (crisis_id, person_id, answer, channel, answer_text, case_reference,
+                                           check_id, at)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                $7::text[], $8::timestamptz[])
+           ON CONFLICT (crisis_id, person_id) DO UPDATE
+           SET answer = EXCLUDED.answer, channel = EXCLUDED.channel, answer_text = EXCLUDED.answer_text,
+               case_reference = COALESCE(EXCLUDED.case_reference,
+                                         CASE WHEN EXCLUDED.answer = s.answer THEN s.case_reference END),
+               check_id = EXCLUDED.check_id, at = EXCLUDED.at
+           WHERE s.at <= EXCLUDED.at""", *columns)
+    await conn.execute(
+        """UPDATE welfare_questions q SET answered_at = COALESCE(q.answered_at, a.at), due_at = NULL
+           FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS a(crisis_id, person_id, at)
+           WHERE q.crisis_id = a.crisis_id AND q.person_id = a.person_id AND q.asked_at IS NOT NULL
+             AND q.asked_at <= a.at""", columns[0], columns[1], columns[7])
+    return len(rows)
+
+
 # reading ----------------------------------------------------------------------------------------------------------
 _PEOPLE = """
 WITH latest AS (

@@ -56,6 +56,12 @@ class WelfareDesk:
         if isinstance(data, WelfareAnswered) and conn is not None and await welfare.record_answer(conn, data):
             ANSWERS.labels(data.answer).inc()
 
+    async def _on_answers(self, batch: list[tuple[CloudEvent, EventData]], conn: asyncpg.Connection) -> None:
+        answers = [data for _, data in batch if isinstance(data, WelfareAnswered)]
+        await welfare.record_answers(answers, conn)
+        for answer in answers:
+            ANSWERS.labels(answer.answer).inc()
+
     async def start(self) -> None:
         settings = self.settings
         if self.pool is None:
@@ -64,8 +70,8 @@ class WelfareDesk:
         self.consumer = EventConsumer(
             name="crisis-welfare", bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=f"{settings.kafka_topic_prefix}crisis-center-welfare", topics=[ANSWERS_TOPIC],
-            handler=self._on_answer, producer=self.producer, pool=self.pool,
-            topic_prefix=settings.kafka_topic_prefix, batch_size=500)
+            handler=self._on_answer, batch_handler=self._on_answers, producer=self.producer, pool=self.pool,
+            topic_prefix=settings.kafka_topic_prefix, batch_size=2000)
         await self.consumer.start()
         self._tasks = [asyncio.create_task(self.consumer.run(), name="crisis-welfare-answers"),
                        asyncio.create_task(self.run_steps(), name="crisis-welfare-steps")]

@@ -31,6 +31,8 @@ from shared.topics import dlq_name
 log = get_logger(__name__)
 
 Handler = Callable[[CloudEvent, EventData, asyncpg.Connection | None], Awaitable[None]]
+#: Handles the new events of one polled batch in one transaction (with `pool`); see `EventConsumer`.
+BatchHandler = Callable[[list[tuple[CloudEvent, EventData]], asyncpg.Connection], Awaitable[None]]
 #: Called for a compaction tombstone (null value) with the topic (unprefixed), the key and a connection.
 TombstoneHandler = Callable[[str, str, asyncpg.Connection | None], Awaitable[None]]
 
@@ -79,12 +81,18 @@ class EventConsumer:
         max_attempts: int = 3,
         batch_size: int = 200,
         on_tombstone: TombstoneHandler | None = None,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
+        """With `batch_handler` (and a pool), each polled batch of a partition is deduplicated and handled in one
+        transaction (a busy topic such as `welfare.answers`: one round trip per batch, not per event); if that
+        fails for any reason but an outage, the batch is handled again event by event with `handler`, so a
+        poison event is isolated and dead-lettered as always."""
         self.name = name
         self._prefix = topic_prefix
         self._topics = [topic_prefix + t for t in topics]
         self._handler = handler
         self._on_tombstone = on_tombstone
+        self._batch_handler = batch_handler if pool is not None else None
         self._producer = producer
         self._pool = pool
         self._max_attempts = max_attempts
@@ -133,6 +141,15 @@ class EventConsumer:
             done: dict[TopicPartition, int] = {}
             failed = False
             for tp, records in batches.items():
+                if self._batch_handler is not None and records:
+                    try:
+                        await self._handle_batch(records)
+                    except _Transient:
+                        self._consumer.seek(tp, records[0].offset)
+                        failed = True
+                        continue
+                    done[tp] = records[-1].offset + 1
+                    continue
                 for record in records:
                     try:
                         await self._handle_record(record)
@@ -184,6 +201,48 @@ class EventConsumer:
                     await self._dead_letter(record, f"handler failed {attempt} times: {type(exc).__name__}: {exc}")
                     return
                 await asyncio.sleep(0.1 * 2**attempt)
+
+    async def _handle_batch(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        assert self._batch_handler is not None and self._pool is not None
+        parsed: list[tuple[CloudEvent, EventData]] = []
+        parsed_records: list[ConsumerRecord[Any, Any]] = []
+        for record in records:
+            topic = record.topic.removeprefix(self._prefix)
+            if record.value is None:  # tombstones are rare: their own path
+                await self._handle_record(record)
+                continue
+            try:
+                event = decode(record.value)
+                parsed.append((event, parse_data(event, topic=topic)))
+                parsed_records.append(record)
+            except InvalidEvent as exc:
+                await self._dead_letter(record, str(exc))
+        if not parsed:
+            return
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                fresh = set(await conn.fetchval(
+                    "WITH new AS (INSERT INTO processed_events(consumer, event_id) SELECT $1, unnest($2::text[])"
+                    " ON CONFLICT DO NOTHING RETURNING event_id) SELECT coalesce(array_agg(event_id), '{}') FROM new",
+                    self.name, [f"{e.source}|{e.id}" for e, _ in parsed]))
+                new: list[tuple[CloudEvent, EventData]] = []
+                for event, data in parsed:
+                    key = f"{event.source}|{event.id}"
+                    if key in fresh:
+                        fresh.discard(key)  # the same event twice in one batch: once
+                        new.append((event, data))
+                if new:
+                    await self._batch_handler(new, conn)
+        except TRANSIENT_ERRORS as exc:
+            log.warning("batch_transient_error", consumer=self.name, error=type(exc).__name__)
+            raise _Transient from exc
+        except Exception as exc:  # one bad event spoils the batch: handle them one by one to find it
+            log.warning("batch_failed", consumer=self.name, error=type(exc).__name__, events=len(parsed))
+            for record in parsed_records:
+                await self._handle_record(record)
+            return
+        topic = records[0].topic.removeprefix(self._prefix)
+        EVENTS.labels(self.name, topic, "handled").inc(len(parsed))
 
     async def _tombstone(self, record: ConsumerRecord[Any, Any], topic: str) -> None:
         """A tombstone has no event id to deduplicate by: its handler must be idempotent (a delete is)."""

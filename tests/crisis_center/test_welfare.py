@@ -311,3 +311,19 @@ async def test_people_who_checked_in_are_counted_as_such(client: httpx.AsyncClie
     listed = (await client.get(f"/v1/crises/{crisis_id}/welfare/people", params={"status": "checked_in"},
                                headers=COORDINATOR)).json()["people"]
     assert [(p["person_id"], p["source"], p["status"]) for p in listed] == [("checkin-1", "check_in", "safe")]
+
+
+async def test_a_batch_of_answers_keeps_each_persons_latest(env: Env, clock: Clock) -> None:
+    crisis_id = await new_crisis(env, clock)
+    at = clock()
+    batch = [WelfareAnswered(crisis_id=crisis_id, person_id="p1", answer="needs_help", channel="sms",
+                             case_reference="BE-2026-000009", at=at + timedelta(minutes=2)),
+             WelfareAnswered(crisis_id=crisis_id, person_id="p1", answer="safe", channel="sms", at=at),
+             WelfareAnswered(crisis_id=crisis_id, person_id="p2", answer="unclear", channel="sms", text="?", at=at),
+             WelfareAnswered(crisis_id="not-ours", person_id="p9", answer="safe", channel="sms", at=at)]
+    async with env.pool.acquire() as conn:
+        assert await welfare.record_answers(batch, conn) == 2
+        assert await welfare.record_answers([batch[1]], conn) == 1  # older than what is held: changes nothing
+    rows = {r["person_id"]: (r["answer"], r["case_reference"]) for r in await env.pool.fetch(
+        "SELECT person_id, answer, case_reference FROM welfare_status WHERE crisis_id = $1", crisis_id)}
+    assert rows == {"p1": ("needs_help", "BE-2026-000009"), "p2": ("unclear", None)}

@@ -277,3 +277,36 @@ async def test_a_deadlock_or_serialization_failure_is_retried_not_dead_lettered(
     finally:
         await consumer.stop()
         task.cancel()
+
+
+async def test_a_batch_is_handled_in_one_transaction_and_a_poison_event_is_still_isolated(
+        prefix, pool, producer) -> None:
+    batches: list[int] = []
+
+    async def batch_effect(events: list[tuple[CloudEvent, EventData]], conn: asyncpg.Connection) -> None:
+        batches.append(len(events))
+        for event, data in events:
+            await record_effect(event, data, conn)  # raises PermanentError for a poison traveller
+
+    consumer = EventConsumer(
+        name="t-batch", bootstrap_servers=bootstrap(), group_id=unique("g"), topics=["travellers.registrations"],
+        handler=record_effect, batch_handler=batch_effect, producer=producer, pool=pool, topic_prefix=prefix,
+    )
+    # one key: one partition, one polled batch
+    clean = [new_event(registration(f"b{i}"), source=SOURCE) for i in range(20)]
+    for event in [*clean, clean[3]]:  # the last one again: handled once
+        await producer.send_and_wait(prefix + "travellers.registrations", encode(event), key=b"same")
+    task = asyncio.create_task(consumer.run())
+    try:
+        await eventually(lambda: pool.fetchval("SELECT count(*) = 20 FROM effects"))
+        assert batches and sum(batches) == 20, batches
+        poison = await publish(producer, TravellerCancelled(traveller_id="poison-2"), source=SOURCE,
+                               topic_prefix=prefix)
+        after = await publish(producer, registration("after-poison"), source=SOURCE, topic_prefix=prefix)
+        await eventually(lambda: pool.fetchval("SELECT count(*) FROM effects WHERE event_id = $1", after.id))
+        dead = await consume(prefix + "travellers.registrations.dlq", count=1)
+        assert dead[0].key == b"poison-2" and "PermanentError" in dict(dead[0].headers)["dlq.reason"].decode()
+        assert await pool.fetchval("SELECT count(*) FROM effects WHERE event_id = $1", poison.id) == 0
+    finally:
+        await consumer.stop()
+        task.cancel()
