@@ -1,5 +1,6 @@
 """The public check-in page of an active crisis: the form (`GET`), its one-time code (`POST`), its confirmation
-(`POST .../verify`). Plain HTML forms in the person's language, no script (the page must work on any phone)."""
+(`POST .../verify`). Plain HTML forms in the person's language that work without script on any phone; one small
+same-origin script adds the map's taps and the phone's position (`/public/check-in.js`)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ CrisisId = Annotated[str, Path(min_length=1, max_length=200)]
 Lang = Literal["fr", "nl", "de", "en"]
 
 _TEXT: dict[str, dict[str, str]] = {
-    "en": {"title": "Check in", "intro": "Belgian and in the area of this crisis? Tell us how you are.",
+    "en": {"title": "Check in", "how": "How are you?",
+           "no_position": "Your position is not available: tap the map or write the place.",
+           "intro": "Belgian and in the area of this crisis? Tell us how you are.",
            "name": "Your name", "phone": "Mobile phone (the code is sent there)", "email": "Email (if no phone)",
            "language": "Language", "place": "Where are you? (town, district)", "lat": "Or your position: latitude",
            "lon": "longitude", "companions": "How many people are with you?", "safe": "I am safe",
@@ -43,7 +46,9 @@ _TEXT: dict[str, dict[str, str]] = {
            "hotline": "Crisis hotline (24/7):", "ministry": "FPS Foreign Affairs - Crisis Centre",
            "tap": "Tap the map where you are (or use your phone's position).",
            "use_position": "Use my position"},
-    "fr": {"title": "Se signaler", "intro": "Belge dans la zone de cette crise ? Dites-nous comment vous allez.",
+    "fr": {"title": "Se signaler", "how": "Comment allez-vous ?",
+           "no_position": "Votre position n'est pas disponible : touchez la carte ou écrivez le lieu.",
+           "intro": "Belge dans la zone de cette crise ? Dites-nous comment vous allez.",
            "name": "Votre nom", "phone": "Téléphone mobile (le code y est envoyé)",
            "email": "E-mail (sans téléphone)", "language": "Langue",
            "place": "Où êtes-vous ? (ville, quartier)", "lat": "Ou votre position : latitude", "lon": "longitude",
@@ -64,7 +69,9 @@ _TEXT: dict[str, dict[str, str]] = {
            "hotline": "Ligne de crise (24 h/24) :", "ministry": "SPF Affaires étrangères - Centre de crise",
            "tap": "Touchez la carte là où vous êtes (ou utilisez la position de votre téléphone).",
            "use_position": "Utiliser ma position"},
-    "nl": {"title": "Aanmelden", "intro": "Belg in het gebied van deze crisis? Laat ons weten hoe het met u gaat.",
+    "nl": {"title": "Aanmelden", "how": "Hoe gaat het met u?",
+           "no_position": "Uw positie is niet beschikbaar: tik op de kaart of schrijf de plaats.",
+           "intro": "Belg in het gebied van deze crisis? Laat ons weten hoe het met u gaat.",
            "name": "Uw naam", "phone": "Gsm-nummer (de code komt daarheen)", "email": "E-mail (zonder gsm)",
            "language": "Taal", "place": "Waar bent u? (stad, wijk)", "lat": "Of uw positie: breedtegraad",
            "lon": "lengtegraad", "companions": "Hoeveel mensen zijn bij u?", "safe": "Ik ben veilig",
@@ -83,7 +90,9 @@ _TEXT: dict[str, dict[str, str]] = {
            "hotline": "Crisislijn (24/7):", "ministry": "FOD Buitenlandse Zaken - Crisiscentrum",
            "tap": "Tik op de kaart waar u bent (of gebruik de positie van uw telefoon).",
            "use_position": "Mijn positie gebruiken"},
-    "de": {"title": "Melden", "intro": "Belgier im Gebiet dieser Krise? Sagen Sie uns, wie es Ihnen geht.",
+    "de": {"title": "Melden", "how": "Wie geht es Ihnen?",
+           "no_position": "Ihre Position ist nicht verfügbar: tippen Sie auf die Karte oder schreiben Sie den Ort.",
+           "intro": "Belgier im Gebiet dieser Krise? Sagen Sie uns, wie es Ihnen geht.",
            "name": "Ihr Name", "phone": "Mobiltelefon (der Code geht dorthin)", "email": "E-Mail (ohne Telefon)",
            "language": "Sprache", "place": "Wo sind Sie? (Stadt, Viertel)", "lat": "Oder Ihre Position: Breite",
            "lon": "Länge", "companions": "Wie viele Personen sind bei Ihnen?", "safe": "Ich bin in Sicherheit",
@@ -113,7 +122,8 @@ _PAGE = Environment(autoescape=select_autoescape(default=True)).from_string("""<
 label{display:block;margin-top:.8rem}input,select{font-size:1rem;padding:.3rem;width:100%;box-sizing:border-box}
 fieldset{border:0;padding:0;margin-top:.8rem}fieldset label{display:inline;margin-right:1rem}
 fieldset input{width:auto}button{font-size:1.1rem;padding:.5rem 1rem;margin-top:1rem}.error{color:#b00020}
-nav a{margin-right:.6rem}</style></head>
+nav a{margin-right:.6rem}figure{margin:1rem 0}#area-map{width:100%;height:auto;touch-action:manipulation}
+</style></head>
 <body><p>{{ t.ministry }}</p>
 {% if form == "details" %}<nav aria-label="{{ t.language }}">{% for code, name in names.items() %}
 <a href="?lang={{ code }}" lang="{{ code }}">{{ name }}</a>{% endfor %}</nav>{% endif %}
@@ -139,18 +149,19 @@ nav a{margin-right:.6rem}</style></head>
  data-height="{{ area_map.height }}">
 <rect width="100%" height="100%" fill="#eef3f7"/>
 {% if area_map.outline %}<path d="{{ area_map.outline }}" fill="#fde2e2" stroke="#b00020" stroke-width="2"/>{% endif %}
-{% for town in area_map.towns %}<circle cx="{{ town.x|round(1) }}" cy="{{ town.y|round(1) }}" r="3" fill="#333"/>
-<text x="{{ (town.x + 5)|round(1) }}" y="{{ (town.y - 4)|round(1) }}" font-size="13">{{ town.name }}</text>
-{% endfor %}<circle id="map-marker" r="7" fill="#1b5e20" stroke="#fff" stroke-width="2" visibility="hidden"/>
+{% for town in area_map.towns %}<circle cx="{{ town.x|round(1) }}" cy="{{ town.y|round(1) }}" r="6" fill="#333"/>
+<text x="{{ (town.x + 9)|round(1) }}" y="{{ (town.y - 6)|round(1) }}" font-size="24">{{ town.name }}</text>
+{% endfor %}<circle id="map-marker" r="12" fill="#1b5e20" stroke="#fff" stroke-width="2" visibility="hidden"/>
 </svg><figcaption id="map-caption">{{ t.tap }}</figcaption></figure>
-<button type="button" id="use-position" hidden>{{ t.use_position }}</button>{% endif %}
+<button type="button" id="use-position" hidden data-unavailable="{{ t.no_position }}">{{ t.use_position }}</button>
+<p id="position-status" role="status"></p>{% endif %}
 <label for="lat">{{ t.lat }}</label><input id="lat" name="lat" inputmode="decimal" maxlength="20"
  value="{{ v.lat or '' }}">
 <label for="lon">{{ t.lon }}</label><input id="lon" name="lon" inputmode="decimal" maxlength="20"
  value="{{ v.lon or '' }}">
 <label for="companions">{{ t.companions }}</label><input id="companions" name="companions" type="number" min="0"
  max="50" value="{{ v.companions or 0 }}">
-<fieldset><legend>{{ t.title }}</legend>
+<fieldset><legend>{{ t.how }}</legend>
 <label><input type="radio" name="answer" value="safe" required{% if v.answer == "safe" %} checked{% endif %}>
  {{ t.safe }}</label>
 <label><input type="radio" name="answer" value="needs_help"{% if v.answer == "needs_help" %} checked{% endif %}>
@@ -206,12 +217,25 @@ if (map && lat && lon && marker) {
     set(Number(d.lat0) - (at.y - Number(d.height) / 2) / Number(d.scale),
         Number(d.lon0) + (at.x - Number(d.width) / 2) / (Number(d.scale) * Number(d.kx)));
   });
-  if (lat.value && lon.value) show(Number(lat.value), Number(lon.value));
+  const typed = () => {
+    if (lat.value && lon.value && Number.isFinite(Number(lat.value)) && Number.isFinite(Number(lon.value))) {
+      show(Number(lat.value), Number(lon.value));
+    }
+  };
+  typed();
+  lat.addEventListener("change", typed);
+  lon.addEventListener("change", typed);
   const locate = document.getElementById("use-position");
-  if (locate && navigator.geolocation) {
+  const status = document.getElementById("position-status");
+  if (locate && status && navigator.geolocation) {
     locate.hidden = false;
-    locate.addEventListener("click", () => navigator.geolocation.getCurrentPosition(
-      (found) => set(found.coords.latitude, found.coords.longitude)));
+    locate.addEventListener("click", () => {
+      status.textContent = "";
+      navigator.geolocation.getCurrentPosition(
+        (found) => set(found.coords.latitude, found.coords.longitude),
+        () => { status.textContent = locate.dataset.unavailable; },
+        {enableHighAccuracy: true, timeout: 15000, maximumAge: 60000});
+    });
   }
 }
 """
@@ -336,7 +360,7 @@ def check_in_router(settings: Settings, *, now: Callable[[], datetime], publishi
         except check_in.Limited:
             return _page(lang, status=429, crisis=crisis, error=text["limited"])
         return _page(lang, crisis=crisis, form="code", message=text["code_sent"], check_in_id=check_in_id,
-                     verify_url=f"/public/crises/{crisis_id}/check-in/verify")
+                     verify_url=f"/public/crises/{crisis_id}/check-in/verify?lang={lang}")
 
     @router.post("/public/crises/{crisis_id}/check-in/verify", response_class=HTMLResponse, tags=["public"],
                  responses=PAGE_RESPONSES)
@@ -355,7 +379,7 @@ def check_in_router(settings: Settings, *, now: Callable[[], datetime], publishi
                          message=text["thanks_safe"] if done.answer == "safe" else text["thanks_help"])
         if done.outcome == "wrong":
             return _page(done.language, status=422, crisis=crisis, form="code", error=text["wrong"],
-                         check_in_id=check_in_id, verify_url=f"/public/crises/{crisis_id}/check-in/verify")
+                         check_in_id=check_in_id, verify_url=f"/public/crises/{crisis_id}/check-in/verify?lang={lang}")
         status = {"expired": 410, "closed": 410, "too_many": 429, "unknown": 404}[done.outcome]
         return _page(done.language, status=status, crisis=crisis, error=text[done.outcome])
 

@@ -11,6 +11,8 @@ from shared.geo import EARTH_RADIUS_KM, Area, Point
 
 WIDTH = 600.0
 MAX_TOWNS = 30
+LABEL_HEIGHT, LABEL_CHAR = 26.0, 13.0
+"""Room a town's label takes (font 24 in a 600-wide drawing: readable once a phone shrinks it by half)."""
 
 
 @dataclass(frozen=True)
@@ -77,5 +79,20 @@ def area_map(area: Area, towns: Sequence[tuple[str, Point, int]]) -> AreaMap | N
         points = [frame.xy(p) for p in outline]
         path = "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in points) + " Z"
     inside = [Town(name, *frame.xy(point)) for name, point, _ in towns
-              if south <= point.lat <= north and west <= point.lon <= east][:MAX_TOWNS]
-    return AreaMap(WIDTH, height, lat0, lon0, kx, scale, path, tuple(inside))
+              if south <= point.lat <= north and west <= point.lon <= east]
+    return AreaMap(WIDTH, height, lat0, lon0, kx, scale, path, tuple(_uncluttered(inside)))
+
+
+def _uncluttered(towns: Sequence[Town]) -> list[Town]:
+    """The most populous towns whose labels do not overlap one already placed (at most MAX_TOWNS)."""
+    placed: list[tuple[float, float, float, float]] = []
+    kept: list[Town] = []
+    for town in towns:
+        box = (town.x - 8, town.y - LABEL_HEIGHT - 6, town.x + 9 + LABEL_CHAR * len(town.name), town.y + 8)
+        if any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+            continue
+        placed.append(box)
+        kept.append(town)
+        if len(kept) == MAX_TOWNS:
+            break
+    return kept
