@@ -4,7 +4,9 @@ Workers serve no API, yet Kubernetes must tell a stuck worker from a working one
 counters. This is a bare ASGI app on uvicorn inside the worker's event loop:
 
 - /healthz: 200 while the event loop turns (a heartbeat task ticks every second; a loop blocked longer than
-  `stall_seconds` answers 503, or not at all, and the liveness probe restarts the pod);
+  `stall_seconds` answers 503, or not at all, and the liveness probe restarts the pod) and every long-running task
+  of the worker (its consumers, relays, schedulers: `tasks`) is still running: a task that ended, by an error or
+  otherwise, answers 503 naming it, so that the pod is restarted instead of looking alive while doing nothing;
 - /readyz: 200 only when every readiness check passes (PostgreSQL answers, Kafka answers, consumers are members
   of their groups, Faust tables recovered...), else 503 with the failing checks named;
 - /metrics: the process's Prometheus registry.
@@ -88,9 +90,10 @@ class HealthServer:
     """Serves the probes of one worker process; `start()` returns once it listens (or could not bind)."""
 
     def __init__(self, *, service: str, host: str, port: int, checks: Mapping[str, Check],
-                 stall_seconds: float = 10.0) -> None:
+                 stall_seconds: float = 10.0, tasks: Callable[[], Iterable[asyncio.Task[Any]]] | None = None) -> None:
         self.service = service
         self.checks = dict(checks)
+        self.tasks = tasks or (lambda: ())
         self.stall_seconds = stall_seconds
         self._last_tick = time.monotonic()
         self._config = uvicorn.Config(self.app, host=host, port=port, interface="asgi3", lifespan="off",
@@ -147,10 +150,13 @@ class HealthServer:
         path = scope.get("path", "")
         if path == "/healthz":
             lag = time.monotonic() - self._last_tick
-            alive = lag < self.stall_seconds
-            await _json(send, 200 if alive else 503,
-                        {"status": "ok" if alive else "stalled", "service": self.service,
-                         "loop_lag_seconds": round(lag, 3)})
+            ended = sorted(task.get_name() for task in self.tasks() if task.done())
+            status = "stalled" if lag >= self.stall_seconds else "task_ended" if ended else "ok"
+            if ended:
+                log.error("worker_task_ended", service=self.service, tasks=ended)
+            await _json(send, 200 if status == "ok" else 503,
+                        {"status": status, "service": self.service, "loop_lag_seconds": round(lag, 3),
+                         **({"ended": ended} if ended else {})})
         elif path == "/readyz":
             checks = await self.readiness()
             ready = bool(checks) and all(checks.values())

@@ -32,16 +32,17 @@ def tables_recovered(worker: CrisisWorker) -> Check:
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     worker = CrisisWorker(settings)
+    privacy = PrivacyResponder(settings)  # a plain consumer beside the Faust app: see crisis_center/privacy.py
+    desk = WelfareDesk(settings)  # rounds and answers: see crisis_center/welfare_desk.py
     health = HealthServer(service="crisis-center-worker", host=settings.http_host, port=settings.health_port,
                           checks={"database": lambda: database_check(worker.pool)(),
                                   "kafka": KafkaCheck(settings.kafka_bootstrap_servers),
-                                  "tables": tables_recovered(worker)})
+                                  "tables": tables_recovered(worker)},
+                          tasks=lambda: [*worker.tasks(), *privacy.tasks(), *desk.tasks()])
     async with serving(health):
         await worker.start()
         get_logger(__name__).info("crisis_worker_started", app_id=settings.faust_app_id, store=settings.faust_store)
-        privacy = PrivacyResponder(settings)  # a plain consumer beside the Faust app: see crisis_center/privacy.py
         await privacy.start()
-        desk = WelfareDesk(settings)  # rounds and answers: see crisis_center/welfare_desk.py
         await desk.start()
         try:
             await stop.wait()

@@ -137,6 +137,9 @@ class PrivacyResponder:
         self._tasks = [asyncio.create_task(self.consumer.run(), name="crisis-privacy"),
                        asyncio.create_task(self.relay.run(), name="crisis-privacy-relay")]
 
+    def tasks(self) -> list[asyncio.Task[None]]:
+        return list(self._tasks)
+
     async def stop(self) -> None:
         if self.relay is not None:
             self.relay.stop()

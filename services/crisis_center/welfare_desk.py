@@ -76,6 +76,9 @@ class WelfareDesk:
         self._tasks = [asyncio.create_task(self.consumer.run(), name="crisis-welfare-answers"),
                        asyncio.create_task(self.run_steps(), name="crisis-welfare-steps")]
 
+    def tasks(self) -> list[asyncio.Task[None]]:
+        return list(self._tasks)
+
     async def step_once(self) -> int:
         """Take the due steps, batch after batch, until none is due; how many were taken."""
         assert self.pool is not None

@@ -156,6 +156,10 @@ class CrisisWorker:
         await self.policy.get(self._pool)
         await self.app.start()
 
+    def tasks(self) -> list[asyncio.Task[None]]:
+        """The relay's task, for liveness (the Faust app supervises its agents itself)."""
+        return [self._relay_task] if self._relay_task is not None else []
+
     async def recovered(self) -> None:
         """Wait until the tables are recovered from their changelogs and the agents run."""
         await self.app.tables.recovery.completed.wait()  # type: ignore[attr-defined]

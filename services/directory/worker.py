@@ -60,6 +60,10 @@ class Worker:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
+    def tasks(self) -> list[asyncio.Task[None]]:
+        """The long-running tasks, for liveness (shared/health.py)."""
+        return list(self._tasks)
+
     async def start(self) -> None:
         await self.consumer.start()
         await self.privacy.start()

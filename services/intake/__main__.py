@@ -26,7 +26,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     worker = Worker(settings, resources, producer)
     health = HealthServer(service="intake-worker", host=settings.http_host, port=settings.health_port, checks={
         "database": database_check(resources.pool), "kafka": KafkaCheck(settings.kafka_bootstrap_servers),
-        "consumers": consumers_check(lambda: [worker.consumer])})
+        "consumers": consumers_check(lambda: [worker.consumer])}, tasks=worker.tasks)
     try:
         async with serving(health):
             await worker.start()

@@ -128,6 +128,10 @@ class Worker:
             officers=resources.officers, config=resources.config)
         log.info("inbound_email", reference=reference, opened=opened)
 
+    def tasks(self) -> list[asyncio.Task[None]]:
+        """The long-running tasks, for liveness (shared/health.py)."""
+        return list(self._tasks)
+
     async def start(self) -> None:
         if self._settings.inbound_smtp_port:
             self.inbox = await start_inbox(self._deliver_email, host=self._settings.inbound_smtp_host,

@@ -27,7 +27,7 @@ async def run_worker(settings: NotifierSettings, stop: asyncio.Event) -> None:
     worker = Worker(settings, resources, producer)
     health = HealthServer(service="notifier-worker", host=settings.http_host, port=settings.health_port, checks={
         "database": database_check(resources.pool), "kafka": KafkaCheck(settings.kafka_bootstrap_servers),
-        "consumers": consumers_check(lambda: worker.consumers)})
+        "consumers": consumers_check(lambda: worker.consumers)}, tasks=worker.tasks)
     try:
         async with serving(health):
             await worker.start()

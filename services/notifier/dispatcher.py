@@ -128,6 +128,10 @@ class Dispatcher:
         log.info("dispatcher_started", sender_id=self.sender_id, concurrency=self.settings.send_concurrency,
                  sms_rate=self.settings.sms_rate_per_second)
 
+    def tasks(self) -> list[asyncio.Task[Any]]:
+        """Its loops and senders, for liveness (shared/health.py)."""
+        return list(self._tasks)
+
     async def stop(self, grace: float = 10.0) -> None:
         """Stop taking work, let calls in flight end (up to `grace`), record them, give the rest back."""
         self._stopping.set()

@@ -83,6 +83,10 @@ class Worker:
         self._tasks.append(asyncio.create_task(self.retention.run(), name="notifier-retention"))
         log.info("notifier_worker_started", consumers=len(self.consumers))
 
+    def tasks(self) -> list[asyncio.Task[Any]]:
+        """Every long-running task (consumers, relay, retention, the dispatcher's), for liveness."""
+        return [*self._tasks, *(self.dispatcher.tasks() if self.dispatcher is not None else [])]
+
     async def stop(self) -> None:
         for consumer in self.consumers:
             await consumer.stop()

@@ -196,3 +196,31 @@ async def test_directory_worker_process_probes(relay: Relay) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
         await drop_schema(schema)
+
+
+async def test_liveness_fails_when_a_worker_task_ends() -> None:
+    """Issue 19, finding 7: a consumer task that died (a seek on a revoked partition, a failed DLQ send) left the
+    worker looking alive while it did nothing."""
+    async def consume_forever() -> None:
+        await asyncio.Event().wait()
+
+    async def crash() -> None:
+        await asyncio.sleep(0.05)
+        raise RuntimeError("seek on a revoked partition")
+
+    tasks = [asyncio.create_task(consume_forever(), name="commands-0"),
+             asyncio.create_task(consume_forever(), name="outbox-relay")]
+    server = HealthServer(service="liveness-test", host="127.0.0.1", port=0, checks={}, tasks=lambda: tasks)
+    await server.start()
+    try:
+        status, body = await eventually(lambda: _answer(server.port, "/healthz"), timeout=10)
+        assert status == 200 and body["status"] == "ok"
+        tasks.append(asyncio.create_task(crash(), name="privacy-requests"))
+        await asyncio.gather(tasks[-1], return_exceptions=True)
+        status, body = await get(server.port, "/healthz")
+        assert status == 503 and body["status"] == "task_ended" and body["ended"] == ["privacy-requests"]
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await server.stop()
