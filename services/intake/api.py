@@ -20,6 +20,7 @@ from services.intake.case_api import case_router
 from services.intake.console.router import ConsoleSettings, console_router
 from services.intake.deps import Deps, resources
 from services.intake.domain.model import Language, ReportIn, Status
+from services.intake.domain.officers import NoOfficer
 from services.intake.domain.reference import ReferenceError_, parse_reference
 from services.intake.domain.search import BOARD_HORIZON_DAYS, like_escape, read_query, split_due
 from services.intake.domain.voice import (
@@ -184,6 +185,13 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
 
     for exc_type in DATABASE_DOWN:
         app.add_exception_handler(exc_type, database_down)
+
+    async def no_officer(_: Request, __: Exception) -> JSONResponse:
+        log.error("no_officer_configured")  # a deployment without any officer: nobody could own the case
+        return JSONResponse({"detail": "no officer is configured to take cases; try again later"}, status_code=503,
+                            headers={"Retry-After": "60"})
+
+    app.add_exception_handler(NoOfficer, no_officer)
 
     # --- reports -------------------------------------------------------------------------------------------
 

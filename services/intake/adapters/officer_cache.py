@@ -14,7 +14,10 @@ import asyncpg
 
 from services.intake.adapters import repository
 from services.intake.domain.model import Kind
-from services.intake.domain.officers import Officer, choose_officer
+from services.intake.domain.officers import Officer, choose_officer, team_for
+from shared.logging import get_logger
+
+log = get_logger(__name__)
 
 
 class OfficerCache:
@@ -41,6 +44,9 @@ class OfficerCache:
     async def assign(self, conn: asyncpg.Connection, *, kind: Kind, post_id: str | None) -> Officer:
         await self._refresh(conn)
         chosen = choose_officer(self._officers, kind=kind, post_id=post_id, open_cases=self._counts)
+        if not chosen.active or chosen.team != team_for(kind):  # accepted all the same; someone must fix the roster
+            log.error("case_assigned_outside_its_team", officer_id=chosen.officer_id, active=chosen.active,
+                      kind=kind.value)
         self._counts[chosen.officer_id] = self._counts.get(chosen.officer_id, 0) + 1
         return chosen
 

@@ -65,17 +65,22 @@ def choose_officer(
     """The officer with the fewest open cases among the best-matching group; ties go to the lowest id.
 
     Groups tried in order: the team's officers at the case's post handling the kind, then at headquarters
-    (post None) handling the kind, then anyone of the team handling the kind.
+    (post None) handling the kind, then anyone of the team handling the kind. A report is never refused for want
+    of the right officer: then any active officer takes it, and with nobody active, the officer it would have gone
+    to last (the team lead reassigns it from the board). NoOfficer only when there are no officers at all.
     """
+    officers = list(officers)
     team = team_for(kind)
     eligible = [o for o in officers if o.active and o.team == team and o.handles(kind)]
     groups = ([o for o in eligible if post_id is not None and o.post_id == post_id],
               [o for o in eligible if o.post_id is None],
-              eligible)
+              eligible,
+              [o for o in officers if o.active],
+              officers)
     for group in groups:
         if group:
             return min(group, key=lambda o: (open_cases.get(o.officer_id, 0), o.officer_id))
-    raise NoOfficer(f"no active {team} officer for {kind}")
+    raise NoOfficer(f"no officer at all for {kind}")
 
 
 def needs_handover(current: Officer, *, post_id: str, candidates: Iterable[Officer], kind: Kind) -> bool:

@@ -59,9 +59,12 @@ def test_quality_team_takes_no_ordinary_case() -> None:
     assert chosen.officer_id == 1
 
 
-def test_no_officer() -> None:
+def test_a_report_is_never_refused_for_want_of_the_right_officer() -> None:
+    assert choose_officer([officer(1, None)], kind=Kind.COMPLAINT, post_id=None, open_cases={}).officer_id == 1
+    ended = [officer(8, None, active=False), officer(9, None, team=QUALITY_TEAM, active=False)]
+    assert choose_officer(ended, kind=Kind.SERIOUS_DIFFICULTY, post_id=None, open_cases={9: 0, 8: 0}).officer_id == 8
     with pytest.raises(NoOfficer):
-        choose_officer([officer(1, None)], kind=Kind.COMPLAINT, post_id=None, open_cases={})
+        choose_officer([], kind=Kind.COMPLAINT, post_id=None, open_cases={})
 
 
 def test_handover_when_post_has_someone() -> None:
