@@ -4,6 +4,7 @@ check-in that names a city but gives no coordinates can still be placed in a cir
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterator
 from functools import cached_property
 
 from shared.geo import Point
@@ -12,6 +13,14 @@ from shared.geo import Point
 def _fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).casefold().replace("-", " ").split())
+
+
+def phrases(text: str) -> Iterator[str]:
+    """Every run of consecutive words, longest first: 'thamel kathmandu' -> the pair, 'thamel', 'kathmandu'."""
+    parts = text.replace(",", " ").split()
+    for size in range(len(parts), 0, -1):
+        for start in range(len(parts) - size + 1):
+            yield " ".join(parts[start:start + size])
 
 
 class Gazetteer:
@@ -52,6 +61,14 @@ class Gazetteer:
     def towns(self, country: str) -> list[tuple[str, Point, int]]:
         """The country's towns (name, position, population), the most populous first."""
         return self._towns.get(country.upper(), [])
+
+    def locate_in_text(self, country: str, text: str) -> tuple[Point, str] | None:
+        """The first town named in `text` (`Thamel, Kathmandu`), its longest run of words first, and that run."""
+        for phrase in phrases(text):
+            point = self.locate(country, phrase)
+            if point is not None:
+                return point, phrase
+        return None
 
     def locate(self, country: str | None, city: str | None) -> Point | None:
         if not country or not city:

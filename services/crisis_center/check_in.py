@@ -28,8 +28,7 @@ from shared.events.notifications import SendNotification, notification_id_for
 from shared.events.reports import ReportLocation
 from shared.events.travellers import TravellerRegistered
 from shared.events.welfare import CHECK_IN_PREFIX, WelfareReplied
-from shared.gazetteer import Gazetteer
-from shared.geo import Area, Point
+from shared.geo import Point
 from shared.kafka.outbox import enqueue
 from shared.logging import get_logger
 
@@ -64,18 +63,6 @@ def normalised_phone(raw: str, region: str | None) -> str | None:
             continue
         if phonenumbers.is_valid_number(number):
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return None
-
-
-def place_point(area: Area, place: str, gazetteer: Gazetteer) -> tuple[Point, str] | None:
-    """The place in the crisis country: the whole text, else its longest run of words that names a town."""
-    parts = place.replace(",", " ").split()
-    for size in range(len(parts), 0, -1):
-        for start in range(len(parts) - size + 1):
-            phrase = " ".join(parts[start:start + size])
-            point = gazetteer.locate(area.country, phrase)
-            if point is not None:
-                return point, phrase
     return None
 
 

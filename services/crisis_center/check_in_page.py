@@ -342,7 +342,7 @@ def check_in_router(settings: Settings, *, now: Callable[[], datetime], publishi
         except ValueError:
             point = None
         if point is None and place_name:
-            found = check_in.place_point(area, place_name, gazetteer)
+            found = gazetteer.locate_in_text(area.country, place_name)
             if found is not None:
                 point = found[0]
         if point is None:

@@ -237,47 +237,20 @@ async def answer_by_link(*, pool: asyncpg.Pool, claim: LinkClaim, now: datetime,
                                                     f"{now.isoformat()}"))
         await enqueue(conn, reply, source=publishing.source, topic_prefix=publishing.topic_prefix, event_id=event_id)
         # Recorded at once as this round's link answer, so a second click is recognised before intake answers.
-        await _apply_answer(conn, crisis_id=crisis_id, person_id=claim.person_id, answer=claim.answer,
-                            channel="email", text=None, case_reference=None, check_id=claim.check_id, at=now)
+        await record_answers([WelfareAnswered(crisis_id=crisis_id, person_id=claim.person_id, answer=claim.answer,
+                                              channel="email", check_id=claim.check_id, at=now)], conn)
     return True
-
-
-async def _apply_answer(conn: asyncpg.Connection, *, crisis_id: str, person_id: str, answer: str, channel: str,
-                        text: str | None, case_reference: str | None, check_id: str | None, at: datetime) -> bool:
-    """The person's latest answer (an older one arriving late changes nothing) and the end of their escalation."""
-    written = await conn.fetchval(
-        """INSERT INTO welfare_status AS s (crisis_id, person_id, answer, channel, answer_text, case_reference,
-                                           check_id, at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-           ON CONFLICT (crisis_id, person_id) DO UPDATE
-           SET answer = EXCLUDED.answer, channel = EXCLUDED.channel, answer_text = EXCLUDED.answer_text,
-               case_reference = COALESCE(EXCLUDED.case_reference,
-                                         CASE WHEN EXCLUDED.answer = s.answer THEN s.case_reference END),
-               check_id = EXCLUDED.check_id, at = EXCLUDED.at
-           WHERE s.at <= EXCLUDED.at
-           RETURNING true""",
-        crisis_id, person_id, answer, channel, text, case_reference, check_id, at)
-    await conn.execute(
-        "UPDATE welfare_questions SET answered_at = COALESCE(answered_at, $3), due_at = NULL"
-        " WHERE crisis_id = $1 AND person_id = $2 AND asked_at IS NOT NULL AND asked_at <= $3",
-        crisis_id, person_id, at)
-    return bool(written)
 
 
 async def record_answer(conn: asyncpg.Connection, data: WelfareAnswered) -> bool:
     """An answer from `welfare.answers`; False when the crisis is not ours (nothing to count it in)."""
-    if await conn.fetchval("SELECT 1 FROM crises WHERE crisis_id = $1", data.crisis_id) is None:
-        return False
-    await _apply_answer(conn, crisis_id=data.crisis_id, person_id=data.person_id, answer=data.answer,
-                        channel=data.channel, text=data.text, case_reference=data.case_reference,
-                        check_id=data.check_id, at=data.at)
-    return True
+    return await record_answers([data], conn) == 1
 
 
 async def record_answers(answers: Sequence[WelfareAnswered], conn: asyncpg.Connection) -> int:
     """A batch of answers from `welfare.answers` in three statements (the desk's consumer handles a polled batch
-    in one transaction); the same rules as `record_answer`: the latest per person counts, unknown crises are
-    skipped. Returns how many were counted."""
+    in one transaction): the latest answer per person counts (an older one arriving late changes nothing), an
+    answer ends the person's chase, unknown crises are skipped. Returns how many were counted."""
     latest: dict[tuple[str, str], WelfareAnswered] = {}
     for answer in answers:  # one row per person in a statement: ON CONFLICT cannot touch a row twice
         known = latest.get((answer.crisis_id, answer.person_id))

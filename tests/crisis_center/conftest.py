@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from services.crisis_center.api import create_app
 from services.crisis_center.settings import Settings
 from services.crisis_center.worker import CrisisWorker
 from shared.events.envelope import EventData
@@ -52,6 +54,30 @@ def make_settings(prefix: str, schema: str, tmp: Path, **overrides: Any) -> Sett
     }
     values.update(overrides)
     return Settings(**values)
+
+
+class Clock:
+    """The API's and the welfare desk's clock, set by the test (escalation steps, code and link expiry)."""
+
+    def __init__(self) -> None:
+        self.at = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def client(env: Env, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
+    """The API in process on the test's clock (modules that need another app define their own `client`)."""
+    app = create_app(env.settings, clock=clock)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+        yield c
 
 
 @asynccontextmanager

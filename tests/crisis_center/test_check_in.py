@@ -5,32 +5,16 @@ place, wrong, reused or expired code, too many tries or check-ins)."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 
-from services.crisis_center.api import create_app
-from tests.crisis_center.conftest import Env
-from tests.crisis_center.test_welfare import COORDINATOR, Clock, new_crisis
+from tests.crisis_center.conftest import Clock, Env
+from tests.crisis_center.test_welfare import COORDINATOR, new_crisis
 from tests.support import consume_events
 
 CODE = re.compile(r'name="check_in_id" value="([0-9a-f]+)"')
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def client(env: Env, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(env.settings, clock=clock)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
-        yield c
 
 
 def form(**changes: str) -> dict[str, str]:

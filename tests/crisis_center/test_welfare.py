@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from services.crisis_center import handlers, welfare
-from services.crisis_center.api import create_app
 from services.crisis_center.domain.engine import Recipient
 from services.crisis_center.privacy import PrivacyResponder
 from services.crisis_center.welfare_desk import WelfareDesk
@@ -21,34 +20,13 @@ from shared.events.privacy import PrivacyRequested
 from shared.events.welfare import WelfareAnswered
 from shared.geo import Area
 from shared.kafka.producer import publish
-from tests.crisis_center.conftest import POOL, Env
+from tests.crisis_center.conftest import POOL, Clock, Env
 from tests.support import auth, consume, consume_events, eventually
 
 COORDINATOR = auth("coordinator")
 PEOPLE = (Recipient("registration:p1", "p1", "+32470000001", "p1@example.org", "fr"),
           Recipient("registration:p2", "p2", "+32470000002", None, "nl"),
           Recipient("registration:p3", "p3", None, "p3@example.org", "de"))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.at = datetime.now(UTC).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def client(env: Env, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(env.settings, clock=clock)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
-        yield c
 
 
 @pytest.fixture
@@ -327,3 +305,18 @@ async def test_a_batch_of_answers_keeps_each_persons_latest(env: Env, clock: Clo
     rows = {r["person_id"]: (r["answer"], r["case_reference"]) for r in await env.pool.fetch(
         "SELECT person_id, answer, case_reference FROM welfare_status WHERE crisis_id = $1", crisis_id)}
     assert rows == {"p1": ("needs_help", "BE-2026-000009"), "p2": ("unclear", None)}
+
+
+async def test_a_round_without_a_body_escalates_after_sixty_minutes(client: httpx.AsyncClient, env: Env,
+                                                                    clock: Clock, desk: WelfareDesk) -> None:
+    """The contract's default: `escalate_after_minutes` is optional, 60."""
+    crisis_id = await new_crisis(env, clock)
+    started = await client.post(f"/v1/crises/{crisis_id}/welfare-checks", headers=COORDINATOR)
+    assert started.status_code == 202 and started.json()["recipients"] == 3
+    assert await env.pool.fetchval("SELECT escalate_after_minutes FROM welfare_checks WHERE check_id = $1",
+                                   started.json()["check_id"]) == 60
+    await desk.step_once()
+    clock.at += timedelta(minutes=59)
+    assert await desk.step_once() == 0, "no reminder before the hour"
+    clock.at += timedelta(minutes=1)
+    assert await desk.step_once() == 3

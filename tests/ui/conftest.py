@@ -62,6 +62,21 @@ async def browser() -> AsyncIterator[Any]:
             await browser.close()
 
 
+@contextlib.asynccontextmanager
+async def watched_page(browser: Any) -> AsyncIterator[Any]:
+    """A page in a context of its own; the test fails on a JavaScript error or a server failure (5xx) seen there."""
+    context = await browser.new_context(viewport=VIEWPORT, locale="en-GB", service_workers="block")
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("response", lambda r: errors.append(f"{r.status} {r.request.method} {r.url}") if r.status >= 500 else None)
+    try:
+        yield page
+    finally:
+        await context.close()
+    assert not errors, f"JavaScript errors or server failures on the page: {errors}"
+
+
 def screenshot_path(name: str) -> str:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return str(SCREENSHOTS / f"{name}.png")

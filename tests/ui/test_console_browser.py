@@ -27,7 +27,7 @@ from shared.kafka.producer import make_producer, publish
 from shared.passwords import hash_password
 from tests.support import bootstrap, database_url, drop_schema, free_port, new_schema, new_topic_prefix, token
 from tests.ui.a11y import NONE, problems
-from tests.ui.conftest import VIEWPORT, screenshot_path, serve
+from tests.ui.conftest import VIEWPORT, screenshot_path, serve, watched_page
 
 expect: Any = None  # playwright.async_api.expect, imported with the page fixture
 
@@ -96,16 +96,8 @@ async def page(browser: Any, intake: Intake) -> AsyncIterator[Any]:
     global expect
     from playwright.async_api import expect as playwright_expect
     expect = playwright_expect
-    context = await browser.new_context(viewport=VIEWPORT, locale="en-GB", service_workers="block")
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("response", lambda r: errors.append(f"{r.status} {r.request.method} {r.url}") if r.status >= 500 else None)
-    try:
+    async with watched_page(browser) as page:
         yield page
-    finally:
-        await context.close()
-    assert not errors, f"JavaScript errors or server failures: {errors}"
 
 
 async def signed_in(page: Any, intake: Intake) -> None:

@@ -52,7 +52,7 @@ from tests.support import (
     unique,
 )
 from tests.ui.a11y import NONE, problems
-from tests.ui.conftest import VIEWPORT, screenshot_path, serve
+from tests.ui.conftest import VIEWPORT, screenshot_path, serve, watched_page
 
 expect: Any = None  # playwright.async_api.expect, imported with the browser fixture
 
@@ -134,16 +134,8 @@ async def page(browser: Any, system: System) -> AsyncIterator[Any]:
     global expect
     from playwright.async_api import expect as playwright_expect
     expect = playwright_expect
-    context = await browser.new_context(viewport=VIEWPORT, locale="en-GB", service_workers="block")
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("response", lambda r: errors.append(f"{r.status} {r.request.method} {r.url}") if r.status >= 500 else None)
-    try:
+    async with watched_page(browser) as page:
         yield page
-    finally:
-        await context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 def incident(incident_id: str) -> IncidentReported:

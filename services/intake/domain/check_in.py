@@ -6,13 +6,13 @@ looked up offline (GeoNames, `shared.gazetteer`) in the country of each active c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from services.intake.domain.model import Language
 from services.intake.domain.welfare import words
-from shared.gazetteer import Gazetteer
+from shared.gazetteer import Gazetteer, phrases
 from shared.geo import Area, InvalidArea, Point
 
 CheckInAnswer = Literal["safe", "needs_help"]
@@ -42,14 +42,6 @@ def parse_check_in(text: str) -> CheckInText | None:
         return None
     answer, language = CHECK_IN_WORDS[found[0]]
     return CheckInText(answer, language, " ".join(found[1:]))
-
-
-def phrases(place: str) -> Iterator[str]:
-    """Every run of consecutive words, longest first: 'thamel kathmandu' -> the pair, 'thamel', 'kathmandu'."""
-    parts = place.split()
-    for size in range(len(parts), 0, -1):
-        for start in range(len(parts) - size + 1):
-            yield " ".join(parts[start:start + size])
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.intake.domain.check_in import CrisisArea, crises_with_areas, locate, parse_check_in, phrases
+from services.intake.domain.check_in import CrisisArea, crises_with_areas, locate, parse_check_in
 from services.intake.domain.model import Language
-from shared.gazetteer import Gazetteer
+from shared.gazetteer import Gazetteer, phrases
 from shared.geo import Area, Circle
 
 NEPAL_QUAKE = CrisisArea("c-np", "Earthquake in Nepal", "+3225011000",
