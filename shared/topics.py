@@ -68,6 +68,9 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("welfare.replies", 6, internal=True,
               description="Answers the crisis center received itself (personal links), for intake to turn into "
                           "welfare.answers (keyed by person_id)."),
+    TopicSpec("families.inquiries", 3, compacted=True, internal=True,
+              description="How far each inquiry of a family has got (sought, matched, safe, closed), for the "
+                          "dashboard's counts; no names (keyed by sought_id)."),
 )
 
 DLQ_PARTITIONS = 1

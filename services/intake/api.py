@@ -32,6 +32,8 @@ from services.intake.domain.voice import (
     route_emergency,
 )
 from services.intake.letters_api import letters_router
+from services.intake.pfif_api import pfif_router
+from services.intake.pfif_exchange import PfifConfig
 from services.intake.settings import Settings
 from services.intake.staff_api import staff_router
 from services.intake.survey_page import survey_router
@@ -74,12 +76,16 @@ class CaseOut(BaseModel):
     provisional_reply_due_by: datetime | None
     officer: Officer
     post: dict[str, Any] | None
+    attention: str | None = Field(default=None, description="Why the case is at the top of its officer's board "
+                                                            "(\"sought person answered safe\"), else null.")
     crisis_id: str | None = Field(default=None, description="The crisis the case was opened for (a welfare answer "
                                                             "or a check-in asking for help); such cases come first "
                                                             "on the charter board.")
 
 
 class CharterBoard(BaseModel):
+    attention: list[CaseOut] = Field(description="Cases that need the officer now, whatever their deadline (a "
+                                                 "sought person answered safe), first on the board.")
     overdue: list[CaseOut]
     due_soon: list[CaseOut]
     provisional: list[CaseOut]
@@ -171,6 +177,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.include_router(case_router(now))
     app.include_router(letters_router(now))
     app.include_router(survey_router())
+    app.include_router(pfif_router(PfifConfig(domain=settings.pfif_domain, source_name=settings.pfif_source_name,
+                                              source=settings.source, topic_prefix=settings.kafka_topic_prefix),
+                                   max_bytes=settings.pfif_max_bytes))
     async def officer_account(request: Request, login: str) -> str | None:
         async with (await resources(request)).pool.acquire() as conn:
             return await staff.password_hash(conn, login)
@@ -251,8 +260,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
             replies, provisional = await repository.charter_board(
                 conn, horizon=at + timedelta(days=BOARD_HORIZON_DAYS),
                 officer_email=principal.subject if officer == "me" else None, post_id=post_id, limit=BOARD_LIMIT)
-        overdue, due_soon = split_due(replies, at)
-        return {"overdue": [handlers.case_view(r) for r in overdue],
+        attention = [r for r in replies if r["attention"] is not None]
+        overdue, due_soon = split_due([r for r in replies if r["attention"] is None], at)
+        return {"attention": [handlers.case_view(r) for r in attention],
+                "overdue": [handlers.case_view(r) for r in overdue],
                 "due_soon": [handlers.case_view(r) for r in due_soon],
                 "provisional": [handlers.case_view(r) for r in provisional]}
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import asyncpg
 
-from services.intake.adapters import cases, repository
+from services.intake import families
+from services.intake.adapters import cases, people, repository
 from services.intake.adapters.officer_cache import OfficerCache
 from services.intake.domain import charter, texts
 from services.intake.domain.acknowledgement import AckChannel, Message, Unreachable, ack_channel
@@ -106,18 +107,78 @@ async def reply(reference: str, *, body: str, ctx: ActionContext) -> None:
     async with ctx.pool.acquire() as conn, conn.transaction():
         row = await _case(conn, reference)
         _open(row)
-        officer = await _officer(conn, row)
-        previous = answered_of(row)
-        answered = charter.reply(at=ctx.now, reply_due_by=row["reply_due_by"], previous=previous)
-        if answered != previous:
-            await cases.record_answer(conn, reference, answered)
-            await cases.cancel_pending_deadlines(conn, reference, ctx.now)
-        if row["status"] in (Status.RECEIVED.value, Status.REOPENED.value):
-            await cases.set_status(conn, reference, Status.IN_PROGRESS.value)
-        purpose = await _numbered_purpose(conn, reference, "reply")
-        await _send(conn, row, officer, purpose=purpose, body=body, config=ctx.config)
+        answered = await _reply(conn, row, body=body, purpose="reply", ctx=ctx)
         await repository.add_history_note(conn, reference, action="reply", actor=ctx.actor, note=None, at=ctx.now)
     log.info("case_replied", reference=reference, on_time=answered.on_time)
+
+
+async def _reply(conn: asyncpg.Connection, row: dict[str, Any], *, body: str, purpose: str,
+                 ctx: ActionContext) -> Answered:
+    officer = await _officer(conn, row)
+    previous = answered_of(row)
+    answered = charter.reply(at=ctx.now, reply_due_by=row["reply_due_by"], previous=previous)
+    if answered != previous:
+        await cases.record_answer(conn, row["reference"], answered)
+        await cases.cancel_pending_deadlines(conn, row["reference"], ctx.now)
+    if row["status"] in (Status.RECEIVED.value, Status.REOPENED.value):
+        await cases.set_status(conn, row["reference"], Status.IN_PROGRESS.value)
+    await _send(conn, row, officer, purpose=await _numbered_purpose(conn, row["reference"], purpose), body=body,
+                config=ctx.config)
+    return answered
+
+
+# --- a family's inquiry: its matches and what the family is told ------------------------------------------------
+
+async def _inquiry(conn: asyncpg.Connection, reference: str) -> dict[str, Any]:
+    sought = await people.sought_of_case(conn, reference)
+    if sought is None:
+        raise CharterRuleError("inquiry", f"case {reference} seeks nobody (only a missing-person report with a "
+                                          "subject does)")
+    return sought
+
+
+async def decide_match(reference: str, *, person_id: str, confirmed: bool, ctx: ActionContext) -> None:
+    """The officer confirms or rejects a proposed match; a rejected pair is never proposed again."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        row = await _case(conn, reference)
+        sought = await _inquiry(conn, reference)
+        state = "confirmed" if confirmed else "rejected"
+        if not await people.decide(conn, sought_id=sought["sought_id"], person_id=person_id, state=state,
+                                   actor=ctx.actor):
+            raise CharterRuleError("match", f"case {reference} has no match with person {person_id}")
+        if not confirmed and row["attention"] == families.ANSWERED_SAFE:
+            await people.set_attention(conn, reference, None)
+        await families.seek(conn, sought["sought_id"], source=ctx.config.source, topic_prefix=ctx.config.topic_prefix)
+        await repository.add_history_note(conn, reference, action="match", actor=ctx.actor,
+                                          note=f"match {state}", at=ctx.now)
+
+
+async def tell_family(reference: str, *, person_id: str, ctx: ActionContext) -> None:
+    """Tell the family, through their channel and in their language, that the person they seek answered safe
+    (the agreed wording, with the officer card and the reference: never where the person is). It is a reply:
+    the first one answers the charter's clock."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        row = await _case(conn, reference)
+        _open(row)
+        sought = await _inquiry(conn, reference)
+        match = next((m for m in await people.matches(conn, sought["sought_id"]) if m["person_id"] == person_id),
+                     None)
+        if match is None or match["state"] == "rejected":
+            raise CharterRuleError("match", f"case {reference} has no match with person {person_id}")
+        if match["last_answer"] != "safe" or match["last_answer_at"] is None:
+            raise CharterRuleError("safe", "the matched person has not answered safe: there is nothing agreed to "
+                                           "tell the family")
+        language = Language(row["language"])
+        body = texts.render(texts.FAMILY_SAFE_NOTICE, language, name=sought["full_name"],
+                            day=texts.long_date(local(match["last_answer_at"]).date(), language), reference=reference)
+        await _reply(conn, row, body=body, purpose="family_notice", ctx=ctx)
+        if match["state"] == "proposed":
+            await people.decide(conn, sought_id=sought["sought_id"], person_id=person_id, state="confirmed",
+                                actor=ctx.actor)
+        await people.set_attention(conn, reference, None)
+        await repository.add_history_note(conn, reference, action="family_notice", actor=ctx.actor,
+                                          note="the family was told the person answered safe", at=ctx.now)
+    log.info("family_told", reference=reference)
 
 
 async def provisional_reply(reference: str, *, expected_by: date, body: str | None, ctx: ActionContext) -> None:
@@ -198,6 +259,8 @@ async def set_status(reference: str, *, status: Status, reason: str | None, ctx:
             await cases.schedule_deadlines(conn, reference, _reply_clock(due))
             if row["status"] == Status.CLOSED.value:
                 ctx.officers.taken(row["officer_id"])
+            await families.reopen_inquiry(conn, reference, source=ctx.config.source,
+                                          topic_prefix=ctx.config.topic_prefix)
         elif status is not Status.CLOSED:
             await cases.set_status(conn, reference, status.value)
         if status is not Status.CLOSED:

@@ -27,6 +27,7 @@ DutyOfficer = Annotated[Principal, Depends(require_roles("duty_officer"))]
 Readers = Annotated[Principal, Depends(require_roles("duty_officer", "coordinator"))]
 Reference = Annotated[str, Path(pattern=REFERENCE)]
 Body = Annotated[str, Field(min_length=1, max_length=5000)]
+PersonId = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 
@@ -70,6 +71,18 @@ class AssigneeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     officer_id: Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class MatchDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["confirmed", "rejected"] = Field(description="rejected: the pair is never proposed again")
+
+
+class FamilyNoticeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    person_id: PersonId = Field(description="the matched person who answered safe")
 
 
 ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -137,6 +150,23 @@ def case_router(now: Callable[[], datetime]) -> APIRouter:
         """Another officer takes the case: their card is on every message from now on."""
         return await act(reference, principal, deps,
                          lambda ctx: case_actions.assign(reference, officer_id=body.officer_id, ctx=ctx))
+
+    @router.post("/v1/reports/{reference}/matches/{person_id}", responses=ACTION_ERRORS)
+    async def decide_match(reference: Reference, person_id: Annotated[str, Path(min_length=1, max_length=200)],
+                           body: MatchDecisionIn, principal: DutyOfficer, deps: Deps) -> dict[str, Any]:
+        """Confirm or reject a match proposed for the person a family seeks (a rejected pair is not proposed
+        again)."""
+        return await act(reference, principal, deps, lambda ctx: case_actions.decide_match(
+            reference, person_id=person_id, confirmed=body.decision == "confirmed", ctx=ctx))
+
+    @router.post("/v1/reports/{reference}/family-notice", responses=ACTION_ERRORS)
+    async def family_notice(reference: Reference, body: FamilyNoticeIn, principal: DutyOfficer,
+                            deps: Deps) -> dict[str, Any]:
+        """Tell the family, through their channel and in their language, that the person they seek answered safe
+        (the agreed wording, with the officer card; never where the person is). It confirms the match and answers
+        the charter's clock like a reply."""
+        return await act(reference, principal, deps, lambda ctx: case_actions.tell_family(
+            reference, person_id=body.person_id, ctx=ctx))
 
     @router.get("/v1/reply-templates")
     async def reply_templates(_: Readers, kind: Annotated[Kind, Query()],

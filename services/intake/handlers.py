@@ -16,7 +16,8 @@ import asyncpg
 import phonenumbers
 from pydantic import ValidationError
 
-from services.intake.adapters import repository
+from services.intake import families
+from services.intake.adapters import people, repository
 from services.intake.adapters.officer_cache import OfficerCache
 from services.intake.adapters.outbox_rows import OutboxRow, outbox_row
 from services.intake.domain import texts
@@ -56,6 +57,7 @@ from shared.events.reports import ReportSubmitted
 from shared.events.travellers import TravellerCancelled, TravellerRegistered
 from shared.events.welfare import CHECK_IN_PREFIX, AnswerChannel, WelfareAnswered, WelfareAsked, WelfareReplied
 from shared.gazetteer import Gazetteer
+from shared.geo import Point
 from shared.kafka.outbox import enqueue
 from shared.logging import get_logger
 from shared.sms_keywords import Keyword
@@ -215,6 +217,9 @@ async def open_case(
                                               report_id=external_id),
                                    source=config.source, topic_prefix=config.topic_prefix))
     await repository.insert_case(conn, write)
+    if report.kind is Kind.MISSING_PERSON:
+        await families.open_inquiry(conn, report, reference=reference, crisis_id=await _crisis_at(conn, report),
+                                    source=config.source, topic_prefix=config.topic_prefix)
     log.info("case_opened", reference=reference, kind=report.kind.value, channel=reporter.channel.value,
              officer_id=officer.officer_id)
     view = {"reference": reference, "status": status.value, "kind": report.kind.value, "received_at": received_at,
@@ -222,6 +227,17 @@ async def open_case(
             "provisional_reply_due_by": clocks.provisional_reply.due_by if clocks.provisional_reply else None,
             "officer": officer.card().as_dict(), "post": None}
     return Opened(reference, view)
+
+
+async def _crisis_at(conn: asyncpg.Connection, report: ReportIn) -> str | None:
+    """The active crisis whose area holds the report's place (its point, else its country; the latest of two),
+    if any."""
+    location = report.location
+    point = Point(location.lat, location.lon) if location.lat is not None and location.lon is not None else None
+    crises = crises_with_areas(await repository.crisis_areas(conn))
+    found = ([c for c in crises if c.area.contains(point, location.country)]
+             or [c for c in crises if c.area.country == location.country])
+    return found[-1].crisis_id if found else None
 
 
 def _submitted(report: ReportIn, *, reference: str, received_at: datetime, report_id: str | None) -> ReportSubmitted:
@@ -321,7 +337,7 @@ def case_view(row: dict[str, Any]) -> dict[str, Any]:
         "provisional_reply_due_by": row["provisional_reply_due_by"],
         "officer": {"name": row["officer_name"], "role": row["officer_role"], "phone": row["officer_phone"],
                     "email": row["officer_email"]},
-        "post": row["post"], "crisis_id": row.get("crisis_id"),
+        "post": row["post"], "crisis_id": row.get("crisis_id"), "attention": row.get("attention"),
     }
 
 
@@ -353,11 +369,17 @@ async def get_case(reference: str, *, pool: asyncpg.Pool, details: bool = True, 
                 "forward_due_by": row["forward_due_by"], "closed_at": row["closed_at"],
                 "history": await repository.history(conn, reference),
                 "messages": await repository.messages(conn, reference),
+                "matches": await _matches(conn, reference) if row["kind"] == Kind.MISSING_PERSON.value else [],
                 "charter": charter_view(
                     reply_due_by=row["reply_due_by"], now=now or datetime.now(UTC),
                     answered=answered_from(row["answered_by"], row["answered_at"], row["answered_on_time"])),
             })
         return view
+
+
+async def _matches(conn: asyncpg.Connection, reference: str) -> list[dict[str, Any]]:
+    sought = await people.sought_of_case(conn, reference)
+    return [families.match_view(m) for m in await people.matches(conn, sought["sought_id"])] if sought else []
 
 
 # --- closing and the satisfaction survey ---------------------------------------------------------------------
@@ -373,6 +395,8 @@ async def close_case(reference: str, *, pool: asyncpg.Pool, officers: OfficerCac
             return
         await repository.add_status(conn, reference, Status.CLOSED.value, actor=actor, note=note)
         await repository.cancel_deadlines(conn, reference)
+        await families.close_inquiry(conn, reference, source=config.source, topic_prefix=config.topic_prefix)
+        await conn.execute("UPDATE reports SET attention = NULL WHERE reference = $1", reference)
         officers.released(row["officer_id"])
         reporter = row["reporter"]
         phone, email = reporter.get("phone"), reporter.get("email")
@@ -413,10 +437,13 @@ def country_of(phone: str, hint: str | None = None) -> str:
     return region if region and region != "ZZ" else "BE"
 
 
-async def traveller_registration(data: TravellerRegistered | TravellerCancelled, conn: asyncpg.Connection) -> None:
-    """Keep where each registered traveller stays (a newer registration replaces the older one)."""
+async def traveller_registration(data: TravellerRegistered | TravellerCancelled, conn: asyncpg.Connection, *,
+                                 config: IntakeConfig) -> None:
+    """Keep where each registered traveller stays (a newer registration replaces the older one), and look for
+    the families' inquiries the traveller might answer."""
     if isinstance(data, TravellerCancelled):
         await conn.execute("DELETE FROM registered_travellers WHERE traveller_id = $1", data.traveller_id)
+        await families.forget(conn, data.traveller_id)
         return
     location = data.location
     await conn.execute(
@@ -425,12 +452,16 @@ async def traveller_registration(data: TravellerRegistered | TravellerCancelled,
         " language = $3, country = $4, city = $5, lat = $6, lon = $7, departure = $8, updated_at = now()",
         data.traveller_id, data.phone, data.language, data.country, data.city,
         location.lat if location else None, location.lon if location else None, data.departure)
+    await families.learn(conn, person_id=data.traveller_id, full_name=data.full_name, phone=data.phone,
+                         country=data.country, place=", ".join(p for p in (data.city, data.country) if p),
+                         source=config.source, topic_prefix=config.topic_prefix)
 
 
 async def registration_tombstone(topic: str, key: str, conn: asyncpg.Connection | None) -> None:
     """A tombstone on `travellers.registrations` (erasure, retention, compaction) removes the registration."""
     if topic == "travellers.registrations" and conn is not None:
         await conn.execute("DELETE FROM registered_travellers WHERE traveller_id = $1", key)
+        await families.forget(conn, key)
 
 
 async def whereabouts(conn: asyncpg.Connection, phone: str, *, today: date) -> dict[str, Any] | None:
@@ -660,6 +691,9 @@ async def answer_welfare(conn: asyncpg.Connection, *, crisis_id: str, check_id: 
                                         channel=channel, phone=phone, email=email, crisis_title=crisis_title, at=at,
                                         officers=officers, config=config, provider_id=provider_id,
                                         location=location, full_name=full_name)
+    await families.heard_from(conn, person_id=person_id, crisis_id=crisis_id, answer=answer, channel=channel, at=at,
+                              full_name=full_name, phone=phone, location=location, source=config.source,
+                              topic_prefix=config.topic_prefix)
     await enqueue(conn, WelfareAnswered(crisis_id=crisis_id, person_id=person_id, answer=answer, channel=channel,
                                         text=text, case_reference=reference, at=at, check_id=check_id),
                   source=config.source, topic_prefix=config.topic_prefix, event_id=event_id)

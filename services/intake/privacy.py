@@ -176,6 +176,7 @@ async def _anonymise_case(conn: asyncpg.Connection, reference: str) -> None:
     await conn.execute("UPDATE print_queue SET address = $2, subject = $2, body = $2 WHERE reference = $1",
                        reference, ERASED)
     await conn.execute("UPDATE surveys SET phone = NULL, comment = NULL WHERE reference = $1", reference)
+    await conn.execute("DELETE FROM sought_people WHERE reference = $1", reference)
 
 
 async def intake_part(conn: asyncpg.Connection, data: PrivacyRequested, *,
@@ -201,6 +202,16 @@ async def intake_part(conn: asyncpg.Connection, data: PrivacyRequested, *,
             await conn.execute("DELETE FROM welfare_questions WHERE phone = $1 AND crisis_id = $2", row["phone"],
                                row["crisis_id"])
             items.append(PrivacyItem(category="welfare_question", item_id=item_id, outcome="deleted"))
+    known = await conn.fetch("SELECT * FROM known_people WHERE person_id = ANY($1::text[]) OR phone = ANY($2::text[])"
+                             " ORDER BY person_id", data.traveller_ids, data.phones)
+    for row in known:
+        if data.kind == "access":
+            items.append(PrivacyItem(category="known_person", item_id=row["person_id"], outcome="found",
+                                     data=plain({k: v for k, v in dict(row).items() if v is not None})))
+        else:
+            await conn.execute("DELETE FROM known_people WHERE person_id = $1", row["person_id"])
+            await conn.execute("DELETE FROM matches WHERE person_id = $1", row["person_id"])
+            items.append(PrivacyItem(category="known_person", item_id=row["person_id"], outcome="deleted"))
     for case in await _cases(conn, data):
         reference = case["reference"]
         if data.kind == "access":

@@ -1,4 +1,5 @@
-"""Intake's retention job (docs/privacy.md): registrations past departure and closed cases past their period.
+"""Intake's retention job (docs/privacy.md): registrations past departure, closed cases past their period, and
+the families' inquiries' data (welfare answers, imported PFIF records) past theirs.
 
 Registrations are deleted and a tombstone (key traveller_id, null value) is published on the compacted
 `travellers.registrations`, so Kafka compaction and the crisis center's Faust tables forget the traveller too.
@@ -30,6 +31,9 @@ class RetentionPolicy:
     case_days: int = 5 * 365
     days_by_kind: tuple[tuple[str, int], ...] = ()
     """Kinds whose closed cases are kept a different number of days (detention, missing_person)."""
+    families_days: int = 90
+    """Days a welfare answer (and a person known only by it) and an imported PFIF record are kept for the
+    families' inquiries."""
 
     def case_cutoffs(self, now: datetime) -> dict[str, datetime]:
         """Closed before this instant: anonymise. '*' is every kind not named."""
@@ -45,10 +49,29 @@ class RetentionPolicy:
 async def remove_departed_travellers(conn: asyncpg.Connection, *, cutoff: date) -> int:
     """Delete the registrations whose declared departure is before `cutoff`, queuing their tombstones."""
     ids = await conn.fetch(
-        "WITH gone AS (DELETE FROM registered_travellers WHERE departure < $1 RETURNING traveller_id)"
+        "WITH gone AS (DELETE FROM registered_travellers WHERE departure < $1 RETURNING traveller_id),"
+        " known AS (DELETE FROM known_people WHERE person_id IN (SELECT traveller_id FROM gone))"
         " INSERT INTO traveller_tombstones (traveller_id) SELECT traveller_id FROM gone"
         " ON CONFLICT (traveller_id) DO NOTHING RETURNING traveller_id", cutoff)
     return len(ids)
+
+
+async def forget_old_families_data(conn: asyncpg.Connection, *, cutoff: datetime) -> dict[str, int]:
+    """Welfare answers older than `cutoff` (a person known only by such an answer goes with it), and PFIF
+    persons imported before it with their notes."""
+    people = await conn.fetchval(
+        "WITH gone AS (DELETE FROM known_people k WHERE k.updated_at < $1 AND NOT EXISTS"
+        "   (SELECT 1 FROM registered_travellers r WHERE r.traveller_id = k.person_id) RETURNING 1)"
+        " SELECT count(*) FROM gone", cutoff)
+    answers = await conn.fetchval(
+        "WITH cleared AS (UPDATE known_people SET last_answer = NULL, last_answer_at = NULL, last_channel = NULL,"
+        " crisis_id = NULL WHERE last_answer_at < $1 RETURNING 1) SELECT count(*) FROM cleared", cutoff)
+    imported = await conn.fetchval(
+        "WITH gone AS (DELETE FROM sought_people WHERE reference IS NULL AND created_at < $1"
+        "              RETURNING pfif_record_id),"
+        " notes AS (DELETE FROM pfif_notes WHERE person_record_id IN (SELECT pfif_record_id FROM gone))"
+        " SELECT count(*) FROM gone", cutoff)
+    return {"people_forgotten": people, "answers_cleared": answers, "pfif_persons_removed": imported}
 
 
 async def send_tombstones(pool: asyncpg.Pool, producer: AIOKafkaProducer, *, topic_prefix: str,
@@ -89,6 +112,8 @@ WITH due AS (
 ), s AS (
     UPDATE surveys SET phone = NULL, comment = NULL WHERE reference IN (SELECT reference FROM r)
         AND (phone IS NOT NULL OR comment IS NOT NULL)
+), f AS (
+    DELETE FROM sought_people WHERE reference IN (SELECT reference FROM r)
 )
 SELECT kind, count(*) AS n FROM r GROUP BY kind
 """
@@ -130,6 +155,10 @@ async def run_retention(*, pool: asyncpg.Pool, producer: AIOKafkaProducer, polic
             cases[kind] = cases.get(kind, 0) + n
         if not counts:
             break
+    families_cutoff = now - timedelta(days=policy.families_days)
+    async with pool.acquire() as conn, conn.transaction():
+        families = await forget_old_families_data(conn, cutoff=families_cutoff)
+        await audit(conn, job="families", cutoff={"before": families_cutoff.isoformat()}, counts=families)
     async with pool.acquire() as conn, conn.transaction():
         held = await held_past_retention(conn, cutoffs=cutoffs)
         await audit(conn, job="travellers", cutoff={"departure_before": departure_cutoff.isoformat()},
@@ -139,4 +168,4 @@ async def run_retention(*, pool: asyncpg.Pool, producer: AIOKafkaProducer, polic
     log.info("retention_run", travellers_removed=removed, tombstones_sent=tombstones,
              cases_anonymised=sum(cases.values()), cases_on_legal_hold=held)
     return {"travellers": {"removed": removed, "tombstones_sent": tombstones}, "closed_cases": cases,
-            "legal_hold": {"on_legal_hold": held}}
+            "legal_hold": {"on_legal_hold": held}, "families": families}

@@ -19,6 +19,11 @@ class Settings(ServiceSettings, TwilioSettings):
     public_base_url: str = Field(default="http://127.0.0.1:8001",
                                  description="Base URL Twilio calls our webhooks at (signatures are computed on it).")
     database_schema: str = "intake"
+    pfif_domain: str = Field(default="diplomatie.belgium.be", pattern=r"^[A-Za-z0-9.-]+$",
+                             description="The domain our PFIF record ids start with (`<domain>/...`).")
+    pfif_source_name: str = Field(default="FPS Foreign Affairs, Belgium", max_length=200,
+                                  description="The organisation named as source and author of our PFIF records.")
+    pfif_max_bytes: int = Field(default=5_000_000, ge=10_000, description="The largest PFIF document accepted.")
     consular_line: str = Field(default="+3225013200", description="The consular line dialled in office hours.")
     office_hours: str = Field(default="mon-fri 09:00-17:00", description=(
         "When emergency calls go to the consular line (Europe/Brussels; Belgian holidays closed), e.g. "
@@ -53,6 +58,8 @@ class Settings(ServiceSettings, TwilioSettings):
     intake_field_key_active: str = Field(default="", description="The kid that encrypts; empty: the first key.")
     traveller_retention_days: int = Field(default=14, ge=0,
                                           description="Days after the declared departure a registration is removed.")
+    families_retention_days: int = Field(default=90, ge=1, description=(
+        "Days a welfare answer and an imported PFIF record are kept for the families' inquiries."))
     case_retention_days: int = Field(default=5 * 365, ge=1, description="Days after closing a case is anonymised.")
     detention_retention_days: int = Field(default=10 * 365, ge=1,
                                           description="Days after closing a detention case is anonymised.")

@@ -35,7 +35,8 @@ TOPICS = ("consular.reports", "notifications.status", "directory.routings", "cri
 def retention_policy(settings: Settings) -> RetentionPolicy:
     return RetentionPolicy(traveller_days=settings.traveller_retention_days, case_days=settings.case_retention_days,
                            days_by_kind=(("detention", settings.detention_retention_days),
-                                         ("missing_person", settings.missing_person_retention_days)))
+                                         ("missing_person", settings.missing_person_retention_days)),
+                           families_days=settings.families_retention_days)
 
 
 def warning_config(settings: Settings) -> handlers.WarningConfig:
@@ -58,7 +59,7 @@ def make_handler(resources: Resources, warnings: handlers.WarningConfig | None =
         elif isinstance(data, CrisisActivated | CrisisUpdated | CrisisClosed):
             await handlers.crisis_status(data, conn)
         elif isinstance(data, TravellerRegistered | TravellerCancelled):
-            await handlers.traveller_registration(data, conn)
+            await handlers.traveller_registration(data, conn, config=resources.config)
         elif isinstance(data, WelfareAsked):
             await handlers.welfare_asked(data, conn)
         elif isinstance(data, WelfareReplied):

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from shared.events import crisis, deadlines, directory, incidents, notifications, privacy, reports, travellers, welfare
+from shared.events import (
+    crisis,
+    deadlines,
+    directory,
+    families,
+    incidents,
+    notifications,
+    privacy,
+    reports,
+    travellers,
+    welfare,
+)
 from shared.events.envelope import CloudEvent, EventData, InvalidEvent, describe_validation_error
 
 EVENT_MODELS: tuple[type[EventData], ...] = (
@@ -29,6 +40,7 @@ EVENT_MODELS: tuple[type[EventData], ...] = (
     welfare.WelfareAsked,
     welfare.WelfareReplied,
     welfare.WelfareAnswered,
+    families.InquiryUpdated,
 )
 MODELS_BY_TYPE: dict[str, type[EventData]] = {model.TYPE: model for model in EVENT_MODELS}
 

@@ -31,6 +31,8 @@ class Subject(WireModel):
     full_name: str = Field(min_length=1, max_length=300, json_schema_extra=PERSONAL)
     date_of_birth: date | None = Field(default=None, json_schema_extra=PERSONAL)
     nationality: CountryCode | None = None
+    phone: E164 | None = Field(default=None, json_schema_extra=PERSONAL,
+                               description="The person's own number, when the reporter knows it (an addition).")
 
 
 class ReportLocation(WireModel):

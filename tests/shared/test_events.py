@@ -75,6 +75,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "be.diplomatie.welfare.answered": {"crisis_id": "c-1", "person_id": "t-1", "answer": "needs_help",
                                        "channel": "sms", "text": "2", "case_reference": "BE-2026-000042",
                                        "at": NOW.isoformat()},
+    "be.diplomatie.inquiry.updated": {"sought_id": "42", "crisis_id": "c-1", "state": "safe", "at": NOW.isoformat()},
 }
 CONTRACT_TYPES = {
     "travellers.registrations": {"be.diplomatie.traveller.registered", "be.diplomatie.traveller.cancelled"},

@@ -497,6 +497,7 @@ async def link_case_to_crisis(conn: asyncpg.Connection, reference: str, crisis_i
 
 _CASE_COLUMNS = (
     "r.reference, r.status, r.kind, r.received_at, r.reply_due_by, r.provisional_reply_due_by, r.post, r.crisis_id,"
+    " r.attention,"
     " o.name AS officer_name, o.role AS officer_role, o.phone AS officer_phone, o.email AS officer_email"
 )
 
@@ -521,7 +522,8 @@ async def search_cases(conn: asyncpg.Connection, *, reference_prefix: str | None
 
 async def charter_board(conn: asyncpg.Connection, *, horizon: datetime, officer_email: str | None,
                         post_id: str | None, limit: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Open cases whose reply is due before `horizon` (crisis cases first, then earliest first), and open complex
+    """Open cases whose reply is due before `horizon` or that need attention now (those first: a sought person
+    answered safe; then crisis cases, then earliest first), and open complex
     cases whose provisional reply is due before `horizon` with none sent yet (a provisional reply message that did
     not fail)."""
     filters = ("r.status NOT IN ('closed', 'forwarded')"
@@ -531,7 +533,8 @@ async def charter_board(conn: asyncpg.Connection, *, horizon: datetime, officer_
     replies = await conn.fetch(
         f"SELECT {_CASE_COLUMNS} FROM reports r JOIN officers o USING (officer_id)"
         f" WHERE {filters} AND (r.answered_by IS NULL OR r.answered_by = 'provisional_reply')"
-        " AND r.reply_due_by <= $1 ORDER BY (r.crisis_id IS NULL), r.reply_due_by, r.reference LIMIT $4",
+        " AND (r.reply_due_by <= $1 OR r.attention IS NOT NULL)"
+        " ORDER BY (r.attention IS NULL), (r.crisis_id IS NULL), r.reply_due_by, r.reference LIMIT $4",
         horizon, officer_email, post_id, limit)
     provisional = await conn.fetch(
         f"SELECT {_CASE_COLUMNS} FROM reports r JOIN officers o USING (officer_id)"

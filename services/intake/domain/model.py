@@ -147,6 +147,7 @@ class Subject(_Strict):
     full_name: Text
     date_of_birth: Annotated[date, AfterValidator(_not_future_date)] | None = None
     nationality: Country | None = None
+    phone: Phone | None = None  # the sought person's own number, when the family knows it (matching, issue 18)
 
 
 class Location(_Strict):

@@ -401,3 +401,17 @@ CHECK_IN_TOO_MANY: T = {
     Language.DE: "Zu viele Nachrichten von dieser Nummer. Rufen Sie das Krisentelefon an: {hotline}",
     Language.EN: "Too many messages from this number. Call the crisis hotline: {hotline}",
 }
+
+# The agreed wording that tells a family the person they seek answered safe (issue 18): the officer decides to send
+# it; it never says where the person is (theirs to tell).
+FAMILY_SAFE_NOTICE: T = {
+    Language.FR: "Bonne nouvelle au sujet de {name}: le {day}, cette personne nous a fait savoir qu'elle est en "
+                 "sécurité. Par respect pour sa vie privée, nous ne communiquons pas où elle se trouve. "
+                 "Dossier {reference}.",
+    Language.NL: "Goed nieuws over {name}: op {day} heeft deze persoon ons laten weten dat hij of zij veilig is. "
+                 "Uit respect voor de privacy geven we niet door waar de persoon zich bevindt. Dossier {reference}.",
+    Language.DE: "Gute Nachricht zu {name}: Am {day} hat uns diese Person mitgeteilt, dass sie in Sicherheit ist. "
+                 "Aus Rücksicht auf ihre Privatsphäre teilen wir nicht mit, wo sie sich aufhält. Akte {reference}.",
+    Language.EN: "Good news about {name}: on {day}, this person let us know they are safe. To respect their "
+                 "privacy we do not share where they are. Case {reference}.",
+}

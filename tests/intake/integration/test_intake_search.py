@@ -83,7 +83,7 @@ async def test_search_by_name_accent_and_case_insensitive(client: httpx.AsyncCli
     assert await search(client, f"nobody-called-this-{tag}") == []
     case = found[0]
     assert set(case) == {"reference", "status", "kind", "received_at", "reply_due_by", "provisional_reply_due_by",
-                         "officer", "post", "crisis_id"}
+                         "officer", "post", "crisis_id", "attention"}
 
 
 async def test_search_like_wildcards_are_literal(client: httpx.AsyncClient) -> None:

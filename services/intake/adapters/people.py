@@ -1,0 +1,194 @@
+"""SQL of the families' inquiries: the people we know of, the people sought, their name codes and their matches."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+#: The most candidates a sought person's name may bring back from the index (scored in Python).
+CANDIDATES_LIMIT = 5_000
+#: A name code fewer people than this share is enough, alone, to make someone a candidate.
+RARE_CODE = 1_000
+
+
+async def upsert_known(conn: asyncpg.Connection, *, person_id: str, full_name: str | None, phone: str | None,
+                       country: str | None, place: str | None, codes: list[str]) -> None:
+    """What we learnt of a person (a registration, a check-in); a value not given keeps the one we had."""
+    previous = await conn.fetchval(
+        "INSERT INTO known_people AS k (person_id, full_name, phone, country, place) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (person_id) DO UPDATE SET full_name = coalesce($2, k.full_name),"
+        " phone = coalesce($3, k.phone), country = coalesce($4, k.country), place = coalesce($5, k.place),"
+        " updated_at = now()"
+        " RETURNING (SELECT full_name FROM known_people WHERE person_id = $1)",
+        person_id, full_name, phone, country, place)
+    if full_name is not None and previous != full_name:
+        await conn.execute("DELETE FROM known_people_codes WHERE person_id = $1", person_id)
+        await conn.execute("INSERT INTO known_people_codes (code, person_id) SELECT unnest($1::text[]), $2"
+                           " ON CONFLICT DO NOTHING", codes, person_id)
+
+
+async def record_answer(conn: asyncpg.Connection, *, person_id: str, crisis_id: str, answer: str, channel: str,
+                        at: datetime) -> None:
+    """The person's latest welfare answer (an older one arriving late does not replace it)."""
+    await conn.execute(
+        "UPDATE known_people SET crisis_id = $2, last_answer = $3, last_channel = $4, last_answer_at = $5,"
+        " updated_at = now() WHERE person_id = $1 AND (last_answer_at IS NULL OR last_answer_at <= $5)",
+        person_id, crisis_id, answer, channel, at)
+
+
+async def forget_known(conn: asyncpg.Connection, person_id: str) -> None:
+    await conn.execute("DELETE FROM known_people WHERE person_id = $1", person_id)
+
+
+async def known(conn: asyncpg.Connection, person_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow("SELECT * FROM known_people WHERE person_id = $1", person_id)
+    return dict(row) if row else None
+
+
+async def candidates(conn: asyncpg.Connection, *, codes: list[str], phone: str | None) -> list[dict[str, Any]]:
+    """The known people who might be the sought one: sharing a rare name code (fewer than `RARE_CODE` people
+    have it: `Sokolov`), or two codes (`Jan` and `Peeters`, each shared by thousands), or the phone number."""
+    rows = await conn.fetch(
+        "WITH codes AS (SELECT c, (SELECT count(*) FROM (SELECT 1 FROM known_people_codes k WHERE k.code = c"
+        "                                                LIMIT $4) AS x) AS people"
+        "               FROM unnest($1::text[]) AS c),"
+        " by_rare AS (SELECT k.person_id FROM known_people_codes k JOIN codes ON k.code = codes.c"
+        "             WHERE codes.people < $4),"
+        " by_two AS (SELECT person_id FROM known_people_codes WHERE code = ANY($1::text[])"
+        "            GROUP BY person_id HAVING count(*) >= least(2, cardinality($1::text[]))),"
+        " by_phone AS (SELECT person_id FROM known_people WHERE $2::text IS NOT NULL AND phone = $2)"
+        " SELECT k.* FROM known_people k WHERE k.person_id IN"
+        "   (SELECT person_id FROM by_rare UNION SELECT person_id FROM by_two UNION SELECT person_id FROM by_phone)"
+        " LIMIT $3",
+        codes, phone, CANDIDATES_LIMIT, RARE_CODE)
+    return [dict(r) for r in rows]
+
+
+async def insert_sought(conn: asyncpg.Connection, *, reference: str | None, pfif_record_id: str | None,
+                        full_name: str, codes: list[str], phone: str | None = None, country: str | None = None,
+                        crisis_id: str | None = None, given_name: str | None = None, family_name: str | None = None,
+                        date_of_birth: str | None = None, source_name: str | None = None,
+                        source_date: datetime | None = None, entry_date: datetime | None = None) -> int | None:
+    """A sought person; None when the PFIF record was imported before (idempotent on its record id)."""
+    sought_id = await conn.fetchval(
+        "INSERT INTO sought_people (reference, pfif_record_id, full_name, given_name, family_name, date_of_birth,"
+        " phone, country, crisis_id, source_name, source_date, entry_date)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, coalesce($12, now()))"
+        " ON CONFLICT DO NOTHING RETURNING sought_id",
+        reference, pfif_record_id, full_name, given_name, family_name, date_of_birth, phone, country, crisis_id,
+        source_name, source_date, entry_date)
+    if sought_id is not None:
+        await conn.execute("INSERT INTO sought_people_codes (code, sought_id) SELECT unnest($1::text[]), $2"
+                           " ON CONFLICT DO NOTHING", codes, sought_id)
+    return sought_id  # type: ignore[no-any-return]
+
+
+async def sought(conn: asyncpg.Connection, sought_id: int) -> dict[str, Any] | None:
+    row = await conn.fetchrow("SELECT * FROM sought_people WHERE sought_id = $1", sought_id)
+    return dict(row) if row else None
+
+
+async def sought_of_case(conn: asyncpg.Connection, reference: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow("SELECT * FROM sought_people WHERE reference = $1", reference)
+    return dict(row) if row else None
+
+
+async def open_sought_for(conn: asyncpg.Connection, *, codes: list[str], phone: str | None) -> list[dict[str, Any]]:
+    """The open inquiries a known person might answer: sharing a name code or the phone number (inquiries are
+    few; the score decides)."""
+    rows = await conn.fetch(
+        "SELECT s.* FROM sought_people s WHERE s.open AND (s.sought_id IN ("
+        "   SELECT sought_id FROM sought_people_codes WHERE code = ANY($1::text[]))"
+        "   OR ($2::text IS NOT NULL AND s.phone = $2))",
+        codes, phone)
+    return [dict(r) for r in rows]
+
+
+async def save_matches(conn: asyncpg.Connection, sought_id: int, scored: list[tuple[str, float]], *,
+                       complete: bool) -> None:
+    """Propose the pairs scored (a rejected pair stays rejected, a confirmed one confirmed); with `complete`,
+    `scored` is every match of the sought person, and proposals no longer in it are withdrawn."""
+    if scored:
+        await conn.execute(
+            "INSERT INTO matches (sought_id, person_id, score) SELECT $1, p, s FROM unnest($2::text[], $3::real[])"
+            " AS x(p, s) ON CONFLICT (sought_id, person_id) DO UPDATE SET score = excluded.score,"
+            " matched_at = CASE WHEN matches.state = 'proposed' THEN now() ELSE matches.matched_at END",
+            sought_id, [p for p, _ in scored], [s for _, s in scored])
+    if complete:
+        await conn.execute("DELETE FROM matches WHERE sought_id = $1 AND state = 'proposed'"
+                           " AND NOT (person_id = ANY($2::text[]))", sought_id, [p for p, _ in scored])
+
+
+async def withdraw_match(conn: asyncpg.Connection, sought_id: int, person_id: str) -> None:
+    await conn.execute("DELETE FROM matches WHERE sought_id = $1 AND person_id = $2 AND state = 'proposed'",
+                       sought_id, person_id)
+
+
+async def matches(conn: asyncpg.Connection, sought_id: int) -> list[dict[str, Any]]:
+    """The matches of a sought person with what we know of each matched person, best first (rejected last)."""
+    rows = await conn.fetch(
+        "SELECT m.person_id, m.score, m.state, m.matched_at, m.decided_by, m.decided_at, k.full_name, k.phone,"
+        " k.country, k.place, k.crisis_id, k.last_answer, k.last_answer_at, k.last_channel"
+        " FROM matches m LEFT JOIN known_people k USING (person_id) WHERE m.sought_id = $1"
+        " ORDER BY (m.state = 'rejected'), m.score DESC, m.person_id", sought_id)
+    return [dict(r) for r in rows]
+
+
+async def decide(conn: asyncpg.Connection, *, sought_id: int, person_id: str, state: str, actor: str) -> bool:
+    status = await conn.execute(
+        "UPDATE matches SET state = $3, decided_by = $4, decided_at = now() WHERE sought_id = $1 AND person_id = $2",
+        sought_id, person_id, state, actor)
+    return status != "UPDATE 0"
+
+
+async def set_state(conn: asyncpg.Connection, sought_id: int, state: str, *, open_: bool = True) -> bool:
+    """The inquiry's state; False when it was already that."""
+    status = await conn.execute("UPDATE sought_people SET state = $2, open = $3 WHERE sought_id = $1"
+                                " AND (state <> $2 OR open <> $3)", sought_id, state, open_)
+    return status != "UPDATE 0"
+
+
+async def set_attention(conn: asyncpg.Connection, reference: str, attention: str | None) -> None:
+    await conn.execute("UPDATE reports SET attention = $2 WHERE reference = $1", reference, attention)
+
+
+async def counts(conn: asyncpg.Connection, crisis_id: str) -> dict[str, int]:
+    row = await conn.fetchrow(
+        "SELECT count(*) FILTER (WHERE state <> 'closed') AS sought,"
+        " count(*) FILTER (WHERE state IN ('matched', 'safe')) AS matched,"
+        " count(*) FILTER (WHERE state = 'safe') AS safe FROM sought_people WHERE crisis_id = $1", crisis_id)
+    return dict(row)
+
+
+async def crisis_sought(conn: asyncpg.Connection, crisis_id: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch("SELECT * FROM sought_people WHERE crisis_id = $1 ORDER BY sought_id", crisis_id)
+    return [dict(r) for r in rows]
+
+
+async def crisis_answerers(conn: asyncpg.Connection, crisis_id: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch("SELECT * FROM known_people WHERE crisis_id = $1 AND last_answer IS NOT NULL"
+                            " AND full_name IS NOT NULL ORDER BY person_id", crisis_id)
+    return [dict(r) for r in rows]
+
+
+async def pfif_notes_of(conn: asyncpg.Connection, record_ids: list[str]) -> list[dict[str, Any]]:
+    rows = await conn.fetch("SELECT * FROM pfif_notes WHERE person_record_id = ANY($1::text[])"
+                            " ORDER BY entry_date NULLS FIRST, note_record_id", record_ids)
+    return [dict(r) for r in rows]
+
+
+async def insert_pfif_notes(conn: asyncpg.Connection, notes: list[dict[str, Any]]) -> int:
+    """Notes imported as they came; a note already imported is skipped. Returns how many were new."""
+    if not notes:
+        return 0
+    columns = ("note_record_id", "person_record_id", "linked_person_record_id", "entry_date", "source_date",
+               "author_name", "author_made_contact", "status", "last_known_location", "text")
+    written = await conn.fetch(
+        f"INSERT INTO pfif_notes ({', '.join(columns)})"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],"
+        " $6::text[], $7::boolean[], $8::text[], $9::text[], $10::text[])"
+        " ON CONFLICT (note_record_id) DO NOTHING RETURNING 1",
+        *[[note[c] for note in notes] for c in columns])
+    return len(written)
