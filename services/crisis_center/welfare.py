@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from services.crisis_center import inquiries
 from services.crisis_center.domain import texts
 from services.crisis_center.domain.engine import Recipient
 from services.crisis_center.domain.welfare import (
@@ -313,6 +314,7 @@ async def counts(*, pool: asyncpg.Pool, crisis_id: str) -> dict[str, int] | None
 
 
 async def counts_in(conn: asyncpg.Connection, crisis_id: str) -> dict[str, int]:
+    """The answers by status (`STATUSES`) and the families' inquiries (`inquiries.SOUGHT`) of a crisis."""
     row = await conn.fetchrow(
         f"""SELECT count(*) FILTER (WHERE status = 'safe') AS safe,
                    count(*) FILTER (WHERE status = 'needs_help') AS needs_help,
@@ -321,7 +323,7 @@ async def counts_in(conn: asyncpg.Connection, crisis_id: str) -> dict[str, int]:
                    count(*) FILTER (WHERE status = 'unreachable') AS unreachable,
                    count(*) FILTER (WHERE source = 'check_in') AS checked_in
             FROM ({_PEOPLE}) people""", crisis_id)
-    return {name: int(row[name]) for name in STATUSES}
+    return {**{name: int(row[name]) for name in STATUSES}, **await inquiries.counts_in(conn, crisis_id)}
 
 
 async def people(*, pool: asyncpg.Pool, crisis_id: str, status: str | None, limit: int,
@@ -354,12 +356,14 @@ def _person(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def forget_crisis(conn: asyncpg.Connection, crisis_id: str) -> None:
-    """At closing: the contacts, rounds and answers go (docs/privacy.md); the timeline keeps the counts."""
+    """At closing: the contacts, rounds, answers and families' inquiries go (docs/privacy.md); the timeline keeps
+    the counts."""
     await conn.execute("DELETE FROM welfare_status WHERE crisis_id = $1", crisis_id)
     await conn.execute("DELETE FROM welfare_questions WHERE crisis_id = $1", crisis_id)
     await conn.execute("DELETE FROM welfare_checks WHERE crisis_id = $1", crisis_id)
     await conn.execute("DELETE FROM check_ins WHERE crisis_id = $1", crisis_id)
     await conn.execute("DELETE FROM crisis_contacts WHERE crisis_id = $1", crisis_id)
+    await inquiries.forget_crisis(conn, crisis_id)
 
 
 async def contacts_of(conn: asyncpg.Connection, *, person_ids: Sequence[str], phones: Sequence[str],

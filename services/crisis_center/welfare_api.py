@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, select_autoescape
 from pydantic import BaseModel, Field
 
-from services.crisis_center import welfare
+from services.crisis_center import inquiries, welfare
 from services.crisis_center.domain.welfare import STATUSES, BadToken, LinkClaim, link_key, read_token
 from services.crisis_center.records import Publishing
 from services.crisis_center.settings import Settings
@@ -53,6 +53,14 @@ class WelfareCounts(BaseModel):
     no_answer: int
     unreachable: int
     checked_in: int
+    sought: int = Field(ge=0, description="People sought by their families in this crisis (inquiries from intake on "
+                                          "`families.inquiries`), the closed inquiries left out.")
+    sought_matched: int = Field(ge=0, description="Of `sought`, those matched to someone we know of (matched, or "
+                                                  "answered safe).")
+    sought_safe: int = Field(ge=0, description="Of `sought_matched`, those whose matched person answered safe.")
+
+
+assert list(WelfareCounts.model_fields) == [*STATUSES, *inquiries.SOUGHT]
 
 
 class PersonOut(BaseModel):
@@ -173,7 +181,8 @@ def welfare_router(settings: Settings, *, now: Callable[[], datetime], publishin
     async def welfare_counts(crisis_id: CrisisId, request: Request, _: Coordinator) -> WelfareCounts:
         """Each counted person once, by their latest answer; without one, `no_answer` while the round still chases
         them and `unreachable` once it has given up (they are to be phoned); `checked_in` counts people who
-        checked in during the crisis, whatever their answer."""
+        checked in during the crisis, whatever their answer. `sought`, `sought_matched` and `sought_safe` count
+        the families' inquiries of the crisis by their latest state (no names: the people stay in intake)."""
         counted = await welfare.counts(pool=pool_of(request), crisis_id=crisis_id)
         if counted is None:
             raise HTTPException(404, f"no crisis {crisis_id}")

@@ -1,6 +1,7 @@
 """The welfare desk beside the Faust worker: takes the due steps of every round and counts the answers.
 
-A plain consumer of `welfare.answers` (deduplicated, dead-lettered like every other) and a loop over due steps.
+A plain consumer of `welfare.answers` (deduplicated, dead-lettered like every other), one of `families.inquiries`
+(the latest state of each inquiry of a family, for the counts: see `inquiries`) and a loop over due steps.
 Several workers may run it: due rows are taken with `SKIP LOCKED`, and the outbox rows leave through the
 relays the worker and the API already run.
 """
@@ -15,12 +16,13 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from prometheus_client import Counter
 
-from services.crisis_center import welfare
+from services.crisis_center import inquiries, welfare
 from services.crisis_center.domain.welfare import link_key
 from services.crisis_center.records import Publishing
 from services.crisis_center.settings import Settings
 from shared.db import create_pool
 from shared.events.envelope import CloudEvent, EventData
+from shared.events.families import INQUIRIES_TOPIC, InquiryUpdated
 from shared.events.welfare import ANSWERS_TOPIC, WelfareAnswered
 from shared.kafka.consumer import EventConsumer
 from shared.kafka.producer import make_producer
@@ -30,6 +32,7 @@ log = get_logger(__name__)
 
 STEPS = Counter("crisis_welfare_steps_total", "Welfare steps taken (questions, reminders, calls, listings)")
 ANSWERS = Counter("crisis_welfare_answers_total", "Welfare answers counted", ["answer"])
+INQUIRIES = Counter("crisis_welfare_inquiries_total", "Inquiry states of families recorded", ["state"])
 TRANSIENT = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
@@ -49,6 +52,7 @@ class WelfareDesk:
         self.pool = pool
         self._own_pool = pool is None
         self.consumer: EventConsumer | None = None
+        self.inquiries: EventConsumer | None = None
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -62,6 +66,15 @@ class WelfareDesk:
         for answer in answers:
             ANSWERS.labels(answer.answer).inc()
 
+    async def _on_inquiry(self, _: CloudEvent, data: EventData, conn: asyncpg.Connection | None) -> None:
+        if isinstance(data, InquiryUpdated) and conn is not None:
+            await inquiries.record_inquiries([data], conn)
+            INQUIRIES.labels(data.state).inc()
+
+    async def _on_inquiry_tombstone(self, _: str, sought_id: str, conn: asyncpg.Connection | None) -> None:
+        if conn is not None:  # always: the consumer has the pool
+            await inquiries.forget_inquiry(conn, sought_id)
+
     async def start(self) -> None:
         settings = self.settings
         if self.pool is None:
@@ -72,8 +85,17 @@ class WelfareDesk:
             group_id=f"{settings.kafka_topic_prefix}crisis-center-welfare", topics=[ANSWERS_TOPIC],
             handler=self._on_answer, batch_handler=self._on_answers, producer=self.producer, pool=self.pool,
             topic_prefix=settings.kafka_topic_prefix, batch_size=2000)
+        # Event by event, not in batches: a tombstone must not overtake the states before it (the batch path
+        # handles a polled batch's tombstones ahead of its events), and inquiries change a few times a day each.
+        self.inquiries = EventConsumer(
+            name="crisis-inquiries", bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=f"{settings.kafka_topic_prefix}crisis-center-inquiries", topics=[INQUIRIES_TOPIC],
+            handler=self._on_inquiry, on_tombstone=self._on_inquiry_tombstone, producer=self.producer,
+            pool=self.pool, topic_prefix=settings.kafka_topic_prefix)
         await self.consumer.start()
+        await self.inquiries.start()
         self._tasks = [asyncio.create_task(self.consumer.run(), name="crisis-welfare-answers"),
+                       asyncio.create_task(self.inquiries.run(), name="crisis-welfare-inquiries"),
                        asyncio.create_task(self.run_steps(), name="crisis-welfare-steps")]
 
     def tasks(self) -> list[asyncio.Task[None]]:
@@ -104,8 +126,9 @@ class WelfareDesk:
 
     async def stop(self) -> None:
         self._stopping.set()
-        if self.consumer is not None:
-            await self.consumer.stop()
+        for consumer in (self.consumer, self.inquiries):
+            if consumer is not None:
+                await consumer.stop()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.producer.stop()
         if self._own_pool and self.pool is not None:

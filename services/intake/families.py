@@ -59,7 +59,7 @@ async def learn(conn: asyncpg.Connection, *, person_id: str, full_name: str | No
     """A registration or a check-in: remember the person and look for the inquiries they might answer."""
     name = _name(full_name)
     await people.upsert_known(conn, person_id=person_id, full_name=name, phone=phone, country=country, place=place,
-                              codes=matching.blocking_codes(name) if name else [])
+                              codes=matching.indexed_codes(name) if name else [])
     await reconsider(conn, person_id, source=source, topic_prefix=topic_prefix)
 
 
@@ -71,7 +71,7 @@ async def heard_from(conn: asyncpg.Connection, *, person_id: str, crisis_id: str
     name = _name(full_name)
     await people.upsert_known(conn, person_id=person_id, full_name=name, phone=phone,
                               country=location.get("country") if location else None, place=place,
-                              codes=matching.blocking_codes(name) if name else [])
+                              codes=matching.indexed_codes(name) if name else [])
     await people.record_answer(conn, person_id=person_id, crisis_id=crisis_id, answer=answer, channel=channel, at=at)
     await reconsider(conn, person_id, source=source, topic_prefix=topic_prefix)
 
@@ -111,7 +111,8 @@ async def seek(conn: asyncpg.Connection, sought_id: int, *, source: str, topic_p
     if row is None or not row["open"]:
         return []
     sought = _sought_person(row)
-    found = await people.candidates(conn, codes=matching.blocking_codes(row["full_name"]), phone=row["phone"])
+    codes = matching.blocking_codes(row["full_name"])
+    found = await people.candidates(conn, codes=codes, near=matching.near_codes(codes), phone=row["phone"])
     namesakes = sum(1 for c in found
                     if matching.name_similarity(row["full_name"], c.get("full_name") or "") >= 0.97)
     scored = sorted(((c["person_id"], matching.score(sought, _known_person(c), namesakes=namesakes)) for c in found),

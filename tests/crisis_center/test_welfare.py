@@ -24,6 +24,7 @@ from tests.crisis_center.conftest import POOL, Clock, Env
 from tests.support import auth, consume, consume_events, eventually
 
 COORDINATOR = auth("coordinator")
+NOBODY_SOUGHT = {"sought": 0, "sought_matched": 0, "sought_safe": 0}  # families' inquiries: test_inquiries.py
 PEOPLE = (Recipient("registration:p1", "p1", "+32470000001", "p1@example.org", "fr"),
           Recipient("registration:p2", "p2", "+32470000002", None, "nl"),
           Recipient("registration:p3", "p3", None, "p3@example.org", "de"))
@@ -82,7 +83,7 @@ async def test_a_round_asks_everyone_in_their_language_and_channel(client: httpx
     started = await start_round(client, crisis_id)
     assert started["recipients"] == 3 and started["crisis_id"] == crisis_id
     assert await counts(client, crisis_id) == {"safe": 0, "needs_help": 0, "unclear": 0, "no_answer": 3,
-                                               "unreachable": 0, "checked_in": 0}
+                                               "unreachable": 0, "checked_in": 0, **NOBODY_SOUGHT}
     assert await desk.step_once() == 3
     assert await desk.step_once() == 0, "nothing more is due before the delay"
 
@@ -122,11 +123,11 @@ async def test_the_unanswered_are_reminded_then_called_then_listed_for_officers_
     clock.at += timedelta(minutes=30)
     assert await desk.step_once() == 2, "p2 is called, p3 (no phone) is listed"
     assert await counts(client, crisis_id) == {"safe": 1, "needs_help": 0, "unclear": 0, "no_answer": 1,
-                                               "unreachable": 1, "checked_in": 0}
+                                               "unreachable": 1, "checked_in": 0, **NOBODY_SOUGHT}
     clock.at += timedelta(minutes=30)
     assert await desk.step_once() == 1, "the call was not answered: p2 is listed"
     assert await counts(client, crisis_id) == {"safe": 1, "needs_help": 0, "unclear": 0, "no_answer": 0,
-                                               "unreachable": 2, "checked_in": 0}
+                                               "unreachable": 2, "checked_in": 0, **NOBODY_SOUGHT}
     page = (await client.get(f"/v1/crises/{crisis_id}/welfare/people", params={"status": "unreachable"},
                              headers=COORDINATOR)).json()
     assert [(p["person_id"], p["phone"], p["escalation"]) for p in page["people"]] == [
@@ -285,7 +286,7 @@ async def test_people_who_checked_in_are_counted_as_such(client: httpx.AsyncClie
         await welfare.record_answer(conn, WelfareAnswered(crisis_id=crisis_id, person_id="checkin-1", answer="safe",
                                                           channel="sms", at=clock()))
     assert await counts(client, crisis_id) == {"safe": 1, "needs_help": 0, "unclear": 0, "no_answer": 3,
-                                               "unreachable": 0, "checked_in": 1}
+                                               "unreachable": 0, "checked_in": 1, **NOBODY_SOUGHT}
     listed = (await client.get(f"/v1/crises/{crisis_id}/welfare/people", params={"status": "checked_in"},
                                headers=COORDINATOR)).json()["people"]
     assert [(p["person_id"], p["source"], p["status"]) for p in listed] == [("checkin-1", "check_in", "safe")]

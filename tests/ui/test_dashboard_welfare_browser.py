@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
-from services.crisis_center import welfare
+from services.crisis_center import inquiries, welfare
 from services.crisis_center.api import create_app as crisis_app
 from services.crisis_center.domain.engine import Recipient
 from services.crisis_center.handlers import crisis_id_for_incident
@@ -29,6 +29,7 @@ from services.crisis_center.welfare_desk import WelfareDesk
 from services.crisis_center.worker import CrisisWorker
 from shared.db import create_pool
 from shared.events.envelope import EventData
+from shared.events.families import InquiryState, InquiryUpdated
 from shared.events.incidents import IncidentReported
 from shared.events.travellers import TravellerRegistered
 from shared.events.welfare import WelfareAnswered
@@ -172,6 +173,14 @@ async def answer(system: System, crisis_id: str, person_id: str, kind: Literal["
         assert await welfare.record_answer(conn, data)
 
 
+async def inquiry(system: System, crisis_id: str, sought_id: str, state: InquiryState, minutes: int = 0) -> None:
+    """An inquiry's state as the welfare desk records it from `families.inquiries`."""
+    data = InquiryUpdated(sought_id=sought_id, crisis_id=crisis_id, state=state,
+                          at=datetime.now(UTC) + timedelta(minutes=minutes))
+    async with system.pool.acquire() as conn:
+        await inquiries.record_inquiries([data], conn)
+
+
 async def counts_are(page: Any, **expected: int) -> None:
     for status, value in expected.items():
         await expect(page.locator(f"#w-{status}")).to_have_text(str(value), timeout=WAIT_MS)
@@ -211,6 +220,13 @@ async def test_welfare_counts_round_lists_and_map(page: Any, system: System) -> 
     await expect(panel).to_be_visible()
     await expect(page.locator("#welfare-counts")).to_have_attribute("aria-live", "polite")
     await counts_are(page, safe=0, needs_help=0, unclear=0, no_answer=contacts, unreachable=0, checked_in=0)
+    sought_line = page.locator("#welfare-sought")
+    await expect(sought_line).to_have_text("Sought by families: 0 · matched: 0 · answered safe: 0")
+    # People sought by their families in the crisis (intake's inquiries): counted on their own line, live.
+    for sought_id, state in (("f1", "safe"), ("f2", "matched"), ("f3", "sought"), ("f4", "closed")):
+        await inquiry(system, crisis_id, sought_id, state, minutes=1)  # type: ignore[arg-type]
+    await inquiry(system, crisis_id, "f2", "sought")  # older, arriving late: f2 stays matched
+    await expect(sought_line).to_have_text("Sought by families: 3 · matched: 2 · answered safe: 1", timeout=WAIT_MS)
     dots = page.locator(f'#map g.people-of[data-crisis-id="{crisis_id}"] circle.person')
 
     def dots_of(status: str) -> Any:

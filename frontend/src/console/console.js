@@ -1,6 +1,7 @@
 // The duty officers' console: a report taken on the phone (POST /v1/reports) with inline errors from the 422
 // body, the resulting case (reference, officer, reply-due dates, and the responsible post once the directory has
-// routed it: GET /v1/reports/{reference} is polled), a case look-up, a search and the charter board.
+// routed it: GET /v1/reports/{reference} is polled), a case look-up (with, for a missing person, the people matched
+// with the one sought), a search and the charter board (the cases whose sought person answered safe first).
 import { ApiError, request } from "./api.js";
 import {
   applyTranslations, bindLanguageSelect, countryName, formatDate, formatDateTime, has, LANGUAGES,
@@ -248,8 +249,10 @@ function caseLine(c, { provisional = false, late = false } = {}) {
   const crisis = c.crisis_id
     ? [" ", node("span", { className: "badge badge-crisis", text: t("con.crisis_case"), attrs: { title: c.crisis_id } })]
     : [];
+  // A case that needs the officer now (the sought person answered safe): a badge saying why.
+  const attention = c.attention ? [" ", node("span", { className: "badge badge-attention", text: attentionText(c.attention) })] : [];
   return node("li", { attrs: c.crisis_id ? { "data-crisis-id": c.crisis_id } : {} }, [
-    open, ...crisis, ` · ${has(`con.kind.${c.kind}`) ? t(`con.kind.${c.kind}`) : c.kind}`,
+    open, ...crisis, ...attention, ` · ${has(`con.kind.${c.kind}`) ? t(`con.kind.${c.kind}`) : c.kind}`,
     ` · ${has(`con.status.${c.status}`) ? t(`con.status.${c.status}`) : c.status} · `,
     node("span", { className: overdue ? "overdue" : "",
       text: `${t(provisional ? "con.provisional_due" : "con.reply_due")} ${formatDate(dueAt)}` }),
@@ -267,25 +270,34 @@ async function showCase(reference, { focusLookup = true } = {}) {
   $("lookup-ref").value = reference;
   if (!REFERENCE.test(reference)) { out.replaceChildren(node("p", { className: "error", text: t("con.bad_reference") })); return; }
   try {
-    const c = await api(`/v1/reports/${encodeURIComponent(reference)}`);
-    const history = (c.history || []).map((h) => node("li", {}, [
-      node("time", { text: formatDateTime(h.at), attrs: { datetime: h.at } }),
-      ` ${historyLabel(h)} ${h.note ? `— ${h.note}` : ""}`, h.actor ? ` (${h.actor})` : "",
-    ]));
-    out.replaceChildren(node("ul", { className: "cases" }, [caseLine(c)]),
-      node("p", {}, officerCard(c.officer)),
-      node("p", {}, [node("strong", { text: `${t("con.post")}: ` }), ...(c.post ? postCard(c.post) : [t("con.post_pending")])]),
-      node("p", { attrs: { "data-charter": c.charter?.met === true ? "met" : c.charter?.met === false ? "missed" : "pending" } },
-        [node("strong", { text: `${t("con.act.charter")}: ` }), charterText(c.charter)]),
-      node("h3", { text: t("con.history") }), node("ol", { className: "cases", attrs: { id: "case-history" } }, history),
-      node("h3", { text: t("con.act.messages") }), messageList(c.messages || []),
-      await caseActions(c));
-    if (focusLookup) {
-      $("lookup-title").scrollIntoView({ block: "nearest" });
-      $("lookup-ref").focus();
-    }
+    await renderCase(await api(`/v1/reports/${encodeURIComponent(reference)}`), { focusLookup });
   } catch (err) {
     out.replaceChildren(node("p", { className: "error", text: err.status === 404 ? t("con.not_found") : err.describe() }));
+  }
+}
+
+/** The case view (GET /v1/reports/{reference}, or the answer of an action on it) in the look-up panel. */
+async function renderCase(c, { focusLookup = true } = {}) {
+  const history = (c.history || []).map((h) => node("li", {}, [
+    node("time", { text: formatDateTime(h.at), attrs: { datetime: h.at } }),
+    ` ${historyLabel(h)} ${h.note ? `— ${h.note}` : ""}`, h.actor ? ` (${h.actor})` : "",
+  ]));
+  const inquiry = c.kind === "missing_person" ? [matchSection(c)] : [];
+  const attention = c.attention
+    ? [node("p", { className: "notice good", attrs: { "data-attention": c.attention } }, [node("strong", { text: attentionText(c.attention) })])]
+    : [];
+  $("lookup-result").replaceChildren(node("ul", { className: "cases" }, [caseLine(c)]), ...attention,
+    node("p", {}, officerCard(c.officer)),
+    node("p", {}, [node("strong", { text: `${t("con.post")}: ` }), ...(c.post ? postCard(c.post) : [t("con.post_pending")])]),
+    node("p", { attrs: { "data-charter": c.charter?.met === true ? "met" : c.charter?.met === false ? "missed" : "pending" } },
+      [node("strong", { text: `${t("con.act.charter")}: ` }), charterText(c.charter)]),
+    ...inquiry,
+    node("h3", { text: t("con.history") }), node("ol", { className: "cases", attrs: { id: "case-history" } }, history),
+    node("h3", { text: t("con.act.messages") }), messageList(c.messages || []),
+    await caseActions(c));
+  if (focusLookup) {
+    $("lookup-title").scrollIntoView({ block: "nearest" });
+    $("lookup-ref").focus();
   }
 }
 
@@ -311,6 +323,80 @@ function messageList(messages) {
   }, [node("time", { text: formatDateTime(m.at), attrs: { datetime: m.at } }),
     ` ${m.direction === "in" ? "←" : "→"} ${m.channel} · ${m.purpose || ""} · ${m.status}`,
     m.body ? node("div", { className: "message-body", text: m.body }) : ""])));
+}
+
+// --- a family's inquiry: the people matched with the one they seek ------------------------------------------------
+// GET /v1/reports/{reference} lists them best first (rejected last); POST .../matches/{person_id} confirms or
+// rejects one, POST .../family-notice tells the family that the person answered safe. Each answers with the case.
+const ATTENTION = { "sought person answered safe": "con.board.attention" };
+const ANSWERS = ["safe", "needs_help", "unclear"];
+
+function attentionText(attention) {
+  return ATTENTION[attention] ? t(ATTENTION[attention]) : attention;
+}
+
+function percent(score) {
+  return new Intl.NumberFormat(`${language()}-BE`, { style: "percent", maximumFractionDigits: 0 }).format(score);
+}
+
+function matchSection(c) {
+  const path = `/v1/reports/${encodeURIComponent(c.reference)}`;
+  const status = node("p", { className: "hint", attrs: { id: "match-status", role: "status" } });
+  const open = !["closed", "forwarded"].includes(c.status);
+  const act = async (button, what, action, body) => {
+    button.disabled = true;
+    try {
+      const fresh = await api(`${path}/${action}`, { method: "POST", body });
+      await renderCase(fresh, { focusLookup: false });
+      const done = $("match-status");
+      if (done) { done.className = "ok"; done.textContent = t("con.act.done", { what: t(`con.act.action.${what}`) }); }
+      $("matches-title")?.focus();
+      loadBoard();
+    } catch (err) {
+      button.disabled = false;
+      status.className = "error";
+      status.textContent = err.describe ? err.describe() : String(err);
+    }
+  };
+  const button = (textKey, labelKey, m, className, onClick) => {
+    const element = node("button", { className, text: t(textKey),
+      attrs: { type: "button", "aria-label": t(labelKey, { name: m.full_name || m.person_id }) } });
+    element.addEventListener("click", () => onClick(element));
+    return element;
+  };
+  const rows = (c.matches || []).map((m) => {
+    const answer = ANSWERS.includes(m.last_answer) ? t(`con.match.answer.${m.last_answer}`)
+      : m.last_answer ? m.last_answer : t("con.match.answer.none");
+    const decided = m.state !== "proposed" && (m.decided_by || m.decided_at)
+      ? ` ${t("con.match.decided", { who: m.decided_by || "?", at: formatDateTime(m.decided_at) })}` : "";
+    const buttons = [];
+    if (open && m.state === "proposed") {
+      buttons.push(button("con.match.confirm", "con.match.confirm_for", m, "small",
+        (b) => act(b, "match_confirmed", `matches/${encodeURIComponent(m.person_id)}`, { decision: "confirmed" })));
+      buttons.push(button("con.match.reject", "con.match.reject_for", m, "secondary small",
+        (b) => act(b, "match_rejected", `matches/${encodeURIComponent(m.person_id)}`, { decision: "rejected" })));
+    }
+    if (open && m.last_answer === "safe" && m.state !== "rejected") {
+      buttons.push(button("con.match.tell", "con.match.tell_for", m, "small",
+        (b) => act(b, "family_told", "family-notice", { person_id: m.person_id })));
+    }
+    return node("li", { className: `match match-${m.state}`, attrs: { "data-person-id": m.person_id, "data-state": m.state } }, [
+      node("strong", { className: "match-name", text: m.full_name || m.person_id }), " · ",
+      node("span", { className: "match-score", text: t("con.match.score", { score: percent(m.score) }) }), " · ",
+      node("span", { className: "match-state", text: t(`con.match.state.${m.state}`) }), decided, node("br"),
+      node("span", { className: m.last_answer === "safe" ? "match-answer match-safe" : "match-answer",
+        attrs: { "data-answer": m.last_answer || "", ...(m.crisis_id ? { title: m.crisis_id } : {}) } },
+      [answer, ...(m.last_answer_at ? [" · ", node("time", { text: formatDateTime(m.last_answer_at), attrs: { datetime: m.last_answer_at } })] : [])]),
+      node("br"),
+      node("span", { className: "match-place", text: `${t("con.match.place")}: ${m.last_known_location || t("none")}` }),
+      ...(buttons.length ? [node("div", { className: "match-actions" }, buttons)] : []),
+    ]);
+  });
+  return node("section", { className: "matches-section", attrs: { "aria-labelledby": "matches-title" } }, [
+    node("h3", { text: t("con.matches"), attrs: { id: "matches-title", tabindex: "-1" } }), status,
+    rows.length ? node("ol", { className: "cases matches", attrs: { id: "case-matches" } }, rows)
+      : node("p", { className: "hint", attrs: { id: "case-matches-none" }, text: t("con.matches.none") }),
+  ]);
 }
 
 // --- case actions (POST /v1/reports/{reference}/...) ------------------------------------------------------------
@@ -416,8 +502,10 @@ async function loadBoard() {
   const out = $("board");
   try {
     const board = await api(`/v1/charter-board${$("board-mine").checked ? "?officer=me" : ""}`);
+    // The cases whose sought person answered safe come first, whatever their deadline (shown only when there are some).
     const groups = [["overdue", "con.board.overdue"], ["due_soon", "con.board.due_soon"], ["provisional", "con.board.provisional"]];
-    out.replaceChildren(...groups.map(([key, label]) => node("div", { className: "board-group" }, [
+    if ((board.attention || []).length) groups.unshift(["attention", "con.board.attention"]);
+    out.replaceChildren(...groups.map(([key, label]) => node("div", { className: `board-group board-group-${key}` }, [
       node("h3", { text: `${t(label)} (${(board[key] || []).length})` }),
       (board[key] || []).length
         ? node("ul", { className: `cases board-${key}` }, board[key].map((c) => caseLine(c, { provisional: key === "provisional", late: key === "overdue" })))

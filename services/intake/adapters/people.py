@@ -14,7 +14,7 @@ RARE_CODE = 1_000
 
 
 async def upsert_known(conn: asyncpg.Connection, *, person_id: str, full_name: str | None, phone: str | None,
-                       country: str | None, place: str | None, codes: list[str]) -> None:
+                       country: str | None, place: str | None, codes: list[tuple[str, int]]) -> None:
     """What we learnt of a person (a registration, a check-in); a value not given keeps the one we had."""
     previous = await conn.fetchval(
         "INSERT INTO known_people AS k (person_id, full_name, phone, country, place) VALUES ($1, $2, $3, $4, $5)"
@@ -25,8 +25,9 @@ async def upsert_known(conn: asyncpg.Connection, *, person_id: str, full_name: s
         person_id, full_name, phone, country, place)
     if full_name is not None and previous != full_name:
         await conn.execute("DELETE FROM known_people_codes WHERE person_id = $1", person_id)
-        await conn.execute("INSERT INTO known_people_codes (code, person_id) SELECT unnest($1::text[]), $2"
-                           " ON CONFLICT DO NOTHING", codes, person_id)
+        await conn.execute("INSERT INTO known_people_codes (code, person_id, word)"
+                           " SELECT c, $3, w FROM unnest($1::text[], $2::smallint[]) AS x(c, w) ON CONFLICT DO NOTHING",
+                           [c for c, _ in codes], [w for _, w in codes], person_id)
 
 
 async def record_answer(conn: asyncpg.Connection, *, person_id: str, crisis_id: str, answer: str, channel: str,
@@ -47,22 +48,38 @@ async def known(conn: asyncpg.Connection, person_id: str) -> dict[str, Any] | No
     return dict(row) if row else None
 
 
-async def candidates(conn: asyncpg.Connection, *, codes: list[str], phone: str | None) -> list[dict[str, Any]]:
+async def candidates(conn: asyncpg.Connection, *, codes: list[str], near: list[str],
+                     phone: str | None) -> list[dict[str, Any]]:
     """The known people who might be the sought one: sharing a rare name code (fewer than `RARE_CODE` people
-    have it: `Sokolov`), or two codes (`Jan` and `Peeters`, each shared by thousands), or the phone number."""
-    rows = await conn.fetch(
+    have it: `Sokolov`) or a rare code one edit from one (`near`: a typo), or, when every word of the name is
+    common, two of its words (`Jan` and `Peeters`, each shared by thousands), or the phone number. A name with a
+    rare word is not looked for by its common words: every `Jean-Pierre` is not a candidate for `Jean-Pierre
+    Vermeulenhof`.
+
+    Two statements: the ids from the code index alone (index-only scans), then the people by primary key; as one
+    join the planner reads the whole table of people."""
+    ids = await conn.fetchval(
         "WITH codes AS (SELECT c, (SELECT count(*) FROM (SELECT 1 FROM known_people_codes k WHERE k.code = c"
-        "                                                LIMIT $4) AS x) AS people"
-        "               FROM unnest($1::text[]) AS c),"
-        " by_rare AS (SELECT k.person_id FROM known_people_codes k JOIN codes ON k.code = codes.c"
-        "             WHERE codes.people < $4),"
-        " by_two AS (SELECT person_id FROM known_people_codes WHERE code = ANY($1::text[])"
-        "            GROUP BY person_id HAVING count(*) >= least(2, cardinality($1::text[]))),"
-        " by_phone AS (SELECT person_id FROM known_people WHERE $2::text IS NOT NULL AND phone = $2)"
-        " SELECT k.* FROM known_people k WHERE k.person_id IN"
-        "   (SELECT person_id FROM by_rare UNION SELECT person_id FROM by_two UNION SELECT person_id FROM by_phone)"
-        " LIMIT $3",
-        codes, phone, CANDIDATES_LIMIT, RARE_CODE)
+        "                                                LIMIT $5) AS x) < $5 AS rare"
+        "               FROM unnest($1::text[]) AS c"
+        "               UNION ALL"  # a code one edit away counts only when it is rare
+        "               SELECT c, true FROM unnest($2::text[]) AS c"
+        "               WHERE EXISTS (SELECT 1 FROM known_people_codes k WHERE k.code = c)"
+        "                 AND (SELECT count(*) FROM (SELECT 1 FROM known_people_codes k WHERE k.code = c"
+        "                                            LIMIT $5) AS x) < $5),"
+        " common AS (SELECT c FROM codes WHERE NOT rare),"
+        " by_rare AS (SELECT k.person_id FROM known_people_codes k JOIN codes ON k.code = codes.c WHERE codes.rare),"
+        " by_two AS (SELECT person_id FROM known_people_codes WHERE code IN (SELECT c FROM common)"
+        "              AND NOT EXISTS (SELECT 1 FROM codes WHERE rare)"
+        "            GROUP BY person_id HAVING count(DISTINCT word) >= 2),"
+        " by_phone AS (SELECT person_id FROM known_people WHERE $3::text IS NOT NULL AND phone = $3)"
+        " SELECT array_agg(person_id) FROM (SELECT person_id FROM by_rare UNION SELECT person_id FROM by_two"
+        "                                   UNION SELECT person_id FROM by_phone LIMIT $4) AS found",
+        codes, near, phone, CANDIDATES_LIMIT, RARE_CODE)
+    if not ids:
+        return []
+    rows = await conn.fetch("SELECT person_id, full_name, phone, country FROM known_people"
+                            " WHERE person_id = ANY($1::text[])", ids)
     return [dict(r) for r in rows]
 
 

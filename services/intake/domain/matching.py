@@ -94,15 +94,42 @@ def core(token: str) -> str:
     return _PARTICLE_PREFIX.sub("", token)
 
 
-def blocking_codes(name: str) -> list[str]:
-    """The codes under which a name is indexed: one per token long enough to mean something, and one for its core
-    when a particle starts it (`von Bergh` is found as `Bergh`)."""
+def indexed_codes(name: str) -> list[tuple[str, int]]:
+    """The codes under which a name is indexed, each with the position of its word: one per word long enough to
+    mean something, and one for its core when a particle starts it (`von Bergh` is found as `Bergh`). Two codes of
+    one word are one word: `Eline` (ELN, and IN for a core `ine`) does not match every `Eline` on two words."""
     codes = set()
-    for token in fold(name):
+    for position, token in enumerate(fold(name)):
         if len(token) >= 2:
-            codes.add(sound(token))
-            codes.add(sound(core(token)))
+            codes.add((sound(token), position))
+            codes.add((sound(core(token)), position))
     return sorted(codes)
+
+
+def blocking_codes(name: str) -> list[str]:
+    return sorted({code for code, _ in indexed_codes(name)})
+
+
+#: The letters of Metaphone codes ('0' is "th").
+_CODE_LETTERS = "0ABEFHIJKLMNOPRSTUWXY"
+
+
+def near_codes(codes: list[str]) -> list[str]:
+    """Every code one edit (a letter dropped, added or changed) from a code of four letters or more: a typo in a
+    family name (`Smetramini`, `Setramini`) changes its code, rarely by more. Shorter codes are left alone: one
+    edit from `JN` is half the registry."""
+    near: set[str] = set()
+    for code in codes:
+        if len(code) < 4:
+            continue
+        for i in range(len(code) + 1):
+            if i < len(code):
+                near.add(code[:i] + code[i + 1:])
+            for letter in _CODE_LETTERS:
+                near.add(code[:i] + letter + code[i:])
+                if i < len(code):
+                    near.add(code[:i] + letter + code[i + 1:])
+    return sorted(near - set(codes))
 
 
 @lru_cache(maxsize=262_144)

@@ -20,9 +20,10 @@ CREATE INDEX IF NOT EXISTS known_people_phone ON known_people (phone) WHERE phon
 CREATE INDEX IF NOT EXISTS known_people_crisis ON known_people (crisis_id) WHERE crisis_id IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS known_people_codes (
-    code      text NOT NULL,
-    person_id text NOT NULL REFERENCES known_people ON DELETE CASCADE,
-    PRIMARY KEY (code, person_id)
+    code      text     NOT NULL,
+    person_id text     NOT NULL REFERENCES known_people ON DELETE CASCADE,
+    word      smallint NOT NULL,
+    PRIMARY KEY (code, person_id, word)
 );
 CREATE INDEX IF NOT EXISTS known_people_codes_person ON known_people_codes (person_id);
 
@@ -92,6 +93,7 @@ COMMENT ON COLUMN known_people.last_answer IS 'personal: the person''s last welf
 COMMENT ON COLUMN known_people.country IS 'not personal: a country code';
 COMMENT ON COLUMN known_people_codes.code IS 'personal: a phonetic code of a word of the person''s name';
 COMMENT ON COLUMN known_people_codes.person_id IS 'personal: the person the code indexes';
+COMMENT ON COLUMN known_people_codes.word IS 'not personal: the position of the word the code stands for';
 COMMENT ON COLUMN sought_people.full_name IS 'personal: the name of the person sought by their family';
 COMMENT ON COLUMN sought_people.given_name IS 'personal: the sought person''s given name (PFIF)';
 COMMENT ON COLUMN sought_people.family_name IS 'personal: the sought person''s family name (PFIF)';

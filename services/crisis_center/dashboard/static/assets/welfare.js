@@ -1,12 +1,14 @@
 // The welfare panel of the selected active crisis: the counts of GET /v1/crises/{id}/welfare (read every few
 // seconds while the tab is visible), a round started with POST /v1/crises/{id}/welfare-checks after a
 // confirmation in a dialog, and the people an officer has to act on (GET .../welfare/people, paged by person id):
-// those who need help with their case, those to phone, and the unclear answers to read.
+// those who need help with their case, those to phone, and the unclear answers to read. The same counts give the
+// people sought by their families in the crisis (intake's inquiries: how many, matched, answered safe).
 import { formatDateTime, formatNumber, language, t } from "./i18n.js";
 
 /** The welfare of a person on the map, most urgent first (a group of dots takes its most urgent one). */
 export const WELFARE = ["needs_help", "unreachable", "unclear", "no_answer", "safe"];
-const COUNTS = ["safe", "needs_help", "unclear", "no_answer", "unreachable", "checked_in"];
+const COUNTS = ["safe", "needs_help", "unclear", "no_answer", "unreachable", "checked_in",
+  "sought", "sought_matched", "sought_safe"];
 const LISTS = ["needs_help", "unreachable", "unclear"];
 const REFRESH_MS = 5000;
 const LIST_REFRESH_MS = 15000; // a list whose count did not change is still read again this often
