@@ -108,7 +108,10 @@ async def seek(conn: asyncpg.Connection, sought_id: int, *, source: str, topic_p
         tuple[str, float]]:
     """Look for the sought person among everyone we know of; returns the matches proposed, best first."""
     row = await people.sought(conn, sought_id)
-    if row is None or not row["open"]:
+    if row is None:
+        return []
+    await people.mark_matched(conn, sought_id)
+    if not row["open"]:
         return []
     sought = _sought_person(row)
     codes = matching.blocking_codes(row["full_name"])
@@ -173,6 +176,16 @@ async def _publish(conn: asyncpg.Connection, row: dict[str, Any], state: Inquiry
     await enqueue(conn, InquiryUpdated(sought_id=str(row["sought_id"]), crisis_id=row["crisis_id"], state=state,
                                        at=datetime.now(UTC)),
                   source=source, topic_prefix=topic_prefix)
+
+
+async def match_imported(pool: asyncpg.Pool, *, batch: int, source: str, topic_prefix: str = "") -> int:
+    """Match a batch of persons imported from PFIF (an import writes them at once and leaves the matching to the
+    worker: 10,000 persons in one request, matched in the background). Returns how many were matched."""
+    async with pool.acquire() as conn, conn.transaction():
+        waiting = await people.take_unmatched(conn, batch)
+        for sought_id in waiting:
+            await seek(conn, sought_id, source=source, topic_prefix=topic_prefix)
+    return len(waiting)
 
 
 def match_view(row: dict[str, Any]) -> dict[str, Any]:

@@ -10,9 +10,10 @@ names, dates, statuses; no case description (never a detention case's), no phone
 Note statuses of our people's answers: safe → believed_alive; needs_help → believed_alive with the text "asked for
 help"; unclear → no status, the text "answered, unclear". Nobody who has not answered is exported.
 
-Import (`import_document`): all or nothing, in one transaction. Each new person becomes a sought person, matched
-at once; a person or note imported before is skipped (idempotent on record ids); records under our own domain are
-skipped (a repository does not take its own records back).
+Import (`import_document`): all or nothing, in one transaction of a few statements. Each new person becomes a
+sought person, matched by the worker seconds later (`families.match_imported`); a person or note imported before
+is skipped (idempotent on record ids); records under our own domain are skipped (a repository does not take its
+own records back).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from typing import Any
 
 import asyncpg
 
-from services.intake import families
 from services.intake.adapters import people, repository
 from services.intake.domain import matching
 from services.intake.domain.pfif import PfifDocument, PfifNote, PfifPerson, render
@@ -106,48 +106,40 @@ class Imported:
     persons_skipped: int = 0
     notes_written: int = 0
     notes_skipped: int = 0
-    matched: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"persons": {"written": self.persons_written, "skipped": self.persons_skipped},
-                "notes": {"written": self.notes_written, "skipped": self.notes_skipped},
-                "matched": self.matched}
+                "notes": {"written": self.notes_written, "skipped": self.notes_skipped}}
 
 
 async def import_document(conn: asyncpg.Connection, document: PfifDocument, *, crisis_id: str | None,
                           config: PfifConfig) -> Imported:
-    """Another organisation's persons and notes (call inside a transaction: all or nothing)."""
-    result = Imported()
+    """Another organisation's persons and notes, in a few statements (call inside a transaction: all or nothing).
+    The new persons wait for the worker to match them (`families.match_imported`), seconds later."""
     ours = config.domain + "/"
     notes: list[PfifNote] = list(document.notes)
-    known_ids: set[str] = set()
+    theirs: list[PfifPerson] = []
     for person in document.persons:
         notes.extend(person.notes)
-        if person.person_record_id.startswith(ours):
-            result.persons_skipped += 1
-            continue
-        known_ids.add(person.person_record_id)
-        sought_id = await people.insert_sought(
-            conn, reference=None, pfif_record_id=person.person_record_id, full_name=person.full_name,
-            codes=matching.blocking_codes(person.full_name), country=person.home_country, crisis_id=crisis_id,
-            given_name=person.given_name, family_name=person.family_name, date_of_birth=person.date_of_birth,
-            source_name=person.source_name, source_date=person.source_date, entry_date=person.entry_date)
-        if sought_id is None:
-            result.persons_skipped += 1
-            continue
-        result.persons_written += 1
-        if await families.seek(conn, sought_id, source=config.source, topic_prefix=config.topic_prefix):
-            result.matched += 1
+        if not person.person_record_id.startswith(ours):
+            theirs.append(person)
+    written = await people.insert_imported(conn, [{
+        "pfif_record_id": p.person_record_id, "full_name": p.full_name, "given_name": p.given_name,
+        "family_name": p.family_name, "date_of_birth": p.date_of_birth, "country": p.home_country,
+        "crisis_id": crisis_id, "source_name": p.source_name, "source_date": p.source_date,
+        "entry_date": p.entry_date} for p in theirs])
+    await people.insert_sought_codes(conn, [(sought_id, code) for sought_id, name in written
+                                            for code in matching.blocking_codes(name)])
+    in_document = {p.person_record_id for p in theirs}
     keep = [n for n in notes if not n.note_record_id.startswith(ours)
-            and (n.person_record_id in known_ids or await _stored_person(conn, n.person_record_id))]
-    written = await people.insert_pfif_notes(conn, [{
+            and (n.person_record_id in in_document or await _stored_person(conn, n.person_record_id))]
+    notes_written = await people.insert_pfif_notes(conn, [{
         "note_record_id": n.note_record_id, "person_record_id": n.person_record_id,
         "linked_person_record_id": n.linked_person_record_id, "entry_date": n.entry_date,
         "source_date": n.source_date, "author_name": n.author_name, "author_made_contact": n.author_made_contact,
         "status": n.status, "last_known_location": n.last_known_location, "text": n.text} for n in keep])
-    result.notes_written = written
-    result.notes_skipped = len(notes) - written
-    return result
+    return Imported(persons_written=len(written), persons_skipped=len(document.persons) - len(written),
+                    notes_written=notes_written, notes_skipped=len(notes) - notes_written)
 
 
 async def _stored_person(conn: asyncpg.Connection, record_id: str) -> bool:

@@ -8,7 +8,7 @@ import contextlib
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from services.intake import handlers, privacy
+from services.intake import families, handlers, privacy
 from services.intake.adapters.mail_in import start_inbox
 from services.intake.bootstrap import Resources
 from services.intake.retention import RetentionPolicy, run_retention
@@ -99,6 +99,31 @@ class DeadlineScheduler:
                 await asyncio.wait_for(self._stopping.wait(), timeout=max(wait, 0.05))
 
 
+class ImportMatcher:
+    """Matches the persons imported from PFIF, a batch per transaction, as soon as they are written."""
+
+    def __init__(self, *, pool: asyncpg.Pool, config: handlers.IntakeConfig, poll_seconds: float,
+                 batch: int = 50) -> None:
+        self._pool, self._config, self._poll, self._batch = pool, config, poll_seconds, batch
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            wait = self._poll
+            try:
+                if await families.match_imported(self._pool, batch=self._batch, source=self._config.source,
+                                                 topic_prefix=self._config.topic_prefix):
+                    continue
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("import_matcher_error", error=type(exc).__name__)
+                wait = 1.0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=wait)
+
+
 class Worker:
     def __init__(self, settings: Settings, resources: Resources, producer: AIOKafkaProducer) -> None:
         self.consumer = EventConsumer(
@@ -113,6 +138,8 @@ class Worker:
         self.relay = OutboxRelay(pool=resources.pool, producer=producer, schema=settings.db_schema)
         self.scheduler = DeadlineScheduler(pool=resources.pool, config=resources.config,
                                            poll_seconds=settings.deadline_poll_seconds)
+        self.import_matcher = ImportMatcher(pool=resources.pool, config=resources.config,
+                                            poll_seconds=settings.deadline_poll_seconds)
         policy = retention_policy(settings)
         self.retention = PeriodicJob("intake-retention", lambda: run_retention(
             pool=resources.pool, producer=producer, policy=policy, topic_prefix=settings.kafka_topic_prefix),
@@ -144,7 +171,8 @@ class Worker:
                        asyncio.create_task(self.privacy.run(), name="intake-privacy"),
                        asyncio.create_task(self.relay.run(), name="intake-outbox-relay"),
                        asyncio.create_task(self.scheduler.run(), name="intake-deadlines"),
-                       asyncio.create_task(self.retention.run(), name="intake-retention")]
+                       asyncio.create_task(self.retention.run(), name="intake-retention"),
+                       asyncio.create_task(self.import_matcher.run(), name="intake-import-matcher")]
 
     async def stop(self) -> None:
         if self.inbox is not None:
@@ -152,6 +180,7 @@ class Worker:
         self.relay.stop()
         self.scheduler.stop()
         self.retention.stop()
+        self.import_matcher.stop()
         await self.consumer.stop()
         await self.privacy.stop()
         for task in self._tasks:

@@ -44,9 +44,12 @@ CREATE TABLE IF NOT EXISTS sought_people (
     open             boolean     NOT NULL DEFAULT true,
     state            text        NOT NULL DEFAULT 'sought',
     created_at       timestamptz NOT NULL DEFAULT now(),
+    matched_at       timestamptz,
     CHECK (reference IS NOT NULL OR pfif_record_id IS NOT NULL)
 );
 CREATE INDEX IF NOT EXISTS sought_people_crisis ON sought_people (crisis_id) WHERE crisis_id IS NOT NULL;
+-- An imported person waits here for its first match (the worker's `PendingMatches`).
+CREATE INDEX IF NOT EXISTS sought_people_unmatched ON sought_people (sought_id) WHERE matched_at IS NULL;
 
 CREATE TABLE IF NOT EXISTS sought_people_codes (
     code      text   NOT NULL,
