@@ -1,7 +1,8 @@
 """Acceptance of the welfare loop through all four services as processes: a crisis asks everyone whether they
 are safe; people answer by SMS (safe, help), by an email's link and by a key on the call; the silent are called
 and then listed to be phoned; a late answer still counts; and a kill -9 of the notifier just after the round
-starts sends no question twice and skips no one."""
+starts sends no question twice and skips no one. A family seeking one of them (issue 18) finds them, sees them
+answer safe at the top of the officer's board and on the dashboard's counts, and is told by email."""
 
 from __future__ import annotations
 
@@ -96,6 +97,18 @@ async def test_the_welfare_loop(stack: Stack) -> None:
         await eventually(contacts_known, timeout=60)
         await client.put(stack.url("twilio") + "/_dev/config", json={"numbers": {called_safe: {"keypad": "1"}}})
 
+        # a family asks about the traveller who will answer safe by SMS, spelling the name their own way
+        sought = next(p.registration for p in people if p.registration.phone == sms_safe)
+        family = await client.post(stack.url("intake") + "/v1/reports", headers=auth("duty_officer"), json={
+            "kind": "missing_person", "description": "No news since the earthquake",
+            "subject": {"full_name": sought.full_name.upper()}, "location": {"country": "NP"},
+            "reporter": {"full_name": "A Parent", "language": "nl", "channel": "email",
+                         "email": f"parent-{run}@example.org"}})
+        assert family.status_code == 201, family.text
+        family_case = stack.url("intake") + f"/v1/reports/{family.json()['reference']}"
+        matches = (await client.get(family_case, headers=auth("duty_officer"))).json()["matches"]
+        assert [m["person_id"] for m in matches] == [sought.traveller_id]
+
         started = await client.post(f"{crisis_center}/v1/crises/{crisis_id}/welfare-checks",
                                     json={"escalate_after_minutes": 30}, headers=COORDINATOR)
         assert started.status_code == 202 and started.json()["recipients"] == INSIDE
@@ -136,6 +149,22 @@ async def test_the_welfare_loop(stack: Stack) -> None:
             return current if all(current[k] == v for k, v in expected.items()) else None
 
         await eventually(lambda: counted({"safe": 2, "needs_help": 1, "no_answer": INSIDE - 3}), timeout=60)
+
+        # the family's case: first on the board, counted on the dashboard, the family told through their channel
+        board = (await client.get(stack.url("intake") + "/v1/charter-board", headers=auth("duty_officer"))).json()
+        assert [c["reference"] for c in board["attention"]] == [family.json()["reference"]]
+        await eventually(lambda: counted({"sought": 1, "sought_matched": 1, "sought_safe": 1}), timeout=60)
+        told = await client.post(family_case + "/family-notice", json={"person_id": sought.traveller_id},
+                                 headers=auth("duty_officer"))
+        assert told.status_code == 200, told.text
+
+        async def family_mail() -> dict[str, Any] | None:
+            mails = (await client.get(stack.url("smtp_http") + "/messages")).json()["messages"]
+            return next((m for m in mails if f"parent-{run}@example.org" in m["rcpt_tos"]
+                         and sought.full_name.upper() in m["text"]), None)
+
+        mail = await eventually(family_mail, timeout=60)
+        assert family.json()["reference"] in mail["text"] and family.json()["officer"]["name"] in mail["text"]
 
         # time passes: reminders, then calls (one picked up: 1), then the list to phone
         await time_passes(stack)
