@@ -203,14 +203,24 @@ class EventConsumer:
                 await asyncio.sleep(0.1 * 2**attempt)
 
     async def _handle_batch(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """The batch in runs between tombstones, in order: a tombstone deletes what the events before it wrote,
+        never what comes after it."""
+        run: list[ConsumerRecord[Any, Any]] = []
+        for record in records:
+            if record.value is None:  # tombstones are rare: their own path, after the events before them
+                await self._handle_run(run)
+                run = []
+                await self._handle_record(record)
+            else:
+                run.append(record)
+        await self._handle_run(run)
+
+    async def _handle_run(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         assert self._batch_handler is not None and self._pool is not None
         parsed: list[tuple[CloudEvent, EventData]] = []
         parsed_records: list[ConsumerRecord[Any, Any]] = []
         for record in records:
             topic = record.topic.removeprefix(self._prefix)
-            if record.value is None:  # tombstones are rare: their own path
-                await self._handle_record(record)
-                continue
             try:
                 event = decode(record.value)
                 parsed.append((event, parse_data(event, topic=topic)))

@@ -310,3 +310,36 @@ async def test_a_batch_is_handled_in_one_transaction_and_a_poison_event_is_still
     finally:
         await consumer.stop()
         task.cancel()
+
+
+async def test_a_tombstone_in_a_batch_comes_after_the_events_before_it(prefix, pool, producer) -> None:
+    """Events, a tombstone, events, polled as one batch: the tombstone deletes what came before it, not after."""
+    async def batch_effect(events: list[tuple[CloudEvent, EventData]], conn: asyncpg.Connection) -> None:
+        for event, data in events:
+            await record_effect(event, data, conn)
+
+    async def forget(topic: str, key: str, conn: asyncpg.Connection | None) -> None:
+        assert conn is not None
+        await conn.execute("DELETE FROM effects WHERE traveller_id = $1", key)
+
+    consumer = EventConsumer(
+        name="t-batch-tombstone", bootstrap_servers=bootstrap(), group_id=unique("g"),
+        topics=["travellers.registrations"], handler=record_effect, batch_handler=batch_effect, producer=producer,
+        pool=pool, topic_prefix=prefix, on_tombstone=forget,
+    )
+    topic = prefix + "travellers.registrations"
+    before = new_event(registration("tomb-1"), source=SOURCE)
+    after = new_event(registration("tomb-1"), source=SOURCE)
+    other = new_event(registration("tomb-2"), source=SOURCE)
+    await producer.send_and_wait(topic, encode(before), key=b"tomb-1")
+    await producer.send_and_wait(topic, None, key=b"tomb-1")
+    await producer.send_and_wait(topic, encode(after), key=b"tomb-1")
+    await producer.send_and_wait(topic, encode(other), key=b"tomb-1")  # the same partition: the run's end
+    task = asyncio.create_task(consumer.run())
+    try:
+        await eventually(lambda: pool.fetchval("SELECT count(*) FROM effects WHERE event_id = $1", other.id))
+        kept = await pool.fetch("SELECT event_id FROM effects WHERE traveller_id = 'tomb-1'")
+        assert [r["event_id"] for r in kept] == [after.id]
+    finally:
+        await consumer.stop()
+        task.cancel()
