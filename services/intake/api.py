@@ -98,7 +98,7 @@ class CloseIn(BaseModel):
 class PrivacyRequestIn(BaseModel):
     """A person's access or erasure request, by at least one of traveller id, phone (E.164) or email."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     kind: RequestKind
     traveller_id: str | None = Field(default=None, min_length=1, max_length=200)

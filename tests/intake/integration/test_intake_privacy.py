@@ -228,3 +228,10 @@ async def test_a_case_whose_key_is_gone_answers_503_not_500(
             transport=httpx.ASGITransport(app=app), base_url=PUBLIC_BASE) as keyless:
         response = await keyless.get(f"/v1/reports/{case['reference']}", headers=DUTY)
     assert response.status_code == 503 and SECRET_TEXT not in response.text
+
+
+async def test_a_blank_traveller_id_is_a_4xx_not_a_500(client: httpx.AsyncClient) -> None:
+    """Found by the fuzzer: a traveller id of spaces passed the API's check and failed the event's (a 500)."""
+    response = await client.post("/v1/privacy/requests", json={"kind": "access", "traveller_id": "   "},
+                                 headers=auth("admin"))
+    assert response.status_code == 422 and "traveller_id" in response.text
