@@ -10,6 +10,7 @@ import sys
 
 import uvicorn
 
+from services.notifier import redrive
 from services.notifier.api import create_app
 from services.notifier.bootstrap import open_resources
 from services.notifier.settings import NotifierSettings
@@ -63,7 +64,11 @@ async def main_async(mode: str, settings: NotifierSettings) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.notifier")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["redrive"]:
+        return redrive.main(argv[1:])
+    parser = argparse.ArgumentParser(prog="python -m services.notifier", epilog="python -m services.notifier "
+                                     "redrive --help: send again the messages an old outage failed")
     parser.add_argument("mode", choices=["api", "worker", "all"])
     args = parser.parse_args(argv)
     settings = NotifierSettings()  # type: ignore[call-arg]  # values come from the environment

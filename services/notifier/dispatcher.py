@@ -9,7 +9,9 @@ Never twice, in four moves:
 3. *Record*: accepted sids are written in small batches; refusals end the message in their final state.
 4. *Recover*: a reserved row whose sender stopped beating (killed) is taken over and reconciled the same way
    (looked up at Twilio; sent only if Twilio does not have it).
-Provider calls run in their own tasks, never in the Kafka poll loop.
+Provider calls run in their own tasks, never in the Kafka poll loop. A failure of the provider as a whole opens its
+circuit breaker (`domain/breaker.py`, honouring `Retry-After`): messages wait for it, uncounted, and one probe at a
+time finds out when it is back.
 """
 
 from __future__ import annotations
@@ -23,14 +25,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import asyncpg
-from prometheus_client import Counter
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from prometheus_client import Counter, Gauge
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 from twilio.twiml.voice_response import VoiceResponse
 
 from services.notifier.adapters import repository as repo
 from services.notifier.adapters.email import SmtpEmail
 from services.notifier.adapters.providers import Ambiguous, Rejected, Transient
 from services.notifier.adapters.twilio_sms import TwilioSms
+from services.notifier.domain.breaker import CircuitBreaker
 from services.notifier.domain.delivery import DeliveryStatus, Observation
 from services.notifier.domain.pacing import Pacer
 from services.notifier.handlers import Publisher, record_observation
@@ -45,6 +48,11 @@ SENT = Counter("notifier_dispatch_total", "Provider calls by channel and outcome
 PROVIDER_OUTAGE = Counter("notifier_provider_unavailable_total",
                           "Messages put back because the provider itself failed (never counted against them)",
                           ["channel"])
+CIRCUIT_OPEN = Gauge("notifier_provider_circuit_open",
+                     "1 while the provider's circuit is open (it failed as a whole; messages wait for it)",
+                     ["provider"])
+#: How long a message waits while another one probes whether the provider is back.
+PROBE_WAIT_SECONDS = 1.0
 DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
 
 
@@ -105,6 +113,9 @@ class Dispatcher:
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._last_beat = 0.0
+        self.breakers = {provider: CircuitBreaker(base=settings.provider_outage_retry_seconds,
+                                                  ceiling=settings.provider_outage_max_seconds)
+                         for provider in ("twilio", "smtp")}
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
     def limiter(self, key: str) -> RateLimit:
@@ -253,6 +264,19 @@ class Dispatcher:
         if item.channel == "sms" and item.opted_out:
             await self._finish(item, Observation(DeliveryStatus.OPTED_OUT, "recipient_opted_out"), "dispatcher")
             return False
+        provider = _provider(item.channel)
+        breaker = self.breakers[provider]
+        now = asyncio.get_running_loop().time()
+        if not breaker.allow(now):  # the provider is down (or being probed): wait for it, uncounted
+            await self._wait_for_provider(item, max(breaker.open_until - now, PROBE_WAIT_SECONDS))
+            return False
+        try:
+            return await self._send_one(item, orphan, provider, breaker)
+        finally:
+            if breaker.probing:  # the probe got no provider-wide answer either way (its own failure, a crash)
+                breaker.probe_ended()
+
+    async def _send_one(self, item: repo.Claimed, orphan: bool, provider: str, breaker: CircuitBreaker) -> bool:
         try:
             if item.channel in ("sms", "voice"):
                 sid = None
@@ -260,11 +284,13 @@ class Dispatcher:
                     sid = await self._reconcile(item)
                 if sid is None:
                     sid = await (self._send_sms(item) if item.channel == "sms" else self._call(item))
+                self._provider_answered(provider)
                 self._accepted.append((item.notification_id, sid))
                 SENT.labels(item.channel, "accepted").inc()
                 return True
             await self._send_email(item)
         except Rejected as rejected:
+            self._provider_answered(provider)
             SENT.labels(item.channel, "rejected").inc()
             await self._finish(item, rejected.observation, "provider",
                                opt_out=rejected.observation.status is DeliveryStatus.OPTED_OUT)
@@ -273,13 +299,33 @@ class Dispatcher:
             SENT.labels(item.channel, "unresolved").inc()
             await self._leave_for_recovery(item)
             return False
-        except (Transient, Ambiguous) as exc:
+        except Transient as exc:
             SENT.labels(item.channel, "retry_later").inc()
-            await self._retry_later(item, str(exc), provider_wide=isinstance(exc, Transient) and exc.provider_wide)
+            if not exc.provider_wide:
+                await self._retry_later(item, str(exc))
+                return False
+            until = breaker.failed(asyncio.get_running_loop().time(), exc.retry_after)
+            CIRCUIT_OPEN.labels(provider).set(1)
+            log.warning("provider_unavailable", provider=provider, reason=str(exc)[:100], retry_after=exc.retry_after,
+                        failures_in_a_row=breaker.failures_in_a_row)
+            await self._wait_for_provider(item, until - asyncio.get_running_loop().time())
             return False
+        except Ambiguous as exc:
+            SENT.labels(item.channel, "retry_later").inc()
+            await self._retry_later(item, str(exc))
+            return False
+        self._provider_answered(provider)
         SENT.labels("email", "accepted").inc()
         await self._finish(item, Observation(DeliveryStatus.SENT, None), "smtp")
         return False
+
+    def _provider_answered(self, provider: str) -> None:
+        """The provider took or refused a message on its own merits: it is up (the circuit closes)."""
+        breaker = self.breakers[provider]
+        if breaker.failures_in_a_row:
+            log.info("provider_back", provider=provider, failures_in_a_row=breaker.failures_in_a_row)
+            breaker.succeeded()
+            CIRCUIT_OPEN.labels(provider).set(0)
 
     def _check_alive(self) -> None:
         """Self-fencing: a sender whose heartbeat is late may already be taken for dead; it must not send."""
@@ -288,7 +334,8 @@ class Dispatcher:
 
     def _retrying(self, attempts: int) -> AsyncRetrying:
         return AsyncRetrying(
-            retry=retry_if_exception_type(Transient),
+            # a failure of the provider as a whole goes to its circuit breaker, not into a loop of retries here
+            retry=retry_if_exception(lambda exc: isinstance(exc, Transient) and not exc.provider_wide),
             wait=wait_random_exponential(multiplier=self.settings.retry_base_seconds,
                                          max=self.settings.retry_max_seconds),
             stop=stop_after_attempt(attempts),
@@ -296,12 +343,13 @@ class Dispatcher:
         )
 
     async def _with_retries(self, once: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
-        """The first try straight away (the common case, without tenacity's bookkeeping), then retries of
-        Transient failures with exponential backoff and full jitter."""
+        """The first try straight away (the common case, without tenacity's bookkeeping), then retries of this
+        message's Transient failures with exponential backoff and full jitter (the provider's own failures go to
+        its circuit breaker at once)."""
         try:
             return await once()
-        except Transient:
-            if self.settings.send_attempts <= 1:
+        except Transient as exc:
+            if self.settings.send_attempts <= 1 or exc.provider_wide:
                 raise
         await asyncio.sleep(random.uniform(0, self.settings.retry_base_seconds))
         async for attempt in self._retrying(self.settings.send_attempts - 1):
@@ -407,18 +455,17 @@ class Dispatcher:
                 finish_sending=True, opt_out_address=item.recipient if opt_out else None,
             )
 
-    async def _retry_later(self, item: repo.Claimed, why: str, *, provider_wide: bool = False) -> None:
-        """Back to the queue later. A failure of the provider itself (throttling, an outage, our credentials) never
-        counts toward the message's dispatches: an alert is given up only for reasons of its own."""
-        if provider_wide:
-            PROVIDER_OUTAGE.labels(item.channel).inc()
-            delay = self.settings.provider_outage_retry_seconds
-            log.warning("provider_unavailable", notification_id=item.notification_id, seconds=delay,
-                        reason=why[:100])
-            async with self.pool.acquire() as conn:
-                await repo.release(conn, item.notification_id, datetime.now(UTC) + timedelta(seconds=delay),
-                                   uncount=True)
-            return
+    async def _wait_for_provider(self, item: repo.Claimed, seconds: float) -> None:
+        """Back to the queue until the provider's circuit closes. A failure of the provider itself (throttling, an
+        outage, our credentials) never counts toward the message's dispatches: an alert is given up only for
+        reasons of its own."""
+        PROVIDER_OUTAGE.labels(item.channel).inc()
+        async with self.pool.acquire() as conn:
+            await repo.release(conn, item.notification_id, datetime.now(UTC) + timedelta(seconds=max(seconds, 0.0)),
+                               uncount=True)
+
+    async def _retry_later(self, item: repo.Claimed, why: str) -> None:
+        """Back to the queue later, for a failure of this message's own; given up after `max_dispatches`."""
         if item.dispatches >= self.settings.max_dispatches:
             log.warning("dispatch_gave_up", notification_id=item.notification_id, dispatches=item.dispatches)
             await self._finish(item, Observation(DeliveryStatus.FAILED, "retries_exhausted"), "dispatcher")
@@ -438,6 +485,10 @@ class Dispatcher:
                 await conn.execute(
                     "UPDATE notifications SET claimed_by = NULL WHERE notification_id = $1 AND send_state = 'reserved'",
                     notification_id)
+
+
+def _provider(channel: str) -> str:
+    return "smtp" if channel == "email" else "twilio"
 
 
 VOICE_LOCALES = {"fr": "fr-FR", "nl": "nl-NL", "de": "de-DE", "en": "en-GB"}  # as intake's voice line

@@ -28,8 +28,12 @@ class NotifierSettings(ServiceSettings, TwilioSettings, SmtpSettings):
     max_dispatches: int = Field(default=5, ge=1, description=(
         "Dispatches of one message before it is failed, for failures of its own (a provider outage never counts)."))
     provider_outage_retry_seconds: float = Field(default=30.0, gt=0, description=(
-        "When the provider itself fails (429, 5xx, 401/403, unreachable; SMTP 421 or authentication), how long a "
-        "message waits before it is tried again; it is never failed for it."))
+        "When the provider itself fails (429, 5xx, 401/403, unreachable; SMTP 421 or authentication) without a "
+        "Retry-After, how long its circuit stays open the first time (doubling with each failure in a row); "
+        "messages wait, uncounted: none is failed for it."))
+    provider_outage_max_seconds: float = Field(default=120.0, gt=0, description=(
+        "The longest the circuit stays open at once (a longer Retry-After is cut to this): how soon a provider "
+        "that came back is tried again."))
     retry_base_seconds: float = Field(default=0.25, gt=0)
     retry_max_seconds: float = Field(default=20.0, gt=0)
     claim_batch: int = Field(default=200, ge=1)

@@ -93,7 +93,7 @@ def make_settings(*, schema: str, prefix: str, twilio_url: str, smtp_port: int, 
         smtp_host="127.0.0.1", smtp_port=smtp_port, http_port=api_port, sms_rate_per_second=500,
         send_timeout_seconds=1.5, heartbeat_seconds=0.5, dead_after_seconds=4.0, retry_base_seconds=0.05,
         retry_max_seconds=0.5, command_consumers=1, database_pool_min=1, database_pool_max=10,
-        provider_outage_retry_seconds=0.2,
+        provider_outage_retry_seconds=0.2, provider_outage_max_seconds=1.0,
     )
     values.update(overrides)
     return NotifierSettings(**values)

@@ -20,9 +20,11 @@ class Transient(Exception):
     message: such failures never count toward the message's dispatches, so an outage of any length fails nothing.
     """
 
-    def __init__(self, detail: str = "", *, provider_wide: bool = False) -> None:
+    def __init__(self, detail: str = "", *, provider_wide: bool = False, retry_after: float | None = None) -> None:
         super().__init__(detail)
         self.provider_wide = provider_wide
+        self.retry_after = retry_after
+        """Seconds the provider asked us to wait (its `Retry-After`), if it said."""
 
 
 class Ambiguous(Exception):

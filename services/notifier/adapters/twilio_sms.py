@@ -5,20 +5,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 from twilio.base.exceptions import TwilioException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
 from twilio.rest import Client
 
 from services.notifier.adapters.providers import Ambiguous, Rejected, Transient
+from services.notifier.domain.breaker import parse_retry_after
 from services.notifier.domain.delivery import DeliveryStatus, Observation, from_error_code
 from services.notifier.domain.policy import is_retryable_http
 
 #: Server errors after which the message may exist at Twilio (503 and 429 mean the request was not processed).
 AMBIGUOUS_HTTP = frozenset({500, 502, 504})
+
+
+class _RetryAfterClient(AsyncTwilioHttpClient):
+    """twilio-python's async client, remembering the `Retry-After` of the last 429 or 503 (the library's exception
+    does not carry headers). One value for the whole client: a provider-wide answer is about the provider."""
+
+    retry_after: str | None = None
+
+    async def request(self, *args: Any, **kwargs: Any) -> Response:
+        response = await super().request(*args, **kwargs)
+        if response.status_code in (429, 503):
+            headers = response.headers or {}
+            self.retry_after = headers.get("Retry-After")
+        return response
+
+    def take_retry_after(self) -> float | None:
+        value, self.retry_after = self.retry_after, None
+        return parse_retry_after(value, now_epoch=time.time())
 
 
 class TwilioSms:
@@ -32,7 +54,7 @@ class TwilioSms:
         # and nothing we need; its warnings still come through.
         quiet = logging.getLogger("twilio.http.notifier")
         quiet.setLevel(logging.WARNING)
-        self.http = AsyncTwilioHttpClient(pool_connections=False, logger=quiet)
+        self.http = _RetryAfterClient(pool_connections=False, logger=quiet)
         # One session of our own: enough connections for the configured concurrency.
         self.http.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=pool_size))
         self.client = Client(account_sid, auth_token, http_client=self.http)
@@ -79,7 +101,8 @@ class TwilioSms:
             if is_retryable_http(status) or status in (401, 403):
                 # 429, 503: nothing was created; 401/403: our credentials, not this message: keep it for when the
                 # configuration is fixed
-                raise Transient(f"HTTP {status}", provider_wide=True) from exc
+                raise Transient(f"HTTP {status}", provider_wide=True,
+                                retry_after=self.http.take_retry_after() if status in (429, 503) else None) from exc
             if code is None:
                 raise Rejected(Observation(DeliveryStatus.FAILED, f"http_{status}")) from exc
             raise Rejected(from_error_code(int(code)), f"twilio {code}") from exc

@@ -17,6 +17,8 @@ Failure switches (all also settable at run time with `PUT /_dev/config`):
 - `{"numbers": {"+32...": {"http_status": 429, "times": 2}}}`: that number gets 429 (or 500/503) twice, then goes;
   with `"after_create": true` the message is created first and the error answered after (a 500 that sent it);
 - `burst_429`: the next N requests, whatever the number, get 429 (code 20429);
+- `{"outage": {"seconds": 900, "status": 503, "retry_after": "30"}}`: for that long every create (message or call)
+  answers that status, with that `Retry-After` header when given (a provider outage); `{"outage": null}` ends it;
 - `delay_seconds` (or per number `delay_seconds`): answer slowly; the message is created *before* the delay, so a
   client that times out has in fact sent it (the ambiguous case);
 - `reverse_callbacks`: send `delivered` before `sent` (out-of-order callbacks); `callback_delay_seconds`.
@@ -47,6 +49,7 @@ import logging
 import os
 import re
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -143,6 +146,9 @@ class ServerConfig:
     keep_bodies: bool = True
     keypad: str | None = None
     """Digits pressed on every call to a number without a rule of its own (None: nobody picks up)."""
+    outage_until: float = 0.0
+    outage_status: int = 503
+    outage_retry_after: str | None = None
 
     def update(self, raw: Mapping[str, Any]) -> None:
         for name in ("delay_seconds", "callback_delay_seconds"):
@@ -155,6 +161,12 @@ class ServerConfig:
             self.burst_429 = int(raw["burst_429"])
         if "keypad" in raw:
             self.keypad = None if raw["keypad"] is None else str(raw["keypad"])
+        if "outage" in raw:
+            outage = raw["outage"] or {"seconds": 0}
+            self.outage_until = time.monotonic() + float(outage.get("seconds", 0))
+            self.outage_status = int(outage.get("status", 503))
+            retry_after = outage.get("retry_after")
+            self.outage_retry_after = None if retry_after is None else str(retry_after)
         if "numbers" in raw:
             if raw.get("replace_numbers", False):
                 self.numbers = {}
@@ -174,6 +186,7 @@ class ServerConfig:
             "burst_429": self.burst_429,
             "keep_bodies": self.keep_bodies,
             "keypad": self.keypad,
+            "outage_seconds_left": max(self.outage_until - time.monotonic(), 0.0),
             "numbers": {n: r.as_dict() for n, r in self.numbers.items()},
         }
 
@@ -196,7 +209,7 @@ class TwilioDevServer:
         self.calls: dict[str, dict[str, Any]] = {}
         self.status_callbacks: dict[str, str] = {}
         self.stats = {"requests": 0, "created": 0, "rejected": 0, "throttled": 0, "callbacks_sent": 0,
-                      "callbacks_failed": 0}
+                      "callbacks_failed": 0, "outage_refused": 0}
         self._http_failures_used: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
@@ -260,10 +273,20 @@ class TwilioDevServer:
     def _resource(self, record: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in record.items() if not k.startswith("_")}
 
+    def _outage(self) -> web.Response:
+        self.stats["outage_refused"] += 1
+        response = twilio_error(self.config.outage_status, 20503 if self.config.outage_status == 503 else 20429,
+                                "Service Unavailable" if self.config.outage_status == 503 else "Too Many Requests")
+        if self.config.outage_retry_after is not None:
+            response.headers["Retry-After"] = self.config.outage_retry_after
+        return response
+
     async def create_message(self, request: web.Request) -> web.Response:
         self.stats["requests"] += 1
         if not self._authorised(request):
             return self._auth_error()
+        if time.monotonic() < self.config.outage_until:
+            return self._outage()
         form = await request.post()
         to = str(form.get("To", "")).strip()
         from_ = str(form.get("From", "")).strip()
@@ -390,6 +413,8 @@ class TwilioDevServer:
         self.stats["requests"] += 1
         if not self._authorised(request):
             return self._auth_error()
+        if time.monotonic() < self.config.outage_until:
+            return self._outage()
         form = await request.post()
         to, from_ = str(form.get("To", "")).strip(), str(form.get("From", "")).strip()
         twiml, url = str(form.get("Twiml", "")), str(form.get("Url", "")).strip()
