@@ -1,5 +1,6 @@
 """kill -9 of the notifier worker in the middle of a fan-out of 2,000 SMS, then a restart: each recipient got
-exactly one SMS. Also: urgent messages are taken before bulk."""
+exactly one SMS. A Twilio outage of 15 minutes (`make chaos`; 20 seconds in `make test`) under 500 alerts: every
+alert delivered once afterwards, for a handful of refused calls. Also: urgent messages are taken before bulk."""
 
 from __future__ import annotations
 
@@ -35,8 +36,8 @@ async def publish_many(producer: AIOKafkaProducer, commands: list[SendNotificati
     await asyncio.gather(*futures)
 
 
-def start_worker(schema: str, prefix: str, twilio_url: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
+def start_worker(schema: str, prefix: str, twilio_url: str, **extra: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, **extra)
     env.update(DATABASE_SCHEMA=schema, KAFKA_TOPIC_PREFIX=prefix, TWILIO_API_BASE=twilio_url,
                SMS_RATE_PER_SECOND="150", SEND_CONCURRENCY="32", SEND_TIMEOUT_SECONDS="1.5",
                HEARTBEAT_SECONDS="0.5", DEAD_AFTER_SECONDS="4", COMMAND_CONSUMERS="2", LOG_LEVEL="WARNING",
@@ -97,6 +98,55 @@ async def test_kill_9_mid_fanout_then_restart_sends_each_sms_once(
         print(f"\nkilled after {at_kill} SMS with {reserved} reserved rows; all {FANOUT} sent once")
     finally:
         await pool.close()
+
+
+OUTAGE_SECONDS = 900 if os.environ.get("CHAOS_FULL") == "1" else 20
+OUTAGE_ALERTS = 500
+
+
+@pytest.mark.slow
+@pytest.mark.chaos
+async def test_a_long_twilio_outage_then_every_alert_once(
+    schema: str, prefix: str, twilio: TwilioFake, producer: AIOKafkaProducer
+) -> None:
+    """Twilio answers 503 (no Retry-After) for OUTAGE_SECONDS while 500 alerts wait: none is failed, each goes out
+    once when Twilio is back, and the outage costs one wave of calls and a probe per open period (the circuit's
+    longest wait is 120 s by default; 30 s in the full run, 2 s in the short one, so that recovery is quick)."""
+    ceiling = 30 if OUTAGE_SECONDS > 60 else 2
+    await twilio.configure(callbacks=False, outage={"seconds": OUTAGE_SECONDS, "status": 503})
+    crisis_id = unique("crisis-")
+    phones = [f"+3249{i:07d}" for i in range(OUTAGE_ALERTS)]
+    commands = [
+        SendNotification(
+            notification_id=notification_id_for(f"crisis:{crisis_id}:alert", "sms", phone),
+            purpose=f"crisis:{crisis_id}:alert", channel="sms", recipient=Recipient(phone=phone),
+            language=("fr", "nl", "de", "en")[i % 4], template="crisis_alert",
+            params={"crisis_title": "Cyclone", "hotline_number": "+3225011000"}, priority="crisis",
+            crisis_id=crisis_id,
+        )
+        for i, phone in enumerate(phones)
+    ]
+    await publish_many(producer, commands, prefix)
+    worker = start_worker(schema, prefix, twilio.url, PROVIDER_OUTAGE_RETRY_SECONDS="1",
+                          PROVIDER_OUTAGE_MAX_SECONDS=str(ceiling))
+    pool = await new_pool(schema)
+    try:
+        async def all_sent() -> bool:
+            sent = await pool.fetchval("SELECT count(*) FROM notifications WHERE send_state = 'accepted'")
+            return bool(sent == OUTAGE_ALERTS)
+
+        await eventually(all_sent, timeout=OUTAGE_SECONDS + 180, interval=1)
+        failed = await pool.fetchval("SELECT count(*) FROM notifications WHERE status = 'failed'")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+        await pool.close()
+    per_recipient = Counter(m["to"] for m in twilio.server.messages.values())
+    assert set(per_recipient) == set(phones) and max(per_recipient.values()) == 1
+    assert failed == 0
+    refused = twilio.server.stats["outage_refused"]
+    assert refused <= 32 + OUTAGE_SECONDS, refused  # a wave, then at most a probe a second (fewer as it backs off)
+    print(f"\n{OUTAGE_SECONDS} s outage: {refused} refused calls; all {OUTAGE_ALERTS} alerts sent once")
 
 
 async def _insert(conn: asyncpg.Connection, notification_id: str, priority: int) -> None:
