@@ -32,6 +32,8 @@ class RetentionPolicy:
     days_by_kind: tuple[tuple[str, int], ...] = ()
     """Kinds whose closed cases are kept a different number of days (detention, missing_person)."""
     families_days: int = 90
+    idempotency_key_days: int = 7
+    """Days an `Idempotency-Key` answers with the same report (a client's retries come within minutes)."""
     """Days a welfare answer (and a person known only by it) and an imported PFIF record are kept for the
     families' inquiries."""
 
@@ -72,6 +74,12 @@ async def forget_old_families_data(conn: asyncpg.Connection, *, cutoff: datetime
         " notes AS (DELETE FROM pfif_notes WHERE person_record_id IN (SELECT pfif_record_id FROM gone))"
         " SELECT count(*) FROM gone", cutoff)
     return {"people_forgotten": people, "answers_cleared": answers, "pfif_persons_removed": imported}
+
+
+async def forget_idempotency_keys(conn: asyncpg.Connection, *, cutoff: datetime) -> int:
+    return int(await conn.fetchval(
+        "WITH gone AS (DELETE FROM idempotency_keys WHERE created_at < $1 RETURNING 1) SELECT count(*) FROM gone",
+        cutoff))
 
 
 async def send_tombstones(pool: asyncpg.Pool, producer: AIOKafkaProducer, *, topic_prefix: str,
@@ -158,6 +166,8 @@ async def run_retention(*, pool: asyncpg.Pool, producer: AIOKafkaProducer, polic
     families_cutoff = now - timedelta(days=policy.families_days)
     async with pool.acquire() as conn, conn.transaction():
         families = await forget_old_families_data(conn, cutoff=families_cutoff)
+        families["idempotency_keys_forgotten"] = await forget_idempotency_keys(
+            conn, cutoff=now - timedelta(days=policy.idempotency_key_days))
         await audit(conn, job="families", cutoff={"before": families_cutoff.isoformat()}, counts=families)
     async with pool.acquire() as conn, conn.transaction():
         held = await held_past_retention(conn, cutoffs=cutoffs)

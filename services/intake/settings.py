@@ -58,6 +58,8 @@ class Settings(ServiceSettings, TwilioSettings):
     intake_field_key_active: str = Field(default="", description="The kid that encrypts; empty: the first key.")
     traveller_retention_days: int = Field(default=14, ge=0,
                                           description="Days after the declared departure a registration is removed.")
+    idempotency_key_days: int = Field(default=7, ge=1, description=(
+        "Days an Idempotency-Key keeps answering with the same report; older keys are forgotten."))
     families_retention_days: int = Field(default=90, ge=1, description=(
         "Days a welfare answer and an imported PFIF record are kept for the families' inquiries."))
     case_retention_days: int = Field(default=5 * 365, ge=1, description="Days after closing a case is anonymised.")

@@ -36,7 +36,8 @@ def retention_policy(settings: Settings) -> RetentionPolicy:
     return RetentionPolicy(traveller_days=settings.traveller_retention_days, case_days=settings.case_retention_days,
                            days_by_kind=(("detention", settings.detention_retention_days),
                                          ("missing_person", settings.missing_person_retention_days)),
-                           families_days=settings.families_retention_days)
+                           families_days=settings.families_retention_days,
+                           idempotency_key_days=settings.idempotency_key_days)
 
 
 def warning_config(settings: Settings) -> handlers.WarningConfig:

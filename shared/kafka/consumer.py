@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -31,6 +33,11 @@ from shared.topics import dlq_name
 log = get_logger(__name__)
 
 Handler = Callable[[CloudEvent, EventData, asyncpg.Connection | None], Awaitable[None]]
+#: How long a consumer remembers the event ids it handled: longer than any redelivery (topic retention, 7 days) or
+#: replay from a dead-letter topic (30 days) can bring one back.
+PROCESSED_EVENTS_DAYS = 35.0
+PRUNE_INTERVAL_SECONDS = 3600.0
+
 #: Handles the new events of one polled batch in one transaction (with `pool`); see `EventConsumer`.
 BatchHandler = Callable[[list[tuple[CloudEvent, EventData]], asyncpg.Connection], Awaitable[None]]
 #: Called for a compaction tombstone (null value) with the topic (unprefixed), the key and a connection.
@@ -82,6 +89,7 @@ class EventConsumer:
         batch_size: int = 200,
         on_tombstone: TombstoneHandler | None = None,
         batch_handler: BatchHandler | None = None,
+        keep_processed_days: float = PROCESSED_EVENTS_DAYS,
     ) -> None:
         """With `batch_handler` (and a pool), each polled batch of a partition is deduplicated and handled in one
         transaction (a busy topic such as `welfare.answers`: one round trip per batch, not per event); if that
@@ -109,6 +117,8 @@ class EventConsumer:
         )
         self._stopping = asyncio.Event()
         self._started = False
+        self._keep_processed = timedelta(days=keep_processed_days)
+        self._next_prune = 0.0
 
     async def start(self) -> None:
         if not self._started:
@@ -168,6 +178,31 @@ class EventConsumer:
                 backoff = min(backoff * 2, 10.0)
             else:
                 backoff = 0.2
+            if self._pool is not None and time.monotonic() >= self._next_prune:
+                self._next_prune = time.monotonic() + PRUNE_INTERVAL_SECONDS
+                await self.prune_processed()
+
+    async def prune_processed(self) -> int:
+        """Forget the event ids this consumer handled longer ago than it keeps them (a redelivery comes within the
+        topics' retention; a replay from a dead-letter topic within its 30 days), a few thousand rows at a time so
+        that no lock is held for long. Returns how many were forgotten."""
+        assert self._pool is not None
+        cutoff = datetime.now(UTC) - self._keep_processed
+        forgotten = 0
+        try:
+            while True:
+                status = await self._pool.execute(
+                    "DELETE FROM processed_events WHERE ctid = ANY(ARRAY(SELECT ctid FROM processed_events"
+                    " WHERE consumer = $1 AND processed_at < $2 LIMIT 5000))", self.name, cutoff)
+                removed = int(status.split()[-1])
+                forgotten += removed
+                if removed < 5000:
+                    break
+        except TRANSIENT_ERRORS as exc:
+            log.warning("prune_failed", consumer=self.name, error=type(exc).__name__)
+        if forgotten:
+            log.info("processed_events_pruned", consumer=self.name, rows=forgotten)
+        return forgotten
 
     async def _handle_record(self, record: ConsumerRecord[Any, Any]) -> None:
         topic = record.topic.removeprefix(self._prefix)

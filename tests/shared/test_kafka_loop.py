@@ -343,3 +343,21 @@ async def test_a_tombstone_in_a_batch_comes_after_the_events_before_it(prefix, p
     finally:
         await consumer.stop()
         task.cancel()
+
+
+async def test_a_consumer_forgets_event_ids_it_handled_long_ago(prefix, pool, producer) -> None:
+    """processed_events used to grow for ever (issue 19, finding 12): ids older than the consumer keeps them go,
+    its recent ones and other consumers' stay."""
+    consumer = EventConsumer(
+        name="t-prune", bootstrap_servers=bootstrap(), group_id=unique("g"), topics=["travellers.registrations"],
+        handler=record_effect, producer=producer, pool=pool, topic_prefix=prefix, keep_processed_days=35,
+    )
+    await pool.execute(
+        "INSERT INTO processed_events (consumer, event_id, processed_at)"
+        " SELECT 't-prune', 'old-' || i, now() - interval '40 days' FROM generate_series(1, 12000) AS i"
+        " UNION ALL SELECT 't-prune', 'recent-' || i, now() - interval '30 days' FROM generate_series(1, 10) AS i"
+        " UNION ALL SELECT 't-other', 'old-' || i, now() - interval '40 days' FROM generate_series(1, 10) AS i")
+    assert await consumer.prune_processed() == 12000
+    left = await pool.fetch("SELECT consumer, count(*) AS n FROM processed_events"
+                            " WHERE consumer IN ('t-prune', 't-other') GROUP BY consumer ORDER BY consumer")
+    assert [(r["consumer"], r["n"]) for r in left] == [("t-other", 10), ("t-prune", 10)]

@@ -235,3 +235,39 @@ async def test_a_blank_traveller_id_is_a_4xx_not_a_500(client: httpx.AsyncClient
     response = await client.post("/v1/privacy/requests", json={"kind": "access", "traveller_id": "   "},
                                  headers=auth("admin"))
     assert response.status_code == 422 and "traveller_id" in response.text
+
+
+async def test_retention_forgets_old_idempotency_keys_answers_and_imports(
+        client: httpx.AsyncClient, pool: asyncpg.Pool, settings: Settings, producer: Any) -> None:
+    """Idempotency keys past a week, welfare answers and PFIF imports past FAMILIES_RETENTION_DAYS (issue 18 and
+    issue 19, finding 12); recent ones and registered people stay."""
+    old_key, new_key = f"old-{uuid.uuid4().hex}", f"new-{uuid.uuid4().hex}"
+    for key in (old_key, new_key):
+        response = await client.post("/v1/reports", json=report(), headers={**auth("duty_officer"),
+                                                                          "Idempotency-Key": key})
+        assert response.status_code == 201
+    await pool.execute("UPDATE idempotency_keys SET created_at = now() - interval '8 days' WHERE key = $1", old_key)
+    tag = uuid.uuid4().hex[:8]
+    await pool.execute(
+        "INSERT INTO known_people (person_id, full_name, last_answer, last_answer_at, updated_at) VALUES"
+        " ($1, 'Only Answered', 'safe', now() - interval '100 days', now() - interval '100 days'),"
+        " ($2, 'Registered Long Ago', 'safe', now() - interval '100 days', now() - interval '100 days'),"
+        " ($3, 'Answered Lately', 'safe', now() - interval '3 days', now() - interval '3 days')",
+        f"checkin-{tag}", f"t-{tag}", f"t2-{tag}")
+    await pool.execute("INSERT INTO registered_travellers (traveller_id, language, country, departure)"
+                       " VALUES ($1, 'nl', 'NP', current_date + 10)", f"t-{tag}")
+    await pool.execute("INSERT INTO sought_people (pfif_record_id, full_name, created_at, matched_at) VALUES"
+                       " ($1, 'Imported Long Ago', now() - interval '100 days', now())", f"x.org/{tag}")
+    await pool.execute("INSERT INTO pfif_notes (note_record_id, person_record_id) VALUES ($1, $2)",
+                       f"x.org/n{tag}", f"x.org/{tag}")
+
+    counts = await run_retention(pool=pool, producer=producer, policy=RetentionPolicy(),
+                                 topic_prefix=settings.kafka_topic_prefix)
+    assert counts["families"]["idempotency_keys_forgotten"] >= 1
+    assert await pool.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = ANY($1::text[])",
+                               [old_key, new_key]) == 1
+    people = {r["person_id"]: r["last_answer"] for r in await pool.fetch(
+        "SELECT person_id, last_answer FROM known_people WHERE person_id LIKE '%' || $1", tag)}
+    assert people == {f"t-{tag}": None, f"t2-{tag}": "safe"}  # the registration stays, its old answer goes
+    assert await pool.fetchval("SELECT count(*) FROM sought_people WHERE pfif_record_id = $1", f"x.org/{tag}") == 0
+    assert await pool.fetchval("SELECT count(*) FROM pfif_notes WHERE person_record_id = $1", f"x.org/{tag}") == 0
