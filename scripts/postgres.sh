@@ -29,13 +29,18 @@ install() {
      pg_ctlcluster "$v" "$c" stop || true; done) || true
 }
 
-# PostgreSQL refuses to run as root: run its commands as the `postgres` system user then.
+# PostgreSQL refuses to run as root: run its commands as the `postgres` system user then, from `/` (the checkout,
+# the working directory, may be a private folder that user cannot enter).
 as_pg() {
   if [ "$(id -u)" = 0 ]; then
-    id postgres >/dev/null 2>&1 || useradd --system --home-dir "$DIR" --shell /usr/sbin/nologin postgres
-    runuser -u postgres -- "$@"
+    id postgres >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin postgres
+    (cd / && runuser -u postgres -- "$@")
   else "$@"; fi
 }
+
+# Where the cluster's files really are: `$DIR` may be a link to a folder outside a private checkout, and the
+# postgres user must be given that folder, never a path through the checkout it cannot traverse.
+data_home() { readlink -f "$DIR"; }
 
 ready() { "$(bindir)/pg_isready" -q -h 127.0.0.1 -p "$PORT"; }
 
@@ -53,19 +58,20 @@ start() {
     chown postgres "$DIR"
     # A checkout under a private home (mode 700) is not reachable by the postgres user: keep the data in a
     # folder of its own then, linked from .run/postgres so that stop and reset still find it.
-    if ! runuser -u postgres -- test -w "$DIR"; then
+    if ! (cd / && runuser -u postgres -- test -w "$DIR"); then
       local alt="/var/tmp/consular-pg-$(echo "$DIR" | md5sum | cut -c1-8)"
       mkdir -p "$alt" && chown postgres "$alt" && rm -rf "$DIR" && ln -s "$alt" "$DIR"
     fi
   fi
-  if [ ! -f "$DIR/data/PG_VERSION" ]; then
-    as_pg "$bin/initdb" -D "$DIR/data" -U "$USER_NAME" --auth=trust -E UTF8 --locale=C.UTF-8 >"$DIR/initdb.log" 2>&1 \
-      || { echo "postgres: initdb failed:" >&2; cat "$DIR/initdb.log" >&2; exit 1; }
+  local home; home="$(data_home)"
+  if [ ! -f "$home/data/PG_VERSION" ]; then
+    as_pg "$bin/initdb" -D "$home/data" -U "$USER_NAME" --auth=trust -E UTF8 --locale=C.UTF-8 >"$home/initdb.log" 2>&1 \
+      || { echo "postgres: initdb failed:" >&2; cat "$home/initdb.log" >&2; exit 1; }
   fi
   if ready; then echo "postgres: already running on 127.0.0.1:$PORT"; return; fi
-  as_pg "$bin/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
+  as_pg "$bin/pg_ctl" -D "$home/data" -l "$home/server.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -p $PORT -k /tmp -c max_connections=300 -c shared_buffers=128MB -c fsync=on -c synchronous_commit=on" \
-    start >/dev/null || { echo "postgres: did not start:" >&2; tail -n 30 "$DIR/server.log" >&2; exit 1; }
+    start >/dev/null || { echo "postgres: did not start:" >&2; tail -n 30 "$home/server.log" >&2; exit 1; }
   "$bin/psql" -h 127.0.0.1 -p "$PORT" -U "$USER_NAME" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$DB'" | grep -q 1 \
     || "$bin/createdb" -h 127.0.0.1 -p "$PORT" -U "$USER_NAME" "$DB"
   echo "postgres: up on 127.0.0.1:$PORT ($LOCAL_URL)"
@@ -74,7 +80,7 @@ start() {
 stop() {
   if external; then echo "postgres: external server, not stopped"; return; fi
   if bindir >/dev/null && [ -f "$DIR/data/postmaster.pid" ]; then
-    as_pg "$(bindir)/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null && echo "postgres: stopped"
+    as_pg "$(bindir)/pg_ctl" -D "$(data_home)/data" -m fast -w stop >/dev/null && echo "postgres: stopped"
   else echo "postgres: not running"; fi
 }
 
