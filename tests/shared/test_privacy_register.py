@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from shared.events.registry import EVENT_MODELS
 from tests.support import ROOT, database_url, drop_schema, new_schema
 
-SERVICES = ("intake", "directory", "crisis_center", "notifier")
+SERVICES = ("intake", "directory", "crisis_center", "notifier", "feeds")
 REGISTER = ROOT / "docs" / "privacy.md"
 COLUMN_ROW = re.compile(r"^\|\s*`(?P<service>[a-z_]+)\.(?P<table>[a-z_]+)\.(?P<column>[a-z_]+)`\s*\|", re.M)
 FIELD_ROW = re.compile(r"^\|\s*`(?P<topic>[a-z][a-z.\-]*): (?P<field>[A-Za-z]+(?:\.[a-z_]+)+)`\s*\|", re.M)

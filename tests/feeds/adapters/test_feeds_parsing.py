@@ -1,0 +1,144 @@
+"""The feeds' documents through the libraries' parsing layers (aio-georss-gdacs, aio-geojson-usgs-earthquakes):
+the recorded samples, hostile, garbled and partial documents, GDACS geometries and countries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from services.feeds.adapters.gdacs import InvalidDocument, parse_gdacs
+from services.feeds.adapters.geometry import MAX_CORNERS, InvalidGeometry, polygon_from_geojson
+from services.feeds.adapters.places import Places
+from services.feeds.adapters.usgs import parse_usgs
+
+SAMPLES = Path(__file__).resolve().parents[3] / "services" / "feeds" / "dev" / "samples"
+PLACES = Places()
+RSS_HEAD = ('<?xml version="1.0" encoding="utf-8"?><rss xmlns:gdacs="http://www.gdacs.org" '
+            'xmlns:geo="http://www.w3.org/2003/01/geo/wgs84_pos#" version="2.0"><channel><title>GDACS</title>')
+
+
+def test_the_recorded_gdacs_feed() -> None:
+    document = parse_gdacs((SAMPLES / "gdacs_rss.xml").read_bytes(), PLACES)
+    events = {e.source_id: e for e in document.events}
+    assert len(events) == 9 and not document.unusable_ids
+    herat = events["gdacs:EQ:1450112"]
+    assert (herat.hazard, herat.episode, herat.alert_level, herat.magnitude, herat.country) == (
+        "EQ", "1612841", "orange", 6.4, "AF")
+    assert (herat.lat, herat.lon) == (34.6284, 61.9471) and herat.occurred_at.tzinfo is not None
+    cyclone = events["gdacs:TC:1001182"]
+    assert (cyclone.name, cyclone.magnitude, cyclone.severity_value, cyclone.country) == ("MAWAR-26", None, 240.0,
+                                                                                        "PH")
+    assert cyclone.polygon_url is not None and "getgeometry" in cyclone.polygon_url
+    assert cyclone.last_activity_at > cyclone.occurred_at
+    assert events["gdacs:DR:1017604"].country == "ZW", "the ISO code before the list of names"
+    assert events["gdacs:WF:1024480"].country == "CA"
+
+
+def test_the_recorded_usgs_feed() -> None:
+    document = parse_usgs((SAMPLES / "usgs_4.5_week.geojson").read_bytes(), PLACES)
+    events = {e.source_id: e for e in document.events}
+    assert len(events) == 8
+    japan = events["usgs:us7000r3kq"]
+    assert (japan.magnitude, japan.alert_level, japan.depth_km, japan.country, japan.hazard) == (
+        7.0, "yellow", 35.5, "JP", "EQ")
+    assert (japan.lat, japan.lon) == (37.5204, 141.4312)
+    assert events["usgs:us7000r3h0"].country is None, "the Mid-Atlantic Ridge is in no country"
+    assert events["usgs:ci40712345"].country == "US", "CA is California in a USGS place"
+
+
+def test_an_rss_feed_without_items_is_empty_not_broken() -> None:
+    document = parse_gdacs((RSS_HEAD + "</channel></rss>").encode(), PLACES)
+    assert document.events == () and document.present_ids == frozenset()
+
+
+@pytest.mark.parametrize("body", [
+    b"",
+    b"<html><body>Service Unavailable</body></html>",
+    b"{\"type\": \"FeatureCollection\"}",
+    (RSS_HEAD + "<item><title>cut").encode(),
+    b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]><rss>&b;</rss>',
+    b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><rss><channel>&x;</channel></rss>',
+    (RSS_HEAD + "<item><gdacs:eventtype>EQ</gdacs:eventtype></item></channel></rss>").encode(),
+    b"\xff\xfe garbage",
+])
+def test_garbage_hostile_truncated_or_idless_gdacs_documents_are_refused(body: bytes) -> None:
+    with pytest.raises(InvalidDocument):
+        parse_gdacs(body, PLACES)
+
+
+def test_a_gdacs_item_without_coordinates_is_present_but_unusable() -> None:
+    item = ("<item><gdacs:eventtype>EQ</gdacs:eventtype><gdacs:eventid>42</gdacs:eventid>"
+            "<gdacs:alertlevel>Red</gdacs:alertlevel></item>")
+    document = parse_gdacs((RSS_HEAD + item + "</channel></rss>").encode(), PLACES)
+    assert document.events == () and document.present_ids == {"gdacs:EQ:42"}
+
+
+def _usgs(features: list[object], count: int | None = None) -> bytes:
+    metadata = {"title": "USGS"} | ({"count": count} if count is not None else {})
+    return json.dumps({"type": "FeatureCollection", "metadata": metadata, "features": features}).encode()
+
+
+def _feature(event_id: str | None, geometry: object = None) -> dict[str, object]:
+    return {"type": "Feature", "id": event_id, "properties": {"mag": 6.5, "time": 1_700_000_000_000, "place": "x",
+                                                             "type": "earthquake"},
+            "geometry": geometry if geometry is not None else {"type": "Point", "coordinates": [85.3, 27.7, 10]}}
+
+
+def test_usgs_documents_that_are_partial_or_not_the_feed_are_refused() -> None:
+    full = [_feature("us1"), _feature("us2")]
+    assert len(parse_usgs(_usgs(full, 2), PLACES).events) == 2
+    with pytest.raises(InvalidDocument, match="partial"):
+        parse_usgs(_usgs(full[:1], 2), PLACES)
+    with pytest.raises(InvalidDocument, match="id"):
+        parse_usgs(_usgs([_feature(None)]), PLACES)
+    for body in (b"", b"[]", b'{"type": "Feature"}', _usgs(full, 2)[:-10]):
+        with pytest.raises(InvalidDocument):
+            parse_usgs(body, PLACES)
+
+
+def test_a_usgs_feature_without_a_point_is_present_but_unusable() -> None:
+    document = parse_usgs(_usgs([_feature("us1", {"type": "Point", "coordinates": [300, 100, 0]})]), PLACES)
+    assert document.events == () and document.present_ids == {"usgs:us1"}
+
+
+def test_a_gdacs_geometry_becomes_one_ring() -> None:
+    ring = polygon_from_geojson((SAMPLES / "gdacs_geometry_TC_1001182.geojson").read_bytes())
+    assert ring is not None and 4 <= len(ring) <= MAX_CORNERS + 1 and ring[0] == ring[-1]
+    lons, lats = [p[0] for p in ring], [p[1] for p in ring]
+    assert 120 < min(lons) < max(lons) < 135 and 7 < min(lats) < max(lats) < 18, "the widest (green) buffer"
+
+
+def test_geometries_without_a_usable_polygon() -> None:
+    line = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[1, 1], [2, 2]]}, "properties": {}}]}
+    assert polygon_from_geojson(json.dumps(line).encode()) is None
+    across = {"type": "Polygon", "coordinates": [[[179, 1], [-179, 1], [-179, 2], [179, 2], [179, 1]]]}
+    assert polygon_from_geojson(json.dumps(across).encode()) is None, "across the antimeridian"
+    with pytest.raises(InvalidGeometry):
+        polygon_from_geojson(b"<html/>")
+
+
+def test_a_big_polygon_is_simplified() -> None:
+    import math
+
+    circle = [[10 + math.cos(i / 500 * 2 * math.pi), 50 + math.sin(i / 500 * 2 * math.pi)] for i in range(500)]
+    ring = polygon_from_geojson(json.dumps({"type": "Polygon", "coordinates": [[*circle, circle[0]]]}).encode())
+    assert ring is not None and len(ring) <= MAX_CORNERS + 1
+
+
+@pytest.mark.parametrize(("text", "last_first", "code"), [
+    ("38 km E of Namie, Japan", True, "JP"), ("12 km SW of Searles Valley, CA", True, "US"),
+    ("near the coast of Nicaragua", True, "NI"), ("south of the Fiji Islands", True, "FJ"),
+    ("Zimbabwe, Mozambique", False, "ZW"), ("Luzon, Philippines", True, "PH"), ("Turkey", True, "TR"),
+    ("northern Mid-Atlantic Ridge", True, None),
+])
+def test_countries_from_the_feeds_names(text: str, last_first: bool, code: str | None) -> None:
+    assert PLACES.from_name(text, last_first=last_first) == code
+
+
+def test_countries_from_the_nearest_town() -> None:
+    assert PLACES.country_of(lat=37.52, lon=141.43) == "JP", "offshore, 30 km from the coast"
+    assert PLACES.country_of(lat=30.45, lon=-42.05) is None
+    assert PLACES.country_of(lat=0, lon=0, iso3="NPL") == "NP"
