@@ -9,9 +9,10 @@ include .run/local.mk
 export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL JWT_SECRET TWILIO_ACCOUNT_SID TWILIO_AUTH_TOKEN TWILIO_API_BASE \
        SMTP_HOST SMTP_PORT CRISIS_THRESHOLD HOTLINE_NUMBERS DASHBOARD_USERS NOTIFIER_URL \
        INTAKE_FIELD_KEYS INTAKE_FIELD_KEY_ACTIVE
+export GDACS_FEED_URL USGS_FEED_URL
 PYTEST_ARGS ?=
 
-.PHONY: demo e2e chaos fuzz browser venv infra topics migrate seed run stop test lint bench status token clean-data asyncapi k8s-validate scaleout scaleout-short moved-clock
+.PHONY: demo e2e chaos fuzz browser venv infra keycloak topics migrate seed run stop test lint bench status token clean-data asyncapi k8s-validate scaleout scaleout-short moved-clock
 .DEFAULT_GOAL := run
 
 venv: .venv/.installed
@@ -25,6 +26,11 @@ infra: venv
 	@scripts/postgres.sh start
 	@scripts/kafka.sh start
 	@$(MAKE) --no-print-directory topics migrate seed
+
+# The local OpenID Connect provider of the AUTH_MODE=oidc tests (Keycloak in dev mode on 127.0.0.1:8180, realm
+# infra/keycloak/consular-realm.json): launched first by `make test`, the tests wait for it (20-60 s on 2 cores).
+keycloak:
+	@scripts/keycloak.sh start --no-wait || echo "keycloak: not started: the OIDC tests (tests/shared/test_oidc.py) will say why"
 
 topics: venv
 	@$(PY) -m shared.cli topics
@@ -46,15 +52,17 @@ demo: run
 
 stop:
 	@scripts/services.sh stop || true
+	@scripts/keycloak.sh stop
 	@scripts/kafka.sh stop
 	@scripts/postgres.sh stop
 
 status:
 	@scripts/postgres.sh status || true
 	@scripts/kafka.sh status || true
+	@scripts/keycloak.sh status || true
 	@scripts/services.sh status || true
 
-test: infra browser
+test: keycloak infra browser
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv

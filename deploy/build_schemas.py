@@ -27,7 +27,7 @@ KINDS = (
     "serviceaccount-v1",
 )
 #: The custom resource kinds we use, per CRD file name stem.
-CRD_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic", "Cluster"}
+CRD_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser", "Cluster"}
 
 
 def strict(node: Any) -> Any:

@@ -13,11 +13,12 @@ from shared.db import migrate, seed, seed_files
 from shared.kafka import dlq
 from shared.kafka.admin import ensure_topics
 from shared.kafka.producer import make_producer
+from shared.kafka.security import client_security
 from shared.passwords import hash_password
 from shared.settings import AuthSettings, DatabaseSettings, KafkaSettings
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ("intake", "directory", "crisis_center", "notifier")
+SERVICES = ("intake", "directory", "crisis_center", "notifier", "feeds")
 
 
 def migrations_dir(service: str) -> Path:
@@ -26,6 +27,10 @@ def migrations_dir(service: str) -> Path:
 
 def _token(args: argparse.Namespace) -> int:
     auth = AuthSettings()
+    if auth.auth_mode != "local":
+        print(f"AUTH_MODE={auth.auth_mode}: tokens come from the identity provider ({auth.oidc_issuer}), "
+              "not from JWT_SECRET; the services would refuse a locally minted one", file=sys.stderr)
+        return 2
     config = JwtConfig(auth.jwt_secret.get_secret_value(), auth.jwt_issuer, auth.jwt_audience)
     token = mint_token(config, subject=args.subject, roles=args.role, ttl_seconds=args.ttl)
     if args.quiet:
@@ -63,7 +68,7 @@ def _seed(args: argparse.Namespace) -> int:
 def _topics(args: argparse.Namespace) -> int:
     kafka = KafkaSettings()
     created = asyncio.run(ensure_topics(kafka.kafka_bootstrap_servers, prefix=kafka.kafka_topic_prefix,
-                                        replication_factor=args.replication_factor))
+                                        replication_factor=args.replication_factor, security=client_security(kafka)))
     print(f"topics created: {len(created)}" + (f" ({', '.join(created)})" if created else ""))
     return 0
 
@@ -71,8 +76,9 @@ def _topics(args: argparse.Namespace) -> int:
 def _dlq(args: argparse.Namespace) -> int:
     kafka = KafkaSettings()
     bootstrap, prefix = kafka.kafka_bootstrap_servers, kafka.kafka_topic_prefix
+    security = client_security(kafka)  # in Kubernetes: the dead-letters KafkaUser (docs/deploy.md)
     if args.action == "list":
-        for topic, held in asyncio.run(dlq.counts(bootstrap, prefix)).items():
+        for topic, held in asyncio.run(dlq.counts(bootstrap, prefix, security=security)).items():
             print(f"{held:8d}  {topic}")
         return 0
     if not args.topic:
@@ -80,7 +86,7 @@ def _dlq(args: argparse.Namespace) -> int:
         return 2
     topic = args.topic if args.topic.endswith(".dlq") else args.topic + ".dlq"
     topic = topic if topic.startswith(prefix) else prefix + topic
-    letters = asyncio.run(dlq.read(bootstrap, topic, start=args.offset, limit=args.limit))
+    letters = asyncio.run(dlq.read(bootstrap, topic, start=args.offset, limit=args.limit, security=security))
     if args.action == "show":
         for letter in letters:  # the reason and where it came from; the value may hold personal data: not shown
             print(f"{letter.offset}\t{letter.topic}@{letter.source_offset}\tkey={letter.key}\t{letter.consumer}\t"
@@ -88,7 +94,7 @@ def _dlq(args: argparse.Namespace) -> int:
         return 0
 
     async def send_back() -> int:
-        producer = make_producer(bootstrap, client_id="dlq-replay")
+        producer = make_producer(bootstrap, client_id="dlq-replay", security=security)
         await producer.start()
         try:
             return await dlq.replay(producer, letters, prefix=prefix, dlq_topic=topic)

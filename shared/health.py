@@ -35,6 +35,10 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 
+#: How long an HTTP server waits for requests in flight when told to stop (Kubernetes allows 30 s by default);
+#: past it, they are cut rather than the stop hanging.
+GRACEFUL_SHUTDOWN_SECONDS = 20
+
 Check = Callable[[], Awaitable[bool]]
 CHECK_TIMEOUT_SECONDS = 3.0
 
@@ -67,13 +71,14 @@ def consumers_check(consumers: Callable[[], Iterable[GroupMember]]) -> Check:
 class KafkaCheck:
     """Kafka answers a metadata request; a client of its own, so the check needs nothing of the worker's."""
 
-    def __init__(self, bootstrap_servers: str) -> None:
+    def __init__(self, bootstrap_servers: str, security: Mapping[str, Any] | None = None) -> None:
         self._bootstrap = bootstrap_servers
+        self._security = dict(security or {})  # client_security(settings): the worker's own identity
         self._client: AIOKafkaClient | None = None
 
     async def __call__(self) -> bool:
         if self._client is None:
-            client = AIOKafkaClient(bootstrap_servers=self._bootstrap, client_id="health",
+            client = AIOKafkaClient(**self._security, bootstrap_servers=self._bootstrap, client_id="health",
                                     request_timeout_ms=int(CHECK_TIMEOUT_SECONDS * 1000))
             await client.bootstrap()
             self._client = client

@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.auth import JwtConfig
+from shared.auth import LocalVerifier, TokenVerifier, build_verifier, install_verifier
 from shared.logging import bind_traceparent, get_logger
 from shared.settings import AuthSettings
 
@@ -55,16 +55,24 @@ ERROR_SCHEMA: dict[str, Any] = {"title": "ErrorDetail", "type": "object", "requi
 _COMMON_ERRORS = {
     "400": "the body cannot be parsed", "401": "missing, malformed, expired or badly signed token",
     "403": "the token lacks the role", "404": "no such resource",
+    "503": "the identity provider's keys cannot be fetched (AUTH_MODE=oidc); Retry-After",
 }
 
 
-def token_requirements(config: JwtConfig) -> str:
+def token_requirements(verifier: TokenVerifier) -> str:
     """What a bearer token must carry, in the words of the README's "Tokens" section."""
-    return (f"A JWT signed with HS256 (the shared `JWT_SECRET`) carrying the claims `iss` = `{config.issuer}`, "
-            f"`aud` = `{config.audience}`, `sub` (who acts: written in audit trails), `exp` (expiry, required) and "
-            "`roles` (a list of: duty_officer, coordinator, external_system, admin). A token without any of them, "
-            "with another issuer or audience, expired or badly signed gets 401; one without the operation's role "
-            "gets 403.")
+    claims = (f"carrying the claims `iss` = `{verifier.issuer}`, `aud` = `{verifier.audience}`, `sub` (who acts: "
+              "written in audit trails), `exp` (expiry, required)")
+    roles = "(a list of: duty_officer, coordinator, external_system, admin; others are ignored)"
+    if isinstance(verifier, LocalVerifier):
+        return (f"A JWT signed with HS256 (the shared `JWT_SECRET`) {claims} and `roles` {roles}. A token without any "
+                "of them, with another issuer or audience, expired or badly signed gets 401; one without the "
+                "operation's role gets 403.")
+    return (f"An access token of the identity provider `{verifier.issuer}`, signed with one of "
+            f"{', '.join(verifier.algorithms)} and a key of its published key set (JWKS), {claims}, `iat` "
+            f"(issue time: the lifetime exp - iat is bounded) and the roles {roles}. A token without any of them, "
+            "with another issuer or audience, expired, too long-lived or badly signed gets 401; one without the "
+            "operation's role gets 403; 503 while the provider's keys cannot be fetched.")
 
 
 def _document_errors(app: FastAPI) -> None:
@@ -81,17 +89,20 @@ def _document_errors(app: FastAPI) -> None:
             if "ValidationError" in schemas:
                 schemas["ValidationError"] = FIELD_ERROR_SCHEMA
             schemas["ErrorDetail"] = ERROR_SCHEMA
-            config = getattr(app.state, "jwt_config", None)
+            verifier = getattr(app.state, "token_verifier", None)
             for scheme in schema["components"].get("securitySchemes", {}).values():
-                if scheme.get("type") == "http" and scheme.get("scheme") == "bearer" and config is not None:
+                if scheme.get("type") == "http" and scheme.get("scheme") == "bearer" and verifier is not None:
                     scheme["bearerFormat"] = "JWT"
-                    scheme["description"] = token_requirements(config)
-                    scheme["x-jwt-issuer"] = config.issuer
-                    scheme["x-jwt-audience"] = config.audience
-                    scheme["x-jwt-required-claims"] = ["iss", "aud", "sub", "exp", "roles"]
+                    scheme["description"] = token_requirements(verifier)
+                    scheme["x-jwt-issuer"] = verifier.issuer
+                    scheme["x-jwt-audience"] = verifier.audience
+                    scheme["x-jwt-algorithms"] = list(verifier.algorithms)
+                    scheme["x-jwt-required-claims"] = ["iss", "aud", "sub", "exp", "roles"] + (
+                        [] if isinstance(verifier, LocalVerifier) else ["iat"])
             for path, operations in schema.get("paths", {}).items():
                 for operation in operations.values():
-                    wanted = (["401", "403"] if operation.get("security") else []) + (
+                    secured = ["401", "403"] + ([] if isinstance(verifier, LocalVerifier | None) else ["503"])
+                    wanted = (secured if operation.get("security") else []) + (
                         ["404"] if "{" in path else []) + (["400"] if "requestBody" in operation else [])
                     responses = operation.setdefault("responses", {})
                     for code in wanted:
@@ -140,7 +151,7 @@ def install_common(
     auth: AuthSettings,
     readiness: ReadinessCheck | None = None,
 ) -> None:
-    app.state.jwt_config = JwtConfig(auth.jwt_secret.get_secret_value(), auth.jwt_issuer, auth.jwt_audience)
+    install_verifier(app, build_verifier(auth, service))
     _document_errors(app)
 
     @app.exception_handler(RequestValidationError)

@@ -5,7 +5,7 @@ redelivered request neither erases twice nor answers twice."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -58,7 +58,7 @@ async def answer(conn: asyncpg.Connection, data: PrivacyRequested, *, service: s
 
 def make_consumer(*, service: str, part: Part, bootstrap_servers: str, topic_prefix: str, source: str,
                   pool: asyncpg.Pool, producer: AIOKafkaProducer,
-                  on_answer: AnswerSink | None = None) -> EventConsumer:
+                  on_answer: AnswerSink | None = None, security: Mapping[str, Any] | None = None) -> EventConsumer:
     """The service's consumer of `privacy.requests` (and of `privacy.responses` for the coordinator)."""
 
     async def handle(_event: CloudEvent, data: EventData, conn: asyncpg.Connection | None) -> None:
@@ -72,4 +72,4 @@ def make_consumer(*, service: str, part: Part, bootstrap_servers: str, topic_pre
     topics = [REQUESTS_TOPIC, RESPONSES_TOPIC] if on_answer is not None else [REQUESTS_TOPIC]
     return EventConsumer(name=f"{service}-privacy", bootstrap_servers=bootstrap_servers,
                          group_id=f"{topic_prefix}{service}-privacy", topics=topics, handler=handle,
-                         producer=producer, pool=pool, topic_prefix=topic_prefix)
+                         producer=producer, pool=pool, topic_prefix=topic_prefix, security=security)

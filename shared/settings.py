@@ -7,11 +7,18 @@ naming the variable. `config/local.env` holds the values for local use (loaded b
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDERS = {"", "changeme", "change-me", "change_me", "placeholder", "secret", "xxx", "todo", "replace-me"}
+
+
+def url_is_secure(url: str) -> bool:
+    """https, or http on this machine's loopback (the local test provider)."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in {"127.0.0.1", "localhost", "::1"})
 
 
 def refuse_placeholder(name: str, value: SecretStr) -> SecretStr:
@@ -25,7 +32,32 @@ class BaseServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", env_file=None, case_sensitive=False)
 
 
-class KafkaSettings(BaseServiceSettings):
+class KafkaSecuritySettings(BaseServiceSettings):
+    """How a client proves itself to Kafka (docs/deploy.md, "Kafka security"): PLAINTEXT for the local broker;
+    SASL_SSL with SCRAM-SHA-512 and the cluster CA in Kubernetes (each service its own Strimzi KafkaUser).
+    Every client is built with `shared.kafka.security.client_security(settings)`."""
+
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = Field(default=None, description="The service's KafkaUser (SASL_*).")
+    kafka_sasl_password: SecretStr | None = Field(default=None, description="Its password (the user's Secret).")
+    kafka_ssl_cafile: str | None = Field(default=None, description="CA bundle the brokers' certificates chain to "
+                                                                   "(SSL, SASL_SSL), or a folder of *.crt; empty: "
+                                                                   "the system's CAs.")
+
+    @model_validator(mode="after")
+    def _kafka_credentials(self) -> KafkaSecuritySettings:
+        if self.kafka_security_protocol.startswith("SASL_"):
+            if not self.kafka_sasl_username or self.kafka_sasl_password is None:
+                raise ValueError(f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs KAFKA_SASL_USERNAME "
+                                 "and KAFKA_SASL_PASSWORD")
+            refuse_placeholder("KAFKA_SASL_PASSWORD", self.kafka_sasl_password)
+            if self.kafka_security_protocol == "SASL_PLAINTEXT" and self.kafka_sasl_mechanism == "PLAIN":
+                raise ValueError("SASL PLAIN without TLS would send the password in clear: use SASL_SSL or SCRAM")
+        return self
+
+
+class KafkaSettings(KafkaSecuritySettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_topic_prefix: str = Field(default="", description="Prefix for every topic name (tests isolate with it).")
 
@@ -37,10 +69,56 @@ class DatabaseSettings(BaseServiceSettings):
     database_pool_max: int = 10
 
 
+#: Asymmetric signatures only: an HS* token would mean a key shared with every verifier, `none` no signature.
+OIDC_ALLOWED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
+                                     "EdDSA"})
+
+
 class AuthSettings(BaseServiceSettings):
+    """Who signs the bearer tokens. `local` (development, `make run`, the tests): HS256 with `JWT_SECRET`, minted by
+    the console's and dashboard's password sign-in or `make token`. `oidc` (production): tokens from the ministry's
+    OpenID Connect provider, verified against its published keys (docs/deploy.md, "Production sign-in").
+
+    `JWT_SECRET` is required in both modes: the crisis center also keys its welfare links and check-in codes with it.
+    """
+
+    auth_mode: Literal["local", "oidc"] = Field(
+        default="local", description="local: HS256 tokens with JWT_SECRET (development); oidc: the provider's.")
     jwt_secret: SecretStr
     jwt_issuer: str = "be.diplomatie.consular"
     jwt_audience: str = "consular-platform"
+    oidc_issuer: str = Field(default="", description="The provider's issuer URL (AUTH_MODE=oidc): the tokens' `iss`; "
+                                                     "discovery at <issuer>/.well-known/openid-configuration.")
+    oidc_audience: str = Field(default="", description="This service's audience; empty: consular-<service>.")
+    oidc_algorithms: str = Field(default="RS256,ES256", description="Accepted signature algorithms, comma-separated.")
+    oidc_max_token_seconds: int = Field(default=3600, ge=60, le=24 * 3600,
+                                        description="Longest accepted token lifetime (exp - iat; iat required).")
+    oidc_roles_claim: str = Field(default="roles", description="Claim with the roles; a dotted path such as "
+                                                               "realm_access.roles reaches into an object.")
+    oidc_jwks_uri: str = Field(default="", description="The key set's URL; empty: the discovery document's jwks_uri.")
+    oidc_jwks_refresh_seconds: float = Field(default=30.0, ge=0, le=3600,
+                                             description="At most one key set fetch per this many seconds.")
+    oidc_http_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    oidc_leeway_seconds: int = Field(default=30, ge=0, le=300, description="Clock skew allowed on exp, iat and nbf.")
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> AuthSettings:
+        if self.auth_mode != "oidc":
+            return self
+        if not self.oidc_issuer:
+            raise ValueError("AUTH_MODE=oidc needs OIDC_ISSUER, the provider's issuer URL")
+        for name, url in (("OIDC_ISSUER", self.oidc_issuer), ("OIDC_JWKS_URI", self.oidc_jwks_uri)):
+            if url and not url_is_secure(url):
+                raise ValueError(f"{name} must be an https URL (http only on 127.0.0.1 or localhost): {url}")
+        algorithms = self.oidc_algorithm_list()
+        refused = set(algorithms) - OIDC_ALLOWED_ALGORITHMS
+        if refused or not algorithms:
+            raise ValueError(f"OIDC_ALGORITHMS may only name asymmetric algorithms "
+                             f"({', '.join(sorted(OIDC_ALLOWED_ALGORITHMS))}); refused: {sorted(refused) or 'empty'}")
+        return self
+
+    def oidc_algorithm_list(self) -> list[str]:
+        return [a.strip() for a in self.oidc_algorithms.split(",") if a.strip()]
 
     @field_validator("jwt_secret")
     @classmethod

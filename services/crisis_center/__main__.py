@@ -15,7 +15,8 @@ from services.crisis_center.privacy import PrivacyResponder
 from services.crisis_center.settings import Settings
 from services.crisis_center.welfare_desk import WelfareDesk
 from services.crisis_center.worker import CrisisWorker
-from shared.health import Check, HealthServer, KafkaCheck, database_check, serving
+from shared.health import GRACEFUL_SHUTDOWN_SECONDS, Check, HealthServer, KafkaCheck, database_check, serving
+from shared.kafka.security import client_security
 from shared.logging import configure_logging, get_logger
 
 
@@ -36,7 +37,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     desk = WelfareDesk(settings)  # rounds and answers: see crisis_center/welfare_desk.py
     health = HealthServer(service="crisis-center-worker", host=settings.http_host, port=settings.health_port,
                           checks={"database": lambda: database_check(worker.pool)(),
-                                  "kafka": KafkaCheck(settings.kafka_bootstrap_servers),
+                                  "kafka": KafkaCheck(settings.kafka_bootstrap_servers,
+                                                      security=client_security(settings)),
                                   "tables": tables_recovered(worker)},
                           tasks=lambda: [*worker.tasks(), *privacy.tasks(), *desk.tasks()])
     async with serving(health):
@@ -54,7 +56,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
 
 async def run_api(settings: Settings) -> None:
     config = uvicorn.Config(create_app(settings), host=settings.http_host, port=settings.http_port,
-                            log_level=settings.log_level.lower(), access_log=False)
+                            log_level=settings.log_level.lower(), access_log=False,
+                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
     await uvicorn.Server(config).serve()
 
 

@@ -23,6 +23,7 @@ from services.crisis_center import handlers
 from services.crisis_center.adapters.feed import CrisisFeed, sse
 from services.crisis_center.check_in_page import check_in_router
 from services.crisis_center.dashboard.router import DashboardSettings, dashboard_router
+from services.crisis_center.domain import stream_ticket
 from services.crisis_center.domain.atom import build_atom
 from services.crisis_center.domain.cap import build_cap
 from services.crisis_center.domain.crisis import Crisis
@@ -30,13 +31,14 @@ from services.crisis_center.domain.membership import KINDS
 from services.crisis_center.public_cache import PublicCache
 from services.crisis_center.settings import Settings
 from services.crisis_center.welfare_api import welfare_router
-from shared.auth import JwtConfig, Principal, require_roles, verify_token
+from shared.auth import Principal, authenticate, require_roles
 from shared.db import create_pool, ping
 from shared.events.common import Area as WireArea
 from shared.geo import Area, InvalidArea
 from shared.http import install_common
 from shared.kafka.outbox import OutboxRelay
 from shared.kafka.producer import make_producer
+from shared.kafka.security import client_security
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -169,20 +171,39 @@ async def _kafka_reachable(bootstrap_servers: str) -> bool:
     return True
 
 
-def _stream_principal(request: Request, access_token: str | None) -> Principal:
-    """EventSource cannot send headers: the stream also takes the token as `access_token`."""
+def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
-    token = header[7:] if header.lower().startswith("bearer ") else access_token
-    if not token:
-        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    config: JwtConfig = request.app.state.jwt_config
-    try:
-        principal = verify_token(config, token)
-    except jwt.InvalidTokenError:
-        raise HTTPException(401, "invalid or expired token", headers={"WWW-Authenticate": "Bearer"}) from None
-    if "coordinator" not in principal.roles:
+    return header[7:] if header.lower().startswith("bearer ") else None
+
+
+async def _stream_access(request: Request, ticket: str | None, key: bytes) -> stream_ticket.Ticket:
+    """Who opens the stream and until when: a ticket (what `EventSource` can carry), or a bearer token in the
+    header (other clients). Never the bearer token in the query string."""
+    if ticket is not None:
+        try:
+            access = stream_ticket.read(key, ticket, now=int(time.time()))
+        except stream_ticket.BadTicket:
+            raise HTTPException(401, "invalid or expired stream ticket: ask for another",
+                                headers={"WWW-Authenticate": "Bearer"}) from None
+    else:
+        token = _bearer(request)
+        if not token:
+            raise HTTPException(401, "missing bearer token or stream ticket", headers={"WWW-Authenticate": "Bearer"})
+        principal = await authenticate(request, token)  # 401, or 503 when the OIDC provider's keys cannot be had
+        access = stream_ticket.Ticket(principal.subject, tuple(sorted(principal.roles)), _token_expiry(token))
+    if "coordinator" not in access.roles:
         raise HTTPException(403, "requires one of the roles ['coordinator']")
-    return principal
+    return access
+
+
+def _token_expiry(token: str) -> int:
+    """The `exp` of a token already verified."""
+    return int(jwt.decode(token, options={"verify_signature": False})["exp"])
+
+
+class StreamTicketOut(BaseModel):
+    ticket: str = Field(description="Pass as `?ticket=` to GET /v1/crises/events within `expires_in` seconds.")
+    expires_in: int
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
@@ -194,7 +215,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(settings.database_url, settings.db_schema, min_size=1,
                                  max_size=settings.database_pool_max)
-        producer = make_producer(settings.kafka_bootstrap_servers, client_id="crisis-center-api")
+        security = client_security(settings)
+        producer = make_producer(settings.kafka_bootstrap_servers, client_id="crisis-center-api", security=security)
         await producer.start()
         relay = OutboxRelay(pool=pool, producer=producer, schema=settings.db_schema)
 
@@ -206,7 +228,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
             return _crisis_out(row).model_dump(mode="json") if row is not None else data
 
         feed = CrisisFeed(bootstrap_servers=settings.kafka_bootstrap_servers, topic=settings.topic("crisis.status"),
-                          enrich=enrich)
+                          enrich=enrich, security=security)
         await feed.start()
         app.state.resources = Resources(pool, feed, relay, asyncio.create_task(relay.run()), producer)
         try:
@@ -252,12 +274,26 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
                           status: Literal["active", "closed"] | None = None) -> list[CrisisOut]:
         return [_crisis_out(r) for r in await handlers.list_crises(pool=res(request).pool, status=status)]
 
+    ticket_key = stream_ticket.ticket_key(settings.jwt_secret.get_secret_value())
+
+    @app.post("/v1/crises/events/ticket", response_model=StreamTicketOut, tags=["coordinators"])
+    async def events_ticket(request: Request, principal: Coordinator) -> StreamTicketOut:
+        """A ticket to open the event stream (`EventSource` cannot send the bearer token in a header): valid
+        seconds, for the stream only; the stream it opens ends when this token expires."""
+        token = _bearer(request)
+        assert token is not None  # the Coordinator dependency read it
+        issued = stream_ticket.issue(ticket_key, stream_ticket.Ticket(
+            principal.subject, tuple(sorted(principal.roles)), _token_expiry(token)), now=int(time.time()))
+        return StreamTicketOut(ticket=issued, expires_in=stream_ticket.TICKET_SECONDS)
+
     @app.get("/v1/crises/events", tags=["coordinators"], response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {}}}})
-    async def crisis_events(request: Request, access_token: str | None = None,
+    async def crisis_events(request: Request, ticket: Annotated[str | None, Query(max_length=2000)] = None,
                             max_events: Annotated[int | None, Query(ge=1)] = None) -> StreamingResponse:
-        """Server-sent events: `snapshot` (the active crises) then `activated`/`updated`/`closed` as they happen."""
-        _stream_principal(request, access_token)
+        """Server-sent events: `snapshot` (the active crises) then `activated`/`updated`/`closed` as they happen.
+        Opened with a ticket from `POST /v1/crises/events/ticket` (or a bearer token in the header); the stream
+        ends when the bearer token expires."""
+        access = await _stream_access(request, ticket, ticket_key)
         resources = res(request)
         queue = resources.feed.subscribe()
         rows = await handlers.list_crises(pool=resources.pool, status="active")
@@ -268,8 +304,11 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
             try:
                 yield sse("snapshot", snapshot)
                 while max_events is None or sent < max_events:
+                    left = access.stream_until - time.time()
+                    if left <= 0:
+                        return  # the token expired: the dashboard reconnects with a fresh ticket, or signs in
                     try:
-                        item = await asyncio.wait_for(queue.get(), timeout=15)
+                        item = await asyncio.wait_for(queue.get(), timeout=min(15.0, left))
                     except TimeoutError:
                         yield b": keep-alive\n\n"
                         continue

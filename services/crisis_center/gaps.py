@@ -20,7 +20,7 @@ records it had already applied.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -54,14 +54,15 @@ class Refetched:
 class GapFiller:
     """Reads the records between two offsets of a partition with its own (group-less) consumer."""
 
-    def __init__(self, bootstrap_servers: str) -> None:
+    def __init__(self, bootstrap_servers: str, security: Mapping[str, Any] | None = None) -> None:
         self._bootstrap = bootstrap_servers
+        self._security = dict(security or {})
         self._consumer: AIOKafkaConsumer | None = None
         self._lock = asyncio.Lock()
 
     async def _ensure(self) -> AIOKafkaConsumer:
         if self._consumer is None:
-            self._consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=None,
+            self._consumer = AIOKafkaConsumer(**self._security, bootstrap_servers=self._bootstrap, group_id=None,
                                               enable_auto_commit=False, auto_offset_reset="earliest")
             await self._consumer.start()
         return self._consumer

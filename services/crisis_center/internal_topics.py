@@ -19,6 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from services.crisis_center.settings import Settings
+from shared.kafka.security import client_security
 from shared.logging import get_logger
 from shared.topics import dlq_name
 
@@ -78,7 +79,8 @@ async def ensure_internal_topics(settings: Settings, *, wait_seconds: float = 12
     """Create the missing internal topics and wait until the metadata shows all of them fully partitioned."""
     specs = internal_topic_specs(settings)
     wanted = {spec.name: spec for spec in specs}
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=30000)
+    admin = AIOKafkaAdminClient(**client_security(settings), bootstrap_servers=settings.kafka_bootstrap_servers,
+                                request_timeout_ms=30000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

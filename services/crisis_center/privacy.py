@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -28,6 +29,7 @@ from shared.events.travellers import TOPIC as REGISTRATIONS
 from shared.kafka.consumer import EventConsumer
 from shared.kafka.outbox import OutboxRelay
 from shared.kafka.producer import make_producer
+from shared.kafka.security import client_security
 from shared.logging import get_logger
 from shared.topics import spec_for
 
@@ -36,10 +38,11 @@ log = get_logger(__name__)
 SERVICE = "crisis_center"
 
 
-async def latest_registrations(bootstrap_servers: str, topic: str) -> dict[str, dict[str, Any]]:
+async def latest_registrations(bootstrap_servers: str, topic: str,
+                               security: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """The latest registration per traveller id on the compacted topic, up to its current end (no group)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None, enable_auto_commit=False,
-                                isolation_level="read_committed")
+    consumer = AIOKafkaConsumer(**(security or {}), bootstrap_servers=bootstrap_servers, group_id=None,
+                                enable_auto_commit=False, isolation_level="read_committed")
     await consumer.start()
     latest: dict[str, dict[str, Any] | None] = {}
     try:
@@ -90,7 +93,9 @@ class PrivacyResponder:
         self._own_pool = pool is None
         self._own_producer = producer is None
         self.pool = pool
-        self.producer = producer or make_producer(settings.kafka_bootstrap_servers, client_id="crisis-privacy")
+        self.security = client_security(settings)
+        self.producer = producer or make_producer(settings.kafka_bootstrap_servers, client_id="crisis-privacy",
+                                                  security=self.security)
         self.consumer: EventConsumer | None = None
         self.relay: OutboxRelay | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -98,7 +103,7 @@ class PrivacyResponder:
     async def part(self, conn: asyncpg.Connection, data: PrivacyRequested) -> list[PrivacyItem]:
         topic = self.settings.topic(REGISTRATIONS)
         held = {tid: reg for tid, reg in (await latest_registrations(self.settings.kafka_bootstrap_servers,
-                                                                       topic)).items()
+                                                                       topic, security=self.security)).items()
                 if _is_theirs(tid, reg, data)}
         person_ids = sorted(set(data.traveller_ids) | set(held))
         contacts = await welfare.contacts_of(conn, person_ids=person_ids, phones=list(data.phones),
@@ -131,7 +136,7 @@ class PrivacyResponder:
         self.consumer = privacy_requests.make_consumer(
             service=SERVICE, part=self.part, bootstrap_servers=settings.kafka_bootstrap_servers,
             topic_prefix=settings.kafka_topic_prefix, source=settings.source, pool=self.pool,
-            producer=self.producer)
+            producer=self.producer, security=self.security)
         self.relay = OutboxRelay(pool=self.pool, producer=self.producer, schema=settings.db_schema)
         await self.consumer.start()
         self._tasks = [asyncio.create_task(self.consumer.run(), name="crisis-privacy"),

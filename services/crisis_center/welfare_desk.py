@@ -26,6 +26,7 @@ from shared.events.families import INQUIRIES_TOPIC, InquiryUpdated
 from shared.events.welfare import ANSWERS_TOPIC, WelfareAnswered
 from shared.kafka.consumer import EventConsumer
 from shared.kafka.producer import make_producer
+from shared.kafka.security import client_security
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -48,7 +49,9 @@ class WelfareDesk:
         self.now = clock or (lambda: datetime.now(UTC))
         self.publishing = Publishing(settings.source, settings.kafka_topic_prefix)
         self.links = links_for(settings)
-        self.producer = make_producer(settings.kafka_bootstrap_servers, client_id="crisis-welfare")
+        self.security = client_security(settings)
+        self.producer = make_producer(settings.kafka_bootstrap_servers, client_id="crisis-welfare",
+                                      security=self.security)
         self.pool = pool
         self._own_pool = pool is None
         self.consumer: EventConsumer | None = None
@@ -84,14 +87,14 @@ class WelfareDesk:
             name="crisis-welfare", bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=f"{settings.kafka_topic_prefix}crisis-center-welfare", topics=[ANSWERS_TOPIC],
             handler=self._on_answer, batch_handler=self._on_answers, producer=self.producer, pool=self.pool,
-            topic_prefix=settings.kafka_topic_prefix, batch_size=2000)
+            topic_prefix=settings.kafka_topic_prefix, batch_size=2000, security=self.security)
         # Event by event, not in batches: a tombstone must not overtake the states before it (the batch path
         # handles a polled batch's tombstones ahead of its events), and inquiries change a few times a day each.
         self.inquiries = EventConsumer(
             name="crisis-inquiries", bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=f"{settings.kafka_topic_prefix}crisis-center-inquiries", topics=[INQUIRIES_TOPIC],
             handler=self._on_inquiry, on_tombstone=self._on_inquiry_tombstone, producer=self.producer,
-            pool=self.pool, topic_prefix=settings.kafka_topic_prefix)
+            pool=self.pool, topic_prefix=settings.kafka_topic_prefix, security=self.security)
         await self.consumer.start()
         await self.inquiries.start()
         self._tasks = [asyncio.create_task(self.consumer.run(), name="crisis-welfare-answers"),

@@ -69,6 +69,7 @@ from shared.events.reports import ReportSubmitted
 from shared.events.travellers import TravellerCancelled, TravellerRegistered
 from shared.kafka.outbox import OutboxRelay
 from shared.kafka.producer import make_producer
+from shared.kafka.security import client_security, faust_credentials
 from shared.logging import get_logger
 from shared.topics import dlq_name
 
@@ -148,7 +149,8 @@ class CrisisWorker:
         await ensure_internal_topics(self.settings)
         self._pool = await create_pool(self.settings.database_url, self.settings.db_schema,
                                        min_size=1, max_size=self.settings.database_pool_max)
-        producer = make_producer(self.settings.kafka_bootstrap_servers, client_id="crisis-center-relay")
+        producer = make_producer(self.settings.kafka_bootstrap_servers, client_id="crisis-center-relay",
+                                 security=client_security(self.settings))
         await producer.start()
         self._relay = OutboxRelay(pool=self._pool, producer=producer, schema=self.settings.db_schema)
         self._relay_producer = producer
@@ -183,6 +185,7 @@ class CrisisWorker:
         app = CrisisApp(
             s.faust_app_id,
             broker=";".join(f"kafka://{b.strip()}" for b in s.kafka_bootstrap_servers.split(",")),
+            broker_credentials=faust_credentials(s),  # TLS and SCRAM as the crisis center's KafkaUser, or None
             store=store,
             datadir=s.faust_data_dir,
             topic_partitions=s.faust_partitions,
@@ -215,7 +218,7 @@ class CrisisWorker:
         applied = {topic: AppliedOffsets(app.Table(applied_table(topic), partitions=partitions[applied_table(topic)]),
                                          every=s.crisis_applied_offsets_every)
                    for topic in ("travellers.registrations", "consular.reports", "crisis.incidents", BY_COUNTRY)}
-        self.gaps = gaps = GapFiller(s.kafka_bootstrap_servers)
+        self.gaps = gaps = GapFiller(s.kafka_bootstrap_servers, security=client_security(s))
 
         async def in_order(topic: str, event: Any, handle: Callable[[Any], Any]) -> None:
             await self.in_flight.run(handle_in_order(event, handle, applied[topic], gaps))  # not cut short by a stop

@@ -22,19 +22,22 @@ from services.directory.domain.posts import post_to_dict
 from services.directory.settings import Settings
 from services.directory.worker import Worker
 from shared.events.directory import PostChanged
-from shared.health import HealthServer, KafkaCheck, consumers_check, database_check, serving
+from shared.health import GRACEFUL_SHUTDOWN_SECONDS, HealthServer, KafkaCheck, consumers_check, database_check, serving
 from shared.kafka.outbox import enqueue
 from shared.kafka.producer import make_producer
+from shared.kafka.security import client_security
 from shared.logging import configure_logging, get_logger
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     resources = await open_resources(settings)
-    producer = make_producer(settings.kafka_bootstrap_servers, client_id="directory-worker")
+    security = client_security(settings)
+    producer = make_producer(settings.kafka_bootstrap_servers, client_id="directory-worker", security=security)
     await producer.start()
     worker = Worker(settings, resources, producer)
     health = HealthServer(service="directory-worker", host=settings.http_host, port=settings.health_port, checks={
-        "database": database_check(resources.pool), "kafka": KafkaCheck(settings.kafka_bootstrap_servers),
+        "database": database_check(resources.pool),
+        "kafka": KafkaCheck(settings.kafka_bootstrap_servers, security=security),
         "consumers": consumers_check(lambda: [worker.consumer])}, tasks=worker.tasks)
     try:
         async with serving(health):
@@ -54,6 +57,7 @@ async def run_api(settings: Settings) -> None:
         port=settings.http_port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     await uvicorn.Server(config).serve()
 

@@ -32,6 +32,7 @@ from shared.db import ping
 from shared.http import install_common
 from shared.kafka.admin import kafka_ping
 from shared.kafka.producer import make_producer
+from shared.kafka.security import client_security
 
 ServiceName = Literal[
     "emergency_travel_document",
@@ -281,7 +282,8 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = await open_resources(settings)
-        producer: AIOKafkaProducer | None = make_producer(settings.kafka_bootstrap_servers, client_id="directory-api")
+        producer: AIOKafkaProducer | None = make_producer(settings.kafka_bootstrap_servers, client_id="directory-api",
+                                                          security=client_security(settings))
         stop = asyncio.Event()
         try:
             await producer.start()  # type: ignore[union-attr]

@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaProducer
 from shared import privacy_requests
 from shared.events.privacy import PrivacyItem, PrivacyRequested
 from shared.kafka.consumer import EventConsumer
+from shared.kafka.security import Security
 
 SERVICE = "directory"
 
@@ -19,6 +20,7 @@ async def directory_part(_conn: asyncpg.Connection, _data: PrivacyRequested) -> 
 
 
 def make_consumer(*, bootstrap_servers: str, topic_prefix: str, source: str, pool: asyncpg.Pool,
-                  producer: AIOKafkaProducer) -> EventConsumer:
+                  producer: AIOKafkaProducer, security: Security | None = None) -> EventConsumer:
     return privacy_requests.make_consumer(service=SERVICE, part=directory_part, bootstrap_servers=bootstrap_servers,
-                                          topic_prefix=topic_prefix, source=source, pool=pool, producer=producer)
+                                          topic_prefix=topic_prefix, source=source, pool=pool, producer=producer,
+                                          security=security)

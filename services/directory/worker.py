@@ -16,6 +16,7 @@ from shared.events.envelope import CloudEvent, EventData
 from shared.events.reports import ReportSubmitted
 from shared.kafka.consumer import EventConsumer, Handler, PermanentError
 from shared.kafka.outbox import OutboxRelay
+from shared.kafka.security import client_security
 
 TOPICS = ("consular.reports",)
 
@@ -43,6 +44,7 @@ class Worker:
     def __init__(self, settings: Settings, resources: Resources, producer: AIOKafkaProducer) -> None:
         self.settings = settings
         self.resources = resources
+        security = client_security(settings)
         self.consumer = EventConsumer(
             name="directory-router",
             bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -52,10 +54,11 @@ class Worker:
             producer=producer,
             pool=resources.pool,
             topic_prefix=settings.kafka_topic_prefix,
+            security=security,
         )
         self.privacy = privacy.make_consumer(
             bootstrap_servers=settings.kafka_bootstrap_servers, topic_prefix=settings.kafka_topic_prefix,
-            source=settings.source, pool=resources.pool, producer=producer)
+            source=settings.source, pool=resources.pool, producer=producer, security=security)
         self.relay = OutboxRelay(pool=resources.pool, producer=producer, schema=settings.db_schema)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []

@@ -25,6 +25,7 @@ from shared.crypto import FieldCipher
 from shared.events.privacy import ANSWERING_SERVICES, PrivacyAnswered, PrivacyItem, PrivacyRequested, RequestKind
 from shared.kafka.consumer import EventConsumer, PermanentError
 from shared.kafka.outbox import enqueue
+from shared.kafka.security import Security
 from shared.logging import get_logger
 from shared.privacy_requests import plain
 
@@ -229,8 +230,10 @@ async def intake_part(conn: asyncpg.Connection, data: PrivacyRequested, *,
 
 
 def make_consumer(*, bootstrap_servers: str, topic_prefix: str, source: str, pool: asyncpg.Pool,
-                  producer: AIOKafkaProducer, cipher: FieldCipher | None = None) -> EventConsumer:
+                  producer: AIOKafkaProducer, cipher: FieldCipher | None = None,
+                  security: Security | None = None) -> EventConsumer:
     """Intake answers `privacy.requests` and, as the coordinator, collects `privacy.responses`."""
     return privacy_requests.make_consumer(
         service=SERVICE, part=partial(intake_part, cipher=cipher), bootstrap_servers=bootstrap_servers,
-        topic_prefix=topic_prefix, source=source, pool=pool, producer=producer, on_answer=record_answer)
+        topic_prefix=topic_prefix, source=source, pool=pool, producer=producer, on_answer=record_answer,
+        security=security)

@@ -23,6 +23,7 @@ from shared.events.travellers import TravellerCancelled, TravellerRegistered
 from shared.events.welfare import WelfareAsked, WelfareReplied
 from shared.kafka.consumer import EventConsumer, Handler, PermanentError
 from shared.kafka.outbox import OutboxRelay
+from shared.kafka.security import client_security
 from shared.logging import get_logger
 from shared.periodic import PeriodicJob
 
@@ -127,15 +128,17 @@ class ImportMatcher:
 
 class Worker:
     def __init__(self, settings: Settings, resources: Resources, producer: AIOKafkaProducer) -> None:
+        security = client_security(settings)
         self.consumer = EventConsumer(
             name="intake", bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=f"{settings.kafka_topic_prefix}intake", topics=list(TOPICS),
             handler=make_handler(resources, warning_config(settings)),
             producer=producer, pool=resources.pool, topic_prefix=settings.kafka_topic_prefix,
-            on_tombstone=handlers.registration_tombstone)
+            on_tombstone=handlers.registration_tombstone, security=security)
         self.privacy = privacy.make_consumer(
             bootstrap_servers=settings.kafka_bootstrap_servers, topic_prefix=settings.kafka_topic_prefix,
-            source=settings.source, pool=resources.pool, producer=producer, cipher=resources.config.cipher)
+            source=settings.source, pool=resources.pool, producer=producer, cipher=resources.config.cipher,
+            security=security)
         self.relay = OutboxRelay(pool=resources.pool, producer=producer, schema=settings.db_schema)
         self.scheduler = DeadlineScheduler(pool=resources.pool, config=resources.config,
                                            poll_seconds=settings.deadline_poll_seconds)

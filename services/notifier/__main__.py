@@ -15,19 +15,22 @@ from services.notifier.api import create_app
 from services.notifier.bootstrap import open_resources
 from services.notifier.settings import NotifierSettings
 from services.notifier.worker import Worker
-from shared.health import HealthServer, KafkaCheck, consumers_check, database_check, serving
+from shared.health import GRACEFUL_SHUTDOWN_SECONDS, HealthServer, KafkaCheck, consumers_check, database_check, serving
 from shared.kafka.producer import make_producer
+from shared.kafka.security import client_security
 from shared.logging import configure_logging
 
 
 async def run_worker(settings: NotifierSettings, stop: asyncio.Event) -> None:
     resources = await open_resources(settings, pool_max=max(settings.database_pool_max,
                                                             settings.command_consumers + 6))
-    producer = make_producer(settings.kafka_bootstrap_servers, client_id="notifier-worker")
+    security = client_security(settings)
+    producer = make_producer(settings.kafka_bootstrap_servers, client_id="notifier-worker", security=security)
     await producer.start()
     worker = Worker(settings, resources, producer)
     health = HealthServer(service="notifier-worker", host=settings.http_host, port=settings.health_port, checks={
-        "database": database_check(resources.pool), "kafka": KafkaCheck(settings.kafka_bootstrap_servers),
+        "database": database_check(resources.pool),
+        "kafka": KafkaCheck(settings.kafka_bootstrap_servers, security=security),
         "consumers": consumers_check(lambda: worker.consumers)}, tasks=worker.tasks)
     try:
         async with serving(health):
@@ -41,7 +44,8 @@ async def run_worker(settings: NotifierSettings, stop: asyncio.Event) -> None:
 
 async def run_api(settings: NotifierSettings) -> None:
     config = uvicorn.Config(create_app(settings), host=settings.http_host, port=settings.http_port,
-                            log_level=settings.log_level.lower(), access_log=False)
+                            log_level=settings.log_level.lower(), access_log=False,
+                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
     await uvicorn.Server(config).serve()
 
 

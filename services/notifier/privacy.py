@@ -14,6 +14,7 @@ from services.notifier.handlers import SOURCE
 from shared import privacy_requests
 from shared.events.privacy import PrivacyItem, PrivacyRequested
 from shared.kafka.consumer import EventConsumer
+from shared.kafka.security import Security
 from shared.privacy_requests import plain
 
 SERVICE = "notifier"
@@ -52,6 +53,7 @@ async def notifier_part(conn: asyncpg.Connection, data: PrivacyRequested) -> lis
 
 
 def make_consumer(*, bootstrap_servers: str, topic_prefix: str, pool: asyncpg.Pool,
-                  producer: AIOKafkaProducer) -> EventConsumer:
+                  producer: AIOKafkaProducer, security: Security | None = None) -> EventConsumer:
     return privacy_requests.make_consumer(service=SERVICE, part=notifier_part, bootstrap_servers=bootstrap_servers,
-                                          topic_prefix=topic_prefix, source=SOURCE, pool=pool, producer=producer)
+                                          topic_prefix=topic_prefix, source=SOURCE, pool=pool, producer=producer,
+                                          security=security)

@@ -23,6 +23,7 @@ from shared.events.envelope import CloudEvent, EventData
 from shared.events.notifications import COMMANDS_TOPIC, SendNotification, SmsPreference
 from shared.kafka.consumer import EventConsumer, PermanentError
 from shared.kafka.outbox import OutboxRelay
+from shared.kafka.security import client_security
 from shared.logging import get_logger
 from shared.periodic import PeriodicJob
 
@@ -64,17 +65,19 @@ class Worker:
         await self.dispatcher.start()
         self.relay = OutboxRelay(pool=self.resources.pool, producer=self.producer, schema=settings.schema_name)
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        security = client_security(settings)
         for i in range(settings.command_consumers):
             consumer = EventConsumer(
                 name=CONSUMER_NAME, bootstrap_servers=settings.kafka_bootstrap_servers,
                 group_id=f"{settings.kafka_topic_prefix}notifier", topics=[COMMANDS_TOPIC], handler=self.handle,
                 producer=self.producer, pool=self.resources.pool, topic_prefix=settings.kafka_topic_prefix,
+                security=security,
             )
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(), name=f"commands-{i}"))
         answering = privacy.make_consumer(bootstrap_servers=settings.kafka_bootstrap_servers,
                                           topic_prefix=settings.kafka_topic_prefix, pool=self.resources.pool,
-                                          producer=self.producer)
+                                          producer=self.producer, security=security)
         self.consumers.append(answering)
         self._tasks.append(asyncio.create_task(answering.run(), name="privacy-requests"))
         self.retention = PeriodicJob("notifier-retention", lambda: remove_message_bodies(

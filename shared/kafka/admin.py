@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError
@@ -11,11 +13,12 @@ from shared.topics import TopicSpec, all_topic_specs
 
 
 async def ensure_topics(
-    bootstrap_servers: str, specs: list[TopicSpec] | None = None, *, prefix: str = "", replication_factor: int = 1
+    bootstrap_servers: str, specs: list[TopicSpec] | None = None, *, prefix: str = "", replication_factor: int = 1,
+    security: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Create missing topics; returns the names created."""
     specs = specs if specs is not None else all_topic_specs()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="topic-admin")
+    admin = AIOKafkaAdminClient(**(security or {}), bootstrap_servers=bootstrap_servers, client_id="topic-admin")
     for attempt in range(30):
         try:
             await admin.start()

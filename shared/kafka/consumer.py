@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -90,11 +90,13 @@ class EventConsumer:
         on_tombstone: TombstoneHandler | None = None,
         batch_handler: BatchHandler | None = None,
         keep_processed_days: float = PROCESSED_EVENTS_DAYS,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         """With `batch_handler` (and a pool), each polled batch of a partition is deduplicated and handled in one
         transaction (a busy topic such as `welfare.answers`: one round trip per batch, not per event); if that
         fails for any reason but an outage, the batch is handled again event by event with `handler`, so a
-        poison event is isolated and dead-lettered as always."""
+        poison event is isolated and dead-lettered as always. `security`: `client_security(settings)` of the
+        process (shared/kafka/security.py); omitted, PLAINTEXT."""
         self.name = name
         self._prefix = topic_prefix
         self._topics = [topic_prefix + t for t in topics]
@@ -107,6 +109,7 @@ class EventConsumer:
         self._batch_size = batch_size
         self._consumer = AIOKafkaConsumer(
             *self._topics,
+            **(security or {}),
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
             client_id=name,

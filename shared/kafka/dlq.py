@@ -8,7 +8,9 @@ the cause (a handler's bug, a missing reference), not in a loop.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -33,9 +35,10 @@ def dlq_topics(prefix: str = "") -> dict[str, int]:
     return {prefix + spec.name: spec.partitions for spec in all_topic_specs() if spec.name.endswith(".dlq")}
 
 
-async def counts(bootstrap: str, prefix: str = "") -> dict[str, int]:
+async def counts(bootstrap: str, prefix: str = "", *, security: Mapping[str, Any] | None = None) -> dict[str, int]:
     """Records held on each dead-letter topic (end minus beginning offsets)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**(security or {}), bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False)
     await consumer.start()
     try:
         existing = await consumer.topics()
@@ -52,9 +55,11 @@ async def counts(bootstrap: str, prefix: str = "") -> dict[str, int]:
         await consumer.stop()
 
 
-async def read(bootstrap: str, topic: str, *, start: int = 0, limit: int = 100) -> list[DeadLetter]:
+async def read(bootstrap: str, topic: str, *, start: int = 0, limit: int = 100,
+               security: Mapping[str, Any] | None = None) -> list[DeadLetter]:
     """Up to `limit` records of a dead-letter topic (partition 0: DLQs have one), from offset `start`."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**(security or {}), bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False)
     await consumer.start()
     try:
         tp = TopicPartition(topic, 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -53,9 +54,12 @@ class HealingProducer(AIOKafkaProducer):
             self.restarts += 1
 
 
-def make_producer(bootstrap_servers: str, *, client_id: str, linger_ms: int = 5) -> AIOKafkaProducer:
-    """Not started: call `await producer.start()` in the lifespan that owns it."""
+def make_producer(bootstrap_servers: str, *, client_id: str, linger_ms: int = 5,
+                  security: Mapping[str, Any] | None = None) -> AIOKafkaProducer:
+    """Not started: call `await producer.start()` in the lifespan that owns it. `security`: the process's
+    `shared.kafka.security.client_security(settings)` (TLS, SASL); omitted, PLAINTEXT."""
     return HealingProducer(
+        **(security or {}),
         bootstrap_servers=bootstrap_servers,
         client_id=client_id,
         enable_idempotence=True,

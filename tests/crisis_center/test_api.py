@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from services.crisis_center.api import create_app
 from services.crisis_center.domain.cap import CAP_NS
 from tests.crisis_center.conftest import POOL, Env
-from tests.support import auth, consume_events, eventually
+from tests.support import auth, consume_events, eventually, token
 
 SCHEMA = xmlschema.XMLSchema(Path(__file__).parents[2] / "services/crisis_center/schemas/CAP-v1.2-schema.xsd")
 COORDINATOR = auth("coordinator")
@@ -149,8 +149,8 @@ async def test_live_stream_sends_a_snapshot_then_changes(client: httpx.AsyncClie
         await client.post(f"/v1/crises/{existing['crisis_id']}/close", headers=COORDINATOR)
 
     closer = asyncio.create_task(close_when_subscribed())
-    token = COORDINATOR["Authorization"].removeprefix("Bearer ")
-    response = await client.get("/v1/crises/events", params={"access_token": token, "max_events": 1})
+    ticket = (await client.post("/v1/crises/events/ticket", headers=COORDINATOR)).json()["ticket"]
+    response = await client.get("/v1/crises/events", params={"ticket": ticket, "max_events": 1})
     assert response.status_code == 200, response.text
     await closer
     assert response.headers["content-type"].startswith("text/event-stream")
@@ -162,3 +162,24 @@ async def test_live_stream_sends_a_snapshot_then_changes(client: httpx.AsyncClie
     change = json.loads(blocks[1].split("\n")[1].removeprefix("data: "))
     assert change["crisis_id"] == existing["crisis_id"] and change["status"] == "closed"
     assert change["kind"] == "flood" and change["counts"]["total"] == 0 and change["closed_by"] == "tester"
+
+
+async def test_the_stream_takes_a_ticket_not_the_token_and_ends_with_the_token(client: httpx.AsyncClient) -> None:
+    """Issue 19, finding 12: the bearer token no longer travels in the stream's URL, and a stream stops when its
+    token expires (it used to run on for as long as the connection lasted)."""
+    bearer = COORDINATOR["Authorization"].removeprefix("Bearer ")
+    refused = await client.get("/v1/crises/events", params={"access_token": bearer, "max_events": 1})
+    assert refused.status_code == 401
+    assert (await client.get("/v1/crises/events", params={"ticket": bearer})).status_code == 401
+    assert (await client.post("/v1/crises/events/ticket", headers=auth("duty_officer"))).status_code == 403
+    issued = (await client.post("/v1/crises/events/ticket", headers=COORDINATOR)).json()
+    assert issued["expires_in"] <= 30
+    forged = issued["ticket"][:-2] + ("AA" if not issued["ticket"].endswith("AA") else "BB")
+    assert (await client.get("/v1/crises/events", params={"ticket": forged})).status_code == 401
+
+    short = {"Authorization": f"Bearer {token('coordinator', ttl=2)}"}
+    ticket = (await client.post("/v1/crises/events/ticket", headers=short)).json()["ticket"]
+    started = asyncio.get_running_loop().time()
+    response = await asyncio.wait_for(client.get("/v1/crises/events", params={"ticket": ticket}), 20)
+    assert response.status_code == 200 and response.text.startswith("event: snapshot")
+    assert asyncio.get_running_loop().time() - started < 5  # ended at the token's expiry, not at the test's

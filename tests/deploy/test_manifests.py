@@ -235,7 +235,7 @@ def test_network_policies_open_only_what_each_needs(builds: dict[str, list[dict[
             if any("ipBlock" in peer for peer in rule["to"]):
                 assert name == "notifier-worker" and ports == {443, 587}
             elif name != "platform-allow-dns":
-                assert ports <= {5432, 9092}
+                assert ports <= {5432, 9093}  # PostgreSQL, the Kafka TLS listener
         if name.endswith("-worker"):  # Prometheus only, on the health port
             (rule,) = spec["ingress"]
             assert {p["port"] for p in rule["ports"]} == {int(policy_config(docs, name)["HEALTH_PORT"])}

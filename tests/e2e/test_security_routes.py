@@ -17,11 +17,13 @@ from httpx import ASGITransport, AsyncClient
 from tests.support import token
 
 # Public by the contract: operations, OpenAPI, the public crisis feeds, the directory's posts and resolution,
-# the dashboard and console pages (their data calls are authenticated), and Twilio webhooks (signed instead).
-PUBLIC = re.compile(r"^/(healthz|readyz|metrics|openapi\.json|docs.*|redoc.*|public/.*|dashboard.*|console.*)$")
+# the dashboard and console pages, their static files and their sign-in (their data calls are authenticated: the
+# dashboard's notifications proxy is checked like any route), and Twilio webhooks (signed instead).
+PUBLIC = re.compile(r"^/(healthz|readyz|metrics|openapi\.json|docs.*|redoc.*|public/.*"
+                    r"|(dashboard|console)(/assets/\{path:path\}|/login)?)$")
 PUBLIC_READS = re.compile(r"^/v1/(posts|posts/\{[^}]+\}|resolve)$")
-#: Routes that authenticate without a role dependency: the SSE stream takes its token as a query parameter
-#: (EventSource cannot send headers).
+#: Routes that authenticate without a role dependency: the SSE stream takes a ticket as a query parameter
+#: (EventSource cannot send headers) or the bearer token in the header.
 KNOWN_ROLES = {("GET", "/v1/crises/events"): {"coordinator", "admin"}}
 TWILIO = re.compile(r"^/twilio/")
 SERVICES = ("intake", "directory", "crisis_center", "notifier")
@@ -94,13 +96,12 @@ async def test_every_protected_route_refuses_bad_tokens_and_wrong_roles(service:
             assert roles, f"{service} {method} {path} has no role check"
             for name, (bearer, expected) in bad_tokens().items():
                 headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
-                params = {"access_token": bearer} if bearer else {}
-                response = await client.request(method, concrete(path), headers=headers, params=params)
+                response = await client.request(method, concrete(path), headers=headers)
                 assert response.status_code == expected, f"{service} {method} {path} with a {name} token"
             wrong = sorted({"duty_officer", "coordinator", "external_system", "admin"} - roles)
             if wrong:
                 response = await client.request(method, concrete(path), headers={
-                    "Authorization": f"Bearer {token(*wrong)}"}, params={"access_token": token(*wrong)})
+                    "Authorization": f"Bearer {token(*wrong)}"})
                 assert response.status_code == 403, f"{service} {method} {path} with roles {wrong}"
 
 

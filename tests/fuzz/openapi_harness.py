@@ -60,7 +60,8 @@ def fuzz_examples() -> int:
 @contextmanager
 def serving(app: FastAPI, port: int) -> Iterator[str]:
     """The app under uvicorn (lifespan on) in a thread of its own; its base URL while the block runs."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()

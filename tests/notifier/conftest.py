@@ -108,8 +108,10 @@ async def settings(schema: str, prefix: str, twilio: TwilioFake, smtp: SmtpSink)
 @pytest.fixture
 async def api(settings: NotifierSettings) -> AsyncIterator[str]:
     """The notifier API on a real port: Twilio (the local server) posts status callbacks to it."""
+    # A graceful stop that cannot hang the suite: a callback still in flight at teardown once kept the
+    # New-Year moved-clock run waiting for ever.
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.http_port, log_level="warning",
-                            access_log=False, lifespan="on")
+                            access_log=False, lifespan="on", timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -21,7 +21,9 @@ class CrisisFeed:
     each change to every subscriber's queue; a slow subscriber loses its oldest items, not the others' ones."""
 
     def __init__(self, *, bootstrap_servers: str, topic: str, queue_size: int = 256,
-                 enrich: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]] | None = None) -> None:
+                 enrich: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]] | None = None,
+                 security: Mapping[str, Any] | None = None) -> None:
+        self._security = dict(security or {})
         self._enrich = enrich
         self._bootstrap = bootstrap_servers
         self._topic = topic
@@ -32,7 +34,7 @@ class CrisisFeed:
         self.ready = asyncio.Event()
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(self._topic, bootstrap_servers=self._bootstrap, group_id=None,
+        consumer = AIOKafkaConsumer(self._topic, **self._security, bootstrap_servers=self._bootstrap, group_id=None,
                                     auto_offset_reset="latest", enable_auto_commit=False)
         await consumer.start()
         self._consumer = consumer

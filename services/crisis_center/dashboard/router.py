@@ -1,5 +1,6 @@
 """The coordinators' dashboard: `dashboard_router()` serves the page, its assets, a local sign-in for development
-and a pass-through to the notifier's delivery progress (the page only talks to its own origin).
+(disabled when AUTH_MODE=oidc: coordinators then sign in at the identity provider and paste its token) and a
+pass-through to the notifier's delivery progress (the page only talks to its own origin).
 
 Mount it in the crisis center's app: `app.include_router(dashboard_router())` (after `install_common`, whose
 `app.state.jwt_config` signs the tokens). Configuration (environment): `DASHBOARD_USERS` (`name:hash,...`, see
@@ -18,7 +19,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.auth import JwtConfig, Principal, mint_token, require_roles
+from shared.auth import Principal, local_signing_config, mint_token, require_roles
 from shared.logging import get_logger
 from shared.passwords import dummy_hash, parse_users
 from shared.sign_in import SignInThrottle
@@ -82,9 +83,12 @@ def dashboard_router(settings: DashboardSettings | None = None, throttle: SignIn
     @router.post("/dashboard/login", response_model=TokenOut,
                  responses={401: {"description": "unknown user or wrong password"},
                             429: {"description": "too many failed sign-ins for this name or client; Retry-After"},
-                            503: {"description": "no local users configured (DASHBOARD_USERS)"}})
+                            503: {"description": "no local users configured (DASHBOARD_USERS), or AUTH_MODE=oidc: "
+                                                 "coordinators sign in at the identity provider"}})
     async def login(request: Request, body: Login) -> TokenOut:
-        """Local sign-in for development: a coordinator token for a user listed in `DASHBOARD_USERS`."""
+        """Local sign-in for development: a coordinator token for a user listed in `DASHBOARD_USERS`. Refused with
+        503 when AUTH_MODE=oidc (the services would refuse the HS256 token it mints): sign in at the provider."""
+        jwt_config = local_signing_config(request)
         if not users:
             raise HTTPException(503, "local sign-in is not configured (DASHBOARD_USERS); paste a token instead")
         client = request.client.host if request.client else None
@@ -99,7 +103,6 @@ def dashboard_router(settings: DashboardSettings | None = None, throttle: SignIn
             log.info("dashboard_login_refused")
             raise HTTPException(401, "unknown user or wrong password")
         throttle.succeeded(body.username)
-        jwt_config: JwtConfig = request.app.state.jwt_config
         token = mint_token(jwt_config, subject=body.username, roles=[ROLE],
                            ttl_seconds=config.dashboard_token_ttl_seconds)
         log.info("dashboard_login", subject=body.username)

@@ -1,4 +1,5 @@
-"""The duty officers' console: `console_router()` serves the page, its assets and a local sign-in for development.
+"""The duty officers' console: `console_router()` serves the page, its assets and a local sign-in for development
+(disabled when AUTH_MODE=oidc: officers then sign in at the identity provider and paste its token).
 
 Mount it in intake's app: `app.include_router(console_router(settings, accounts))` (after `install_common`, whose
 `app.state.jwt_config` signs the tokens). Accounts are the officers' own (`accounts(request, login)` gives the
@@ -18,7 +19,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.auth import JwtConfig, mint_token
+from shared.auth import local_signing_config, mint_token
 from shared.logging import get_logger
 from shared.passwords import dummy_hash
 from shared.sign_in import SignInThrottle
@@ -88,9 +89,12 @@ def console_router(settings: ConsoleSettings | None = None, accounts: Accounts =
 
     @router.post("/console/login", response_model=TokenOut,
                  responses={401: {"description": "unknown sign-in name, ended officer or wrong password"},
-                            429: {"description": "too many failed sign-ins for this name or client; Retry-After"}})
+                            429: {"description": "too many failed sign-ins for this name or client; Retry-After"},
+                            503: {"description": "AUTH_MODE=oidc: officers sign in at the identity provider"}})
     async def login(request: Request, body: Login) -> TokenOut:
-        """An officer's sign-in: a duty officer token whose subject is the officer's sign-in name."""
+        """An officer's sign-in: a duty officer token whose subject is the officer's sign-in name. Refused with 503
+        when AUTH_MODE=oidc (the services would refuse the HS256 token it mints): sign in at the provider."""
+        jwt_config = local_signing_config(request)
         client = request.client.host if request.client else None
         wait = throttle.retry_after(body.username, client)
         if wait is not None:
@@ -104,7 +108,6 @@ def console_router(settings: ConsoleSettings | None = None, accounts: Accounts =
             log.info("console_login_refused")
             raise HTTPException(401, "unknown user or wrong password")
         throttle.succeeded(body.username)
-        jwt_config: JwtConfig = request.app.state.jwt_config
         token = mint_token(jwt_config, subject=body.username, roles=[ROLE],
                            ttl_seconds=config.console_token_ttl_seconds)
         log.info("console_login")

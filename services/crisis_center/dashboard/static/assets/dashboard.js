@@ -85,10 +85,21 @@ function stopStream() {
   state.stream = null;
 }
 
-function connect() {
+// EventSource cannot send the bearer token in a header, and a token in a URL ends up in logs: the dashboard trades
+// it for a ticket of a few seconds, good for the stream only. The server ends the stream when the token expires;
+// the reconnection below asks for a fresh ticket (or the sign-in page, once the session is over).
+async function connect() {
   stopStream();
   setLive("connecting");
-  const stream = new EventSource(`/v1/crises/events?access_token=${encodeURIComponent(session.token)}`);
+  let ticket;
+  try {
+    ticket = (await api("/v1/crises/events/ticket", { method: "POST" })).ticket;
+  } catch {
+    setLive("off");
+    if (session.valid()) state.reconnect = setTimeout(connect, 5000);
+    return;
+  }
+  const stream = new EventSource(`/v1/crises/events?ticket=${encodeURIComponent(ticket)}`);
   state.stream = stream;
   stream.addEventListener("open", () => setLive("on"));
   stream.addEventListener("snapshot", (event) => {
