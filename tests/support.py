@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
+from aiohttp import web
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -159,3 +162,17 @@ async def eventually(check: Callable[[], Any], *, timeout: float = 30.0, interva
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+@contextlib.asynccontextmanager
+async def serve_stand_in(app: web.Application) -> AsyncIterator[tuple[str, aiohttp.ClientSession]]:
+    """A local stand-in (Twilio, the alert feeds) on a free port of 127.0.0.1, and a session to drive it."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    http = aiohttp.ClientSession()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}", http
+    finally:
+        await http.close()
+        await runner.cleanup()

@@ -11,7 +11,6 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
-from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client import REGISTRY
 
@@ -23,7 +22,16 @@ from services.feeds.worker import Worker
 from shared.events.envelope import CloudEvent, decode
 from shared.events.incidents import TOPIC
 from shared.kafka.producer import make_producer
-from tests.support import bootstrap, database_url, drop_schema, eventually, new_pool, new_schema, new_topic_prefix
+from tests.support import (
+    bootstrap,
+    database_url,
+    drop_schema,
+    eventually,
+    new_pool,
+    new_schema,
+    new_topic_prefix,
+    serve_stand_in,
+)
 
 PLACES = Places()  # loads the towns once for the whole session
 
@@ -63,17 +71,8 @@ class Feeds:
 @pytest.fixture
 async def feeds() -> AsyncIterator[Feeds]:
     server = FeedServer(samples=False)
-    runner = web.AppRunner(server.build_app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    http = aiohttp.ClientSession()
-    try:
-        yield Feeds(f"http://127.0.0.1:{port}", server, http)
-    finally:
-        await http.close()
-        await runner.cleanup()
+    async with serve_stand_in(server.build_app()) as (url, http):
+        yield Feeds(url, server, http)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import aiohttp
 import asyncpg
 import pytest
 import uvicorn
-from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from twilio.request_validator import RequestValidator
 
@@ -25,7 +24,16 @@ from services.notifier.settings import NotifierSettings
 from services.notifier.worker import Worker
 from shared.events.notifications import OfficerCard, Recipient, SendNotification, notification_id_for
 from shared.kafka.producer import make_producer, publish
-from tests.support import bootstrap, database_url, drop_schema, new_pool, new_schema, new_topic_prefix, unique
+from tests.support import (
+    bootstrap,
+    database_url,
+    drop_schema,
+    new_pool,
+    new_schema,
+    new_topic_prefix,
+    serve_stand_in,
+    unique,
+)
 
 SOURCE = "/tests/notifier"
 OFFICER = OfficerCard(name="Anne Peeters", role="Consular officer", phone="+3225018111", email="anne@example.be")
@@ -50,17 +58,8 @@ async def twilio() -> AsyncIterator[TwilioFake]:
     config = ServerConfig(account_sid=os.environ["TWILIO_ACCOUNT_SID"], auth_token=os.environ["TWILIO_AUTH_TOKEN"],
                           callback_delay_seconds=0.02)
     app, server = build_app(config)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    http = aiohttp.ClientSession()
-    try:
-        yield TwilioFake(f"http://127.0.0.1:{port}", server, http)
-    finally:
-        await http.close()
-        await runner.cleanup()
+    async with serve_stand_in(app) as (url, http):
+        yield TwilioFake(url, server, http)
 
 
 @pytest.fixture

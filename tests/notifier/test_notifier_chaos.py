@@ -36,6 +36,19 @@ async def publish_many(producer: AIOKafkaProducer, commands: list[SendNotificati
     await asyncio.gather(*futures)
 
 
+def crisis_alerts(crisis_id: str, phones: list[str], *, title: str) -> list[SendNotification]:
+    """A crisis alert to each phone, in the four languages in turn, as the crisis center commands them."""
+    return [
+        SendNotification(
+            notification_id=notification_id_for(f"crisis:{crisis_id}:alert", "sms", phone),
+            purpose=f"crisis:{crisis_id}:alert", channel="sms", recipient=Recipient(phone=phone),
+            language=("fr", "nl", "de", "en")[i % 4], template="crisis_alert",
+            params={"crisis_title": title, "hotline_number": "+3225011000"}, priority="crisis", crisis_id=crisis_id,
+        )
+        for i, phone in enumerate(phones)
+    ]
+
+
 def start_worker(schema: str, prefix: str, twilio_url: str, **extra: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ, **extra)
     env.update(DATABASE_SCHEMA=schema, KAFKA_TOPIC_PREFIX=prefix, TWILIO_API_BASE=twilio_url,
@@ -53,16 +66,7 @@ async def test_kill_9_mid_fanout_then_restart_sends_each_sms_once(
     await twilio.configure(callbacks=False)
     crisis_id = unique("crisis-")
     phones = [f"+3248{i:07d}" for i in range(FANOUT)]
-    commands = [
-        SendNotification(
-            notification_id=notification_id_for(f"crisis:{crisis_id}:alert", "sms", phone),
-            purpose=f"crisis:{crisis_id}:alert", channel="sms", recipient=Recipient(phone=phone),
-            language=("fr", "nl", "de", "en")[i % 4], template="crisis_alert",
-            params={"crisis_title": "Flood", "hotline_number": "+3225011000"}, priority="crisis",
-            crisis_id=crisis_id,
-        )
-        for i, phone in enumerate(phones)
-    ]
+    commands = crisis_alerts(crisis_id, phones, title="Flood")
     await publish_many(producer, commands, prefix)
     first = start_worker(schema, prefix, twilio.url)
     try:
@@ -116,16 +120,7 @@ async def test_a_long_twilio_outage_then_every_alert_once(
     await twilio.configure(callbacks=False, outage={"seconds": OUTAGE_SECONDS, "status": 503})
     crisis_id = unique("crisis-")
     phones = [f"+3249{i:07d}" for i in range(OUTAGE_ALERTS)]
-    commands = [
-        SendNotification(
-            notification_id=notification_id_for(f"crisis:{crisis_id}:alert", "sms", phone),
-            purpose=f"crisis:{crisis_id}:alert", channel="sms", recipient=Recipient(phone=phone),
-            language=("fr", "nl", "de", "en")[i % 4], template="crisis_alert",
-            params={"crisis_title": "Cyclone", "hotline_number": "+3225011000"}, priority="crisis",
-            crisis_id=crisis_id,
-        )
-        for i, phone in enumerate(phones)
-    ]
+    commands = crisis_alerts(crisis_id, phones, title="Cyclone")
     await publish_many(producer, commands, prefix)
     worker = start_worker(schema, prefix, twilio.url, PROVIDER_OUTAGE_RETRY_SECONDS="1",
                           PROVIDER_OUTAGE_MAX_SECONDS=str(ceiling))
