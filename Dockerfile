@@ -8,11 +8,14 @@ ENV PIP_NO_CACHE_DIR=1 \
     PATH=/opt/venv/bin:$PATH
 RUN python -m venv /opt/venv
 WORKDIR /src
-# The dependencies, pinned by the lock file (as constraints), then the project itself.
-COPY pyproject.toml requirements.lock ./
+# The runtime dependencies from their lock file in hash-checking mode (a file whose sha256 is not in the lock is
+# refused), then the project itself without resolving anything more. requirements.runtime.lock is the runtime part
+# of requirements.lock, same pins and hashes (README, "Updating the lock file").
+COPY pyproject.toml requirements.runtime.lock ./
+RUN pip install --require-hashes -r requirements.runtime.lock
 COPY shared ./shared
 COPY services ./services
-RUN pip install -c requirements.lock .
+RUN pip install --no-deps .
 
 FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \

@@ -12,19 +12,23 @@ export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL JWT_SECRET TWILIO_ACCOUNT_SID TWILIO
 export GDACS_FEED_URL USGS_FEED_URL
 PYTEST_ARGS ?=
 
-.PHONY: demo e2e chaos fuzz browser venv infra keycloak topics migrate seed run stop test lint bench status token clean-data asyncapi k8s-validate scaleout scaleout-short moved-clock
+.PHONY: demo demo-feeds e2e chaos fuzz browser venv infra keycloak topics migrate seed run stop test lint bench status token clean-data asyncapi k8s-validate scaleout scaleout-short moved-clock
 .DEFAULT_GOAL := run
 
+# Each step of `make run` and `make infra` says one line with its duration; its output goes to .run/logs/<log>.log
+# and is shown only when it fails (scripts/step.sh).
+STEP := scripts/step.sh
+
+# Hash-checked installs from requirements.lock (README, "Updating the lock file").
 venv: .venv/.installed
 .venv/.installed: pyproject.toml requirements.lock
-	@test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
-	@$(PY) -m pip install -q --upgrade pip
-	@$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
+	@$(STEP) venv pip -- scripts/venv.sh
 	@touch $@
 
 infra: venv
-	@scripts/postgres.sh start
-	@scripts/kafka.sh start
+	@$(STEP) "kafka jars" kafka-jars -- scripts/kafka.sh install
+	@$(STEP) database postgres -- scripts/postgres.sh start
+	@$(STEP) broker kafka -- scripts/kafka.sh start
 	@$(MAKE) --no-print-directory topics migrate seed
 
 # The local OpenID Connect provider of the AUTH_MODE=oidc tests (Keycloak in dev mode on 127.0.0.1:8180, realm
@@ -33,22 +37,27 @@ keycloak:
 	@scripts/keycloak.sh start --no-wait || echo "keycloak: not started: the OIDC tests (tests/shared/test_oidc.py) will say why"
 
 topics: venv
-	@$(PY) -m shared.cli topics
+	@$(STEP) topics topics -- $(PY) -m shared.cli topics
 
 migrate: venv
-	@$(PY) -m shared.cli migrate
+	@$(STEP) migrations migrate -- $(PY) -m shared.cli migrate
 
 # Local data only (placeholder officers, an on-call rota): production runs `migrate` alone.
 seed: venv
-	@$(PY) -m shared.cli seed
+	@$(STEP) seed seed -- $(PY) -m shared.cli seed
 
 run: infra
-	@scripts/services.sh start
+	@$(STEP) --show services services-start -- scripts/services.sh start
 
 # The Kathmandu earthquake played through the real topics: open http://127.0.0.1:8003/dashboard first.
 demo: run
 	@echo "dashboard: http://127.0.0.1:8003/dashboard  (coordinator / coordinator-local)"
 	@$(PY) -m services.crisis_center.dashboard demo
+
+# The second scenario: an Orange earthquake appears in both local feeds (GDACS, USGS) and the crisis opens by itself.
+demo-feeds: run
+	@echo "dashboard: http://127.0.0.1:8003/dashboard  (coordinator / coordinator-local)"
+	@$(PY) -m services.feeds.dev.demo
 
 stop:
 	@scripts/services.sh stop || true

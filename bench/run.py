@@ -19,7 +19,7 @@ from shared.events.travellers import TravellerRegistered
 from shared.kafka.producer import make_producer, publish
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHES = ("intake", "directory", "crisis", "notifier", "welfare", "families", "public_feeds")
+BENCHES = ("intake", "directory", "crisis", "notifier", "welfare", "families", "public_feeds", "feeds")
 REPORT = ROOT / "docs" / "benchmarks.md"
 
 

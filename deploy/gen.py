@@ -5,9 +5,10 @@
 
 The topics come from `shared.topics.all_topic_specs()`, the one source of truth the local set-up
 (`python -m shared.cli topics`) uses too: same names, partitions and configuration. The services' manifests come
-from the table below, so the four services are wired alike (probes, security context, secrets, policies) and
-differ only where their needs do. The Kafka users and their ACLs come from `deploy/kafka_acls.py` (also the table
-in docs/deploy.md, "Kafka security"). Edit these files, not the generated YAML (tests/deploy checks they agree).
+from the table below, so the five services are wired alike (probes, security context, secrets, policies) and
+differ only where their needs do (the feeds service is a worker only, one replica). The Kafka users and their
+ACLs come from `deploy/kafka_acls.py` (also the table in docs/deploy.md, "Kafka security"). Edit these files,
+not the generated YAML (tests/deploy checks they agree).
 """
 
 from __future__ import annotations
@@ -88,10 +89,11 @@ class Resources:
 @dataclass(frozen=True)
 class Service:
     package: str                      # services.<package>, the schema, `shared.cli migrate <package>`
-    port: int
+    port: int | None                  # the API's port; None: no API (a worker only, no Service, no JWT secret)
     health_port: int                  # the worker's /healthz, /readyz, /metrics (HEALTH_PORT, shared/health.py)
     config: dict[str, str]
-    worker_max_replicas: int          # the partitions of the topics its consumers share: more would sit idle
+    worker_max_replicas: int          # the partitions of the topics its consumers share: more would sit idle;
+                                      # 1: one replica, no autoscaler (a singleton such as the feeds poller)
     twilio: bool = False
     internet_egress_ports: tuple[int, ...] = ()   # worker only: providers outside the cluster
     worker_data_dir: str | None = None             # a writable volume (Faust's RocksDB tables)
@@ -130,6 +132,21 @@ SERVICES: tuple[Service, ...] = (
         "SMTP_PORT": "587",
         "SMTP_SECURITY": "starttls",
     }),
+    # The public alert feeds' poller (docs/feeds.md): one replica; during a rolling update or a failover the
+    # PostgreSQL advisory-lock leader (services/feeds/worker.py) still lets only one pod publish. No API.
+    Service("feeds", None, 9105, worker_max_replicas=1, internet_egress_ports=(443,), config={
+        "GDACS_FEED_URL": "https://www.gdacs.org/xml/rss.xml",
+        "USGS_FEED_URL": "https://earthquake.usgs.gov/earthquakes/feed/v1.0/summary/4.5_week.geojson",
+        "FEED_POLL_SECONDS": "60",
+        "FEED_MIN_GDACS_ALERT": "orange",
+        "FEED_MIN_USGS_MAGNITUDE": "6.0",
+        "FEED_INCIDENT_TTL_HOURS": "72",
+        "FEED_ABSENT_POLLS": "2",
+        "FEED_FETCH_TIMEOUT_SECONDS": "20",
+        "FEED_MAX_BYTES": "20000000",
+        "FEED_RETRY_BASE_SECONDS": "10",
+        "FEED_RETRY_MAX_SECONDS": "600",
+    }, worker_resources=Resources("100m", "256Mi", "500m", "512Mi")),
 )
 
 
@@ -183,7 +200,8 @@ def labels(service: Service, component: str) -> dict[str, str]:
 
 
 def secret_env(service: Service) -> list[dict[str, Any]]:
-    pairs = {**SECRET_ENV, **(TWILIO_SECRET_ENV if service.twilio else {}), **SERVICE_SECRET_ENV.get(service.name, {})}
+    shared = SECRET_ENV if service.port is not None else {k: v for k, v in SECRET_ENV.items() if k != "JWT_SECRET"}
+    pairs = {**shared, **(TWILIO_SECRET_ENV if service.twilio else {}), **SERVICE_SECRET_ENV.get(service.name, {})}
     return [{"name": env, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
             for env, (secret, key) in pairs.items()]
 
@@ -294,6 +312,8 @@ def egress_rules(service: Service, *, kafka: bool = True, internet_ports: tuple[
         })
     if internet_ports:
         rules.append({
+            # NetworkPolicy names no hosts: any public address on these ports (the providers' and the feeds' hosts
+            # change addresses behind their CDNs); an egress proxy or FQDN policy can narrow it (docs/feeds.md).
             "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]}}],
             "ports": [{"protocol": "TCP", "port": port} for port in internet_ports],
         })
@@ -336,8 +356,9 @@ def worker_ingress(service: Service) -> list[dict[str, Any]]:
 
 
 def service_documents(service: Service) -> list[dict[str, Any]]:
-    common = {"HTTP_HOST": "0.0.0.0", "HTTP_PORT": str(service.port), "HEALTH_PORT": str(service.health_port),
-              "LOG_LEVEL": "INFO",
+    common = {"HTTP_HOST": "0.0.0.0", **({"HTTP_PORT": str(service.port)} if service.port is not None else {}),
+              "HEALTH_PORT": str(service.health_port),
+              "LOG_LEVEL": "INFO", "CONSULAR_ENV": "production",  # committed secrets refused (shared/settings.py)
               "KAFKA_BOOTSTRAP_SERVERS": KAFKA_BOOTSTRAP, "KAFKA_TOPIC_PREFIX": "",
               "KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
               "KAFKA_SASL_USERNAME": user_of_service(service.package).name,
@@ -368,19 +389,12 @@ def service_documents(service: Service) -> list[dict[str, Any]]:
         "resources": service.worker_resources.manifest(),
     }
     worker_volumes = [("data", service.worker_data_dir)] if service.worker_data_dir else []
-    api = pod_spec(service, "api", ["-m", module, "api"], extra=api_probes)
     worker = pod_spec(service, "worker", ["-m", module, "worker"], extra=worker_probes, volumes=worker_volumes)
     migrate = pod_spec(service, "migrations", ["-m", "shared.cli", "migrate", service.package],
                        extra={"resources": Resources("50m", "128Mi", "500m", "256Mi").manifest()}, restart="Never",
                        kafka=False)
-    docs: list[dict[str, Any]] = [
-        {"apiVersion": "v1", "kind": "ConfigMap",
-         "metadata": {"name": f"{service.name}-config", "labels": labels(service, "config")},
-         "data": {**common, **service.config}},
-        {"apiVersion": "v1", "kind": "ServiceAccount",
-         "metadata": {"name": service.name, "labels": labels(service, "identity")},
-         "automountServiceAccountToken": False},
-        deployment(service, "api", 2, api),
+    api_docs: list[dict[str, Any]] = [] if service.port is None else [
+        deployment(service, "api", 2, pod_spec(service, "api", ["-m", module, "api"], extra=api_probes)),
         {"apiVersion": "v1", "kind": "Service",
          "metadata": {"name": service.name, "labels": labels(service, "api")},
          "spec": {"type": "ClusterIP", "selector": labels(service, "api"),
@@ -388,8 +402,18 @@ def service_documents(service: Service) -> list[dict[str, Any]]:
         hpa(service, "api", 2, 6),
         pdb(service, "api"),
         network_policy(service, "api", ingress=api_ingress(service), egress=egress_rules(service)),
-        deployment(service, "worker", 2, worker),
-        hpa(service, "worker", 2, service.worker_max_replicas),
+    ]
+    singleton = service.worker_max_replicas == 1
+    docs: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": f"{service.name}-config", "labels": labels(service, "config")},
+         "data": {**common, **service.config}},
+        {"apiVersion": "v1", "kind": "ServiceAccount",
+         "metadata": {"name": service.name, "labels": labels(service, "identity")},
+         "automountServiceAccountToken": False},
+        *api_docs,
+        deployment(service, "worker", 1 if singleton else 2, worker),
+        *([] if singleton else [hpa(service, "worker", 2, service.worker_max_replicas)]),
         pdb(service, "worker"),
         network_policy(service, "worker", ingress=worker_ingress(service),
                        egress=egress_rules(service, internet_ports=service.internet_egress_ports)),

@@ -11,6 +11,13 @@ from typing import Any
 from shared.events.registry import EVENT_MODELS
 from shared.topics import TOPICS
 
+#: Who else publishes on a topic than its description says (a service of ours beside the external systems).
+PRODUCERS: dict[str, str] = {
+    "crisis.incidents": " Also published by the platform's feeds worker (CloudEvents source `/services/feeds`, "
+                        "docs/feeds.md): incidents from the GDACS and USGS public alert feeds, ids `gdacs:<type>:<id>` "
+                        "and `usgs:<id>`, with `link` to the event's public page.",
+}
+
 
 def _message_name(event_type: str) -> str:
     return event_type.removeprefix("be.diplomatie.").replace(".", "_")
@@ -52,7 +59,8 @@ def build() -> dict[str, Any]:
             refs[name] = {"$ref": f"#/components/messages/{name}"}
         channels[spec.name] = {
             "address": spec.name,
-            "description": spec.description + (" Internal to the platform." if spec.internal else ""),
+            "description": spec.description + PRODUCERS.get(spec.name, "")
+                           + (" Internal to the platform." if spec.internal else ""),
             "messages": refs,
             "bindings": {"kafka": {"partitions": spec.partitions, "topicConfiguration": {
                 "cleanup.policy": ["compact"] if spec.compacted else ["delete"]}}},

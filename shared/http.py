@@ -16,11 +16,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import LocalVerifier, TokenVerifier, build_verifier, install_verifier
 from shared.logging import bind_traceparent, get_logger
+from shared.openapi import allowed_methods, complete_document
 from shared.settings import AuthSettings
 
 log = get_logger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
+#: Exceptions an app may answer with 503 and Retry-After (its database is down): its document then says so.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
 LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency", ["service", "route"])
@@ -52,11 +55,6 @@ FIELD_ERROR_SCHEMA: dict[str, Any] = {
 }
 ERROR_SCHEMA: dict[str, Any] = {"title": "ErrorDetail", "type": "object", "required": ["detail"],
                                 "properties": {"detail": {"description": "what went wrong"}}}
-_COMMON_ERRORS = {
-    "400": "the body cannot be parsed", "401": "missing, malformed, expired or badly signed token",
-    "403": "the token lacks the role", "404": "no such resource",
-    "503": "the identity provider's keys cannot be fetched (AUTH_MODE=oidc); Retry-After",
-}
 
 
 def token_requirements(verifier: TokenVerifier) -> str:
@@ -99,15 +97,10 @@ def _document_errors(app: FastAPI) -> None:
                     scheme["x-jwt-algorithms"] = list(verifier.algorithms)
                     scheme["x-jwt-required-claims"] = ["iss", "aud", "sub", "exp", "roles"] + (
                         [] if isinstance(verifier, LocalVerifier) else ["iat"])
-            for path, operations in schema.get("paths", {}).items():
-                for operation in operations.values():
-                    secured = ["401", "403"] + ([] if isinstance(verifier, LocalVerifier | None) else ["503"])
-                    wanted = (secured if operation.get("security") else []) + (
-                        ["404"] if "{" in path else []) + (["400"] if "requestBody" in operation else [])
-                    responses = operation.setdefault("responses", {})
-                    for code in wanted:
-                        responses.setdefault(code, {"description": _COMMON_ERRORS[code], "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorDetail"}}}})
+            complete_document(schema, secured=[401, 403] + ([] if isinstance(verifier, LocalVerifier | None)
+                                                            else [503]),
+                              unavailable=any(issubclass(exc, DATABASE_UNAVAILABLE)
+                                              for exc in app.exception_handlers if isinstance(exc, type)))
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -166,8 +159,11 @@ def install_common(
                                          "text contains a character that cannot be stored (NUL)"}]}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = exc.headers
+        if exc.status_code == 405:  # every method of the path, not only those of the first route that matched
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(app.router.routes, request.scope))}
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
     app.add_middleware(ObserveMiddleware, service=service)
 

@@ -1,11 +1,15 @@
 """Settings fragments (pydantic-settings). Each service composes one `Settings` class from these.
 
 Secrets are `SecretStr` and must be set: a missing, empty or placeholder value fails at start with a message
-naming the variable. `config/local.env` holds the values for local use (loaded by the Makefile).
+naming the variable. `config/local.env` holds the values for local use (loaded by the Makefile). With
+`CONSULAR_ENV=production` (set by the generated manifests) a secret committed in this repository (config/local.env's,
+the tests' and benchmarks' fixed ones) is refused as well: it is public, so it protects nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -28,8 +32,71 @@ def refuse_placeholder(name: str, value: SecretStr) -> SecretStr:
     return value
 
 
+#: SHA-256 of every secret committed in this repository, whole and by part (`a,b` entries and the part after `name:`
+#: in each, as in INTAKE_FIELD_KEYS and DASHBOARD_USERS). Digests, so that the image does not carry the values.
+#: tests/shared/test_settings_committed_secrets.py checks that config/local.env's secrets are all here.
+COMMITTED_SECRET_DIGESTS = frozenset({
+    # config/local.env: JWT_SECRET, TWILIO_AUTH_TOKEN
+    "abd509c1a563e205bd837ff2a68d70e2ee63d12ec82d4e66ac7446a45d074e13",
+    "6fc4e5e9b56652590adaa31526ac6a7bcb7f78ad3b8f383d92c81c74a304e754",
+    # config/local.env: INTAKE_FIELD_KEYS (whole, the key's material)
+    "66fa2d6ab740f26b4598fa39c9e64ad003a6b111148cdf600ea8b98fc37a118f",
+    "7c731395df01600649e7ac1ea24ba1985d0bfdd473e5fc11c911e92abfb9cd64",
+    # config/local.env: DASHBOARD_USERS (whole, the hash)
+    "102100d32f68009f8daa8896d9a4ff774ec05d1d6e8dbf45975d7569097fc9b8",
+    "15eb3fb332c0dcc22da0989933b9a3dea76826ecbb041ab4a5979ff63bfba9e1",
+    # the tests' and benchmarks' fixed secrets (JWT, Kafka SASL, SMTP, Twilio, Keycloak admin, forged tokens)
+    "c5c359769013eab7a6fa9e6daa99958d414b9227e299972347832216e4732bd8",
+    "638474fee973f2a7bfd86758f1d55139254667425c05c3352847a9b7aa10fbb2",
+    "52cf2a11aca568b297b578eea18dd5b037ed62880226f8d21647fd76cf0b36de",
+    "7b7950e2b83458238aab6982317441433d02b7623905be17ad68eeea96d719fa",
+    "980061b57e53c2de71a544b88d868652220a5f638b654459743bc497df202f9e",
+    "2dfeef058f962d5829a12395010f66df3d3e854b9d20d725153df34524e9de84",
+    "88aaf3b8ff928ee2814ae849980f48514ea9ac116985710a425bae8aa9bf0545",
+    "4c5dc9b7708905f77f5e5d16316b5dfb425e68cb326dcd55a860e90a7707031e",
+    "386b3827fee3410cae7debb414118d9aefe509a2028ce10477e02baff5ad7114",
+    "f15dca8ec444d000bc67148f849af51b20d29b6ec1a368ac15cca0cbd958d32b",
+    "84e6049b9a3a2ae02dda445f4c394ab28a256bf24f3a9cd11f835bb1408a0bb7",
+    "77210af2f1758a49f5d167d60dd8404361f27d652d269625cc88309f2f0080b1",
+    "695cbbc3539cac3cb1263e5f61039cfd2afc3cbb4d39e9f58d31ba0e24c29e96",
+    "ccf01fa7b2cbbed796b7523a49e1a6836473c640a81838e788065dcee94278de",
+})
+
+
+def _secret_parts(raw: str) -> Iterator[str]:
+    """The value, each comma-separated entry, and each entry's part after `name:` (a key's material, a hash)."""
+    yield raw
+    for entry in raw.split(","):
+        yield entry.strip()
+        _, colon, material = entry.partition(":")
+        if colon:
+            yield material.strip()
+
+
+def is_committed_secret(raw: str) -> bool:
+    """Whether `raw`, or a part of it, is a secret committed in this repository."""
+    return any(hashlib.sha256(part.encode()).hexdigest() in COMMITTED_SECRET_DIGESTS
+               for part in _secret_parts(raw.strip()) if part)
+
+
 class BaseServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", env_file=None, case_sensitive=False)
+    # hide_input_in_errors: a refused secret is named, never printed.
+    model_config = SettingsConfigDict(extra="ignore", env_file=None, case_sensitive=False, hide_input_in_errors=True)
+
+    consular_env: Literal["local", "production"] = Field(
+        default="local", description="local: development and tests (the committed secrets of config/local.env are "
+                                     "accepted); production (the manifests): a committed secret is refused at start.")
+
+    @model_validator(mode="after")
+    def _no_committed_secret_in_production(self) -> BaseServiceSettings:
+        if self.consular_env == "local":
+            return self
+        for name, value in self:
+            raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if isinstance(raw, str) and raw and is_committed_secret(raw):
+                raise ValueError(f"{name.upper()} is a secret committed in the repository (config/local.env or the "
+                                 "tests): CONSULAR_ENV=production needs a secret of its own")
+        return self
 
 
 class KafkaSecuritySettings(BaseServiceSettings):

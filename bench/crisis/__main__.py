@@ -1,3 +1,14 @@
-from bench.crisis.bench_crisis import main
+import sys
+
+if sys.argv[1:2] == ["surge"]:
+    from bench.crisis.bench_surge import main
+elif sys.argv[1:2] == ["people-map"]:
+    import asyncio
+
+    from bench.crisis.people_map import main as people_map
+
+    raise SystemExit(asyncio.run(people_map(int(sys.argv[2]) if len(sys.argv) > 2 else 100_000)))
+else:
+    from bench.crisis.bench_crisis import main
 
 raise SystemExit(main())

@@ -40,10 +40,13 @@ from shared.kafka.outbox import OutboxRelay
 from shared.kafka.producer import make_producer
 from shared.kafka.security import client_security
 from shared.logging import get_logger
+from shared.openapi import error_responses
 
 log = get_logger(__name__)
 
 Coordinator = Annotated[Principal, Depends(require_roles("coordinator"))]
+CrisisSource = Literal["gdacs", "usgs", "feed", "external", "manual"]
+IncidentIdPath = Annotated[str, Path(min_length=1, max_length=200)]
 Severity = Literal["minor", "moderate", "severe", "extreme"]
 Kind = Literal["earthquake", "flood", "storm", "fire", "unrest", "attack", "epidemic", "transport", "other"]
 assert set(Kind.__args__) == set(KINDS)  # type: ignore[attr-defined]
@@ -69,6 +72,33 @@ class PersonOnMap(BaseModel):
                                   "asked (a report, or no round yet).")
 
 
+Welfare = Literal["safe", "needs_help", "unclear", "no_answer", "unreachable"]
+
+
+class PeopleCluster(BaseModel):
+    """The affected people in one grid cell of the map (no ids, names or phones: a count and a mean position)."""
+
+    lat: float = Field(description="The mean position of the people in the cell.")
+    lon: float
+    count: int = Field(description="People in the cell (one per person, as the points).")
+    registrations: int = Field(description="Of them, known through a registration.")
+    reports: int = Field(description="Of them, known only through a report.")
+    welfare: Welfare | None = Field(description=(
+        "The most urgent welfare among them (needs_help, unreachable, unclear, no_answer, safe); null: nobody "
+        "in the cell was asked."))
+
+
+class PeopleLayer(BaseModel):
+    """The dashboard map's people layer for one view: points up to `max_points` people, grid clusters beyond."""
+
+    kind: Literal["points", "clusters"] = Field(description="Which of `points` and `clusters` is filled.")
+    total: int = Field(description="Affected people in the view (the whole area when no box is given).")
+    zoom: int = Field(description="The zoom level asked for.")
+    cell_degrees: float = Field(description="The side of a cluster's grid cell at this zoom: 45 / 2^zoom degrees.")
+    points: list[PersonOnMap] = Field(description="One per person when `kind` is points; else empty.")
+    clusters: list[PeopleCluster] = Field(description="One per non-empty grid cell when `kind` is clusters.")
+
+
 class CrisisOut(BaseModel):
     crisis_id: str
     incident_id: str | None
@@ -87,9 +117,14 @@ class CrisisOut(BaseModel):
     updated_at: datetime | None
     closed_at: datetime | None
     closed_by: str | None
+    source: CrisisSource = Field(default="external", description=(
+        "Where the crisis came from: an incident from the GDACS or USGS feed (`feed`: another feed id), from an "
+        "external system, or a coordinator's manual activation."))
+    link: str | None = Field(default=None, description="The public page of the incident at its source, if given.")
 
 
 class TimelineEntry(BaseModel):
+    id: int = Field(description="Its place in the timeline: pass it as `timeline_before` for the entries before it.")
     at: datetime
     event: str
     actor: str
@@ -98,7 +133,17 @@ class TimelineEntry(BaseModel):
 
 
 class CrisisDetail(CrisisOut):
-    timeline: list[TimelineEntry]
+    timeline: list[TimelineEntry] = Field(description="The latest `timeline_limit` entries, oldest first.")
+    timeline_next_before: int | None = Field(description="More entries before these: pass this as "
+                                                         "`timeline_before` for them; null: none.")
+
+
+#: A list of entries in one response: the default and the most (timeline, audit).
+PAGE_DEFAULT, PAGE_MAX = 200, 1000
+PageLimit = Annotated[int, Query(ge=1, le=PAGE_MAX, description="Entries in this response (the latest ones).")]
+PageBefore = Annotated[int | None, Query(ge=1, le=2**63 - 1, description=(
+    "Only entries older than this one (an entry's `id`): the next page back."))]
+CrisisIdPath = Annotated[str, Path(min_length=1, max_length=200)]
 
 
 class PublicCrisis(BaseModel):
@@ -149,7 +194,94 @@ def _crisis_out(row: asyncpg.Record) -> CrisisOut:
         threshold=row["threshold"], hotline_number=row["hotline_number"], hotline_from_pool=row["hotline_from_pool"],
         area=row["area"], activated_at=row["activated_at"], activated_by=row["activated_by"],
         updated_at=row["updated_at"], closed_at=row["closed_at"], closed_by=row["closed_by"],
+        source=row["source"] or ("manual" if row["incident_id"] is None else "external"), link=row["link"],
     )
+
+
+class ProposalOut(BaseModel):
+    """A proposal to open an incident's crisis (activation mode `proposed`), waiting for or given a decision."""
+
+    incident_id: str
+    crisis_id: str = Field(description="The id the crisis has once confirmed (derived from the incident).")
+    round: int = Field(description="1, or more when a dismissed incident was proposed again at another severity.")
+    title: str
+    severity: str
+    source: str
+    affected_count: int = Field(description="Affected people when it was proposed.")
+    threshold: int
+    status: Literal["pending", "confirmed", "dismissed", "superseded", "withdrawn"] = Field(description=(
+        "superseded: a rule made it automatic meanwhile; withdrawn: the incident closed first."))
+    proposed_at: datetime
+    escalated_at: datetime | None = Field(description="When the on-call coordinator was sent an SMS about it.")
+    decided_at: datetime | None
+    decided_by: str | None
+    applied: bool = Field(description="The worker has carried the decision out (confirmed: the crisis exists).")
+
+
+def _proposal_out(row: asyncpg.Record) -> ProposalOut:
+    return ProposalOut(
+        incident_id=row["incident_id"], crisis_id=row["crisis_id"], round=row["round"], title=row["title"],
+        severity=row["severity"], source=row["origin"], affected_count=row["affected_count"],
+        threshold=row["threshold"], status=row["status"], proposed_at=row["proposed_at"],
+        escalated_at=row["escalated_at"], decided_at=row["decided_at"], decided_by=row["decided_by"],
+        applied=row["applied_at"] is not None)
+
+
+class WatchedIncident(BaseModel):
+    """An open incident before (or after) it is a crisis: its live count, threshold, mode and source."""
+
+    incident_id: str
+    title: str
+    kind: str
+    severity: str
+    area: dict[str, Any]
+    source: Literal["gdacs", "usgs", "feed", "external"]
+    link: str | None
+    occurred_at: datetime
+    affected_count: int
+    counts: Counts
+    threshold: int
+    mode: Literal["automatic", "proposed"] = Field(description="What crossing the threshold does for this incident.")
+    status: Literal["watching", "proposed", "confirmed", "dismissed", "crisis"] = Field(description=(
+        "watching: below the threshold (or proposal superseded/withdrawn); proposed: waiting for a coordinator; "
+        "confirmed: the crisis is being opened; dismissed: a coordinator said no; crisis: it has its crisis."))
+    proposal: ProposalOut | None
+    crisis_id: str | None = Field(description="The incident's crisis, once there is one.")
+    updated_at: datetime
+
+
+def _watched_out(row: asyncpg.Record) -> WatchedIncident:
+    proposal = None
+    if row["proposal_status"] is not None:
+        proposal = ProposalOut(
+            incident_id=row["incident_id"], crisis_id=handlers.crisis_id_for_incident(row["incident_id"]),
+            round=row["proposal_round"], title=row["title"], severity=row["severity"], source=row["origin"],
+            affected_count=row["affected_count"], threshold=row["threshold"], status=row["proposal_status"],
+            proposed_at=row["proposed_at"], escalated_at=row["escalated_at"], decided_at=row["decided_at"],
+            decided_by=row["decided_by"], applied=row["crisis_id"] is not None)
+    status: str = "watching"
+    if row["crisis_id"] is not None:
+        status = "crisis"
+    elif row["proposal_status"] == "pending":
+        status = "proposed"
+    elif row["proposal_status"] in ("confirmed", "dismissed"):
+        status = row["proposal_status"]
+    return WatchedIncident(
+        incident_id=row["incident_id"], title=row["title"], kind=row["kind"], severity=row["severity"],
+        area=row["area"], source=row["origin"], link=row["link"], occurred_at=row["occurred_at"],
+        affected_count=row["affected_count"],
+        counts=Counts(total=row["affected_count"], registrations=row["count_registrations"],
+                      reports=row["count_reports"]),
+        threshold=row["threshold"], mode=row["mode"], status=status,  # type: ignore[arg-type]
+        proposal=proposal, crisis_id=row["crisis_id"], updated_at=row["updated_at"])
+
+
+class Confirmation(BaseModel):
+    reason: str | None = Field(default=None, max_length=1000, description="Optional, kept in the audit trail.")
+
+
+class Dismissal(BaseModel):
+    reason: str = Field(min_length=3, max_length=1000, description="Why not: kept in the audit trail.")
 
 
 @dataclass
@@ -287,7 +419,15 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         return StreamTicketOut(ticket=issued, expires_in=stream_ticket.TICKET_SECONDS)
 
     @app.get("/v1/crises/events", tags=["coordinators"], response_class=StreamingResponse,
-             responses={200: {"content": {"text/event-stream": {}}}})
+             responses={200: {"description": "an endless stream of server-sent events (`event:` and `data:` lines, "
+                                             "the data JSON), with `: keep-alive` comments",
+                              "content": {"text/event-stream": {"schema": {
+                                  "type": "object", "required": ["event", "data"], "properties": {
+                                      "event": {"enum": ["snapshot", "activated", "updated", "closed"]},
+                                      "data": {"type": "string", "contentMediaType": "application/json"}}}}}},
+                        **error_responses(401, 403, descriptions={
+                            401: "no bearer token or ticket, or an invalid or expired one",
+                            403: "the token or ticket lacks the role coordinator"})})
     async def crisis_events(request: Request, ticket: Annotated[str | None, Query(max_length=2000)] = None,
                             max_events: Annotated[int | None, Query(ge=1)] = None) -> StreamingResponse:
         """Server-sent events: `snapshot` (the active crises) then `activated`/`updated`/`closed` as they happen.
@@ -322,13 +462,21 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
 
     @app.get("/v1/crises/{crisis_id}", response_model=CrisisDetail, tags=["coordinators"],
              responses={404: {"description": "unknown crisis"}})
-    async def crisis_detail(request: Request, crisis_id: str, _: Coordinator) -> CrisisDetail:
+    async def crisis_detail(request: Request, crisis_id: CrisisIdPath, _: Coordinator,
+                            timeline_limit: PageLimit = PAGE_DEFAULT,
+                            timeline_before: PageBefore = None) -> CrisisDetail:
+        """The crisis and the latest entries of its timeline (a long crisis has thousands: page back with
+        `timeline_before`)."""
         pool = res(request).pool
         row = await handlers.get_crisis(pool=pool, crisis_id=crisis_id)
         if row is None:
             raise HTTPException(404, f"no crisis {crisis_id}")
-        entries = [TimelineEntry(**dict(r)) for r in await handlers.timeline(pool=pool, crisis_id=crisis_id)]
-        return CrisisDetail(**_crisis_out(row).model_dump(), timeline=entries)
+        rows = await handlers.timeline(pool=pool, crisis_id=crisis_id, limit=timeline_limit + 1,
+                                       before=timeline_before)
+        more = len(rows) > timeline_limit
+        entries = [TimelineEntry(**dict(r)) for r in (rows[1:] if more else rows)]  # the extra one is the oldest
+        return CrisisDetail(**_crisis_out(row).model_dump(), timeline=entries,
+                            timeline_next_before=entries[0].id if more else None)
 
     @app.get("/v1/crises/{crisis_id}/people", response_model=list[PersonOnMap], tags=["coordinators"],
              responses={404: {"description": "unknown crisis"}})
@@ -338,6 +486,45 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         if rows is None:
             raise HTTPException(404, f"no crisis {crisis_id}")
         return [PersonOnMap(lat=r["lat"], lon=r["lon"], source=r["source"], welfare=r["welfare"]) for r in rows]
+
+    @app.get("/v1/crises/{crisis_id}/people/map", response_model=PeopleLayer, tags=["coordinators"],
+             responses=error_responses(401, 403, 404, 422, descriptions={
+                 404: "unknown crisis", 422: "a zoom, an edge or max_points out of its range"}))
+    async def crisis_people_map(
+            request: Request, crisis_id: CrisisIdPath, _: Coordinator,
+            zoom: Annotated[int, Query(ge=0, le=20, description=(
+                "The map's zoom level (web-map convention: the world is 256 * 2^zoom pixels wide); clusters are "
+                "grid cells of 45 / 2^zoom degrees, about 32 pixels."))] = 2,
+            west: Annotated[float | None, Query(ge=-180, le=180, description=(
+                "The view's box in degrees (west, south, east, north; a missing edge is the world's, none: the "
+                "whole area); west > east crosses the antimeridian, south > north holds nobody."))] = None,
+            south: Annotated[float | None, Query(ge=-90, le=90)] = None,
+            east: Annotated[float | None, Query(ge=-180, le=180)] = None,
+            north: Annotated[float | None, Query(ge=-90, le=90)] = None,
+            max_points: Annotated[int, Query(ge=0, le=5000, description=(
+                "Points up to this many people in the view, clusters beyond."))] = handlers.MAP_POINTS_MAX,
+    ) -> PeopleLayer:
+        """Where the affected people of an active crisis are, for one view of the map: one point per person up to
+        `max_points` people in the box, else clusters per grid cell aggregated by the database (a crisis of
+        100,000 people is a few hundred cells). An empty layer for a closed or manual crisis."""
+        edges = (west, south, east, north)
+        bbox = None if all(edge is None for edge in edges) else handlers.BBox(
+            -180.0 if west is None else west, -90.0 if south is None else south,
+            180.0 if east is None else east, 90.0 if north is None else north)
+        layer = await handlers.people_layer(pool=res(request).pool, crisis_id=crisis_id, zoom=zoom, bbox=bbox,
+                                            max_points=max_points)
+        if layer is None:
+            raise HTTPException(404, f"no crisis {crisis_id}")
+        return PeopleLayer(
+            kind="clusters" if layer.kind == "clusters" else "points", total=layer.total, zoom=zoom,
+            cell_degrees=layer.cell,
+            points=[PersonOnMap(lat=r["lat"], lon=r["lon"], source=r["source"], welfare=r["welfare"])
+                    for r in layer.points],
+            clusters=[PeopleCluster(
+                lat=round(c["lat"], 4), lon=round(c["lon"], 4), count=c["count"],
+                registrations=c["count"] - c["reports"], reports=c["reports"],
+                welfare=handlers.WELFARE_URGENCY[c["urgency"] - 1] if c["urgency"] is not None else None)
+                for c in layer.clusters])
 
     @app.post("/v1/crises", response_model=CrisisOut, status_code=201, tags=["coordinators"])
     async def activate(request: Request, body: ManualActivation, who: Coordinator) -> CrisisOut:
@@ -381,8 +568,60 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         return ThresholdsOut(default=policy.default, by_severity=dict(policy.by_severity))
 
     @app.get("/v1/audit", tags=["coordinators"])
-    async def audit_log(request: Request, _: Coordinator, target: str | None = None) -> list[dict[str, Any]]:
-        return [dict(r) for r in await handlers.audit_entries(pool=res(request).pool, target=target)]
+    async def audit_log(request: Request, _: Coordinator,
+                        target: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9._:-]+$",
+                                                            description="a crisis id")] = None,
+                        limit: PageLimit = PAGE_DEFAULT, before: PageBefore = None) -> list[dict[str, Any]]:
+        """The coordinators' actions: the latest `limit`, newest first (oldest first for one `target`); each
+        entry's `id` as `before` gives the ones before it."""
+        return [dict(r) for r in await handlers.audit_entries(pool=res(request).pool, target=target, limit=limit,
+                                                              before=before)]
+
+    # watch list and proposals (activation mode `proposed`) --------------------------------------------------------
+    @app.get("/v1/watch", response_model=list[WatchedIncident], tags=["coordinators"])
+    async def watch(request: Request, _: Coordinator) -> list[WatchedIncident]:
+        """Every open incident (from the feeds or external systems) with its live count of people inside, its
+        threshold, activation mode and source: pending proposals first, then nearest to their threshold. Counts
+        follow the worker within CRISIS_UPDATE_INTERVAL_SECONDS."""
+        return [_watched_out(r) for r in await handlers.watch_list(pool=res(request).pool)]
+
+    @app.get("/v1/proposals", response_model=list[ProposalOut], tags=["coordinators"])
+    async def proposals(request: Request, _: Coordinator,
+                        status: Literal["pending", "confirmed", "dismissed", "superseded", "withdrawn"] | None = None,
+                        ) -> list[ProposalOut]:
+        return [_proposal_out(r) for r in await handlers.list_proposals(pool=res(request).pool, status=status)]
+
+    decision_responses: dict[int | str, dict[str, Any]] = {
+        404: {"description": "no proposal for this incident"},
+        409: {"description": "the proposal was already decided otherwise, superseded or withdrawn"}}
+
+    async def _decide(request: Request, incident_id: str, decision: str, who: Principal,
+                      reason: str | None) -> ProposalOut:
+        try:
+            row = await handlers.decide_proposal(pool=res(request).pool, incident_id=incident_id, decision=decision,
+                                                 actor=who.subject, now=now(), reason=reason)
+        except handlers.ProposalConflict as exc:
+            raise HTTPException(409, str(exc)) from None
+        if row is None:
+            raise HTTPException(404, f"no proposal for incident {incident_id}")
+        return _proposal_out(row)
+
+    @app.post("/v1/proposals/{incident_id}/confirm", response_model=ProposalOut, tags=["coordinators"],
+              responses=decision_responses)
+    async def confirm_proposal(request: Request, incident_id: IncidentIdPath, who: Coordinator,
+                               body: Confirmation | None = None) -> ProposalOut:
+        """Open the crisis: the worker activates it within seconds exactly as in the automatic mode (hotline,
+        `crisis.activated`, alerts to everyone inside), with the coordinator as the activating actor. Audited;
+        confirming again changes nothing."""
+        return await _decide(request, incident_id, "confirmed", who, body.reason if body else None)
+
+    @app.post("/v1/proposals/{incident_id}/dismiss", response_model=ProposalOut, tags=["coordinators"],
+              responses=decision_responses)
+    async def dismiss_proposal(request: Request, incident_id: IncidentIdPath, body: Dismissal,
+                               who: Coordinator) -> ProposalOut:
+        """No crisis for this incident (nothing is sent); audited with the reason. It is proposed again only if
+        its severity changes."""
+        return await _decide(request, incident_id, "dismissed", who, body.reason)
 
     # public -------------------------------------------------------------------------------------------------
     async def _active(request: Request) -> list[Crisis]:

@@ -33,7 +33,7 @@ which the handlers allow.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, cast
 
 from faust.transport.consumer import Consumer
@@ -50,6 +50,8 @@ class InFlight:
 
     def __init__(self) -> None:
         self.tasks: set[asyncio.Future[Any]] = set()
+        #: Work the handled events left to do before their offsets may be committed (`joiners.JoinerBatch.flush`)
+        self.before_commit: list[Callable[[], Awaitable[None]]] = []
 
     async def run(self, handling: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(handling)  # copies the context: Faust's current event goes along
@@ -61,6 +63,8 @@ class InFlight:
         """Wait for the handlings under way now (not for later ones: under load there always is one)."""
         if self.tasks:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        for finish in self.before_commit:  # an error fails the commit: the events are handled again
+            await finish()
 
 
 class DeliveringProducer(Producer):

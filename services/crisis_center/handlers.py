@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -20,7 +20,7 @@ from services.crisis_center import welfare
 from services.crisis_center.domain import texts
 from services.crisis_center.domain.activation import ThresholdPolicy, allocate_hotline
 from services.crisis_center.domain.crisis import Crisis
-from services.crisis_center.domain.engine import Activate, PeopleChanged, PersonPoint, Recipient
+from services.crisis_center.domain.engine import Activate, PeopleChanged, PersonPoint, Propose, Recipient, Watched
 from services.crisis_center.domain.membership import SEVERITIES
 from services.crisis_center.records import Publishing, audit
 from shared.events.crisis import CrisisActivated, CrisisClosed, CrisisUpdated
@@ -80,8 +80,9 @@ async def _allocate(conn: asyncpg.Connection, *, pool_numbers: Sequence[str], ge
 
 _INSERT_CRISIS = """
 INSERT INTO crises(crisis_id, incident_id, title, kind, severity, status, affected_count, count_registrations,
-                   count_reports, threshold, hotline_number, hotline_from_pool, area, activated_at, activated_by)
-VALUES ($1,$2,$3,$4,$5,'active',$6,$7,$8,$9,$10,$11,$12,$13,$14)
+                   count_reports, threshold, hotline_number, hotline_from_pool, area, activated_at, activated_by,
+                   source, link)
+VALUES ($1,$2,$3,$4,$5,'active',$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)
 ON CONFLICT DO NOTHING
 RETURNING *
 """
@@ -105,21 +106,25 @@ async def activate_for_incident(
         if existing is not None:
             if existing["status"] == "active":  # a replay: the map rows again (idempotent), nothing published
                 await _place_people(conn, incident.incident_id, activate.people)
+            await _settle_proposal_on_activation(conn, activate, now)
             return Activation(row_to_crisis(existing), False)
         number, from_pool = await _allocate(conn, pool_numbers=pool_numbers, general_number=general_number,
                                             crisis_id=crisis_id, at=now)
         row = await conn.fetchrow(
             _INSERT_CRISIS, crisis_id, incident.incident_id, incident.title, incident.kind, incident.severity,
             activate.count, activate.by_source["registration"], activate.by_source["report"], activate.threshold,
-            number, from_pool, incident.area.to_dict(), now, "system:threshold",
+            number, from_pool, incident.area.to_dict(), now, activate.actor, incident.origin, incident.link,
         )
         if row is None:  # lost a race with another activation of the same incident
             existing = await conn.fetchrow("SELECT * FROM crises WHERE incident_id = $1", incident.incident_id)
             assert existing is not None
             return Activation(row_to_crisis(existing), False)
         crisis = row_to_crisis(row)
-        await _timeline(conn, crisis_id, now, "activated", "system:threshold", activate.count,
-                        {"threshold": activate.threshold, "hotline_from_pool": from_pool})
+        detail: dict[str, Any] = {"threshold": activate.threshold, "hotline_from_pool": from_pool}
+        if activate.proposal_round is not None:
+            detail["proposal_round"] = activate.proposal_round  # a coordinator confirmed the proposal
+        await _timeline(conn, crisis_id, now, "activated", activate.actor, activate.count, detail)
+        await _settle_proposal_on_activation(conn, activate, now)
         await _publish_state(conn, crisis, "activated", publishing)
         await _enqueue_messages(conn, crisis, activate.recipients, publishing, now)
         await _place_people(conn, incident.incident_id, activate.people)
@@ -154,18 +159,19 @@ async def _enqueue_messages(conn: asyncpg.Connection, crisis: Crisis, recipients
     return len(rows)
 
 
-async def notify_joiners(*, pool: asyncpg.Pool, crisis_id: str, recipients: Sequence[Recipient],
-                         publishing: Publishing, now: datetime, people: PeopleChanged | None = None) -> bool:
-    """Message travellers who joined an active crisis, and store the map rows that changed with them in the same
-    transaction; False when the crisis is no longer active."""
+async def write_joiners(*, pool: asyncpg.Pool, crisis_id: str, recipients: Sequence[Recipient],
+                        people: Sequence[PeopleChanged], publishing: Publishing, now: datetime) -> bool:
+    """A batch for one active crisis (`joiners.JoinerBatch`): messages to the people who joined and the map rows
+    that changed, in order, in one transaction; False (nothing written) when the crisis is no longer active."""
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow("SELECT * FROM crises WHERE crisis_id = $1 FOR SHARE", crisis_id)
         if row is None or row["status"] != "active":
             return False
-        sent = await _enqueue_messages(conn, row_to_crisis(row), recipients, publishing, now)
-        await _timeline(conn, crisis_id, now, "notified", "system:registration", None, {"messages": sent})
-        if people is not None:
-            await _apply_people(conn, people)
+        if recipients:
+            sent = await _enqueue_messages(conn, row_to_crisis(row), recipients, publishing, now)
+            await _timeline(conn, crisis_id, now, "notified", "system:registration", None, {"messages": sent})
+        for change in people:
+            await _apply_people(conn, change)
     return True
 
 
@@ -194,16 +200,6 @@ async def _apply_people(conn: asyncpg.Connection, change: PeopleChanged) -> None
     await _place_people(conn, change.incident_id, change.placed)
 
 
-async def record_people(*, pool: asyncpg.Pool, change: PeopleChanged) -> bool:
-    """Store where an active crisis's people are; False (nothing stored) when the crisis is no longer active."""
-    async with pool.acquire() as conn, conn.transaction():
-        status = await conn.fetchval("SELECT status FROM crises WHERE crisis_id = $1 FOR SHARE", change.crisis_id)
-        if status != "active":
-            return False
-        await _apply_people(conn, change)
-    return True
-
-
 async def people_on_map(*, pool: asyncpg.Pool, crisis_id: str) -> list[asyncpg.Record] | None:
     """One point per affected person of an active crisis (a registration's position before a report's);
     None for an unknown crisis, nothing for a closed or manual one."""
@@ -213,7 +209,14 @@ async def people_on_map(*, pool: asyncpg.Pool, crisis_id: str) -> list[asyncpg.R
             return None
         if crisis["status"] != "active" or crisis["incident_id"] is None:
             return []
-        return await conn.fetch(_PEOPLE_ON_MAP, crisis["incident_id"], crisis_id)
+        async with conn.transaction():
+            await conn.execute(_NO_JIT)
+            return await conn.fetch(_PEOPLE_ON_MAP, crisis["incident_id"], crisis_id)
+
+
+# Compiling the people's query (JIT: its estimate crosses jit_above_cost from ~10,000 people) cost ~1.1 s at 100,000
+# people, more than running it (bench.crisis.people_map).
+_NO_JIT = "SET LOCAL jit = off"
 
 
 # A person's welfare for the map: their latest answer, else where their latest round stands (to phone: unreachable).
@@ -223,13 +226,89 @@ SELECT DISTINCT ON (a.person) a.lat, a.lon, a.source,
                                ELSE 'no_answer' END) AS welfare
 FROM affected_people a
 LEFT JOIN welfare_status s ON s.crisis_id = $2 AND a.contribution_id = 'registration:' || s.person_id
-LEFT JOIN LATERAL (
-    SELECT q.step FROM welfare_questions q JOIN welfare_checks w ON w.check_id = q.check_id
-    WHERE q.crisis_id = $2 AND a.contribution_id = 'registration:' || q.person_id
-    ORDER BY w.started_at DESC LIMIT 1) q ON true
+LEFT JOIN (  -- each person's latest round, once for the crisis (a LATERAL probe per person cost ~1 s at 100,000)
+    SELECT DISTINCT ON (q.person_id) q.person_id, q.step
+    FROM welfare_questions q JOIN welfare_checks w ON w.check_id = q.check_id
+    WHERE q.crisis_id = $2
+    ORDER BY q.person_id, w.started_at DESC) q ON a.contribution_id = 'registration:' || q.person_id
 WHERE a.incident_id = $1
 ORDER BY a.person, s.answer IS NULL, a.source = 'registration' DESC, a.contribution_id
 """
+
+
+#: The map's people layer: points up to this many people in view, grid clusters beyond (issue 26).
+MAP_POINTS_MAX = 2000
+#: Welfare from the most to the least urgent: a cluster shows the most urgent welfare of its people.
+WELFARE_URGENCY = ("needs_help", "unreachable", "unclear", "no_answer", "safe")
+
+
+def cell_degrees(zoom: int) -> float:
+    """The side of a cluster's grid cell at a web-map zoom level: 1/8 of a 256-pixel tile, so about 32 pixels."""
+    return 45.0 / 2 ** zoom
+
+
+@dataclass(frozen=True, slots=True)
+class BBox:
+    """The map's view in degrees; `west > east` crosses the antimeridian."""
+
+    west: float
+    south: float
+    east: float
+    north: float
+
+
+@dataclass(frozen=True, slots=True)
+class PeopleLayer:
+    kind: str  # "points" | "clusters"
+    total: int
+    cell: float
+    points: list[asyncpg.Record]
+    clusters: list[asyncpg.Record]
+
+
+def _in_box(first: int) -> str:
+    """SQL: the person `p` is inside the box given as parameters $first..$first+3 (west, south, east, north;
+    all NULL: anywhere)."""
+    w, s, e, n = (f"${first + i}::float8" for i in range(4))
+    return (f"({w} IS NULL OR (p.lat BETWEEN {s} AND {n} AND CASE WHEN {w} <= {e} THEN p.lon BETWEEN {w} AND {e}"
+            f" ELSE p.lon >= {w} OR p.lon <= {e} END))")
+
+
+# One person once (as _PEOPLE_ON_MAP), counted in the grid cell of their position: the cell's people, their mean
+# position, how many are known through a report, and the most urgent welfare among them (an index of $4).
+_PEOPLE_CLUSTERS = f"""
+SELECT count(*)::int AS count, avg(p.lat) AS lat, avg(p.lon) AS lon,
+       (count(*) FILTER (WHERE p.source = 'report'))::int AS reports,
+       min(array_position($4::text[], p.welfare)) AS urgency
+FROM ({_PEOPLE_ON_MAP}) p
+WHERE {_in_box(5)}
+GROUP BY floor(p.lat / $3::float8), floor(p.lon / $3::float8)
+"""
+_PEOPLE_IN_BOX = f"SELECT p.lat, p.lon, p.source, p.welfare FROM ({_PEOPLE_ON_MAP}) p WHERE {_in_box(3)}"
+
+
+async def people_layer(*, pool: asyncpg.Pool, crisis_id: str, zoom: int, bbox: BBox | None,
+                       max_points: int = MAP_POINTS_MAX) -> PeopleLayer | None:
+    """The people of an active crisis inside the view, as points when at most `max_points`, else as grid
+    clusters of `cell_degrees(zoom)` aggregated in SQL (so 100,000 people cost a few hundred cells, not 100,000
+    points); None for an unknown crisis, nothing for a closed or manual one."""
+    cell = cell_degrees(zoom)
+    box = (bbox.west, bbox.south, bbox.east, bbox.north) if bbox else (None, None, None, None)
+    async with pool.acquire() as conn:
+        crisis = await conn.fetchrow("SELECT incident_id, status FROM crises WHERE crisis_id = $1", crisis_id)
+        if crisis is None:
+            return None
+        if crisis["status"] != "active" or crisis["incident_id"] is None:
+            return PeopleLayer("points", 0, cell, [], [])
+        async with conn.transaction():
+            await conn.execute(_NO_JIT)
+            clusters = await conn.fetch(_PEOPLE_CLUSTERS, crisis["incident_id"], crisis_id, cell,
+                                        list(WELFARE_URGENCY), *box)
+            total = sum(c["count"] for c in clusters)
+            if total > max_points:
+                return PeopleLayer("clusters", total, cell, [], clusters)
+            points = await conn.fetch(_PEOPLE_IN_BOX, crisis["incident_id"], crisis_id, *box)
+            return PeopleLayer("points", len(points), cell, points, [])
 
 
 async def record_count(*, pool: asyncpg.Pool, crisis_id: str, count: int, by_source: dict[str, int],
@@ -281,7 +360,7 @@ async def activate_manually(
         number, from_pool = await _allocate(conn, pool_numbers=pool_numbers, general_number=general_number,
                                             crisis_id=crisis_id, at=now)
         row = await conn.fetchrow(_INSERT_CRISIS, crisis_id, None, title, kind, severity, 0, 0, 0, threshold,
-                                  number, from_pool, area.to_dict(), now, actor)
+                                  number, from_pool, area.to_dict(), now, actor, "manual", None)
         assert row is not None
         crisis = row_to_crisis(row)
         await _timeline(conn, crisis_id, now, "activated", actor, 0, {"manual": True})
@@ -298,6 +377,185 @@ async def active_closed_among(*, pool: asyncpg.Pool, crisis_ids: Sequence[str]) 
     rows = await pool.fetch("SELECT crisis_id FROM crises WHERE crisis_id = ANY($1::text[]) AND status = 'closed'",
                             list(crisis_ids))
     return {r["crisis_id"] for r in rows}
+
+
+# proposals and the watch list ---------------------------------------------------------------------------------
+async def _settle_proposal_on_activation(conn: asyncpg.Connection, activate: Activate, now: datetime) -> None:
+    """The confirmed proposal is carried out; a pending one under a rule now automatic is superseded."""
+    incident_id = activate.incident.incident_id
+    if activate.proposal_round is not None:
+        await conn.execute("UPDATE proposals SET applied_at = $3 WHERE incident_id = $1 AND round = $2"
+                           " AND applied_at IS NULL", incident_id, activate.proposal_round, now)
+    else:
+        await conn.execute("UPDATE proposals SET status = 'superseded', applied_at = $2 WHERE incident_id = $1"
+                           " AND status = 'pending'", incident_id, now)
+
+
+async def raise_proposal(*, pool: asyncpg.Pool, propose: Propose, now: datetime) -> bool:
+    """Store the proposal to open the incident's crisis (and its audit row); False when this round is already
+    stored (a replay). Nothing is published: a coordinator decides first."""
+    incident = propose.incident
+    crisis_id = crisis_id_for_incident(incident.incident_id)
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            """INSERT INTO proposals(incident_id, crisis_id, round, title, severity, origin, country, affected_count,
+                                     threshold, status, proposed_at)
+               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'pending',$10)
+               ON CONFLICT (incident_id) DO UPDATE
+               SET round = EXCLUDED.round, title = EXCLUDED.title, severity = EXCLUDED.severity,
+                   affected_count = EXCLUDED.affected_count, threshold = EXCLUDED.threshold, status = 'pending',
+                   proposed_at = EXCLUDED.proposed_at, escalated_at = NULL, decided_at = NULL, decided_by = NULL,
+                   applied_at = NULL
+               WHERE proposals.round < EXCLUDED.round
+               RETURNING incident_id""",
+            incident.incident_id, crisis_id, propose.round, incident.title, incident.severity, incident.origin,
+            incident.area.country, propose.count, propose.threshold, now)
+        if row is None:
+            return False
+        await audit(conn, actor="system:threshold", action="proposal.raise", target=crisis_id, at=now, detail={
+            "incident_id": incident.incident_id, "round": propose.round, "affected_count": propose.count,
+            "threshold": propose.threshold, "severity": incident.severity, "origin": incident.origin})
+    log.info("crisis_proposed", crisis_id=crisis_id, incident_id=incident.incident_id, round=propose.round,
+             count=propose.count)
+    return True
+
+
+async def settle_proposal(*, pool: asyncpg.Pool, incident_id: str, round: int, now: datetime) -> None:
+    """The worker applied a decision (or found it moot): the poller stops sending it."""
+    await pool.execute("UPDATE proposals SET applied_at = $3 WHERE incident_id = $1 AND round = $2"
+                       " AND applied_at IS NULL AND status IN ('confirmed', 'dismissed')", incident_id, round, now)
+
+
+async def decisions_to_apply(*, pool: asyncpg.Pool, limit: int = 100) -> list[asyncpg.Record]:
+    """Confirmed or dismissed proposals the worker has not carried out yet."""
+    return await pool.fetch(
+        "SELECT incident_id, round, status, decided_by, country FROM proposals"
+        " WHERE status IN ('confirmed', 'dismissed') AND applied_at IS NULL ORDER BY decided_at LIMIT $1", limit)
+
+
+class ProposalConflict(Exception):
+    """The proposal was already decided otherwise, superseded or withdrawn."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(f"the proposal is already {status}")
+        self.status = status
+
+
+async def decide_proposal(*, pool: asyncpg.Pool, incident_id: str, decision: str, actor: str, now: datetime,
+                          reason: str | None) -> asyncpg.Record | None:
+    """A coordinator confirms or dismisses a pending proposal (audited with their subject and reason); None for an
+    unknown incident; the same decision again changes nothing; another one raises ProposalConflict."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow("SELECT * FROM proposals WHERE incident_id = $1 FOR UPDATE", incident_id)
+        if row is None:
+            return None
+        if row["status"] == decision:
+            return row
+        if row["status"] != "pending":
+            raise ProposalConflict(row["status"])
+        updated = await conn.fetchrow(
+            "UPDATE proposals SET status = $2, decided_at = $3, decided_by = $4 WHERE incident_id = $1 RETURNING *",
+            incident_id, decision, now, actor)
+        action = "proposal.confirm" if decision == "confirmed" else "proposal.dismiss"
+        await audit(conn, actor=actor, action=action, target=row["crisis_id"], at=now,
+                    detail={"incident_id": incident_id, "round": row["round"], "reason": reason})
+    log.info("proposal_decided", incident_id=incident_id, decision=decision, round=row["round"])
+    return updated
+
+
+async def escalate_due_proposals(*, pool: asyncpg.Pool, now: datetime, after_minutes: float, phone: str,
+                                 language: str, dashboard_url: str, publishing: Publishing) -> int:
+    """Proposals pending for `after_minutes` go to the on-call coordinator by SMS, once per round: the command is
+    enqueued in the transaction that marks the proposal escalated (and its id is derived from the round)."""
+    due = now - timedelta(minutes=after_minutes)
+    escalated = 0
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            "SELECT * FROM proposals WHERE status = 'pending' AND escalated_at IS NULL AND proposed_at <= $1"
+            " ORDER BY proposed_at LIMIT 100 FOR UPDATE SKIP LOCKED", due)
+        for row in rows:
+            target = f"proposal:{row['incident_id']}:{row['round']}:escalation"
+            if phone:
+                notification_id = notification_id_for(target, "sms", phone)
+                command = SendNotification(
+                    notification_id=notification_id, purpose=target, channel="sms",
+                    recipient=WireRecipient(phone=phone), language=texts.as_language(language),
+                    template="crisis_proposal", priority="crisis", crisis_id=row["crisis_id"],
+                    params={"crisis_title": row["title"], "affected_count": row["affected_count"],
+                            "threshold": row["threshold"], "severity": row["severity"], "origin": row["origin"],
+                            "minutes": round(after_minutes), "dashboard_url": dashboard_url},
+                )
+                await enqueue(conn, command, source=publishing.source, topic_prefix=publishing.topic_prefix,
+                              event_id=f"send:{notification_id}")
+            else:
+                await conn.execute("INSERT INTO alerts(at, kind, detail) VALUES ($1, 'proposal_not_escalated', $2)",
+                                   now, {"incident_id": row["incident_id"], "reason": "no ONCALL_COORDINATOR_PHONE"})
+                log.warning("proposal_not_escalated", incident_id=row["incident_id"], reason="no on-call phone")
+            await conn.execute("UPDATE proposals SET escalated_at = $2 WHERE incident_id = $1", row["incident_id"], now)
+            await audit(conn, actor="system:escalation", action="proposal.escalate", target=row["crisis_id"], at=now,
+                        detail={"incident_id": row["incident_id"], "round": row["round"], "sms": bool(phone)})
+            escalated += 1
+    if escalated:
+        log.info("proposals_escalated", count=escalated)
+    return escalated
+
+
+_UPSERT_WATCH = """
+INSERT INTO watched_incidents(incident_id, title, kind, severity, country, area, origin, link, occurred_at,
+                              affected_count, count_registrations, count_reports, threshold, mode, updated_at)
+VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)
+ON CONFLICT (incident_id) DO UPDATE
+SET title = EXCLUDED.title, kind = EXCLUDED.kind, severity = EXCLUDED.severity, area = EXCLUDED.area,
+    origin = EXCLUDED.origin, link = EXCLUDED.link, occurred_at = EXCLUDED.occurred_at,
+    affected_count = EXCLUDED.affected_count, count_registrations = EXCLUDED.count_registrations,
+    count_reports = EXCLUDED.count_reports, threshold = EXCLUDED.threshold, mode = EXCLUDED.mode,
+    updated_at = EXCLUDED.updated_at
+"""
+
+
+async def record_watch(*, pool: asyncpg.Pool, watched: Watched, now: datetime) -> None:
+    """An open incident's row of the watch list (its count below the threshold too)."""
+    incident = watched.incident
+    await pool.execute(
+        _UPSERT_WATCH, incident.incident_id, incident.title, incident.kind, incident.severity, incident.area.country,
+        incident.area.to_dict(), incident.origin, incident.link, incident.occurred_at, watched.count,
+        watched.by_source.get("registration", 0), watched.by_source.get("report", 0), watched.threshold,
+        watched.mode, now)
+
+
+async def unwatch(*, pool: asyncpg.Pool, incident_id: str, now: datetime) -> None:
+    """The incident closed: off the watch list, and a proposal still pending is withdrawn."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("DELETE FROM watched_incidents WHERE incident_id = $1", incident_id)
+        row = await conn.fetchrow(
+            "UPDATE proposals SET status = 'withdrawn', applied_at = $2 WHERE incident_id = $1 AND status = 'pending'"
+            " RETURNING crisis_id, round", incident_id, now)
+        if row is not None:
+            await audit(conn, actor="system:incident.closed", action="proposal.withdraw", target=row["crisis_id"],
+                        at=now, detail={"incident_id": incident_id, "round": row["round"]})
+
+
+async def watch_list(*, pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    """Every open incident with its count, threshold, source, proposal and crisis (if any), nearest to its
+    threshold first."""
+    return await pool.fetch("""
+        SELECT w.*, p.round AS proposal_round, p.status AS proposal_status, p.proposed_at, p.escalated_at,
+               p.decided_at, p.decided_by, c.crisis_id, c.status AS crisis_status
+        FROM watched_incidents w
+        LEFT JOIN proposals p ON p.incident_id = w.incident_id
+        LEFT JOIN crises c ON c.incident_id = w.incident_id
+        ORDER BY (p.status = 'pending') IS TRUE DESC, w.affected_count::float / w.threshold DESC, w.incident_id
+        LIMIT 1000""")
+
+
+async def get_proposal(*, pool: asyncpg.Pool, incident_id: str) -> asyncpg.Record | None:
+    return await pool.fetchrow("SELECT * FROM proposals WHERE incident_id = $1", incident_id)
+
+
+async def list_proposals(*, pool: asyncpg.Pool, status: str | None = None) -> list[asyncpg.Record]:
+    if status is None:
+        return await pool.fetch("SELECT * FROM proposals ORDER BY proposed_at DESC LIMIT 500")
+    return await pool.fetch("SELECT * FROM proposals WHERE status = $1 ORDER BY proposed_at DESC LIMIT 500", status)
 
 
 # thresholds ---------------------------------------------------------------------------------------------------
@@ -333,17 +591,25 @@ async def get_crisis(*, pool: asyncpg.Pool, crisis_id: str) -> asyncpg.Record | 
     return await pool.fetchrow("SELECT * FROM crises WHERE crisis_id = $1", crisis_id)
 
 
-async def timeline(*, pool: asyncpg.Pool, crisis_id: str) -> list[asyncpg.Record]:
-    return await pool.fetch(
-        "SELECT at, event, actor, affected_count, detail FROM crisis_timeline WHERE crisis_id = $1 ORDER BY id",
-        crisis_id)
+async def timeline(*, pool: asyncpg.Pool, crisis_id: str, limit: int, before: int | None = None
+                   ) -> list[asyncpg.Record]:
+    """The latest `limit` entries (older than entry `before` when given), oldest first."""
+    rows = await pool.fetch(
+        "SELECT id, at, event, actor, affected_count, detail FROM crisis_timeline"
+        " WHERE crisis_id = $1 AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+        crisis_id, before, limit)
+    return rows[::-1]
 
 
-async def audit_entries(*, pool: asyncpg.Pool, target: str | None = None) -> list[asyncpg.Record]:
-    if target is None:
-        return await pool.fetch("SELECT at, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT 200")
-    return await pool.fetch("SELECT at, actor, action, target, detail FROM audit_log WHERE target = $1 ORDER BY id",
-                            target)
+async def audit_entries(*, pool: asyncpg.Pool, target: str | None = None, limit: int,
+                        before: int | None = None) -> list[asyncpg.Record]:
+    """The latest `limit` entries (older than entry `before` when given): newest first, or oldest first for one
+    target (the order its history is read in)."""
+    rows = await pool.fetch(
+        "SELECT id, at, actor, action, target, detail FROM audit_log"
+        " WHERE ($1::text IS NULL OR target = $1) AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+        target, before, limit)
+    return rows if target is None else rows[::-1]
 
 
 __all__ = ["SEVERITIES"]

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from services.crisis_center.domain.activation import ThresholdPolicy, parse_hotline_numbers, to_e164
+from services.crisis_center.domain.activation import (
+    DEFAULT_ACTIVATION_RULES,
+    ActivationRules,
+    ThresholdPolicy,
+    parse_hotline_numbers,
+    to_e164,
+)
 from shared.settings import ServiceSettings
 
 SOURCE = "/services/crisis_center"
@@ -20,7 +26,8 @@ class Settings(ServiceSettings):
     hotline_numbers: str = Field(default="", description="The hotline pool, comma-separated E.164 numbers.")
     crisis_general_number: str = Field(
         default="+3225014000", description="The general crisis number, given out when the pool is exhausted.")
-    crisis_update_interval_seconds: float = Field(default=5.0, gt=0, description="Least time between crisis.updated.")
+    crisis_update_interval_seconds: float = Field(
+        default=1.5, gt=0, description="Least time between crisis.updated (with the 0.5 s flush: at most 2 s old).")
     crisis_tick_seconds: float = Field(default=30.0, gt=0,
                                        description="How often ended or begun stays and threshold changes are checked.")
     dashboard_users: str = Field(default="", description="Dashboard sign-in: 'name:hash' entries.")
@@ -36,6 +43,11 @@ class Settings(ServiceSettings):
     faust_standby_replicas: int = Field(default=0, ge=0, description="Standby table copies (1 in production).")
     faust_processing_guarantee: str = Field(default="at_least_once", pattern="^(exactly_once|at_least_once)$",
                                             description="exactly_once was tried: no better in the restart test.")
+    crisis_joiner_batch: int = Field(
+        default=1000, ge=1, description="Messages and map rows to people joining an active crisis written together "
+        "(also at every commit): one transaction instead of one each.")
+    faust_producer_linger_seconds: float = Field(
+        default=0.005, ge=0, description="How long the worker's producer waits to batch records (producer_linger).")
     faust_commit_interval_seconds: float = Field(default=0.2, gt=0,
                                                  description="Transaction/commit interval: adds to detection latency.")
     faust_session_timeout_seconds: float = Field(
@@ -65,7 +77,38 @@ class Settings(ServiceSettings):
     welfare_calls: bool = Field(default=True, description=(
         "Call people who answered neither the question nor the reminder (notifier's voice channel); off: they "
         "are listed for officers to phone at once."))
+    crisis_activation_rules: str = Field(default=DEFAULT_ACTIVATION_RULES, description=(
+        "Activation mode per incident origin and severity: comma-separated 'origin:severity=mode', first match "
+        "wins, else automatic. origin: gdacs, usgs, feed (another feed id), feeds (any of the three), external "
+        "(published by another system), *; severity: minor, moderate, severe, extreme, *; mode: automatic (the "
+        "crisis opens when the threshold is reached) or proposed (a coordinator confirms or dismisses first). "
+        "Default: feed incidents below GDACS Red (severity below extreme) are proposed."))
+    feeds_source: str = Field(default="/services/feeds", description=(
+        "The CloudEvents source of the feeds service: incidents from it are labelled GDACS / USGS by id prefix."))
+    proposal_escalate_minutes: float = Field(default=10.0, gt=0, le=24 * 60, description=(
+        "A proposal nobody confirmed or dismissed after this long is sent to the on-call coordinator by SMS."))
+    proposal_poll_seconds: float = Field(default=1.0, gt=0, le=60, description=(
+        "How often the worker looks for decided proposals and for proposals due to escalate."))
+    oncall_coordinator_phone: str = Field(default="", description=(
+        "E.164 number of the on-call coordinator (escalated proposals); empty: escalations are only logged "
+        "and recorded as alerts."))
+    oncall_coordinator_language: str = Field(default="en", pattern="^(fr|nl|de|en)$",
+                                             description="Language of the escalation SMS.")
     source: str = SOURCE
+
+    @field_validator("crisis_activation_rules")
+    @classmethod
+    def _rules(cls, value: str) -> str:
+        ActivationRules.parse(value)  # raises with the bad rule named
+        return value
+
+    @field_validator("oncall_coordinator_phone")
+    @classmethod
+    def _oncall(cls, value: str) -> str:
+        return to_e164(value) if value.strip() else ""
+
+    def activation_rules(self) -> ActivationRules:
+        return ActivationRules.parse(self.crisis_activation_rules)
 
     @field_validator("hotline_numbers")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.crisis_center.domain.activation import Origin
 from services.crisis_center.domain.commands import (
     IncidentClose,
     IncidentUpsert,
@@ -74,10 +75,12 @@ def report_command(event: ReportSubmitted, places: Places) -> ReportSeen:
                       identifiers=sorted(contribution.identifiers))
 
 
-def incident_command(event: IncidentReported | IncidentUpdated) -> IncidentUpsert:
+def incident_command(event: IncidentReported | IncidentUpdated, origin: Origin = "external") -> IncidentUpsert:
+    """`origin`: where the incident came from (`activation.incident_origin` of the event's CloudEvents source)."""
     area = Area.from_dict(event.area.model_dump(mode="json", exclude_none=True))  # validates the geometry
     return IncidentUpsert(incident_id=event.incident_id, title=event.title, kind=event.kind,
-                          severity=event.severity, area=area.to_dict(), occurred_at=event.occurred_at)
+                          severity=event.severity, area=area.to_dict(), occurred_at=event.occurred_at,
+                          origin=origin, link=event.link)
 
 
 def incident_close_command(event: IncidentClosed) -> IncidentClose:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,16 +33,22 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 
 from services.crisis_center import handlers
 from services.crisis_center.delivery import DeliveringProducer, InFlight, seek_again_after_resume
-from services.crisis_center.domain.activation import ThresholdPolicy, UpdateThrottle
-from services.crisis_center.domain.commands import Tick, decode_command, encode_command
+from services.crisis_center.domain.activation import ThresholdPolicy, UpdateThrottle, incident_origin
+from services.crisis_center.domain.commands import ProposalDecided, Tick, decode_command, encode_command
 from services.crisis_center.domain.engine import (
     Activate,
     CloseCrisis,
+    Continue,
     CountChanged,
     CountryEngine,
     Effect,
     Notify,
     PeopleChanged,
+    ProposalSettled,
+    Propose,
+    Recipient,
+    Unwatched,
+    Watched,
 )
 from services.crisis_center.gaps import AppliedOffsets, GapFiller, handle_in_order
 from services.crisis_center.internal_topics import (
@@ -52,6 +58,7 @@ from services.crisis_center.internal_topics import (
     ensure_internal_topics,
     table_partitions,
 )
+from services.crisis_center.joiners import JoinerBatch
 from services.crisis_center.settings import Settings
 from services.crisis_center.translate import (
     Places,
@@ -71,6 +78,7 @@ from shared.kafka.outbox import OutboxRelay
 from shared.kafka.producer import make_producer
 from shared.kafka.security import client_security, faust_credentials
 from shared.logging import get_logger
+from shared.loop_lag import LoopLagMonitor
 from shared.topics import dlq_name
 
 log = get_logger(__name__)
@@ -132,9 +140,16 @@ class CrisisWorker:
         self.policy = PolicyCache(settings.threshold_policy())
         self.throttle: UpdateThrottle[str] = UpdateThrottle(timedelta(seconds=settings.crisis_update_interval_seconds))
         self._pending_counts: dict[str, tuple[int, dict[str, int]]] = {}
+        self.rules = settings.activation_rules()
+        # The watch list's rows: the last one written per incident, and count changes held back by the throttle.
+        self.watch_throttle: UpdateThrottle[str] = UpdateThrottle(
+            timedelta(seconds=settings.crisis_update_interval_seconds))
+        self._watched: dict[str, Watched] = {}
+        self._pending_watch: dict[str, Watched] = {}
         self._pool: asyncpg.Pool | None = None
         self._relay: OutboxRelay | None = None
         self._relay_task: asyncio.Task[None] | None = None
+        self.loop_lag = LoopLagMonitor("crisis_worker")  # a handler that computes too long shows here
         self._places = Places()
         self.app: CrisisApp = self._build_app(store or settings.faust_store)
 
@@ -156,6 +171,7 @@ class CrisisWorker:
         self._relay_producer = producer
         self._relay_task = asyncio.create_task(self._relay.run())
         await self.policy.get(self._pool)
+        self.loop_lag.start()
         await self.app.start()
 
     def tasks(self) -> list[asyncio.Task[None]]:
@@ -170,6 +186,7 @@ class CrisisWorker:
         if self.app.seek_again is not None:
             self.app.seek_again.cancel()  # a seek racing the consumer's stop is of no use
         await self.app.stop()
+        await self.loop_lag.stop()
         await self.gaps.stop()
         if self._relay is not None and self._relay_task is not None:
             self._relay.stop()
@@ -194,6 +211,9 @@ class CrisisWorker:
             web_enabled=False,
             consumer_auto_offset_reset="earliest",
             producer_acks=-1,
+            # Changelog writes and forwarded commands wait this long to leave in batches: one request for a slice's
+            # thousand writes instead of a thousand (issue 26), at the price of a few milliseconds of latency.
+            producer_linger=s.faust_producer_linger_seconds,
             stream_wait_empty=True,  # finish what was fetched before a rebalance
             # at_least_once with commits that wait for the changelog and forwarded records (delivery.py).
             processing_guarantee=s.faust_processing_guarantee,
@@ -202,6 +222,8 @@ class CrisisWorker:
             table_cleanup_interval=3600.0,
         )
         app.in_flight = self.in_flight = InFlight()
+        self.joiners = JoinerBatch(self._write_joiners, max_recipients=s.crisis_joiner_batch)
+        self.in_flight.before_commit.append(self.joiners.flush)
         raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
                                "value_serializer": "raw"}
         registrations = app.topic(s.topic("travellers.registrations"), **raw)
@@ -228,6 +250,7 @@ class CrisisWorker:
 
         async def forward(key: str, command: Any) -> None:
             await by_country.send(key=key.encode(), value=encode_command(command))
+        self._forward = forward
 
         async def dead_letter(topic: str, event: faust.EventT, reason: str) -> None:
             EVENTS.labels(topic, "dead_lettered").inc()
@@ -293,9 +316,11 @@ class CrisisWorker:
 
         async def handle_incident(event: Any) -> None:
             try:
-                data = parse_data(decode(event.message.value), topic="crisis.incidents")
+                envelope = decode(event.message.value)
+                data = parse_data(envelope, topic="crisis.incidents")
                 if isinstance(data, IncidentReported | IncidentUpdated):
-                    command = incident_command(data)
+                    command = incident_command(data, incident_origin(envelope.source, data.incident_id,
+                                                                     s.feeds_source))
                     country = data.area.country
                     previous = incident_country.get(data.incident_id)
                     if previous is not None and previous != country:
@@ -327,11 +352,12 @@ class CrisisWorker:
                 # The policy is refreshed by a timer (no database round trip per event); the handling runs
                 # shielded and every commit waits for it (delivery.py), so a stop never cuts it short.
                 policy = self.policy.current
+                self._hear_back(event.message.partition)
                 if isinstance(command, Tick):
                     await self._sync_closed(event.message.partition)
                 effects = self.engine.handle(command, now=now, policy=policy,
-                                             partition=event.message.partition)
-                await self._carry_out_all(effects, now)
+                                             partition=event.message.partition, rules=self.rules)
+                await self._carry_out_all(effects, now, event.message.partition)
                 HANDLE_SECONDS.labels(command.op).observe(time.perf_counter() - started)
                 EVENTS.labels("country", "ok").inc()
             except Exception as exc:
@@ -348,6 +374,15 @@ class CrisisWorker:
             """Publish the counts the throttle held back, once their interval has passed."""
             if self._pool is None:
                 return
+            for incident_id in self.watch_throttle.due(utc_now()):  # a rate limit: real time, not the clock
+                watched = self._pending_watch.pop(incident_id, None)
+                if watched is not None:
+                    try:
+                        await self._write_watch(watched, self.clock())
+                    except TRANSIENT as exc:
+                        log.warning("watch_flush_failed", incident_id=incident_id, error=type(exc).__name__)
+                        self._pending_watch.setdefault(incident_id, watched)
+                        self.watch_throttle.offer(incident_id, utc_now())
             for crisis_id in self.throttle.due(self.clock()):
                 pending = self._pending_counts.pop(crisis_id, None)
                 if pending is not None:
@@ -369,6 +404,24 @@ class CrisisWorker:
                 except TRANSIENT as exc:
                     log.warning("policy_refresh_failed", error=type(exc).__name__)
 
+        @app.timer(interval=s.proposal_poll_seconds, on_leader=True)
+        async def proposals() -> None:
+            """Coordinators decide in the database (the API): each decision not yet carried out goes to the country
+            agent, which holds the people to alert; proposals left pending too long go to the on-call coordinator."""
+            if self._pool is None:
+                return
+            try:
+                for row in await handlers.decisions_to_apply(pool=self.pool):
+                    decided = ProposalDecided(incident_id=row["incident_id"], round=row["round"],
+                                              decision=row["status"], actor=row["decided_by"] or "unknown")
+                    await by_country.send(key=row["country"].encode(), value=encode_command(decided))
+                await handlers.escalate_due_proposals(
+                    pool=self.pool, now=self.clock(), after_minutes=s.proposal_escalate_minutes,
+                    phone=s.oncall_coordinator_phone, language=s.oncall_coordinator_language,
+                    dashboard_url=f"{s.public_base_url.rstrip('/')}/dashboard", publishing=self.publishing)
+            except TRANSIENT as exc:
+                log.warning("proposals_poll_failed", error=type(exc).__name__)
+
         @app.timer(interval=s.crisis_tick_seconds, on_leader=True)
         async def tick() -> None:
             """Stays end and begin without events; thresholds change: one tick per partition."""
@@ -379,15 +432,17 @@ class CrisisWorker:
         async def _rebalanced(sender: Any, *args: Any, **kwargs: Any) -> None:
             """Partitions moved: the in-memory affected sets may be stale; rebuild them from the tables."""
             self.engine.forget_caches()
+            self.joiners.forget()
             for offsets in applied.values():
                 offsets.forget()
+            self._watched.clear()  # rows of partitions gained are written again at their next change or tick
 
         app.on_partitions_revoked.connect(_rebalanced)  # type: ignore[arg-type]
         app.on_partitions_assigned.connect(_rebalanced)  # type: ignore[arg-type]
         app.on_rebalance_complete.connect(_rebalanced)  # type: ignore[arg-type]  # tables recovered
 
         self._agents = (route_registrations, route_reports, route_incidents, country, flush_counts, refresh_policy,
-                        tick)
+                        proposals, tick)
         return app
 
     # effects ------------------------------------------------------------------------------------------------
@@ -399,6 +454,27 @@ class CrisisWorker:
                 return await call()
         return None  # unreachable
 
+    async def _write_watch(self, watched: Watched, now: datetime) -> None:
+        await self._with_retry(lambda: handlers.record_watch(pool=self.pool, watched=watched, now=now))
+        self._watched[watched.incident.incident_id] = watched
+
+    async def _watch(self, watched: Watched, now: datetime) -> None:
+        """Write the row when the incident's facts, threshold or mode changed; a count change at most once per
+        CRISIS_UPDATE_INTERVAL_SECONDS (the rest is held, then flushed by `flush_counts`)."""
+        incident_id = watched.incident.incident_id
+        last = self._watched.get(incident_id)
+        if last == watched:
+            self._pending_watch.pop(incident_id, None)
+            return
+        only_count = last is not None and (last.incident, last.threshold, last.mode) == (
+            watched.incident, watched.threshold, watched.mode)
+        if only_count and not self.watch_throttle.offer(incident_id, utc_now()):
+            self._pending_watch[incident_id] = watched
+            return
+        self._pending_watch.pop(incident_id, None)
+        self.watch_throttle.sent(incident_id, utc_now())
+        await self._write_watch(watched, now)
+
     async def _sync_closed(self, partition: int) -> None:
         held = self.engine.active_crises(partition)
         closed = await self._with_retry(
@@ -408,16 +484,27 @@ class CrisisWorker:
                 self.engine.crisis_closed(incident_id)
                 self.throttle.forget(crisis_id)
 
-    async def _carry_out_all(self, effects: list[Effect], now: datetime) -> None:
-        """Map rows that change with a message to joiners go in the same transaction as the message."""
-        notified = {e.incident_id for e in effects if isinstance(e, Notify)}
-        with_notify = {e.incident_id: e for e in effects if isinstance(e, PeopleChanged) and e.incident_id in notified}
+    async def _carry_out_all(self, effects: list[Effect], now: datetime, partition: int) -> None:
         for effect in effects:
-            if isinstance(effect, PeopleChanged) and effect.incident_id in with_notify:
-                continue
-            await self._carry_out(effect, now, with_notify.get(getattr(effect, "incident_id", "")))
+            await self._carry_out(effect, now, partition)
+        if self.joiners.size >= self.joiners.max_recipients:
+            await self.joiners.flush()  # a slice of a large rescan: written now, the next slice waits for it
 
-    async def _carry_out(self, effect: Effect, now: datetime, people: PeopleChanged | None = None) -> None:
+    async def _write_joiners(self, crisis_id: str, recipients: Sequence[Recipient],
+                             people: Sequence[PeopleChanged]) -> bool:
+        return bool(await self._with_retry(lambda: handlers.write_joiners(
+            pool=self.pool, crisis_id=crisis_id, recipients=recipients, people=people, publishing=self.publishing,
+            now=self.clock())))
+
+    def _hear_back(self, partition: int) -> None:
+        """Tell the engine what the joiner batches wrote for this partition (called while handling its event)."""
+        reports = self.joiners.take_reports(partition)
+        for incident_id, recipients in reports.notified:
+            self.engine.notified(incident_id, recipients)
+        for incident_id in reports.closed:
+            self.engine.crisis_closed(incident_id)
+
+    async def _carry_out(self, effect: Effect, now: datetime, partition: int) -> None:
         engine = self.engine
         if isinstance(effect, Activate):
             activation: handlers.Activation = await self._with_retry(lambda: handlers.activate_for_incident(
@@ -440,16 +527,24 @@ class CrisisWorker:
             else:
                 self._pending_counts[effect.crisis_id] = (effect.count, {k: v for k, v in effect.by_source.items()})
         elif isinstance(effect, Notify):
-            still = await self._with_retry(lambda: handlers.notify_joiners(
-                pool=self.pool, crisis_id=effect.crisis_id, recipients=effect.recipients,
-                publishing=self.publishing, now=now, people=people))
-            if still:
-                engine.notified(effect.incident_id, effect.recipients)
-            else:
-                engine.crisis_closed(effect.incident_id)
+            self.joiners.add(effect.crisis_id, effect.incident_id, partition, recipients=effect.recipients)
         elif isinstance(effect, PeopleChanged):
-            if not await self._with_retry(lambda: handlers.record_people(pool=self.pool, change=effect)):
-                engine.crisis_closed(effect.incident_id)
+            self.joiners.add(effect.crisis_id, effect.incident_id, partition, people=effect)
+        elif isinstance(effect, Continue):
+            await self._forward(effect.country, effect.command)  # same key: the same partition, after this event
+        elif isinstance(effect, Propose):
+            await self._with_retry(lambda: handlers.raise_proposal(pool=self.pool, propose=effect, now=now))
+            engine.proposed(effect.incident.incident_id, effect.round)
+        elif isinstance(effect, ProposalSettled):
+            await self._with_retry(lambda: handlers.settle_proposal(
+                pool=self.pool, incident_id=effect.incident_id, round=effect.round, now=now))
+        elif isinstance(effect, Watched):
+            await self._watch(effect, now)
+        elif isinstance(effect, Unwatched):
+            self._watched.pop(effect.incident_id, None)
+            self._pending_watch.pop(effect.incident_id, None)
+            self.watch_throttle.forget(effect.incident_id)
+            await self._with_retry(lambda: handlers.unwatch(pool=self.pool, incident_id=effect.incident_id, now=now))
         elif isinstance(effect, CloseCrisis):
             await self._with_retry(lambda: handlers.close_crisis(
                 pool=self.pool, crisis_id=effect.crisis_id, actor="system:incident.closed", now=now,

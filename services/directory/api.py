@@ -28,6 +28,7 @@ from services.directory.domain.model import POST_TYPES, SERVICES, InvalidQuery, 
 from services.directory.domain.posts import eu_post_to_dict, post_to_dict
 from services.directory.settings import Settings
 from shared.auth import Principal, require_roles
+from shared.countries import country_pattern
 from shared.db import ping
 from shared.http import install_common
 from shared.kafka.admin import kafka_ping
@@ -99,11 +100,21 @@ class PostsOut(BaseModel):
     posts: list[dict[str, Any]]
 
 
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+HourMinute = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$", examples=["09:00"])]
+Span = Annotated[list[HourMinute], Field(min_length=2, max_length=2, description="[open, close], open before close")]
+IsoDate = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", json_schema_extra={"format": "date"})]
+
+
 class HoursIn(BaseModel):
-    weekly: dict[str, list[list[str]]] = Field(
+    """Each span opens before it closes (422 with the rule `span` otherwise: JSON Schema cannot compare them)."""
+
+    model_config = {"json_schema_extra": {"examples": [{"weekly": {"mon": [["09:00", "12:30"], ["14:00", "17:00"]]},
+                                                        "closed_dates": ["2026-12-25"]}]}}
+    weekly: dict[Day, list[Span]] = Field(
         description='days mon..sun to [["09:00", "12:30"], ...] in the post\'s local time; days left out are closed'
     )
-    closed_dates: list[str] = Field(default_factory=list, description="YYYY-MM-DD")
+    closed_dates: list[IsoDate] = Field(default_factory=list, description="YYYY-MM-DD")
 
 
 class ServicesIn(BaseModel):
@@ -189,13 +200,23 @@ def resolution_view(resolution: Resolution) -> dict[str, Any]:
 
 RESOLVE_PARAMETERS: list[dict[str, Any]] = [
     {"name": "service", "in": "query", "required": True, "schema": {"type": "string", "enum": list(SERVICES)}},
-    {"name": "country", "in": "query", "required": False, "description": "ISO 3166-1 alpha-2; required unless "
-     "lat and lon are given", "schema": {"type": "string", "pattern": COUNTRY}},
-    {"name": "city", "in": "query", "required": False, "description": "geocoded offline within the country "
-     "(GeoNames names, also in French, Dutch, German, English)", "schema": {"type": "string", "maxLength": 200}},
-    {"name": "lat", "in": "query", "required": False, "schema": {"type": "number", "minimum": -90, "maximum": 90}},
-    {"name": "lon", "in": "query", "required": False,
-     "schema": {"type": "number", "minimum": -180, "maximum": 180}},
+    # The place is one object, its fields separate query parameters (form, exploded): so the schema can say that
+    # lat and lon come together, and that country or both coordinates are needed.
+    {"name": "place", "in": "query", "required": True, "style": "form", "explode": True,
+     "description": "Where: `country` (ISO 3166-1 alpha-2, any country but BE: the directory is for abroad) "
+     "and/or `lat` with `lon`; `city` is geocoded offline within the country (GeoNames names, also in French, "
+     "Dutch, German, English). Coordinates without a country must lie near a city of a country other than "
+     "Belgium (offline reverse geocoding), else 422 with the rule `geocoding` (give the country then) or "
+     "`abroad`.",
+     "examples": {"city": {"value": {"country": "CD", "city": "Kinshasa"}},
+                  "coordinates": {"value": {"lat": -4.32, "lon": 15.31}}},
+     "schema": {"type": "object", "properties": {
+         "country": {"type": "string", "pattern": country_pattern(exclude=["BE"])},
+         "city": {"type": "string", "maxLength": 200},
+         "lat": {"type": "number", "minimum": -90, "maximum": 90},
+         "lon": {"type": "number", "minimum": -180, "maximum": 180}},
+         "dependentRequired": {"lat": ["lon"], "lon": ["lat"]},
+         "anyOf": [{"required": ["country"]}, {"required": ["lat", "lon"]}]}},
 ]  # fmt: skip
 
 

@@ -44,11 +44,17 @@ from shared.events.common import E164, is_e164
 from shared.events.privacy import RequestKind
 from shared.http import install_common
 from shared.logging import get_logger
+from shared.openapi import TWILIO_WEBHOOK_RESPONSES
 
 log = get_logger(__name__)
 
 REFERENCE = r"^BE-\d{4}-\d{6}$"
 BOARD_LIMIT = 200
+BIGINT_MAX = 2**63 - 1
+#: Paging of long lists (a case's history and messages, the read audit): the latest `limit`, then back by id.
+PageLimit = Annotated[int, Query(ge=1, le=1000, description="Entries in this response (the latest ones).")]
+PageBefore = Annotated[int | None, Query(ge=1, le=BIGINT_MAX, description=(
+    "Only entries older than this one (an entry's `id`, or the previous page's `next_before`)."))]
 TWIML = "application/xml"
 DATABASE_DOWN: tuple[type[Exception], ...] = (
     OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
@@ -92,16 +98,17 @@ class CharterBoard(BaseModel):
 
 
 class CloseIn(BaseModel):
-    note: str | None = None
+    note: Annotated[str | None, Field(max_length=1000, description="why, in the case's history")] = None
 
 
 class PrivacyRequestIn(BaseModel):
     """A person's access or erasure request, by at least one of traveller id, phone (E.164) or email."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"anyOf": [
+        {"required": [name], "properties": {name: {"type": "string"}}} for name in ("traveller_id", "phone", "email")]})
 
     kind: RequestKind
-    traveller_id: str | None = Field(default=None, min_length=1, max_length=200)
+    traveller_id: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"\S")
     phone: E164 | None = None
     email: EmailStr | None = None
 
@@ -269,12 +276,21 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
 
     @app.get("/v1/reports/{reference}", tags=["reports"])
     async def read(reference: Annotated[str, Path(pattern=REFERENCE)], principal: ReadRoles,
-                   deps: Deps) -> dict[str, Any]:
+                   deps: Deps, limit: PageLimit = handlers.CASE_LIST_DEFAULT,
+                   history_before: Annotated[int | None, Query(ge=1, le=BIGINT_MAX, description=(
+                       "Only history entries older than this one (an entry's `id`, or `history_next_before`)."))
+                   ] = None,
+                   messages_before: Annotated[int | None, Query(ge=1, le=BIGINT_MAX, description=(
+                       "Only messages older than this one (a message's `id`, or `messages_next_before`)."))] = None,
+                   ) -> dict[str, Any]:
+        """The case with the latest `limit` entries of its history and of its messages, oldest first;
+        `history_next_before` and `messages_next_before` (null when there is nothing older) page back."""
         reader = handlers.Reader(subject=principal.subject, roles=tuple(sorted(principal.roles)))
+        page = handlers.CasePage(limit=limit, history_before=history_before, messages_before=messages_before)
         try:
             parse_reference(reference)  # BE-0000-000000 matches the pattern but is no reference
             return await handlers.get_case(reference, pool=deps.pool, cipher=deps.config.cipher, reader=reader,
-                                           now=now())
+                                           now=now(), page=page)
         except ReferenceError_:
             raise HTTPException(404, f"no case {reference}") from None
         except handlers.CaseNotFound:
@@ -288,11 +304,13 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     @app.get("/v1/audit/reads", tags=["audit"])
     async def audit_reads(_: AdminRole, deps: Deps,
                           reference: Annotated[str | None, Query(pattern=REFERENCE)] = None,
-                          limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict[str, Any]:
-        """Who read which detention or missing-person case, and when (newest first)."""
+                          limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+                          before: PageBefore = None) -> dict[str, Any]:
+        """Who read which detention or missing-person case, and when (newest first); `next_before` (null: no
+        more) as `before` gives the next page."""
         async with deps.pool.acquire() as conn:
-            reads = await repository.case_reads(conn, reference=reference, limit=limit)
-        return {"reads": reads}
+            reads = await repository.case_reads(conn, reference=reference, limit=limit + 1, before=before)
+        return {"reads": reads[:limit], "next_before": reads[limit - 1]["id"] if len(reads) > limit else None}
 
     @app.post("/v1/reports/{reference}/close", tags=["reports"], status_code=200)
     async def close(reference: Annotated[str, Path(pattern=REFERENCE)], principal: ReadRoles, deps: Deps,
@@ -337,7 +355,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     def xml(body: str) -> Response:
         return Response(body, media_type=TWIML)
 
-    @app.post("/twilio/sms", tags=["twilio"], response_class=Response)
+    @app.post("/twilio/sms", tags=["twilio"], response_class=Response, responses=TWILIO_WEBHOOK_RESPONSES)
     async def sms(form: TwilioForm, deps: Deps) -> Response:
         sender = form.get("From", "")
         if not sender:
@@ -349,7 +367,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
                                            pool=deps.pool, officers=deps.officers, config=deps.config)
         return xml(twiml.sms_reply(reply))
 
-    @app.post("/twilio/voice", tags=["twilio"], response_class=Response)
+    @app.post("/twilio/voice", tags=["twilio"], response_class=Response, responses=TWILIO_WEBHOOK_RESPONSES)
     async def voice(_: TwilioForm, deps: Deps) -> Response:
         async with deps.pool.acquire() as conn:
             crises = await repository.active_crises(conn)
@@ -358,7 +376,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     def chosen_language(lang: str | None) -> Language:
         return Language(lang) if lang in {lang.value for lang in Language} else Language.EN
 
-    @app.post("/twilio/voice/language", tags=["twilio"], response_class=Response)
+    @app.post("/twilio/voice/language", tags=["twilio"], response_class=Response, responses=TWILIO_WEBHOOK_RESPONSES)
     async def voice_language(form: TwilioForm, lang: str | None = None) -> Response:
         language = language_for_digit(form.get("Digits"))
         if language is not None:
@@ -379,7 +397,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         return xml(twiml.dial(language, number, base=base, attempt=attempt, timeout=settings.dial_timeout_seconds,
                               caller_id=None))
 
-    @app.post("/twilio/voice/menu", tags=["twilio"], response_class=Response)
+    @app.post("/twilio/voice/menu", tags=["twilio"], response_class=Response, responses=TWILIO_WEBHOOK_RESPONSES)
     async def voice_menu(form: TwilioForm, deps: Deps, lang: str = "en") -> Response:
         language = chosen_language(lang)
         digit = (form.get("Digits") or "").strip()
@@ -389,13 +407,13 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
             return xml(twiml.record(language, base=base))
         return xml(twiml.main_menu(language, base=base, invalid=True))
 
-    @app.post("/twilio/voice/dial", tags=["twilio"], response_class=Response)
+    @app.post("/twilio/voice/dial", tags=["twilio"], response_class=Response, responses=TWILIO_WEBHOOK_RESPONSES)
     async def voice_dial(form: TwilioForm, deps: Deps, lang: str = "en", attempt: int = 0) -> Response:
         if form.get("DialCallStatus") == "completed":
             return xml(twiml.hangup())
         return await route(deps, chosen_language(lang), attempt + 1)
 
-    @app.post("/twilio/voice/welfare", tags=["twilio"], response_class=Response)
+    @app.post("/twilio/voice/welfare", tags=["twilio"], response_class=Response, responses=TWILIO_WEBHOOK_RESPONSES)
     async def voice_welfare(form: TwilioForm, deps: Deps) -> Response:
         """The key pressed on a welfare check's call (the notifier's call to `To`): 1 safe, 2 needs help."""
         person_phone = form.get("To", "")
@@ -406,7 +424,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
             officers=deps.officers, config=deps.config)
         return xml(twiml.said(*spoken) if spoken else twiml.hangup())
 
-    @app.post("/twilio/voice/recorded", tags=["twilio"], response_class=Response)
+    @app.post("/twilio/voice/recorded", tags=["twilio"], response_class=Response, responses=TWILIO_WEBHOOK_RESPONSES)
     async def voice_recorded(form: TwilioForm, deps: Deps, lang: str = "en") -> Response:
         language = chosen_language(lang)
         caller, recording = form.get("From", ""), form.get("RecordingUrl", "")

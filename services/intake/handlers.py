@@ -349,9 +349,24 @@ class Reader:
     roles: tuple[str, ...]
 
 
+#: History entries and messages shown with a case at most (the latest ones): a long case pages back for the rest.
+CASE_LIST_DEFAULT, CASE_LIST_MAX = 200, 1000
+
+
+@dataclass(frozen=True)
+class CasePage:
+    """How much of a case's history and messages to show: the latest `limit` of each, before the given ids."""
+
+    limit: int = CASE_LIST_DEFAULT
+    history_before: int | None = None
+    messages_before: int | None = None
+
+
 async def get_case(reference: str, *, pool: asyncpg.Pool, details: bool = True, cipher: FieldCipher | None = None,
-                   reader: Reader | None = None, now: datetime | None = None) -> dict[str, Any]:
+                   reader: Reader | None = None, now: datetime | None = None,
+                   page: CasePage | None = None) -> dict[str, Any]:
     """The case; with `details`, in clear, and a read of a detention or missing-person case is recorded."""
+    page = page or CasePage()
     async with pool.acquire() as conn:
         row = await repository.report(conn, reference)
         if row is None:
@@ -367,14 +382,24 @@ async def get_case(reference: str, *, pool: asyncpg.Pool, details: bool = True, 
                 "subject": row["subject"], "location": row["location"], "description": row["description"],
                 "occurred_at": row["occurred_at"], "complex": row["complex"], "forward_to": row["forward_to"],
                 "forward_due_by": row["forward_due_by"], "closed_at": row["closed_at"],
-                "history": await repository.history(conn, reference),
-                "messages": await repository.messages(conn, reference),
+                **_paged("history", await repository.history(conn, reference, limit=page.limit + 1,
+                                                              before=page.history_before), page.limit),
+                **_paged("messages", await repository.messages(conn, reference, limit=page.limit + 1,
+                                                                before=page.messages_before), page.limit),
                 "matches": await _matches(conn, reference) if row["kind"] == Kind.MISSING_PERSON.value else [],
                 "charter": charter_view(
                     reply_due_by=row["reply_due_by"], now=now or datetime.now(UTC),
                     answered=answered_from(row["answered_by"], row["answered_at"], row["answered_on_time"])),
             })
         return view
+
+
+def _paged(name: str, rows: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+    """`rows` (oldest first, one more than `limit` asked for) as `name` and `<name>_next_before`: the id to page
+    back from, or None when there is nothing older."""
+    more = len(rows) > limit
+    kept = rows[1:] if more else rows  # the extra row is the oldest
+    return {name: kept, f"{name}_next_before": kept[0]["id"] if more else None}
 
 
 async def _matches(conn: asyncpg.Connection, reference: str) -> list[dict[str, Any]]:

@@ -13,7 +13,16 @@ from typing import Annotated, Any, Literal
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.encoders import jsonable_encoder
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from services.intake.adapters import staff
 from services.intake.deps import Deps
@@ -24,6 +33,7 @@ from shared.auth import Principal, require_roles
 from shared.events.common import E164
 from shared.http import field_errors
 from shared.logging import get_logger
+from shared.openapi import not_null
 from shared.passwords import hash_password
 
 log = get_logger(__name__)
@@ -53,16 +63,27 @@ class OfficerIn(BaseModel):
     team: Literal["consular", "quality"] = "consular"
 
 
+def _timestamp_text(value: Any) -> Any:
+    """A query's instant is RFC 3339 text, as documented: not a number of seconds (pydantic would take `0.5`)."""
+    if isinstance(value, str) and not (value[:4].isascii() and value[:4].isdigit() and value[4:5] == "-"):
+        raise ValueError("an RFC 3339 timestamp such as 2026-01-31T09:00:00Z")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_timestamp_text)]
+
+
 class OfficerChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = None
-    role: Name | None = None
-    phone: E164 | None = None
-    email: EmailStr | None = None
+    # Fields that cannot be null: absent leaves them, null is refused (so the schema does not offer null).
+    name: Name | None = Field(default=None, json_schema_extra=not_null)
+    role: Name | None = Field(default=None, json_schema_extra=not_null)
+    phone: E164 | None = Field(default=None, json_schema_extra=not_null)
+    email: EmailStr | None = Field(default=None, json_schema_extra=not_null)
     post_id: Annotated[str | None, Field(min_length=1, max_length=64)] = None
-    kinds: list[Kind] | None = None
-    team: Literal["consular", "quality"] | None = None
+    kinds: list[Kind] | None = Field(default=None, json_schema_extra=not_null)
+    team: Literal["consular", "quality"] | None = Field(default=None, json_schema_extra=not_null)
 
 
 class OfficerOut(BaseModel):
@@ -119,11 +140,11 @@ class RosterIn(BaseModel):
 class RosterChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
-    officer_id: RowId | None = None
+    starts_at: AwareDatetime | None = Field(default=None, json_schema_extra=not_null)  # absent leaves it
+    ends_at: AwareDatetime | None = Field(default=None, json_schema_extra=not_null)
+    officer_id: RowId | None = Field(default=None, json_schema_extra=not_null)
     backup_officer_id: RowId | None = None
-    precedence: int | None = Field(default=None, ge=0, le=100)
+    precedence: int | None = Field(default=None, ge=0, le=100, json_schema_extra=not_null)
     note: Annotated[str | None, Field(max_length=500)] = None
 
 
@@ -201,7 +222,8 @@ def staff_router(now: Callable[[], datetime], consular_line: str,
         log.info("officer_added", officer_id=officer["officer_id"])
         return officer
 
-    @router.patch("/v1/admin/officers/{officer_id}", response_model=OfficerOut, tags=["admin"])
+    @router.patch("/v1/admin/officers/{officer_id}", response_model=OfficerOut, tags=["admin"],
+                  responses={409: {"description": "the officer has ended"}})
     async def change_officer(officer_id: PathId, body: OfficerChange, principal: AdminRole,
                              deps: Deps) -> dict[str, Any]:
         changes = body.model_dump(mode="json", exclude_unset=True)
@@ -268,9 +290,9 @@ def staff_router(now: Callable[[], datetime], consular_line: str,
 
     @router.get("/v1/admin/roster", response_model=list[RosterOut], tags=["admin"])
     async def list_roster(_: AdminRole, deps: Deps,
-                          from_: Annotated[AwareDatetime | None, Query(alias="from", description=(
+                          from_: Annotated[Instant | None, Query(alias="from", description=(
                               "entries ending after this instant (default: now)"))] = None,
-                          to: Annotated[AwareDatetime | None, Query(description=(
+                          to: Annotated[Instant | None, Query(description=(
                               "entries starting before this instant (default: no limit)"))] = None,
                           ) -> list[dict[str, Any]]:
         async with deps.pool.acquire() as conn:
@@ -289,6 +311,9 @@ def staff_router(now: Callable[[], datetime], consular_line: str,
     @router.post("/v1/admin/roster", response_model=RosterOut, status_code=201, tags=["admin"],
                  responses={409: {"description": "overlaps an entry of the same precedence (named)"}})
     async def add_entry(body: RosterIn, principal: AdminRole, deps: Deps) -> dict[str, Any]:
+        """A roster entry. `ends_at` comes after `starts_at` and the backup is another officer than the one on
+        call (422 otherwise, which JSON Schema cannot say); e.g. `{"starts_at": "2026-01-05T08:00:00Z",
+        "ends_at": "2026-01-12T08:00:00Z", "officer_id": 1, "backup_officer_id": 2}`."""
         values = body.model_dump()
         async with deps.pool.acquire() as conn, conn.transaction():
             await staff.lock_roster(conn)
@@ -358,10 +383,15 @@ def staff_router(now: Callable[[], datetime], consular_line: str,
     @router.get("/v1/admin/audit", tags=["admin"])
     async def staff_audit(_: AdminRole, deps: Deps,
                           target: Annotated[str | None, Query(pattern=r"^(officer|roster):\d+$")] = None,
-                          limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict[str, Any]:
-        """Changes to officers and the roster, newest first: who, when, what."""
+                          limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+                          before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description=(
+                              "Only entries older than this one (an entry's `id`, or `next_before`)."))] = None,
+                          ) -> dict[str, Any]:
+        """Changes to officers and the roster, newest first: who, when, what; `next_before` (null: no more) as
+        `before` gives the next page."""
         async with deps.pool.acquire() as conn:
-            return {"entries": await staff.audit_entries(conn, target=target, limit=limit)}
+            entries = await staff.audit_entries(conn, target=target, limit=limit + 1, before=before)
+        return {"entries": entries[:limit], "next_before": entries[limit - 1]["id"] if len(entries) > limit else None}
 
     @router.get("/v1/officers", response_model=list[OfficerOut], tags=["on-call"])
     async def active_officers(_: OnCallReaders, deps: Deps) -> list[dict[str, Any]]:

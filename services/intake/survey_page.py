@@ -98,7 +98,9 @@ def survey_router() -> APIRouter:
                            since: Annotated[date, Query(alias="from", ge=EARLIEST, le=LATEST,
                                                         description="first day (Brussels)")],
                            until: Annotated[date, Query(alias="to", ge=EARLIEST, le=LATEST,
-                                                        description="day after the last (Brussels)")],
+                                                        description="day after the last (Brussels): after "
+                                                                    "`from`, else 422 (rule `after_from`)",
+                                                        examples=["2026-02-01"])],
                            ) -> dict[str, Any]:
         """Satisfaction per month, kind of case and post: surveys sent, answered, mean score, counts of 1 to 5."""
         if until <= since:

@@ -21,6 +21,7 @@ from shared.auth import Principal, require_roles
 from shared.db import ping
 from shared.http import install_common
 from shared.logging import get_logger
+from shared.openapi import NO_NUL, exactly_one_of_parameter
 
 log = get_logger(__name__)
 
@@ -119,11 +120,15 @@ def create_app(settings: NotifierSettings) -> FastAPI:
         log.info("inbound_sms", keyword=keyword.value if keyword else None)
         return Response('<?xml version="1.0" encoding="UTF-8"?><Response/>', media_type="text/xml")
 
-    @app.get("/v1/notifications", response_model=Progress, tags=["progress"])
+    @app.get("/v1/notifications", response_model=Progress, tags=["progress"],
+             openapi_extra={"parameters": [exactly_one_of_parameter(
+                 "subject", {"case_reference": {"type": "string", "maxLength": 100, "pattern": NO_NUL},
+                             "crisis_id": {"type": "string", "maxLength": 100, "pattern": NO_NUL}},
+                 description="exactly one of `case_reference` and `crisis_id` (separate query parameters)")]})
     async def notifications(
         _: Coordinator,
-        case_reference: Annotated[str | None, Query(max_length=100)] = None,
-        crisis_id: Annotated[str | None, Query(max_length=100)] = None,
+        case_reference: Annotated[str | None, Query(max_length=100, include_in_schema=False)] = None,
+        crisis_id: Annotated[str | None, Query(max_length=100, include_in_schema=False)] = None,
         limit: Annotated[int, Query(ge=0, le=5000)] = 500,
     ) -> Progress:
         """Counts per state (queued, sent, delivered, failed, undeliverable, opted_out) for a case or a crisis."""

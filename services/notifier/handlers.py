@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
+from pydantic_core import to_json
 
 from services.notifier.adapters import repository as repo
 from services.notifier.domain.commands import is_own_case, status_event_id, template_params
@@ -13,7 +15,7 @@ from services.notifier.domain.delivery import DeliveryStatus, Observation
 from services.notifier.domain.policy import Channel, Route, dedup_key, normalise_recipient, priority_for, route
 from services.notifier.rendering import Renderer, TemplateError
 from shared.events.notifications import NotificationStatus, SendNotification, SmsPreference
-from shared.kafka.outbox import enqueue
+from shared.kafka.outbox import OutboxRow, enqueue, prepare
 from shared.logging import get_logger
 from shared.sms_keywords import Keyword, classify
 
@@ -38,53 +40,110 @@ class Publisher:
         await enqueue(conn, data, source=SOURCE, topic_prefix=self.topic_prefix,
                       event_id=status_event_id(row.notification_id, status.value))
 
+    def prepare(self, row: repo.Row, status: DeliveryStatus, reason: str | None,
+                at: datetime | None = None) -> OutboxRow:
+        """The outbox row of a status event, for a statement that writes many (`repo.write_outbox`)."""
+        data = NotificationStatus(
+            notification_id=row.notification_id, channel=row.channel,  # type: ignore[arg-type]
+            status=status.value, reason=reason, at=at or datetime.now(UTC),  # type: ignore[arg-type]
+            case_reference=row.case_reference, crisis_id=row.crisis_id,
+        )
+        return prepare(data, source=SOURCE, topic_prefix=self.topic_prefix,
+                       event_id=status_event_id(row.notification_id, status.value))
+
 
 async def accept_command(
     conn: asyncpg.Connection, command: SendNotification, *, renderer: Renderer, publisher: Publisher
 ) -> bool:
-    """Store the command as a message to send (rendered now), once per purpose, channel and recipient.
+    """Store one command (see `accept_commands`); False for a duplicate."""
+    return bool(await accept_commands(conn, [command], renderer=renderer, publisher=publisher))
 
-    Returns False for a duplicate. A number that opted out gets `opted_out` at once, unless the message is
-    about the person's own case and an e-mail address is known: then it goes by e-mail.
+
+async def accept_commands(
+    conn: asyncpg.Connection, commands: Sequence[SendNotification], *, renderer: Renderer, publisher: Publisher
+) -> list[str]:
+    """Store commands as messages to send (rendered now), once per purpose, channel and recipient, in three
+    statements whatever their number: the opt-outs that matter, the rows with their first history line, the
+    `queued` status events. Returns the ids of the notifications stored (duplicates are left out).
+
+    The outcome is the one of storing them one by one, in order: a command whose id or key was taken by an earlier
+    one (in the database or in `commands`) is a duplicate. A number that opted out gets `opted_out` at once, unless
+    the message is about the person's own case and an e-mail address is known: then it goes by e-mail.
     """
+    # Only a message that could go another way needs the opt-out list now; for the others (alerts, bulk) the
+    # dispatcher checks it when it takes the message, which also catches an opt-out that comes in meanwhile.
+    could_fall_back = {_address(c) for c in commands
+                       if c.channel == Channel.SMS.value and is_own_case(c.template, c.case_reference)
+                       and c.recipient.email}
+    opted_out = await repo.opted_out_among(conn, sorted(could_fall_back)) if could_fall_back else set()
+    rendered: dict[tuple[str, ...], _Texts] = {}  # a fan-out says the same words to thousands: render them once
+    rows: list[repo.NewNotification] = []
+    taken_ids: set[str] = set()
+    taken_keys: set[str] = set()
+    for command in commands:
+        new = _new_notification(command, renderer=renderer, opted_out=opted_out, rendered=rendered)
+        if new.notification_id in taken_ids or new.dedup_key in taken_keys:
+            log.info("notification_duplicate", notification_id=command.notification_id)
+            continue
+        taken_ids.add(new.notification_id)
+        taken_keys.add(new.dedup_key)
+        rows.append(new)
+    stored = await repo.insert_notifications(conn, rows)
+    kept = [new for new in rows if new.notification_id in stored]
+    if len(kept) < len(rows):
+        log.info("notification_duplicates", count=len(rows) - len(kept))
+    await repo.write_outbox(conn, [
+        publisher.prepare(repo.Row(new.notification_id, new.channel, new.status, new.case_reference, new.crisis_id),
+                          new.status, new.reason) for new in kept])
+    return [new.notification_id for new in kept]
+
+
+@dataclass(frozen=True)
+class _Texts:
+    subject: str | None
+    body: str
+    html: str | None
+    segments: int | None
+    encoding: str | None
+    failure: str | None = None
+
+
+def _address(command: SendNotification) -> str:
     channel = Channel(command.channel)
     address = command.recipient.email if channel is Channel.EMAIL else command.recipient.phone
     assert address is not None  # the command model guarantees it
-    address = normalise_recipient(channel, address)
+    return normalise_recipient(channel, address)
+
+
+def _new_notification(command: SendNotification, *, renderer: Renderer, opted_out: set[str],
+                      rendered: dict[tuple[str, ...], _Texts]) -> repo.NewNotification:
+    """The row one command becomes (pure but for the renderer); `rendered` caches texts by what they depend on."""
+    channel = Channel(command.channel)
+    address = _address(command)
     own_case = is_own_case(command.template, command.case_reference)
     fallback_email = str(command.recipient.email) if command.recipient.email else None
-    # Only a message that could go another way needs the opt-out list now; for the others (alerts, bulk) the
-    # dispatcher checks it when it takes the message, which also catches an opt-out that comes in meanwhile.
-    opted_out = (channel is Channel.SMS and own_case and fallback_email is not None
-                 and await repo.is_opted_out(conn, address))
-    decision = route(channel=channel, recipient=address, opted_out=opted_out, own_open_case=own_case,
-                     fallback_email=fallback_email)
+    could_fall_back = channel is Channel.SMS and own_case and fallback_email is not None
+    decision = route(channel=channel, recipient=address, opted_out=could_fall_back and address in opted_out,
+                     own_open_case=own_case, fallback_email=fallback_email)
     status, reason = DeliveryStatus.QUEUED, None
-    subject = html = encoding = None
-    body, segments = "", None
-    params = template_params(
-        command.params, officer=command.officer.model_dump() if command.officer else None,
-        case_reference=command.case_reference, crisis_id=command.crisis_id,
-    )
+    texts = _Texts(None, "", None, None, None)
     if decision.route is Route.OPTED_OUT:
         status, reason = DeliveryStatus.OPTED_OUT, "recipient_opted_out"
     else:
-        try:
-            rendered = renderer.render(command.template, command.language, params, channel=decision.channel.value)
-        except TemplateError as exc:
-            status, reason = DeliveryStatus.FAILED, f"template: {exc}"[:500]
-        else:
-            if decision.channel is Channel.SMS:
-                body = rendered.sms
-                info = rendered.sms_info
-                segments, encoding = info.segments, info.encoding.value
-            elif decision.channel is Channel.VOICE:
-                body = rendered.voice  # the words said on the call; the dispatcher wraps them in TwiML
-            else:
-                subject, body, html = rendered.subject, rendered.text, rendered.html
-            if decision.channel is not channel:
-                reason = "opted_out_sms_sent_by_email"
-    new = repo.NewNotification(
+        params = template_params(
+            command.params, officer=command.officer.model_dump() if command.officer else None,
+            case_reference=command.case_reference, crisis_id=command.crisis_id,
+        )
+        # Equal JSON, equal parameters (they came as JSON): the same words. Keys in another order only miss.
+        key = (command.template, command.language, decision.channel.value, to_json(params, fallback=str).decode())
+        if key not in rendered:
+            rendered[key] = _render(renderer, command.template, command.language, params, decision.channel)
+        texts = rendered[key]
+        if texts.failure is not None:
+            status, reason = DeliveryStatus.FAILED, texts.failure
+        elif decision.channel is not channel:
+            reason = "opted_out_sms_sent_by_email"
+    return repo.NewNotification(
         notification_id=command.notification_id,
         dedup_key=dedup_key(command.purpose, channel, address),
         purpose=command.purpose, channel=decision.channel.value,
@@ -92,15 +151,22 @@ async def accept_command(
         language=command.language, template=command.template,
         priority=int(priority_for(command.template, command.priority)),
         case_reference=command.case_reference, crisis_id=command.crisis_id,
-        subject=subject, body=body, html=html, segments=segments, encoding=encoding, status=status, reason=reason,
-        sender=command.sender,
+        subject=texts.subject, body=texts.body, html=texts.html, segments=texts.segments, encoding=texts.encoding,
+        status=status, reason=reason, sender=command.sender,
     )
-    if not await repo.insert_notification(conn, new):
-        log.info("notification_duplicate", notification_id=command.notification_id)
-        return False
-    row = repo.Row(new.notification_id, new.channel, status, new.case_reference, new.crisis_id)
-    await publisher.status(conn, row, status, reason)
-    return True
+
+
+def _render(renderer: Renderer, template: str, language: str, params: dict[str, object], channel: Channel) -> _Texts:
+    try:
+        rendered = renderer.render(template, language, params, channel=channel.value)
+    except TemplateError as exc:
+        return _Texts(None, "", None, None, None, failure=f"template: {exc}"[:500])
+    if channel is Channel.SMS:
+        info = rendered.sms_info
+        return _Texts(None, rendered.sms, None, info.segments, info.encoding.value)
+    if channel is Channel.VOICE:
+        return _Texts(None, rendered.voice, None, None, None)  # the words said; the dispatcher wraps them in TwiML
+    return _Texts(rendered.subject, rendered.text, rendered.html, None, None)
 
 
 async def record_observation(

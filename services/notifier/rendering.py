@@ -25,7 +25,7 @@ LANGUAGES = ("fr", "nl", "de", "en")
 FALLBACK_LANGUAGE = "en"
 TEMPLATES = (
     "case_acknowledgement", "case_message", "crisis_alert", "crisis_update", "crisis_closed", "survey_request",
-    "staff_deadline", "welfare_question", "check_in_code",
+    "staff_deadline", "welfare_question", "check_in_code", "crisis_proposal",
 )
 VOICE_TEMPLATES = ("welfare_call",)
 """Said on a call (one `voice` block), not written: no subject, SMS or e-mail parts."""

@@ -43,6 +43,8 @@ class NotifierSettings(ServiceSettings, TwilioSettings, SmtpSettings):
         description="A sender silent this long is taken for dead and its reserved messages are reconciled. A sender "
                     "stops sending once its heartbeat is dead_after/3 late, so keep dead_after/3*2 > send timeout.")
     command_consumers: int = Field(default=3, ge=1, le=6, description="Consumers of notifications.commands.")
+    command_batch: int = Field(default=500, ge=1, le=5000, description=(
+        "Commands polled at once and stored in one transaction (one multi-row insert); 1: one transaction each."))
     smtp_timeout_seconds: float = 10.0
     message_body_retention_days: float = Field(
         default=30.0, ge=0, description="Days after a message's final status its texts are removed (docs/privacy.md).")

@@ -1,7 +1,8 @@
 """The notifier worker: consumers of `notifications.commands`, the dispatcher, the outbox relay, in one process.
 
-The consumers only store (render, deduplicate, record `queued`): provider calls happen in the dispatcher's own
-tasks, so a slow Twilio never holds the Kafka poll loop past max_poll_interval_ms.
+The consumers only store (render, deduplicate, record `queued`; a polled batch of commands in one transaction):
+provider calls happen in the dispatcher's own tasks, so a slow Twilio never holds the Kafka poll loop past
+max_poll_interval_ms.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from services.notifier.adapters.email import SmtpEmail
 from services.notifier.adapters.twilio_sms import TwilioSms
 from services.notifier.bootstrap import Resources, make_email, make_sms
 from services.notifier.dispatcher import Dispatcher
-from services.notifier.handlers import accept_command, sms_preference
+from services.notifier.handlers import accept_command, accept_commands, sms_preference
 from services.notifier.retention import remove_message_bodies
 from services.notifier.settings import NotifierSettings
 from shared.events.envelope import CloudEvent, EventData
@@ -53,6 +54,31 @@ class Worker:
         if not isinstance(data, SendNotification):
             raise PermanentError(f"not a command the notifier knows: {type(data).__name__}")
         await accept_command(conn, data, renderer=self.resources.renderer, publisher=self.resources.publisher)
+        self._wake_dispatcher()
+
+    async def handle_batch(self, events: list[tuple[CloudEvent, EventData]], conn: Any) -> None:
+        """The new events of one polled batch, in one transaction (the consumer deduplicated them by event id): runs
+        of commands stored in a few statements each, a preference between them applied in its place. Anything else
+        raises, and the consumer handles the batch again event by event, dead-lettering the one at fault."""
+        run: list[SendNotification] = []
+        for _event, data in events:
+            if isinstance(data, SendNotification):
+                run.append(data)
+                continue
+            if not isinstance(data, SmsPreference):
+                raise PermanentError(f"not a command the notifier knows: {type(data).__name__}")
+            await self._accept(conn, run)
+            run = []
+            await sms_preference(conn, data)
+        await self._accept(conn, run)
+        self._wake_dispatcher()
+
+    async def _accept(self, conn: Any, commands: list[SendNotification]) -> None:
+        if commands:
+            await accept_commands(conn, commands, renderer=self.resources.renderer,
+                                  publisher=self.resources.publisher)
+
+    def _wake_dispatcher(self) -> None:
         if self.dispatcher is not None:
             asyncio.get_running_loop().call_later(0.02, self.dispatcher.wake)  # after the commit, roughly
 
@@ -71,7 +97,7 @@ class Worker:
                 name=CONSUMER_NAME, bootstrap_servers=settings.kafka_bootstrap_servers,
                 group_id=f"{settings.kafka_topic_prefix}notifier", topics=[COMMANDS_TOPIC], handler=self.handle,
                 producer=self.producer, pool=self.resources.pool, topic_prefix=settings.kafka_topic_prefix,
-                security=security,
+                security=security, batch_handler=self.handle_batch, batch_size=settings.command_batch,
             )
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(), name=f"commands-{i}"))

@@ -9,6 +9,8 @@ import pycountry
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import JsonDict
 
+from shared.countries import country_pattern
+
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 Language = Literal["fr", "nl", "de", "en"]
@@ -32,8 +34,9 @@ def _e164(value: str) -> str:
     return value
 
 
-CountryCode = Annotated[str, AfterValidator(_country)]
-E164 = Annotated[str, AfterValidator(_e164)]
+#: The schemas state the rules the validators enforce (exactly: the codes pycountry knows, plus XK, in any case).
+CountryCode = Annotated[str, AfterValidator(_country), Field(json_schema_extra={"pattern": country_pattern()})]
+E164 = Annotated[str, AfterValidator(_e164), Field(json_schema_extra={"pattern": _E164.pattern})]
 
 #: Marks a field holding personal data; the register of processing (docs/privacy.md) must list it.
 PERSONAL: JsonDict = {"personal_data": True}
@@ -57,7 +60,7 @@ class Area(WireModel):
 
     country: CountryCode
     circle: Circle | None = None
-    polygon: list[tuple[float, float]] | None = None
+    polygon: Annotated[list[tuple[float, float]] | None, Field(json_schema_extra={"minItems": 3})] = None
 
     @model_validator(mode="after")
     def _polygon_closed_enough(self) -> Area:

@@ -26,6 +26,9 @@ class _IncidentFacts(EventData):
     severity: Severity
     area: Area
     occurred_at: AwareDatetime
+    #: Optional (contract version 2, additive): the public page of the event at its source (a GDACS or USGS event
+    #: page for incidents from the feeds), which the dashboard links.
+    link: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
 
     @property
     def occurred(self) -> datetime:

@@ -1,6 +1,10 @@
-"""The map from a CloudEvent `type` to its data model, and the parsing of `data` by type."""
+"""The map from a CloudEvent `type` to its data model, and the parsing of `data` by type (older data versions
+brought up to date first by the type's upcasters: docs/CONVENTIONS.md, "Event versions")."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -45,6 +49,53 @@ EVENT_MODELS: tuple[type[EventData], ...] = (
 MODELS_BY_TYPE: dict[str, type[EventData]] = {model.TYPE: model for model in EVENT_MODELS}
 
 
+#: The CloudEvents extension attribute that carries the version of `data` (absent: version 1).
+DATAVERSION = "dataversion"
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+#: (type, dataversion) -> the function turning data of that version into the next version's shape. A type whose
+#: data changed incompatibly has one per older version; parse_data chains them up to the current model.
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+def upcaster(event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
+    """Register a function bringing `event_type` data of `from_version` to `from_version + 1`."""
+    def register(function: Upcaster) -> Upcaster:
+        if (event_type, from_version) in UPCASTERS:
+            raise ValueError(f"an upcaster of {event_type} version {from_version} is registered already")
+        UPCASTERS[(event_type, from_version)] = function
+        return function
+    return register
+
+
+def current_version(event_type: str) -> int:
+    """The data version the model of `event_type` reads: one above its newest upcaster, 1 without any."""
+    return 1 + max((version for (kind, version) in UPCASTERS if kind == event_type), default=0)
+
+
+def data_version(event: CloudEvent) -> int:
+    """The `dataversion` extension attribute of an event (a positive integer, 1 when absent)."""
+    raw = (event.model_extra or {}).get(DATAVERSION, 1)
+    version = int(raw) if isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit()) else 0
+    if isinstance(raw, bool) or version < 1:
+        raise InvalidEvent(f"{DATAVERSION} must be a positive integer, not {raw!r}")
+    return version
+
+
+def upcast(event_type: str, version: int, data: dict[str, Any]) -> dict[str, Any]:
+    """`data` of `version` in the shape of the current model (unchanged when it is current)."""
+    latest = current_version(event_type)
+    if version > latest:
+        # Consumers are deployed before the producers of a new version: this one is older than the event.
+        raise InvalidEvent(f"{event_type} data version {version} is newer than this service reads ({latest})")
+    while version < latest:
+        function = UPCASTERS.get((event_type, version))
+        if function is None:
+            raise InvalidEvent(f"no upcaster from {event_type} data version {version}")
+        data, version = function(data), version + 1
+    return data
+
+
 def types_on(topic: str) -> list[str]:
     return [model.TYPE for model in EVENT_MODELS if topic == model.TOPIC]
 
@@ -56,7 +107,8 @@ def parse_data(event: CloudEvent, *, topic: str | None = None) -> EventData:
         raise InvalidEvent(f"unknown event type {event.type!r}")
     if topic is not None and topic != model.TOPIC:
         raise InvalidEvent(f"event type {event.type!r} does not belong on topic {topic!r}")
+    data = upcast(event.type, data_version(event), event.data)
     try:
-        return model.model_validate(event.data)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise InvalidEvent(f"invalid data for {event.type}: {describe_validation_error(exc)}") from exc

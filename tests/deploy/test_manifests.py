@@ -128,11 +128,12 @@ def test_kafka_is_kraft_and_postgres_is_cloudnativepg(builds: dict[str, list[dic
     assert cluster["spec"]["instances"] == instances
 
 
-def services() -> Iterator[tuple[str, int, int]]:
+def services() -> Iterator[tuple[str, int | None, int, int]]:
+    """(package, API port or None for a worker-only service, health port, worker's most replicas)."""
     from deploy.gen import SERVICES
 
     for service in SERVICES:
-        yield service.package, service.port, service.health_port
+        yield service.package, service.port, service.health_port, service.worker_max_replicas
 
 
 def settings_default(package: str, field: str) -> Any:
@@ -165,15 +166,18 @@ def test_each_service_has_its_api_worker_and_migrations(builds: dict[str, list[d
     deployments, jobs = by_kind(docs, "Deployment"), by_kind(docs, "Job")
     hpas, pdbs = by_kind(docs, "HorizontalPodAutoscaler"), by_kind(docs, "PodDisruptionBudget")
     k8s_services = by_kind(docs, "Service")
-    for package, port, health_port in services():
+    for package, port, health_port, worker_max in services():
         name = package.replace("_", "-")
         assert (ROOT / "services" / package / "__main__.py").is_file()
-        api = deployments[f"{name}-api"]["spec"]["template"]["spec"]["containers"][0]
-        assert api["args"] == ["-m", f"services.{package}", "api"]
-        assert api["ports"][0]["containerPort"] == port
-        assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
-        assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
-        assert k8s_services[name]["spec"]["ports"][0]["port"] == port
+        if port is None:  # a worker only (the feeds poller): no API, no Service
+            assert f"{name}-api" not in deployments and name not in k8s_services
+        else:
+            api = deployments[f"{name}-api"]["spec"]["template"]["spec"]["containers"][0]
+            assert api["args"] == ["-m", f"services.{package}", "api"]
+            assert api["ports"][0]["containerPort"] == port
+            assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
+            assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
+            assert k8s_services[name]["spec"]["ports"][0]["port"] == port
         worker = deployments[f"{name}-worker"]["spec"]["template"]["spec"]["containers"][0]
         assert worker["args"] == ["-m", f"services.{package}", "worker"]
         assert worker["ports"] == [{"name": "health", "containerPort": health_port, "protocol": "TCP"}]
@@ -186,14 +190,18 @@ def test_each_service_has_its_api_worker_and_migrations(builds: dict[str, list[d
         migrate = jobs[f"{name}-migrate"]["spec"]["template"]["spec"]
         assert migrate["containers"][0]["args"] == ["-m", "shared.cli", "migrate", package]
         assert migrate["restartPolicy"] == "Never"
-        for component in ("api", "worker"):
+        for component in ("api", "worker") if port is not None else ("worker",):
             container = deployments[f"{name}-{component}"]["spec"]["template"]["spec"]["containers"][0]
             assert {"requests", "limits"} <= set(container["resources"])
             assert container["securityContext"]["runAsNonRoot"] is True
+            assert f"{name}-{component}" in pdbs
+            if component == "worker" and worker_max == 1:  # a singleton: one replica, never scaled
+                assert deployments[f"{name}-worker"]["spec"]["replicas"] == 1
+                assert f"{name}-worker" not in hpas
+                continue
             hpa = hpas[f"{name}-{component}"]["spec"]
             assert hpa["scaleTargetRef"]["name"] == f"{name}-{component}"
             assert 1 <= hpa["minReplicas"] <= hpa["maxReplicas"]
-            assert f"{name}-{component}" in pdbs
 
 
 def test_worker_autoscaling_stops_at_the_partitions_it_can_share(builds: dict[str, list[dict[str, Any]]]) -> None:
@@ -232,8 +240,9 @@ def test_network_policies_open_only_what_each_needs(builds: dict[str, list[dict[
         spec = policy["spec"]
         for rule in spec.get("egress", []):
             ports = {p["port"] for p in rule.get("ports", [])}
-            if any("ipBlock" in peer for peer in rule["to"]):
-                assert name == "notifier-worker" and ports == {443, 587}
+            if any("ipBlock" in peer for peer in rule["to"]):  # leaving the cluster: mail, SMS, the alert feeds
+                assert (name, frozenset(ports)) in {("notifier-worker", frozenset({443, 587})),
+                                                    ("feeds-worker", frozenset({443}))}
             elif name != "platform-allow-dns":
                 assert ports <= {5432, 9093}  # PostgreSQL, the Kafka TLS listener
         if name.endswith("-worker"):  # Prometheus only, on the health port
@@ -262,7 +271,7 @@ def test_dockerfile_copies_paths_that_exist_and_are_in_the_context() -> None:
     copies = [line.split()[1:] for line in text.splitlines() if line.startswith("COPY ")]
     sources = [src for args in copies if not any(a.startswith("--from") for a in args)
                for src in [a for a in args if not a.startswith("--")][:-1]]
-    assert {"pyproject.toml", "requirements.lock", "shared", "services"} <= set(sources)
+    assert {"pyproject.toml", "requirements.runtime.lock", "shared", "services"} <= set(sources)
     ignored = dockerignore_patterns()
     for src in sources:
         assert (ROOT / src).exists(), f"COPY {src}: no such path"
@@ -271,4 +280,4 @@ def test_dockerfile_copies_paths_that_exist_and_are_in_the_context() -> None:
     user = [line for line in text.splitlines() if line.startswith("USER ")]
     assert user and user[-1].split()[1].split(":")[0] not in ("0", "root")
     assert text.count("FROM python:3.11-slim") == 2
-    assert "pip install -c requirements.lock ." in text
+    assert "pip install --require-hashes -r requirements.runtime.lock" in text and "pip install --no-deps ." in text

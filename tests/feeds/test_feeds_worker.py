@@ -47,6 +47,7 @@ async def test_a_new_gdacs_event_is_reported(env: Env) -> None:
     assert area(data) == {"country": "NP", "circle": {"lat": 27.7, "lon": 85.3,
                                                       "radius_km": earthquake_radius_km(6.8)}}
     assert data["title"] == "Earthquake in Nepal (M 6.8)"
+    assert data["link"] == f"https://www.gdacs.org/report.aspx?eventtype=EQ&eventid={eid}", "the event's page"
     assert events[0].source == "/services/feeds"
 
     assert await worker.pollers["gdacs"].poll_once() == "ok"  # read again: nothing new
@@ -63,6 +64,7 @@ async def test_a_new_usgs_quake_is_reported(env: Env) -> None:
     assert (event.data["kind"], event.data["severity"], event.data["area"]["country"]) == (
         "earthquake", "moderate", "AF")
     assert event.data["area"]["circle"]["radius_km"] == earthquake_radius_km(6.6)
+    assert event.data["link"] == f"https://earthquake.usgs.gov/earthquakes/eventpage/{quake}"
 
 
 async def test_the_same_quake_in_both_feeds_is_one_incident(env: Env) -> None:

@@ -27,6 +27,9 @@ PARAMS: dict[str, Any] = {
     "minutes": 15,
     "safe_url": "https://crisis.example.org/public/welfare/abc.def",
     "help_url": "https://crisis.example.org/public/welfare/abc.ghi",
+    "affected_count": 57,  # crisis_proposal: the escalation of a proposal to open a crisis, to the on-call coordinator
+    "threshold": 50,
+    "dashboard_url": "https://crisis.example.org/dashboard",
 }
 
 

@@ -19,8 +19,8 @@ CLIENTS = {"AIOKafkaProducer", "AIOKafkaConsumer", "AIOKafkaAdminClient", "AIOKa
 #: The project's factories of Kafka clients: every call passes `security=`.
 FACTORIES = {"make_producer", "EventConsumer", "KafkaCheck", "GapFiller", "CrisisFeed", "latest_registrations",
              "ensure_topics"}
-#: Not in a pod: the local demo plays the external systems on the local broker (`make demo`).
-EXEMPT = {"services/crisis_center/dashboard/demo.py"}
+#: Not in a pod: the local demos play the external systems on the local broker (`make demo`, `make demo-feeds`).
+EXEMPT = {"services/crisis_center/dashboard/demo.py", "services/feeds/dev/demo.py"}
 
 
 def settings(**values: object) -> KafkaSettings:

@@ -356,7 +356,7 @@ async def test_affected_travellers_on_the_map_and_silence_without_them(page: Any
     people_answers: dict[str, list[int]] = {}
 
     def observe(response: Any) -> None:
-        match = re.search(r"/v1/crises/([^/]+)/people$", response.url)
+        match = re.search(r"/v1/crises/([^/]+)/people(?:/map)?(?:\?.*)?$", response.url)  # the map's layer
         if match:
             people_answers.setdefault(match.group(1), []).append(response.status)
 

@@ -1,8 +1,12 @@
 // The world map, drawn offline from Natural Earth (world-atlas, 1:50m) with d3-geo and topojson-client
 // (loaded as classic scripts: window.d3, window.topojson). Each crisis's area is drawn as a circle, a polygon
 // or its whole country, with the affected count at its centre, and the affected travellers' rounded positions
-// (GET /v1/crises/{id}/people) as dots, merged into one larger dot per few pixels when they crowd. A dot is
-// coloured by the person's welfare once they were asked (a group of dots by the most urgent welfare in it).
+// (GET /v1/crises/{id}/people/map for the current zoom and view) as dots, merged into one larger dot per few
+// pixels when they crowd; beyond a few thousand people the server sends grid clusters instead, drawn as bubbles
+// labelled with their count ("20k"). A dot is coloured by the person's welfare once they were asked (a group or a
+// cluster by the most urgent welfare in it). The wheel zooms around the pointer, a drag pans; selecting a crisis
+// fits the view to its area.
+import { language } from "./i18n.js";
 import { ISO_NUMERIC, BY_NAME } from "./iso-numeric.js";
 import { WELFARE } from "./welfare.js";
 
@@ -11,6 +15,25 @@ const WIDTH = 800;
 const HEIGHT = 460;
 const KM_PER_DEGREE = 111.32;
 const CLUSTER_PX = 7; // positions closer than this on screen are drawn as one dot sized by their number
+const MAX_ZOOM_FACTOR = 4096; // how far the wheel zooms in from the fitted view
+const TEXT_EM = 0.62; // a conservative width of a digit or letter of the labels, in em (bold sans-serif)
+
+/** A count short enough for a bubble: 950, 1.2k, 20k, 100k, 1.5M, the same in every language (Intl's compact
+ * notation writes 20.000 in German) but with the language's decimal separator. */
+export function compactCount(value) {
+  const n = Math.max(0, Math.round(Number(value) || 0));
+  const decimal = (v, digits) => new Intl.NumberFormat(language(), { maximumFractionDigits: digits }).format(v);
+  if (n < 1000) return String(n);
+  if (n < 999_500) return `${decimal(n / 1000, n < 9950 ? 1 : 0)}k`;
+  return `${decimal(n / 1_000_000, n < 9_950_000 ? 1 : 0)}M`;
+}
+
+/** A bubble that holds its label: the radius from the count, widened (and the font narrowed) until the text fits. */
+function bubble(label, minRadius, maxFont) {
+  const font = maxFont;
+  const half = (label.length * TEXT_EM * font) / 2 + 3;
+  return { r: Math.max(minRadius, half, font * 0.75 + 2), font };
+}
 
 function el(name, attributes = {}, parent = null) {
   const node = document.createElementNS(SVG_NS, name);
@@ -42,13 +65,119 @@ export class WorldMap {
     this.focus = null;
     this.crises = [];
     this.selected = null;
-    this.people = new Map(); // crisis_id -> [{lat, lon, source, welfare}]
+    this.people = new Map(); // crisis_id -> {kind: "points"|"clusters", points, clusters, total}
+    this.view = { k: 1, x: 0, y: 0 }; // the user's zoom and pan on top of the fitted projection
+    this.onViewChange = null; // called after the view changed (zoom, pan, zoomTo)
+    this.frame = 0;
+    this.bindGestures();
+    this.svg.setAttribute("data-zoom", String(this.zoomLevel()));
   }
 
-  /** The affected travellers' positions of one crisis (an empty list or null: none drawn). */
-  setPeople(crisisId, points) {
-    if (points && points.length) this.people.set(crisisId, points);
+  /** The affected travellers of one crisis: a people layer ({kind, points, clusters, total}), a list of points,
+   * or null (none drawn). */
+  setPeople(crisisId, layer) {
+    const normalised = Array.isArray(layer) ? { kind: "points", points: layer, clusters: [], total: layer.length } : layer;
+    if (normalised && normalised.total > 0) this.people.set(crisisId, normalised);
     else this.people.delete(crisisId);
+  }
+
+  /** The web-map zoom level of the current view (the world 256 * 2^zoom pixels wide), from the projection's
+   * pixels per degree of longitude at the centre of the view: the server's clusters are then ~32 pixels wide. */
+  zoomLevel() {
+    const projection = this.projection();
+    const centre = projection.invert([WIDTH / 2, HEIGHT / 2]);
+    if (!centre || !Number.isFinite(centre[0])) return 1;
+    const [lon, lat] = centre;
+    const a = projection([lon - 0.05, lat]);
+    const b = projection([lon + 0.05, lat]);
+    const perDegree = Math.hypot(b[0] - a[0], b[1] - a[1]) / 0.1;
+    if (!Number.isFinite(perDegree) || perDegree <= 0) return 1;
+    return Math.max(0, Math.min(20, Math.round(Math.log2((perDegree * 360) / 256))));
+  }
+
+  /** The view's box in degrees ({west, south, east, north}), or null when the view shows the whole world, the
+   * edge of the globe or the antimeridian (the server then sends the whole area). */
+  bounds() {
+    if (!this.focus && this.view.k <= 1.01) return null;
+    const projection = this.projection();
+    const lons = [];
+    const lats = [];
+    for (let i = 0; i <= 8; i += 1) {
+      for (const [x, y] of [[(WIDTH * i) / 8, 0], [(WIDTH * i) / 8, HEIGHT], [0, (HEIGHT * i) / 8], [WIDTH, (HEIGHT * i) / 8]]) {
+        const position = projection.invert([x, y]);
+        if (!position || !Number.isFinite(position[0]) || !Number.isFinite(position[1])) return null;
+        const back = projection(position); // outside the globe, invert answers a point that does not project back
+        if (!back || Math.abs(back[0] - x) > 1 || Math.abs(back[1] - y) > 1) return null;
+        lons.push(position[0]); lats.push(position[1]);
+      }
+    }
+    const west = Math.min(...lons);
+    const east = Math.max(...lons);
+    if (east - west > 180) return null;
+    const round = (v) => Math.round(v * 1e4) / 1e4;
+    return { west: round(west), south: round(Math.max(-90, Math.min(...lats))), east: round(east),
+      north: round(Math.min(90, Math.max(...lats))) };
+  }
+
+  /** Wheel: zoom around the pointer; drag: pan. Drawn at the next frame; onViewChange says the view moved. */
+  bindGestures() {
+    const svg = this.svg;
+    if (!svg?.addEventListener) return;
+    const toViewBox = (event) => {
+      const box = svg.getBoundingClientRect();
+      return [((event.clientX - box.left) * WIDTH) / box.width, ((event.clientY - box.top) * HEIGHT) / box.height];
+    };
+    svg.addEventListener("wheel", (event) => {
+      event.preventDefault();
+      const factor = Math.exp(-event.deltaY * (event.deltaMode === 1 ? 0.05 : 0.002));
+      this.zoomBy(factor, toViewBox(event));
+    }, { passive: false });
+    let drag = null;
+    svg.addEventListener("pointerdown", (event) => {
+      if (event.button !== 0) return;
+      drag = { from: toViewBox(event), x: this.view.x, y: this.view.y, moved: false };
+      svg.setPointerCapture?.(event.pointerId);
+    });
+    svg.addEventListener("pointermove", (event) => {
+      if (!drag) return;
+      const [x, y] = toViewBox(event);
+      const [dx, dy] = [x - drag.from[0], y - drag.from[1]];
+      if (!drag.moved && Math.hypot(dx, dy) < 3) return;
+      drag.moved = true;
+      this.view = { ...this.view, x: drag.x + dx, y: drag.y + dy };
+      this.redraw(false);
+    });
+    const end = () => {
+      if (drag?.moved) this.viewChanged();
+      drag = null;
+    };
+    svg.addEventListener("pointerup", end);
+    svg.addEventListener("pointercancel", end);
+  }
+
+  /** Zoom by a factor around a point of the view box (the centre by default). */
+  zoomBy(factor, [cx, cy] = [WIDTH / 2, HEIGHT / 2]) {
+    const k = Math.max(1, Math.min(MAX_ZOOM_FACTOR, this.view.k * factor));
+    const f = k / this.view.k;
+    if (f === 1) return;
+    this.view = { k, x: cx - f * (cx - this.view.x), y: cy - f * (cy - this.view.y) };
+    this.redraw(true);
+  }
+
+  redraw(changed) {
+    if (!this.frame) {
+      this.frame = requestAnimationFrame(() => {
+        this.frame = 0;
+        this.render(this.crises, this.selected);
+      });
+    }
+    if (changed) this.viewChanged();
+  }
+
+  viewChanged() {
+    const zoom = this.zoomLevel();
+    this.svg.setAttribute("data-zoom", String(zoom)); // the zoom the people layer is asked for
+    this.onViewChange?.({ zoom, bounds: this.bounds() });
   }
 
   /** Positions grouped by screen cell: [{x, y, count, reports, welfare}], the mean position of each cell and its
@@ -95,20 +224,23 @@ export class WorldMap {
     return country ? { type: "Feature", properties: { shape: "country" }, geometry: country.geometry } : null;
   }
 
-  /** Zoom on one crisis's area (null: the whole world). */
+  /** Fit the view to one crisis's area, a circle or a polygon or its country (null: the whole world). */
   zoomTo(crisis) {
     this.focus = crisis ? this.areaFeature(crisis.area) : null;
+    this.view = { k: 1, x: 0, y: 0 };
     this.render(this.crises, this.selected);
+    this.viewChanged();
   }
 
+  /** The fitted projection (the world, or the focused area with a margin) moved by the user's zoom and pan. */
   projection() {
     const projection = window.d3.geoNaturalEarth1();
-    if (!this.focus) return projection.fitExtent([[6, 6], [WIDTH - 6, HEIGHT - 6]], { type: "Sphere" });
-    // Frame the area with its surroundings: at least ~5 degrees around its centre, so a small circle is placed.
-    const [lon, lat] = window.d3.geoCentroid(this.focus);
-    const context = window.d3.geoCircle().center([lon, lat]).radius(5)();
-    const frame = { type: "GeometryCollection", geometries: [this.focus.geometry, context] };
-    return projection.fitExtent([[30, 30], [WIDTH - 30, HEIGHT - 30]], frame);
+    if (!this.focus) projection.fitExtent([[6, 6], [WIDTH - 6, HEIGHT - 6]], { type: "Sphere" });
+    else projection.fitExtent([[40, 40], [WIDTH - 40, HEIGHT - 40]], this.focus);
+    const { k, x, y } = this.view;
+    if (k === 1 && x === 0 && y === 0) return projection;
+    const [tx, ty] = projection.translate();
+    return projection.scale(projection.scale() * k).translate([tx * k + x, ty * k + y]);
   }
 
   render(crises, selectedId = null) {
@@ -134,9 +266,18 @@ export class WorldMap {
     for (const crisis of crises) {
       const feature = this.areaFeature(crisis.area);
       if (!feature) continue;
-      const points = crisis.status === "active" ? this.people.get(crisis.crisis_id) : null;
-      if (points) {
-        const group = el("g", { class: "people-of", "data-crisis-id": crisis.crisis_id, "data-people": points.length }, people);
+      const layer = crisis.status === "active" ? this.people.get(crisis.crisis_id) : null;
+      if (layer?.kind === "clusters") {
+        this.drawClusters(el("g", {
+          class: "people-of", "data-crisis-id": crisis.crisis_id, "data-people": layer.total, "data-kind": "clusters",
+          "data-zoom": layer.zoom ?? "",
+        }, people), layer.clusters, projection);
+      } else if (layer) {
+        const points = layer.points;
+        const group = el("g", {
+          class: "people-of", "data-crisis-id": crisis.crisis_id, "data-people": points.length, "data-kind": "points",
+          "data-zoom": layer.zoom ?? "",
+        }, people);
         for (const cell of WorldMap.clusters(points, projection)) {
           const source = cell.reports * 2 > cell.count ? "report" : "registration";
           const circle = el("circle", {
@@ -156,9 +297,35 @@ export class WorldMap {
       const small = x1 - x0 < 60 && y1 - y0 < 60;
       const centre = small ? [x1 + 12, y0 - 8] : path.centroid(feature);
       if (!Number.isFinite(centre[0])) continue;
-      const group = el("g", { class: "count", "data-crisis-id": crisis.crisis_id, transform: `translate(${centre[0].toFixed(1)},${centre[1].toFixed(1)})` }, labels);
-      el("circle", { r: crisis.crisis_id === selectedId ? 17 : 14 }, group);
-      el("text", { "text-anchor": "middle", dy: "0.35em" }, group).textContent = String(crisis.affected_count);
+      const group = el("g", { class: "count", "data-crisis-id": crisis.crisis_id, "data-count": crisis.affected_count,
+        transform: `translate(${centre[0].toFixed(1)},${centre[1].toFixed(1)})` }, labels);
+      const label = compactCount(crisis.affected_count);
+      const { r, font } = bubble(label, crisis.crisis_id === selectedId ? 17 : 14, 12);
+      el("circle", { r: r.toFixed(1) }, group);
+      el("text", { "text-anchor": "middle", dy: "0.35em", "font-size": font }, group).textContent = label;
+      el("title", {}, group).textContent = `${crisis.title} — ${crisis.affected_count}`;
+    }
+  }
+
+  /** The server's clusters as bubbles: area growing with the count, labelled with it when more than one. */
+  drawClusters(group, clusters, projection) {
+    const largest = Math.max(1, ...clusters.map((c) => c.count));
+    for (const cluster of clusters) {
+      const xy = projection([Number(cluster.lon), Number(cluster.lat)]);
+      if (!xy || !Number.isFinite(xy[0]) || !Number.isFinite(xy[1])) continue;
+      const source = cluster.reports * 2 > cluster.count ? "report" : "registration";
+      const item = el("g", {
+        class: "cluster", transform: `translate(${xy[0].toFixed(1)},${xy[1].toFixed(1)})`, "data-count": cluster.count,
+      }, group);
+      if (cluster.welfare) item.setAttribute("data-welfare", cluster.welfare);
+      const classes = `person person-${source}${cluster.welfare ? ` welfare-${cluster.welfare}` : ""}`;
+      if (cluster.count === 1) { el("circle", { r: 2.6, class: classes }, item); continue; }
+      const label = compactCount(cluster.count);
+      const grown = 5 + 9 * Math.sqrt(cluster.count / largest); // 5 to 14: cells are ~32 pixels apart
+      const { r, font } = bubble(label, grown, 10);
+      el("circle", { r: r.toFixed(1), class: classes }, item);
+      el("text", { "text-anchor": "middle", dy: "0.35em", "font-size": font }, item).textContent = label;
+      el("title", {}, item).textContent = String(cluster.count);
     }
   }
 }

@@ -10,7 +10,6 @@ import asyncio
 import getpass
 import sys
 
-from services.crisis_center.dashboard.demo import DemoSettings, Plan, play
 from shared.passwords import hash_password
 
 
@@ -39,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "hash-password":
         return _hash(args.name)
+    # Here, not at the top: the demo is left out of the production image (.dockerignore), hash-password is not.
+    from services.crisis_center.dashboard.demo import DemoSettings, Plan, play
+
     plan = Plan(travellers=args.travellers, per_second=args.rate, sms=not args.no_sms,
                 close_previous=not args.keep_previous, welfare=not args.no_welfare,
                 welfare_minutes=args.welfare_minutes)

@@ -6,7 +6,7 @@ import enum
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 import phonenumbers
 
@@ -38,9 +38,13 @@ class ThresholdPolicy:
 
 
 class Phase(enum.StrEnum):
-    """An incident's crisis life: none yet, active, closed. Closed is final: one crisis per incident, ever."""
+    """An incident's crisis life: none yet, (proposed, dismissed,) active, closed. Closed is final: one crisis per
+    incident, ever. Proposed: the threshold was crossed under the `proposed` mode and a coordinator decides;
+    dismissed: a coordinator said no (until the incident's severity changes)."""
 
     NONE = "none"
+    PROPOSED = "proposed"
+    DISMISSED = "dismissed"
     ACTIVE = "active"
     CLOSED = "closed"
 
@@ -49,6 +53,79 @@ def should_activate(phase: Phase, count: int, threshold: int) -> bool:
     """Activate once when the count reaches the threshold. An active crisis stays active whatever the count
     does (no flapping around the threshold) until someone closes it; a closed one never comes back."""
     return phase is Phase.NONE and count >= threshold
+
+
+# activation modes ---------------------------------------------------------------------------------------------
+Mode = Literal["automatic", "proposed"]
+MODES: tuple[Mode, ...] = ("automatic", "proposed")
+#: Where an incident came from: a public alert feed (GDACS, USGS, or a feed id of another shape), or an external
+#: system publishing on `crisis.incidents` itself. A crisis activated by hand is `manual` (no incident).
+Origin = Literal["gdacs", "usgs", "feed", "external"]
+ORIGINS: tuple[Origin, ...] = ("gdacs", "usgs", "feed", "external")
+FEED_ORIGINS: frozenset[str] = frozenset({"gdacs", "usgs", "feed"})
+DEFAULT_ACTIVATION_RULES = "feeds:minor=proposed,feeds:moderate=proposed,feeds:severe=proposed"
+
+
+def incident_origin(event_source: str, incident_id: str, feeds_source: str) -> Origin:
+    """The CloudEvents `source` says whether the feeds service published it; its id prefix says which feed."""
+    if event_source.rstrip("/") != feeds_source.rstrip("/"):
+        return "external"
+    prefix = incident_id.partition(":")[0].lower()
+    if prefix == "gdacs":
+        return "gdacs"
+    if prefix == "usgs":
+        return "usgs"
+    return "feed"
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationRule:
+    """`origin` (one of ORIGINS, `feeds` for any feed, `*`) and `severity` (or `*`) -> mode."""
+
+    origin: str
+    severity: str
+    mode: Mode
+
+    def matches(self, origin: str, severity: str | None) -> bool:
+        origin_ok = self.origin in ("*", origin) or (self.origin == "feeds" and origin in FEED_ORIGINS)
+        return origin_ok and self.severity in ("*", severity)
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationRules:
+    """Whether crossing the threshold activates the crisis at once (`automatic`) or raises a proposal for a
+    coordinator (`proposed`): the first rule that matches the incident's origin and severity; else automatic."""
+
+    rules: tuple[ActivationRule, ...] = ()
+
+    def mode_for(self, origin: str | None, severity: str | None) -> Mode:
+        for rule in self.rules:
+            if rule.matches(origin or "external", severity):
+                return rule.mode
+        return "automatic"
+
+    @classmethod
+    def parse(cls, text: str) -> ActivationRules:
+        """`CRISIS_ACTIVATION_RULES`: comma-separated `origin:severity=mode`, e.g.
+        `feeds:minor=proposed,gdacs:*=proposed,external:*=automatic`; bad entries are refused, named."""
+        rules: list[ActivationRule] = []
+        for item in filter(None, (i.strip() for i in text.split(","))):
+            selector, equals, mode = item.partition("=")
+            origin, colon, severity = selector.strip().partition(":")
+            origin, severity, mode = origin.strip().lower(), severity.strip().lower(), mode.strip().lower()
+            if not equals or not colon:
+                raise ValueError(f"activation rule {item!r}: expected origin:severity=mode")
+            if origin not in (*ORIGINS, "feeds", "*"):
+                raise ValueError(f"activation rule {item!r}: origin one of {', '.join((*ORIGINS, 'feeds', '*'))}")
+            if severity not in (*SEVERITIES, "*"):
+                raise ValueError(f"activation rule {item!r}: severity one of {', '.join((*SEVERITIES, '*'))}")
+            if mode not in MODES:
+                raise ValueError(f"activation rule {item!r}: mode one of {', '.join(MODES)}")
+            rules.append(ActivationRule(origin, severity, mode))  # type: ignore[arg-type]
+        return cls(tuple(rules))
+
+
+AUTOMATIC = ActivationRules()
 
 
 K = TypeVar("K", bound=Hashable)

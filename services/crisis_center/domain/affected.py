@@ -30,6 +30,9 @@ class AffectedSet:
         self._person_of: dict[str, int] = {}
         self._people: dict[int, set[str]] = {}
         self._next_person = 0
+        # People known through at least one record of each source, kept as records come and go: read for every
+        # event of an active crisis, it must not cost a pass over 100,000 people (issue 26).
+        self._by_source: dict[Source, int] = dict.fromkeys(SOURCES, 0)
         for contribution in contributions:
             self.upsert(contribution)
 
@@ -40,11 +43,7 @@ class AffectedSet:
 
     def counts_by_source(self) -> dict[Source, int]:
         """People known through at least one record of each source (a person may be in both)."""
-        counts: dict[Source, int] = dict.fromkeys(SOURCES, 0)
-        for members in self._people.values():
-            for source in {self._records[m].source for m in members}:
-                counts[source] += 1
-        return counts
+        return dict(self._by_source)
 
     def __contains__(self, contribution_id: object) -> bool:
         return contribution_id in self._records
@@ -96,6 +95,8 @@ class AffectedSet:
         if not touched:
             person = self._new_person({cid})
         else:
+            for merged in touched:
+                self._tally(merged, -1)
             # Merge into the largest touched person: fewer re-labels.
             person = max(touched, key=lambda p: len(self._people[p]))
             for other in touched - {person}:
@@ -103,9 +104,11 @@ class AffectedSet:
                     self._person_of[member] = person
                     self._people[person].add(member)
             self._people[person].add(cid)
+            self._tally(person, +1)
         self._person_of[cid] = person
 
     def _remove(self, cid: str) -> None:
+        self._tally(self._person_of[cid], -1)
         contribution = self._records.pop(cid)
         person = self._person_of.pop(cid)
         for ident in contribution.identifiers:
@@ -136,4 +139,10 @@ class AffectedSet:
         person = self._next_person
         self._next_person += 1
         self._people[person] = set(members)
+        self._tally(person, +1)
         return person
+
+    def _tally(self, person: int, sign: int) -> None:
+        """Count (+1) or uncount (-1) one person in the people-by-source figures."""
+        for source in {self._records[m].source for m in self._people[person]}:
+            self._by_source[source] += sign

@@ -56,11 +56,25 @@ class IncidentUpsert(_Command):
     severity: str
     area: dict[str, object]
     occurred_at: datetime
+    origin: Literal["gdacs", "usgs", "feed", "external"] = "external"  # see activation.incident_origin
+    link: str | None = None  # the event's page at its source
 
 
 class IncidentClose(_Command):
     op: Literal["incident.close"] = "incident.close"
     incident_id: str
+
+
+class RescanSlice(_Command):
+    """The next slice of an incident's rescan: after an incident is reported or its area changes, the country
+    agent brings the country's travellers and reports in line `engine.RESCAN_SLICE` at a time, each slice an event
+    of its own, so that an incident over a crowd of 100,000 never holds the worker's event loop for seconds and
+    the count grows visibly. `generation` tells a slice of an outdated rescan (the area changed again) to stop."""
+
+    op: Literal["incident.rescan"] = "incident.rescan"
+    incident_id: str
+    generation: int
+    after: str  # the last key handled: "t:<traveller_id>" or "r:<reference>"
 
 
 class Tick(_Command):
@@ -70,8 +84,20 @@ class Tick(_Command):
     at: datetime
 
 
+class ProposalDecided(_Command):
+    """A coordinator confirmed or dismissed the proposal (round `round`) to open the incident's crisis; sent by the
+    worker's poller from the `proposals` table, until the country agent has applied it (idempotent)."""
+
+    op: Literal["proposal.decided"] = "proposal.decided"
+    incident_id: str
+    round: int
+    decision: Literal["confirmed", "dismissed"]
+    actor: str
+
+
 Command = Annotated[
-    TravellerUpsert | TravellerRemove | ReportSeen | IncidentUpsert | IncidentClose | Tick,
+    TravellerUpsert | TravellerRemove | ReportSeen | IncidentUpsert | IncidentClose | ProposalDecided | RescanSlice
+    | Tick,
     Field(discriminator="op"),
 ]
 COMMAND = TypeAdapter(Command)

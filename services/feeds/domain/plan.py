@@ -7,6 +7,7 @@ the events to publish. The caller holds the lock and writes both in one transact
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,7 @@ from services.feeds.domain.model import (
     State,
 )
 from services.feeds.domain.rules import (
+    SAME_QUAKE_WITHIN,
     Policy,
     area_of,
     highest_severity,
@@ -42,8 +44,9 @@ from shared.events.incidents import IncidentReported
 
 def incident_facts(incident: IncidentState) -> dict[str, Any]:
     """The data of an incident's reported/updated event from its sources: the first source names it (id, kind,
-    title); the magnitude is USGS's where it has one; the area GDACS's polygon, else USGS's circle, else the
-    naming source's; the severity the highest of the sources'; the time the earliest."""
+    title, and the event page it links, else the other source's); the magnitude is USGS's where it has one; the
+    area GDACS's polygon, else USGS's circle, else the naming source's; the severity the highest of the sources';
+    the time the earliest."""
     sources = sorted(incident.sources.values(), key=lambda s: s.first_seen_at)
     named = incident.named_by or sources[0]
     usgs, gdacs = incident.source_of("usgs"), incident.source_of("gdacs")
@@ -62,7 +65,16 @@ def incident_facts(incident: IncidentState) -> dict[str, Any]:
         "severity": highest_severity([severity_of(s.event) for s in sources]),
         "area": area,
         "occurred_at": min(s.event.occurred_at for s in sources).isoformat(),
+        "link": next((s.event.link for s in (named, *sources) if s.event.link), None),
     }
+
+
+def _differs(facts: dict[str, Any], published: dict[str, Any]) -> bool:
+    """Whether an enriched incident's data differs from what was published; a link alone, new to data published
+    before incidents carried one, is not worth an `incident.updated`."""
+    if "link" not in published:
+        return {k: v for k, v in facts.items() if k != "link"} != published
+    return facts != published
 
 
 def plan_document(state: State, document: FeedDocument, *, now: datetime, policy: Policy,
@@ -73,8 +85,9 @@ def plan_document(state: State, document: FeedDocument, *, now: datetime, policy
     linked: set[str] = set()  # open incidents a source of this feed joined
     untracked: list[FeedEvent] = []
 
+    tracked = {s.source_id: s for incident in state.incidents.values() for s in incident.sources.values()}
     for event in sorted(document.events, key=lambda e: (e.occurred_at, e.source_id)):
-        source = state.source(event.source_id)
+        source = tracked.get(event.source_id)
         if source is None:
             untracked.append(event)
             continue
@@ -122,7 +135,7 @@ def plan_document(state: State, document: FeedDocument, *, now: datetime, policy
         facts = incident_facts(incident)
         if not _valid(facts):
             continue  # keeps what was published; the sources are stored, a later change is compared to them
-        if incident_id in changed or facts != incident.published:
+        if incident_id in changed or _differs(facts, incident.published):
             incident.revision += 1
             incident.published, incident.changed_at, incident.dirty = facts, now, True
             plan.publications.append(Publication("updated", incident_id, incident.revision, facts,
@@ -177,16 +190,25 @@ def _links(state: State, feed: Feed, events: list[FeedEvent]) -> list[tuple[Feed
     """Each earthquake of this feed not yet tracked, joined to the incident (open or closed: a closed one keeps
     it from being reported again) of the same quake from the other feed that has no source of this feed yet;
     the closest pairs first."""
-    candidates: list[tuple[float, str, str, FeedEvent, IncidentState]] = []
+    # The other feed's earthquake sources of incidents without a source of this feed, by time: each event is
+    # compared with those within the same-quake window only (a read is not quadratic in the feed's size).
+    others = sorted(((s.event.occurred_at, s.source_id, s, incident) for incident in state.incidents.values()
+                     if incident.source_of(feed) is None for s in incident.sources.values()
+                     if s.event.is_earthquake), key=lambda o: o[:2])
+    times = [o[0] for o in others]
+    best: dict[tuple[str, str], tuple[float, FeedEvent, IncidentState]] = {}
     for event in events:
-        if not event.is_earthquake:
+        if not event.is_earthquake or not others:
             continue
-        for incident in state.incidents.values():
-            if incident.source_of(feed) is not None:
-                continue
-            scores = [d for s in incident.sources.values() if (d := quake_distance(s.event, event)) is not None]
-            if scores:
-                candidates.append((min(scores), event.source_id, incident.incident_id, event, incident))
+        first = bisect_left(times, event.occurred_at - SAME_QUAKE_WITHIN)
+        last = bisect_right(times, event.occurred_at + SAME_QUAKE_WITHIN)
+        for _when, _id, source, incident in others[first:last]:
+            score = quake_distance(source.event, event)
+            key = (event.source_id, incident.incident_id)
+            if score is not None and (key not in best or score < best[key][0]):
+                best[key] = (score, event, incident)
+    candidates = [(score, source_id, incident_id, event, incident)
+                  for (source_id, incident_id), (score, event, incident) in best.items()]
     taken_events: set[str] = set()
     taken_incidents: set[str] = set()
     links = []

@@ -251,22 +251,28 @@ async def report(conn: asyncpg.Connection, reference: str) -> dict[str, Any] | N
     return dict(row) if row else None
 
 
-async def history(conn: asyncpg.Connection, reference: str) -> list[dict[str, Any]]:
+async def history(conn: asyncpg.Connection, reference: str, *, limit: int, before: int | None = None
+                  ) -> list[dict[str, Any]]:
+    """The latest `limit` entries (older than entry `before` when given), oldest first."""
     rows = await conn.fetch(
-        "SELECT status, coalesce(action, 'status') AS action, at, actor, note FROM status_history"
-        " WHERE reference = $1 ORDER BY id", reference)
-    return [dict(r) for r in rows]
+        "SELECT id, status, coalesce(action, 'status') AS action, at, actor, note FROM status_history"
+        " WHERE reference = $1 AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3", reference, before,
+        limit)
+    return [dict(r) for r in reversed(rows)]
 
 
-async def messages(conn: asyncpg.Connection, reference: str) -> list[dict[str, Any]]:
+async def messages(conn: asyncpg.Connection, reference: str, *, limit: int, before: int | None = None
+                   ) -> list[dict[str, Any]]:
+    """The latest `limit` messages (older than message `before` when given), oldest first."""
     rows = await conn.fetch(
-        "SELECT m.direction, m.channel, m.purpose, m.notification_id, m.body, m.officer, m.status,"
+        "SELECT m.id, m.direction, m.channel, m.purpose, m.notification_id, m.body, m.officer, m.status,"
         " m.status_reason, m.at, m.status_at,"
         " coalesce((SELECT json_agg(json_build_object('status', s.status, 'reason', s.reason, 'at', s.at)"
         "           ORDER BY s.at, s.id) FROM message_statuses s WHERE s.notification_id = m.notification_id),"
         "          '[]'::json) AS statuses"
-        " FROM messages m WHERE m.reference = $1 ORDER BY m.id", reference)
-    return [dict(r) for r in rows]
+        " FROM messages m WHERE m.reference = $1 AND ($2::bigint IS NULL OR m.id < $2) ORDER BY m.id DESC LIMIT $3",
+        reference, before, limit)
+    return [dict(r) for r in reversed(rows)]
 
 
 async def case_for_follow_up(conn: asyncpg.Connection, reference: str) -> dict[str, Any] | None:
@@ -554,8 +560,11 @@ async def record_read(conn: asyncpg.Connection, *, reference: str, kind: str, ac
                        reference, kind, actor, roles)
 
 
-async def case_reads(conn: asyncpg.Connection, *, reference: str | None, limit: int) -> list[dict[str, Any]]:
+async def case_reads(conn: asyncpg.Connection, *, reference: str | None, limit: int, before: int | None = None
+                     ) -> list[dict[str, Any]]:
+    """The latest `limit` reads (older than read `before` when given), newest first."""
     rows = await conn.fetch(
-        "SELECT reference, kind, actor, roles, read_at FROM case_reads WHERE $1::text IS NULL OR reference = $1"
-        " ORDER BY read_at DESC, id DESC LIMIT $2", reference, limit)
+        "SELECT id, reference, kind, actor, roles, read_at FROM case_reads"
+        " WHERE ($1::text IS NULL OR reference = $1) AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+        reference, before, limit)
     return [dict(r) for r in rows]

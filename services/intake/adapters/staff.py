@@ -150,7 +150,10 @@ async def audit(conn: asyncpg.Connection, *, actor: str, action: str, target: st
                        actor, action, target, detail)
 
 
-async def audit_entries(conn: asyncpg.Connection, *, target: str | None, limit: int) -> list[dict[str, Any]]:
+async def audit_entries(conn: asyncpg.Connection, *, target: str | None, limit: int, before: int | None = None
+                        ) -> list[dict[str, Any]]:
+    """The latest `limit` entries (older than entry `before` when given), newest first."""
     rows = await conn.fetch("SELECT id, at, actor, action, target, detail FROM admin_audit"
-                            " WHERE $1::text IS NULL OR target = $1 ORDER BY id DESC LIMIT $2", target, limit)
+                            " WHERE ($1::text IS NULL OR target = $1) AND ($2::bigint IS NULL OR id < $2)"
+                            " ORDER BY id DESC LIMIT $3", target, before, limit)
     return [dict(r) for r in rows]

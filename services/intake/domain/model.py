@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
+import email_validator
 import phonenumbers
 import pycountry
 from pydantic import (
@@ -21,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+
+from shared.countries import country_pattern
 
 DEFAULT_PHONE_REGION = "BE"
 """Numbers written without `+` are read as Belgian ones (duty officers type `0470 12 34 56`)."""
@@ -96,6 +99,10 @@ def _email(value: str) -> str:
     local, _, domain = value.rpartition("@")
     if not local or "." not in domain or " " in value or domain.startswith(".") or domain.endswith("."):
         raise PydanticCustomError("email", "not an email address")
+    try:  # what the events' EmailStr accepts (ReportSubmitted): an address it refuses made a 500 after the insert
+        email_validator.validate_email(value, check_deliverability=False)
+    except email_validator.EmailNotValidError as exc:
+        raise PydanticCustomError("email", "not an email address: {reason}", {"reason": str(exc)}) from exc
     return value
 
 
@@ -112,8 +119,10 @@ def _not_future_date(value: date) -> date:
 
 
 Phone = Annotated[str, BeforeValidator(_phone)]
-Country = Annotated[str, BeforeValidator(_country)]
-Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
+#: The schemas state what the validators accept (white space around is stripped first).
+Country = Annotated[str, BeforeValidator(_country), Field(json_schema_extra={"pattern": country_pattern(padded=True)})]
+EMAIL_PATTERN = r"^\s*[^\s][^ ]*@[^ @.][^@ ]*\.[^@ ]*[^\s@.]\s*$"
+Email = Annotated[str, Field(max_length=254, json_schema_extra={"pattern": EMAIL_PATTERN}), AfterValidator(_email)]
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -122,7 +131,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 
+def _one_of_them_given(*names: str) -> dict[str, Any]:
+    return {"anyOf": [{"required": [name], "properties": {name: {"type": "string"}}} for name in names]}
+
+
 class Reporter(_Strict):
+    """Reachable: at least one of phone, email and address; the sms channel needs the phone, the email channel the
+    email. The phone must be a valid number for its country (libphonenumber: 422 rule `e164` otherwise)."""
+
+    model_config = ConfigDict(json_schema_extra={**_one_of_them_given("phone", "email", "address"), "allOf": [
+        {"if": {"required": ["channel"], "properties": {"channel": {"const": channel}}},
+         "then": _one_of_them_given(field)} for channel, field in (("sms", "phone"), ("email", "email"))]})
     full_name: Text
     phone: Phone | None = None
     email: Email | None = None

@@ -8,8 +8,10 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from pydantic_core import to_json
 
 from services.notifier.domain.delivery import DeliveryStatus, Observation, can_move
+from shared.kafka.outbox import OutboxRow
 
 
 @dataclass(frozen=True)
@@ -65,21 +67,54 @@ class Row:
 
 async def insert_notification(conn: asyncpg.Connection, n: NewNotification) -> bool:
     """False when the same notification (id or purpose, channel and recipient) exists already."""
-    done = n.status is not DeliveryStatus.QUEUED
-    inserted = await conn.fetchval(  # the row and its first history line in one round trip
+    return bool(await insert_notifications(conn, [n]))
+
+
+async def insert_notifications(conn: asyncpg.Connection, rows: Sequence[NewNotification]) -> set[str]:
+    """The rows and their first history lines in one statement (arrays unnested, in the given order, so that ids
+    follow it); returns the notification ids stored. A row whose id or purpose, channel and recipient exists
+    already is left out; the rows given must not repeat either among themselves (the caller keeps the first)."""
+    if not rows:
+        return set()
+    stored = await conn.fetch(
         """WITH row AS (
                INSERT INTO notifications (notification_id, dedup_key, purpose, channel, recipient, language,
                    template, priority, case_reference, crisis_id, subject, body, html, segments, encoding, status,
                    reason, send_state, sender)
-               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)
+               SELECT notification_id, dedup_key, purpose, channel, recipient, language, template, priority,
+                   case_reference, crisis_id, subject, body, html, segments, encoding, status, reason, send_state,
+                   sender
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                           $8::smallint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
+                           $14::integer[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[])
+                    WITH ORDINALITY AS n(notification_id, dedup_key, purpose, channel, recipient, language,
+                        template, priority, case_reference, crisis_id, subject, body, html, segments, encoding,
+                        status, reason, send_state, sender, position)
+               ORDER BY position
                ON CONFLICT DO NOTHING RETURNING notification_id, status, reason)
            INSERT INTO status_history (notification_id, status, reason, source)
-           SELECT notification_id, status, reason, 'command' FROM row RETURNING true""",
-        n.notification_id, n.dedup_key, n.purpose, n.channel, n.recipient, n.language, n.template, n.priority,
-        n.case_reference, n.crisis_id, n.subject, n.body, n.html, n.segments, n.encoding, n.status.value, n.reason,
-        "done" if done else "pending", n.sender,
+           SELECT notification_id, status, reason, 'command' FROM row RETURNING notification_id""",
+        [n.notification_id for n in rows], [n.dedup_key for n in rows], [n.purpose for n in rows],
+        [n.channel for n in rows], [n.recipient for n in rows], [n.language for n in rows],
+        [n.template for n in rows], [n.priority for n in rows], [n.case_reference for n in rows],
+        [n.crisis_id for n in rows], [n.subject for n in rows], [n.body for n in rows], [n.html for n in rows],
+        [n.segments for n in rows], [n.encoding for n in rows], [n.status.value for n in rows],
+        [n.reason for n in rows], ["pending" if n.status is DeliveryStatus.QUEUED else "done" for n in rows],
+        [n.sender for n in rows],
     )
-    return bool(inserted)
+    return {r["notification_id"] for r in stored}
+
+
+async def write_outbox(conn: asyncpg.Connection, rows: Sequence[OutboxRow]) -> None:
+    """Outbox rows in one statement (`shared.kafka.outbox.enqueue` writes one a round trip); a row whose event id
+    is there already is skipped, as `enqueue` does."""
+    if rows:
+        await conn.execute(
+            "INSERT INTO outbox (event_id, topic, key, payload, headers)"
+            " SELECT e, t, k, p, h::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[])"
+            " WITH ORDINALITY AS r(e, t, k, p, h, position) ORDER BY position ON CONFLICT (event_id) DO NOTHING",
+            [r.event_id for r in rows], [r.topic for r in rows], [r.key for r in rows], [r.payload for r in rows],
+            [to_json(r.headers).decode() for r in rows])
 
 
 async def add_history(conn: asyncpg.Connection, notification_id: str, status: DeliveryStatus, reason: str | None,
@@ -92,6 +127,12 @@ async def add_history(conn: asyncpg.Connection, notification_id: str, status: De
 
 async def is_opted_out(conn: asyncpg.Connection, address: str) -> bool:
     return bool(await conn.fetchval("SELECT true FROM opt_outs WHERE address = $1", address))
+
+
+async def opted_out_among(conn: asyncpg.Connection, addresses: Sequence[str]) -> set[str]:
+    """Those of `addresses` that opted out."""
+    rows = await conn.fetch("SELECT address FROM opt_outs WHERE address = ANY($1::text[])", list(addresses))
+    return {r["address"] for r in rows}
 
 
 async def add_opt_out(conn: asyncpg.Connection, address: str, *, keyword: str | None, source: str) -> None:

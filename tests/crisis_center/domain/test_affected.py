@@ -129,3 +129,22 @@ def test_count_matches_a_brute_force_count_under_random_changes() -> None:
         assert affected.count == _components_by_brute_force(model)
     rebuilt = AffectedSet(c for c in (affected.contribution(k) for k in model) if c is not None)
     assert rebuilt.count == affected.count
+
+
+def test_counts_by_source_kept_as_records_come_and_go_match_a_recount() -> None:
+    """The per-source figures are kept incrementally (read on every event of a crisis): they must always equal
+    a recount over the people, through merges, splits and replaced records."""
+    rng = random.Random(11)
+    affected = AffectedSet()
+    for _ in range(800):
+        cid = f"r{rng.randrange(40)}"
+        if rng.random() < 0.3:
+            affected.remove(cid)
+        else:
+            idents = frozenset(f"i{rng.randrange(50)}" for _ in range(rng.randint(1, 3)))
+            affected.upsert(Contribution(cid, rng.choice(["registration", "report"]), idents))
+        recount = {"registration": 0, "report": 0}
+        for person in affected.people():
+            for source in {c.source for c in (affected.contribution(m) for m in person) if c is not None}:
+                recount[source] += 1
+        assert affected.counts_by_source() == recount

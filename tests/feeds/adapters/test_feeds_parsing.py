@@ -4,6 +4,7 @@ the recorded samples, hostile, garbled and partial documents, GDACS geometries a
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -75,7 +76,7 @@ def test_a_gdacs_item_without_coordinates_is_present_but_unusable() -> None:
     assert document.events == () and document.present_ids == {"gdacs:EQ:42"}
 
 
-def _usgs(features: list[object], count: int | None = None) -> bytes:
+def _usgs(features: Sequence[object], count: int | None = None) -> bytes:
     metadata = {"title": "USGS"} | ({"count": count} if count is not None else {})
     return json.dumps({"type": "FeatureCollection", "metadata": metadata, "features": features}).encode()
 
@@ -142,3 +143,63 @@ def test_countries_from_the_nearest_town() -> None:
     assert PLACES.country_of(lat=37.52, lon=141.43) == "JP", "offshore, 30 km from the coast"
     assert PLACES.country_of(lat=30.45, lon=-42.05) is None
     assert PLACES.country_of(lat=0, lon=0, iso3="NPL") == "NP"
+
+
+def test_each_event_links_its_public_page() -> None:
+    gdacs = {e.source_id: e for e in parse_gdacs((SAMPLES / "gdacs_rss.xml").read_bytes(), PLACES).events}
+    assert gdacs["gdacs:EQ:1450112"].link == "https://www.gdacs.org/report.aspx?eventtype=EQ&eventid=1450112"
+    usgs = {e.source_id: e for e in parse_usgs((SAMPLES / "usgs_4.5_week.geojson").read_bytes(), PLACES).events}
+    assert usgs["usgs:us7000r3kq"].link == "https://earthquake.usgs.gov/earthquakes/eventpage/us7000r3kq"
+
+
+def test_a_gdacs_item_without_a_link_takes_its_html_report_resource_and_odd_links_are_dropped() -> None:
+    def item(link: str, resources: str = "") -> str:
+        return ("<item><gdacs:eventtype>FL</gdacs:eventtype><gdacs:eventid>7</gdacs:eventid>"
+                f"{link}<gdacs:alertlevel>Red</gdacs:alertlevel><geo:Point><geo:lat>1.5</geo:lat>"
+                "<geo:long>37.9</geo:long></geo:Point><gdacs:fromdate>Sat, 28 Nov 2026 07:12:51 GMT</gdacs:fromdate>"
+                f"<gdacs:iso3>KEN</gdacs:iso3><gdacs:resources>{resources}</gdacs:resources></item>")
+
+    report = ('<gdacs:resource id="fl_report" url="https://www.gdacs.org/report.aspx?eventtype=FL&amp;eventid=7"'
+              ' type="text/html" />')
+
+    def link_of(body: str) -> str | None:
+        [event] = parse_gdacs((RSS_HEAD + body + "</channel></rss>").encode(), PLACES).events
+        return event.link
+
+    assert link_of(item("", report)) == "https://www.gdacs.org/report.aspx?eventtype=FL&eventid=7"
+    assert link_of(item("<link>javascript:alert(1)</link>")) is None
+    assert link_of(item("<link>https://www.gdacs.org/" + "x" * 2000 + "</link>")) is None
+    assert link_of(item("<link>ftp://www.gdacs.org/report</link>", report)).startswith("https://")  # type: ignore[union-attr]
+
+
+def test_a_usgs_feature_with_an_odd_url_has_no_link() -> None:
+    feature = _feature("us1")
+    feature["properties"] = {**feature["properties"], "url": "not a url"}  # type: ignore[dict-item]
+    [event] = parse_usgs(_usgs([feature]), PLACES).events
+    assert event.link is None
+
+
+def test_the_nearest_town_within_its_latitude_band_is_the_nearest_of_all() -> None:
+    """The lookup measures only the towns within 300 km of latitude: the same answer as measuring every town."""
+    import math
+    import random
+
+    import numpy as np
+
+    from services.feeds.adapters.places import EARTH_RADIUS_KM, NEAREST_TOWN_KM
+
+    lats, lons, codes = PLACES._towns
+
+    def everywhere(lat: float, lon: float) -> str | None:
+        phi, lmb = math.radians(lat), math.radians(lon)
+        h = np.sin((lats - phi) / 2) ** 2 + math.cos(phi) * np.cos(lats) * np.sin((lons - lmb) / 2) ** 2
+        distances = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+        nearest = int(np.argmin(distances))
+        return str(codes[nearest]) if distances[nearest] <= NEAREST_TOWN_KM else None
+
+    rng = random.Random(22)
+    points = [(rng.uniform(-89.9, 89.9), rng.uniform(-180, 180)) for _ in range(400)]
+    points += [(37.52, 141.43), (30.45, -42.05), (89.99, 0.0), (-89.99, 0.0), (64.1, -21.9), (-54.8, -68.3)]
+    found = [PLACES.nearest_town_country(lat, lon) for lat, lon in points]
+    assert found == [everywhere(lat, lon) for lat, lon in points]
+    assert sum(code is not None for code in found) > 50, "the sample reaches towns, not only oceans"

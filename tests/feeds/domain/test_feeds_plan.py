@@ -129,3 +129,52 @@ def test_a_usgs_magnitude_revision_is_an_update_its_other_changes_are_not() -> N
     assert kinds(plan) == [("updated", "usgs:us7000abcd")]
     assert plan.publications[0].data is not None
     assert plan.publications[0].data["title"] == "Earthquake: 11 km NNE of Kathmandu, Nepal (M 6.8)"
+
+
+def test_the_incident_links_the_naming_sources_page_else_the_others() -> None:
+    state = State()
+    usgs_page = "https://earthquake.usgs.gov/earthquakes/eventpage/us7000abcd"
+    gdacs_page = "https://www.gdacs.org/report.aspx?eventtype=EQ&eventid=1"
+    plan = read(state, "usgs", usgs(7.0, link=usgs_page))
+    assert plan.publications[0].data is not None and plan.publications[0].data["link"] == usgs_page
+    plan = read(state, "gdacs", gdacs(alert="red", occurred_at=NOW + timedelta(minutes=5), link=gdacs_page))
+    assert kinds(plan) == [("updated", "usgs:us7000abcd")]
+    assert plan.publications[0].data is not None and plan.publications[0].data["link"] == usgs_page
+
+    unlinked = State()
+    read(unlinked, "gdacs", gdacs())
+    plan = read(unlinked, "usgs", usgs(7.0, occurred_at=NOW + timedelta(minutes=3), link=usgs_page))
+    assert plan.publications[0].data is not None and plan.publications[0].data["link"] == usgs_page
+
+
+def test_a_link_alone_does_not_update_an_incident_published_before_links() -> None:
+    state = State()
+    read(state, "usgs", usgs(7.0))
+    incident = state.incidents["usgs:us7000abcd"]
+    incident.published = {k: v for k, v in incident.published.items() if k != "link"}  # published by an older version
+    green = gdacs(alert="green", occurred_at=NOW + timedelta(minutes=5), magnitude=6.9,
+                  link="https://www.gdacs.org/report.aspx?eventtype=EQ&eventid=1")
+    assert kinds(read(state, "gdacs", green)) == []
+
+
+def test_linking_looks_at_the_same_quake_window_only_and_at_its_edges() -> None:
+    """The planner compares an event with the other feed's quakes within 30 minutes of it (found by time): the
+    edges of the window still link, a minute beyond does not, among many other incidents."""
+    state = State()
+    others = [usgs(6.5, source_id=f"usgs:far{n}", occurred_at=NOW - timedelta(hours=n + 1)) for n in range(50)]
+    edge_before = usgs(6.5, source_id="usgs:before", occurred_at=NOW - timedelta(minutes=30), lat=10.0, lon=10.0,
+                       country="NG")
+    edge_after = usgs(6.5, source_id="usgs:after", occurred_at=NOW + timedelta(minutes=30), lat=-10.0, lon=-50.0,
+                      country="BR")
+    beyond = usgs(6.5, source_id="usgs:beyond", occurred_at=NOW + timedelta(minutes=31), lat=40.0, lon=20.0,
+                  country="AL")
+    read(state, "usgs", *others, edge_before, edge_after, beyond, at=NOW + timedelta(minutes=40))
+    assert len(state.incidents) == 53
+    quakes = [gdacs(source_id="gdacs:EQ:1", lat=10.1, lon=10.1, country="NG", occurred_at=NOW),
+              gdacs(source_id="gdacs:EQ:2", lat=-10.1, lon=-50.1, country="BR", occurred_at=NOW),
+              gdacs(source_id="gdacs:EQ:3", lat=40.1, lon=20.1, country="AL", occurred_at=NOW)]
+    read(state, "gdacs", *quakes, at=NOW + timedelta(minutes=41))
+    linked = {source_id: source.incident_id for source_id in ("gdacs:EQ:1", "gdacs:EQ:2", "gdacs:EQ:3")
+              if (source := state.source(source_id)) is not None}
+    assert linked == {"gdacs:EQ:1": "usgs:before", "gdacs:EQ:2": "usgs:after", "gdacs:EQ:3": "gdacs:EQ:3"}
+    assert "gdacs:EQ:3" in state.incidents, "a minute beyond the window: a quake of its own"

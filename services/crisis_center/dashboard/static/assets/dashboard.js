@@ -2,6 +2,7 @@
 // progress (through /dashboard/api/notifications), the welfare of the people (welfare.js), the audit trail, and the
 // coordinators' actions.
 import "./welfare-messages.js";
+import "./watch-messages.js";
 import { request } from "./api.js";
 import {
   applyTranslations, bindLanguageSelect, countryName, formatDateTime, formatNumber, has, onLanguageChange, t,
@@ -11,12 +12,14 @@ import { setupSignIn } from "./signin.js";
 import { loadWorld, WorldMap } from "./map.js";
 import { splitTrail } from "./trail.js";
 import { WelfarePanel } from "./welfare.js";
+import { sourceLabel, WatchPanel } from "./watch.js";
 
 const KINDS = ["earthquake", "flood", "storm", "fire", "unrest", "attack", "epidemic", "transport", "other"];
 const SEVERITIES = ["minor", "moderate", "severe", "extreme"];
 const DELIVERY = ["delivered", "sent", "queued", "failed", "undeliverable", "opted_out"];
 const DELIVERY_REFRESH_MS = 10000;
 const PEOPLE_REFRESH_MS = 5000;
+const VIEW_SETTLE_MS = 250; // the people layer is read again once the zoom or pan has paused this long
 
 const $ = (id) => document.getElementById(id);
 const session = new Session("consular.dashboard.token", "coordinator");
@@ -29,9 +32,11 @@ const state = {
   deliveryTimer: null,
   map: null,
   details: new Map(), // crisis_id -> {timeline, audit, delivery}
-  people: new Map(), // crisis_id -> {points, at, gone}: the affected travellers' rounded positions
+  people: new Map(), // crisis_id -> {layer, at, loading, again, gone}: the affected travellers for the map's view
+  viewTimer: null, // the read of the people layer owed to a zoom or pan
   peopleTimers: new Map(), // crisis_id -> timer of a read owed to a change inside the refresh interval
   welfare: null, // the welfare panel of the selected active crisis
+  watch: null, // the watch list of open incidents and proposals
 };
 
 function node(tag, { className, text, attrs } = {}, children = []) {
@@ -55,6 +60,7 @@ function signOut(reasonKey = null) {
   state.crises.clear();
   state.selected = null;
   state.welfare?.show(null);
+  state.watch?.stop();
   $("app").hidden = true;
   $("who").hidden = true;
   $("signout").hidden = true;
@@ -177,6 +183,8 @@ function renderList(crises) {
         crisis.kind ? t(`kind.${crisis.kind}`) : null, countryName(crisis.area?.country),
         `${t("dash.activated_at")} ${formatDateTime(crisis.activated_at)}`,
       ].filter(Boolean).join(" · ") }),
+      node("span", { className: "card-meta card-source", text: `${t("dash.source")}: ${t(`dash.source.${crisis.source
+        || (crisis.incident_id ? "external" : "manual")}`)}` }),
     ]);
     button.addEventListener("click", () => select(crisis.crisis_id));
     return node("li", {}, [button]);
@@ -189,12 +197,13 @@ function render() {
   renderList(crises);
   if (state.map) {
     state.map.render(crises, state.selected);
-    const drawn = crises.reduce((n, c) => n + (c.status === "active" ? state.people.get(c.crisis_id)?.points.length || 0 : 0), 0);
+    const drawn = crises.reduce((n, c) => n + (c.status === "active" ? state.people.get(c.crisis_id)?.layer?.total || 0 : 0), 0);
     $("map-desc").textContent = t("dash.map_label", { n: crises.length }) + ": " + crises.map((c) => c.title).join(", ")
       + (drawn ? `. ${t("dash.map_people", { n: formatNumber(drawn) })}` : "");
     $("people-legend").hidden = drawn === 0;
     $("welfare-legend").hidden = !crises.some((c) => c.status === "active"
-      && (state.people.get(c.crisis_id)?.points || []).some((p) => p.welfare));
+      && [...(state.people.get(c.crisis_id)?.layer?.points || []), ...(state.people.get(c.crisis_id)?.layer?.clusters || [])]
+        .some((p) => p.welfare));
   }
   renderDetail();
   for (const crisis of crises) if (crisis.status === "active") loadPeople(crisis.crisis_id);
@@ -213,24 +222,54 @@ function peopleChanged(id) {
   }, Math.max(wait, 500)));
 }
 
-/** The affected travellers' positions of an active crisis, at most every few seconds; a 404 (the crisis center
- * does not expose them, or not for this crisis) leaves the map with the area and its count, silently. */
-async function loadPeople(id) {
+/** The query of the people layer for the map's current view: its zoom level and, when zoomed in, its box. */
+function peopleQuery() {
+  const params = new URLSearchParams({ zoom: String(state.map ? state.map.zoomLevel() : 2) });
+  const bounds = state.map?.bounds();
+  if (bounds) for (const edge of ["west", "south", "east", "north"]) params.set(edge, String(bounds[edge]));
+  return params.toString();
+}
+
+function usable(layer) {
+  const finite = (p) => Number.isFinite(p?.lat) && Number.isFinite(p?.lon);
+  const points = (Array.isArray(layer?.points) ? layer.points : []).filter(finite);
+  const clusters = (Array.isArray(layer?.clusters) ? layer.clusters : []).filter((c) => finite(c) && c.count > 0);
+  const kind = layer?.kind === "clusters" ? "clusters" : "points";
+  return { kind, points, clusters, total: Number(layer?.total) || (kind === "clusters" ? 0 : points.length),
+    zoom: layer?.zoom };
+}
+
+/** The affected travellers of an active crisis for the map's view (points, or the server's clusters beyond a few
+ * thousand people), at most every few seconds unless the view moved (`now`); a 404 (the crisis center does not
+ * expose them, or not for this crisis) leaves the map with the area and its count, silently. */
+async function loadPeople(id, now = false) {
   const entry = state.people.get(id);
-  if (entry && (entry.gone || entry.loading || Date.now() - entry.at < PEOPLE_REFRESH_MS)) return;
-  state.people.set(id, { points: entry?.points || [], at: Date.now(), loading: true });
+  if (entry?.gone) return;
+  if (entry?.loading) { if (now) entry.again = true; return; }
+  if (!now && entry && Date.now() - entry.at < PEOPLE_REFRESH_MS) return;
+  state.people.set(id, { layer: entry?.layer || null, at: Date.now(), loading: true });
+  let again = false;
   try {
-    const points = await api(`/v1/crises/${encodeURIComponent(id)}/people`);
-    const valid = (Array.isArray(points) ? points : []).filter((p) => Number.isFinite(p?.lat) && Number.isFinite(p?.lon));
-    state.people.set(id, { points: valid, at: Date.now() });
-    state.map?.setPeople(id, valid);
+    const layer = usable(await api(`/v1/crises/${encodeURIComponent(id)}/people/map?${peopleQuery()}`));
+    again = Boolean(state.people.get(id)?.again);
+    state.people.set(id, { layer, at: Date.now() });
+    state.map?.setPeople(id, layer);
   } catch (err) {
     const gone = err.status === 404 || err.status === 405;
-    state.people.set(id, { points: entry?.points || [], at: Date.now(), gone });
+    state.people.set(id, { layer: entry?.layer || null, at: Date.now(), gone });
     if (gone) state.map?.setPeople(id, null);
     return;
   }
+  if (again) { loadPeople(id, true); return; } // the view moved meanwhile: this layer is already behind it
   render(); // loadPeople again from there is a no-op for PEOPLE_REFRESH_MS
+}
+
+/** The map was zoomed or panned (or fitted to a crisis): its people are read again for the new view. */
+function viewChanged() {
+  clearTimeout(state.viewTimer);
+  state.viewTimer = setTimeout(() => {
+    for (const crisis of visibleCrises()) if (crisis.status === "active") loadPeople(crisis.crisis_id, true);
+  }, VIEW_SETTLE_MS);
 }
 
 function renderDetail() {
@@ -244,6 +283,8 @@ function renderDetail() {
   hotline.replaceChildren(crisis.hotline_number
     ? node("a", { text: crisis.hotline_number, attrs: { href: `tel:${crisis.hotline_number}` } }) : t("none"));
   $("d-status").replaceChildren(statusBadge(crisis.status));
+  $("d-source").replaceChildren(sourceLabel(node, crisis.source || (crisis.incident_id ? "external" : "manual"),
+    crisis.link));
   $("d-affected").textContent = formatNumber(crisis.affected_count);
   $("d-threshold").textContent = formatNumber(crisis.threshold);
   $("d-registrations").textContent = crisis.counts ? formatNumber(crisis.counts.registrations) : t("none");
@@ -509,7 +550,7 @@ function translateDynamic() {
   fillSelect($("a-severity"), SEVERITIES, "severity", true);
   if (!$("live").hidden) setLive($("live").dataset.state);
   if (session.claims) $("who").textContent = t("signed_in_as", { name: session.claims.sub });
-  if (!$("app").hidden) { render(); loadRecent(); state.welfare?.render(); }
+  if (!$("app").hidden) { render(); loadRecent(); state.welfare?.render(); state.watch?.render(); }
 }
 
 // --- start ----------------------------------------------------------------------------------------------
@@ -520,7 +561,7 @@ async function start() {
   $("signout").hidden = false;
   $("who").textContent = t("signed_in_as", { name: session.claims?.sub || "?" });
   connect();
-  await Promise.allSettled([loadCrises(), loadRecent()]);
+  await Promise.allSettled([loadCrises(), loadRecent(), state.watch.start()]);
 }
 
 async function main() {
@@ -535,13 +576,15 @@ async function main() {
     onRefresh: (id) => peopleChanged(id), // the dots' colours follow the answers
     onStarted: (id) => { loadTrail(id); loadRecent(); },
   });
+  state.watch = new WatchPanel({ api, node, confirmAction, flash, onChanged: () => loadRecent() });
   $("signout").addEventListener("click", () => signOut());
   $("show-closed").addEventListener("change", (e) => { state.showClosed = e.target.checked; render(); });
   $("close-crisis").addEventListener("click", closeSelected);
   $("map-world").addEventListener("click", () => state.map?.zoomTo(null));
   loadWorld("/dashboard/assets/data/countries-50m.json").then((countries) => {
     state.map = new WorldMap($("map"), countries);
-    for (const [id, entry] of state.people) state.map.setPeople(id, entry.points);
+    state.map.onViewChange = viewChanged;
+    for (const [id, entry] of state.people) state.map.setPeople(id, entry.layer);
     render();
     if (state.selected) state.map.zoomTo(state.crises.get(state.selected));
   }).catch(() => { $("map-desc").textContent = "map data unavailable"; });

@@ -1,0 +1,1 @@
+"""The feeds worker's benchmark: `python -m bench.feeds`."""

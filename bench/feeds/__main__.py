@@ -1,0 +1,3 @@
+from bench.feeds.bench_feeds import main
+
+raise SystemExit(main())
