@@ -476,26 +476,30 @@ class CountryEngine:
 
     def _rescan_slice(self, incident_id: str, generation: int, after: str | None, now: datetime,
                       touched: _Touched) -> None:
-        """Bring the next `RESCAN_SLICE` travellers and reports of the incident's country (in key order) in line
-        with its area, and ask for the next slice. A slice of an older generation (the area changed since) or of a
-        closed incident does nothing. Travellers who register meanwhile are placed by their own event."""
+        """Bring the next `RESCAN_SLICE` travellers and reports of the incident's country (in key order over the
+        partition's records; at most 8 x RESCAN_SLICE looked at) in line with its area, and ask for the next slice.
+        A slice of an older generation (the area changed since) or of a closed incident does nothing. Travellers
+        who register meanwhile are placed by their own event."""
         record = self.incidents.get(incident_id)
         if record is None or not record.get("open", True) or int(record.get("rescan", 0)) != generation:
             self._rescan_keys.pop((incident_id, generation), None)
             return
         incident, country = _incident(record), record["country"]
         keys = self._rescan_keys.get((incident_id, generation))
-        if keys is None:
-            keys = sorted([f"t:{k}" for k, v in list(self.travellers.items()) if v["country"] == country]
-                          + [f"r:{k}" for k, v in list(self.reports.items()) if v["country"] == country])
+        if keys is None:  # keys only: reading every record of a store of 100,000 would decode each (seconds)
+            keys = sorted([f"t:{k}" for k in list(self.travellers.keys())]
+                          + [f"r:{k}" for k in list(self.reports.keys())])
             self._rescan_keys[(incident_id, generation)] = keys
         start = 0 if after is None else bisect.bisect_right(keys, after)
-        chunk = keys[start:start + RESCAN_SLICE]
-        for key in chunk:
+        end, matched = start, 0
+        while end < len(keys) and matched < RESCAN_SLICE and end - start < RESCAN_SLICE * 8:
+            key = keys[end]
+            end += 1
             identifier = key[2:]
             if key.startswith("t:"):
                 traveller = self.travellers.get(identifier)
                 if traveller is not None and traveller["country"] == country:
+                    matched += 1
                     self._set_membership(self.travellers, identifier, traveller, incident_id,
                                          self._traveller_in(traveller, incident, now),
                                          Contribution(f"registration:{identifier}", "registration",
@@ -503,13 +507,14 @@ class CountryEngine:
             else:
                 report = self.reports.get(identifier)
                 if report is not None and report["country"] == country:
+                    matched += 1
                     self._set_membership(self.reports, identifier, report, incident_id,
                                          self._report_in(report, incident),
                                          Contribution(f"report:{identifier}", "report",
                                                       frozenset(report["identifiers"])), None, touched)
-        if start + RESCAN_SLICE < len(keys):
+        if end < len(keys):
             self._continuations.append(Continue(country, RescanSlice(incident_id=incident_id, generation=generation,
-                                                                     after=chunk[-1])))
+                                                                     after=keys[end - 1])))
         else:
             self._rescan_keys.pop((incident_id, generation), None)
 

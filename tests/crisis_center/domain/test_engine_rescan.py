@@ -144,3 +144,14 @@ def test_a_sweep_finds_the_one_whose_message_was_never_confirmed() -> None:
     assert [e for e in handle(eng, Tick(at=NOW + timedelta(seconds=30))) if isinstance(e, Notify)] == []
     eng.forget_caches()  # rebuilt from the tables: the confirmed ones stay confirmed
     assert [e for e in handle(eng, Tick(at=NOW + timedelta(seconds=60))) if isinstance(e, Notify)] == []
+
+
+def test_a_rescan_walks_the_partition_and_counts_only_the_incident_s_country() -> None:
+    eng, stores = engine()
+    for n in range(12):  # the same partition holds Greeks too: keys interleave, slices skip them
+        handle(eng, traveller(n, country="TR" if n % 3 else "GR"))
+    first = handle(eng, incident())
+    _, handled = drain(eng, first)
+    assert handled == 2  # 8 Turks: 4 in the incident's own event, 4 in the next, then the last Greek key
+    assert eng.affected("inc-1").count == 8
+    assert all(t["incidents"] == [] for t in stores["travellers"].values() if t["country"] == "GR")
