@@ -14,7 +14,7 @@ from services.crisis_center.api import create_app
 from services.crisis_center.privacy import PrivacyResponder
 from services.crisis_center.settings import Settings
 from services.crisis_center.welfare_desk import WelfareDesk
-from services.crisis_center.worker import CrisisWorker
+from services.crisis_center.worker import CrisisWorker, tune_collector
 from shared.health import GRACEFUL_SHUTDOWN_SECONDS, Check, HealthServer, KafkaCheck, database_check, serving
 from shared.kafka.security import client_security
 from shared.logging import configure_logging, get_logger
@@ -43,6 +43,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
                           tasks=lambda: [*worker.tasks(), *privacy.tasks(), *desk.tasks()])
     async with serving(health):
         await worker.start()
+        tune_collector()
         get_logger(__name__).info("crisis_worker_started", app_id=settings.faust_app_id, store=settings.faust_store)
         await privacy.start()
         await desk.start()
