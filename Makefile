@@ -12,7 +12,7 @@ export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL JWT_SECRET TWILIO_ACCOUNT_SID TWILIO
 export GDACS_FEED_URL USGS_FEED_URL
 PYTEST_ARGS ?=
 
-.PHONY: demo demo-feeds e2e chaos fuzz browser venv infra keycloak topics migrate seed run stop test lint bench status token clean-data asyncapi k8s-validate scaleout scaleout-short moved-clock
+.PHONY: demo demo-feeds frontend-deps e2e chaos fuzz browser venv infra keycloak topics migrate seed run stop test lint bench status token clean-data asyncapi k8s-validate scaleout scaleout-short moved-clock
 .DEFAULT_GOAL := run
 
 # Each step of `make run` and `make infra` says one line with its duration; its output goes to .run/logs/<log>.log
@@ -71,8 +71,13 @@ status:
 	@scripts/keycloak.sh status || true
 	@scripts/services.sh status || true
 
-test: keycloak infra browser
+test: keycloak infra browser frontend-deps
 	@$(PY) -m pytest $(PYTEST_ARGS)
+
+# The frontend's vendored libraries (d3, topojson, world-atlas): the test of the committed UI build rebuilds it.
+frontend-deps: frontend/node_modules/.package-lock.json
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	@$(STEP) "frontend deps" npm -- npm ci --prefix frontend --no-audit --no-fund
 
 lint: venv
 	@$(PY) -m ruff check shared services tests bench
