@@ -116,6 +116,23 @@ def memory_rows(idle: dict[str, float], peak: dict[str, float]) -> list[str]:
 
 
 MEMORY_HEADING = "## Resident memory of the stack"
+GENERATED_HEADINGS = (MEMORY_HEADING, "## Not measured")
+
+
+def kept_sections(report: str) -> str:
+    """The hand-written sections of a report (every `## ` section but the generated ones), to carry over when
+    `make bench` writes the generated part again: they hold figures of benches run on their own, with notes."""
+    kept = []
+    for section in ("\n" + report).split("\n## ")[1:]:
+        heading = "## " + section.splitlines()[0]
+        if not heading.startswith(GENERATED_HEADINGS):
+            kept.append("## " + section.rstrip() + "\n")
+    return "\n".join(kept)
+
+
+def with_kept_sections(generated: str, previous: str) -> str:
+    kept = kept_sections(previous)
+    return generated.rstrip() + "\n\n" + kept if kept else generated
 
 
 def main() -> int:
@@ -126,9 +143,10 @@ def main() -> int:
         figure = record("stack", "resident memory at idle", sum(idle.values()), "MiB", aim="< 2048 MiB")
         row = markdown([figure]).splitlines()[-1]
         lines = [row if line.startswith("| stack | resident memory at idle") else line for line in head.splitlines()]
-        REPORT.write_text("\n".join(lines) + "\n\n" + MEMORY_HEADING + " (re-measured "
-                          + datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC") + ")\n\n"
-                          + "\n".join(memory_rows(idle, peak)) + "\n")
+        REPORT.write_text(with_kept_sections(
+            "\n".join(lines) + "\n\n" + MEMORY_HEADING + " (re-measured "
+            + datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC") + ")\n\n" + "\n".join(memory_rows(idle, peak)) + "\n",
+            report))
         print(f"memory section of {REPORT.relative_to(ROOT)} rewritten")
         return 0
     results = Path(tempfile.mkstemp(suffix=".jsonl")[1])
@@ -145,11 +163,12 @@ def main() -> int:
     idle, peak = asyncio.run(stack_memory())
     figures.append(record("stack", "resident memory at idle", sum(idle.values()), "MiB", aim="< 2048 MiB"))
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    REPORT.write_text(
+    previous = REPORT.read_text() if REPORT.exists() else ""
+    REPORT.write_text(with_kept_sections(
         f"# Benchmark report\n\nWritten by `make bench` on {now} ({os.cpu_count()} cores).\n\n"
         + markdown(figures) + "\n" + MEMORY_HEADING + "\n\n" + "\n".join(memory_rows(idle, peak)) + "\n"
-        + ("\n## Not measured\n\n" + "\n".join(f"- {f}" for f in failures) + "\n" if failures else "")
-    )
+        + ("\n## Not measured\n\n" + "\n".join(f"- {f}" for f in failures) + "\n" if failures else ""),
+        previous))
     print(f"report written to {REPORT.relative_to(ROOT)}")
     return 1 if failures else 0
 
