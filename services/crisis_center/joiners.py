@@ -55,13 +55,12 @@ class JoinerBatch:
         self._lock = asyncio.Lock()
 
     def add(self, crisis_id: str, incident_id: str, partition: int, *, recipients: Sequence[Recipient] = (),
-            people: PeopleChanged | None = None) -> bool:
-        """Queue one effect; True when the batch is full and should be written now."""
+            people: PeopleChanged | None = None) -> None:
+        """Queue one effect (the caller writes the batch once `size` reaches `max_recipients`)."""
         pending = self._pending.setdefault(crisis_id, _Pending(incident_id, partition))
         pending.recipients.extend(recipients)
         if people is not None:
             pending.people.append(people)
-        return self.size >= self.max_recipients
 
     @property
     def size(self) -> int:
