@@ -176,8 +176,8 @@ class ManualActivation(BaseModel):
 
 
 class Thresholds(BaseModel):
-    default: int | None = Field(default=None, ge=1, le=100000)
-    by_severity: dict[Severity, Annotated[int, Field(ge=1, le=100000)]] = Field(default_factory=dict)
+    default: int | None = Field(default=None, ge=1, le=100000, strict=True)
+    by_severity: dict[Severity, Annotated[int, Field(ge=1, le=100000, strict=True)]] = Field(default_factory=dict)
 
 
 class ThresholdsOut(BaseModel):

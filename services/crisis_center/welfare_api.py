@@ -35,7 +35,7 @@ HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inl
 
 
 class RoundIn(BaseModel):
-    escalate_after_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60, description=(
+    escalate_after_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60, strict=True, description=(
         "Minutes without an answer before the question is asked again; after twice this, a call (or the list "
         "for officers to phone)."))
 

@@ -26,8 +26,8 @@ MAX_ID = 2_147_483_647
 DutyOfficer = Annotated[Principal, Depends(require_roles("duty_officer"))]
 Readers = Annotated[Principal, Depends(require_roles("duty_officer", "coordinator"))]
 Reference = Annotated[str, Path(pattern=REFERENCE)]
-Body = Annotated[str, Field(min_length=1, max_length=5000)]
-PersonId = Annotated[str, Field(min_length=1, max_length=200)]
+Body = Annotated[str, Field(min_length=1, max_length=5000, pattern=r"\S")]
+PersonId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
 
 
 
@@ -49,8 +49,8 @@ class ProvisionalReplyIn(BaseModel):
 class ForwardIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    service: Annotated[str, Field(min_length=1, max_length=200, description="the competent service, named to the "
-                                                                           "citizen")]
+    service: Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S",
+                                  description="the competent service, named to the citizen")]
     contact: EmailStr | None = Field(default=None, description="the service's address: the request is sent there")
 
 
@@ -58,7 +58,7 @@ class StatusIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     status: Literal["in_progress", "waiting_for_citizen", "closed", "reopened"]
-    reason: Annotated[str | None, Field(min_length=1, max_length=1000)] = None
+    reason: Annotated[str | None, Field(min_length=1, max_length=1000, pattern=r"\S")] = None
 
 
 class NoteIn(BaseModel):
@@ -70,7 +70,7 @@ class NoteIn(BaseModel):
 class AssigneeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    officer_id: Annotated[int, Field(ge=1, le=MAX_ID)]
+    officer_id: Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
 
 
 class MatchDecisionIn(BaseModel):

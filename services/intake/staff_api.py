@@ -42,7 +42,7 @@ AdminRole = Annotated[Principal, Depends(require_roles("admin"))]
 OnCallReaders = Annotated[Principal, Depends(require_roles("duty_officer", "coordinator", "admin"))]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 MAX_ID = 2_147_483_647  # PostgreSQL's int (serial)
-RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+RowId = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 #: How far ahead `GET /v1/on-call` looks for the next handover.
 HANDOVER_HORIZON = timedelta(days=62)
@@ -124,7 +124,7 @@ class RosterIn(BaseModel):
     ends_at: AwareDatetime
     officer_id: RowId
     backup_officer_id: RowId | None = None
-    precedence: int = Field(default=0, ge=0, le=100, description=(
+    precedence: int = Field(default=0, ge=0, le=100, strict=True, description=(
         "which entry wins where entries overlap: the higher; overlapping entries of equal precedence are refused"))
     note: Annotated[str | None, Field(max_length=500)] = None
 
@@ -144,7 +144,7 @@ class RosterChange(BaseModel):
     ends_at: AwareDatetime | None = Field(default=None, json_schema_extra=not_null)
     officer_id: RowId | None = Field(default=None, json_schema_extra=not_null)
     backup_officer_id: RowId | None = None
-    precedence: int | None = Field(default=None, ge=0, le=100, json_schema_extra=not_null)
+    precedence: int | None = Field(default=None, ge=0, le=100, strict=True, json_schema_extra=not_null)
     note: Annotated[str | None, Field(max_length=500)] = None
 
 

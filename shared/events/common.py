@@ -6,7 +6,7 @@ import re
 from typing import Annotated, Literal
 
 import pycountry
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, model_validator
 from pydantic.json_schema import JsonDict
 
 from shared.countries import country_pattern
@@ -47,12 +47,14 @@ class WireModel(BaseModel):
 
 
 class Point(WireModel):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    """Numbers are strict: a JSON `true` is not a coordinate (lax mode would read it as 1)."""
+
+    lat: float = Field(ge=-90, le=90, strict=True)
+    lon: float = Field(ge=-180, le=180, strict=True)
 
 
 class Circle(Point):
-    radius_km: float = Field(gt=0, le=20000)
+    radius_km: float = Field(gt=0, le=20000, strict=True)
 
 
 class Area(WireModel):
@@ -60,7 +62,7 @@ class Area(WireModel):
 
     country: CountryCode
     circle: Circle | None = None
-    polygon: Annotated[list[tuple[float, float]] | None, Field(json_schema_extra={"minItems": 3})] = None
+    polygon: Annotated[list[tuple[StrictFloat, StrictFloat]] | None, Field(json_schema_extra={"minItems": 3})] = None
 
     @model_validator(mode="after")
     def _polygon_closed_enough(self) -> Area:

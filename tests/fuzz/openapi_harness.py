@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import hypothesis
@@ -38,7 +39,7 @@ from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from tests.support import token
+from tests.support import bootstrap, database_url, token, unique
 
 ALL_ROLES = ("duty_officer", "coordinator", "external_system", "admin")
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -180,3 +181,30 @@ def _signed_forms_test(report: FuzzReport, session: requests.Session, validator:
         assert response.status_code in (200, 204, 400, 404, 422), (label, query, form, response.text[:300])
 
     return run  # type: ignore[no-any-return]
+
+
+def common(schema: str, prefix: str, port: int) -> dict[str, Any]:
+    return {"database_url": database_url(), "database_schema": schema, "kafka_bootstrap_servers": bootstrap(),
+            "kafka_topic_prefix": prefix, "jwt_secret": os.environ["JWT_SECRET"], "database_pool_min": 1,
+            "database_pool_max": 4, "public_base_url": f"http://127.0.0.1:{port}"}
+
+
+def build(service: str, schema: str, prefix: str, port: int, notifier_url: str = "") -> FastAPI:
+    values = common(schema, prefix, port)
+    if service == "intake":
+        from services.intake.api import create_app as intake_app
+        from services.intake.settings import Settings as IntakeSettings
+        return intake_app(IntakeSettings(**values, twilio_auth_token=os.environ["TWILIO_AUTH_TOKEN"]))
+    if service == "directory":
+        from services.directory.api import create_app as directory_app
+        from services.directory.settings import Settings as DirectorySettings
+        return directory_app(DirectorySettings(**values))
+    if service == "crisis_center":
+        from services.crisis_center.api import create_app as crisis_app
+        from services.crisis_center.settings import Settings as CrisisSettings
+        return crisis_app(CrisisSettings(**values, hotline_numbers="+3225011000,+3225011001",
+                                         faust_app_id=unique("crisis-fuzz-"), faust_store="memory://",
+                                         notifier_url=notifier_url))
+    from services.notifier.api import create_app as notifier_app
+    from services.notifier.settings import NotifierSettings
+    return notifier_app(NotifierSettings(**values, twilio_auth_token=os.environ["TWILIO_AUTH_TOKEN"]))

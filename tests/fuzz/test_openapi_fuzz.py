@@ -11,43 +11,14 @@ import asyncio
 import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from typing import Any
 
 import pytest
-from fastapi import FastAPI
 
-from tests.fuzz.openapi_harness import FuzzReport, fuzz_examples, fuzz_twilio, run_schemathesis, serving
-from tests.support import bootstrap, database_url, drop_schema, free_port, new_schema, new_topic_prefix, unique
+from tests.fuzz.openapi_harness import FuzzReport, build, fuzz_examples, fuzz_twilio, run_schemathesis, serving
+from tests.support import drop_schema, free_port, new_schema, new_topic_prefix
 
 pytestmark = pytest.mark.fuzz
 SERVICES = ("intake", "directory", "crisis_center", "notifier")
-
-
-def common(schema: str, prefix: str, port: int) -> dict[str, Any]:
-    return {"database_url": database_url(), "database_schema": schema, "kafka_bootstrap_servers": bootstrap(),
-            "kafka_topic_prefix": prefix, "jwt_secret": os.environ["JWT_SECRET"], "database_pool_min": 1,
-            "database_pool_max": 4, "public_base_url": f"http://127.0.0.1:{port}"}
-
-
-def build(service: str, schema: str, prefix: str, port: int, notifier_url: str = "") -> FastAPI:
-    values = common(schema, prefix, port)
-    if service == "intake":
-        from services.intake.api import create_app as intake_app
-        from services.intake.settings import Settings as IntakeSettings
-        return intake_app(IntakeSettings(**values, twilio_auth_token=os.environ["TWILIO_AUTH_TOKEN"]))
-    if service == "directory":
-        from services.directory.api import create_app as directory_app
-        from services.directory.settings import Settings as DirectorySettings
-        return directory_app(DirectorySettings(**values))
-    if service == "crisis_center":
-        from services.crisis_center.api import create_app as crisis_app
-        from services.crisis_center.settings import Settings as CrisisSettings
-        return crisis_app(CrisisSettings(**values, hotline_numbers="+3225011000,+3225011001",
-                                         faust_app_id=unique("crisis-fuzz-"), faust_store="memory://",
-                                         notifier_url=notifier_url))
-    from services.notifier.api import create_app as notifier_app
-    from services.notifier.settings import NotifierSettings
-    return notifier_app(NotifierSettings(**values, twilio_auth_token=os.environ["TWILIO_AUTH_TOKEN"]))
 
 
 @pytest.fixture

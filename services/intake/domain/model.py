@@ -124,7 +124,7 @@ Country = Annotated[str, BeforeValidator(_country), Field(json_schema_extra={"pa
 EMAIL_PATTERN = r"^\s*[^\s][^ ]*@[^ @.][^@ ]*\.[^@ ]*[^\s@.]\s*$"
 Email = Annotated[str, Field(max_length=254, json_schema_extra={"pattern": EMAIL_PATTERN}), AfterValidator(_email)]
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
-Text = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
 
 
 class _Strict(BaseModel):
@@ -145,7 +145,7 @@ class Reporter(_Strict):
     full_name: Text
     phone: Phone | None = None
     email: Email | None = None
-    address: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    address: Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S")] | None = None
     """Postal address: our addition to the contract, used for letters when the channel is post."""
     language: Language
     channel: Channel
@@ -172,8 +172,8 @@ class Subject(_Strict):
 class Location(_Strict):
     country: Country
     city: Text | None = None
-    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
-    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+    lat: Annotated[float, Field(ge=-90, le=90, strict=True)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180, strict=True)] | None = None
 
     @model_validator(mode="after")
     def _both_coordinates(self) -> Location:
@@ -189,7 +189,7 @@ class ReportIn(_Strict):
     reporter: Reporter
     subject: Subject | None = None
     location: Location
-    description: Annotated[str, Field(min_length=1, max_length=10_000)]
+    description: Annotated[str, Field(min_length=1, max_length=10_000, pattern=r"\S")]
     occurred_at: AwareDatetime | None = None
     complex: bool = False
     forward_to: Text | None = None

@@ -1,0 +1,137 @@
+"""What schemathesis finds only by chance, checked on every request model of every service, every run.
+
+Two gaps between a request body's JSON Schema and what pydantic accepts let a schema-invalid request through
+(schemathesis ST201) or refuse a schema-valid one (ST202); each was found by the fuzz run on a lucky draw:
+- pydantic's lax mode takes `true` for an `integer` or `number` field (as 1): every number in a request body is
+  strict (a boolean is refused; an integer is still a number);
+- a model that strips whitespace turns `"\\t"` into `""`, which then fails `min_length=1` although the schema's
+  `minLength: 1` allowed it: such a field also states `pattern: \\S` (at least one visible character).
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Iterator
+from typing import Any
+
+import annotated_types
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from tests.fuzz.openapi_harness import build
+
+SERVICES = ("intake", "directory", "crisis_center", "notifier")
+
+
+def api_routes(routes: list[Any]) -> Iterator[APIRoute]:
+    """Every APIRoute, into included routers (FastAPI keeps them as one route that holds the router)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from api_routes(included.routes)
+        elif isinstance(route, APIRoute):
+            yield route
+
+
+def strict(metadata: list[Any]) -> bool:
+    return any(getattr(item, "strict", None) for item in metadata)
+
+
+def leaves(annotation: Any, metadata: list[Any]) -> Iterator[tuple[Any, list[Any]]]:
+    """The field's innermost types with the constraints that apply to each (through Optional, unions, containers)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        inner, *extra = typing.get_args(annotation)
+        found: list[Any] = []
+        for item in extra:
+            found.extend(item.metadata if isinstance(item, FieldInfo) else [item])
+        yield from leaves(inner, metadata + found)
+    elif origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            yield from leaves(arg, metadata)
+    elif origin in (list, tuple, set, frozenset, dict):
+        for arg in typing.get_args(annotation):  # the container's own constraints are not its items'
+            if arg is not Ellipsis:
+                yield from leaves(arg, [])
+    else:
+        yield annotation, metadata
+
+
+def request_models(app: FastAPI) -> Iterator[tuple[str, type[BaseModel]]]:
+    seen: set[type[BaseModel]] = set()
+
+    def walk(model: type[BaseModel], where: str) -> Iterator[tuple[str, type[BaseModel]]]:
+        if model in seen:
+            return
+        seen.add(model)
+        yield where, model
+        for name, field in model.model_fields.items():
+            for leaf, _ in leaves(field.annotation, list(field.metadata)):
+                if isinstance(leaf, type) and issubclass(leaf, BaseModel):
+                    yield from walk(leaf, f"{where}.{name}")
+
+    for route in api_routes(app.routes):
+        for param in route.dependant.body_params:
+            for leaf, _ in leaves(param.field_info.annotation, []):
+                if isinstance(leaf, type) and issubclass(leaf, BaseModel):
+                    yield from walk(leaf, f"{sorted(route.methods)[0]} {route.path}")
+
+
+def faults(model: type[BaseModel]) -> Iterator[str]:
+    stripped = bool(model.model_config.get("str_strip_whitespace"))
+    for name, field in model.model_fields.items():
+        for leaf, metadata in leaves(field.annotation, list(field.metadata)):
+            if leaf in (int, float) and not strict(metadata):
+                yield f"{model.__name__}.{name}: a {leaf.__name__} that takes a boolean (make it strict)"
+            if leaf is str and stripped:
+                least = max((item.min_length for item in metadata if isinstance(item, annotated_types.MinLen)),
+                            default=0)
+                patterns = [item.pattern for item in metadata if getattr(item, "pattern", None)]
+                if least == 1 and not patterns:
+                    yield f"{model.__name__}.{name}: blank text passes minLength 1, then fails once stripped"
+                if least > 1:
+                    yield f"{model.__name__}.{name}: min_length {least} counts stripped text, the schema does not"
+
+
+@pytest.fixture(scope="module")
+def apps() -> dict[str, FastAPI]:
+    return {service: build(service, "unused", "unused", 1) for service in SERVICES}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_request_bodies_mean_what_their_schema_says(service: str, apps: dict[str, FastAPI]) -> None:
+    found = [f"{where}: {fault}" for where, model in request_models(apps[service]) for fault in faults(model)]
+    assert not found, "\n".join(found)
+
+
+def test_the_walk_sees_included_routers_and_nested_models(apps: dict[str, FastAPI]) -> None:
+    """The check above is only as good as its walk: it reaches models of included routers and nested ones."""
+    names = {model.__name__ for _, model in request_models(apps["intake"])}
+    assert {"ReportIn", "Reporter", "MessageIn", "AssigneeIn"} <= names  # create_app, nested, two routers
+    names = {model.__name__ for _, model in request_models(apps["crisis_center"])}
+    assert {"ManualActivation", "Circle", "RoundIn"} <= names
+
+
+def test_the_faults_it_names() -> None:
+    from typing import Annotated
+
+    from pydantic import ConfigDict, Field, StrictFloat
+
+    class Lax(BaseModel):
+        model_config = ConfigDict(str_strip_whitespace=True)
+        count: int
+        points: list[tuple[float, float]]
+        text: Annotated[str, Field(min_length=1)]
+
+    class Kept(BaseModel):
+        model_config = ConfigDict(str_strip_whitespace=True)
+        count: Annotated[int, Field(strict=True)]
+        points: list[tuple[StrictFloat, StrictFloat]]
+        text: Annotated[str, Field(min_length=1, pattern=r"\S")]
+
+    assert len(list(faults(Lax))) == 4
+    assert list(faults(Kept)) == []
