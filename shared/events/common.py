@@ -47,8 +47,7 @@ class WireModel(BaseModel):
 
 
 class Point(WireModel):
-    """Numbers are strict: a JSON `true` is not a coordinate (lax mode would read it as 1)."""
-
+    # Numbers are strict: a JSON `true` is not a coordinate (lax mode would read it as 1).
     lat: float = Field(ge=-90, le=90, strict=True)
     lon: float = Field(ge=-180, le=180, strict=True)
 
