@@ -14,9 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 SHARED_SQL = Path(__file__).parent / "sql"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+#: The database cannot be reached, or dropped the connection: the same call can succeed a moment later.
+DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (
+    OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError, asyncpg.AdminShutdownError,
+)
+#: Any failure of a database call: for periodic jobs that log it and try again at their next round.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 def check_schema_name(schema: str) -> str:
@@ -48,6 +57,16 @@ async def create_pool(
     )
     assert pool is not None
     return pool
+
+
+async def open_pool(database_url: str, schema: str, *, min_size: int, max_size: int,
+                    attempts: int = 8) -> asyncpg.Pool:
+    """`create_pool`, retried for a while (about 20 s): a service started just before its database waits for it."""
+    async for attempt in AsyncRetrying(stop=stop_after_attempt(attempts), wait=wait_exponential(max=5), reraise=True,
+                                       retry=retry_if_exception_type((*DATABASE_UNREACHABLE, asyncpg.PostgresError))):
+        with attempt:
+            return await create_pool(database_url, schema, min_size=min_size, max_size=max_size)
+    raise AssertionError("unreachable")
 
 
 def migration_files(directory: Path) -> list[Path]:

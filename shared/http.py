@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import LocalVerifier, TokenVerifier, build_verifier, install_verifier
+from shared.db import DATABASE_UNREACHABLE
 from shared.logging import bind_traceparent, get_logger
 from shared.openapi import allowed_methods, complete_document
 from shared.settings import AuthSettings
@@ -23,7 +24,6 @@ log = get_logger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 #: Exceptions an app may answer with 503 and Retry-After (its database is down): its document then says so.
-DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
 LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency", ["service", "route"])
@@ -99,7 +99,7 @@ def _document_errors(app: FastAPI) -> None:
                         [] if isinstance(verifier, LocalVerifier) else ["iat"])
             complete_document(schema, secured=[401, 403] + ([] if isinstance(verifier, LocalVerifier | None)
                                                             else [503]),
-                              unavailable=any(issubclass(exc, DATABASE_UNAVAILABLE)
+                              unavailable=any(issubclass(exc, DATABASE_UNREACHABLE)
                                               for exc in app.exception_handlers if isinstance(exc, type)))
         return schema
 
@@ -143,9 +143,20 @@ def install_common(
     service: str,
     auth: AuthSettings,
     readiness: ReadinessCheck | None = None,
+    database: bool = True,
 ) -> None:
+    """Sign-in, JSON errors, metrics and probes; with `database`, 503 and Retry-After while it is unreachable."""
     install_verifier(app, build_verifier(auth, service))
     _document_errors(app)
+
+    async def database_down(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database_unavailable", error=type(exc).__name__)
+        return JSONResponse({"detail": "the database is unavailable; try again shortly"}, status_code=503,
+                            headers={"Retry-After": "5"})
+
+    if database:
+        for exc_type in DATABASE_UNREACHABLE:
+            app.add_exception_handler(exc_type, database_down)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -6,13 +6,12 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
-import asyncpg
-
+from shared.db import DATABASE_ERRORS
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-TRANSIENT = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+TRANSIENT = DATABASE_ERRORS
 
 
 class PeriodicJob:

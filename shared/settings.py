@@ -240,8 +240,12 @@ class HttpSettings(BaseServiceSettings):
     log_level: str = "INFO"
 
 
-class ServiceSettings(HttpSettings, AuthSettings, DatabaseSettings, KafkaSettings):
-    """What every service needs: HTTP, auth, database, Kafka."""
+class ProcessSettings(HttpSettings, DatabaseSettings, KafkaSettings):
+    """What every service's process needs to run (shared/runner.py): HTTP or probes, database, Kafka."""
+
+
+class ServiceSettings(ProcessSettings, AuthSettings):
+    """What every service with an API needs: HTTP, auth, database, Kafka."""
 
     def topic(self, name: str) -> str:
         return f"{self.kafka_topic_prefix}{name}"

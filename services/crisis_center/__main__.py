@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import sys
-
-import uvicorn
 
 from services.crisis_center.api import create_app
 from services.crisis_center.privacy import PrivacyResponder
 from services.crisis_center.settings import Settings
 from services.crisis_center.welfare_desk import WelfareDesk
 from services.crisis_center.worker import CrisisWorker, tune_collector
-from shared.health import GRACEFUL_SHUTDOWN_SECONDS, Check, HealthServer, KafkaCheck, database_check, serving
+from shared.health import Check, HealthServer, KafkaCheck, database_check, serving
 from shared.kafka.security import client_security
-from shared.logging import configure_logging, get_logger
+from shared.logging import get_logger
+from shared.runner import run_service
 
 
 def tables_recovered(worker: CrisisWorker) -> Check:
@@ -55,39 +52,13 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             await worker.stop()
 
 
-async def run_api(settings: Settings) -> None:
-    config = uvicorn.Config(create_app(settings), host=settings.http_host, port=settings.http_port,
-                            log_level=settings.log_level.lower(), access_log=False,
-                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
-    await uvicorn.Server(config).serve()
-
-
-async def main_async(mode: str, settings: Settings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    if mode == "worker":
-        await run_worker(settings, stop)
-    elif mode == "api":
-        await run_api(settings)
-    else:
-        api = asyncio.create_task(run_api(settings))
-        worker = asyncio.create_task(run_worker(settings, stop))
-        await asyncio.wait({api, worker}, return_when=asyncio.FIRST_COMPLETED)
-        stop.set()
-        await asyncio.gather(api, worker, return_exceptions=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.crisis_center")
     parser.add_argument("mode", choices=["api", "worker", "all"])
     args = parser.parse_args(argv)
     settings = Settings()  # type: ignore[call-arg]  # from the environment
-    configure_logging("crisis_center", settings.log_level)
-    asyncio.run(main_async(args.mode, settings))
-    return 0
+    return run_service("crisis_center", args.mode, settings, api=lambda: create_app(settings),
+                       worker=lambda stop: run_worker(settings, stop))
 
 
 if __name__ == "__main__":

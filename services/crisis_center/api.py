@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 import asyncpg
 import jwt
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field, TypeAdapter, model_validator
 
 from services.crisis_center import handlers
@@ -50,8 +50,6 @@ IncidentIdPath = Annotated[str, Path(min_length=1, max_length=200)]
 Severity = Literal["minor", "moderate", "severe", "extreme"]
 Kind = Literal["earthquake", "flood", "storm", "fire", "unrest", "attack", "epidemic", "transport", "other"]
 assert set(Kind.__args__) == set(KINDS)  # type: ignore[attr-defined]
-DATABASE_DOWN: tuple[type[Exception], ...] = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-                                              asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError)
 
 
 # wire shapes ----------------------------------------------------------------------------------------------------
@@ -391,14 +389,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         dashboard_token_ttl_seconds=settings.dashboard_token_ttl_seconds)))
     app.include_router(welfare_router(settings, now=now, publishing=publishing))
     app.include_router(check_in_router(settings, now=now, publishing=publishing))
-
-    async def database_down(_: Request, exc: Exception) -> JSONResponse:
-        log.warning("database_unavailable", error=type(exc).__name__)
-        return JSONResponse({"detail": "the database is unavailable; try again shortly"}, status_code=503,
-                            headers={"Retry-After": "5"})
-
-    for exc_type in DATABASE_DOWN:
-        app.add_exception_handler(exc_type, database_down)
 
     # coordinators ---------------------------------------------------------------------------------------------
     @app.get("/v1/crises", response_model=list[CrisisOut], tags=["coordinators"])

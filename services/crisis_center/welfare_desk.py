@@ -20,7 +20,7 @@ from services.crisis_center import inquiries, welfare
 from services.crisis_center.domain.welfare import link_key
 from services.crisis_center.records import Publishing
 from services.crisis_center.settings import Settings
-from shared.db import create_pool
+from shared.db import DATABASE_ERRORS, create_pool
 from shared.events.envelope import CloudEvent, EventData
 from shared.events.families import INQUIRIES_TOPIC, InquiryUpdated
 from shared.events.welfare import ANSWERS_TOPIC, WelfareAnswered
@@ -34,7 +34,7 @@ log = get_logger(__name__)
 STEPS = Counter("crisis_welfare_steps_total", "Welfare steps taken (questions, reminders, calls, listings)")
 ANSWERS = Counter("crisis_welfare_answers_total", "Welfare answers counted", ["answer"])
 INQUIRIES = Counter("crisis_welfare_inquiries_total", "Inquiry states of families recorded", ["state"])
-TRANSIENT = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+TRANSIENT = DATABASE_ERRORS
 
 
 def links_for(settings: Settings) -> welfare.Links:

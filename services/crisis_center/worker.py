@@ -69,12 +69,13 @@ from services.crisis_center.translate import (
     report_command,
     traveller_command,
 )
-from shared.db import create_pool
+from shared.db import DATABASE_UNREACHABLE, create_pool
 from shared.events.envelope import decode
 from shared.events.incidents import IncidentClosed, IncidentReported, IncidentUpdated
 from shared.events.registry import parse_data
 from shared.events.reports import ReportSubmitted
 from shared.events.travellers import TravellerCancelled, TravellerRegistered
+from shared.kafka.dlq import dead_letter_headers
 from shared.kafka.outbox import OutboxRelay
 from shared.kafka.producer import make_producer
 from shared.kafka.security import client_security, faust_credentials
@@ -92,8 +93,7 @@ HANDLE_SECONDS = Histogram("crisis_worker_handle_seconds", "Time to handle one c
 #: the middle one every 10 of those (a larger middle generation took 0.7 s to scan), full ones rare; and what exists
 #: once the worker has started (modules, the Faust app) is frozen out of every collection.
 GC_THRESHOLDS = (50_000, 10, 1_000)
-TRANSIENT = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-             asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError)
+TRANSIENT = DATABASE_UNREACHABLE
 
 Clock = Callable[[], datetime]
 
@@ -271,15 +271,9 @@ class CrisisWorker:
             log.warning("dead_lettered", topic=topic, partition=event.message.partition,
                         offset=event.message.offset, reason=reason[:300])
             original: Any = event.message.headers or []
-            items: list[tuple[Any, Any]] = list(original.items() if isinstance(original, dict) else original)
-            headers: list[tuple[str, bytes]] = [
-                (str(k), v if isinstance(v, bytes) else str(v).encode())
-                for k, v in items if not str(k).startswith("dlq.")
-            ]
-            headers += [("dlq.reason", reason[:2000].encode()), ("dlq.topic", s.topic(topic).encode()),
-                        ("dlq.partition", str(event.message.partition).encode()),
-                        ("dlq.offset", str(event.message.offset).encode()),
-                        ("dlq.consumer", b"crisis_center")]
+            headers = dead_letter_headers(original.items() if isinstance(original, dict) else original,
+                                          reason=reason, topic=topic, partition=event.message.partition,
+                                          offset=event.message.offset, consumer="crisis_center")
             await dlq[topic].send(key=event.message.key, value=event.message.value, headers=headers)
 
         async def handle_registration(event: Any) -> None:

@@ -25,6 +25,7 @@ from services.directory.bootstrap import Resources, open_resources
 from services.directory.domain.directory import Directory
 from services.directory.domain.hours import HOURS_UNKNOWN, open_now
 from services.directory.domain.model import POST_TYPES, SERVICES, InvalidQuery, Match, Resolution
+from services.directory.domain.model import Service as ServiceName
 from services.directory.domain.posts import eu_post_to_dict, post_to_dict
 from services.directory.settings import Settings
 from shared.auth import Principal, require_roles
@@ -35,15 +36,6 @@ from shared.kafka.admin import kafka_ping
 from shared.kafka.producer import make_producer
 from shared.kafka.security import client_security
 
-ServiceName = Literal[
-    "emergency_travel_document",
-    "passport",
-    "detention_assistance",
-    "missing_person",
-    "legalisation",
-    "visa",
-    "crisis_assistance",
-]
 PostType = Literal[
     "embassy", "consulate_general", "diplomatic_office", "representative_office", "permanent_representation"
 ]

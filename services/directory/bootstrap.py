@@ -6,37 +6,18 @@ import asyncio
 from dataclasses import dataclass
 
 import asyncpg
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from services.directory.adapters.seed import load_directory
 from services.directory.adapters.snapshot import Snapshot
 from services.directory.domain.directory import Directory
 from services.directory.settings import Settings
-from shared.db import create_pool
+from shared.db import open_pool
 
 
 @dataclass
 class Resources:
     pool: asyncpg.Pool
     snapshot: Snapshot
-
-
-async def open_pool(settings: Settings) -> asyncpg.Pool:
-    """The pool, retried for a while: a service started just before its database comes up waits for it."""
-    async for attempt in AsyncRetrying(
-        stop=stop_after_attempt(8),
-        wait=wait_exponential(max=5),
-        reraise=True,
-        retry=retry_if_exception_type((OSError, asyncpg.PostgresError, asyncio.TimeoutError)),
-    ):
-        with attempt:
-            return await create_pool(
-                settings.database_url,
-                settings.db_schema,
-                min_size=settings.database_pool_min,
-                max_size=settings.database_pool_max,
-            )
-    raise AssertionError("unreachable")
 
 
 async def load_seed(settings: Settings) -> Directory:
@@ -46,7 +27,8 @@ async def load_seed(settings: Settings) -> Directory:
 
 async def open_resources(settings: Settings) -> Resources:
     seed = await load_seed(settings)
-    pool = await open_pool(settings)
+    pool = await open_pool(settings.database_url, settings.db_schema, min_size=settings.database_pool_min,
+                           max_size=settings.database_pool_max)
     snapshot = Snapshot(seed)
     await snapshot.refresh(pool)
     return Resources(pool=pool, snapshot=snapshot)

@@ -9,7 +9,7 @@ import asyncpg
 from services.feeds.adapters.places import Places
 from services.feeds.domain.rules import Policy
 from services.feeds.settings import FeedsSettings
-from shared.db import create_pool
+from shared.db import open_pool
 
 
 @dataclass
@@ -27,6 +27,6 @@ def policy_of(settings: FeedsSettings) -> Policy:
 
 
 async def open_resources(settings: FeedsSettings, *, places: Places | None = None) -> Resources:
-    pool = await create_pool(settings.database_url, settings.schema_name, min_size=settings.database_pool_min,
-                             max_size=settings.database_pool_max)
+    pool = await open_pool(settings.database_url, settings.schema_name, min_size=settings.database_pool_min,
+                           max_size=settings.database_pool_max)
     return Resources(pool=pool, places=places or Places(), policy=policy_of(settings))

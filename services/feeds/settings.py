@@ -6,12 +6,12 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from shared.settings import DatabaseSettings, HttpSettings, KafkaSettings
+from shared.settings import ProcessSettings
 
 AlertLevel = Literal["green", "orange", "red"]
 
 
-class FeedsSettings(HttpSettings, DatabaseSettings, KafkaSettings):
+class FeedsSettings(ProcessSettings):
     """No HTTP API (nothing to authenticate): the worker's probes and metrics on HEALTH_PORT only."""
 
     health_port: int = 9105  # the worker's probes

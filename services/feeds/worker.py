@@ -37,6 +37,7 @@ from services.feeds.domain.model import Feed, FeedDocument, LonLat
 from services.feeds.domain.rules import qualifies
 from services.feeds.handlers import apply_document, lock_key
 from services.feeds.settings import FeedsSettings
+from shared.db import DATABASE_ERRORS
 from shared.kafka.outbox import OutboxRelay
 from shared.logging import get_logger
 from shared.periodic import PeriodicJob
@@ -122,7 +123,7 @@ class Leadership:
                 await self._conn.fetchval("SELECT 1", timeout=10)
             else:
                 self._set(bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", self._key, timeout=10)))
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except DATABASE_ERRORS as exc:
             log.warning("feeds_leadership_lost" if self.is_leader else "feeds_leadership_check_failed",
                         error=type(exc).__name__)
             self._set(False)
@@ -197,7 +198,7 @@ class FeedPoller:
             plan = await apply_document(self.resources.pool, document, schema=s.schema_name, now=self._clock(),
                                         policy=self.resources.policy, polygons=polygons,
                                         topic_prefix=s.kafka_topic_prefix)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except DATABASE_ERRORS as exc:
             return self._failed("error", f"database: {type(exc).__name__}")
         ignored: dict[str, int] = {}
         for item in plan.ignored:

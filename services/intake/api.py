@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-import asyncpg
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
@@ -56,10 +55,6 @@ PageLimit = Annotated[int, Query(ge=1, le=1000, description="Entries in this res
 PageBefore = Annotated[int | None, Query(ge=1, le=BIGINT_MAX, description=(
     "Only entries older than this one (an entry's `id`, or the previous page's `next_before`)."))]
 TWIML = "application/xml"
-DATABASE_DOWN: tuple[type[Exception], ...] = (
-    OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError, asyncpg.AdminShutdownError,
-)
 
 SubmitRoles = Annotated[Principal, Depends(require_roles("duty_officer", "external_system"))]
 ReadRoles = Annotated[Principal, Depends(require_roles("duty_officer", "coordinator"))]
@@ -193,14 +188,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
 
     app.include_router(console_router(ConsoleSettings(console_token_ttl_seconds=settings.console_token_ttl_seconds),
                                       officer_account))
-
-    async def database_down(_: Request, exc: Exception) -> JSONResponse:
-        log.warning("database_unavailable", error=type(exc).__name__)
-        return JSONResponse({"detail": "the database is unavailable; try again shortly"}, status_code=503,
-                            headers={"Retry-After": "5"})
-
-    for exc_type in DATABASE_DOWN:
-        app.add_exception_handler(exc_type, database_down)
 
     async def no_officer(_: Request, __: Exception) -> JSONResponse:
         log.error("no_officer_configured")  # a deployment without any officer: nobody could own the case

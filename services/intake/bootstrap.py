@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 import asyncpg
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 from twilio.request_validator import RequestValidator
 
 from services.intake.adapters.officer_cache import OfficerCache
 from services.intake.handlers import IntakeConfig
 from services.intake.settings import Settings
-from shared.db import create_pool
+from shared.db import open_pool
 
 
 @dataclass
@@ -31,20 +29,10 @@ def intake_config(settings: Settings) -> IntakeConfig:
                         check_in_stay_days=settings.check_in_stay_days)
 
 
-async def open_pool(settings: Settings) -> asyncpg.Pool:
-    """The pool, retried for a while: a service started just before its database comes up waits for it."""
-    async for attempt in AsyncRetrying(stop=stop_after_attempt(8), wait=wait_exponential(max=5), reraise=True,
-                                       retry=retry_if_exception_type((OSError, asyncpg.PostgresError,
-                                                                      asyncio.TimeoutError))):
-        with attempt:
-            return await create_pool(settings.database_url, settings.db_schema,
-                                     min_size=settings.database_pool_min, max_size=settings.database_pool_max)
-    raise AssertionError("unreachable")
-
-
 async def open_resources(settings: Settings) -> Resources:
     return Resources(
-        pool=await open_pool(settings),
+        pool=await open_pool(settings.database_url, settings.db_schema, min_size=settings.database_pool_min,
+                             max_size=settings.database_pool_max),
         officers=OfficerCache(ttl_seconds=settings.officer_cache_seconds),
         config=intake_config(settings),
         validator=RequestValidator(settings.twilio_auth_token.get_secret_value()),

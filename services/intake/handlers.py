@@ -58,7 +58,7 @@ from shared.events.travellers import TravellerCancelled, TravellerRegistered
 from shared.events.welfare import CHECK_IN_PREFIX, AnswerChannel, WelfareAnswered, WelfareAsked, WelfareReplied
 from shared.gazetteer import Gazetteer
 from shared.geo import Point
-from shared.kafka.outbox import enqueue
+from shared.kafka.outbox import enqueue, enqueue_many
 from shared.logging import get_logger
 from shared.sms_keywords import Keyword
 from shared.sms_keywords import classify as sms_keyword
@@ -320,10 +320,7 @@ async def send_case_message(conn: asyncpg.Connection, *, reference: str, purpose
                                params=params, officer=officer, recipient_name=recipient_name, config=config)
     for letter in outgoing.letters:
         await repository.queue_letter(conn, reference=reference, **letter)
-    for row in outgoing.outbox:
-        await conn.execute(
-            "INSERT INTO outbox(event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5::jsonb)"
-            " ON CONFLICT (event_id) DO NOTHING", row.event_id, row.topic, row.key, row.payload, row.headers)
+    await enqueue_many(conn, outgoing.outbox)
     await repository.add_message(conn, reference=reference, **outgoing.message)
 
 

@@ -25,8 +25,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import CommitFailedError, KafkaError
 from prometheus_client import Counter
 
+from shared.db import DATABASE_UNREACHABLE
 from shared.events.envelope import CloudEvent, EventData, InvalidEvent, decode
 from shared.events.registry import parse_data
+from shared.kafka.dlq import dead_letter_headers
 from shared.logging import bind_traceparent, get_logger
 from shared.topics import dlq_name
 
@@ -46,13 +48,7 @@ TombstoneHandler = Callable[[str, str, asyncpg.Connection | None], Awaitable[Non
 EVENTS = Counter("consumer_events_total", "Events seen by a consumer, by outcome", ["consumer", "topic", "outcome"])
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.AdminShutdownError,
+    *DATABASE_UNREACHABLE,
     asyncpg.TransactionRollbackError,  # SQLSTATE 40: a deadlock or serialization failure; another try will do
     KafkaError,
 )
@@ -330,14 +326,8 @@ class EventConsumer:
         topic = record.topic.removeprefix(self._prefix)
         log.warning("dead_lettered", consumer=self.name, topic=topic, offset=record.offset, reason=reason[:300])
         EVENTS.labels(self.name, topic, "dead_lettered").inc()
-        headers = [(k, v) for k, v in (record.headers or ()) if not k.startswith("dlq.")]
-        headers += [
-            ("dlq.reason", reason[:2000].encode()),
-            ("dlq.topic", topic.encode()),
-            ("dlq.partition", str(record.partition).encode()),
-            ("dlq.offset", str(record.offset).encode()),
-            ("dlq.consumer", self.name.encode()),
-        ]
+        headers = dead_letter_headers(record.headers or (), reason=reason, topic=topic, partition=record.partition,
+                                      offset=record.offset, consumer=self.name)
         await self._producer.send_and_wait(
             self._prefix + dlq_name(topic), record.value, key=record.key, headers=headers
         )

@@ -8,7 +8,7 @@ the cause (a handler's bug, a missing reference), not in a loop.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,18 @@ class DeadLetter:
     consumer: str
     value: bytes
     headers: tuple[tuple[str, bytes], ...]
+
+
+def dead_letter_headers(original: Iterable[tuple[Any, Any]], *, reason: str, topic: str, partition: int,
+                        offset: int, consumer: str) -> list[tuple[str, bytes]]:
+    """A dead letter's headers: the original ones (earlier `dlq.*` dropped) and why, from where, by whom.
+
+    `topic` is the topic it came from without the prefix (replay adds the prefix of where it runs)."""
+    headers = [(str(k), v if isinstance(v, bytes) else str(v).encode())
+               for k, v in original if not str(k).startswith("dlq.")]
+    return [*headers, ("dlq.reason", reason[:2000].encode()), ("dlq.topic", topic.encode()),
+            ("dlq.partition", str(partition).encode()), ("dlq.offset", str(offset).encode()),
+            ("dlq.consumer", consumer.encode())]
 
 
 def dlq_topics(prefix: str = "") -> dict[str, int]:

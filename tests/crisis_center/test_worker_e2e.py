@@ -224,5 +224,7 @@ async def test_bad_events_go_to_the_dead_letter_topic_and_the_agent_goes_on(env:
     dead = await consume(env.topic("travellers.registrations.dlq"), count=1, timeout=30)
     reasons = {k: v.decode() for k, v in dead[0].headers}
     assert dead[0].value == b"{not json" and "not JSON" in reasons["dlq.reason"]
+    # the topic it came from, without the prefix, as every consumer writes it: a replay adds its own prefix
+    assert reasons["dlq.topic"] == "travellers.registrations" and reasons["dlq.consumer"] == "crisis_center"
     dead_incident = await consume(env.topic("crisis.incidents.dlq"), count=1, timeout=30)
     assert "polygon" in dict(dead_incident[0].headers)["dlq.reason"].decode()

