@@ -33,6 +33,7 @@ from services.crisis_center.settings import Settings
 from services.crisis_center.welfare_api import welfare_router
 from shared.auth import Principal, authenticate, require_roles
 from shared.db import create_pool, ping
+from shared.events.common import JSON_INTEGER
 from shared.events.common import Area as WireArea
 from shared.geo import Area, InvalidArea
 from shared.http import install_common
@@ -174,8 +175,8 @@ class ManualActivation(BaseModel):
 
 
 class Thresholds(BaseModel):
-    default: int | None = Field(default=None, ge=1, le=100000, strict=True)
-    by_severity: dict[Severity, Annotated[int, Field(ge=1, le=100000, strict=True)]] = Field(default_factory=dict)
+    default: Annotated[int, Field(ge=1, le=100000), JSON_INTEGER] | None = None
+    by_severity: dict[Severity, Annotated[int, Field(ge=1, le=100000), JSON_INTEGER]] = Field(default_factory=dict)
 
 
 class ThresholdsOut(BaseModel):

@@ -22,6 +22,7 @@ from services.crisis_center.domain.welfare import STATUSES, BadToken, LinkClaim,
 from services.crisis_center.records import Publishing
 from services.crisis_center.settings import Settings
 from shared.auth import Principal, require_roles
+from shared.events.common import Integer
 
 Coordinator = Annotated[Principal, Depends(require_roles("coordinator"))]
 CrisisId = Annotated[str, Path(min_length=1, max_length=200)]
@@ -35,7 +36,7 @@ HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inl
 
 
 class RoundIn(BaseModel):
-    escalate_after_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60, strict=True, description=(
+    escalate_after_minutes: Integer = Field(default=60, ge=1, le=7 * 24 * 60, description=(
         "Minutes without an answer before the question is asked again; after twice this, a call (or the list "
         "for officers to phone)."))
 

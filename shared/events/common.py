@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import pycountry
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.json_schema import JsonDict
+from pydantic_core import PydanticCustomError
 
 from shared.countries import country_pattern
 
@@ -38,6 +39,35 @@ def _e164(value: str) -> str:
 CountryCode = Annotated[str, AfterValidator(_country), Field(json_schema_extra={"pattern": country_pattern()})]
 E164 = Annotated[str, AfterValidator(_e164), Field(json_schema_extra={"pattern": _E164.pattern})]
 
+def json_integer(value: Any) -> Any:
+    """JSON Schema's `integer`: a number without fraction (`15.0` is one), never a boolean or a string.
+
+    pydantic's lax mode reads `true` as 1 and `"5"` as 5; its strict mode refuses `15.0`: neither is the schema."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise PydanticCustomError("int_from_float", "Input should be a valid integer, got a number with a "
+                                                        "fractional part")
+        return int(value)
+    return value
+
+
+def json_number(value: Any) -> Any:
+    """JSON Schema's `number`: an integer or a float, never a boolean or a string."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("float_type", "Input should be a valid number")
+    return value
+
+
+#: Numbers in request bodies and events mean what JSON Schema says (tests/fuzz/test_request_models.py checks):
+#: `x: Integer = Field(ge=1)`, or inside a type (an Optional, a list, a dict) `Annotated[int, Field(ge=1),
+#: JSON_INTEGER]`: the constraints before the validator (after it, pydantic writes a bare `ge` into the schema).
+JSON_INTEGER = BeforeValidator(json_integer)
+JSON_NUMBER = BeforeValidator(json_number)
+Integer = Annotated[int, JSON_INTEGER]
+Number = Annotated[float, JSON_NUMBER]
+
 #: Marks a field holding personal data; the register of processing (docs/privacy.md) must list it.
 PERSONAL: JsonDict = {"personal_data": True}
 
@@ -47,13 +77,12 @@ class WireModel(BaseModel):
 
 
 class Point(WireModel):
-    # Numbers are strict: a JSON `true` is not a coordinate (lax mode would read it as 1).
-    lat: float = Field(ge=-90, le=90, strict=True)
-    lon: float = Field(ge=-180, le=180, strict=True)
+    lat: Number = Field(ge=-90, le=90)
+    lon: Number = Field(ge=-180, le=180)
 
 
 class Circle(Point):
-    radius_km: float = Field(gt=0, le=20000, strict=True)
+    radius_km: Number = Field(gt=0, le=20000)
 
 
 class Area(WireModel):
@@ -61,7 +90,7 @@ class Area(WireModel):
 
     country: CountryCode
     circle: Circle | None = None
-    polygon: Annotated[list[tuple[StrictFloat, StrictFloat]] | None, Field(json_schema_extra={"minItems": 3})] = None
+    polygon: Annotated[list[tuple[Number, Number]] | None, Field(json_schema_extra={"minItems": 3})] = None
 
     @model_validator(mode="after")
     def _polygon_closed_enough(self) -> Area:

@@ -2,8 +2,9 @@
 
 Two gaps between a request body's JSON Schema and what pydantic accepts let a schema-invalid request through
 (schemathesis ST201) or refuse a schema-valid one (ST202); each was found by the fuzz run on a lucky draw:
-- pydantic's lax mode takes `true` for an `integer` or `number` field (as 1): every number in a request body is
-  strict (a boolean is refused; an integer is still a number);
+- pydantic's lax mode takes `true` (and `"5"`) for an `integer` or `number` field, its strict mode refuses
+  `15.0`, which JSON Schema counts as an integer: every number in a request body is shared.events.common's
+  `Integer` or `Number`, which take exactly what the schema allows;
 - a model that strips whitespace turns `"\\t"` into `""`, which then fails `min_length=1` although the schema's
   `minLength: 1` allowed it: such a field also states `pattern: \\S` (at least one visible character).
 """
@@ -19,9 +20,10 @@ import annotated_types
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+from shared.events.common import Integer, Number, json_integer, json_number
 from tests.fuzz.openapi_harness import build
 
 SERVICES = ("intake", "directory", "crisis_center", "notifier")
@@ -37,8 +39,8 @@ def api_routes(routes: list[Any]) -> Iterator[APIRoute]:
             yield route
 
 
-def strict(metadata: list[Any]) -> bool:
-    return any(getattr(item, "strict", None) for item in metadata)
+def json_numeric(metadata: list[Any]) -> bool:
+    return any(getattr(item, "func", None) in (json_integer, json_number) for item in metadata)
 
 
 def leaves(annotation: Any, metadata: list[Any]) -> Iterator[tuple[Any, list[Any]]]:
@@ -85,8 +87,9 @@ def faults(model: type[BaseModel]) -> Iterator[str]:
     stripped = bool(model.model_config.get("str_strip_whitespace"))
     for name, field in model.model_fields.items():
         for leaf, metadata in leaves(field.annotation, list(field.metadata)):
-            if leaf in (int, float) and not strict(metadata):
-                yield f"{model.__name__}.{name}: a {leaf.__name__} that takes a boolean (make it strict)"
+            if leaf in (int, float) and not json_numeric(metadata):
+                yield (f"{model.__name__}.{name}: a lax {leaf.__name__} takes a boolean (use Integer or Number of "
+                       "shared.events.common)")
             if leaf is str and stripped:
                 least = max((item.min_length for item in metadata if isinstance(item, annotated_types.MinLen)),
                             default=0)
@@ -119,7 +122,7 @@ def test_the_walk_sees_included_routers_and_nested_models(apps: dict[str, FastAP
 def test_the_faults_it_names() -> None:
     from typing import Annotated
 
-    from pydantic import ConfigDict, Field, StrictFloat
+    from pydantic import ConfigDict, Field
 
     class Lax(BaseModel):
         model_config = ConfigDict(str_strip_whitespace=True)
@@ -129,9 +132,32 @@ def test_the_faults_it_names() -> None:
 
     class Kept(BaseModel):
         model_config = ConfigDict(str_strip_whitespace=True)
-        count: Annotated[int, Field(strict=True)]
-        points: list[tuple[StrictFloat, StrictFloat]]
+        count: Annotated[Integer, Field(ge=0)]
+        points: list[tuple[Number, Number]]
         text: Annotated[str, Field(min_length=1, pattern=r"\S")]
 
     assert len(list(faults(Lax))) == 4
     assert list(faults(Kept)) == []
+    assert Kept.model_validate({"count": 15.0, "points": [(1, 2.5)], "text": "a"}).count == 15  # JSON's integer
+    for refused in ({"count": True}, {"count": "5"}, {"count": 1.5}, {"points": [(True, 1)]}, {"points": [("1", 1)]}):
+        with pytest.raises(ValidationError):
+            Kept.model_validate({"count": 1, "points": [], "text": "a", **refused})
+
+
+def bare_constraints(node: Any, where: str = "") -> Iterator[str]:
+    """Schemas that carry pydantic's own constraint names (`ge`, `le`...) instead of JSON Schema's: what pydantic
+    writes when a constraint follows a validator inside `Annotated`, and no client understands."""
+    if isinstance(node, dict):
+        if "type" in node and {"ge", "le", "gt", "lt"} & node.keys():
+            yield where
+        for key, value in node.items():
+            yield from bare_constraints(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from bare_constraints(value, f"{where}/{index}")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_constraint_is_stated_in_json_schema_terms(service: str, apps: dict[str, FastAPI]) -> None:
+    found = list(bare_constraints(apps[service].openapi()))
+    assert not found, "\n".join(found)

@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from shared.countries import country_pattern
+from shared.events.common import JSON_NUMBER
 
 DEFAULT_PHONE_REGION = "BE"
 """Numbers written without `+` are read as Belgian ones (duty officers type `0470 12 34 56`)."""
@@ -172,8 +173,8 @@ class Subject(_Strict):
 class Location(_Strict):
     country: Country
     city: Text | None = None
-    lat: Annotated[float, Field(ge=-90, le=90, strict=True)] | None = None
-    lon: Annotated[float, Field(ge=-180, le=180, strict=True)] | None = None
+    lat: Annotated[float, Field(ge=-90, le=90), JSON_NUMBER] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180), JSON_NUMBER] | None = None
 
     @model_validator(mode="after")
     def _both_coordinates(self) -> Location:
