@@ -12,7 +12,7 @@ export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL JWT_SECRET TWILIO_ACCOUNT_SID TWILIO
 export GDACS_FEED_URL USGS_FEED_URL
 PYTEST_ARGS ?=
 
-.PHONY: demo demo-feeds frontend-deps e2e chaos fuzz browser venv infra keycloak topics migrate seed run stop test lint bench status token clean-data asyncapi k8s-validate scaleout scaleout-short moved-clock
+.PHONY: demo demo-feeds frontend-deps e2e chaos fuzz browser venv infra keycloak topics migrate seed run stop test lint bench status token clean-data asyncapi k8s-validate scaleout scaleout-short moved-clock registrations
 .DEFAULT_GOAL := run
 
 # Each step of `make run` and `make infra` says one line with its duration; its output goes to .run/logs/<log>.log
@@ -86,6 +86,11 @@ lint: venv
 
 bench: infra
 	@$(PY) -m bench.run
+
+# N registrations spread like real stays onto $(PREFIX)travellers.registrations (bench/crisis/registrations.py):
+# make registrations N=1000000 PREFIX=bench1.   (Kafka running: make infra; topics made if missing; REGISTRATIONS_SEED)
+registrations: venv
+	@$(PY) -m bench.crisis registrations $(or $(N),1000000) $(PREFIX)
 
 token: venv
 	@$(PY) -m shared.cli token --role $(or $(ROLE),coordinator)

@@ -1,6 +1,12 @@
 import sys
 
-if sys.argv[1:2] == ["surge"]:
+if sys.argv[1:2] == ["registrations"]:
+    from bench.crisis.registrations import main as registrations
+
+    raise SystemExit(registrations(sys.argv[2:]))
+elif sys.argv[1:2] == ["cold-start"]:
+    from bench.crisis.cold_start import main
+elif sys.argv[1:2] == ["surge"]:
     from bench.crisis.bench_surge import main
 elif sys.argv[1:2] == ["people-map"]:
     import asyncio

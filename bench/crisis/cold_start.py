@@ -1,0 +1,181 @@
+"""Cold start and restart of the crisis worker (issue 20, goal 2): `python -m bench.crisis cold-start`.
+
+1. A fresh topic set is filled with CRISIS_COLD_N registrations (default 1,000,000) spread like real stays, by
+   `python -m bench.crisis registrations` in a child process (what `make registrations` runs), so this process
+   holds none of them.
+2. Cold start: a CrisisWorker with no local state (an empty data dir) and a new consumer group (a new app id)
+   starts in this process; the figure is the time from `start()` until every registration is counted
+   (`len(worker.engine.travellers)`, taken once RocksDB's cheap key estimate says n). Aim: at most 60 s at
+   1,000,000.
+3. Resident memory (VmRSS of this process) once all are counted, beside this process's own before the worker
+   started (interpreter, libraries, the bench: the rest is the worker's). Aim: at most 1 GiB at 1,000,000.
+4. Restart: the worker is stopped and a new one starts on the same data dir, app id and changelogs; the figure
+   is the time from `start()` until its tables are recovered and it counts what the first one had counted.
+   Aim: at most 15 s.
+
+Each wait has a hard limit (CRISIS_COLD_TIMEOUT, default 300 s; CRISIS_RESTART_TIMEOUT, default 120 s): a slow
+worker gives "not reached in X s, counted K of N", recorded as the limit, instead of hanging the bench.
+The store is CRISIS_COLD_STORE (default `rocksdb://`, production's; `memory://` recovers from the changelogs at
+restart). The worker runs in this process and event loop, as the production entry point runs it (with
+`tune_collector`); on a machine shared with others the figures are indicative: the load average is printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from bench.crisis.bench_crisis import ROOT, _env, drop, drop_topics, schema_for, settings_for
+from bench.crisis.registrations import loadavg
+from bench.report import record
+from services.crisis_center.worker import CrisisWorker, tune_collector
+from shared.kafka.admin import ensure_topics
+
+N = int(os.environ.get("CRISIS_COLD_N", "1000000"))
+COLD_TIMEOUT = float(os.environ.get("CRISIS_COLD_TIMEOUT", "300"))
+RESTART_TIMEOUT = float(os.environ.get("CRISIS_RESTART_TIMEOUT", "120"))
+STORE = os.environ.get("CRISIS_COLD_STORE", "rocksdb://")
+COLD_AIM, RESTART_AIM, MEMORY_AIM = 60.0, 15.0, 1024.0
+
+
+def rss_mib(field: str = "VmRSS") -> float:
+    """This process's resident memory (`VmRSS`) or its peak (`VmHWM`), from /proc/self/status."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def counted(worker: CrisisWorker) -> int:
+    """Travellers in the worker's tables: exact, but a walk over every key on RocksDB."""
+    return len(worker.engine.travellers)
+
+
+def estimated(worker: CrisisWorker) -> int | None:
+    """RocksDB's own estimate of the travellers' keys (cheap; None on other stores), to know when the exact count
+    is worth taking."""
+    dbs = getattr(getattr(worker.engine.travellers, "data", None), "_dbs", None)
+    if not dbs:
+        return None
+    return sum(int(db.property_int_value("rocksdb.estimate-num-keys") or 0) for db in list(dbs.values()))
+
+
+async def wait_for_count(worker: CrisisWorker, n: int, limit: float) -> tuple[float | None, int]:
+    """Seconds until the worker counts n travellers (None past `limit` seconds) and the last count seen. The
+    exact count is taken when the estimate (if any) reaches n, and no more than a fifth of the time: a count that
+    takes 0.2 s is read once a second."""
+    started = time.perf_counter()
+    seen, said = 0, started
+    while True:
+        before = time.perf_counter()
+        estimate = estimated(worker)
+        if estimate is None or estimate >= n:
+            seen = counted(worker)
+        after = time.perf_counter()
+        if seen >= n:
+            return after - started, seen
+        if after - started >= limit:
+            return None, max(seen, counted(worker))
+        if after - said >= 15:
+            where = f"{seen:,}" if estimate is None else f"{seen:,} (RocksDB's estimate {estimate:,})"
+            print(f"[crisis] {after - started:.0f} s: {where} of {n:,} counted, load average {loadavg()}",
+                  flush=True)
+            said = after
+        await asyncio.sleep(max(0.05, 4 * (after - before)))
+
+
+async def fill(prefix: str, n: int) -> float:
+    """Seconds to produce n registrations from a child process (interpreter start included)."""
+    started = time.perf_counter()
+    child = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.crisis", "registrations", str(n),
+                                                 prefix, cwd=ROOT)
+    if await child.wait() != 0:
+        raise RuntimeError(f"the generator failed with exit status {child.returncode}")
+    return time.perf_counter() - started
+
+
+def outcome(name: str, seconds: float | None, seen: int, n: int, limit: float, aim: float) -> None:
+    if seconds is None:
+        print(f"[crisis] {name}: not reached in {limit:.0f} s, counted {seen} of {n}", flush=True)
+    record("crisis", f"{name} ({n:,} registrations)" + ("" if seconds is not None else
+                                                        f": NOT REACHED in {limit:.0f} s, {seen:,} counted"),
+           seconds if seconds is not None else limit, "s", aim=f"<= {aim:.0f} s at 1,000,000")
+
+
+async def run(n: int) -> None:
+    _env()
+    bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    prefix = f"cold{uuid.uuid4().hex[:8]}."
+    data_dir = tempfile.mkdtemp(prefix="crisis-cold-")
+    await ensure_topics(bootstrap, prefix=prefix)
+    schema = await schema_for(prefix)
+    settings = settings_for(prefix, schema, data_dir)
+    print(f"[crisis] cold start: {n:,} registrations on {prefix}travellers.registrations, store {STORE}, "
+          f"load average {loadavg()}", flush=True)
+    worker: CrisisWorker | None = None
+    try:
+        fill_seconds = await fill(prefix, n)  # the child records the generator's rate
+        print(f"[crisis] filled in {fill_seconds:.1f} s, the child's start included", flush=True)
+        before = rss_mib()
+        print(f"[crisis] load average before the worker starts: {loadavg()}", flush=True)
+
+        # 2. cold start: empty data dir, new consumer group
+        worker = CrisisWorker(settings, store=STORE)
+        started = time.perf_counter()
+        await asyncio.wait_for(worker.start(), timeout=COLD_TIMEOUT)
+        tune_collector()  # as the worker's entry point does once started
+        seconds, seen = await wait_for_count(worker, n, COLD_TIMEOUT - (time.perf_counter() - started))
+        if seconds is not None:
+            seconds = time.perf_counter() - started
+        outcome("cold start: every registration counted", seconds, seen, n, COLD_TIMEOUT, COLD_AIM)
+
+        # 3. memory with every registration counted
+        after, peak = rss_mib(), rss_mib("VmHWM")
+        record("crisis", f"resident memory with the worker ({seen:,} travellers counted)", after, "MiB",
+               baseline=before, baseline_name="this process before the worker started",
+               aim=f"<= {MEMORY_AIM:.0f} MiB at 1,000,000")
+        print(f"[crisis] resident memory: {before:.0f} MiB before the worker, {after:.0f} MiB after "
+              f"(the worker's share about {after - before:.0f} MiB), peak {peak:.0f} MiB; "
+              f"load average {loadavg()}", flush=True)
+
+        # 4. restart on the same data dir, app id and changelogs
+        await worker.stop()
+        worker = None
+        worker = CrisisWorker(settings, store=STORE)
+        started = time.perf_counter()
+        again: float | None = None
+        try:
+            await asyncio.wait_for(worker.start(), timeout=RESTART_TIMEOUT)
+            await asyncio.wait_for(worker.recovered(), timeout=RESTART_TIMEOUT - (time.perf_counter() - started))
+            again, seen_again = await wait_for_count(worker, seen, RESTART_TIMEOUT - (time.perf_counter() - started))
+        except TimeoutError:
+            seen_again = counted(worker)
+        if again is not None:
+            again = time.perf_counter() - started
+        outcome("restart: tables recovered, every registration counted", again, seen_again, seen, RESTART_TIMEOUT,
+                RESTART_AIM)
+        print(f"[crisis] load average at the end: {loadavg()}", flush=True)
+    except TimeoutError:
+        print(f"[crisis] the first worker did not start within {COLD_TIMEOUT:.0f} s; load average {loadavg()}",
+              flush=True)
+        raise
+    finally:
+        if worker is not None:
+            try:
+                await worker.stop()
+            except Exception as exc:  # a worker cut short in its start: clean up all the same
+                print(f"[crisis] stopping the worker: {type(exc).__name__}: {exc}", flush=True)
+        await drop(schema)
+        await drop_topics(prefix, settings.faust_app_id)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def main() -> int:
+    asyncio.run(run(N))
+    return 0
