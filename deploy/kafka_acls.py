@@ -112,7 +112,8 @@ USERS: tuple[KafkaUserSpec, ...] = (
                   "welfare.answers", "families.inquiries", "privacy.requests"),
         reads=("crisis.status", *CHANGELOGS, LEADER),
         writes=(BY_COUNTRY, *CHANGELOGS, "crisis.status", "notifications.commands", "travellers.registrations",
-                "welfare.questions", "welfare.replies", "privacy.responses"),
+                "welfare.questions", "welfare.replies", "privacy.responses",
+                "crisis.incidents"),  # a manual crisis's incident, for the worker to count its people
         groups=(FAUST_APP_ID, "crisis_center-privacy", "crisis-center-welfare", "crisis-center-inquiries"),
         declares=(*CHANGELOGS, LEADER)),
     KafkaUserSpec(

@@ -21,12 +21,14 @@ from pydantic import BaseModel, Field, TypeAdapter, model_validator
 
 from services.crisis_center import handlers
 from services.crisis_center.adapters.feed import CrisisFeed, sse
+from services.crisis_center.broadcasts_api import broadcasts_router
 from services.crisis_center.check_in_page import check_in_router
 from services.crisis_center.dashboard.router import DashboardSettings, dashboard_router
 from services.crisis_center.domain import stream_ticket
 from services.crisis_center.domain.atom import build_atom
 from services.crisis_center.domain.cap import build_cap
 from services.crisis_center.domain.crisis import Crisis
+from services.crisis_center.domain.exercise import title as exercise_title
 from services.crisis_center.domain.membership import KINDS
 from services.crisis_center.public_cache import PublicCache
 from services.crisis_center.settings import Settings
@@ -120,6 +122,9 @@ class CrisisOut(BaseModel):
         "Where the crisis came from: an incident from the GDACS or USGS feed (`feed`: another feed id), from an "
         "external system, or a coordinator's manual activation."))
     link: str | None = Field(default=None, description="The public page of the incident at its source, if given.")
+    exercise: bool = Field(default=False, description=(
+        "An exercise (issue 23), not a real crisis: its messages go to the test list (EXERCISE_RECIPIENTS) only, "
+        "marked EXERCISE; the dashboard shows it as such."))
 
 
 class TimelineEntry(BaseModel):
@@ -154,6 +159,9 @@ class PublicCrisis(BaseModel):
     area: dict[str, Any]
     activated_at: datetime
     cap_url: str
+    exercise: bool = Field(default=False, description=(
+        "An exercise, not a real crisis (listed only with EXERCISE_IN_PUBLIC_FEEDS; its title then starts with "
+        "EXERCISE and its CAP status is Exercise)."))
 
 
 PUBLIC_LIST = TypeAdapter(list[PublicCrisis])
@@ -164,6 +172,9 @@ class ManualActivation(BaseModel):
     kind: Kind = "other"
     severity: Severity | None = None
     area: WireArea
+    exercise: bool = Field(default=False, strict=True, description=(
+        "Open it as an exercise (issue 23; additive to the contract): messages go to the test list "
+        "(EXERCISE_RECIPIENTS) only, marked EXERCISE in every text, feed (CAP status Exercise) and view."))
 
     @model_validator(mode="after")
     def _geometry(self) -> ManualActivation:
@@ -194,6 +205,7 @@ def _crisis_out(row: asyncpg.Record) -> CrisisOut:
         area=row["area"], activated_at=row["activated_at"], activated_by=row["activated_by"],
         updated_at=row["updated_at"], closed_at=row["closed_at"], closed_by=row["closed_by"],
         source=row["source"] or ("manual" if row["incident_id"] is None else "external"), link=row["link"],
+        exercise=row["exercise"],
     )
 
 
@@ -389,6 +401,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         dashboard_users=settings.dashboard_users, notifier_url=settings.notifier_url,
         dashboard_token_ttl_seconds=settings.dashboard_token_ttl_seconds)))
     app.include_router(welfare_router(settings, now=now, publishing=publishing))
+    app.include_router(broadcasts_router(settings, now=now, publishing=publishing))
     app.include_router(check_in_router(settings, now=now, publishing=publishing))
 
     # coordinators ---------------------------------------------------------------------------------------------
@@ -526,7 +539,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         crisis = await handlers.activate_manually(
             pool=pool, title=body.title, kind=body.kind, severity=body.severity, area=area,
             actor=who.subject, pool_numbers=settings.hotline_pool, general_number=settings.crisis_general_number,
-            threshold=policy.for_severity(body.severity), now=now(), publishing=publishing)
+            threshold=policy.for_severity(body.severity), now=now(), publishing=publishing,
+            exercise_of=settings.exercise_test_list if body.exercise else None)
         row = await handlers.get_crisis(pool=pool, crisis_id=crisis.crisis_id)
         assert row is not None
         return _crisis_out(row)
@@ -616,8 +630,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
 
     # public -------------------------------------------------------------------------------------------------
     async def _active(request: Request) -> list[Crisis]:
-        return [handlers.row_to_crisis(r) for r in await handlers.list_crises(pool=res(request).pool,
-                                                                              status="active")]
+        """The active crises of the public JSON and Atom feeds: exercises only with EXERCISE_IN_PUBLIC_FEEDS."""
+        crises = [handlers.row_to_crisis(r) for r in await handlers.list_crises(pool=res(request).pool,
+                                                                                status="active")]
+        return [c for c in crises if settings.exercise_in_public_feeds or not c.exercise]
 
     base = settings.public_base_url.rstrip("/")
 
@@ -629,9 +645,11 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
              responses={200: {**cached[200], "content": {"application/json": {}}}, 304: cached[304]})
     async def public_crises(request: Request) -> Response:
         async def render() -> tuple[bytes, str, int]:
-            listed = [PublicCrisis(crisis_id=c.crisis_id, title=c.title, kind=c.kind, hotline_number=c.hotline_number,
-                                   affected_count=c.affected_count, area=c.area.to_dict(), activated_at=c.activated_at,
-                                   cap_url=f"{base}/public/crises/{c.crisis_id}.cap") for c in await _active(request)]
+            listed = [PublicCrisis(crisis_id=c.crisis_id, title=exercise_title(c.title, c.exercise), kind=c.kind,
+                                   hotline_number=c.hotline_number, affected_count=c.affected_count,
+                                   area=c.area.to_dict(), activated_at=c.activated_at,
+                                   cap_url=f"{base}/public/crises/{c.crisis_id}.cap", exercise=c.exercise)
+                      for c in await _active(request)]
             return PUBLIC_LIST.dump_json(listed), "application/json", 200
 
         return await public_cache.respond(request, "list", render)

@@ -21,7 +21,7 @@ from typing import Literal
 import asyncpg
 import phonenumbers
 
-from services.crisis_center.domain import texts
+from services.crisis_center.domain import exercise, texts
 from services.crisis_center.records import Publishing
 from shared.events.notifications import Recipient as WireRecipient
 from shared.events.notifications import SendNotification, notification_id_for
@@ -105,6 +105,10 @@ async def start(*, pool: asyncpg.Pool, crisis_id: str, crisis_title: str, form: 
             form.country, form.companions, form.answer, form.client_ip)
         channel, address = ("sms", form.phone) if form.phone else ("email", form.email)
         assert address is not None
+        drill = bool(await conn.fetchval("SELECT exercise FROM crises WHERE crisis_id = $1", crisis_id))
+        if drill and not await _on_test_list(conn, crisis_id, form):
+            log.info("check_in_code_not_sent", crisis_id=crisis_id, check_in_id=check_in_id, reason="exercise")
+            return check_in_id  # an exercise's code goes to its test list only (issue 23)
         purpose = f"crisis:{crisis_id}:check-in:{check_in_id}:code"
         notification_id = notification_id_for(purpose, channel, address)
         await enqueue(conn, SendNotification(
@@ -112,11 +116,19 @@ async def start(*, pool: asyncpg.Pool, crisis_id: str, crisis_title: str, form: 
             recipient=WireRecipient(phone=form.phone if channel == "sms" else None,
                                     email=form.email if channel == "email" else None),
             language=form.language, template="check_in_code", priority="crisis", crisis_id=crisis_id,
-            params={"code": code, "crisis_title": crisis_title,
-                    "minutes": int(rules.code_valid_for.total_seconds() // 60)}),
+            params=exercise.mark({"code": code, "crisis_title": crisis_title,
+                                  "minutes": int(rules.code_valid_for.total_seconds() // 60)}, drill)),
             source=publishing.source, topic_prefix=publishing.topic_prefix, event_id=f"send:{notification_id}")
     log.info("check_in_started", crisis_id=crisis_id, check_in_id=check_in_id, channel=channel)
     return check_in_id
+
+
+async def _on_test_list(conn: asyncpg.Connection, crisis_id: str, form: Form) -> bool:
+    """The address the code would go to is one of the exercise's test people's."""
+    return bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM crisis_contacts WHERE crisis_id = $1 AND source = 'exercise'"
+        " AND (phone = $2 OR lower(email) = lower($3)))",
+        crisis_id, form.phone if form.phone else None, None if form.phone else form.email))
 
 
 Outcome = Literal["confirmed", "already", "wrong", "expired", "too_many", "unknown", "closed"]

@@ -17,13 +17,15 @@ from typing import Any
 import asyncpg
 
 from services.crisis_center import welfare
-from services.crisis_center.domain import texts
+from services.crisis_center.domain import exercise, texts
 from services.crisis_center.domain.activation import ThresholdPolicy, allocate_hotline
 from services.crisis_center.domain.crisis import Crisis
 from services.crisis_center.domain.engine import Activate, PeopleChanged, PersonPoint, Propose, Recipient, Watched
+from services.crisis_center.domain.exercise import ExerciseContact
 from services.crisis_center.domain.membership import SEVERITIES
 from services.crisis_center.records import Publishing, audit
 from shared.events.crisis import CrisisActivated, CrisisClosed, CrisisUpdated
+from shared.events.incidents import IncidentClosed, IncidentReported
 from shared.events.notifications import Recipient as WireRecipient
 from shared.events.notifications import SendNotification, notification_id_for
 from shared.geo import Area
@@ -34,6 +36,17 @@ log = get_logger(__name__)
 
 _CRISIS_NAMESPACE = uuid.UUID("0b0d2c1e-5f0c-4f57-9f3b-3b8a3c2d6e10")
 _HOTLINE_LOCK = "crisis_center.hotline_pool"
+
+
+#: A manual crisis is counted as the incident `manual:<crisis_id>` the API publishes when it opens it (the
+#: crisis itself keeps `incident_id` null, as the contract says), so the worker counts, maps and messages its people
+#: as it does an automatic crisis's.
+MANUAL_PREFIX = "manual:"
+
+
+def counting_key(crisis_id: str, incident_id: str | None) -> str:
+    """The incident id under which the worker counts a crisis's people (and `affected_people` holds them)."""
+    return incident_id if incident_id is not None else MANUAL_PREFIX + crisis_id
 
 
 def crisis_id_for_incident(incident_id: str) -> str:
@@ -48,6 +61,7 @@ def row_to_crisis(row: asyncpg.Record) -> Crisis:
         severity=row["severity"], status=row["status"], affected_count=row["affected_count"],
         threshold=row["threshold"], hotline_number=row["hotline_number"], area=Area.from_dict(area),
         activated_at=row["activated_at"], updated_at=row["updated_at"], closed_at=row["closed_at"],
+        exercise=bool(row.get("exercise", False)),
     )
 
 
@@ -97,9 +111,12 @@ class Activation:
 async def activate_for_incident(
     *, pool: asyncpg.Pool, activate: Activate, pool_numbers: Sequence[str], general_number: str, now: datetime,
     publishing: Publishing,
-) -> Activation:
-    """Activate the incident's crisis, publish `crisis.activated` and one message per affected traveller."""
+) -> Activation | None:
+    """Activate the incident's crisis, publish `crisis.activated` and one message per affected traveller (None:
+    an unknown manual crisis, see `_manual_activation`)."""
     incident = activate.incident
+    if incident.incident_id.startswith(MANUAL_PREFIX):
+        return await _manual_activation(pool=pool, activate=activate, now=now, publishing=publishing)
     crisis_id = crisis_id_for_incident(incident.incident_id)
     async with pool.acquire() as conn, conn.transaction():
         existing = await conn.fetchrow("SELECT * FROM crises WHERE incident_id = $1", incident.incident_id)
@@ -133,9 +150,35 @@ async def activate_for_incident(
     return Activation(crisis, True)
 
 
+async def _manual_activation(*, pool: asyncpg.Pool, activate: Activate, now: datetime,
+                             publishing: Publishing) -> Activation | None:
+    """The worker's activation of a manual crisis's incident: the crisis exists (the API opened it); its people
+    get the alert and their place on the map. Again after a replay: the notification ids make it once. None when
+    no manual crisis has that id (an incident named `manual:` by someone else activates nothing)."""
+    crisis_id = activate.incident.incident_id.removeprefix(MANUAL_PREFIX)
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow("SELECT * FROM crises WHERE crisis_id = $1 AND incident_id IS NULL"
+                                  " AND source = 'manual' FOR SHARE", crisis_id)
+        if row is None:
+            log.warning("manual_incident_without_crisis", incident_id=activate.incident.incident_id)
+            return None
+        crisis = row_to_crisis(row)
+        if crisis.status == "active":
+            await _enqueue_messages(conn, crisis, activate.recipients, publishing, now)
+            await _place_people(conn, activate.incident.incident_id, activate.people)
+    if crisis.status == "active" and activate.count != crisis.affected_count:  # the engine counts on from here
+        await record_count(pool=pool, crisis_id=crisis_id, count=activate.count,
+                           by_source={k: v for k, v in activate.by_source.items()}, now=now, publishing=publishing)
+    log.info("manual_crisis_counted", crisis_id=crisis_id, count=activate.count,
+             recipients=len(activate.recipients))
+    return Activation(crisis, False)
+
+
 async def _enqueue_messages(conn: asyncpg.Connection, crisis: Crisis, recipients: Sequence[Recipient],
                             publishing: Publishing, now: datetime) -> int:
     rows: list[OutboxRow] = []
+    # an exercise messages its test list only, whoever the worker counted in its area (nor are they its contacts)
+    recipients = exercise.only_test_people(crisis.exercise, recipients, lambda r: r.traveller_id)
     for recipient in recipients:
         language = texts.as_language(recipient.language)
         purpose = f"crisis:{crisis.crisis_id}:alert:{recipient.traveller_id}"
@@ -149,8 +192,9 @@ async def _enqueue_messages(conn: asyncpg.Connection, crisis: Crisis, recipients
                                         email=recipient.email if channel == "email" else None,
                                         traveller_id=recipient.traveller_id),
                 language=language, template="crisis_alert", priority="crisis", crisis_id=crisis.crisis_id,
-                params={"crisis_title": crisis.title, "hotline_number": crisis.hotline_number,
-                        "instructions": texts.instruction(crisis.hotline_number, language)},
+                params=exercise.mark({"crisis_title": crisis.title, "hotline_number": crisis.hotline_number,
+                                      "instructions": texts.instruction(crisis.hotline_number, language)},
+                                     crisis.exercise),
             )
             rows.append(prepare(command, source=publishing.source, topic_prefix=publishing.topic_prefix,
                                 event_id=f"send:{notification_id}"))
@@ -202,16 +246,16 @@ async def _apply_people(conn: asyncpg.Connection, change: PeopleChanged) -> None
 
 async def people_on_map(*, pool: asyncpg.Pool, crisis_id: str) -> list[asyncpg.Record] | None:
     """One point per affected person of an active crisis (a registration's position before a report's);
-    None for an unknown crisis, nothing for a closed or manual one."""
+    None for an unknown crisis, nothing for a closed one."""
     async with pool.acquire() as conn:
         crisis = await conn.fetchrow("SELECT incident_id, status FROM crises WHERE crisis_id = $1", crisis_id)
         if crisis is None:
             return None
-        if crisis["status"] != "active" or crisis["incident_id"] is None:
+        if crisis["status"] != "active":
             return []
         async with conn.transaction():
             await conn.execute(_NO_JIT)
-            return await conn.fetch(_PEOPLE_ON_MAP, crisis["incident_id"], crisis_id)
+            return await conn.fetch(_PEOPLE_ON_MAP, counting_key(crisis_id, crisis["incident_id"]), crisis_id)
 
 
 # Compiling the people's query (JIT: its estimate crosses jit_above_cost from ~10,000 people) cost ~1.1 s at 100,000
@@ -291,23 +335,24 @@ async def people_layer(*, pool: asyncpg.Pool, crisis_id: str, zoom: int, bbox: B
                        max_points: int = MAP_POINTS_MAX) -> PeopleLayer | None:
     """The people of an active crisis inside the view, as points when at most `max_points`, else as grid
     clusters of `cell_degrees(zoom)` aggregated in SQL (so 100,000 people cost a few hundred cells, not 100,000
-    points); None for an unknown crisis, nothing for a closed or manual one."""
+    points); None for an unknown crisis, nothing for a closed one."""
     cell = cell_degrees(zoom)
     box = (bbox.west, bbox.south, bbox.east, bbox.north) if bbox else (None, None, None, None)
     async with pool.acquire() as conn:
         crisis = await conn.fetchrow("SELECT incident_id, status FROM crises WHERE crisis_id = $1", crisis_id)
         if crisis is None:
             return None
-        if crisis["status"] != "active" or crisis["incident_id"] is None:
+        if crisis["status"] != "active":
             return PeopleLayer("points", 0, cell, [], [])
+        key = counting_key(crisis_id, crisis["incident_id"])
         async with conn.transaction():
             await conn.execute(_NO_JIT)
-            clusters = await conn.fetch(_PEOPLE_CLUSTERS, crisis["incident_id"], crisis_id, cell,
+            clusters = await conn.fetch(_PEOPLE_CLUSTERS, key, crisis_id, cell,
                                         list(WELFARE_URGENCY), *box)
             total = sum(c["count"] for c in clusters)
             if total > max_points:
                 return PeopleLayer("clusters", total, cell, [], clusters)
-            points = await conn.fetch(_PEOPLE_IN_BOX, crisis["incident_id"], crisis_id, *box)
+            points = await conn.fetch(_PEOPLE_IN_BOX, key, crisis_id, *box)
             return PeopleLayer("points", len(points), cell, points, [])
 
 
@@ -338,8 +383,12 @@ async def close_crisis(*, pool: asyncpg.Pool, crisis_id: str, actor: str, now: d
             existing = await conn.fetchrow("SELECT * FROM crises WHERE crisis_id = $1", crisis_id)
             return row_to_crisis(existing) if existing is not None else None
         crisis = row_to_crisis(row)
-        if crisis.incident_id is not None:  # a closed crisis has no map: nobody's whereabouts are kept
-            await conn.execute("DELETE FROM affected_people WHERE incident_id = $1", crisis.incident_id)
+        # a closed crisis has no map: nobody's whereabouts are kept
+        await conn.execute("DELETE FROM affected_people WHERE incident_id = $1",
+                           counting_key(crisis_id, crisis.incident_id))
+        if crisis.incident_id is None:  # the worker stops counting the manual crisis's incident
+            await enqueue(conn, IncidentClosed(incident_id=MANUAL_PREFIX + crisis_id), source=publishing.source,
+                          topic_prefix=publishing.topic_prefix)
         answers = await welfare.counts_in(conn, crisis_id)
         await welfare.forget_crisis(conn, crisis_id)
         await _timeline(conn, crisis_id, now, "closed", actor, crisis.affected_count,
@@ -353,8 +402,15 @@ async def close_crisis(*, pool: asyncpg.Pool, crisis_id: str, actor: str, now: d
 async def activate_manually(
     *, pool: asyncpg.Pool, title: str, kind: str, severity: str | None, area: Area, actor: str,
     pool_numbers: Sequence[str], general_number: str, threshold: int, now: datetime, publishing: Publishing,
+    exercise_of: Sequence[ExerciseContact] | None = None,
 ) -> Crisis:
-    """A crisis without an incident (a coordinator's decision): no automatic count, hotline from the pool."""
+    """A crisis without an incident (a coordinator's decision), hotline from the pool. Its people are counted,
+    mapped and messaged as an automatic crisis's: the incident `manual:<crisis_id>` goes to the worker on
+    `crisis.incidents` in the same transaction, and the worker's engine activates it at once whatever its count.
+
+    `exercise_of` (the test list, possibly empty) opens it as an exercise (issue 23): the test list becomes its
+    contacts and gets the alert, marked EXERCISE; the people the worker counts are counted and mapped but never
+    messaged (`_enqueue_messages` keeps the test list's people only)."""
     crisis_id = str(uuid.uuid4())
     async with pool.acquire() as conn, conn.transaction():
         number, from_pool = await _allocate(conn, pool_numbers=pool_numbers, general_number=general_number,
@@ -362,11 +418,23 @@ async def activate_manually(
         row = await conn.fetchrow(_INSERT_CRISIS, crisis_id, None, title, kind, severity, 0, 0, 0, threshold,
                                   number, from_pool, area.to_dict(), now, actor, "manual", None)
         assert row is not None
+        is_exercise = exercise_of is not None
+        if is_exercise:
+            row = await conn.fetchrow("UPDATE crises SET exercise = true WHERE crisis_id = $1 RETURNING *", crisis_id)
         crisis = row_to_crisis(row)
-        await _timeline(conn, crisis_id, now, "activated", actor, 0, {"manual": True})
+        await _timeline(conn, crisis_id, now, "activated", actor, 0,
+                        {"manual": True, "exercise": True} if is_exercise else {"manual": True})
         await audit(conn, actor=actor, action="crisis.activate", target=crisis_id, at=now,
-                    detail={"title": title, "kind": kind, "severity": severity})
+                    detail={"title": title, "kind": kind, "severity": severity, "exercise": is_exercise})
         await _publish_state(conn, crisis, "activated", publishing)
+        if exercise_of:
+            testers = [Recipient(t.person_id, t.person_id, t.phone, t.email, t.language) for t in exercise_of]
+            sent = await _enqueue_messages(conn, crisis, testers, publishing, now)
+            await _timeline(conn, crisis_id, now, "notified", actor, None, {"messages": sent, "exercise": True})
+        await enqueue(conn, IncidentReported(
+            incident_id=MANUAL_PREFIX + crisis_id, title=title, kind=kind,  # type: ignore[arg-type]
+            severity=severity or "severe", area=area.to_dict(), occurred_at=now),  # type: ignore[arg-type]
+            source=publishing.source, topic_prefix=publishing.topic_prefix)
     return crisis
 
 

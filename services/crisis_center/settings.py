@@ -11,6 +11,8 @@ from services.crisis_center.domain.activation import (
     parse_hotline_numbers,
     to_e164,
 )
+from services.crisis_center.domain.broadcasts import parse_senders
+from services.crisis_center.domain.exercise import ExerciseContact, parse_test_list
 from shared.settings import ServiceSettings
 
 SOURCE = "/services/crisis_center"
@@ -94,6 +96,22 @@ class Settings(ServiceSettings):
         "and recorded as alerts."))
     oncall_coordinator_language: str = Field(default="en", pattern="^(fr|nl|de|en)$",
                                              description="Language of the escalation SMS.")
+    broadcast_approval_minutes: int = Field(default=30, ge=1, le=24 * 60, description=(
+        "A coordinator's broadcast (follow-up or all-clear) nobody else approved within this many minutes of its "
+        "submission (or last edit) expires unsent."))
+    broadcast_senders: str = Field(default="notifier=50", description=(
+        "The SMS senders the planner counts on: comma-separated 'name=messages per second' (sender numbers or a "
+        "messaging service); default one sender at the notifier's SMS_RATE_PER_SECOND default (50)."))
+    broadcast_email_rate_per_second: float = Field(default=50.0, ge=0, description=(
+        "The notifier's EMAIL_RATE_PER_SECOND, for the planner (0: no limit)."))
+    exercise_recipients: str = Field(default="", description=(
+        "The test list of exercise crises (issue 23): comma-separated E.164 numbers and email addresses, each "
+        "optionally followed by ':fr', ':nl', ':de' or ':en' (their language; default en). An exercise crisis "
+        "messages these people and nobody else; empty: an exercise messages nobody."))
+    exercise_in_public_feeds: bool = Field(default=False, description=(
+        "List active exercise crises in the public JSON and Atom feeds, marked EXERCISE (for partners testing their "
+        "feed readers on an exercise day); off: they are left out. Their CAP document is always served, with the "
+        "status Exercise."))
     source: str = SOURCE
 
     @field_validator("crisis_activation_rules")
@@ -101,6 +119,22 @@ class Settings(ServiceSettings):
     def _rules(cls, value: str) -> str:
         ActivationRules.parse(value)  # raises with the bad rule named
         return value
+
+    @field_validator("broadcast_senders")
+    @classmethod
+    def _senders(cls, value: str) -> str:
+        parse_senders(value)  # raises with the bad sender named
+        return value
+
+    @field_validator("exercise_recipients")
+    @classmethod
+    def _test_list(cls, value: str) -> str:
+        parse_test_list(value)  # raises with the bad entry named
+        return value
+
+    @property
+    def exercise_test_list(self) -> tuple[ExerciseContact, ...]:
+        return parse_test_list(self.exercise_recipients)
 
     @field_validator("oncall_coordinator_phone")
     @classmethod

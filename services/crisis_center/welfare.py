@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 
 from services.crisis_center import inquiries
-from services.crisis_center.domain import texts
+from services.crisis_center.domain import exercise, texts
 from services.crisis_center.domain.engine import Recipient
 from services.crisis_center.domain.welfare import (
     STATUSES,
@@ -62,7 +62,8 @@ async def record_contacts(conn: asyncpg.Connection, crisis_id: str, recipients: 
                ON CONFLICT (crisis_id, person_id) DO UPDATE
                SET phone = EXCLUDED.phone, email = EXCLUDED.email, language = EXCLUDED.language""",
             [(crisis_id, r.traveller_id, r.phone, r.email, texts.as_language(r.language),
-              "check_in" if r.traveller_id.startswith(CHECK_IN_PREFIX) else "registration", at)
+              "check_in" if r.traveller_id.startswith(CHECK_IN_PREFIX)
+              else "exercise" if exercise.is_test_person(r.traveller_id) else "registration", at)
              for r in recipients])
 
 
@@ -84,7 +85,7 @@ async def start_round(*, pool: asyncpg.Pool, crisis_id: str, actor: str, escalat
     chased by an earlier round stops being so: the new question replaces it."""
     check_id = uuid.uuid4().hex
     async with pool.acquire() as conn, conn.transaction():
-        crisis = await conn.fetchrow("SELECT status FROM crises WHERE crisis_id = $1 FOR SHARE", crisis_id)
+        crisis = await conn.fetchrow("SELECT status, exercise FROM crises WHERE crisis_id = $1 FOR SHARE", crisis_id)
         if crisis is None:
             return None
         if crisis["status"] != "active":
@@ -96,8 +97,9 @@ async def start_round(*, pool: asyncpg.Pool, crisis_id: str, actor: str, escalat
                            crisis_id)
         status = await conn.execute(
             "INSERT INTO welfare_questions(check_id, person_id, crisis_id, step, due_at)"
-            " SELECT $1, person_id, crisis_id, 'pending', $3 FROM crisis_contacts WHERE crisis_id = $2",
-            check_id, crisis_id, now)
+            " SELECT $1, person_id, crisis_id, 'pending', $3 FROM crisis_contacts WHERE crisis_id = $2"
+            " AND (NOT $4 OR person_id LIKE $5)",  # an exercise asks its test list only
+            check_id, crisis_id, now, crisis["exercise"], exercise.PREFIX + "%")
         recipients = int(status.split()[-1])
         await conn.execute("UPDATE welfare_checks SET recipients = $2 WHERE check_id = $1", check_id, recipients)
         await conn.execute(
@@ -113,7 +115,7 @@ async def start_round(*, pool: asyncpg.Pool, crisis_id: str, actor: str, escalat
 
 _DUE = """
 SELECT q.check_id, q.person_id, q.crisis_id, q.step, q.asked_at, c.phone, c.email, c.language,
-       w.escalate_after_minutes, w.started_at, k.title, k.hotline_number, k.status
+       w.escalate_after_minutes, w.started_at, k.title, k.hotline_number, k.status, k.exercise
 FROM welfare_questions q
 JOIN crisis_contacts c ON c.crisis_id = q.crisis_id AND c.person_id = q.person_id
 JOIN welfare_checks w ON w.check_id = q.check_id
@@ -162,9 +164,11 @@ def _question_rows(row: asyncpg.Record, *, step: Message, now: datetime, links: 
     check_id, person_id, crisis_id = row["check_id"], row["person_id"], row["crisis_id"]
     language = texts.as_language(row["language"])
     purpose = f"crisis:{crisis_id}:welfare:{check_id}:{step}:{person_id}"
-    params: dict[str, Any] = {"crisis_title": row["title"], "hotline_number": row["hotline_number"],
-                              "reminder": step == "reminder"}
+    params: dict[str, Any] = exercise.mark({"crisis_title": row["title"], "hotline_number": row["hotline_number"],
+                                            "reminder": step == "reminder"}, row["exercise"])
     rows: list[OutboxRow] = []
+    if not exercise.only_test_people(row["exercise"], [person_id], str):
+        return rows  # an exercise's question goes to its test list only
     addresses = ((("voice", row["phone"]),) if step == "call"
                  else (("sms", row["phone"]), ("email", row["email"])))
     for channel, address in addresses:

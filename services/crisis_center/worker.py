@@ -328,7 +328,7 @@ class CrisisWorker:
                 data = parse_data(envelope, topic="crisis.incidents")
                 if isinstance(data, IncidentReported | IncidentUpdated):
                     command = incident_command(data, incident_origin(envelope.source, data.incident_id,
-                                                                     s.feeds_source))
+                                                                     s.feeds_source, own_source=s.source))
                     country = data.area.country
                     previous = incident_country.get(data.incident_id)
                     if previous is not None and previous != country:
@@ -515,9 +515,13 @@ class CrisisWorker:
     async def _carry_out(self, effect: Effect, now: datetime, partition: int) -> None:
         engine = self.engine
         if isinstance(effect, Activate):
-            activation: handlers.Activation = await self._with_retry(lambda: handlers.activate_for_incident(
-                pool=self.pool, activate=effect, pool_numbers=self.settings.hotline_pool,
-                general_number=self.settings.crisis_general_number, now=now, publishing=self.publishing))
+            activation: handlers.Activation | None = await self._with_retry(
+                lambda: handlers.activate_for_incident(
+                    pool=self.pool, activate=effect, pool_numbers=self.settings.hotline_pool,
+                    general_number=self.settings.crisis_general_number, now=now, publishing=self.publishing))
+            if activation is None:  # an incident named like a manual crisis's, without that crisis
+                engine.crisis_closed(effect.incident.incident_id)
+                return
             crisis = activation.crisis
             engine.activated(effect.incident.incident_id, crisis_id=crisis.crisis_id,
                              hotline_number=crisis.hotline_number, count=effect.count,

@@ -876,8 +876,9 @@ async def notification_status(data: NotificationStatus, conn: asyncpg.Connection
 
 
 async def crisis_status(data: CrisisActivated | CrisisUpdated | CrisisClosed, conn: asyncpg.Connection) -> None:
-    """Keep the active crises (hotline numbers for the voice line, areas for check-ins by SMS)."""
-    active = data.status == "active" and not isinstance(data, CrisisClosed)
+    """Keep the active crises (hotline numbers for the voice line, areas for check-ins by SMS). An exercise is
+    never one: the public line does not announce it, and a real person's SMS is never matched to it."""
+    active = data.status == "active" and not isinstance(data, CrisisClosed) and not data.exercise
     await repository.crisis_state(conn, crisis_id=data.crisis_id, title=data.title,
                                   hotline_number=data.hotline_number, active=active,
                                   area=data.area.model_dump(mode="json", exclude_none=True) if data.area else None)

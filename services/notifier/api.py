@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from twilio.request_validator import RequestValidator
 
 from services.notifier.adapters import repository as repo
@@ -34,6 +34,13 @@ class Progress(BaseModel):
     total: int
     counts: dict[str, int]
     notifications: list[dict[str, Any]]
+    throttled: int = Field(default=0, description=(
+        "Messages held by the per-number hourly limit right now (also in counts; issue 23)"))
+    expired: int = Field(default=0, description="Messages whose validity passed before they could be sent")
+    deduplicated: int = Field(default=0, description=(
+        "Messages not sent: the same text went to the same number within the hour"))
+    fallbacks: int = Field(default=0, description=(
+        "Messages sent through another channel after the first failed (e-mail, then a call; also in counts)"))
 
 
 def signed_url(settings: NotifierSettings, request: Request) -> str:
@@ -106,6 +113,7 @@ def create_app(settings: NotifierSettings) -> FastAPI:
                 notification_id=request.query_params.get("nid") or None,
                 provider_id=form.get("CallSid") or form.get("MessageSid") or None,
                 opt_out_address=form.get("To") if observation.status is DeliveryStatus.OPTED_OUT else None,
+                renderer=resources.renderer,
             )
         if moved is None:
             log.info("status_for_unknown_message", provider_id=form.get("MessageSid"))
@@ -131,19 +139,23 @@ def create_app(settings: NotifierSettings) -> FastAPI:
         crisis_id: Annotated[str | None, Query(max_length=100, include_in_schema=False)] = None,
         limit: Annotated[int, Query(ge=0, le=5000)] = 500,
     ) -> Progress:
-        """Counts per state (queued, sent, delivered, failed, undeliverable, opted_out) for a case or a crisis."""
+        """Counts per state (queued, throttled, sent, delivered, failed, undeliverable, opted_out, expired,
+        deduplicated) for a case or a crisis; `throttled`, `expired`, `deduplicated` and `fallbacks` also on their
+        own."""
         if (case_reference is None) == (crisis_id is None):
             raise HTTPException(422, [{"field": "case_reference", "rule": "exactly_one",
                                        "message": "give exactly one of case_reference or crisis_id"}])
         async with app.state.resources.pool.acquire() as conn:
             counts = await repo.counts(conn, case_reference=case_reference, crisis_id=crisis_id)
+            fallbacks = await repo.fallback_count(conn, case_reference=case_reference, crisis_id=crisis_id)
             items = await repo.list_notifications(conn, case_reference=case_reference, crisis_id=crisis_id,
                                                   limit=limit)
         full = {status.value: counts.get(status.value, 0) for status in DeliveryStatus}
         for item in items:
             item["recipient"] = mask_address(item["recipient"])
         return Progress(case_reference=case_reference, crisis_id=crisis_id, total=sum(full.values()), counts=full,
-                        notifications=items)
+                        notifications=items, throttled=full["throttled"], expired=full["expired"],
+                        deduplicated=full["deduplicated"], fallbacks=fallbacks)
 
     @app.get("/v1/notifications/{notification_id}", tags=["progress"])
     async def notification(notification_id: str, _: Coordinator) -> dict[str, Any]:

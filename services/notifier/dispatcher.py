@@ -36,7 +36,9 @@ from services.notifier.adapters.twilio_sms import TwilioSms
 from services.notifier.domain.breaker import CircuitBreaker
 from services.notifier.domain.delivery import DeliveryStatus, Observation
 from services.notifier.domain.pacing import Pacer
-from services.notifier.handlers import Publisher, record_observation
+from services.notifier.domain.policy import twilio_validity
+from services.notifier.handlers import Publisher, record_observation, take_due
+from services.notifier.rendering import Renderer
 from services.notifier.settings import NotifierSettings
 from shared.logging import get_logger
 
@@ -93,8 +95,13 @@ class Dispatcher:
         sms: TwilioSms | None,
         email: SmtpEmail | None,
         sender_id: str | None = None,
+        renderer: Renderer | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.pool = pool
+        self.renderer = renderer
+        self.clock = clock or _utc_now
+        """The time messages are due, expire and count toward the per-number limit against (tests set it)."""
         self.settings = settings
         self.publisher = publisher
         self.sms = sms
@@ -189,7 +196,10 @@ class Dispatcher:
             room = 2 * self._low_water - self.queue.qsize()
             try:
                 async with self.pool.acquire() as conn:
-                    claimed = await repo.claim(conn, self.sender_id, min(room, self.settings.claim_batch))
+                    claimed = await take_due(conn, sender_id=self.sender_id,
+                                             limit=min(room, self.settings.claim_batch), now=self.clock(),
+                                             per_number_hour=self.settings.max_per_number_per_hour,
+                                             publisher=self.publisher)
             except DB_ERRORS as exc:
                 log.warning("claim_failed", error=type(exc).__name__)
                 await asyncio.sleep(1)
@@ -368,9 +378,10 @@ class Dispatcher:
             async with limiter:
                 pass
             self._check_alive()
+            left = None if item.expires_at is None else (item.expires_at - self.clock()).total_seconds()
             try:
                 return await sms.send(to=item.recipient, body=item.body, status_callback=callback,
-                                      from_number=from_number)
+                                      from_number=from_number, validity_period=twilio_validity(left))
             except Ambiguous:
                 found = await self._reconcile(item)
                 if found is not None:
@@ -387,7 +398,10 @@ class Dispatcher:
         number = self.settings.duty_line_number
         limiter = self.limiter(f"voice:{number}")
         callback = f"{self.settings.status_callback_url}?nid={item.notification_id}"
-        twiml = call_twiml(item.body, language=item.language, answer_url=self.settings.voice_answer_url)
+        if item.template in ANSWERED_CALLS:
+            twiml = call_twiml(item.body, language=item.language, answer_url=self.settings.voice_answer_url)
+        else:  # a message read out (a fallback after a failed SMS or e-mail): nothing to answer
+            twiml = say_twiml(item.body, language=item.language)
 
         async def once() -> str:
             async with limiter:
@@ -452,7 +466,7 @@ class Dispatcher:
         async with self.pool.acquire() as conn, conn.transaction():
             await record_observation(
                 conn, observation, publisher=self.publisher, source=source, notification_id=item.notification_id,
-                finish_sending=True, opt_out_address=item.recipient if opt_out else None,
+                finish_sending=True, opt_out_address=item.recipient if opt_out else None, renderer=self.renderer,
             )
 
     async def _wait_for_provider(self, item: repo.Claimed, seconds: float) -> None:
@@ -492,6 +506,24 @@ def _provider(channel: str) -> str:
 
 
 VOICE_LOCALES = {"fr": "fr-FR", "nl": "nl-NL", "de": "de-DE", "en": "en-GB"}  # as intake's voice line
+#: Calls whose key press goes to intake's answer webhook (the welfare check); any other call only says its words.
+ANSWERED_CALLS = frozenset({"welfare_call"})
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def say_twiml(words: str, *, language: str) -> str:
+    """Say the message twice (a pause between), then hang up: a message read out, nothing to press."""
+    response = VoiceResponse()
+    locale = VOICE_LOCALES.get(language, "en-GB")
+    for i in range(2):
+        if i:
+            response.pause(length=2)
+        response.say(words, language=locale)
+    response.hangup()
+    return str(response)
 
 
 def call_twiml(words: str, *, language: str, answer_url: str) -> str:

@@ -27,7 +27,8 @@ async def notifier_part(conn: asyncpg.Connection, data: PrivacyRequested) -> lis
     rows = await conn.fetch(
         "SELECT notification_id, purpose, channel, recipient, language, template, case_reference, crisis_id,"
         " subject, body, status, reason, created_at, updated_at FROM notifications"
-        " WHERE recipient = ANY($1::text[]) OR lower(recipient) = ANY($1::text[]) ORDER BY id FOR UPDATE",
+        " WHERE recipient = ANY($1::text[]) OR lower(recipient) = ANY($1::text[])"
+        " OR alt_phone = ANY($1::text[]) OR alt_email = ANY($1::text[]) ORDER BY id FOR UPDATE",
         addresses)
     for row in rows:
         if data.kind == "access":
@@ -38,7 +39,8 @@ async def notifier_part(conn: asyncpg.Connection, data: PrivacyRequested) -> lis
         else:
             await conn.execute(
                 "UPDATE notifications SET recipient = $2, dedup_key = 'erased|' || notification_id, subject = NULL,"
-                " body = '', html = NULL, updated_at = now() WHERE notification_id = $1",
+                " body = '', html = NULL, alt_email = NULL, alt_phone = NULL, params = NULL, updated_at = now()"
+                " WHERE notification_id = $1",
                 row["notification_id"], ERASED)
             items.append(PrivacyItem(category="message", item_id=row["notification_id"], outcome="anonymised",
                                      note="address, subject and body erased; delivery record kept"))

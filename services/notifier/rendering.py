@@ -18,14 +18,14 @@ import jinja2
 import phonenumbers
 from markupsafe import Markup
 
-from services.notifier.domain.sms import SmsInfo, analyse, to_gsm7_where_possible
+from shared.sms import SmsInfo, analyse, tidy_sms
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 LANGUAGES = ("fr", "nl", "de", "en")
 FALLBACK_LANGUAGE = "en"
 TEMPLATES = (
     "case_acknowledgement", "case_message", "crisis_alert", "crisis_update", "crisis_closed", "survey_request",
-    "staff_deadline", "welfare_question", "check_in_code", "crisis_proposal",
+    "staff_deadline", "welfare_question", "check_in_code", "crisis_proposal", "crisis_followup",
 )
 VOICE_TEMPLATES = ("welfare_call",)
 """Said on a call (one `voice` block), not written: no subject, SMS or e-mail parts."""
@@ -116,9 +116,6 @@ def _tidy_text(text: str) -> str:
     return "\n".join(out).strip()
 
 
-def _tidy_sms(text: str) -> str:
-    lines = (" ".join(line.split()) for line in text.strip().splitlines())
-    return to_gsm7_where_possible("\n".join(line for line in lines if line))
 
 
 class Renderer:
@@ -158,5 +155,5 @@ class Renderer:
             raise TemplateError(f"{template}: missing parameter ({exc.message})") from exc
         except KeyError as exc:
             raise TemplateError(f"{template}: block {exc} missing in {name}") from exc
-        return Rendered(lang, subject, _tidy_sms(blocks.get("sms", "")), _tidy_text(blocks.get("text", "")),
+        return Rendered(lang, subject, tidy_sms(blocks.get("sms", "")), _tidy_text(blocks.get("text", "")),
                         html.strip(), " ".join(blocks.get("voice", "").split()))

@@ -11,7 +11,7 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-FINAL_STATUSES = ("delivered", "failed", "undeliverable", "opted_out")
+FINAL_STATUSES = ("delivered", "failed", "undeliverable", "opted_out", "expired", "deduplicated")
 
 _REMOVE_BODIES = """
 WITH due AS (
@@ -21,7 +21,7 @@ WITH due AS (
                     WHERE h.notification_id = n.notification_id AND h.status = ANY($2::text[])), n.updated_at) < $1
     ORDER BY n.id LIMIT $3 FOR UPDATE SKIP LOCKED
 )
-UPDATE notifications SET body = '', html = NULL, subject = NULL, body_removed_at = now()
+UPDATE notifications SET body = '', html = NULL, subject = NULL, params = NULL, body_removed_at = now()
 WHERE id IN (SELECT id FROM due)
 """
 

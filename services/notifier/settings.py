@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 
 from shared.settings import ServiceSettings, SmtpSettings, TwilioSettings
 
@@ -46,6 +46,11 @@ class NotifierSettings(ServiceSettings, TwilioSettings, SmtpSettings):
     command_batch: int = Field(default=500, ge=1, le=5000, description=(
         "Commands polled at once and stored in one transaction (one multi-row insert); 1: one transaction each."))
     smtp_timeout_seconds: float = 10.0
+    max_per_number_per_hour: int = Field(
+        default=10, ge=0, le=10000,
+        validation_alias=AliasChoices("notifier_max_per_number_per_hour", "max_per_number_per_hour"),
+        description=("NOTIFIER_MAX_PER_NUMBER_PER_HOUR: SMS to one number in any hour (carriers filter beyond a few); "
+                     "more wait, `throttled`, until the number has room. 0: no limit."))
     message_body_retention_days: float = Field(
         default=30.0, ge=0, description="Days after a message's final status its texts are removed (docs/privacy.md).")
     retention_interval_seconds: float = Field(default=3600.0, gt=0, description="How often the retention job runs.")

@@ -8,6 +8,8 @@ max_poll_interval_ms.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -35,8 +37,11 @@ CONSUMER_NAME = "notifier-commands"
 
 class Worker:
     def __init__(self, settings: NotifierSettings, resources: Resources, producer: AIOKafkaProducer, *,
-                 sender_id: str | None = None, sms: TwilioSms | None = None, email: SmtpEmail | None = None) -> None:
+                 sender_id: str | None = None, sms: TwilioSms | None = None, email: SmtpEmail | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.settings = settings
+        self.clock = clock or (lambda: datetime.now(UTC))
+        """When commands are accepted (validity starts) and messages are due: tests set it."""
         self.resources = resources
         self.producer = producer
         self._sender_id = sender_id
@@ -53,7 +58,8 @@ class Worker:
             return
         if not isinstance(data, SendNotification):
             raise PermanentError(f"not a command the notifier knows: {type(data).__name__}")
-        await accept_command(conn, data, renderer=self.resources.renderer, publisher=self.resources.publisher)
+        await accept_command(conn, data, renderer=self.resources.renderer, publisher=self.resources.publisher,
+                             now=self.clock())
         self._wake_dispatcher()
 
     async def handle_batch(self, events: list[tuple[CloudEvent, EventData]], conn: Any) -> None:
@@ -76,7 +82,7 @@ class Worker:
     async def _accept(self, conn: Any, commands: list[SendNotification]) -> None:
         if commands:
             await accept_commands(conn, commands, renderer=self.resources.renderer,
-                                  publisher=self.resources.publisher)
+                                  publisher=self.resources.publisher, now=self.clock())
 
     def _wake_dispatcher(self) -> None:
         if self.dispatcher is not None:
@@ -87,7 +93,8 @@ class Worker:
         self._sms = self._sms or make_sms(settings)
         self._email = self._email or make_email(settings)
         self.dispatcher = Dispatcher(pool=self.resources.pool, settings=settings, publisher=self.resources.publisher,
-                                     sms=self._sms, email=self._email, sender_id=self._sender_id)
+                                     sms=self._sms, email=self._email, sender_id=self._sender_id,
+                                     renderer=self.resources.renderer, clock=lambda: self.clock())
         await self.dispatcher.start()
         self.relay = OutboxRelay(pool=self.resources.pool, producer=self.producer, schema=settings.schema_name)
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))

@@ -26,6 +26,9 @@ class _CrisisState(EventData):
     area: Area | None
     activated_at: AwareDatetime
     closed_at: AwareDatetime | None = None
+    exercise: bool = Field(default=False, description=(
+        "An exercise (issue 23), opened by hand: not a real crisis; its messages went to a test list only. "
+        "Consumers must not treat it as real (absent: false)."))
 
 
 class CrisisActivated(_CrisisState):

@@ -19,7 +19,9 @@ STATUS_TOPIC = "notifications.status"
 COMMANDS_TOPIC = "notifications.commands"
 
 NotificationChannel = Literal["sms", "email", "voice"]  # voice (a call) added by issue 17: welfare checks
-DeliveryStatus = Literal["queued", "sent", "delivered", "failed", "undeliverable", "opted_out"]
+# throttled, expired, deduplicated added by issue 23 (provider limits): additive, see docs/notifier.md
+DeliveryStatus = Literal["queued", "sent", "delivered", "failed", "undeliverable", "opted_out", "throttled", "expired",
+                         "deduplicated"]
 Priority = Literal["crisis", "case", "bulk"]
 _NAMESPACE = uuid.UUID("6f1c2a53-8d0e-4d7b-9a43-3c1f0e5b7a11")
 

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from services.notifier.domain.sms import Encoding
 from services.notifier.rendering import LANGUAGES, TEMPLATES, Renderer, TemplateError, format_date
+from shared.sms import Encoding
 
 PARAMS: dict[str, Any] = {
     "reference": "BE-2026-000123",

@@ -60,14 +60,17 @@ Mode = Literal["automatic", "proposed"]
 MODES: tuple[Mode, ...] = ("automatic", "proposed")
 #: Where an incident came from: a public alert feed (GDACS, USGS, or a feed id of another shape), or an external
 #: system publishing on `crisis.incidents` itself. A crisis activated by hand is `manual` (no incident).
-Origin = Literal["gdacs", "usgs", "feed", "external"]
+Origin = Literal["gdacs", "usgs", "feed", "external", "manual"]
 ORIGINS: tuple[Origin, ...] = ("gdacs", "usgs", "feed", "external")
 FEED_ORIGINS: frozenset[str] = frozenset({"gdacs", "usgs", "feed"})
 DEFAULT_ACTIVATION_RULES = "feeds:minor=proposed,feeds:moderate=proposed,feeds:severe=proposed"
 
 
-def incident_origin(event_source: str, incident_id: str, feeds_source: str) -> Origin:
-    """The CloudEvents `source` says whether the feeds service published it; its id prefix says which feed."""
+def incident_origin(event_source: str, incident_id: str, feeds_source: str, own_source: str = "") -> Origin:
+    """The CloudEvents `source` says whether the feeds service published it (its id prefix says which feed), or
+    the crisis center itself for a manual crisis (`manual:<crisis_id>`, activated at once: a coordinator decided)."""
+    if own_source and event_source.rstrip("/") == own_source.rstrip("/") and incident_id.startswith("manual:"):
+        return "manual"
     if event_source.rstrip("/") != feeds_source.rstrip("/"):
         return "external"
     prefix = incident_id.partition(":")[0].lower()

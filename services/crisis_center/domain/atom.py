@@ -1,4 +1,5 @@
-"""Atom 1.0 (RFC 4287) feed of the active crises, for people and systems that follow the crisis center."""
+"""Atom 1.0 (RFC 4287) feed of the active crises, for people and systems that follow the crisis center (an exercise
+listed in it has a title and summary starting with EXERCISE)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from . import texts
+from . import exercise, texts
 from .crisis import Crisis
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -38,7 +39,7 @@ def build_atom(crises: Sequence[Crisis], *, base_url: str, now: datetime) -> byt
     for crisis in sorted(crises, key=lambda c: c.last_change, reverse=True):
         entry = _sub(feed, "entry")
         _sub(entry, "id", f"{base}/public/crises/{crisis.crisis_id}")
-        _sub(entry, "title", crisis.title)
+        _sub(entry, "title", exercise.title(crisis.title, crisis.exercise))
         _sub(entry, "updated", _rfc3339(crisis.last_change))
         _sub(entry, "published", _rfc3339(crisis.activated_at))
         _sub(entry, "link", rel="alternate", href=f"{base}/public/crises/{crisis.crisis_id}.cap",
@@ -48,5 +49,5 @@ def build_atom(crises: Sequence[Crisis], *, base_url: str, now: datetime) -> byt
             f"{texts.description(crisis.affected_count, lang)} {texts.instruction(crisis.hotline_number, lang)}"
             for lang in ("en", "fr", "nl", "de")
         )
-        _sub(entry, "summary", summary, type="text")
+        _sub(entry, "summary", f"{exercise.BANNER}. {summary}" if crisis.exercise else summary, type="text")
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)

@@ -17,7 +17,7 @@ import pycountry
 
 from shared.geo import closed_ring
 
-from . import texts
+from . import exercise, texts
 from .crisis import Crisis
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -101,9 +101,11 @@ def build_cap(crisis: Crisis, *, sender: str = DEFAULT_SENDER, web: str | None =
     _sub(alert, "identifier", current.identifier)
     _sub(alert, "sender", sender)
     _sub(alert, "sent", cap_time(current.sent))
-    _sub(alert, "status", "Actual")
+    _sub(alert, "status", "Exercise" if crisis.exercise else "Actual")
     _sub(alert, "msgType", current.msg_type)
     _sub(alert, "scope", "Public")
+    if crisis.exercise:  # CAP 1.2: `note` identifies the exercise; `Exercise` is only for its participants
+        _sub(alert, "note", f"{exercise.BANNER}: not a real crisis (issue 23 exercise mode)")
     if len(messages) > 1:
         _sub(alert, "references", " ".join(m.reference(sender) for m in messages[:-1]))
     if crisis.incident_id:
@@ -122,7 +124,7 @@ def build_cap(crisis: Crisis, *, sender: str = DEFAULT_SENDER, web: str | None =
         if crisis.closed_at is not None:
             _sub(info, "expires", cap_time(crisis.closed_at))
         _sub(info, "senderName", texts.SENDER_NAME[language])
-        _sub(info, "headline", crisis.title[:160])
+        _sub(info, "headline", exercise.title(crisis.title, crisis.exercise)[:160])
         if closing:
             _sub(info, "description", texts.closed_notice(language))
         else:

@@ -56,7 +56,7 @@ class IncidentUpsert(_Command):
     severity: str
     area: dict[str, object]
     occurred_at: datetime
-    origin: Literal["gdacs", "usgs", "feed", "external"] = "external"  # see activation.incident_origin
+    origin: Literal["gdacs", "usgs", "feed", "external", "manual"] = "external"  # see activation.incident_origin
     link: str | None = None  # the event's page at its source
 
 

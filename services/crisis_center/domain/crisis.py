@@ -26,6 +26,7 @@ class Crisis:
     activated_at: datetime
     updated_at: datetime | None = None  # last change published after the activation
     closed_at: datetime | None = None
+    exercise: bool = False  # opened as an exercise: messages to the test list only, marked everywhere
 
     @property
     def last_change(self) -> datetime:
@@ -44,4 +45,5 @@ class Crisis:
             "area": self.area.to_dict(),
             "activated_at": self.activated_at,
             "closed_at": self.closed_at,
+            "exercise": self.exercise,
         }

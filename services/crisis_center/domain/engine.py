@@ -602,6 +602,8 @@ class CountryEngine:
         phase = Phase(record["phase"])
         threshold = policy.for_severity(record["severity"])
         mode = rules.mode_for(record.get("origin"), record["severity"])
+        if record.get("origin") == "manual":  # a coordinator opened the crisis: it is active whatever the count
+            threshold, mode = 0, "automatic"
         effects: list[Effect] = []
         crossed = count >= threshold and phase in (Phase.NONE, Phase.PROPOSED)
         if crossed and mode == "automatic":
@@ -618,7 +620,8 @@ class CountryEngine:
                 if recipients:
                     effects.append(Notify(incident_id, record["crisis_id"], record["title"],
                                           record["hotline_number"], recipients))
-        effects.append(Watched(_facts(record), count, aset.counts_by_source(), threshold, mode))
+        if record.get("origin") != "manual":  # the watch list is of incidents that may become crises
+            effects.append(Watched(_facts(record), count, aset.counts_by_source(), threshold, mode))
         return effects
 
     def _activate(self, record: Record, threshold: int, actor: str = "system:threshold",

@@ -34,6 +34,12 @@ class NewNotification:
     status: DeliveryStatus
     reason: str | None
     sender: str = "notifier"
+    alt_email: str | None = None
+    """The person's e-mail and phone and the template parameters, kept when the purpose has a fallback."""
+    alt_phone: str | None = None
+    params: dict[str, Any] | None = None
+    expires_at: datetime | None = None
+    fallback_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,8 @@ class Claimed:
     opted_out: bool
     sender: str = "notifier"
     language: str = "en"
+    template: str = ""
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -80,16 +88,18 @@ async def insert_notifications(conn: asyncpg.Connection, rows: Sequence[NewNotif
         """WITH row AS (
                INSERT INTO notifications (notification_id, dedup_key, purpose, channel, recipient, language,
                    template, priority, case_reference, crisis_id, subject, body, html, segments, encoding, status,
-                   reason, send_state, sender)
+                   reason, send_state, sender, alt_email, alt_phone, params, expires_at, fallback_of)
                SELECT notification_id, dedup_key, purpose, channel, recipient, language, template, priority,
                    case_reference, crisis_id, subject, body, html, segments, encoding, status, reason, send_state,
-                   sender
+                   sender, alt_email, alt_phone, params::jsonb, expires_at, fallback_of
                FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                            $8::smallint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
-                           $14::integer[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[])
+                           $14::integer[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
+                           $20::text[], $21::text[], $22::text[], $23::timestamptz[], $24::text[])
                     WITH ORDINALITY AS n(notification_id, dedup_key, purpose, channel, recipient, language,
                         template, priority, case_reference, crisis_id, subject, body, html, segments, encoding,
-                        status, reason, send_state, sender, position)
+                        status, reason, send_state, sender, alt_email, alt_phone, params, expires_at, fallback_of,
+                        position)
                ORDER BY position
                ON CONFLICT DO NOTHING RETURNING notification_id, status, reason)
            INSERT INTO status_history (notification_id, status, reason, source)
@@ -100,7 +110,9 @@ async def insert_notifications(conn: asyncpg.Connection, rows: Sequence[NewNotif
         [n.crisis_id for n in rows], [n.subject for n in rows], [n.body for n in rows], [n.html for n in rows],
         [n.segments for n in rows], [n.encoding for n in rows], [n.status.value for n in rows],
         [n.reason for n in rows], ["pending" if n.status is DeliveryStatus.QUEUED else "done" for n in rows],
-        [n.sender for n in rows],
+        [n.sender for n in rows], [n.alt_email for n in rows], [n.alt_phone for n in rows],
+        [None if n.params is None else to_json(n.params, fallback=str).decode() for n in rows],
+        [n.expires_at for n in rows], [n.fallback_of for n in rows],
     )
     return {r["notification_id"] for r in stored}
 
@@ -147,7 +159,7 @@ async def remove_opt_out(conn: asyncpg.Connection, address: str) -> bool:
 
 
 _CLAIM_COLUMNS = """n.id, n.notification_id, n.channel, n.recipient, n.subject, n.body, n.html, n.priority,
-    n.dispatches, n.claimed_at, n.provider_id, n.sender, n.language,
+    n.dispatches, n.claimed_at, n.provider_id, n.sender, n.language, n.template, n.expires_at,
     (n.channel = 'sms' AND EXISTS (SELECT 1 FROM opt_outs o WHERE o.address = n.recipient)) AS opted_out"""
 
 
@@ -157,7 +169,8 @@ def _claimed(rows: Sequence[asyncpg.Record]) -> list[Claimed]:
 
 
 async def claim(conn: asyncpg.Connection, sender_id: str, limit: int) -> list[Claimed]:
-    """Reserve up to `limit` messages, most urgent first; the reservation is committed before any call."""
+    """Reserve up to `limit` messages, most urgent first; the reservation is committed before any call.
+    (Without the carriers' limits: the dispatcher takes messages through `handlers.take_due`.)"""
     rows = await conn.fetch(
         f"""UPDATE notifications n
             SET send_state = 'reserved', claimed_by = $1, claimed_at = clock_timestamp(),
@@ -169,6 +182,99 @@ async def claim(conn: asyncpg.Connection, sender_id: str, limit: int) -> list[Cl
         sender_id, limit,
     )
     return _claimed(rows)
+
+
+async def lock_claims(conn: asyncpg.Connection) -> None:
+    """One sender at a time decides what to take (in a transaction): the per-number limit holds across senders."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.notifier_claims'))")
+
+
+async def due(conn: asyncpg.Connection, limit: int, now: datetime) -> list[asyncpg.Record]:
+    """Pending messages due at `now`, most urgent first, locked (in a transaction) for `reserve` or a verdict."""
+    return await conn.fetch(
+        """SELECT n.id, n.notification_id, n.channel, n.recipient, n.body, n.expires_at, n.status, n.case_reference,
+                  n.crisis_id,
+                  (n.channel = 'sms' AND EXISTS (SELECT 1 FROM opt_outs o WHERE o.address = n.recipient)) AS opted_out
+           FROM notifications n WHERE n.send_state = 'pending' AND n.next_attempt_at <= $2
+           ORDER BY n.priority, n.id LIMIT $1 FOR UPDATE OF n SKIP LOCKED""",
+        limit, now)
+
+
+async def recent_sms(conn: asyncpg.Connection, recipients: Sequence[str], since: datetime) -> list[asyncpg.Record]:
+    """SMS handed to the provider since `since` for these numbers (the per-number window)."""
+    if not recipients:
+        return []
+    return await conn.fetch(
+        "SELECT notification_id, recipient, body, sent_at, status FROM notifications"
+        " WHERE channel = 'sms' AND sent_at IS NOT NULL AND recipient = ANY($1::text[]) AND sent_at > $2",
+        list(recipients), since)
+
+
+async def reserve(conn: asyncpg.Connection, sender_id: str, ids: Sequence[int], now: datetime,
+                  stamp: Sequence[int] = ()) -> list[Claimed]:
+    """Reserve these (locked, pending) messages for `sender_id`; those in `stamp` (SMS that count toward their
+    number's hourly limit) get `sent_at` = `now`."""
+    if not ids:
+        return []
+    rows = await conn.fetch(
+        f"""UPDATE notifications n
+            SET send_state = 'reserved', claimed_by = $1, claimed_at = clock_timestamp(),
+                dispatches = n.dispatches + 1, updated_at = now(),
+                sent_at = CASE WHEN n.id = ANY($4::bigint[]) THEN $3::timestamptz ELSE n.sent_at END
+            WHERE n.id = ANY($2::bigint[])
+            RETURNING {_CLAIM_COLUMNS}""",
+        sender_id, list(ids), now, list(stamp),
+    )
+    return _claimed(rows)
+
+
+async def hold(conn: asyncpg.Connection, until: Sequence[tuple[int, datetime]]) -> None:
+    """Put these pending messages off until a time each (the per-number limit)."""
+    if until:
+        await conn.execute(
+            "UPDATE notifications n SET next_attempt_at = u.at, updated_at = now()"
+            " FROM unnest($1::bigint[], $2::timestamptz[]) AS u(id, at) WHERE n.id = u.id",
+            [u[0] for u in until], [u[1] for u in until])
+
+
+async def end_unsent(conn: asyncpg.Connection, ended: Sequence[tuple[int, str, str]]) -> set[str]:
+    """(id, status, reason): messages ended without a send (expired, deduplicated), with a history line each;
+    returns their notification ids."""
+    if not ended:
+        return set()
+    rows = await conn.fetch(
+        """WITH e AS (
+                   UPDATE notifications n SET status = u.status, reason = u.reason, send_state = 'done',
+                       updated_at = now()
+                   FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, status, reason) WHERE n.id = u.id
+                   RETURNING n.notification_id, u.status, u.reason)
+               INSERT INTO status_history (notification_id, status, reason, source)
+               SELECT notification_id, status, reason, 'dispatcher' FROM e RETURNING notification_id""",
+        [e[0] for e in ended], [e[1] for e in ended], [e[2] for e in ended])
+    return {r["notification_id"] for r in rows}
+
+
+async def mark_throttled(conn: asyncpg.Connection, ids: Sequence[int]) -> set[str]:
+    """`throttled` for those of these messages still `queued`, with a history line each; returns their ids."""
+    if not ids:
+        return set()
+    rows = await conn.fetch(
+        """WITH t AS (
+                   UPDATE notifications SET status = 'throttled', reason = 'per_number_limit', updated_at = now()
+                   WHERE id = ANY($1::bigint[]) AND status = 'queued' RETURNING notification_id)
+               INSERT INTO status_history (notification_id, status, reason, source)
+               SELECT notification_id, 'throttled', 'per_number_limit', 'dispatcher' FROM t
+               RETURNING notification_id""",
+        list(ids))
+    return {r["notification_id"] for r in rows}
+
+
+async def fallback_facts(conn: asyncpg.Connection, notification_id: str) -> asyncpg.Record | None:
+    """What a fallback of this message needs (its purpose, texts, the person's other addresses)."""
+    return await conn.fetchrow(
+        "SELECT notification_id, purpose, channel, recipient, language, template, priority, case_reference,"
+        " crisis_id, body, reason, sender, alt_email, alt_phone, params, expires_at FROM notifications"
+        " WHERE notification_id = $1", notification_id)
 
 
 async def claim_orphans(conn: asyncpg.Connection, sender_id: str, dead_after: float, limit: int) -> list[Claimed]:
@@ -243,6 +349,7 @@ async def release(conn: asyncpg.Connection, notification_id: str, next_attempt_a
     takes back this dispatch (the provider failed, not the message)."""
     await conn.execute(
         "UPDATE notifications SET send_state = 'pending', next_attempt_at = $2, claimed_by = NULL, updated_at = now(),"
+        " sent_at = NULL,"
         " dispatches = CASE WHEN $3 THEN greatest(dispatches - 1, 0) ELSE dispatches END"
         " WHERE notification_id = $1 AND send_state = 'reserved'",
         notification_id, next_attempt_at, uncount,
@@ -293,6 +400,13 @@ async def counts(conn: asyncpg.Connection, *, case_reference: str | None, crisis
         " GROUP BY status",
         case_reference, crisis_id)
     return {r["status"]: int(r["n"]) for r in rows}
+
+
+async def fallback_count(conn: asyncpg.Connection, *, case_reference: str | None, crisis_id: str | None) -> int:
+    return int(await conn.fetchval(
+        "SELECT count(*) FROM notifications WHERE fallback_of IS NOT NULL"
+        " AND ($1::text IS NULL OR case_reference = $1) AND ($2::text IS NULL OR crisis_id = $2)",
+        case_reference, crisis_id))
 
 
 async def list_notifications(conn: asyncpg.Connection, *, case_reference: str | None, crisis_id: str | None,

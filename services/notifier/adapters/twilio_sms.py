@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
+from twilio.base import values
 from twilio.base.exceptions import TwilioException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
@@ -63,11 +64,14 @@ class TwilioSms:
     async def close(self) -> None:
         await self.http.close()
 
-    async def send(self, *, to: str, body: str, status_callback: str | None, from_number: str | None = None) -> str:
-        """The message sid; raises Rejected, Transient or Ambiguous."""
+    async def send(self, *, to: str, body: str, status_callback: str | None, from_number: str | None = None,
+                   validity_period: int | None = None) -> str:
+        """The message sid; raises Rejected, Transient or Ambiguous. `validity_period`: Twilio's ValidityPeriod
+        (seconds it may wait in Twilio's queue before Twilio drops it), None for Twilio's default."""
         async with self._provider_call():
             message = await self.client.messages.create_async(
-                to=to, from_=from_number or self.from_number, body=body, status_callback=status_callback)
+                to=to, from_=from_number or self.from_number, body=body, status_callback=status_callback,
+                validity_period=values.unset if validity_period is None else validity_period)
         return str(message.sid)
 
     async def call(self, *, to: str, twiml: str, status_callback: str | None, from_number: str,

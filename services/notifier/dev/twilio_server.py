@@ -23,6 +23,10 @@ Failure switches (all also settable at run time with `PUT /_dev/config`):
   client that times out has in fact sent it (the ambiguous case);
 - `reverse_callbacks`: send `delivered` before `sent` (out-of-order callbacks); `callback_delay_seconds`.
 
+To make an SMS to given numbers end `failed` or `undelivered` through the status callback (the fallback tests of
+issue 23): `{"numbers": {"+32...": {"code": 30001}}}` (callback `failed`) or `{"code": 30003}` (`undelivered`).
+`ValidityPeriod` (1 to 36000, else 400) is kept with the message as `_validity_period` (`GET /_dev/messages`).
+
 Calls (the welfare check's last step): `POST .../Calls.json` (To, From, Twiml or Url, StatusCallback) answers 201
 with a Call resource (sid `CA...`), `GET .../Calls.json?To=&From=&StartTime>=` and `GET .../Calls/{Sid}.json`. The
 "person" then plays a script: a number with a `keypad` rule (`{"numbers": {"+32...": {"keypad": "1"}}}`, or the
@@ -61,7 +65,7 @@ import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-from services.notifier.domain.sms import analyse
+from shared.sms import analyse
 
 log = logging.getLogger("twilio_dev_server")
 
@@ -300,6 +304,9 @@ class TwilioDevServer:
             return twilio_error(400, 21602, "Message body is required.")
         if len(body) > 1600:
             return twilio_error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
+        validity = str(form.get("ValidityPeriod", "")).strip()
+        if validity and not (validity.isdigit() and 1 <= int(validity) <= 36000):
+            return twilio_error(400, 21624, "ValidityPeriod must be an integer from 1 to 36000.")
 
         rule = self.config.numbers.get(to)
         if self.config.burst_429 > 0:
@@ -356,6 +363,7 @@ class TwilioDevServer:
             "_created": now,
             "_encoding": info.encoding.value,
             "_delivery_code": code if code in DELIVERY_ERRORS else None,
+            "_validity_period": int(str(form["ValidityPeriod"])) if form.get("ValidityPeriod") else None,
         }
         self.messages[sid] = record
         self.stats["created"] += 1
@@ -573,7 +581,7 @@ class TwilioDevServer:
     async def dev_messages(self, request: web.Request) -> web.Response:
         to = request.query.get("to")
         limit = int(request.query.get("limit", "0") or 0)
-        found = [self._resource(r) | {"encoding": r["_encoding"]}
+        found = [self._resource(r) | {"encoding": r["_encoding"], "validity_period": r.get("_validity_period")}
                  for r in self.messages.values() if to is None or r["to"] == to]
         if limit > 0:
             found = found[-limit:]

@@ -5,6 +5,10 @@ final as well, so a late "sent" (callbacks arrive out of order) or a stray failu
 means the message did not arrive for a reason that may pass (handset off, carrier trouble, unknown error);
 "undeliverable" means this number will not take SMS (invalid, unknown, landline, blocked); "opted_out" means the
 recipient asked not to get messages.
+
+Issue 23 adds three: "throttled" (waiting: the number had its hourly share of messages; sent later, so
+queued < throttled < sent), "expired" (final: its validity passed before it could be sent) and "deduplicated"
+(final: the same text went to the same number within the hour, so it was not sent again).
 """
 
 from __future__ import annotations
@@ -15,23 +19,30 @@ from enum import StrEnum
 
 class DeliveryStatus(StrEnum):
     QUEUED = "queued"
+    THROTTLED = "throttled"
     SENT = "sent"
     DELIVERED = "delivered"
     FAILED = "failed"
     UNDELIVERABLE = "undeliverable"
     OPTED_OUT = "opted_out"
+    EXPIRED = "expired"
+    DEDUPLICATED = "deduplicated"
 
 
 _RANK = {
     DeliveryStatus.QUEUED: 0,
-    DeliveryStatus.SENT: 1,
-    DeliveryStatus.DELIVERED: 2,
-    DeliveryStatus.FAILED: 3,
-    DeliveryStatus.UNDELIVERABLE: 3,
-    DeliveryStatus.OPTED_OUT: 3,
+    DeliveryStatus.THROTTLED: 1,
+    DeliveryStatus.SENT: 2,
+    DeliveryStatus.DELIVERED: 3,
+    DeliveryStatus.FAILED: 4,
+    DeliveryStatus.UNDELIVERABLE: 4,
+    DeliveryStatus.OPTED_OUT: 4,
+    DeliveryStatus.EXPIRED: 4,
+    DeliveryStatus.DEDUPLICATED: 4,
 }
 FINAL = frozenset(
-    {DeliveryStatus.DELIVERED, DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERABLE, DeliveryStatus.OPTED_OUT}
+    {DeliveryStatus.DELIVERED, DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERABLE, DeliveryStatus.OPTED_OUT,
+     DeliveryStatus.EXPIRED, DeliveryStatus.DEDUPLICATED}
 )
 
 

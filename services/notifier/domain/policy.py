@@ -23,6 +23,7 @@ class Priority(IntEnum):
 _TEMPLATE_PRIORITY = {
     "crisis_alert": Priority.CRISIS,
     "crisis_update": Priority.CRISIS,
+    "crisis_followup": Priority.CRISIS,
     "case_acknowledgement": Priority.CASE,
     "case_message": Priority.CASE,
     "crisis_closed": Priority.BULK,
@@ -99,3 +100,76 @@ def mask_address(address: str) -> str:
     if len(address) <= 5:
         return "*" * len(address)
     return address[:3] + "*" * (len(address) - 5) + address[-2:]
+
+
+# --- Issue 23: channel fallback and validity, per purpose (the template names the purpose's kind) -----------------
+#: When a message ends `failed` or `undeliverable` (an SMS's final status callback, or the provider's refusal), the
+#: next channel of its purpose's order that the person can be reached on gets the same message; an opt-out is
+#: honoured (no fallback after `opted_out`, no call to a number that opted out). Purposes not listed have none:
+#: case messages go back through the channel the request came in on only (the users' charter), staff and survey
+#: messages do not chase anyone, and the welfare check escalates to its own call (issue 17).
+FALLBACK_ORDER: dict[str, tuple[Channel, ...]] = {
+    "crisis_alert": (Channel.SMS, Channel.EMAIL, Channel.VOICE),
+    "crisis_update": (Channel.SMS, Channel.EMAIL, Channel.VOICE),
+    "crisis_followup": (Channel.SMS, Channel.EMAIL, Channel.VOICE),
+    "crisis_closed": (Channel.SMS, Channel.EMAIL),  # the all-clear: worth an e-mail, not a call
+}
+
+#: How long a message stays relevant, in seconds (None: always). An SMS carries what is left of it as Twilio's
+#: `ValidityPeriod` (1 to 36,000 s: Twilio drops it from its queue after that), and a message still unsent when its
+#: validity ends (an outage, the per-number limit) ends `expired` instead of going out late.
+VALIDITY_SECONDS: dict[str, int | None] = {
+    "crisis_alert": 4 * 3600,
+    "crisis_update": 4 * 3600,
+    "crisis_followup": 4 * 3600,
+    "crisis_closed": 12 * 3600,
+    "welfare_question": 4 * 3600,
+    "welfare_call": 3600,
+    "check_in_code": 3600,
+    "crisis_proposal": 3600,
+    "staff_deadline": 4 * 3600,
+    "survey_request": 7 * 24 * 3600,
+    "case_acknowledgement": None,  # the answer to someone's own request: late beats never
+    "case_message": None,
+}
+DEFAULT_VALIDITY_SECONDS = 24 * 3600
+TWILIO_MAX_VALIDITY_SECONDS = 36000
+
+
+def fallback_order(template: str) -> tuple[Channel, ...]:
+    return FALLBACK_ORDER.get(template, ())
+
+
+#: Failure reasons (domain/delivery.py ERROR_REASON) that say the number itself does not exist: no call to it.
+NO_SUCH_NUMBER = frozenset({"invalid_number", "unknown_handset"})
+
+
+def next_fallback(template: str, failed: Channel, *, email: str | None, phone: str | None,
+                  tried: frozenset[Channel] = frozenset(), reason: str | None = None) -> Channel | None:
+    """The channel after `failed` in the purpose's order that has an address and was not tried; None: no more.
+    A number that does not exist (`NO_SUCH_NUMBER`) is not called; a landline or a number that cannot take SMS is:
+    that is what the call is for."""
+    order = fallback_order(template)
+    if failed not in order:
+        return None
+    if reason in NO_SUCH_NUMBER:
+        phone = None
+    for channel in order[order.index(failed) + 1:]:
+        if channel in tried:
+            continue
+        if channel is Channel.EMAIL and email:
+            return channel
+        if channel in (Channel.SMS, Channel.VOICE) and phone:
+            return channel
+    return None
+
+
+def validity_seconds(template: str) -> int | None:
+    return VALIDITY_SECONDS.get(template, DEFAULT_VALIDITY_SECONDS)
+
+
+def twilio_validity(seconds_left: float | None) -> int | None:
+    """The `ValidityPeriod` to give Twilio for what is left of a message's validity (None: Twilio's default)."""
+    if seconds_left is None:
+        return None
+    return int(min(max(seconds_left, 1), TWILIO_MAX_VALIDITY_SECONDS))

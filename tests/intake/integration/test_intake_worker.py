@@ -163,7 +163,8 @@ async def test_routing_attaches_the_post_and_hands_over(client: httpx.AsyncClien
 
 
 async def test_crisis_status_drives_the_voice_announcement(client: httpx.AsyncClient, worker: Worker, sign: Sign,
-                                                           settings: Settings, producer: AIOKafkaProducer) -> None:
+                                                           settings: Settings, producer: AIOKafkaProducer,
+                                                           pool: asyncpg.Pool) -> None:
     crisis: dict[str, Any] = {"crisis_id": f"crisis-{uuid.uuid4().hex[:8]}", "incident_id": None,
                               "title": "Earthquake near Agadir", "status": "active", "affected_count": 80,
                               "threshold": 50, "hotline_number": "+3225011001", "area": {"country": "MA"},
@@ -180,6 +181,15 @@ async def test_crisis_status_drives_the_voice_announcement(client: httpx.AsyncCl
     await publish(producer, CrisisClosed(**{**crisis, "status": "closed", "closed_at": datetime.now(UTC)}),
                   source="/services/crisis_center", topic_prefix=settings.kafka_topic_prefix)
     await eventually(lambda: _lacks(greeting(), "Earthquake near Agadir"))
+    # an exercise (issue 23) is never announced to the public line, nor matched to a real person's SMS
+    drill = {**crisis, "crisis_id": f"drill-{uuid.uuid4().hex[:8]}", "title": "Drill in Agadir", "exercise": True}
+    event_id = f"drill-event-{uuid.uuid4().hex[:8]}"
+    await publish(producer, CrisisActivated(**drill), source="/services/crisis_center",
+                  topic_prefix=settings.kafka_topic_prefix, event_id=event_id)
+    await eventually(lambda: pool.fetchval("SELECT 1 FROM processed_events WHERE event_id = $1",
+                                           f"/services/crisis_center|{event_id}"))  # handled (source|id)
+    assert await pool.fetchval("SELECT count(*) FROM active_crises") == 0
+    assert "Drill in Agadir" not in await greeting()
 
 
 async def _contains(text: Any, needle: str) -> str | None:

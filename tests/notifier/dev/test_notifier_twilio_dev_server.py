@@ -195,3 +195,28 @@ async def test_reversed_callbacks(stack: Stack) -> None:
     await stack.receiver.wait_for(2)
     assert [c["MessageStatus"] for c in stack.receiver.calls] == ["delivered", "sent"]
     assert all(stack.receiver.valid)
+
+
+@pytest.mark.parametrize(("code", "statuses"), [(30001, ["failed"]), (30003, ["sent", "undelivered"])])
+async def test_a_number_told_to_fail_ends_failed_or_undelivered_by_the_callback(stack: Stack, code: int,
+                                                                                statuses: list[str]) -> None:
+    """Issue 23's fallback tests make an SMS end this way: accepted first, then the final status callback
+    (`failed` never left Twilio: no `sent` before it)."""
+    to = f"+3247000{code}"
+    async with stack.http.put(f"{stack.base}/_dev/config", json={"numbers": {to: {"code": code}}}) as resp:
+        assert resp.status == 200
+    message = await _send(stack, to)
+    assert message.status == "queued"
+    await stack.receiver.wait_for(len(statuses))
+    assert [c["MessageStatus"] for c in stack.receiver.calls] == statuses
+    assert stack.receiver.calls[-1]["ErrorCode"] == str(code)
+
+
+async def test_validity_period_is_kept_and_checked(stack: Stack) -> None:
+    message = await stack.client.messages.create_async(to="+32470000009", from_="+3225010000", body="x",
+                                                       validity_period=14400)
+    assert stack.server.messages[message.sid]["_validity_period"] == 14400
+    with pytest.raises(TwilioRestException) as caught:
+        await stack.client.messages.create_async(to="+32470000009", from_="+3225010000", body="x",
+                                                 validity_period=36001)
+    assert (caught.value.status, caught.value.code) == (400, 21624)

@@ -55,6 +55,13 @@ def to_gsm7_where_possible(text: str) -> str:
     return "".join(_GSM7_SUBSTITUTES.get(c, c) for c in text)
 
 
+def tidy_sms(text: str) -> str:
+    """The SMS as it is sent: NFC, whitespace collapsed per line, empty lines dropped, typographic punctuation as
+    its GSM-7 twin (the notifier renders with it; the crisis center's send planner counts with it)."""
+    lines = (" ".join(line.split()) for line in text.strip().splitlines())
+    return to_gsm7_where_possible("\n".join(line for line in lines if line))
+
+
 def _segments(costs: list[int], single: int, multi: int) -> int:
     total = sum(costs)
     if total <= single:

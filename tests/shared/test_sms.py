@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.notifier.domain.sms import (
+from shared.sms import (
     GSM7_EXTENSION,
     Encoding,
     analyse,

@@ -1,0 +1,410 @@
+"""Coordinators' broadcasts over PostgreSQL: follow-up messages and the all-clear under the two-person rule.
+
+A broadcast is written `pending`; a second coordinator approves it (its messages are enqueued through the outbox in
+the approving transaction, one `SendNotification` per person and channel, ids derived from the broadcast and the
+person: enqueued once whatever is retried) or rejects it; its author may edit it while pending (a new version,
+which is the one to approve). A pending broadcast past its window is marked `expired` by the next request that
+reads or decides it (`expire_due`; the clock is the caller's). Every step is written to `audit_log`
+(`broadcast.created`, `.edited`, `.approved`, `.rejected`, `.expired`, `.refused`) with the broadcast id.
+
+Who is reached is read when it is planned and again when it is approved (people answer meanwhile): the crisis's
+contacts (everyone alerted), those with no welfare answer, those whose latest answer is `needs_help`, or those
+whose known position (the map's, ~1 km) lies in a drawn polygon inside the crisis area.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.crisis_center.domain import broadcasts as rules
+from services.crisis_center.domain import exercise, texts
+from services.crisis_center.records import Publishing, audit
+from shared.events.notifications import Recipient as WireRecipient
+from shared.events.notifications import SendNotification, notification_id_for
+from shared.geo import Area
+from shared.kafka.outbox import OutboxRow, enqueue_many, prepare
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a coordinator writes: texts per language (the all-clear has none: its template's), the languages sent
+    the English text, and the audience."""
+
+    kind: str
+    audience: str
+    texts: dict[str, str]
+    fallback: tuple[str, ...] = ()
+    polygon: tuple[tuple[float, float], ...] | None = None
+
+
+class NoCrisis(Exception):
+    pass
+
+
+class CrisisNotActive(Exception):
+    pass
+
+
+class BadDraft(ValueError):
+    """The draft cannot be sent as written (a polygon outside the crisis area...): 422."""
+
+
+class Conflict(Exception):
+    """Another all-clear is pending or approved for this crisis: 409."""
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+async def _crisis(conn: asyncpg.Connection, crisis_id: str, *, lock: bool = False) -> asyncpg.Record:
+    row = await conn.fetchrow("SELECT crisis_id, incident_id, title, hotline_number, status, area, exercise FROM crises"
+                              f" WHERE crisis_id = $1{' FOR SHARE' if lock else ''}", crisis_id)
+    if row is None:
+        raise NoCrisis(crisis_id)
+    return row
+
+
+def _check_draft(crisis: asyncpg.Record, draft: Draft) -> Draft:
+    if draft.kind == "followup":
+        try:
+            rules.resolve_texts(draft.texts, draft.fallback)
+        except rules.BadTexts as exc:
+            raise BadDraft(str(exc)) from exc
+    if (draft.audience == "area") != (draft.polygon is not None):
+        raise BadDraft("a polygon is given with the audience 'area', and only then")
+    if draft.polygon is not None:
+        try:
+            polygon = rules.check_polygon(draft.polygon, Area.from_dict(_json(crisis["area"])))
+        except rules.BadPolygon as exc:
+            raise BadDraft(f"polygon: {exc}") from exc
+        return Draft(draft.kind, draft.audience, draft.texts, draft.fallback, polygon)
+    return draft
+
+
+_CONTACTS = {
+    "everyone": "SELECT c.person_id, c.phone, c.email, c.language FROM crisis_contacts c WHERE c.crisis_id = $1",
+    "not_answered": "SELECT c.person_id, c.phone, c.email, c.language FROM crisis_contacts c"
+                    " LEFT JOIN welfare_status s ON s.crisis_id = c.crisis_id AND s.person_id = c.person_id"
+                    " WHERE c.crisis_id = $1 AND s.person_id IS NULL",
+    "needs_help": "SELECT c.person_id, c.phone, c.email, c.language FROM crisis_contacts c"
+                  " JOIN welfare_status s ON s.crisis_id = c.crisis_id AND s.person_id = c.person_id"
+                  " WHERE c.crisis_id = $1 AND s.answer = 'needs_help'",
+    "area": "SELECT DISTINCT ON (c.person_id) c.person_id, c.phone, c.email, c.language, a.lat, a.lon"
+            " FROM crisis_contacts c JOIN affected_people a"
+            " ON a.incident_id = $2 AND a.contribution_id = 'registration:' || c.person_id"
+            " WHERE c.crisis_id = $1",
+}
+
+
+async def audience(conn: asyncpg.Connection, crisis: asyncpg.Record, draft: Draft) -> list[asyncpg.Record]:
+    """The people a draft reaches now, by person id (of an exercise, only its test list's)."""
+    return exercise.only_test_people(crisis["exercise"], await _audience(conn, crisis, draft), lambda r: r["person_id"])
+
+
+async def _audience(conn: asyncpg.Connection, crisis: asyncpg.Record, draft: Draft) -> list[asyncpg.Record]:
+    if draft.audience == "area":
+        if crisis["incident_id"] is None or draft.polygon is None:
+            return []  # a manual crisis has no positions
+        rows = await conn.fetch(_CONTACTS["area"] + " ORDER BY c.person_id", crisis["crisis_id"],
+                                crisis["incident_id"])
+        return [r for r in rows if rules.inside(draft.polygon, r["lat"], r["lon"])]
+    return list(await conn.fetch(_CONTACTS[draft.audience] + " ORDER BY c.person_id", crisis["crisis_id"]))
+
+
+def _sms_texts(crisis: asyncpg.Record, draft: Draft) -> dict[str, str]:
+    if draft.kind == "all_clear":
+        return rules.all_clear_sms(crisis["title"])
+    return rules.resolve_texts(draft.texts, draft.fallback)
+
+
+@dataclass(frozen=True)
+class Planning:
+    senders: tuple[rules.Sender, ...]
+    email_rate_per_second: float
+
+
+async def plan(*, pool: asyncpg.Pool, crisis_id: str, draft: Draft, planning: Planning) -> rules.Plan:
+    """The plan of a draft (nothing written). NoCrisis, BadDraft."""
+    async with pool.acquire() as conn:
+        crisis = await _crisis(conn, crisis_id)
+        draft = _check_draft(crisis, draft)
+        return await _plan(conn, crisis, draft, planning)
+
+
+async def _plan(conn: asyncpg.Connection, crisis: asyncpg.Record, draft: Draft, planning: Planning) -> rules.Plan:
+    people = await audience(conn, crisis, draft)
+    contacts = [rules.Contact(texts.as_language(r["language"]), r["phone"] is not None, r["email"] is not None)
+                for r in people]
+    return rules.plan(contacts, _sms_texts(crisis, draft), senders=planning.senders,
+                      email_rate_per_second=planning.email_rate_per_second)
+
+
+# writing and deciding ---------------------------------------------------------------------------------------------
+async def create(*, pool: asyncpg.Pool, crisis_id: str, draft: Draft, actor: str, now: datetime,
+                 approval_minutes: int) -> str:
+    """A new pending broadcast; its id. NoCrisis, CrisisNotActive (the crisis is closed), BadDraft, Conflict (a
+    second all-clear)."""
+    broadcast_id = uuid.uuid4().hex
+    async with pool.acquire() as conn, conn.transaction():
+        crisis = await _crisis(conn, crisis_id, lock=True)
+        if crisis["status"] != "active":  # closing forgets the contacts: nobody is left to reach
+            raise CrisisNotActive(crisis_id)
+        draft = _check_draft(crisis, draft)
+        if draft.kind == "all_clear":
+            await _expire(conn, now, crisis_id=crisis_id)
+            taken = await conn.fetchval("SELECT broadcast_id FROM broadcasts WHERE crisis_id = $1 AND kind ="
+                                        " 'all_clear' AND status IN ('pending', 'approved')", crisis_id)
+            if taken is not None:
+                raise Conflict(f"the all-clear of this crisis is {taken} already")
+        await conn.execute(
+            "INSERT INTO broadcasts(broadcast_id, crisis_id, kind, status, audience, polygon, texts, fallback,"
+            " version, author, created_at, edited_at, expires_at)"
+            " VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, 1, $8, $9, $9, $10)",
+            broadcast_id, crisis_id, draft.kind, draft.audience,
+            [list(c) for c in draft.polygon] if draft.polygon is not None else None, draft.texts,
+            list(draft.fallback), actor, now, rules.expiry(now, approval_minutes))
+        await audit(conn, actor=actor, action="broadcast.created", target=crisis_id, at=now,
+                    detail={"broadcast_id": broadcast_id, "kind": draft.kind, "audience": draft.audience,
+                            "version": 1, "texts": draft.texts, "fallback": list(draft.fallback)})
+    log.info("broadcast_created", crisis_id=crisis_id, broadcast_id=broadcast_id, kind=draft.kind)
+    return broadcast_id
+
+
+async def _expire(conn: asyncpg.Connection, now: datetime, *, crisis_id: str | None = None,
+                  broadcast_id: str | None = None) -> int:
+    rows = await conn.fetch(
+        "UPDATE broadcasts SET status = 'expired', decided_at = expires_at"
+        " WHERE status = 'pending' AND expires_at <= $1 AND ($2::text IS NULL OR crisis_id = $2)"
+        " AND ($3::text IS NULL OR broadcast_id = $3) RETURNING broadcast_id, crisis_id, version, expires_at",
+        now, crisis_id, broadcast_id)
+    for row in rows:
+        await audit(conn, actor="system", action="broadcast.expired", target=row["crisis_id"], at=now,
+                    detail={"broadcast_id": row["broadcast_id"], "version": row["version"],
+                            "expired_at": row["expires_at"].isoformat()})
+        log.info("broadcast_expired", crisis_id=row["crisis_id"], broadcast_id=row["broadcast_id"])
+    return len(rows)
+
+
+async def expire_due(*, pool: asyncpg.Pool, now: datetime) -> int:
+    """Mark every pending broadcast past its window expired (audited); how many."""
+    async with pool.acquire() as conn, conn.transaction():
+        return await _expire(conn, now)
+
+
+def _state(row: asyncpg.Record) -> rules.State:
+    return rules.State(row["status"], row["author"], row["version"], row["expires_at"], row["decided_by"])
+
+
+async def _locked(conn: asyncpg.Connection, broadcast_id: str, now: datetime) -> asyncpg.Record | None:
+    await _expire(conn, now, broadcast_id=broadcast_id)
+    return await conn.fetchrow("SELECT * FROM broadcasts WHERE broadcast_id = $1 FOR UPDATE", broadcast_id)
+
+
+async def _refused(conn: asyncpg.Connection, row: asyncpg.Record, actor: str, action: str, exc: rules.Refused,
+                   now: datetime) -> None:
+    await audit(conn, actor=actor, action="broadcast.refused", target=row["crisis_id"], at=now,
+                detail={"broadcast_id": row["broadcast_id"], "attempted": action, "reason": str(exc)})
+
+
+async def edit(*, pool: asyncpg.Pool, broadcast_id: str, draft: Draft, actor: str, now: datetime,
+               approval_minutes: int) -> bool:
+    """The author replaces the texts or audience of a pending broadcast: a new version, a new approval window.
+    False: no such broadcast. Refused (403 not the author, 409 not pending), BadDraft."""
+    refused: rules.Refused | None = None
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _locked(conn, broadcast_id, now)
+        if row is None:
+            return False
+        try:
+            rules.check_edit(_state(row), editor=actor, now=now)
+            if row["kind"] == "all_clear":
+                raise rules.Refused("the all-clear has no text of its own to edit", status=409)
+        except rules.Refused as exc:
+            refused = exc
+            await _refused(conn, row, actor, "edit", exc, now)
+        else:
+            crisis = await _crisis(conn, row["crisis_id"])
+            draft = _check_draft(crisis, Draft(row["kind"], draft.audience, draft.texts, draft.fallback,
+                                               draft.polygon))
+            version = row["version"] + 1
+            await conn.execute(
+                "UPDATE broadcasts SET audience = $2, polygon = $3, texts = $4, fallback = $5, version = $6,"
+                " edited_at = $7, expires_at = $8 WHERE broadcast_id = $1",
+                broadcast_id, draft.audience, [list(c) for c in draft.polygon] if draft.polygon else None,
+                draft.texts, list(draft.fallback), version, now, rules.expiry(now, approval_minutes))
+            await audit(conn, actor=actor, action="broadcast.edited", target=row["crisis_id"], at=now,
+                        detail={"broadcast_id": broadcast_id, "version": version, "audience": draft.audience,
+                                "texts": draft.texts, "fallback": list(draft.fallback)})
+    if refused is not None:
+        raise refused
+    return True
+
+
+async def reject(*, pool: asyncpg.Pool, broadcast_id: str, actor: str, reason: str, now: datetime) -> bool:
+    """Any coordinator rejects a pending broadcast (its author: withdraws it). False: no such broadcast.
+    Refused (409: not pending)."""
+    refused: rules.Refused | None = None
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _locked(conn, broadcast_id, now)
+        if row is None:
+            return False
+        try:
+            rules.check_rejection(_state(row), now=now)
+        except rules.Refused as exc:
+            refused = exc
+            await _refused(conn, row, actor, "reject", exc, now)
+        else:
+            await conn.execute("UPDATE broadcasts SET status = 'rejected', decided_by = $2, decided_at = $3,"
+                               " reason = $4 WHERE broadcast_id = $1", broadcast_id, actor, now, reason)
+            await audit(conn, actor=actor, action="broadcast.rejected", target=row["crisis_id"], at=now,
+                        detail={"broadcast_id": broadcast_id, "version": row["version"], "reason": reason})
+    if refused is not None:
+        raise refused
+    return True
+
+
+@dataclass(frozen=True)
+class Approval:
+    crisis_id: str
+    kind: str
+    sent: bool
+    """False: this approver had approved this version already (nothing enqueued again)."""
+
+
+async def approve(*, pool: asyncpg.Pool, broadcast_id: str, actor: str, version: int, now: datetime,
+                  publishing: Publishing) -> Approval | None:
+    """A second coordinator approves `version`: the messages are enqueued in this transaction (once: an approval
+    repeated by the same approver changes nothing). None: no such broadcast. Refused (403 the author, 409 other
+    version, not pending, or a crisis closed meanwhile: its contacts are forgotten). The caller closes the crisis
+    after an all-clear."""
+    refused: rules.Refused | None = None
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _locked(conn, broadcast_id, now)
+        if row is None:
+            return None
+        try:
+            sends = rules.check_approval(_state(row), approver=actor, version=version, now=now)
+            crisis = await _crisis(conn, row["crisis_id"], lock=True)
+            if sends and crisis["status"] != "active":
+                raise rules.Refused("the crisis is closed: nobody is left to reach", status=409)
+        except rules.Refused as exc:
+            refused = exc
+            await _refused(conn, row, actor, "approve", exc, now)
+        else:
+            if sends:
+                await _send(conn, row, crisis, actor=actor, now=now, publishing=publishing)
+    if refused is not None:
+        raise refused
+    return Approval(row["crisis_id"], row["kind"], sends)
+
+
+def _draft_of(row: asyncpg.Record) -> Draft:
+    polygon = _json(row["polygon"])
+    return Draft(row["kind"], row["audience"], dict(_json(row["texts"])), tuple(row["fallback"]),
+                 tuple((float(c[0]), float(c[1])) for c in polygon) if polygon else None)
+
+
+async def _send(conn: asyncpg.Connection, row: asyncpg.Record, crisis: asyncpg.Record, *, actor: str,
+                now: datetime, publishing: Publishing) -> None:
+    draft = _draft_of(row)
+    people = await audience(conn, crisis, draft)
+    outbox = _commands(row, crisis, draft, people, publishing)
+    await enqueue_many(conn, outbox)
+    await conn.execute("UPDATE broadcasts SET status = 'approved', decided_by = $2, decided_at = $3,"
+                       " sent_people = $4, sent_messages = $5 WHERE broadcast_id = $1",
+                       row["broadcast_id"], actor, now, len(people), len(outbox))
+    detail = {"broadcast_id": row["broadcast_id"], "kind": row["kind"], "version": row["version"],
+              "people": len(people), "messages": len(outbox)}
+    await audit(conn, actor=actor, action="broadcast.approved", target=row["crisis_id"], at=now, detail=detail)
+    await conn.execute("INSERT INTO crisis_timeline(crisis_id, at, event, actor, affected_count, detail)"
+                       " VALUES ($1, $2, $3, $4, NULL, $5)", row["crisis_id"], now,
+                       "all_clear" if row["kind"] == "all_clear" else "broadcast", actor, detail)
+    log.info("broadcast_approved", crisis_id=row["crisis_id"], broadcast_id=row["broadcast_id"],
+             people=len(people), messages=len(outbox))
+
+
+def purpose_of(crisis_id: str, broadcast_id: str, person_id: str) -> str:
+    return f"crisis:{crisis_id}:broadcast:{broadcast_id}:{person_id}"
+
+
+def _commands(row: asyncpg.Record, crisis: asyncpg.Record, draft: Draft, people: Sequence[asyncpg.Record],
+              publishing: Publishing) -> list[OutboxRow]:
+    """One SMS (with a phone) and one email (with an address) per person, in their language or English where the
+    draft marked their language as falling back; ids from the broadcast and the person."""
+    resolved = rules.resolve_texts(draft.texts, draft.fallback) if draft.kind == "followup" else {}
+    rows: list[OutboxRow] = []
+    for person in exercise.only_test_people(crisis["exercise"], people, lambda r: r["person_id"]):
+        language = texts.as_language(person["language"])
+        if draft.kind == "followup":
+            if language in draft.fallback:
+                language = "en"
+            template, priority = "crisis_followup", "crisis"
+            params: dict[str, Any] = {"crisis_title": crisis["title"], "hotline_number": crisis["hotline_number"],
+                                      "message": resolved[language]}
+        else:
+            template, priority = "crisis_closed", "bulk"
+            params = {"crisis_title": crisis["title"], "hotline_number": crisis["hotline_number"]}
+        purpose = purpose_of(row["crisis_id"], row["broadcast_id"], person["person_id"])
+        for channel, address in (("sms", person["phone"]), ("email", person["email"])):
+            if not address:
+                continue
+            notification_id = notification_id_for(purpose, channel, address)
+            command = SendNotification(
+                notification_id=notification_id, purpose=purpose, channel=channel,  # type: ignore[arg-type]
+                recipient=WireRecipient(phone=address if channel == "sms" else None,
+                                        email=address if channel == "email" else None,
+                                        traveller_id=person["person_id"]),
+                language=language, template=template, priority=priority,  # type: ignore[arg-type]
+                crisis_id=row["crisis_id"], params=exercise.mark(params, crisis["exercise"]))
+            rows.append(prepare(command, source=publishing.source, topic_prefix=publishing.topic_prefix,
+                                event_id=f"send:{notification_id}"))
+    return rows
+
+
+# reading ----------------------------------------------------------------------------------------------------------
+async def get(*, pool: asyncpg.Pool, broadcast_id: str, now: datetime) -> asyncpg.Record | None:
+    async with pool.acquire() as conn, conn.transaction():
+        await _expire(conn, now, broadcast_id=broadcast_id)
+        return await conn.fetchrow("SELECT * FROM broadcasts WHERE broadcast_id = $1", broadcast_id)
+
+
+async def plan_of(*, pool: asyncpg.Pool, row: asyncpg.Record, planning: Planning) -> rules.Plan:
+    async with pool.acquire() as conn:
+        crisis = await _crisis(conn, row["crisis_id"])
+        return await _plan(conn, crisis, _draft_of(row), planning)
+
+
+async def history(*, pool: asyncpg.Pool, broadcast_id: str, crisis_id: str) -> list[asyncpg.Record]:
+    return list(await pool.fetch(
+        "SELECT at, actor, action, detail FROM audit_log WHERE target = $1 AND action LIKE 'broadcast.%'"
+        " AND detail->>'broadcast_id' = $2 ORDER BY id", crisis_id, broadcast_id))
+
+
+async def listing(*, pool: asyncpg.Pool, crisis_id: str, status: str | None, now: datetime
+                  ) -> list[asyncpg.Record] | None:
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval("SELECT 1 FROM crises WHERE crisis_id = $1", crisis_id) is None:
+            return None
+        await _expire(conn, now, crisis_id=crisis_id)
+        return list(await conn.fetch(
+            "SELECT * FROM broadcasts WHERE crisis_id = $1 AND ($2::text IS NULL OR status = $2)"
+            " ORDER BY created_at DESC, broadcast_id", crisis_id, status))
+
+
+async def templates(*, pool: asyncpg.Pool, crisis_id: str) -> tuple[dict[str, str], dict[str, str]] | None:
+    """The follow-up's pre-filled texts and the all-clear's SMS, per language; None: no such crisis."""
+    row = await pool.fetchrow("SELECT title, hotline_number FROM crises WHERE crisis_id = $1", crisis_id)
+    if row is None:
+        return None
+    return rules.prefill(title=row["title"], hotline=row["hotline_number"]), rules.all_clear_sms(row["title"])
