@@ -25,6 +25,7 @@ import asyncpg
 
 from services.crisis_center.domain import broadcasts as rules
 from services.crisis_center.domain import exercise, texts
+from services.crisis_center.domain.crisis import counting_key
 from services.crisis_center.records import Publishing, audit
 from shared.events.notifications import Recipient as WireRecipient
 from shared.events.notifications import SendNotification, notification_id_for
@@ -114,10 +115,10 @@ async def audience(conn: asyncpg.Connection, crisis: asyncpg.Record, draft: Draf
 
 async def _audience(conn: asyncpg.Connection, crisis: asyncpg.Record, draft: Draft) -> list[asyncpg.Record]:
     if draft.audience == "area":
-        if crisis["incident_id"] is None or draft.polygon is None:
-            return []  # a manual crisis has no positions
+        if draft.polygon is None:
+            return []
         rows = await conn.fetch(_CONTACTS["area"] + " ORDER BY c.person_id", crisis["crisis_id"],
-                                crisis["incident_id"])
+                                counting_key(crisis["crisis_id"], crisis["incident_id"]))
         return [r for r in rows if rules.inside(draft.polygon, r["lat"], r["lon"])]
     return list(await conn.fetch(_CONTACTS[draft.audience] + " ORDER BY c.person_id", crisis["crisis_id"]))
 

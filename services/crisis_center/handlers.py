@@ -19,7 +19,7 @@ import asyncpg
 from services.crisis_center import welfare
 from services.crisis_center.domain import exercise, texts
 from services.crisis_center.domain.activation import ThresholdPolicy, allocate_hotline
-from services.crisis_center.domain.crisis import Crisis
+from services.crisis_center.domain.crisis import MANUAL_PREFIX, Crisis, counting_key
 from services.crisis_center.domain.engine import Activate, PeopleChanged, PersonPoint, Propose, Recipient, Watched
 from services.crisis_center.domain.exercise import ExerciseContact
 from services.crisis_center.domain.membership import SEVERITIES
@@ -36,17 +36,6 @@ log = get_logger(__name__)
 
 _CRISIS_NAMESPACE = uuid.UUID("0b0d2c1e-5f0c-4f57-9f3b-3b8a3c2d6e10")
 _HOTLINE_LOCK = "crisis_center.hotline_pool"
-
-
-#: A manual crisis is counted as the incident `manual:<crisis_id>` the API publishes when it opens it (the
-#: crisis itself keeps `incident_id` null, as the contract says), so the worker counts, maps and messages its people
-#: as it does an automatic crisis's.
-MANUAL_PREFIX = "manual:"
-
-
-def counting_key(crisis_id: str, incident_id: str | None) -> str:
-    """The incident id under which the worker counts a crisis's people (and `affected_people` holds them)."""
-    return incident_id if incident_id is not None else MANUAL_PREFIX + crisis_id
 
 
 def crisis_id_for_incident(incident_id: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from services.crisis_center.handlers import MANUAL_PREFIX
+from services.crisis_center.domain.crisis import MANUAL_PREFIX
 from shared.events.envelope import decode
 from shared.events.incidents import IncidentReported
 from tests.crisis_center.conftest import NOW, Env, registration, running
@@ -59,6 +59,13 @@ async def test_a_manual_crisis_counts_maps_and_messages_its_people(env: Env, cli
         await eventually(lambda: _count_is(client, crisis_id, 4))
         alerted = await alerts_to(env, count=8)  # an SMS and an e-mail for each of the four
         assert alerted == {f"t{n}": crisis_id for n in range(4)}
+        # a follow-up to an area drawn around them reaches them: a manual crisis's people have positions now
+        east = [[28.99, 40.95], [29.1, 40.95], [29.1, 41.1], [28.99, 41.1]]  # t0-t3 stand at 28.98: outside
+        west = [[28.9, 40.95], [28.99, 40.95], [28.99, 41.1], [28.9, 41.1]]
+        for polygon, reached in ((west, 4), (east, 0)):
+            plan = await client.post(f"/v1/crises/{crisis_id}/broadcasts/plan", headers=COORDINATOR, json={
+                "texts": {"fr": "x", "nl": "x", "de": None, "en": "x"}, "audience": "area", "polygon": polygon})
+            assert plan.status_code == 200 and plan.json()["people"] == reached, plan.text
         # closing it ends the count: the incident is closed for the worker, the map forgotten
         closed = await client.post(f"/v1/crises/{crisis_id}/close", headers=COORDINATOR)
         assert closed.status_code == 200 and closed.json()["status"] == "closed"

@@ -5,7 +5,8 @@
 // pixels when they crowd; beyond a few thousand people the server sends grid clusters instead, drawn as bubbles
 // labelled with their count ("20k"). A dot is coloured by the person's welfare once they were asked (a group or a
 // cluster by the most urgent welfare in it). The wheel zooms around the pointer, a drag pans; selecting a crisis
-// fits the view to its area.
+// fits the view to its area. In draw mode (startDrawing) a click without a drag adds a corner of an area (the
+// broadcast composer's drawn audience), drawn above everything; WorldMap.of(svg) finds the map of an SVG.
 import { language } from "./i18n.js";
 import { ISO_NUMERIC, BY_NAME } from "./iso-numeric.js";
 import { WELFARE } from "./welfare.js";
@@ -17,6 +18,7 @@ const KM_PER_DEGREE = 111.32;
 const CLUSTER_PX = 7; // positions closer than this on screen are drawn as one dot sized by their number
 const MAX_ZOOM_FACTOR = 4096; // how far the wheel zooms in from the fitted view
 const TEXT_EM = 0.62; // a conservative width of a digit or letter of the labels, in em (bold sans-serif)
+const MAPS = new WeakMap(); // svg -> its WorldMap
 
 /** A count short enough for a bubble: 950, 1.2k, 20k, 100k, 1.5M, the same in every language (Intl's compact
  * notation writes 20.000 in German) but with the language's decimal separator. */
@@ -69,8 +71,51 @@ export class WorldMap {
     this.view = { k: 1, x: 0, y: 0 }; // the user's zoom and pan on top of the fitted projection
     this.onViewChange = null; // called after the view changed (zoom, pan, zoomTo)
     this.frame = 0;
+    this.drawing = null; // {corners: [[lon, lat]], active, within (a feature or null), onChange(corners, refused)}
+    MAPS.set(svg, this);
     this.bindGestures();
     this.svg.setAttribute("data-zoom", String(this.zoomLevel()));
+  }
+
+  /** The WorldMap drawn in an SVG element, or null. */
+  static of(svg) { return (svg && MAPS.get(svg)) || null; }
+
+  /** Draw mode: each click (not a drag) adds a corner [lon, lat] (rounded to 1e-5 degrees) inside `area` (a crisis
+   * area as the API gives it; a whole country is not checked here) and calls onChange(corners); a click outside
+   * calls onChange(corners, true). Starts from `corners`. */
+  startDrawing(corners, { area = null, onChange = () => {} } = {}) {
+    const feature = area && (area.circle || area.polygon) ? this.areaFeature(area) : null;
+    this.drawing = { corners: corners.map(([lon, lat]) => [lon, lat]), active: true, within: feature, onChange };
+    this.svg.setAttribute("data-drawing", "true");
+    if (this.svg.style) this.svg.style.cursor = "crosshair";
+    this.redraw(false);
+  }
+
+  /** Replace the corners drawn (still in draw mode if it was). */
+  setCorners(corners) {
+    if (!this.drawing) return;
+    this.drawing.corners = corners.map(([lon, lat]) => [lon, lat]);
+    this.redraw(false);
+  }
+
+  /** Leave draw mode, still showing `corners` (null or empty: nothing drawn). */
+  stopDrawing(corners = null) {
+    this.drawing = corners?.length ? { corners: corners.map(([lon, lat]) => [lon, lat]), active: false, within: null,
+      onChange: () => {} } : null;
+    this.svg.removeAttribute("data-drawing");
+    if (this.svg.style) this.svg.style.cursor = "";
+    this.redraw(false);
+  }
+
+  addCorner(xy) {
+    const drawing = this.drawing;
+    const position = this.projection().invert(xy);
+    if (!drawing?.active || !position || !Number.isFinite(position[0]) || !Number.isFinite(position[1])) return;
+    const corner = [Math.round(position[0] * 1e5) / 1e5, Math.round(position[1] * 1e5) / 1e5];
+    if (drawing.within && !window.d3.geoContains(drawing.within, corner)) { drawing.onChange(drawing.corners, true); return; }
+    drawing.corners.push(corner);
+    drawing.onChange(drawing.corners.map(([lon, lat]) => [lon, lat]), false);
+    this.redraw(false);
   }
 
   /** The affected travellers of one crisis: a people layer ({kind, points, clusters, total}), a list of points,
@@ -147,8 +192,9 @@ export class WorldMap {
       this.view = { ...this.view, x: drag.x + dx, y: drag.y + dy };
       this.redraw(false);
     });
-    const end = () => {
+    const end = (event) => {
       if (drag?.moved) this.viewChanged();
+      else if (drag && event.type === "pointerup" && this.drawing?.active) this.addCorner(toViewBox(event));
       drag = null;
     };
     svg.addEventListener("pointerup", end);
@@ -304,6 +350,25 @@ export class WorldMap {
       el("circle", { r: r.toFixed(1) }, group);
       el("text", { "text-anchor": "middle", dy: "0.35em", "font-size": font }, group).textContent = label;
       el("title", {}, group).textContent = `${crisis.title} — ${crisis.affected_count}`;
+    }
+    if (this.drawing) this.drawCorners(projection);
+  }
+
+  /** The area being drawn (or drawn): its outline and corners, above everything, styled by attributes. */
+  drawCorners(projection) {
+    const { corners, active } = this.drawing;
+    const group = el("g", { class: "drawn-area", "data-corners": corners.length, "data-active": String(active),
+      "pointer-events": "none" }, this.svg);
+    const points = corners.map((c) => projection(c)).filter((xy) => xy && Number.isFinite(xy[0]) && Number.isFinite(xy[1]));
+    const list = points.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" ");
+    if (points.length >= 2) {
+      el(points.length >= 3 ? "polygon" : "polyline", { points: list, fill: points.length >= 3 ? "#1d4ed8" : "none",
+        "fill-opacity": "0.18", stroke: "#1d4ed8", "stroke-width": "2", "stroke-dasharray": active ? "5 3" : "none",
+        "stroke-linejoin": "round" }, group);
+    }
+    for (const [x, y] of points) {
+      el("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: "4", fill: "#ffffff", stroke: "#1d4ed8", "stroke-width": "2",
+        class: "drawn-corner" }, group);
     }
   }
 

@@ -10,6 +10,8 @@ from typing import Generic, Literal, TypeVar
 
 import phonenumbers
 
+from services.crisis_center.domain.crisis import MANUAL_PREFIX
+
 from .membership import SEVERITIES
 
 DEFAULT_THRESHOLD = 50
@@ -69,7 +71,7 @@ DEFAULT_ACTIVATION_RULES = "feeds:minor=proposed,feeds:moderate=proposed,feeds:s
 def incident_origin(event_source: str, incident_id: str, feeds_source: str, own_source: str = "") -> Origin:
     """The CloudEvents `source` says whether the feeds service published it (its id prefix says which feed), or
     the crisis center itself for a manual crisis (`manual:<crisis_id>`, activated at once: a coordinator decided)."""
-    if own_source and event_source.rstrip("/") == own_source.rstrip("/") and incident_id.startswith("manual:"):
+    if own_source and event_source.rstrip("/") == own_source.rstrip("/") and incident_id.startswith(MANUAL_PREFIX):
         return "manual"
     if event_source.rstrip("/") != feeds_source.rstrip("/"):
         return "external"

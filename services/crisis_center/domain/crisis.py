@@ -47,3 +47,14 @@ class Crisis:
             "closed_at": self.closed_at,
             "exercise": self.exercise,
         }
+
+
+#: A manual crisis is counted as the incident `manual:<crisis_id>` the API publishes when it opens it (the
+#: crisis itself keeps `incident_id` null, as the contract says), so the worker counts, maps and messages its people
+#: as it does an automatic crisis's.
+MANUAL_PREFIX = "manual:"
+
+
+def counting_key(crisis_id: str, incident_id: str | None) -> str:
+    """The incident id under which the worker counts a crisis's people (and `affected_people` holds them)."""
+    return incident_id if incident_id is not None else MANUAL_PREFIX + crisis_id

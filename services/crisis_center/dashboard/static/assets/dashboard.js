@@ -1,8 +1,10 @@
 // The coordinators' dashboard: crises live from GET /v1/crises/events (server-sent events), the map, delivery
-// progress (through /dashboard/api/notifications), the welfare of the people (welfare.js), the audit trail, and the
-// coordinators' actions.
+// progress (through /dashboard/api/notifications), the welfare of the people (welfare.js), the follow-up messages and
+// the all-clear under the two-person rule (broadcasts.js), the audit trail, and the coordinators' actions.
 import "./welfare-messages.js";
 import "./watch-messages.js";
+import "./broadcasts-messages.js";
+import "./exercise-messages.js";
 import { request } from "./api.js";
 import {
   applyTranslations, bindLanguageSelect, countryName, formatDateTime, formatNumber, has, onLanguageChange, t,
@@ -12,11 +14,15 @@ import { setupSignIn } from "./signin.js";
 import { loadWorld, WorldMap } from "./map.js";
 import { splitTrail } from "./trail.js";
 import { WelfarePanel } from "./welfare.js";
+import { BroadcastsPanel } from "./broadcasts.js";
 import { sourceLabel, WatchPanel } from "./watch.js";
 
 const KINDS = ["earthquake", "flood", "storm", "fire", "unrest", "attack", "epidemic", "transport", "other"];
 const SEVERITIES = ["minor", "moderate", "severe", "extreme"];
-const DELIVERY = ["delivered", "sent", "queued", "failed", "undeliverable", "opted_out"];
+// The notifier's states in the order shown; throttled, expired and deduplicated are its carriers' limits (issue 23).
+const DELIVERY = ["delivered", "sent", "queued", "throttled", "failed", "undeliverable", "opted_out", "expired",
+  "deduplicated"];
+const LIMITS = new Set(["throttled", "expired", "deduplicated"]); // also given on their own in the progress
 const DELIVERY_REFRESH_MS = 10000;
 const PEOPLE_REFRESH_MS = 5000;
 const VIEW_SETTLE_MS = 250; // the people layer is read again once the zoom or pan has paused this long
@@ -36,6 +42,7 @@ const state = {
   viewTimer: null, // the read of the people layer owed to a zoom or pan
   peopleTimers: new Map(), // crisis_id -> timer of a read owed to a change inside the refresh interval
   welfare: null, // the welfare panel of the selected active crisis
+  broadcasts: null, // the messages panel of the selected crisis
   watch: null, // the watch list of open incidents and proposals
 };
 
@@ -60,6 +67,7 @@ function signOut(reasonKey = null) {
   state.crises.clear();
   state.selected = null;
   state.welfare?.show(null);
+  state.broadcasts?.show(null);
   state.watch?.stop();
   $("app").hidden = true;
   $("who").hidden = true;
@@ -159,16 +167,22 @@ function statusBadge(status) {
   return node("span", { className: `badge badge-${status}`, text: t(`dash.status.${status}`) });
 }
 
+/** The EXERCISE mark of an exercise crisis (issue 23): nobody may take it for a real one. */
+function exerciseBadge() {
+  return node("span", { className: "badge badge-exercise", text: t("dash.exercise"), attrs: { title: t("dash.exercise.hint") } });
+}
+
 function renderList(crises) {
   const list = $("crisis-list");
   list.replaceChildren(...crises.map((crisis) => {
     const button = node("button", {
-      className: `crisis-card${crisis.changed ? " changed" : ""}`,
-      attrs: { type: "button", "aria-pressed": String(crisis.crisis_id === state.selected), "data-crisis-id": crisis.crisis_id },
+      className: `crisis-card${crisis.changed ? " changed" : ""}${crisis.exercise ? " exercise" : ""}`,
+      attrs: { type: "button", "aria-pressed": String(crisis.crisis_id === state.selected), "data-crisis-id": crisis.crisis_id,
+        "data-exercise": String(Boolean(crisis.exercise)) },
     }, [
       node("span", { className: "card-top" }, [
         node("span", { className: "card-title", text: crisis.title }),
-        statusBadge(crisis.status),
+        node("span", { className: "card-badges" }, [...(crisis.exercise ? [exerciseBadge()] : []), statusBadge(crisis.status)]),
       ]),
       node("span", { className: "card-numbers" }, [
         node("span", { className: "affected" }, [
@@ -277,7 +291,10 @@ function renderDetail() {
   $("detail").hidden = !crisis;
   $("detail-empty").hidden = Boolean(crisis);
   $("detail-title").textContent = crisis ? crisis.title : t("dash.details");
+  // An exercise is marked in the detail header, the messages panel and its compose dialog (issue 23).
+  for (const id of ["d-exercise", "bc-exercise", "bc-dialog-exercise"]) $(id).hidden = !crisis?.exercise;
   state.welfare?.show(crisis || null);
+  state.broadcasts?.show(crisis || null);
   if (!crisis) return;
   const hotline = $("d-hotline");
   hotline.replaceChildren(crisis.hotline_number
@@ -304,17 +321,23 @@ function renderDelivery(progress) {
   if (progress === null) { box.replaceChildren(node("p", { className: "hint", text: t("dash.delivery.unavailable") })); return; }
   const total = progress.total || 0;
   const bar = node("div", { className: "bar", attrs: { "aria-hidden": "true" } });
+  const countOf = (status) => (LIMITS.has(status) ? progress[status] ?? progress.counts?.[status] : progress.counts?.[status]) || 0;
   for (const status of DELIVERY) {
-    const count = progress.counts?.[status] || 0;
+    const count = countOf(status);
     if (!count) continue;
     const segment = node("span", { className: `seg seg-${status}` });
     segment.style.width = `${(100 * count) / total}%`;
     bar.append(segment);
   }
-  const list = node("ul", { className: "delivery-counts" }, DELIVERY.map((status) => node("li", {
-    attrs: { "data-status": status },
+  // The carriers' limits and the fallbacks carry their explanation as a tooltip (and in #delivery-help, in full).
+  const item = (status, count) => node("li", {
+    attrs: { "data-status": status, ...(has(`dash.delivery.help.${status}`) ? { title: t(`dash.delivery.help.${status}`) } : {}) },
   }, [node("span", { className: `dot seg-${status}`, attrs: { "aria-hidden": "true" } }),
-    `${t(`dash.delivery.${status}`)}: `, node("strong", { text: formatNumber(progress.counts?.[status] || 0) })])));
+    `${t(`dash.delivery.${status}`)}: `, node("strong", { text: formatNumber(count) })]);
+  const list = node("ul", { className: "delivery-counts" }, [
+    ...DELIVERY.map((status) => item(status, countOf(status))),
+    item("fallbacks", progress.fallbacks || 0), // already counted in their state: not a segment of the bar
+  ]);
   box.replaceChildren(node("p", { className: "total", text: t("dash.delivery.total", { n: formatNumber(total) }) }), bar, list);
 }
 
@@ -465,8 +488,16 @@ function setupActivate() {
   for (const radio of form.elements.shape) {
     radio.addEventListener("change", () => { $("circle-fields").hidden = form.elements.shape.value !== "circle"; });
   }
+  // An exercise (issue 23): the confirm button says so, and stays right when the language changes (data-i18n).
+  const submit = $("activate-submit");
+  const showExercise = () => {
+    submit.dataset.i18n = form.elements.exercise.checked ? "dash.submit_exercise" : "dash.submit_activate";
+    submit.textContent = t(submit.dataset.i18n);
+  };
+  form.elements.exercise.addEventListener("change", showExercise);
   $("open-activate").addEventListener("click", () => {
     error.hidden = true;
+    showExercise();
     dialog.showModal();
     form.elements.title.focus();
   });
@@ -478,10 +509,13 @@ function setupActivate() {
     if (f.shape.value === "circle") {
       area.circle = { lat: Number(f.lat.value), lon: Number(f.lon.value), radius_km: Number(f.radius_km.value) };
     }
-    const body = { title: f.title.value.trim(), kind: f.kind.value, severity: f.severity.value || null, area };
+    const exercise = f.exercise.checked;
+    const body = { title: f.title.value.trim(), kind: f.kind.value, severity: f.severity.value || null, area,
+      ...(exercise ? { exercise: true } : {}) };
     if (!form.checkValidity()) { form.reportValidity(); return; }
     dialog.close("ok");
-    if (!(await confirmAction(t("dash.confirm_activate", { title: body.title, country: countryName(area.country) })))) {
+    const question = exercise ? "dash.confirm_exercise" : "dash.confirm_activate";
+    if (!(await confirmAction(t(question, { title: body.title, country: countryName(area.country) })))) {
       dialog.showModal();
       return;
     }
@@ -490,7 +524,8 @@ function setupActivate() {
       merge(crisis, false);
       form.reset();
       $("circle-fields").hidden = true;
-      flash(t("dash.activated_ok", { title: crisis.title }));
+      showExercise();
+      flash(t(crisis.exercise ? "dash.exercise_opened_ok" : "dash.activated_ok", { title: crisis.title }));
       select(crisis.crisis_id);
       loadRecent();
     } catch (err) {
@@ -550,7 +585,7 @@ function translateDynamic() {
   fillSelect($("a-severity"), SEVERITIES, "severity", true);
   if (!$("live").hidden) setLive($("live").dataset.state);
   if (session.claims) $("who").textContent = t("signed_in_as", { name: session.claims.sub });
-  if (!$("app").hidden) { render(); loadRecent(); state.welfare?.render(); state.watch?.render(); }
+  if (!$("app").hidden) { render(); loadRecent(); state.welfare?.render(); state.broadcasts?.render(); state.watch?.render(); }
 }
 
 // --- start ----------------------------------------------------------------------------------------------
@@ -575,6 +610,11 @@ async function main() {
     api, node,
     onRefresh: (id) => peopleChanged(id), // the dots' colours follow the answers
     onStarted: (id) => { loadTrail(id); loadRecent(); },
+  });
+  state.broadcasts = new BroadcastsPanel({
+    api, node, confirmAction,
+    me: () => session.claims?.sub || null, // the signed-in coordinator: the token's subject, as the API sees it
+    onChanged: (id) => { loadTrail(id); loadRecent(); },
   });
   state.watch = new WatchPanel({ api, node, confirmAction, flash, onChanged: () => loadRecent() });
   $("signout").addEventListener("click", () => signOut());

@@ -1,0 +1,245 @@
+"""The compose dialog's drawn area (issue 23) in headless Chromium against the real crisis_center API, broker and
+database: a coordinator chooses "People in an area I draw", draws a triangle on the crisis map around two of four
+people at known positions (a drag pans and adds no corner, a click outside the crisis area adds none, Finish needs
+three corners, Clear starts again), the plan counts the two, and the broadcast stored has the audience 'area' with
+the polygon drawn."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import web
+
+from services.crisis_center import handlers, welfare
+from services.crisis_center.api import create_app as crisis_app
+from services.crisis_center.domain.broadcasts import inside
+from services.crisis_center.domain.engine import Recipient
+from services.crisis_center.settings import Settings as CrisisSettings
+from shared.db import create_pool
+from shared.geo import Area
+from tests.support import (
+    bootstrap,
+    database_url,
+    drop_schema,
+    free_port,
+    new_schema,
+    new_topic_prefix,
+    token,
+    unique,
+)
+from tests.ui.a11y import problems
+from tests.ui.conftest import screenshot_path, serve, watched_page
+
+expect: Any = None  # playwright.async_api.expect, imported with the page fixture
+
+HOTLINES = "+3225013000,+3225013001"
+WAIT_MS = 30_000
+TITLE = "Earthquake in Kathmandu"
+INCIDENT = "inc-drawn-area"
+PEOPLE = (Recipient("registration:p1", "p1", "+32470000001", "p1@example.org", "fr"),
+          Recipient("registration:p2", "p2", "+32470000002", None, "nl"),
+          Recipient("registration:p3", "p3", None, "p3@example.org", "de"),
+          Recipient("registration:p4", "p4", "+32470000004", None, "en"))
+# (lat, lon): p1 and p2 in the south-west of the 50 km circle around Kathmandu, p3 and p4 well north of them.
+POSITIONS = {"p1": (27.60, 85.20), "p2": (27.62, 85.28), "p3": (27.85, 85.45), "p4": (27.80, 85.15)}
+EN_TEXT = "Belgian Foreign Affairs - buses leave from the embassy at 10:00."
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@dataclass
+class System:
+    url: str
+    pool: asyncpg.Pool
+    crisis_id: str = ""
+
+
+async def notifier_stub(port: int) -> web.AppRunner:
+    """The notifier's delivery progress, empty: the dashboard's pass-through answers without a notifier running."""
+    async def notifications(_: web.Request) -> web.Response:
+        return web.json_response({"total": 0, "counts": {}, "items": []})
+
+    app = web.Application()
+    app.router.add_get("/v1/notifications", notifications)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
+
+
+@pytest.fixture(scope="module")
+async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+    """The crisis_center API with the dashboard; one active crisis (a 50 km circle) with four contacts whose
+    positions are known (rows of `affected_people` under the crisis's incident)."""
+    prefix = await new_topic_prefix()
+    schema = await new_schema("crisis_center")
+    tmp = tmp_path_factory.mktemp("ui-drawn-area")
+    notifier_port, crisis_port = free_port(), free_port()
+    stub = await notifier_stub(notifier_port)
+    settings = CrisisSettings(
+        kafka_bootstrap_servers=bootstrap(), kafka_topic_prefix=prefix, database_schema=schema,
+        faust_app_id=unique("crisis-ui-drawn-"), faust_store="memory://",
+        faust_data_dir=str(Path(tmp) / "faust"), hotline_numbers=HOTLINES,
+        public_base_url=f"http://127.0.0.1:{crisis_port}", notifier_url=f"http://127.0.0.1:{notifier_port}",
+    )  # type: ignore[call-arg]
+    clock = Clock()
+    pool = await create_pool(database_url(), schema, min_size=1, max_size=4)
+    try:
+        async with serve(crisis_app(settings, clock=clock), crisis_port) as url:
+            crisis = await handlers.activate_manually(
+                pool=pool, title=TITLE, kind="earthquake", severity="severe",
+                area=Area.from_dict({"country": "NP", "circle": {"lat": 27.7, "lon": 85.3, "radius_km": 50}}),
+                actor="tester", pool_numbers=HOTLINES.split(","), general_number="+3225014000", threshold=5,
+                now=clock(), publishing=handlers.Publishing(settings.source, prefix))
+            async with pool.acquire() as conn:
+                await conn.execute("UPDATE crises SET incident_id = $2 WHERE crisis_id = $1", crisis.crisis_id,
+                                   INCIDENT)
+                await welfare.record_contacts(conn, crisis.crisis_id, PEOPLE, at=clock())
+                await conn.executemany(
+                    "INSERT INTO affected_people(incident_id, contribution_id, person, source, lat, lon)"
+                    " VALUES ($1, $2, $2, 'registration', $3, $4)",
+                    [(INCIDENT, f"registration:{p}", lat, lon) for p, (lat, lon) in POSITIONS.items()])
+            yield System(url, pool, crisis.crisis_id)
+    finally:
+        await pool.close()
+        await stub.cleanup()
+        await drop_schema(schema)
+
+
+@pytest.fixture(scope="module")
+async def page(browser: Any, system: System) -> AsyncIterator[Any]:
+    """Anne signed in, the crisis selected (the map fitted to its area, its four people drawn as dots)."""
+    global expect
+    from playwright.async_api import expect as playwright_expect
+    expect = playwright_expect
+    async with watched_page(browser) as anne:
+        await anne.goto(f"{system.url}/dashboard")
+        await anne.get_by_label("Or paste an access token").fill(token("coordinator", subject="anne"))
+        await anne.get_by_role("button", name="Use this token").click()
+        await expect(anne.locator("#who")).to_have_text(re.compile("anne"))
+        await anne.locator(f'.crisis-card[data-crisis-id="{system.crisis_id}"]').click(timeout=WAIT_MS)
+        await expect(anne.locator("#broadcasts")).to_be_visible()
+        yield anne
+
+
+async def dots(page: Any, crisis_id: str) -> list[tuple[float, float]]:
+    """The centres of the people's dots on the screen, from south to north (one dot each: they are far apart)."""
+    group = page.locator(f'#map g.people-of[data-crisis-id="{crisis_id}"] circle.person')
+    await expect(group).to_have_count(4, timeout=WAIT_MS)
+    centres = []
+    for i in range(4):
+        box = await group.nth(i).bounding_box()
+        assert box is not None
+        centres.append((box["x"] + box["width"] / 2, box["y"] + box["height"] / 2))
+    return sorted(centres, key=lambda c: -c[1])
+
+
+async def test_the_coordinator_draws_an_area_and_sends_to_the_people_in_it(page: Any, system: System) -> None:
+    dialog = page.locator("#bc-dialog")
+    await page.get_by_role("button", name="Write a follow-up…").click()
+    await expect(dialog).to_be_visible()
+    await page.get_by_label("English text", exact=True).fill(EN_TEXT)
+    for language in ("fr", "nl", "de"):
+        await dialog.locator(f'fieldset[data-lang="{language}"]').get_by_label("Send the English text").check()
+    assert await page.locator("#bc-audience option").evaluate_all("os => os.map((o) => o.value)") == [
+        "everyone", "not_answered", "needs_help", "area"]
+    await page.get_by_label("Who gets it").select_option(label="People in an area I draw")
+    await expect(page.locator("#bc-area-status")).to_have_text("No area drawn yet.")
+    await dialog.get_by_role("button", name="Show the plan").click()  # no area yet: nothing asked of the API
+    await expect(page.locator("#bc-form-error")).to_have_text("Draw the area on the map first (at least 3 corners).")
+    await expect(dialog.get_by_role("button", name="Submit for approval")).to_be_disabled()
+
+    # Draw mode: the dialog steps aside, the map takes clicks.
+    await dialog.get_by_role("button", name="Draw the area on the map…").click()
+    await expect(dialog).to_be_hidden()
+    bar = page.locator("#bc-draw-bar")
+    await expect(bar).to_be_visible()
+    await expect(page.locator("#map")).to_have_attribute("data-drawing", "true")
+    count = page.locator("#bc-draw-count")
+    finish = bar.get_by_role("button", name="Finish")
+    await expect(count).to_have_text("0 corner(s); at least 3 to finish.")
+    await expect(finish).to_be_disabled()
+
+    # A drag pans the map and adds no corner.
+    (x, y) = (await dots(page, system.crisis_id))[0]
+    await page.mouse.move(x + 30, y - 60)
+    await page.mouse.down()
+    await page.mouse.move(x + 60, y - 40, steps=5)
+    await page.mouse.up()
+    await expect(count).to_have_text("0 corner(s); at least 3 to finish.")
+    await expect(page.locator("#map g.drawn-area")).to_have_attribute("data-corners", "0")
+    # A click outside the crisis area (the map's corner, outside the fitted circle) adds none either.
+    box = await page.locator("#map").bounding_box()
+    await page.mouse.click(box["x"] + 6, box["y"] + 6)
+    await expect(page.locator("#bc-draw-outside")).to_be_visible()
+    await expect(count).to_have_text("0 corner(s); at least 3 to finish.")
+
+    # Two corners, then Clear: none again.
+    (x1, y1), (x2, y2), *_ = await dots(page, system.crisis_id)  # p1 and p2, the southernmost after the pan
+    await page.mouse.click(x1 - 30, y1 + 30)
+    await page.mouse.click(x2 + 30, y2 + 30)
+    await expect(count).to_have_text("2 corner(s); at least 3 to finish.")
+    await expect(page.locator("#bc-draw-outside")).to_be_hidden()
+    await expect(finish).to_be_disabled()
+    await bar.get_by_role("button", name="Clear").click()
+    await expect(count).to_have_text("0 corner(s); at least 3 to finish.")
+    await expect(page.locator("#map g.drawn-area circle.drawn-corner")).to_have_count(0)
+
+    # A triangle around p1 and p2, below p3 and p4.
+    left, right = min(x1, x2) - 30, max(x1, x2) + 30
+    bottom, top = max(y1, y2) + 25, min(y1, y2) - 40
+    for cx, cy in ((left, bottom), (right, bottom), ((left + right) / 2, top)):
+        await page.mouse.click(cx, cy)
+    await expect(count).to_have_text("3 corner(s); at least 3 to finish.")
+    await expect(page.locator("#map g.drawn-area polygon")).to_have_count(1)
+    await expect(page.locator("#map g.drawn-area circle.drawn-corner")).to_have_count(3)
+    await page.screenshot(path=screenshot_path("dashboard-broadcast-draw-area"))
+    await finish.click()
+    await expect(bar).to_be_hidden()
+    await expect(dialog).to_be_visible()
+    await expect(page.locator("#map")).not_to_have_attribute("data-drawing", "true")
+    await expect(page.locator("#map g.drawn-area")).to_have_attribute("data-corners", "3")  # still shown
+    await expect(page.locator("#bc-area-status")).to_have_text("Area drawn: 3 corners.")
+    await expect(page.get_by_label("English text", exact=True)).to_have_value(EN_TEXT)  # kept while drawing
+
+    # The plan counts the two people inside: p1 (fr: SMS and email), p2 (nl: SMS).
+    async with page.expect_request(re.compile(r"/broadcasts/plan$")) as planned:
+        await dialog.get_by_role("button", name="Show the plan").click()
+    plan = page.locator("#bc-plan")
+    await expect(plan).to_contain_text("Reaches 2 people.", timeout=WAIT_MS)
+    await expect(plan.locator('tr[data-channel="sms"] td')).to_have_text(["1", "1", "0", "0", "2"])
+    await expect(plan.locator('tr[data-channel="email"] td')).to_have_text(["1", "0", "0", "0", "1"])
+    sent_plan = json.loads((await planned.value).post_data)
+    polygon = sent_plan["polygon"]
+    assert sent_plan["audience"] == "area" and len(polygon) == 3
+    for person, (lat, lon) in POSITIONS.items():
+        assert inside([(lon_, lat_) for lon_, lat_ in polygon], lat, lon) == (person in ("p1", "p2")), person
+    assert (await problems(page))["unlabelled_controls"] == []
+
+    async with page.expect_request(re.compile(rf"/v1/crises/{system.crisis_id}/broadcasts$")) as submitted:
+        await dialog.get_by_role("button", name="Submit for approval").click()
+    await expect(dialog).to_be_hidden()
+    await expect(page.locator("#bc-result")).to_contain_text("Submitted", timeout=WAIT_MS)
+    assert json.loads((await submitted.value).post_data)["polygon"] == polygon
+    await expect(page.locator("#map g.drawn-area")).to_have_count(0)  # the composer is done: the area goes
+    row = await system.pool.fetchrow("SELECT author, status, audience, polygon FROM broadcasts")
+    assert row is not None
+    stored = row["polygon"] if not isinstance(row["polygon"], str) else json.loads(row["polygon"])
+    assert (row["author"], row["status"], row["audience"]) == ("anne", "pending", "area")
+    assert [[float(lon), float(lat)] for lon, lat in stored] == polygon
+    await expect(page.locator("#bc-list li[data-broadcast-id] .bc-audience")).to_have_text(
+        "Who gets it: People in a drawn area", timeout=WAIT_MS)
