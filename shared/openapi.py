@@ -9,7 +9,7 @@ path matched, so `OPTIONS /v1/crises` answered `Allow: GET` although the path al
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from starlette.routing import BaseRoute, Match
@@ -109,10 +109,21 @@ def complete_document(schema: dict[str, Any], *, secured: Iterable[int], unavail
                 _fill(responses, code)
 
 
+def flat_routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    """Every route, into included routers (FastAPI keeps an included router as one route that holds it; the
+    platform's routers carry their full paths, no prefix)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from flat_routes(included.routes)
+        else:
+            yield route
+
+
 def allowed_methods(routes: Iterable[BaseRoute], scope: Scope) -> list[str]:
     """Every method of every route whose path matches the request's (for the `Allow` header of a 405)."""
     methods: set[str] = set()
-    for route in routes:
+    for route in flat_routes(routes):
         match, _ = route.matches({**scope, "method": "GET"})
         route_methods = getattr(route, "methods", None)
         if match is not Match.NONE and route_methods:  # PARTIAL: the path matched, not the method

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from httpx import ASGITransport, AsyncClient
 
+from shared.openapi import flat_routes
 from tests.support import token
 
 # Public by the contract: operations, OpenAPI, the public crisis feeds, the directory's posts and resolution,
@@ -41,7 +42,7 @@ def build_app(service: str) -> FastAPI:
 
 def protected_routes(app: FastAPI) -> list[tuple[str, str]]:
     routes = []
-    for route in app.routes:
+    for route in flat_routes(app.routes):
         if not isinstance(route, APIRoute) or PUBLIC.match(route.path) or TWILIO.match(route.path):
             continue
         for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
@@ -57,7 +58,7 @@ def concrete(path: str) -> str:
 def allowed_roles(app: FastAPI, method: str, path: str) -> set[str]:
     if (method, path) in KNOWN_ROLES:
         return KNOWN_ROLES[(method, path)]
-    for route in app.routes:
+    for route in flat_routes(app.routes):
         if isinstance(route, APIRoute) and route.path == path and method in route.methods:
             found: set[str] = set()
             stack = list(route.dependant.dependencies)
@@ -108,7 +109,7 @@ async def test_every_protected_route_refuses_bad_tokens_and_wrong_roles(service:
 @pytest.mark.parametrize("service", SERVICES)
 async def test_every_twilio_webhook_refuses_a_forged_signature(service: str) -> None:
     app = build_app(service)
-    hooks = [r.path for r in app.routes if isinstance(r, APIRoute) and TWILIO.match(r.path)
+    hooks = [r.path for r in flat_routes(app.routes) if isinstance(r, APIRoute) and TWILIO.match(r.path)
              and "POST" in r.methods]
     if service in ("intake", "notifier"):
         assert hooks, f"{service} serves Twilio webhooks"
@@ -196,7 +197,8 @@ async def test_every_twilio_webhook_refuses_a_signature_of_another_request(servi
     base = app.state.settings.public_base_url.rstrip("/") if hasattr(app.state, "settings") else None
     base = base or app.state.public_base_url.rstrip("/")
     validator = RequestValidator(os.environ["TWILIO_AUTH_TOKEN"])
-    hooks = [r.path for r in app.routes if isinstance(r, APIRoute) and TWILIO.match(r.path) and "POST" in r.methods]
+    hooks = [r.path for r in flat_routes(app.routes)
+             if isinstance(r, APIRoute) and TWILIO.match(r.path) and "POST" in r.methods]
     form = {"From": "+32470000000", "To": "+3225010000", "Body": "help", "MessageSid": "SM" + "0" * 32,
             "MessageStatus": "delivered", "CallSid": "CA" + "0" * 32}
     async with app.router.lifespan_context(app), \

@@ -39,6 +39,7 @@ from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
+from shared.openapi import flat_routes
 from tests.support import bootstrap, database_url, token, unique
 
 ALL_ROLES = ("duty_officer", "coordinator", "external_system", "admin")
@@ -152,8 +153,8 @@ def twilio_forms() -> st.SearchStrategy[tuple[dict[str, str], dict[str, str]]]:
 def fuzz_twilio(report: FuzzReport, app: FastAPI, base_url: str, public_base_url: str, auth_token: str) -> None:
     """Every Twilio webhook, with correctly signed random forms: no 5xx, and a documented status."""
     validator = RequestValidator(auth_token)
-    paths = sorted(r.path for r in app.routes if isinstance(r, APIRoute) and r.path.startswith(TWILIO_PREFIX)
-                   and "POST" in r.methods)
+    paths = sorted(r.path for r in flat_routes(app.routes)
+                   if isinstance(r, APIRoute) and r.path.startswith(TWILIO_PREFIX) and "POST" in r.methods)
     session = requests.Session()
     for path in paths:
         label = f"POST {path}"

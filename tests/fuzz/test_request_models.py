@@ -24,19 +24,14 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from shared.events.common import Integer, Number, json_integer, json_number
+from shared.openapi import flat_routes
 from tests.fuzz.openapi_harness import build
 
 SERVICES = ("intake", "directory", "crisis_center", "notifier")
 
 
 def api_routes(routes: list[Any]) -> Iterator[APIRoute]:
-    """Every APIRoute, into included routers (FastAPI keeps them as one route that holds the router)."""
-    for route in routes:
-        included = getattr(route, "original_router", None)
-        if included is not None:
-            yield from api_routes(included.routes)
-        elif isinstance(route, APIRoute):
-            yield route
+    return (route for route in flat_routes(routes) if isinstance(route, APIRoute))
 
 
 def json_numeric(metadata: list[Any]) -> bool:
