@@ -11,7 +11,7 @@ from services.notifier.adapters.twilio_sms import TwilioSms
 from services.notifier.handlers import Publisher
 from services.notifier.rendering import Renderer
 from services.notifier.settings import NotifierSettings
-from shared.db import create_pool
+from shared.db import open_pool
 
 
 @dataclass
@@ -22,8 +22,8 @@ class Resources:
 
 
 async def open_resources(settings: NotifierSettings, *, pool_max: int | None = None) -> Resources:
-    pool = await create_pool(settings.database_url, settings.schema_name, min_size=settings.database_pool_min,
-                             max_size=pool_max or settings.database_pool_max)
+    pool = await open_pool(settings.database_url, settings.schema_name, min_size=settings.database_pool_min,
+                           max_size=pool_max or settings.database_pool_max)
     return Resources(pool=pool, renderer=Renderer(), publisher=Publisher(settings.kafka_topic_prefix))
 
 

@@ -40,6 +40,7 @@ from services.notifier.domain.policy import twilio_validity
 from services.notifier.handlers import Publisher, record_observation, take_due
 from services.notifier.rendering import Renderer
 from services.notifier.settings import NotifierSettings
+from shared.db import DATABASE_ERRORS
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -55,7 +56,6 @@ CIRCUIT_OPEN = Gauge("notifier_provider_circuit_open",
                      ["provider"])
 #: How long a message waits while another one probes whether the provider is back.
 PROBE_WAIT_SECONDS = 1.0
-DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
 
 
 class Unresolved(Exception):
@@ -120,6 +120,8 @@ class Dispatcher:
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._last_beat = 0.0
+        self.answered = 0
+        """Provider calls answered (taken or refused) by this process: the senders' progress."""
         self.breakers = {provider: CircuitBreaker(base=settings.provider_outage_retry_seconds,
                                                   ceiling=settings.provider_outage_max_seconds)
                          for provider in ("twilio", "smtp")}
@@ -164,7 +166,7 @@ class Dispatcher:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        with contextlib.suppress(*DB_ERRORS):
+        with contextlib.suppress(*DATABASE_ERRORS):
             await self._flush()
             async with self.pool.acquire() as conn:
                 for item in unsent:
@@ -181,7 +183,7 @@ class Dispatcher:
                     await repo.heartbeat(conn, self.sender_id)
                     self._last_beat = asyncio.get_running_loop().time()
                     await repo.prune_senders(conn, 3600)
-            except DB_ERRORS as exc:
+            except DATABASE_ERRORS as exc:
                 log.warning("heartbeat_failed", error=type(exc).__name__)
             await asyncio.sleep(self.settings.heartbeat_seconds)
 
@@ -200,7 +202,7 @@ class Dispatcher:
                                              limit=min(room, self.settings.claim_batch), now=self.clock(),
                                              per_number_hour=self.settings.max_per_number_per_hour,
                                              publisher=self.publisher)
-            except DB_ERRORS as exc:
+            except DATABASE_ERRORS as exc:
                 log.warning("claim_failed", error=type(exc).__name__)
                 await asyncio.sleep(1)
                 continue
@@ -219,7 +221,7 @@ class Dispatcher:
                 async with self.pool.acquire() as conn:
                     orphans = await repo.claim_orphans(conn, self.sender_id, self.settings.dead_after_seconds,
                                                        self.settings.claim_batch)
-            except DB_ERRORS as exc:
+            except DATABASE_ERRORS as exc:
                 log.warning("recover_failed", error=type(exc).__name__)
                 continue
             if orphans:
@@ -232,7 +234,7 @@ class Dispatcher:
             await asyncio.sleep(0.05)
             try:
                 await self._flush()
-            except DB_ERRORS as exc:
+            except DATABASE_ERRORS as exc:
                 log.warning("flush_failed", error=type(exc).__name__)
                 await asyncio.sleep(0.5)
 
@@ -331,6 +333,7 @@ class Dispatcher:
 
     def _provider_answered(self, provider: str) -> None:
         """The provider took or refused a message on its own merits: it is up (the circuit closes)."""
+        self.answered += 1
         breaker = self.breakers[provider]
         if breaker.failures_in_a_row:
             log.info("provider_back", provider=provider, failures_in_a_row=breaker.failures_in_a_row)
@@ -428,7 +431,7 @@ class Dispatcher:
         try:
             async with self.pool.acquire() as conn:
                 own, known = await repo.reconciliation_facts(conn, item.notification_id, item.recipient)
-        except DB_ERRORS as exc:
+        except DATABASE_ERRORS as exc:
             raise Unresolved(f"database: {type(exc).__name__}") from exc
         if own is not None:  # Twilio's status callback named this message: it was sent
             return own
@@ -494,7 +497,7 @@ class Dispatcher:
 
     async def _leave_for_recovery_id(self, notification_id: str) -> None:
         """Keep it reserved but by nobody: the recovery loop reconciles it before any resend."""
-        with contextlib.suppress(*DB_ERRORS):
+        with contextlib.suppress(*DATABASE_ERRORS):
             async with self.pool.acquire() as conn:
                 await conn.execute(
                     "UPDATE notifications SET claimed_by = NULL WHERE notification_id = $1 AND send_state = 'reserved'",

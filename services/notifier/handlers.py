@@ -28,7 +28,7 @@ from services.notifier.domain.policy import (
 )
 from services.notifier.rendering import Renderer, TemplateError
 from shared.events.notifications import NotificationStatus, SendNotification, SmsPreference, notification_id_for
-from shared.kafka.outbox import OutboxRow, enqueue, prepare
+from shared.kafka.outbox import OutboxRow, enqueue, enqueue_many, prepare
 from shared.logging import get_logger
 from shared.sms_keywords import Keyword, classify
 
@@ -55,7 +55,7 @@ class Publisher:
 
     def prepare(self, row: repo.Row, status: DeliveryStatus, reason: str | None,
                 at: datetime | None = None) -> OutboxRow:
-        """The outbox row of a status event, for a statement that writes many (`repo.write_outbox`)."""
+        """The outbox row of a status event, for a statement that writes many (`enqueue_many`)."""
         data = NotificationStatus(
             notification_id=row.notification_id, channel=row.channel,  # type: ignore[arg-type]
             status=status.value, reason=reason, at=at or datetime.now(UTC),  # type: ignore[arg-type]
@@ -109,7 +109,7 @@ async def accept_commands(
     kept = [new for new in rows if new.notification_id in stored]
     if len(kept) < len(rows):
         log.info("notification_duplicates", count=len(rows) - len(kept))
-    await repo.write_outbox(conn, [
+    await enqueue_many(conn, [
         publisher.prepare(repo.Row(new.notification_id, new.channel, new.status, new.case_reference, new.crisis_id),
                           new.status, new.reason) for new in kept])
     return [new.notification_id for new in kept]
@@ -288,7 +288,7 @@ async def fall_back(conn: asyncpg.Connection, notification_id: str, *, publisher
     if not await repo.insert_notifications(conn, [new]):
         log.info("fallback_exists", notification_id=notification_id, channel=channel.value)
         return None
-    await repo.write_outbox(conn, [publisher.prepare(
+    await enqueue_many(conn, [publisher.prepare(
         repo.Row(new.notification_id, new.channel, status, new.case_reference, new.crisis_id), status, reason)])
     log.info("fallback_queued", notification_id=notification_id, fallback_id=new.notification_id,
              channel=channel.value)
@@ -341,7 +341,7 @@ async def take_due(conn: asyncpg.Connection, *, sender_id: str, limit: int, now:
         for item_id, status, reason in ended:
             events.append(publisher.prepare(_row(by_id[item_id], by_id[item_id]["channel"]), DeliveryStatus(status),
                                             reason))
-        await repo.write_outbox(conn, events)
+        await enqueue_many(conn, events)
         if held or ended:
             log.info("carrier_limits_applied", held=len(held), throttled=len(throttled),
                      expired=sum(1 for e in ended if e[1] == "expired"),

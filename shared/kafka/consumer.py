@@ -87,12 +87,14 @@ class EventConsumer:
         batch_handler: BatchHandler | None = None,
         keep_processed_days: float = PROCESSED_EVENTS_DAYS,
         security: Mapping[str, Any] | None = None,
+        admission: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """With `batch_handler` (and a pool), each polled batch of a partition is deduplicated and handled in one
         transaction (a busy topic such as `welfare.answers`: one round trip per batch, not per event); if that
         fails for any reason but an outage, the batch is handled again event by event with `handler`, so a
         poison event is isolated and dead-lettered as always. `security`: `client_security(settings)` of the
-        process (shared/kafka/security.py); omitted, PLAINTEXT."""
+        process (shared/kafka/security.py); omitted, PLAINTEXT. `admission`, awaited before each poll, lets the
+        service hold new work back while it is busy (it must return well within `max_poll_interval_ms`)."""
         self.name = name
         self._prefix = topic_prefix
         self._topics = [topic_prefix + t for t in topics]
@@ -103,6 +105,7 @@ class EventConsumer:
         self._pool = pool
         self._max_attempts = max_attempts
         self._batch_size = batch_size
+        self._admission = admission
         self._consumer = AIOKafkaConsumer(
             *self._topics,
             **(security or {}),
@@ -128,6 +131,24 @@ class EventConsumer:
         self._stopping.set()
         await self._consumer.stop()
 
+    async def _unless_stopped(self, step: Awaitable[None]) -> bool:
+        """Await `step` unless `stop()` comes first (then cancel it): False when stopped. aiokafka's `start()` still
+        waiting for its topics or its first assignment when its consumer is stopped waits for ever, and a worker
+        stopped just after it started never ended (a test's teardown hung in the worker's gather)."""
+        running = asyncio.ensure_future(step)
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not running.done():
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
+        if running.cancelled():
+            return False
+        running.result()  # a step that failed raises here, as before
+        return not self._stopping.is_set()
+
     def in_group(self) -> bool:
         """Started, not stopping, and a member of its group with a settled assignment (for /readyz). The
         assignment may be empty when the group has more members than the topics have partitions."""
@@ -138,9 +159,12 @@ class EventConsumer:
 
     async def run(self) -> None:
         """Start (if needed) and consume until `stop()`."""
-        await self.start()
+        if not await self._unless_stopped(self.start()):
+            return
         backoff = 0.2
         while not self._stopping.is_set():
+            if self._admission is not None and not await self._unless_stopped(self._admission()):
+                break
             try:
                 batches = await self._consumer.getmany(timeout_ms=500, max_records=self._batch_size)
             except KafkaError as exc:

@@ -200,9 +200,15 @@ class OutboxRelay:
         await asyncio.sleep(1)
 
     async def _release(self, conn: asyncpg.Connection) -> None:
-        """Give the listener back to the pool whatever state it is in: a connection the database closed makes
-        `remove_listener` raise, and skipping `release` then leaked a pool slot per outage until `acquire` hung
-        (the chaos test's relay stopped for good after PostgreSQL and Kafka were each stopped once)."""
+        """Give the listener back even when the relay's task is cancelled meanwhile (a worker's stop cancels its
+        tasks): cut between UNLISTEN and the release, the connection stayed checked out and `pool.close()` waited
+        for it forever (seen once: a CI run hung in the intake worker's teardown)."""
+        await asyncio.shield(self._give_back(conn))
+
+    async def _give_back(self, conn: asyncpg.Connection) -> None:
+        """Whatever state the connection is in: one the database closed makes `remove_listener` raise, and
+        skipping `release` then leaked a pool slot per outage until `acquire` hung (the chaos test's relay stopped
+        for good after PostgreSQL and Kafka were each stopped once)."""
         with contextlib.suppress(Exception):
             await asyncio.wait_for(conn.remove_listener(f"{self._schema}_outbox", self._on_notify), timeout=5)
         try:

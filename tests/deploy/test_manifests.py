@@ -242,7 +242,8 @@ def test_network_policies_open_only_what_each_needs(builds: dict[str, list[dict[
             ports = {p["port"] for p in rule.get("ports", [])}
             if any("ipBlock" in peer for peer in rule["to"]):  # leaving the cluster: mail, SMS, the alert feeds
                 assert (name, frozenset(ports)) in {("notifier-worker", frozenset({443, 587})),
-                                                    ("feeds-worker", frozenset({443}))}
+                                                    ("feeds-worker", frozenset({443})),
+                                                    ("platform-api-egress-oidc", frozenset({443}))}
             elif name != "platform-allow-dns":
                 assert ports <= {5432, 9093}  # PostgreSQL, the Kafka TLS listener
         if name.endswith("-worker"):  # Prometheus only, on the health port
@@ -254,6 +255,29 @@ def test_network_policies_open_only_what_each_needs(builds: dict[str, list[dict[
             assert spec["ingress"] == []
         if name.endswith("-migrations"):
             assert all({p["port"] for p in r["ports"]} == {5432} for r in spec["egress"])
+
+
+def test_production_signs_in_through_the_provider_and_development_stays_local(
+        builds: dict[str, list[dict[str, Any]]]) -> None:
+    from shared.settings import AuthSettings
+
+    for overlay, mode in (("prod", "oidc"), ("dev", None)):
+        configs = by_kind(builds[overlay], "ConfigMap")
+        services = [name.removesuffix("-config") for name in configs if name.endswith("-config")]
+        assert len(services) >= 5
+        for service in services:
+            data = configs[f"{service}-config"]["data"]
+            assert data.get("AUTH_MODE") == mode, (overlay, service)
+            if mode:  # the service's auth settings accept what the manifest gives them
+                settings = AuthSettings(jwt_secret="a secret the oidc mode never uses, 32+",
+                                        auth_mode=data["AUTH_MODE"], oidc_issuer=data["OIDC_ISSUER"])
+                assert settings.auth_mode == "oidc" and settings.oidc_issuer.startswith("https://")
+    apis = [d for d in builds["prod"] if d["kind"] == "Deployment"
+            and d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == "api"]
+    egress = by_kind(builds["prod"], "NetworkPolicy")["platform-api-egress-oidc"]["spec"]
+    assert apis and all(set(egress["podSelector"]["matchLabels"].items())
+                        <= set(d["spec"]["template"]["metadata"]["labels"].items()) for d in apis)
+    assert "platform-api-egress-oidc" not in by_kind(builds["dev"], "NetworkPolicy")
 
 
 def policy_config(docs: list[dict[str, Any]], policy: str) -> dict[str, str]:

@@ -361,3 +361,66 @@ async def test_a_consumer_forgets_event_ids_it_handled_long_ago(prefix, pool, pr
     left = await pool.fetch("SELECT consumer, count(*) AS n FROM processed_events"
                             " WHERE consumer IN ('t-prune', 't-other') GROUP BY consumer ORDER BY consumer")
     assert [(r["consumer"], r["n"]) for r in left] == [("t-other", 10), ("t-prune", 10)]
+
+
+async def test_a_relay_cancelled_while_it_stops_gives_its_listener_back(pool) -> None:
+    """A worker's stop stops the relay, then cancels its task: cancelled between UNLISTEN and the release, the
+    listener stayed checked out and the pool's close waited forever (a CI run hung in the intake worker's
+    teardown). The cancel lands at every step of the stop in turn."""
+    schema = await pool.fetchval("SELECT current_schema()")
+    producer = make_producer(bootstrap(), client_id="relay-cancel")  # never used: the outbox stays empty
+    for steps in range(40):
+        relay = OutboxRelay(pool=pool, producer=producer, schema=schema, poll_interval=60)
+        task = asyncio.create_task(relay.run())
+        await eventually(lambda: pool.get_idle_size() < pool.get_size())  # the listener is taken
+        relay.stop()
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await eventually(lambda: pool.get_idle_size() == pool.get_size(), timeout=5)
+
+
+@pytest.mark.parametrize("topic", ["travellers.registrations", "not.created.yet"])
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.5])
+async def test_a_consumer_stopped_while_it_starts_ends(prefix, pool, producer, delay: float, topic: str) -> None:
+    """aiokafka's start() waits for its topics' metadata (or its first assignment) for ever once its consumer is
+    stopped; the run must end anyway (a worker stopped right after it started hung a test's teardown)."""
+    consumer = EventConsumer(
+        name="t-consumer", bootstrap_servers=bootstrap(), group_id=unique("g"), topics=[topic],
+        handler=record_effect, producer=producer, pool=pool, topic_prefix=prefix,
+    )
+    running = asyncio.create_task(consumer.run())
+    await asyncio.sleep(delay)
+    await consumer.stop()
+    await asyncio.wait_for(running, timeout=20)
+    assert running.done() and running.exception() is None
+
+
+async def test_a_consumer_polls_nothing_while_its_admission_holds(prefix, pool, producer) -> None:
+    """The notifier's senders-first hold: new work stays in Kafka until the service lets it in."""
+    admitted = asyncio.Event()
+    waits = 0
+
+    async def admission() -> None:
+        nonlocal waits
+        waits += 1
+        await admitted.wait()
+
+    consumer = EventConsumer(
+        name="t-admission", bootstrap_servers=bootstrap(), group_id=unique("g"), topics=["travellers.registrations"],
+        handler=record_effect, producer=producer, pool=pool, topic_prefix=prefix, admission=admission,
+    )
+    held = await publish(producer, registration("held-1"), source=SOURCE, topic_prefix=prefix)
+    task = asyncio.create_task(consumer.run())
+    try:
+        await eventually(lambda: waits >= 1)
+        await asyncio.sleep(1.0)
+        assert await pool.fetchval("SELECT count(*) FROM effects WHERE event_id=$1", held.id) == 0
+        admitted.set()
+        await eventually(lambda: pool.fetchval("SELECT count(*) FROM effects WHERE event_id=$1", held.id))
+        admitted.clear()  # held again: a stop still ends the run at once
+        await eventually(lambda: waits >= 2)
+    finally:
+        await consumer.stop()
+        await asyncio.wait_for(task, timeout=5)

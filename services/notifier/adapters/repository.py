@@ -11,7 +11,6 @@ import asyncpg
 from pydantic_core import to_json
 
 from services.notifier.domain.delivery import DeliveryStatus, Observation, can_move
-from shared.kafka.outbox import OutboxRow
 
 
 @dataclass(frozen=True)
@@ -115,18 +114,6 @@ async def insert_notifications(conn: asyncpg.Connection, rows: Sequence[NewNotif
         [n.expires_at for n in rows], [n.fallback_of for n in rows],
     )
     return {r["notification_id"] for r in stored}
-
-
-async def write_outbox(conn: asyncpg.Connection, rows: Sequence[OutboxRow]) -> None:
-    """Outbox rows in one statement (`shared.kafka.outbox.enqueue` writes one a round trip); a row whose event id
-    is there already is skipped, as `enqueue` does."""
-    if rows:
-        await conn.execute(
-            "INSERT INTO outbox (event_id, topic, key, payload, headers)"
-            " SELECT e, t, k, p, h::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[])"
-            " WITH ORDINALITY AS r(e, t, k, p, h, position) ORDER BY position ON CONFLICT (event_id) DO NOTHING",
-            [r.event_id for r in rows], [r.topic for r in rows], [r.key for r in rows], [r.payload for r in rows],
-            [to_json(r.headers).decode() for r in rows])
 
 
 async def add_history(conn: asyncpg.Connection, notification_id: str, status: DeliveryStatus, reason: str | None,
@@ -291,6 +278,13 @@ async def claim_orphans(conn: asyncpg.Connection, sender_id: str, dead_after: fl
         sender_id, dead_after, limit,
     )
     return _claimed(rows)
+
+
+async def unsent(pool: asyncpg.Pool, limit: int) -> int:
+    """Messages stored and not yet taken by a sender, counted up to `limit` (on the partial index of pending)."""
+    count = await pool.fetchval("SELECT count(*) FROM (SELECT 1 FROM notifications WHERE send_state = 'pending'"
+                                " LIMIT $1) AS waiting", limit)
+    return int(count)
 
 
 async def heartbeat(conn: asyncpg.Connection, sender_id: str) -> None:
