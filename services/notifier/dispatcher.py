@@ -120,8 +120,6 @@ class Dispatcher:
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._last_beat = 0.0
-        self.answered = 0
-        """Provider calls answered (taken or refused) by this process: the senders' progress."""
         self.breakers = {provider: CircuitBreaker(base=settings.provider_outage_retry_seconds,
                                                   ceiling=settings.provider_outage_max_seconds)
                          for provider in ("twilio", "smtp")}
@@ -333,7 +331,6 @@ class Dispatcher:
 
     def _provider_answered(self, provider: str) -> None:
         """The provider took or refused a message on its own merits: it is up (the circuit closes)."""
-        self.answered += 1
         breaker = self.breakers[provider]
         if breaker.failures_in_a_row:
             log.info("provider_back", provider=provider, failures_in_a_row=breaker.failures_in_a_row)

@@ -42,9 +42,6 @@ class NotifierSettings(ServiceSettings, TwilioSettings, SmtpSettings):
         default=40.0, gt=0,
         description="A sender silent this long is taken for dead and its reserved messages are reconciled. A sender "
                     "stops sending once its heartbeat is dead_after/3 late, so keep dead_after/3*2 > send timeout.")
-    store_ahead_seconds: float = Field(default=10.0, ge=0, le=600, description=(
-        "Commands wait in Kafka while more messages than this many seconds of sending at SMS_RATE_PER_SECOND wait "
-        "to be sent, so that storing does not take the senders' CPU (0, or no SMS rate: never wait)."))
     command_consumers: int = Field(default=3, ge=1, le=6, description="Consumers of notifications.commands.")
     command_batch: int = Field(default=500, ge=1, le=5000, description=(
         "Commands polled at once and stored in one transaction (one multi-row insert); 1: one transaction each."))

@@ -2,8 +2,7 @@
 
 The consumers only store (render, deduplicate, record `queued`; a polled batch of commands in one transaction):
 provider calls happen in the dispatcher's own tasks, so a slow Twilio never holds the Kafka poll loop past
-max_poll_interval_ms. The consumers give way to the senders while these have seconds of work in hand
-(domain/admission.py).
+max_poll_interval_ms.
 """
 
 from __future__ import annotations
@@ -17,15 +16,12 @@ from aiokafka import AIOKafkaProducer
 
 from services.notifier import privacy
 from services.notifier.adapters.email import SmtpEmail
-from services.notifier.adapters.repository import unsent
 from services.notifier.adapters.twilio_sms import TwilioSms
 from services.notifier.bootstrap import Resources, make_email, make_sms
 from services.notifier.dispatcher import Dispatcher
-from services.notifier.domain.admission import SendersFirst
 from services.notifier.handlers import accept_command, accept_commands, sms_preference
 from services.notifier.retention import remove_message_bodies
 from services.notifier.settings import NotifierSettings
-from shared.db import DATABASE_ERRORS
 from shared.events.envelope import CloudEvent, EventData
 from shared.events.notifications import COMMANDS_TOPIC, SendNotification, SmsPreference
 from shared.kafka.consumer import EventConsumer, PermanentError
@@ -51,7 +47,6 @@ class Worker:
         self._sender_id = sender_id
         self._sms, self._email = sms, email
         self.dispatcher: Dispatcher | None = None
-        self.admission: SendersFirst | None = None
         self.consumers: list[EventConsumer] = []
         self.relay: OutboxRelay | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -89,13 +84,6 @@ class Worker:
             await accept_commands(conn, commands, renderer=self.resources.renderer,
                                   publisher=self.resources.publisher, now=self.clock())
 
-    async def _unsent(self, limit: int) -> int:
-        """The senders' backlog; when the database cannot say, nothing is held (storing meets the same error)."""
-        try:
-            return await unsent(self.resources.pool, limit)
-        except DATABASE_ERRORS:
-            return 0
-
     def _wake_dispatcher(self) -> None:
         if self.dispatcher is not None:
             asyncio.get_running_loop().call_later(0.02, self.dispatcher.wake)  # after the commit, roughly
@@ -108,9 +96,6 @@ class Worker:
                                      sms=self._sms, email=self._email, sender_id=self._sender_id,
                                      renderer=self.resources.renderer, clock=lambda: self.clock())
         await self.dispatcher.start()
-        dispatcher = self.dispatcher
-        self.admission = SendersFirst(self._unsent, lambda: dispatcher.answered,
-                                      ahead=int(settings.store_ahead_seconds * settings.sms_rate_per_second))
         self.relay = OutboxRelay(pool=self.resources.pool, producer=self.producer, schema=settings.schema_name)
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         security = client_security(settings)
@@ -120,7 +105,6 @@ class Worker:
                 group_id=f"{settings.kafka_topic_prefix}notifier", topics=[COMMANDS_TOPIC], handler=self.handle,
                 producer=self.producer, pool=self.resources.pool, topic_prefix=settings.kafka_topic_prefix,
                 security=security, batch_handler=self.handle_batch, batch_size=settings.command_batch,
-                admission=self.admission,
             )
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(), name=f"commands-{i}"))

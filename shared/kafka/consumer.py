@@ -58,6 +58,11 @@ class PermanentError(Exception):
     """The event is well-formed but can never be handled (e.g. it refers to something that cannot exist)."""
 
 
+YIELD_EVERY = 64
+"""Records decoded between two turns of the event loop: a batch of 500 decoded at once held the loop for tens of
+milliseconds, and the notifier's paced senders in the same process lost their slots meanwhile."""
+
+
 class _Transient(Exception):
     pass
 
@@ -87,14 +92,12 @@ class EventConsumer:
         batch_handler: BatchHandler | None = None,
         keep_processed_days: float = PROCESSED_EVENTS_DAYS,
         security: Mapping[str, Any] | None = None,
-        admission: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """With `batch_handler` (and a pool), each polled batch of a partition is deduplicated and handled in one
         transaction (a busy topic such as `welfare.answers`: one round trip per batch, not per event); if that
         fails for any reason but an outage, the batch is handled again event by event with `handler`, so a
         poison event is isolated and dead-lettered as always. `security`: `client_security(settings)` of the
-        process (shared/kafka/security.py); omitted, PLAINTEXT. `admission`, awaited before each poll, lets the
-        service hold new work back while it is busy (it must return well within `max_poll_interval_ms`)."""
+        process (shared/kafka/security.py); omitted, PLAINTEXT."""
         self.name = name
         self._prefix = topic_prefix
         self._topics = [topic_prefix + t for t in topics]
@@ -105,7 +108,6 @@ class EventConsumer:
         self._pool = pool
         self._max_attempts = max_attempts
         self._batch_size = batch_size
-        self._admission = admission
         self._consumer = AIOKafkaConsumer(
             *self._topics,
             **(security or {}),
@@ -163,8 +165,6 @@ class EventConsumer:
             return
         backoff = 0.2
         while not self._stopping.is_set():
-            if self._admission is not None and not await self._unless_stopped(self._admission()):
-                break
             try:
                 batches = await self._consumer.getmany(timeout_ms=500, max_records=self._batch_size)
             except KafkaError as exc:
@@ -277,7 +277,9 @@ class EventConsumer:
         assert self._batch_handler is not None and self._pool is not None
         parsed: list[tuple[CloudEvent, EventData]] = []
         parsed_records: list[ConsumerRecord[Any, Any]] = []
-        for record in records:
+        for index, record in enumerate(records, 1):
+            if index % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
             topic = record.topic.removeprefix(self._prefix)
             try:
                 event = decode(record.value)

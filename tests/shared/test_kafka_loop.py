@@ -396,31 +396,3 @@ async def test_a_consumer_stopped_while_it_starts_ends(prefix, pool, producer, d
     await asyncio.wait_for(running, timeout=20)
     assert running.done() and running.exception() is None
 
-
-async def test_a_consumer_polls_nothing_while_its_admission_holds(prefix, pool, producer) -> None:
-    """The notifier's senders-first hold: new work stays in Kafka until the service lets it in."""
-    admitted = asyncio.Event()
-    waits = 0
-
-    async def admission() -> None:
-        nonlocal waits
-        waits += 1
-        await admitted.wait()
-
-    consumer = EventConsumer(
-        name="t-admission", bootstrap_servers=bootstrap(), group_id=unique("g"), topics=["travellers.registrations"],
-        handler=record_effect, producer=producer, pool=pool, topic_prefix=prefix, admission=admission,
-    )
-    held = await publish(producer, registration("held-1"), source=SOURCE, topic_prefix=prefix)
-    task = asyncio.create_task(consumer.run())
-    try:
-        await eventually(lambda: waits >= 1)
-        await asyncio.sleep(1.0)
-        assert await pool.fetchval("SELECT count(*) FROM effects WHERE event_id=$1", held.id) == 0
-        admitted.set()
-        await eventually(lambda: pool.fetchval("SELECT count(*) FROM effects WHERE event_id=$1", held.id))
-        admitted.clear()  # held again: a stop still ends the run at once
-        await eventually(lambda: waits >= 2)
-    finally:
-        await consumer.stop()
-        await asyncio.wait_for(task, timeout=5)

@@ -280,13 +280,6 @@ async def claim_orphans(conn: asyncpg.Connection, sender_id: str, dead_after: fl
     return _claimed(rows)
 
 
-async def unsent(pool: asyncpg.Pool, limit: int) -> int:
-    """Messages stored and not yet taken by a sender, counted up to `limit` (on the partial index of pending)."""
-    count = await pool.fetchval("SELECT count(*) FROM (SELECT 1 FROM notifications WHERE send_state = 'pending'"
-                                " LIMIT $1) AS waiting", limit)
-    return int(count)
-
-
 async def heartbeat(conn: asyncpg.Connection, sender_id: str) -> None:
     await conn.execute(
         "INSERT INTO senders (sender_id) VALUES ($1)"
