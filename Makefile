@@ -128,7 +128,8 @@ browser:
 	@test -x /usr/bin/chromium || { echo "installing Debian's chromium"; apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-# The full fuzzing run: schemathesis (150 cases per operation and mode, over 1,000 a service), signed Twilio forms,
+# The full fuzzing run: schemathesis (fuzzing phase: 150 cases per operation, positive and negative drawn together;
+# the examples and coverage phases add their own; over 1,000 a service), 300 signed Twilio forms per webhook,
 # bad events on every inbound topic. `make test` runs the same suites with FUZZ_EXAMPLES=25.
 fuzz: infra
 	@FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),150) $(PY) -m pytest -m fuzz tests/fuzz -s $(PYTEST_ARGS)

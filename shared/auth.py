@@ -30,6 +30,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.logging import get_logger
+from shared.openapi import RETRY_AFTER_CONFIGURATION
 from shared.settings import AuthSettings, url_is_secure
 
 log = get_logger(__name__)
@@ -305,7 +306,7 @@ def local_signing_config(request: Request) -> JwtConfig:
         verifier = getattr(request.app.state, "token_verifier", None)
         where = f" ({verifier.issuer})" if verifier is not None else ""
         raise HTTPException(503, "password sign-in is disabled (AUTH_MODE=oidc): sign in at the identity "
-                                 f"provider{where} and use its access token")
+                                 f"provider{where} and use its access token", headers=RETRY_AFTER_CONFIGURATION)
     return config
 
 

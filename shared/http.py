@@ -17,13 +17,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.auth import LocalVerifier, TokenVerifier, build_verifier, install_verifier
 from shared.db import DATABASE_UNREACHABLE
 from shared.logging import bind_traceparent, get_logger
-from shared.openapi import allowed_methods, complete_document
+from shared.openapi import NO_DATABASE, RETRY_AFTER_HEADER, allowed_methods, complete_document
 from shared.settings import AuthSettings
 
 log = get_logger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
-#: Exceptions an app may answer with 503 and Retry-After (its database is down): its document then says so.
 
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
 LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency", ["service", "route"])
@@ -55,6 +54,14 @@ FIELD_ERROR_SCHEMA: dict[str, Any] = {
 }
 ERROR_SCHEMA: dict[str, Any] = {"title": "ErrorDetail", "type": "object", "required": ["detail"],
                                 "properties": {"detail": {"description": "what went wrong"}}}
+#: The body of `/readyz`, ready (200) or not (503): each dependency checked, reachable or not.
+READINESS_SCHEMA: dict[str, Any] = {
+    "title": "Readiness", "type": "object", "required": ["ready", "checks"],
+    "properties": {"ready": {"type": "boolean"},
+                   "checks": {"type": "object", "additionalProperties": {"type": "boolean"},
+                              "description": "each dependency (e.g. database, kafka): reachable or not"}}}
+#: Seconds a client (an orchestrator's probe) waits before asking `/readyz` again after a 503.
+READY_RETRY_AFTER = "5"
 
 
 def token_requirements(verifier: TokenVerifier) -> str:
@@ -178,16 +185,25 @@ def install_common(
 
     app.add_middleware(ObserveMiddleware, service=service)
 
-    @app.get("/healthz", include_in_schema=True, tags=["operations"])
+    @app.get("/healthz", include_in_schema=True, tags=["operations"], openapi_extra=NO_DATABASE)
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": service}
 
-    @app.get("/readyz", tags=["operations"], responses={503: {"description": "a dependency is unreachable"}})
+    readiness_body = {"application/json": {"schema": READINESS_SCHEMA}}
+
+    @app.get("/readyz", tags=["operations"], response_class=JSONResponse, openapi_extra=NO_DATABASE, responses={
+        200: {"description": "every dependency is reachable", "content": readiness_body},
+        503: {"description": "a dependency is unreachable (`checks` says which)", "content": readiness_body,
+              "headers": {"Retry-After": RETRY_AFTER_HEADER}}})
     async def readyz() -> JSONResponse:
+        """Each dependency's check: 200 when all pass, 503 with Retry-After otherwise (the same body)."""
         checks = await readiness() if readiness else {}
         ready = all(checks.values())
-        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+        if ready:
+            return JSONResponse({"ready": ready, "checks": checks})
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=503,
+                            headers={"Retry-After": READY_RETRY_AFTER})
 
-    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse, openapi_extra=NO_DATABASE)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

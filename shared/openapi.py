@@ -3,8 +3,9 @@
 `error_responses(404, 409)` gives a route's `responses=` entries with the platform's error bodies (`ErrorDetail`,
 or the `{field, rule, message}` list of a 422) and `Retry-After` on 429 and 503. `complete_document` (called by
 shared/http.py when an app's document is first built) adds what every operation can answer whatever the route
-says. `allowed_methods` lists every method a path has: Starlette's 405 names only those of the first route whose
-path matched, so `OPTIONS /v1/crises` answered `Allow: GET` although the path also has POST.
+says (but not the 503 of a database that is down to an operation marked `NO_DATABASE`). `allowed_methods` lists
+every method a path has: Starlette's 405 names only those of the first route whose path matched, so
+`OPTIONS /v1/crises` answered `Allow: GET` although the path also has POST.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ TEXT_RULE = ("Text fields never hold the NUL character (U+0000): PostgreSQL cann
              "one is answered 422 with the rule `characters`.")
 RETRY_AFTER_HEADER: dict[str, Any] = {
     "description": "seconds to wait before trying again", "schema": {"type": "string", "pattern": r"^[0-9]+$"}}
+#: `Retry-After` of a 503 that lasts until an operator changes the configuration (a missing key, sign-in not set
+#: up, or password sign-in in OIDC mode): every documented 503 carries the header, so these ask again in an hour.
+RETRY_AFTER_CONFIGURATION: dict[str, str] = {"Retry-After": "3600"}
+#: An operation's `openapi_extra` when it never touches the database (a probe, a static page): `complete_document`
+#: then does not give it the 503 that the app's other operations answer while the database is down.
+NO_DATABASE: dict[str, Any] = {"x-no-database": True}
 
 DESCRIPTIONS: dict[int, str] = {
     400: "the body cannot be parsed",
@@ -72,8 +79,11 @@ def _fill(responses: dict[str, Any], code: int, description: str | None = None) 
     if existing is wanted:
         return
     content = existing.setdefault("content", {})
-    if not content or content == {"application/json": {}}:
+    if not content:
         existing["content"] = wanted["content"]
+    elif "application/json" in content and not content["application/json"].get("schema"):
+        # a JSON body beside others (e.g. an HTML page's 422 and the JSON one of a field out of bounds)
+        content["application/json"] = wanted["content"]["application/json"]
     if "headers" in wanted:
         existing.setdefault("headers", {}).setdefault("Retry-After", RETRY_AFTER_HEADER)
 
@@ -102,7 +112,7 @@ def complete_document(schema: dict[str, Any], *, secured: Iterable[int], unavail
                 codes.append(400)
             if "requestBody" in operation or operation.get("parameters"):
                 codes.append(422)
-            if unavailable:
+            if unavailable and not operation.pop("x-no-database", False):
                 codes.append(503)
             codes += [int(code) for code in responses if code in ("429", "503")]
             for code in codes:
@@ -142,10 +152,20 @@ def exactly_one_of_parameter(name: str, fields: Mapping[str, dict[str, Any]], *,
             "description": description, "schema": {"oneOf": choices}}
 
 
-#: A Twilio webhook's answers: TwiML, or 403 when `X-Twilio-Signature` does not match (docs/CONVENTIONS.md).
+#: A Twilio webhook's refusal: 403 when `X-Twilio-Signature` does not match (docs/CONVENTIONS.md).
+TWILIO_SIGNATURE_REFUSED: dict[int | str, dict[str, Any]] = error_responses(
+    403, descriptions={403: "`X-Twilio-Signature` is missing or does not match the URL and form"})
+#: The media type of TwiML, as every webhook sends it.
+TWIML_MEDIA_TYPE = "text/xml"
+#: A Twilio webhook's answers: TwiML, or 403 when `X-Twilio-Signature` does not match.
 TWILIO_WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "TwiML for Twilio", "content": {"text/xml": {"schema": {"type": "string"}}}},
-    **error_responses(403, descriptions={403: "`X-Twilio-Signature` is missing or does not match the URL and form"}),
+    200: {"description": "TwiML for Twilio", "content": {TWIML_MEDIA_TYPE: {"schema": {"type": "string"}}}},
+    **TWILIO_SIGNATURE_REFUSED,
+}
+#: A Twilio status callback's answers: 204 without a body, or 403 when the signature does not match.
+TWILIO_CALLBACK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    204: {"description": "recorded (or ignored: a status the platform does not follow)"},
+    **TWILIO_SIGNATURE_REFUSED,
 }
 
 

@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from shared.auth import local_signing_config, mint_token
 from shared.logging import get_logger
+from shared.openapi import NO_DATABASE, RETRY_AFTER_CONFIGURATION
 from shared.passwords import dummy_hash, verify_password
 
 log = get_logger(__name__)
@@ -137,7 +138,7 @@ class PageSignIn:
         router = APIRouter(tags=tags)
         static, name = self.static, self.name
 
-        @router.get(f"/{name}", response_class=FileResponse, summary=self.summary)
+        @router.get(f"/{name}", response_class=FileResponse, summary=self.summary, openapi_extra=NO_DATABASE)
         async def page() -> FileResponse:
             return static_asset(static, "index.html")
 
@@ -160,7 +161,7 @@ class PageSignIn:
     async def sign_in(self, request: Request, body: Login) -> TokenOut:
         jwt_config = local_signing_config(request)
         if not self.configured:
-            raise HTTPException(503, self.not_configured)
+            raise HTTPException(503, self.not_configured, headers=RETRY_AFTER_CONFIGURATION)
         client = request.client.host if request.client else None
         wait = self.throttle.retry_after(body.username, client)
         if wait is not None:

@@ -484,7 +484,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
 
     @app.get("/v1/crises/{crisis_id}/people", response_model=list[PersonOnMap], tags=["coordinators"],
              responses={404: {"description": "unknown crisis"}})
-    async def crisis_people(request: Request, crisis_id: str, _: Coordinator) -> list[PersonOnMap]:
+    async def crisis_people(request: Request, crisis_id: CrisisIdPath, _: Coordinator) -> list[PersonOnMap]:
         """Where the affected people of an active crisis are (one point per person; no ids, names or phones)."""
         rows = await handlers.people_on_map(pool=res(request).pool, crisis_id=crisis_id)
         if rows is None:
@@ -532,6 +532,11 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
 
     @app.post("/v1/crises", response_model=CrisisOut, status_code=201, tags=["coordinators"])
     async def activate(request: Request, body: ManualActivation, who: Coordinator) -> CrisisOut:
+        """Opens a crisis by hand (201). Its `area` is a circle, a polygon of `[lon, lat]` corners, or neither (the
+        whole country); a polygon needs at least three distinct corners within range and must enclose an area
+        (corners on one line, or repeated, do not; 422 otherwise, rule `invalid`). E.g. `{"title": "Floods in
+        Valencia", "kind": "flood", "severity": "severe", "area": {"country": "ES", "polygon": [[-0.5, 39.3],
+        [-0.2, 39.3], [-0.2, 39.6], [-0.5, 39.6]]}}`."""
         pool = res(request).pool
         area = Area.from_dict(body.area.model_dump(mode="json", exclude_none=True))
         policy = await handlers.load_policy(pool=pool, defaults=settings.threshold_policy())
@@ -547,7 +552,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
 
     @app.post("/v1/crises/{crisis_id}/close", response_model=CrisisOut, tags=["coordinators"],
               responses={404: {"description": "unknown crisis"}})
-    async def close(request: Request, crisis_id: str, who: Coordinator) -> CrisisOut:
+    async def close(request: Request, crisis_id: CrisisIdPath, who: Coordinator) -> CrisisOut:
         pool = res(request).pool
         public_cache.clear()
         crisis = await handlers.close_crisis(pool=pool, crisis_id=crisis_id, actor=who.subject, now=now(),

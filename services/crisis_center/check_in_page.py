@@ -21,6 +21,7 @@ from services.crisis_center.settings import Settings
 from services.crisis_center.welfare_api import HEADERS
 from shared.gazetteer import Gazetteer
 from shared.geo import Area, Point
+from shared.openapi import NO_DATABASE
 
 CrisisId = Annotated[str, Path(min_length=1, max_length=200)]
 Lang = Literal["fr", "nl", "de", "en"]
@@ -177,14 +178,18 @@ nav a{margin-right:.6rem}figure{margin:1rem 0}#area-map{width:100%;height:auto;t
  <a href="tel:{{ crisis.hotline_number }}">{{ crisis.hotline_number }}</a></p>{% endif %}
 </body></html>""")
 
+#: Retry-After of a 429: the check-ins of the last hour are counted; after five wrong codes, a new check-in.
+LIMITED_RETRY_AFTER = 3600
+TRIES_RETRY_AFTER = 60
 PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/html": {}}},
     404: {"description": "no such crisis (or check-in)", "content": {"text/html": {}}},
     410: {"description": "the crisis is closed, or the code expired", "content": {"text/html": {}}},
     422: {"description": "the form again, naming what to correct; or a wrong code (HTML); a field out of bounds "
                          "(JSON)", "content": {"text/html": {}, "application/json": {}}},
-    429: {"description": "too many check-ins from this phone, address or client, or too many tries",
-          "content": {"text/html": {}}},
+    429: {"description": "too many check-ins from this phone, address or client in the last hour (Retry-After: "
+                         f"{LIMITED_RETRY_AFTER} s), or too many tries of the code (check in again: Retry-After: "
+                         f"{TRIES_RETRY_AFTER} s)", "content": {"text/html": {}}},
 }
 
 
@@ -245,12 +250,14 @@ PAGE_HEADERS = {**HEADERS, "Content-Security-Policy": HEADERS["Content-Security-
 
 def _page(language: str, *, status: int = 200, crisis: Any = None, form: str | None = None,
           message: str | None = None, error: str | None = None, values: dict[str, Any] | None = None,
-          check_in_id: str | None = None, verify_url: str | None = None, drawn: AreaMap | None = None) -> HTMLResponse:
+          check_in_id: str | None = None, verify_url: str | None = None, drawn: AreaMap | None = None,
+          retry_after: int | None = None) -> HTMLResponse:
     lang = language if language in _TEXT else "en"
     html = _PAGE.render(lang=lang, t=_TEXT[lang], names=_NAMES, crisis=crisis, form=form, message=message,
                         error=error, v=values or {}, check_in_id=check_in_id, verify_url=verify_url,
                         area_map=drawn if form == "details" else None)
-    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+    headers = PAGE_HEADERS if retry_after is None else {**PAGE_HEADERS, "Retry-After": str(retry_after)}
+    return HTMLResponse(html, status_code=status, headers=headers)
 
 
 def check_in_router(settings: Settings, *, now: Callable[[], datetime], publishing: Publishing) -> APIRouter:
@@ -264,7 +271,7 @@ def check_in_router(settings: Settings, *, now: Callable[[], datetime], publishi
     def drawn(crisis: asyncpg.Record) -> AreaMap | None:
         return area_map(Area.from_dict(dict(crisis["area"])), gazetteer.towns(str(crisis["area"]["country"])))
 
-    @router.get("/public/check-in.js", tags=["public"], response_class=Response,
+    @router.get("/public/check-in.js", tags=["public"], response_class=Response, openapi_extra=NO_DATABASE,
                 responses={200: {"content": {"text/javascript": {}}}})
     async def check_in_script() -> Response:
         """The check-in page's script: a tap on the map, or the phone's position, gives latitude and longitude."""
@@ -296,8 +303,17 @@ def check_in_router(settings: Settings, *, now: Callable[[], datetime], publishi
             place: Annotated[str, Form(max_length=200)] = "", lat: Annotated[str, Form(max_length=20)] = "",
             lon: Annotated[str, Form(max_length=20)] = "", companions: Annotated[str, Form(max_length=4)] = "0",
             answer: Annotated[str, Form(max_length=20)] = "") -> HTMLResponse:
-        """Checks the form, places the person (the town named, or the position given) and sends a one-time code
-        by SMS (by email when no phone is given); outside the crisis area nothing is kept."""
+        """Checks the form, places the person (the town named, or the position given) and sends a one-time code by SMS
+        (by email when no phone is given); outside the crisis area nothing is kept (200, saying so).
+
+        The form again (422, HTML, naming what to correct) unless: `full_name` holds a visible character; `phone`, when
+        given, is a valid number (libphonenumber; a national number is read in the crisis's country, then BE); `email`,
+        when given, is an address email-validator accepts (syntax, no special-use domain such as .test, no DNS lookup);
+        at least one of `phone` and `email` is given; `answer` is `safe` or `needs_help`; `lat` and `lon` (a decimal
+        comma is taken; out of range: ignored) or else `place` (a town of the crisis's country) locate the person.
+        `companions` is a count from 0 to 50 (anything else counts as 0); `language` is one of fr, nl, de, en (else en).
+        429 after `CHECK_IN_PER_HOUR` check-ins from the same phone, address or client in an hour. E.g. `full_name=Anna
+        Peeters&phone=+32470123456&answer=safe&lat=50.85&lon=4.35&companions=1`."""
         lang = check_in.language_of(language)
         text = _TEXT[lang]
         values = {"full_name": full_name, "phone": phone, "email": email, "place": place, "lat": lat, "lon": lon,
@@ -358,7 +374,7 @@ def check_in_router(settings: Settings, *, now: Callable[[], datetime], publishi
                                                crisis_title=crisis["title"], form=form, now=now(), rules=rules,
                                                publishing=publishing)
         except check_in.Limited:
-            return _page(lang, status=429, crisis=crisis, error=text["limited"])
+            return _page(lang, status=429, crisis=crisis, error=text["limited"], retry_after=LIMITED_RETRY_AFTER)
         return _page(lang, crisis=crisis, form="code", message=text["code_sent"], check_in_id=check_in_id,
                      verify_url=f"/public/crises/{crisis_id}/check-in/verify?lang={lang}")
 
@@ -381,6 +397,7 @@ def check_in_router(settings: Settings, *, now: Callable[[], datetime], publishi
             return _page(done.language, status=422, crisis=crisis, form="code", error=text["wrong"],
                          check_in_id=check_in_id, verify_url=f"/public/crises/{crisis_id}/check-in/verify?lang={lang}")
         status = {"expired": 410, "closed": 410, "too_many": 429, "unknown": 404}[done.outcome]
-        return _page(done.language, status=status, crisis=crisis, error=text[done.outcome])
+        return _page(done.language, status=status, crisis=crisis, error=text[done.outcome],
+                     retry_after=TRIES_RETRY_AFTER if status == 429 else None)
 
     return router

@@ -128,8 +128,9 @@ async def provisional(reference: Reference, body: ProvisionalReplyIn, principal:
 @router.post("/v1/reports/{reference}/forward", responses=ACTION_ERRORS)
 
 async def forward(reference: Reference, body: ForwardIn, principal: DutyOfficer, deps: Deps) -> dict[str, Any]:
-    """Forward to the competent service, with a notice to the citizen naming it (the notice answers the clock);
-    with `contact`, the request itself goes there by email."""
+    """Forward to the competent service, with a notice to the citizen naming it (the notice answers the clock); with
+    `contact`, the request itself goes there by email: an address email-validator accepts (syntax, no special-use domain
+    such as .test, no DNS lookup; 422 otherwise). E.g. `{"service": "FPS Justice", "contact": "info@just.fgov.be"}`."""
     return await act(reference, principal, deps, lambda ctx: case_actions.forward(
         reference, service=body.service, contact=str(body.contact) if body.contact else None, ctx=ctx))
 

@@ -20,6 +20,7 @@ from shared.crypto import DecryptionError
 from shared.events.common import E164
 from shared.events.privacy import RequestKind
 from shared.logging import get_logger
+from shared.openapi import RETRY_AFTER_CONFIGURATION
 
 log = get_logger(__name__)
 
@@ -107,6 +108,12 @@ async def submit(
     response: Response,
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
 ) -> dict[str, Any]:
+    """A report opens a case (201). Beyond its schema (422 otherwise, naming the field and the rule): the reporter's
+    `phone` is a valid number for its country (libphonenumber, rule `e164`); their `email` is an address email-validator
+    accepts (syntax, no special-use domain such as .test, no DNS lookup; rule `email`); `lat` and `lon` go together;
+    only an `information_request` has `forward_to`. E.g. `{"kind": "lost_document", "reporter": {"full_name": "Anna
+    Peeters", "phone": "+32470123456", "email": "anna@example.org", "language": "nl", "channel": "email"}, "location":
+    {"country": "FR", "city": "Lyon"}, "description": "My passport was stolen at the station"}`."""
     try:
         result = await handlers.submit_report(report, pool=deps.pool, officers=deps.officers,
                                               config=deps.config, actor=principal.subject,
@@ -183,7 +190,8 @@ async def read(reference: Annotated[str, Path(pattern=REFERENCE)], principal: Re
         raise HTTPException(404, f"no case {reference}") from None
     except DecryptionError:
         log.error("case_key_missing", reference=reference)
-        raise HTTPException(503, "this case's encryption key is not configured") from None
+        raise HTTPException(503, "this case's encryption key is not configured",
+                            headers=RETRY_AFTER_CONFIGURATION) from None
 
 # --- read audit ----------------------------------------------------------------------------------------
 
@@ -213,6 +221,9 @@ async def close(reference: Annotated[str, Path(pattern=REFERENCE)], principal: R
 @router.post("/v1/privacy/requests", status_code=202, tags=["privacy"])
 async def privacy_request(body: PrivacyRequestIn, principal: AdminRole, deps: Deps,
                           response: Response) -> dict[str, Any]:
+    """Records an access or erasure request (202, `Location` names it). `phone` is a valid E.164 number
+    (libphonenumber); `email` an address email-validator accepts (syntax, no special-use domain such as .test, no DNS
+    lookup); 422 otherwise. E.g. `{"kind": "access", "email": "anna@example.org"}`."""
     request_id = await privacy.create_request(
         deps.pool, kind=body.kind, traveller_id=body.traveller_id, phone=body.phone, email=body.email,
         requested_by=principal.subject, source=deps.config.source, topic_prefix=deps.config.topic_prefix)

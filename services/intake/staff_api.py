@@ -214,6 +214,9 @@ async def list_officers(_: AdminRole, deps: Deps, include_ended: bool = False) -
 @router.post("/v1/admin/officers", response_model=OfficerOut, status_code=201, tags=["admin"])
 
 async def add_officer(body: OfficerIn, principal: AdminRole, deps: Deps) -> dict[str, Any]:
+    """An officer. `phone` is a valid E.164 number (libphonenumber) and `email` an address email-validator accepts
+    (syntax, no special-use domain such as .test, no DNS lookup); 422 otherwise. E.g. `{"name": "Jan Claes", "role":
+    "consul", "phone": "+32470123456", "email": "jan.claes@example.org"}`."""
     values = body.model_dump(mode="json")
     async with deps.pool.acquire() as conn, conn.transaction():
         officer = await staff.add_officer(conn, values)
@@ -229,6 +232,9 @@ async def add_officer(body: OfficerIn, principal: AdminRole, deps: Deps) -> dict
 
 async def change_officer(officer_id: PathId, body: OfficerChange, principal: AdminRole,
                          deps: Deps) -> dict[str, Any]:
+    """Changes the fields given (absent: left as they are; only `post_id` may be null). A `phone` is a valid E.164
+    number (libphonenumber), an `email` an address email-validator accepts (syntax, no special-use domain such as .test,
+    no DNS lookup); 422 otherwise. E.g. `{"email": "jan.claes@example.org"}`."""
     changes = body.model_dump(mode="json", exclude_unset=True)
     for required in ("name", "role", "phone", "email", "kinds", "team"):
         if required in changes and changes[required] is None:
@@ -343,6 +349,11 @@ async def add_entry(body: RosterIn, principal: AdminRole, deps: Deps) -> dict[st
 
 async def change_entry(entry_id: PathId, body: RosterChange, principal: AdminRole,
                        deps: Deps) -> dict[str, Any]:
+    """Changes the fields given of an entry not yet over (409 once it is); an absent field is left as it was.
+    The entry as changed must be one `POST /v1/admin/roster` takes: `starts_at`, `ends_at`, `officer_id` and
+    `precedence` cannot be null; `ends_at` after `starts_at`; the backup another officer than the one on call;
+    both officers exist and have not ended (422 otherwise, naming the field); no overlap with an entry of the same
+    precedence (409). E.g. `{"ends_at": "2026-01-12T08:00:00Z", "backup_officer_id": 2}`."""
     changes = body.model_dump(exclude_unset=True)
     for required in ("starts_at", "ends_at", "officer_id", "precedence"):
         if required in changes and changes[required] is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from services.intake import handlers
@@ -22,11 +22,21 @@ from services.intake.domain.voice import (
 )
 from shared.events.common import is_e164
 from shared.logging import get_logger
-from shared.openapi import TWILIO_WEBHOOK_RESPONSES
+from shared.openapi import TWILIO_WEBHOOK_RESPONSES, TWIML_MEDIA_TYPE, error_responses
 
 log = get_logger(__name__)
 
-TWIML = "application/xml"
+TWIML = TWIML_MEDIA_TYPE
+#: The language of the voice line's prompts: our own action URLs carry it (`?lang=`), as one of Language's values.
+LANG_DESCRIPTION = "the caller's language, as the previous step chose it"
+Lang = Annotated[Language, Query(description=LANG_DESCRIPTION)]
+#: The dial attempt our own action URL carries (0-based): at most the on-call officer then the backup, so a
+#: bound of 9 leaves room and refuses nonsense (422).
+Attempt = Annotated[int, Query(ge=0, le=9, description="the dial attempt that ended (0: the first number)")]
+#: The SMS webhook's answers: its 422 when the sender cannot be answered by SMS.
+SMS_RESPONSES = {**TWILIO_WEBHOOK_RESPONSES, **error_responses(422, descriptions={
+    422: "`From` is missing, or is no E.164 number (a short code or an alphanumeric sender): no case can be "
+         "answered by SMS"})}
 
 
 def base_of(deps: Resources) -> str:
@@ -60,11 +70,7 @@ def xml(body: str) -> Response:
     return Response(body, media_type=TWIML)
 
 
-def chosen_language(lang: str | None) -> Language:
-    return Language(lang) if lang in {lang.value for lang in Language} else Language.EN
-
-
-@router.post("/twilio/sms", response_class=Response, responses=TWILIO_WEBHOOK_RESPONSES)
+@router.post("/twilio/sms", response_class=Response, responses=SMS_RESPONSES)
 
 async def sms(form: TwilioForm, deps: Deps) -> Response:
     sender = form.get("From", "")
@@ -88,13 +94,14 @@ async def voice(_: TwilioForm, deps: Deps) -> Response:
 
 @router.post("/twilio/voice/language", response_class=Response, responses=TWILIO_WEBHOOK_RESPONSES)
 
-async def voice_language(form: TwilioForm, deps: Deps, lang: str | None = None) -> Response:
+async def voice_language(form: TwilioForm, deps: Deps,
+                         lang: Annotated[Language | None, Query(description=LANG_DESCRIPTION)] = None) -> Response:
     base = base_of(deps)
     language = language_for_digit(form.get("Digits"))
     if language is not None:
         return xml(twiml.main_menu(language, base=base))
     if lang is not None:  # nothing pressed at the main menu: say it again
-        return xml(twiml.main_menu(chosen_language(lang), base=base))
+        return xml(twiml.main_menu(lang, base=base))
     return xml(twiml.restart(base=base))
 
 
@@ -113,8 +120,8 @@ async def route(deps: Resources, language: Language, attempt: int) -> Response:
 
 @router.post("/twilio/voice/menu", response_class=Response, responses=TWILIO_WEBHOOK_RESPONSES)
 
-async def voice_menu(form: TwilioForm, deps: Deps, lang: str = "en") -> Response:
-    language, base = chosen_language(lang), base_of(deps)
+async def voice_menu(form: TwilioForm, deps: Deps, lang: Lang = Language.EN) -> Response:
+    language, base = lang, base_of(deps)
     digit = (form.get("Digits") or "").strip()
     if digit == "1":
         return await route(deps, language, 0)
@@ -125,10 +132,10 @@ async def voice_menu(form: TwilioForm, deps: Deps, lang: str = "en") -> Response
 
 @router.post("/twilio/voice/dial", response_class=Response, responses=TWILIO_WEBHOOK_RESPONSES)
 
-async def voice_dial(form: TwilioForm, deps: Deps, lang: str = "en", attempt: int = 0) -> Response:
+async def voice_dial(form: TwilioForm, deps: Deps, lang: Lang = Language.EN, attempt: Attempt = 0) -> Response:
     if form.get("DialCallStatus") == "completed":
         return xml(twiml.hangup())
-    return await route(deps, chosen_language(lang), attempt + 1)
+    return await route(deps, lang, attempt + 1)
 
 
 @router.post("/twilio/voice/welfare", response_class=Response, responses=TWILIO_WEBHOOK_RESPONSES)
@@ -146,8 +153,8 @@ async def voice_welfare(form: TwilioForm, deps: Deps) -> Response:
 
 @router.post("/twilio/voice/recorded", response_class=Response, responses=TWILIO_WEBHOOK_RESPONSES)
 
-async def voice_recorded(form: TwilioForm, deps: Deps, lang: str = "en") -> Response:
-    language = chosen_language(lang)
+async def voice_recorded(form: TwilioForm, deps: Deps, lang: Lang = Language.EN) -> Response:
+    language = lang
     caller, recording = form.get("From", ""), form.get("RecordingUrl", "")
     if not caller or not recording or not is_e164(caller):  # withheld numbers come as "anonymous"
         return xml(twiml.hangup())

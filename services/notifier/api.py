@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from twilio.request_validator import RequestValidator
 
@@ -21,7 +21,13 @@ from shared.auth import Principal, require_roles
 from shared.db import ping
 from shared.http import install_common
 from shared.logging import get_logger
-from shared.openapi import NO_NUL, exactly_one_of_parameter
+from shared.openapi import (
+    NO_NUL,
+    TWILIO_CALLBACK_RESPONSES,
+    TWILIO_WEBHOOK_RESPONSES,
+    TWIML_MEDIA_TYPE,
+    exactly_one_of_parameter,
+)
 
 log = get_logger(__name__)
 
@@ -94,8 +100,8 @@ def create_app(settings: NotifierSettings) -> FastAPI:
 
     install_common(app, service="notifier", auth=settings, readiness=readiness)
 
-    @app.post("/twilio/status", status_code=204, tags=["twilio"],
-              responses={403: {"description": "signature does not match"}})
+    @app.post("/twilio/status", status_code=204, tags=["twilio"], response_class=Response,
+              responses=TWILIO_CALLBACK_RESPONSES)
     async def twilio_status(request: Request) -> Response:
         """Twilio's message status callback: moves the delivery state forward only, publishes each change."""
         form = await _verified_form(request)
@@ -119,14 +125,14 @@ def create_app(settings: NotifierSettings) -> FastAPI:
             log.info("status_for_unknown_message", provider_id=form.get("MessageSid"))
         return Response(status_code=204)
 
-    @app.post("/twilio/inbound", tags=["twilio"], responses={403: {"description": "signature does not match"}})
+    @app.post("/twilio/inbound", tags=["twilio"], response_class=Response, responses=TWILIO_WEBHOOK_RESPONSES)
     async def twilio_inbound(request: Request) -> Response:
         """Inbound SMS webhook for opt-out keywords (STOP, ARRET, STOPPEN, HALT...) and opt-in (START...)."""
         form = await _verified_form(request)
         async with app.state.resources.pool.acquire() as conn:
             keyword = await inbound_sms(conn, sender=form.get("From", ""), body=form.get("Body", ""))
         log.info("inbound_sms", keyword=keyword.value if keyword else None)
-        return Response('<?xml version="1.0" encoding="UTF-8"?><Response/>', media_type="text/xml")
+        return Response('<?xml version="1.0" encoding="UTF-8"?><Response/>', media_type=TWIML_MEDIA_TYPE)
 
     @app.get("/v1/notifications", response_model=Progress, tags=["progress"],
              openapi_extra={"parameters": [exactly_one_of_parameter(
@@ -158,7 +164,10 @@ def create_app(settings: NotifierSettings) -> FastAPI:
                         deduplicated=full["deduplicated"], fallbacks=fallbacks)
 
     @app.get("/v1/notifications/{notification_id}", tags=["progress"])
-    async def notification(notification_id: str, _: Coordinator) -> dict[str, Any]:
+    async def notification(notification_id: Annotated[str, Path(min_length=1, max_length=200)],
+                           _: Coordinator) -> dict[str, Any]:
+        """One notification (its recipient masked) with its history; the id as `notifications.status` carries it
+        (at most 200 characters, as that event allows)."""
         async with app.state.resources.pool.acquire() as conn:
             rows = await conn.fetch(
                 "SELECT notification_id, purpose, channel, recipient, language, template, status, reason, segments,"

@@ -130,8 +130,9 @@ async def test_codes_expire_and_allow_five_tries(client: httpx.AsyncClient, env:
     second = CODE.search((await start(client, crisis_id, phone="+32470999888")).text).group(1)  # type: ignore[union-attr]
     code = (await code_for(env, second))["params"]["code"]
     bad = "000000" if code != "000000" else "111111"
-    statuses = [(await verify(client, crisis_id, second, bad)).status_code for _ in range(5)]
-    assert statuses == [422, 422, 422, 422, 429]
+    answers = [await verify(client, crisis_id, second, bad) for _ in range(5)]
+    assert [answer.status_code for answer in answers] == [422, 422, 422, 422, 429]
+    assert answers[-1].headers["retry-after"] == "60"  # documented on every 429: check in again
     assert (await verify(client, crisis_id, second, code)).status_code == 429, "the right code after five tries"
     # neither check-in was confirmed: nobody is counted, no answer goes on
     assert await env.pool.fetchval("SELECT count(*) FROM crisis_contacts WHERE source = 'check_in'") == 0
@@ -142,8 +143,10 @@ async def test_codes_expire_and_allow_five_tries(client: httpx.AsyncClient, env:
 async def test_check_ins_are_limited_per_phone_and_hour_and_email_only_gets_the_code_by_email(
         client: httpx.AsyncClient, env: Env, clock: Clock) -> None:
     crisis_id = await new_crisis(env, clock)
-    statuses = [(await start(client, crisis_id)).status_code for _ in range(6)]
-    assert statuses == [200] * 5 + [429]
+    answers = [await start(client, crisis_id) for _ in range(6)]
+    assert [answer.status_code for answer in answers] == [200] * 5 + [429]
+    assert answers[-1].headers["retry-after"] == "3600"  # the check-ins of the last hour are counted
+    assert "retry-after" not in answers[0].headers
     clock.at += timedelta(hours=1, minutes=1)
     # an hour later, an email only: the code goes by email
     by_mail = await client.post(f"/public/crises/{crisis_id}/check-in", data=form(phone="", email="Anna@Example.org"))

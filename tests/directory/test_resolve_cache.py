@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.directory.api import ResolveCache
 from services.directory.domain.directory import Directory
+from services.directory.resolve_cache import ResolveCache
 
 
 def test_cache_is_per_snapshot_and_minute(directory: Directory) -> None:

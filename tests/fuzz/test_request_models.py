@@ -156,3 +156,41 @@ def bare_constraints(node: Any, where: str = "") -> Iterator[str]:
 def test_every_constraint_is_stated_in_json_schema_terms(service: str, apps: dict[str, FastAPI]) -> None:
     found = list(bare_constraints(apps[service].openapi()))
     assert not found, "\n".join(found)
+
+
+def unbounded_parameters(document: dict[str, Any]) -> Iterator[str]:
+    """Parameters that take any length or any number: every path id, and every parameter of a public operation
+    (one that never answers 401, e.g. a Twilio webhook), must be an enum, a bounded text (`maxLength`, or an
+    anchored pattern without `*` or `+`) or a number with a minimum and a maximum."""
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict):
+                continue
+            public = "401" not in operation.get("responses", {})
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] != "path" and not public:
+                    continue
+                schema = parameter.get("schema", {})
+                for option in schema.get("anyOf", [schema]):
+                    if option.get("type") == "null" or {"$ref", "enum", "const", "oneOf"} & option.keys():
+                        continue
+                    pattern = option.get("pattern", "")
+                    bounded_text = "maxLength" in option or (
+                        pattern.startswith("^") and pattern.endswith("$") and not {"*", "+"} & set(pattern))
+                    if option.get("type") == "string" and not bounded_text:
+                        yield f"{method.upper()} {path}: {parameter['name']} takes text of any length"
+                    if option.get("type") in ("integer", "number") and not {"minimum", "maximum"} <= option.keys():
+                        yield f"{method.upper()} {path}: {parameter['name']} takes any number"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_path_ids_and_public_parameters_are_bounded(service: str, apps: dict[str, FastAPI]) -> None:
+    found = list(unbounded_parameters(apps[service].openapi()))
+    assert not found, "\n".join(found)
+
+
+def test_the_voice_line_takes_its_languages_and_few_attempts(apps: dict[str, FastAPI]) -> None:
+    document = apps["intake"].openapi()
+    dial = {p["name"]: p["schema"] for p in document["paths"]["/twilio/voice/dial"]["post"]["parameters"]}
+    assert (dial["attempt"]["minimum"], dial["attempt"]["maximum"]) == (0, 9)
+    assert document["components"]["schemas"][dial["lang"]["$ref"].rsplit("/", 1)[1]]["enum"] == ["fr", "nl", "de", "en"]

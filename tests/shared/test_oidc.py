@@ -306,6 +306,7 @@ async def test_password_sign_in_is_refused_with_a_pointer_to_the_provider_in_oid
         async with client_of(app) as client:
             answer = await client.post(path, json=body)
             assert answer.status_code == 503 and "identity provider" in answer.json()["detail"], path
+            assert answer.headers["retry-after"] == "3600", path  # documented on every 503
             assert ISSUER in answer.json()["detail"]
         scheme = app.openapi()["components"]["securitySchemes"]["HTTPBearer"]
         assert (scheme["x-jwt-issuer"], scheme["x-jwt-audience"]) == (ISSUER, audience)

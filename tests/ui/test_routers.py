@@ -109,6 +109,7 @@ async def test_sign_in_is_refused_when_no_user_is_configured() -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ui.test") as client:
         response = await client.post("/dashboard/login", json={"username": "anna", "password": "x"})
     assert response.status_code == 503 and "DASHBOARD_USERS" in response.json()["detail"]
+    assert response.headers["retry-after"] == "3600"  # documented on every 503
 
 
 async def test_failed_sign_ins_are_throttled_per_name_and_client_and_checked_off_the_loop(
@@ -167,6 +168,9 @@ async def test_delivery_progress_needs_a_coordinator_and_reports_an_unreachable_
     assert (await dashboard.get(path, headers=auth("duty_officer"))).status_code == 403
     response = await dashboard.get(path, headers=auth("coordinator"))
     assert response.status_code == 502 and "notifier" in response.json()["detail"]
+    documented = (await dashboard.get("/openapi.json")).json()["paths"]["/dashboard/api/notifications"]["get"]
+    assert documented["responses"]["502"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorDetail"}
 
 
 # console ---------------------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.auth import Principal, require_roles
 from shared.logging import get_logger
+from shared.openapi import NO_DATABASE, error_responses
 from shared.passwords import parse_users
 from shared.sign_in import PageSignIn, SignInThrottle
 
@@ -55,10 +56,13 @@ def dashboard_router(settings: DashboardSettings | None = None, throttle: SignIn
                     "identity provider",
         throttle=throttle or SignInThrottle()).router(tags=["dashboard"])
 
-    @router.get("/dashboard/api/notifications", summary="Delivery progress of a crisis (from the notifier)")
+    @router.get("/dashboard/api/notifications", summary="Delivery progress of a crisis (from the notifier)",
+                openapi_extra=NO_DATABASE, responses=error_responses(502, descriptions={
+                    502: "the notifier cannot be reached, or failed (5xx)"}))
     async def notifications(request: Request, crisis_id: Annotated[str, Query(min_length=1, max_length=100)],
                             _: Coordinator) -> Response:
-        """Passes the caller's token on to `GET {NOTIFIER_URL}/v1/notifications?crisis_id=...&limit=0`."""
+        """Passes the caller's token on to `GET {NOTIFIER_URL}/v1/notifications?crisis_id=...&limit=0` and its
+        answer back; 502 when the notifier cannot be reached or answers 5xx."""
         url = config.notifier_url.rstrip("/") + "/v1/notifications"
         try:
             async with httpx.AsyncClient(timeout=5) as client:

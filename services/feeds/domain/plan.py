@@ -8,7 +8,7 @@ the events to publish. The caller holds the lock and writes both in one transact
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -79,14 +79,32 @@ def _differs(facts: dict[str, Any], published: dict[str, Any]) -> bool:
 
 def plan_document(state: State, document: FeedDocument, *, now: datetime, policy: Policy,
                   polygons: Mapping[str, list[LonLat] | None]) -> Plan:
+    """In order: tracked sources refreshed, untracked earthquakes joined to the other feed's incident, the rest
+    reported (or ignored), changed or joined incidents updated, absent sources counted, stale incidents closed."""
     plan = Plan()
     feed = document.feed
-    changed: set[str] = set()  # open incidents whose source's episode, alert level, magnitude or area changed
-    linked: set[str] = set()  # open incidents a source of this feed joined
-    untracked: list[FeedEvent] = []
+    changed, untracked = _refresh_tracked(state, document.events, now, polygons)
+    linked = _link_untracked(state, feed, untracked, now, polygons)
+    _report_untracked(state, untracked, now, policy, polygons, plan)
+    _update_incidents(state, changed, linked, now, plan)
+    _mark_absent(state, feed, document.present_ids, now, policy, plan)
+    _close_expired(state, feed, now, policy, plan)
+    return plan
 
+
+def _new_source(event: FeedEvent, incident_id: str, polygon: list[LonLat] | None, now: datetime) -> SourceState:
+    return SourceState(event=event, incident_id=incident_id, signature=signature(event, polygon), polygon=polygon,
+                       first_seen_at=now, last_seen_at=now, dirty=True)
+
+
+def _refresh_tracked(state: State, events: Iterable[FeedEvent], now: datetime,
+                     polygons: Mapping[str, list[LonLat] | None]) -> tuple[set[str], list[FeedEvent]]:
+    """The document's events (oldest first) already tracked refresh their sources; returns the open incidents
+    whose signature changed, and the events not tracked yet."""
+    changed: set[str] = set()
+    untracked: list[FeedEvent] = []
     tracked = {s.source_id: s for incident in state.incidents.values() for s in incident.sources.values()}
-    for event in sorted(document.events, key=lambda e: (e.occurred_at, e.source_id)):
+    for event in sorted(events, key=lambda e: (e.occurred_at, e.source_id)):
         source = tracked.get(event.source_id)
         if source is None:
             untracked.append(event)
@@ -98,16 +116,26 @@ def plan_document(state: State, document: FeedDocument, *, now: datetime, policy
             if new_signature != source.signature and state.incidents[source.incident_id].is_open:
                 changed.add(source.incident_id)
             source.event, source.signature, source.polygon, source.dirty = event, new_signature, polygon, True
+    return changed, untracked
 
+
+def _link_untracked(state: State, feed: Feed, untracked: list[FeedEvent], now: datetime,
+                    polygons: Mapping[str, list[LonLat] | None]) -> set[str]:
+    """Joins untracked earthquakes to the other feed's incident of the same quake (removing them from
+    `untracked`); returns the open incidents joined."""
+    linked: set[str] = set()
     for event, incident in _links(state, feed, untracked):
         untracked.remove(event)
-        polygon = polygons.get(event.source_id)
-        incident.sources[event.source_id] = SourceState(
-            event=event, incident_id=incident.incident_id, signature=signature(event, polygon), polygon=polygon,
-            first_seen_at=now, last_seen_at=now, dirty=True)
+        incident.sources[event.source_id] = _new_source(event, incident.incident_id,
+                                                        polygons.get(event.source_id), now)
         if incident.is_open:
             linked.add(incident.incident_id)
+    return linked
 
+
+def _report_untracked(state: State, untracked: list[FeedEvent], now: datetime, policy: Policy,
+                      polygons: Mapping[str, list[LonLat] | None], plan: Plan) -> None:
+    """Each event still untracked is a new incident, reported; or ignored, with the reason."""
     for event in untracked:
         reason = _why_not(event, now, policy)
         if reason is not None:
@@ -117,12 +145,10 @@ def plan_document(state: State, document: FeedDocument, *, now: datetime, policy
         if event.source_id in state.incidents:  # its source row was forgotten; never report an id twice
             plan.ignored.append(Ignored(event.source_id, "known"))
             continue
-        polygon = polygons.get(event.source_id)
         incident = IncidentState(incident_id=event.source_id, country=event.country, status="open", published={},
                                  revision=1, reported_at=now, changed_at=now, dirty=True)
-        incident.sources[event.source_id] = SourceState(
-            event=event, incident_id=incident.incident_id, signature=signature(event, polygon), polygon=polygon,
-            first_seen_at=now, last_seen_at=now, dirty=True)
+        incident.sources[event.source_id] = _new_source(event, incident.incident_id,
+                                                        polygons.get(event.source_id), now)
         incident.published = incident_facts(incident)
         if not _valid(incident.published):
             plan.ignored.append(Ignored(event.source_id, "invalid"))
@@ -130,6 +156,10 @@ def plan_document(state: State, document: FeedDocument, *, now: datetime, policy
         state.incidents[incident.incident_id] = incident
         plan.publications.append(Publication("reported", incident.incident_id, 1, incident.published))
 
+
+def _update_incidents(state: State, changed: set[str], linked: set[str], now: datetime, plan: Plan) -> None:
+    """An incident whose source changed is updated ("changed"); one a source joined, if its data differs
+    ("enriched")."""
     for incident_id in sorted(changed | linked):
         incident = state.incidents[incident_id]
         facts = incident_facts(incident)
@@ -141,7 +171,11 @@ def plan_document(state: State, document: FeedDocument, *, now: datetime, policy
             plan.publications.append(Publication("updated", incident_id, incident.revision, facts,
                                                  reason="changed" if incident_id in changed else "enriched"))
 
-    present = document.present_ids
+
+def _mark_absent(state: State, feed: Feed, present: frozenset[str], now: datetime, policy: Policy,
+                 plan: Plan) -> None:
+    """The feed's sources missing from the document count a poll absent (gone after `policy.absent_polls`); an
+    open incident all of whose sources are gone is closed ("left_feed")."""
     for source in state.sources_of(feed):
         if source.source_id in present:
             if source.absent_polls or source.gone:
@@ -154,10 +188,12 @@ def plan_document(state: State, document: FeedDocument, *, now: datetime, policy
         if incident.is_open and all(s.gone for s in incident.sources.values()):
             _close(incident, now, "left_feed", plan)
 
+
+def _close_expired(state: State, feed: Feed, now: datetime, policy: Policy, plan: Plan) -> None:
+    """An open incident of this feed unchanged for `policy.ttl` is closed ("ttl")."""
     for incident in list(state.incidents.values()):
         if incident.is_open and incident.source_of(feed) is not None and now - incident.changed_at >= policy.ttl:
             _close(incident, now, "ttl", plan)
-    return plan
 
 
 def _valid(facts: dict[str, Any]) -> bool:

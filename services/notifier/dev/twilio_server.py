@@ -296,17 +296,9 @@ class TwilioDevServer:
         from_ = str(form.get("From", "")).strip()
         body = str(form.get("Body", ""))
         callback = str(form.get("StatusCallback", "")).strip()
-        if not to:
-            return twilio_error(400, 21604, "A 'To' phone number is required.")
-        if not from_ and not form.get("MessagingServiceSid"):
-            return twilio_error(400, 21603, "A 'From' phone number is required.")
-        if not body:
-            return twilio_error(400, 21602, "Message body is required.")
-        if len(body) > 1600:
-            return twilio_error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
-        validity = str(form.get("ValidityPeriod", "")).strip()
-        if validity and not (validity.isdigit() and 1 <= int(validity) <= 36000):
-            return twilio_error(400, 21624, "ValidityPeriod must be an integer from 1 to 36000.")
+        invalid = _invalid_message(form, to=to, from_=from_, body=body)
+        if invalid is not None:
+            return invalid
 
         rule = self.config.numbers.get(to)
         if self.config.burst_429 > 0:
@@ -314,15 +306,10 @@ class TwilioDevServer:
             self.stats["throttled"] += 1
             return twilio_error(429, 20429, "Too Many Requests")
         fail_after_create: int | None = None
-        if rule is not None and rule.http_status is not None and rule.after_create:
-            used = self._http_failures_used.get(to, 0)
-            if rule.times is None or used < rule.times:
-                self._http_failures_used[to] = used + 1
+        if rule is not None and rule.http_status is not None and self._use_http_failure(to, rule):
+            if rule.after_create:
                 fail_after_create = rule.http_status
-        elif rule is not None and rule.http_status is not None:
-            used = self._http_failures_used.get(to, 0)
-            if rule.times is None or used < rule.times:
-                self._http_failures_used[to] = used + 1
+            else:
                 self.stats["throttled"] += 1
                 if rule.http_status == 429:
                     return twilio_error(429, 20429, "Too Many Requests")
@@ -336,10 +323,37 @@ class TwilioDevServer:
             self.stats["rejected"] += 1
             return twilio_error(status, code, template.format(to=to))
 
+        record = self._message_record(form, to=to, from_=from_, body=body, code=code)
+        sid = record["sid"]
+        self.messages[sid] = record
+        self.stats["created"] += 1
+        answer = self._resource(record)  # the resource as it was when created: status queued
+        if callback and self.config.callbacks:
+            reverse = self.config.reverse_callbacks or (rule is not None and rule.reverse_callbacks)
+            self._spawn(self._deliver(sid, callback, reverse))
+        delay = rule.delay_seconds if rule is not None and rule.delay_seconds is not None else self.config.delay_seconds
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if fail_after_create is not None:
+            self.stats["throttled"] += 1
+            return twilio_error(fail_after_create, 20500, "An internal server error has occurred")
+        return web.json_response(answer, status=201)
+
+    def _use_http_failure(self, to: str, rule: NumberRule) -> bool:
+        """Whether the number's `http_status` applies to this request (it does `rule.times` times); counts it."""
+        used = self._http_failures_used.get(to, 0)
+        if rule.times is None or used < rule.times:
+            self._http_failures_used[to] = used + 1
+            return True
+        return False
+
+    def _message_record(self, form: Mapping[str, Any], *, to: str, from_: str, body: str,
+                        code: int | None) -> dict[str, Any]:
+        """A new Message resource, status queued; the `_` fields are the server's own (not in Twilio's answer)."""
         now = datetime.now(UTC)
         sid = "SM" + secrets.token_hex(16)
         info = analyse(body)
-        record: dict[str, Any] = {
+        return {
             "account_sid": self.config.account_sid,
             "api_version": API_VERSION,
             "body": body if self.config.keep_bodies else "",
@@ -365,19 +379,6 @@ class TwilioDevServer:
             "_delivery_code": code if code in DELIVERY_ERRORS else None,
             "_validity_period": int(str(form["ValidityPeriod"])) if form.get("ValidityPeriod") else None,
         }
-        self.messages[sid] = record
-        self.stats["created"] += 1
-        answer = self._resource(record)  # the resource as it was when created: status queued
-        if callback and self.config.callbacks:
-            reverse = self.config.reverse_callbacks or (rule is not None and rule.reverse_callbacks)
-            self._spawn(self._deliver(sid, callback, reverse))
-        delay = rule.delay_seconds if rule is not None and rule.delay_seconds is not None else self.config.delay_seconds
-        if delay > 0:
-            await asyncio.sleep(delay)
-        if fail_after_create is not None:
-            self.stats["throttled"] += 1
-            return twilio_error(fail_after_create, 20500, "An internal server error has occurred")
-        return web.json_response(answer, status=201)
 
     async def fetch_message(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
@@ -623,6 +624,22 @@ class TwilioDevServer:
 
     async def healthz(self, _request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
+
+
+def _invalid_message(form: Mapping[str, Any], *, to: str, from_: str, body: str) -> web.Response | None:
+    """Twilio's 400 for a message request it refuses as such (whatever the number's rules), else None."""
+    if not to:
+        return twilio_error(400, 21604, "A 'To' phone number is required.")
+    if not from_ and not form.get("MessagingServiceSid"):
+        return twilio_error(400, 21603, "A 'From' phone number is required.")
+    if not body:
+        return twilio_error(400, 21602, "Message body is required.")
+    if len(body) > 1600:
+        return twilio_error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
+    validity = str(form.get("ValidityPeriod", "")).strip()
+    if validity and not (validity.isdigit() and 1 <= int(validity) <= 36000):
+        return twilio_error(400, 21624, "ValidityPeriod must be an integer from 1 to 36000.")
+    return None
 
 
 def _gather(document: str, record: dict[str, Any]) -> str | None:

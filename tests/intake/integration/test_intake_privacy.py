@@ -228,6 +228,7 @@ async def test_a_case_whose_key_is_gone_answers_503_not_500(
             transport=httpx.ASGITransport(app=app), base_url=PUBLIC_BASE) as keyless:
         response = await keyless.get(f"/v1/reports/{case['reference']}", headers=DUTY)
     assert response.status_code == 503 and SECRET_TEXT not in response.text
+    assert response.headers["retry-after"] == "3600"  # documented on every 503
 
 
 async def test_a_blank_traveller_id_is_a_4xx_not_a_500(client: httpx.AsyncClient) -> None:

@@ -56,7 +56,7 @@ async def test_sms_opens_a_typed_case_and_replies_in_the_senders_language(
     sender = moroccan_mobile()
     response = await post(client, sign, "/twilio/sms",
                           {"From": sender, "Body": "Mijn paspoort is gestolen", "MessageSid": sid("SM")})
-    assert response.status_code == 200 and response.headers["content-type"].startswith("application/xml")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/xml")
     assert "<Response><Message>" in response.text and "dossier" in response.text
     reference = REF.search(response.text).group(0)  # type: ignore[union-attr]
     case = await pool.fetchrow("SELECT * FROM reports WHERE reference = $1", reference)
@@ -258,3 +258,28 @@ async def test_a_quoted_reference_that_does_not_exist_falls_back_to_the_sender(
     assert opened is not None
     reply = await post(client, sign, "/twilio/sms", {"From": sender, "Body": "about BE-1999-000001, any news?"})
     assert opened.group(0) in reply.text
+
+
+# --- what the document says ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("path", "params", "status"), [
+    ("/twilio/sms", {"Body": "help"}, 422),  # no sender
+    ("/twilio/sms", {"From": "ACME", "Body": "help"}, 422),  # an alphanumeric sender: no case answers it by SMS
+    ("/twilio/voice/menu?lang=xx", {"Digits": "1"}, 422),  # only the languages of the voice line
+    ("/twilio/voice/language?lang=xx", {}, 422),
+    ("/twilio/voice/dial?lang=nl&attempt=-1", {"DialCallStatus": "no-answer"}, 422),
+    ("/twilio/voice/dial?lang=nl&attempt=10", {"DialCallStatus": "no-answer"}, 422),
+    ("/twilio/voice/dial?lang=nl&attempt=9", {"DialCallStatus": "no-answer"}, 200),  # past the targets: voicemail
+    ("/twilio/voice/recorded?lang=de", {"From": "anonymous"}, 200),
+])
+async def test_webhooks_answer_what_their_document_says(client: httpx.AsyncClient, sign: Sign, path: str,
+                                                        params: dict[str, str], status: int) -> None:
+    from tests.fuzz.openapi_harness import undocumented
+
+    operation = (await client.get("/openapi.json")).json()["paths"][path.split("?")[0]]["post"]
+    response = await post(client, sign, path, params)
+    assert response.status_code == status, response.text
+    assert undocumented(operation["responses"], response.status_code, response.headers.get("content-type"),
+                        response.content) is None
+    if status == 422:
+        assert response.json()["detail"][0]["field"] in ("From", "lang", "attempt")
