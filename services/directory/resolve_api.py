@@ -70,13 +70,7 @@ def _post_view(match: Match) -> dict[str, Any]:
     if match.post is not None:
         p = match.post
         return {
-            "post_id": p.post_id,
-            "name": p.name,
-            "type": p.type,
-            "city": p.city,
-            "country": p.country,
-            "member_state": "BE",
-            "location": {"lat": p.lat, "lon": p.lon},
+            **_summary_view(match),
             "time_zone": p.time_zone,
             "services": sorted(p.services - p.suspended_services),
             "opening_hours": p.opening_hours,
