@@ -77,7 +77,7 @@ test: keycloak infra browser frontend-deps
 # The frontend's vendored libraries (d3, topojson, world-atlas): the test of the committed UI build rebuilds it.
 frontend-deps: frontend/node_modules/.package-lock.json
 frontend/node_modules/.package-lock.json: frontend/package-lock.json
-	@$(STEP) "frontend deps" npm -- npm ci --prefix frontend --no-audit --no-fund
+	@$(STEP) "ui deps" npm -- npm ci --prefix frontend --no-audit --no-fund
 
 lint: venv
 	@$(PY) -m ruff check shared services tests bench

@@ -18,7 +18,7 @@ install() {
   if ls "$LIBS"/kafka_2.13-*.jar >/dev/null 2>&1; then return; fi
   command -v mvn >/dev/null || { echo "kafka: Maven (mvn) is required to fetch Kafka's jars" >&2; exit 1; }
   echo "kafka: fetching Apache Kafka's jars with Maven into $LIBS"
-  mvn -q -B -f "$ROOT/infra/kafka/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
+  mvn -q -B -Dstyle.color=never -f "$ROOT/infra/kafka/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
       -DoutputDirectory="$LIBS"
 }
 

@@ -34,7 +34,7 @@ install() {
   command -v mvn >/dev/null || { echo "keycloak: Maven (mvn) is required to fetch Keycloak" >&2; exit 1; }
   echo "keycloak: fetching org.keycloak:keycloak-quarkus-dist:$VERSION with Maven"
   local tmp; tmp="$(mktemp -d "$RUN/keycloak-fetch.XXXXXX")"
-  mvn -q -B dependency:copy "-Dartifact=org.keycloak:keycloak-quarkus-dist:$VERSION:zip" \
+  mvn -q -B -Dstyle.color=never dependency:copy "-Dartifact=org.keycloak:keycloak-quarkus-dist:$VERSION:zip" \
       "-DoutputDirectory=$tmp" -Dmdep.overWriteReleases=true
   if command -v unzip >/dev/null; then (cd "$tmp" && unzip -q "keycloak-quarkus-dist-$VERSION.zip")
   else  # Python's zipfile drops the modes: the scripts get theirs back

@@ -24,7 +24,9 @@ took="$((ms / 1000)).$(( (ms % 1000) / 100 ))"
 if [ "$status" = 0 ]; then
   detail=""
   # The step's own last word ("postgres: already running on ...", less its name), unless it was just shown.
-  [ "$show" = 1 ] || detail="$(grep -v '^[[:space:]]*$' "$log" | tail -n 1 | sed -E 's/^[a-z-]+: //' | cut -c1-90)"
+  # Colour codes (Maven's, npm's) are stripped: the line stays plain text.
+  [ "$show" = 1 ] || detail="$(sed -E 's/\x1b\[[0-9;]*[A-Za-z]//g' "$log" | grep -v '^[[:space:]]*$' | tail -n 1 \
+    | sed -E 's/^[a-z-]+: //' | cut -c1-90)"
   printf 'ok   %-12s %5s s  %s\n' "$label" "$took" "$detail" | sed 's/ *$//'
 else
   printf 'FAIL %-12s %5s s  (log: %s)\n' "$label" "$took" "${log#"$ROOT"/}" >&2

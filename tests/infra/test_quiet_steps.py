@@ -32,6 +32,15 @@ def test_a_step_that_succeeds_prints_one_line_and_keeps_its_output_in_the_log(tm
     assert "Collecting x" in log and "Please be careful" in log
 
 
+def test_colour_codes_never_reach_the_line(tmp_path: Path) -> None:
+    """Maven prints bare colour resets even with -q: the line stays plain text."""
+    coloured = r"printf 'kafka: jars in place\n\033[0m\033[0m\n\033[1;32mkafka: 12 jars\033[0m\n\033[0m'"
+    done = run_step(tmp_path, "kafka jars", "kafka-install", "--", "bash", "-c", coloured)
+    line = OK_LINE.match(done.stdout.splitlines()[0])
+    assert line is not None and line["detail"] == "12 jars", done.stdout
+    assert "\x1b" not in done.stdout
+
+
 def test_a_failing_step_shows_its_log_and_returns_its_status(tmp_path: Path) -> None:
     failed = run_step(tmp_path, "migrations", "migrate", "--", "bash", "-c", "echo 'relation x does not exist'; exit 3")
     assert failed.returncode == 3 and failed.stdout == ""
