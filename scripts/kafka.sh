@@ -14,11 +14,16 @@ HEAP="${KAFKA_HEAP:-1g}"
 PIDFILE="$DIR/kafka.pid"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"   # PYTHON: e.g. a worktree without a .venv of its own
 
+# Maven 3.8 writes colour resets even quiet and in batch mode: its output is stripped to plain text.
+plain_mvn() {
+  mvn -q -B "$@" 2>&1 | sed -E 's/\x1b\[[0-9;]*[A-Za-z]//g' | { grep -v '^[[:space:]]*$' || :; }
+}
+
 install() {
   if ls "$LIBS"/kafka_2.13-*.jar >/dev/null 2>&1; then return; fi
   command -v mvn >/dev/null || { echo "kafka: Maven (mvn) is required to fetch Kafka's jars" >&2; exit 1; }
   echo "kafka: fetching Apache Kafka's jars with Maven into $LIBS"
-  mvn -q -B -Dstyle.color=never -f "$ROOT/infra/kafka/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
+  plain_mvn -f "$ROOT/infra/kafka/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
       -DoutputDirectory="$LIBS"
 }
 

@@ -29,12 +29,17 @@ find_java() {
   return 1
 }
 
+# Maven 3.8 writes colour resets even quiet and in batch mode: its output is stripped to plain text.
+plain_mvn() {
+  mvn -q -B "$@" 2>&1 | sed -E 's/\x1b\[[0-9;]*[A-Za-z]//g' | { grep -v '^[[:space:]]*$' || :; }
+}
+
 install() {
   if [ -x "$DIST/bin/kc.sh" ]; then return; fi
   command -v mvn >/dev/null || { echo "keycloak: Maven (mvn) is required to fetch Keycloak" >&2; exit 1; }
   echo "keycloak: fetching org.keycloak:keycloak-quarkus-dist:$VERSION with Maven"
   local tmp; tmp="$(mktemp -d "$RUN/keycloak-fetch.XXXXXX")"
-  mvn -q -B -Dstyle.color=never dependency:copy "-Dartifact=org.keycloak:keycloak-quarkus-dist:$VERSION:zip" \
+  plain_mvn dependency:copy "-Dartifact=org.keycloak:keycloak-quarkus-dist:$VERSION:zip" \
       "-DoutputDirectory=$tmp" -Dmdep.overWriteReleases=true
   if command -v unzip >/dev/null; then (cd "$tmp" && unzip -q "keycloak-quarkus-dist-$VERSION.zip")
   else  # Python's zipfile drops the modes: the scripts get theirs back
