@@ -124,9 +124,10 @@ async def _audience(conn: asyncpg.Connection, crisis: asyncpg.Record, draft: Dra
 
 
 def _sms_texts(crisis: asyncpg.Record, draft: Draft) -> dict[str, str]:
+    """What each language's SMS will say, as the notifier renders it (an exercise's with its EXERCISE line)."""
     if draft.kind == "all_clear":
-        return rules.all_clear_sms(crisis["title"])
-    return rules.resolve_texts(draft.texts, draft.fallback)
+        return exercise.sms_texts(rules.all_clear_sms(crisis["title"]), crisis["exercise"])
+    return exercise.sms_texts(rules.resolve_texts(draft.texts, draft.fallback), crisis["exercise"])
 
 
 @dataclass(frozen=True)

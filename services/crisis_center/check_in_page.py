@@ -260,6 +260,43 @@ def _page(language: str, *, status: int = 200, crisis: Any = None, form: str | N
     return HTMLResponse(html, status_code=status, headers=headers)
 
 
+def _contact(phone: str, email: str, country: str) -> tuple[str | None, str | None, str | None]:
+    """The phone in E.164 (read in `country`, then BE) and the email address normalised, each None when not given; or
+    the text naming what to correct (its key: bad_phone, bad_email, need_contact) in the third place."""
+    e164 = check_in.normalised_phone(phone, country) if phone.strip() else None
+    if phone.strip() and e164 is None:
+        return None, None, "bad_phone"
+    address = None
+    if email.strip():
+        try:
+            address = validate_email(email.strip(), check_deliverability=False).normalized
+        except EmailNotValidError:
+            return None, None, "bad_email"
+    if e164 is None and address is None:
+        return None, None, "need_contact"
+    return e164, address, None
+
+
+def _position(lat: str, lon: str) -> Point | None:
+    """The position typed (a decimal comma taken), or None when either is missing, unreadable or out of range."""
+    try:
+        if lat.strip() and lon.strip():
+            point = Point(float(lat.replace(",", ".")), float(lon.replace(",", ".")))
+            if -90 <= point.lat <= 90 and -180 <= point.lon <= 180:
+                return point
+    except ValueError:
+        pass
+    return None
+
+
+def _companions(companions: str) -> int:
+    """How many are with the person: a count from 0 to 50; anything else counts as 0."""
+    try:
+        return min(max(int(companions or "0"), 0), 50)
+    except ValueError:
+        return 0
+
+
 def check_in_router(settings: Settings, *, now: Callable[[], datetime], publishing: Publishing) -> APIRouter:
     router = APIRouter()
     rules = check_in.CheckInRules(code_key=check_in.code_key(settings.jwt_secret.get_secret_value()),
@@ -331,32 +368,13 @@ def check_in_router(settings: Settings, *, now: Callable[[], datetime], publishi
 
         if not full_name.strip():
             return again(text["need_name"])
-        e164 = check_in.normalised_phone(phone, area.country) if phone.strip() else None
-        if phone.strip() and e164 is None:
-            return again(text["bad_phone"])
-        address = None
-        if email.strip():
-            try:
-                address = validate_email(email.strip(), check_deliverability=False).normalized
-            except EmailNotValidError:
-                return again(text["bad_email"])
-        if e164 is None and address is None:
-            return again(text["need_contact"])
+        e164, address, wrong = _contact(phone, email, area.country)
+        if wrong is not None:
+            return again(text[wrong])
         if answer not in ("safe", "needs_help"):
             return again(text["title"])
-        try:
-            with_me = min(max(int(companions or "0"), 0), 50)
-        except ValueError:
-            with_me = 0
-        point: Point | None = None
         place_name = place.strip() or None
-        try:
-            if lat.strip() and lon.strip():
-                point = Point(float(lat.replace(",", ".")), float(lon.replace(",", ".")))
-                if not (-90 <= point.lat <= 90 and -180 <= point.lon <= 180):
-                    point = None
-        except ValueError:
-            point = None
+        point = _position(lat, lon)
         if point is None and place_name:
             found = gazetteer.locate_in_text(area.country, place_name)
             if found is not None:
@@ -366,7 +384,7 @@ def check_in_router(settings: Settings, *, now: Callable[[], datetime], publishi
         if not area.contains(point, area.country):
             return _page(lang, crisis=crisis, message=text["outside"])
         form = check_in.Form(full_name=full_name.strip(), phone=e164, email=address, language=lang,
-                             place=place_name, point=point, country=area.country, companions=with_me,
+                             place=place_name, point=point, country=area.country, companions=_companions(companions),
                              answer=answer,  # type: ignore[arg-type]
                              client_ip=request.client.host if request.client else None)
         try:

@@ -32,11 +32,15 @@ _REDRIVES = uuid.UUID("7d0c3f52-51a4-4e1e-9b7a-2f6d1c8e4a17")
 
 async def redrive(conn: asyncpg.Connection, *, crisis_id: str | None, case_reference: str | None, actor: str,
                   topic_prefix: str = "", dry_run: bool = False) -> list[str]:
-    """Requeue the crisis's or the case's failed, never-accepted messages; returns their ids. One transaction."""
+    """Requeue the crisis's or the case's failed, never-accepted messages that have no fallback; returns their ids.
+    One transaction."""
     if (crisis_id is None) == (case_reference is None):
         raise ValueError("give a crisis id or a case reference")
+    # A message whose fallback exists (an e-mail or a call after the SMS failed) reached, or is reaching, the person
+    # another way: sending it again would say it twice.
     where = ("status = 'failed' AND provider_id IS NULL AND send_state = 'done'"
-             " AND (crisis_id = $1 OR case_reference = $2)")
+             " AND (crisis_id = $1 OR case_reference = $2)"
+             " AND NOT EXISTS (SELECT 1 FROM notifications AS f WHERE f.fallback_of = notifications.notification_id)")
     if dry_run:
         rows = await conn.fetch(f"SELECT notification_id FROM notifications WHERE {where} ORDER BY id",
                                 crisis_id, case_reference)

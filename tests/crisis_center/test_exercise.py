@@ -24,6 +24,7 @@ from services.crisis_center.domain.cap import CAP_NS
 from services.crisis_center.domain.engine import Recipient
 from services.crisis_center.domain.exercise import BANNER, is_test_person
 from services.crisis_center.welfare_desk import WelfareDesk
+from shared.sms import analyse, tidy_sms
 from tests.crisis_center.conftest import Clock, Env, registration, running
 from tests.support import consume_events, eventually, token
 
@@ -91,6 +92,9 @@ async def test_an_exercise_messages_the_test_list_only_from_alert_to_all_clear(
     draft = await client.post(f"/v1/crises/{crisis_id}/broadcasts", json=FOLLOWUP, headers=ANNE)
     assert draft.status_code == 201, draft.text
     assert draft.json()["plan"]["people"] == 2, "the plan counts the test list, not the intruder"
+    planned_en = draft.json()["plan"]["sms"]["en"]  # the SMS as sent: the EXERCISE line first
+    assert planned_en["units"] == analyse(tidy_sms(f"{BANNER}\n{FOLLOWUP['texts']['en']}")).units
+    assert planned_en["units"] > analyse(FOLLOWUP["texts"]["en"]).units
     approved = await client.post(f"/v1/broadcasts/{draft.json()['broadcast_id']}/approve", json={"version": 1},
                                  headers=BERT)
     assert approved.status_code == 200 and approved.json()["sent_people"] == 2, approved.text

@@ -459,5 +459,23 @@ async def test_redrive_sends_again_what_an_old_outage_gave_up(running: Running, 
         assert await redrive(conn, crisis_id=crisis_id, case_reference=None, actor="test") == []
 
 
+async def test_redrive_leaves_a_message_whose_fallback_was_created(running: Running) -> None:
+    """A failed SMS followed by its e-mail fallback reached the person another way: redrive leaves it (the other
+    failed SMS of the crisis, with no fallback, is requeued)."""
+    crisis_id = unique("crisis-")
+    insert = ("INSERT INTO notifications (notification_id, dedup_key, purpose, channel, recipient, language, template,"
+              " priority, body, status, send_state, next_attempt_at, updated_at, crisis_id, reason, fallback_of)"
+              " VALUES ($1, $1, 'p', $2, $3, 'en', 'crisis_alert', 1, 'hello', $4, $5, now(), now(), $6, $7, $8)")
+    async with running.pool.acquire() as conn, conn.transaction():
+        await conn.execute(insert, f"{crisis_id}-sms-1", "sms", "+32470999001", "failed", "done", crisis_id,
+                           "retries_exhausted", None)
+        await conn.execute(insert, f"{crisis_id}-email-1", "email", "p1@example.org", "delivered", "done",
+                           crisis_id, "fallback_after_failed_retries_exhausted", f"{crisis_id}-sms-1")
+        await conn.execute(insert, f"{crisis_id}-sms-2", "sms", "+32470999002", "failed", "done", crisis_id,
+                           "retries_exhausted", None)
+        listed = await redrive(conn, crisis_id=crisis_id, case_reference=None, actor="test", dry_run=True)
+    assert listed == [f"{crisis_id}-sms-2"]
+
+
 async def _all_stored(running: Running, ids: list[str]) -> bool:
     return all([await running.row(i) is not None for i in ids])

@@ -85,6 +85,12 @@ def mark(params: Mapping[str, Any], exercise: bool) -> dict[str, Any]:
     return {**params, "exercise": True} if exercise else dict(params)
 
 
+def sms_texts(texts: Mapping[str, str], exercise: bool) -> dict[str, str]:
+    """The SMS texts per language as an exercise's people get them: the EXERCISE line first, as the notifier's
+    templates print it (the planner counts its segments; often one more per message)."""
+    return {lang: f"{BANNER}\n{text}" for lang, text in texts.items()} if exercise else dict(texts)
+
+
 def title(text: str, exercise: bool) -> str:
     """A title as the public feeds show it: an exercise's starts with EXERCISE."""
     return f"{BANNER}: {text}" if exercise else text

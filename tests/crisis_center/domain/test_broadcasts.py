@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.crisis_center.domain import broadcasts as b
+from services.crisis_center.domain import exercise
 from services.notifier.rendering import Renderer
 from shared.geo import Area
 from shared.sms import Encoding, SmsInfo, analyse, tidy_sms
@@ -140,6 +141,22 @@ def test_the_planner_counts_the_texts_the_notifier_sends() -> None:
         rendered = renderer.render("crisis_followup", lang, {**params, "message": message}, channel="sms")
         assert rendered.sms == tidy_sms(message)
         assert rendered.sms_info.segments == analyse(tidy_sms(message)).segments
+
+
+def test_the_planner_counts_an_exercises_sms_with_its_exercise_line() -> None:
+    renderer = Renderer()
+    params = {"crisis_title": "Flood in Porto", "hotline_number": "+3225011000", "exercise": True}
+    message = "a" * 140  # one GSM-7 segment alone; the EXERCISE line makes it two
+    assert analyse(tidy_sms(message)).segments == 1
+    planned = exercise.sms_texts({lang: message for lang in b.LANGUAGES}, True)
+    closing = exercise.sms_texts(b.all_clear_sms("Flood in Porto"), True)
+    for lang in b.LANGUAGES:
+        rendered = renderer.render("crisis_followup", lang, {**params, "message": message}, channel="sms")
+        assert rendered.sms == tidy_sms(planned[lang]), lang
+        assert rendered.sms_info.segments == analyse(tidy_sms(planned[lang])).segments == 2
+        closed = renderer.render("crisis_closed", lang, params, channel="sms")
+        assert closed.sms == tidy_sms(closing[lang]), lang
+    assert exercise.sms_texts({"fr": message}, False) == {"fr": message}
 
 
 # senders and time ---------------------------------------------------------------------------------------------------
