@@ -64,6 +64,17 @@ READINESS_SCHEMA: dict[str, Any] = {
 READY_RETRY_AFTER = "5"
 
 
+def app_state(name: str) -> Callable[[Request], Awaitable[Any]]:
+    """A FastAPI dependency giving `app.state.<name>` (what the app's lifespan put there); a service names its type
+    with `Annotated[T, Depends(app_state(name))]`. Async on purpose: FastAPI runs a plain `def` dependency in its
+    thread pool, a hop per request."""
+
+    async def state(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return state
+
+
 def token_requirements(verifier: TokenVerifier) -> str:
     """What a bearer token must carry, in the words of the README's "Tokens" section."""
     claims = (f"carrying the claims `iss` = `{verifier.issuer}`, `aud` = `{verifier.audience}`, `sub` (who acts: "

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from aiokafka import AIOKafkaProducer
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path
 
 from services.directory.bootstrap import Resources
 from services.directory.resolve_cache import ResolveCache
 from services.directory.settings import Settings
+from shared.http import app_state
 
 POST_ID = r"^be-[a-z0-9-]{3,80}$"
 COUNTRY = r"^[A-Za-z]{2}$"
@@ -29,10 +30,4 @@ class ApiState:
     producer: AIOKafkaProducer | None
 
 
-async def api_state(request: Request) -> ApiState:
-    """Async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a hop per request."""
-    state: ApiState = request.app.state.api
-    return state
-
-
-Deps = Annotated[ApiState, Depends(api_state)]
+Deps = Annotated[ApiState, Depends(app_state("api"))]

@@ -51,7 +51,8 @@ async def no_officer(_: Request, __: Exception) -> JSONResponse:
 
 async def officer_account(request: Request, login: str) -> str | None:
     """The console's sign-in: the password hash an admin set for an active officer's sign-in name."""
-    async with (await resources(request)).pool.acquire() as conn:
+    found: Resources = await resources(request)
+    async with found.pool.acquire() as conn:
         return await staff.password_hash(conn, login)
 
 

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from services.intake.bootstrap import Resources
+from shared.http import app_state
 
-
-async def resources(request: Request) -> Resources:
-    """Async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a hop per request."""
-    found: Resources = request.app.state.resources
-    return found
-
-
+resources = app_state("resources")
+"""The app's `Resources`, for code that has the request but is no route (the Twilio form check, the sign-in)."""
 Deps = Annotated[Resources, Depends(resources)]

@@ -52,7 +52,7 @@ async def twilio_form(request: Request) -> dict[str, str]:
     """
     form = await request.form()
     params = {k: str(v) for k, v in form.items()}
-    found = await resources(request)
+    found: Resources = await resources(request)
     called = base_of(found) + request.url.path
     if request.url.query:
         called += f"?{request.url.query}"

@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from services.notifier.bootstrap import Resources
 from services.notifier.settings import NotifierSettings
 from shared.auth import Principal, require_roles
+from shared.http import app_state
 
 Coordinator = Annotated[Principal, Depends(require_roles("coordinator", "admin"))]
 
@@ -23,10 +24,4 @@ class ApiState:
     settings: NotifierSettings
 
 
-async def api_state(request: Request) -> ApiState:
-    """Async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a hop per request."""
-    state: ApiState = request.app.state.api
-    return state
-
-
-Deps = Annotated[ApiState, Depends(api_state)]
+Deps = Annotated[ApiState, Depends(app_state("api"))]
