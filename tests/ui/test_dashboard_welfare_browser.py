@@ -325,8 +325,8 @@ async def test_welfare_counts_round_lists_and_map(page: Any, system: System) -> 
     welfare_of_dots = await dots.evaluate_all("cs => cs.map((c) => c.dataset.welfare)")
     assert sorted(welfare_of_dots) == ["needs_help", "safe", "unclear", "unreachable", "unreachable"]
     for status in ("safe", "needs_help", "unclear", "unreachable"):
-        fill = await dots_of(status).first.evaluate("c => getComputedStyle(c).fill")
-        assert fill == FILLS[status], (status, fill)
+        # Retried: a live update may redraw the dots between finding one and reading its style.
+        await expect(dots_of(status).first).to_have_css("fill", FILLS[status], timeout=WAIT_MS)
     await expect(page.locator("#welfare-legend")).to_contain_text("Need help")
     await page.screenshot(path=screenshot_path("dashboard-welfare"))
 
