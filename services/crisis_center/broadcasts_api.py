@@ -10,24 +10,20 @@ reverse), a polygon outside the crisis area.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from services.crisis_center import broadcasts, handlers
+from services.crisis_center.deps import ApiState, Coordinator, CrisisId, Deps
 from services.crisis_center.domain import broadcasts as rules
-from services.crisis_center.records import Publishing
-from services.crisis_center.settings import Settings
-from shared.auth import Principal, require_roles
+from shared.auth import Principal
 from shared.events.common import JSON_NUMBER, Integer
 from shared.openapi import error_responses
 
-Coordinator = Annotated[Principal, Depends(require_roles("coordinator"))]
-CrisisId = Annotated[str, Path(min_length=1, max_length=200)]
 BroadcastId = Annotated[str, Path(min_length=1, max_length=200)]
 Audience = Literal["everyone", "not_answered", "needs_help", "area"]
 Status = Literal["pending", "approved", "rejected", "expired"]
@@ -202,171 +198,173 @@ def plan_out(plan: rules.Plan, senders: tuple[rules.Sender, ...]) -> PlanOut:
                    current=scenario(plan.current), more_senders=[scenario(s) for s in plan.more_senders])
 
 
-def broadcasts_router(settings: Settings, *, now: Callable[[], datetime], publishing: Publishing) -> APIRouter:
-    router = APIRouter(tags=["broadcasts"])
-    planning = broadcasts.Planning(rules.parse_senders(settings.broadcast_senders),
-                                   settings.broadcast_email_rate_per_second)
-    minutes = settings.broadcast_approval_minutes
+router = APIRouter(tags=["broadcasts"])
 
-    def pool_of(request: Request) -> asyncpg.Pool:
-        pool: asyncpg.Pool = request.app.state.resources.pool
-        return pool
 
-    async def detail(pool: asyncpg.Pool, broadcast_id: str) -> BroadcastDetail:
-        row = await broadcasts.get(pool=pool, broadcast_id=broadcast_id, now=now())
-        if row is None:
-            raise HTTPException(404, f"no broadcast {broadcast_id}")
-        plan = await broadcasts.plan_of(pool=pool, row=row, planning=planning)
-        entries = await broadcasts.history(pool=pool, broadcast_id=broadcast_id, crisis_id=row["crisis_id"])
-        return BroadcastDetail(**_out(row), plan=plan_out(plan, planning.senders),
-                               history=[HistoryEntry(**dict(e)) for e in entries])
+async def detail(state: ApiState, broadcast_id: str) -> BroadcastDetail:
+    """The broadcast with its plan and history (404: no such broadcast)."""
+    pool, planning = state.pool, state.planning
+    row = await broadcasts.get(pool=pool, broadcast_id=broadcast_id, now=state.now())
+    if row is None:
+        raise HTTPException(404, f"no broadcast {broadcast_id}")
+    figures = await broadcasts.plan_of(pool=pool, row=row, planning=planning)
+    entries = await broadcasts.history(pool=pool, broadcast_id=broadcast_id, crisis_id=row["crisis_id"])
+    return BroadcastDetail(**_out(row), plan=plan_out(figures, planning.senders),
+                           history=[HistoryEntry(**dict(e)) for e in entries])
 
-    @router.get("/v1/crises/{crisis_id}/broadcasts/templates", response_model=TemplatesOut,
-                responses=error_responses(404, descriptions={404: "no such crisis"}))
-    async def templates(crisis_id: CrisisId, request: Request, _: Coordinator) -> TemplatesOut:
-        """The texts a follow-up starts from in fr, nl, de and en (crisis title and hotline filled in), and the
-        all-clear's SMS."""
-        found = await broadcasts.templates(pool=pool_of(request), crisis_id=crisis_id)
-        if found is None:
-            raise HTTPException(404, f"no crisis {crisis_id}")
-        return TemplatesOut(followup=found[0], all_clear_sms=found[1])
 
-    @router.post("/v1/crises/{crisis_id}/broadcasts/plan", response_model=PlanOut,
-                 responses=error_responses(404, 422, descriptions={
-                     404: "no such crisis", 422: BAD_DRAFT}))
-    async def plan_draft(crisis_id: CrisisId, body: DraftIn, request: Request, _: Coordinator) -> PlanOut:
-        """The send planner for a draft, before it is submitted (nothing is written): people per channel and
-        language, SMS segments per language, time to the last recipient at the configured sender rates and with
-        one and two more senders."""
-        try:
-            plan = await broadcasts.plan(pool=pool_of(request), crisis_id=crisis_id, draft=body.draft(),
-                                         planning=planning)
-        except broadcasts.NoCrisis:
-            raise HTTPException(404, f"no crisis {crisis_id}") from None
-        except broadcasts.BadDraft as exc:
-            raise bad_draft(exc) from None
-        return plan_out(plan, planning.senders)
+async def submit(state: ApiState, crisis_id: str, draft: broadcasts.Draft, who: Principal) -> BroadcastDetail:
+    """Writes a pending broadcast (a follow-up or the all-clear) and reads it back."""
+    try:
+        broadcast_id = await broadcasts.create(pool=state.pool, crisis_id=crisis_id, draft=draft, actor=who.subject,
+                                               now=state.now(),
+                                               approval_minutes=state.settings.broadcast_approval_minutes)
+    except broadcasts.NoCrisis:
+        raise HTTPException(404, f"no crisis {crisis_id}") from None
+    except broadcasts.CrisisNotActive:
+        raise HTTPException(409, f"crisis {crisis_id} is closed: nobody is left to reach") from None
+    except broadcasts.Conflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    except broadcasts.BadDraft as exc:
+        raise bad_draft(exc) from None
+    return await detail(state, broadcast_id)
 
-    async def submit(request: Request, crisis_id: str, draft: broadcasts.Draft, who: Principal) -> BroadcastDetail:
-        pool = pool_of(request)
-        try:
-            broadcast_id = await broadcasts.create(pool=pool, crisis_id=crisis_id, draft=draft, actor=who.subject,
-                                                   now=now(), approval_minutes=minutes)
-        except broadcasts.NoCrisis:
-            raise HTTPException(404, f"no crisis {crisis_id}") from None
-        except broadcasts.CrisisNotActive:
-            raise HTTPException(409, f"crisis {crisis_id} is closed: nobody is left to reach") from None
-        except broadcasts.Conflict as exc:
-            raise HTTPException(409, str(exc)) from None
-        except broadcasts.BadDraft as exc:
-            raise bad_draft(exc) from None
-        return await detail(pool, broadcast_id)
 
-    @router.post("/v1/crises/{crisis_id}/broadcasts", response_model=BroadcastDetail, status_code=201,
-                 responses=error_responses(404, 409, 422, descriptions={
-                     404: "no such crisis", 409: "the crisis is closed",
-                     422: BAD_DRAFT}))
-    async def create(crisis_id: CrisisId, body: DraftIn, request: Request, who: Coordinator) -> BroadcastDetail:
-        """Submit a follow-up message to an active crisis: it waits (`pending`) for a second coordinator's
-        approval, for BROADCAST_APPROVAL_MINUTES at most. Audited."""
-        return await submit(request, crisis_id, body.draft(), who)
+def refused(exc: rules.Refused) -> HTTPException:
+    return HTTPException(exc.status, str(exc))
 
-    @router.post("/v1/crises/{crisis_id}/all-clear", response_model=BroadcastDetail, status_code=201,
-                 responses=error_responses(404, 409, descriptions={
-                     404: "no such crisis",
-                     409: "the crisis is closed, or its all-clear is pending or approved already"}))
-    async def all_clear(crisis_id: CrisisId, request: Request, who: Coordinator) -> BroadcastDetail:
-        """Submit the all-clear (the `crisis_closed` message) to everyone the active crisis alerted, under the
-        same two-person rule; one per crisis (a rejected or expired one can be submitted again). Its approval
-        enqueues the messages and closes the crisis (closing first forgets who was alerted: nobody to tell)."""
-        return await submit(request, crisis_id, broadcasts.Draft("all_clear", "everyone", {}), who)
 
-    @router.get("/v1/crises/{crisis_id}/broadcasts", response_model=list[BroadcastOut],
-                responses=error_responses(404, descriptions={404: "no such crisis"}))
-    async def listing(crisis_id: CrisisId, request: Request, _: Coordinator,
-                      status: Status | None = None) -> list[BroadcastOut]:
-        """The crisis's broadcasts, newest first (expired ones marked so)."""
-        rows = await broadcasts.listing(pool=pool_of(request), crisis_id=crisis_id, status=status, now=now())
-        if rows is None:
-            raise HTTPException(404, f"no crisis {crisis_id}")
-        return [BroadcastOut(**_out(r)) for r in rows]
+@router.get("/v1/crises/{crisis_id}/broadcasts/templates", response_model=TemplatesOut,
+            responses=error_responses(404, descriptions={404: "no such crisis"}))
+async def templates(crisis_id: CrisisId, state: Deps, _: Coordinator) -> TemplatesOut:
+    """The texts a follow-up starts from in fr, nl, de and en (crisis title and hotline filled in), and the
+    all-clear's SMS."""
+    found = await broadcasts.templates(pool=state.pool, crisis_id=crisis_id)
+    if found is None:
+        raise HTTPException(404, f"no crisis {crisis_id}")
+    return TemplatesOut(followup=found[0], all_clear_sms=found[1])
 
-    @router.get("/v1/broadcasts/{broadcast_id}", response_model=BroadcastDetail,
-                responses=error_responses(404, descriptions={404: "no such broadcast"}))
-    async def read(broadcast_id: BroadcastId, request: Request, _: Coordinator) -> BroadcastDetail:
-        """The broadcast with its plan (for the approver to see before approving) and its history."""
-        return await detail(pool_of(request), broadcast_id)
 
-    @router.get("/v1/broadcasts/{broadcast_id}/plan", response_model=PlanOut,
-                responses=error_responses(404, descriptions={404: "no such broadcast"}))
-    async def plan(broadcast_id: BroadcastId, request: Request, _: Coordinator) -> PlanOut:
-        pool = pool_of(request)
-        row = await broadcasts.get(pool=pool, broadcast_id=broadcast_id, now=now())
-        if row is None:
-            raise HTTPException(404, f"no broadcast {broadcast_id}")
-        return plan_out(await broadcasts.plan_of(pool=pool, row=row, planning=planning), planning.senders)
+@router.post("/v1/crises/{crisis_id}/broadcasts/plan", response_model=PlanOut,
+             responses=error_responses(404, 422, descriptions={
+                 404: "no such crisis", 422: BAD_DRAFT}))
+async def plan_draft(crisis_id: CrisisId, body: DraftIn, state: Deps, _: Coordinator) -> PlanOut:
+    """The send planner for a draft, before it is submitted (nothing is written): people per channel and
+    language, SMS segments per language, time to the last recipient at the configured sender rates and with
+    one and two more senders."""
+    try:
+        figures = await broadcasts.plan(pool=state.pool, crisis_id=crisis_id, draft=body.draft(),
+                                        planning=state.planning)
+    except broadcasts.NoCrisis:
+        raise HTTPException(404, f"no crisis {crisis_id}") from None
+    except broadcasts.BadDraft as exc:
+        raise bad_draft(exc) from None
+    return plan_out(figures, state.planning.senders)
 
-    def refused(exc: rules.Refused) -> HTTPException:
-        return HTTPException(exc.status, str(exc))
 
-    @router.put("/v1/broadcasts/{broadcast_id}", response_model=BroadcastDetail,
-                responses=error_responses(403, 404, 409, 422, descriptions={
-                    403: "only the author edits a broadcast (or the token lacks the role coordinator)",
-                    404: "no such broadcast", 409: "the broadcast is no longer pending",
-                    422: BAD_DRAFT}))
-    async def edit(broadcast_id: BroadcastId, body: DraftIn, request: Request, who: Coordinator) -> BroadcastDetail:
-        """The author replaces a pending follow-up's texts and audience: a new version, which is the one to
-        approve, and a new approval window. Audited."""
-        pool = pool_of(request)
-        try:
-            found = await broadcasts.edit(pool=pool, broadcast_id=broadcast_id, draft=body.draft(),
-                                          actor=who.subject, now=now(), approval_minutes=minutes)
-        except rules.Refused as exc:
-            raise refused(exc) from None
-        except broadcasts.BadDraft as exc:
-            raise bad_draft(exc) from None
-        if not found:
-            raise HTTPException(404, f"no broadcast {broadcast_id}")
-        return await detail(pool, broadcast_id)
+@router.post("/v1/crises/{crisis_id}/broadcasts", response_model=BroadcastDetail, status_code=201,
+             responses=error_responses(404, 409, 422, descriptions={
+                 404: "no such crisis", 409: "the crisis is closed",
+                 422: BAD_DRAFT}))
+async def create(crisis_id: CrisisId, body: DraftIn, state: Deps, who: Coordinator) -> BroadcastDetail:
+    """Submit a follow-up message to an active crisis: it waits (`pending`) for a second coordinator's
+    approval, for BROADCAST_APPROVAL_MINUTES at most. Audited."""
+    return await submit(state, crisis_id, body.draft(), who)
 
-    @router.post("/v1/broadcasts/{broadcast_id}/approve", response_model=BroadcastDetail,
-                 responses=error_responses(403, 404, 409, descriptions={
-                     403: "the author cannot approve their own broadcast (or the token lacks the role coordinator)",
-                     404: "no such broadcast",
-                     409: "not pending (approved by another, rejected, expired), another version, or the crisis "
-                          "closed"}))
-    async def approve(broadcast_id: BroadcastId, body: ApprovalIn, request: Request,
-                      who: Coordinator) -> BroadcastDetail:
-        """A second coordinator (another `sub` than the author) approves this version: its messages are
-        enqueued at once, each person's SMS and email once (approving again changes nothing). Approving the
-        all-clear then closes the crisis (as `POST /v1/crises/{crisis_id}/close`). Audited."""
-        pool = pool_of(request)
-        try:
-            approval = await broadcasts.approve(pool=pool, broadcast_id=broadcast_id, actor=who.subject,
-                                                version=body.version, now=now(), publishing=publishing)
-        except rules.Refused as exc:
-            raise refused(exc) from None
-        if approval is None:
-            raise HTTPException(404, f"no broadcast {broadcast_id}")
-        if approval.kind == "all_clear":  # the all-clear is enqueued: the crisis closes (closing twice: no-op)
-            await handlers.close_crisis(pool=pool, crisis_id=approval.crisis_id, actor=who.subject, now=now(),
-                                        publishing=publishing)
-        return await detail(pool, broadcast_id)
 
-    @router.post("/v1/broadcasts/{broadcast_id}/reject", response_model=BroadcastDetail,
-                 responses=error_responses(404, 409, descriptions={
-                     404: "no such broadcast", 409: "the broadcast is no longer pending"}))
-    async def reject(broadcast_id: BroadcastId, body: RejectionIn, request: Request,
-                     who: Coordinator) -> BroadcastDetail:
-        """Any coordinator rejects a pending broadcast with a reason (its author: withdraws it). Audited."""
-        pool = pool_of(request)
-        try:
-            found = await broadcasts.reject(pool=pool, broadcast_id=broadcast_id, actor=who.subject,
-                                            reason=body.reason, now=now())
-        except rules.Refused as exc:
-            raise refused(exc) from None
-        if not found:
-            raise HTTPException(404, f"no broadcast {broadcast_id}")
-        return await detail(pool, broadcast_id)
+@router.post("/v1/crises/{crisis_id}/all-clear", response_model=BroadcastDetail, status_code=201,
+             responses=error_responses(404, 409, descriptions={
+                 404: "no such crisis",
+                 409: "the crisis is closed, or its all-clear is pending or approved already"}))
+async def all_clear(crisis_id: CrisisId, state: Deps, who: Coordinator) -> BroadcastDetail:
+    """Submit the all-clear (the `crisis_closed` message) to everyone the active crisis alerted, under the
+    same two-person rule; one per crisis (a rejected or expired one can be submitted again). Its approval
+    enqueues the messages and closes the crisis (closing first forgets who was alerted: nobody to tell)."""
+    return await submit(state, crisis_id, broadcasts.Draft("all_clear", "everyone", {}), who)
 
-    return router
+
+@router.get("/v1/crises/{crisis_id}/broadcasts", response_model=list[BroadcastOut],
+            responses=error_responses(404, descriptions={404: "no such crisis"}))
+async def listing(crisis_id: CrisisId, state: Deps, _: Coordinator,
+                  status: Status | None = None) -> list[BroadcastOut]:
+    """The crisis's broadcasts, newest first (expired ones marked so)."""
+    rows = await broadcasts.listing(pool=state.pool, crisis_id=crisis_id, status=status, now=state.now())
+    if rows is None:
+        raise HTTPException(404, f"no crisis {crisis_id}")
+    return [BroadcastOut(**_out(r)) for r in rows]
+
+
+@router.get("/v1/broadcasts/{broadcast_id}", response_model=BroadcastDetail,
+            responses=error_responses(404, descriptions={404: "no such broadcast"}))
+async def read(broadcast_id: BroadcastId, state: Deps, _: Coordinator) -> BroadcastDetail:
+    """The broadcast with its plan (for the approver to see before approving) and its history."""
+    return await detail(state, broadcast_id)
+
+
+@router.get("/v1/broadcasts/{broadcast_id}/plan", response_model=PlanOut,
+            responses=error_responses(404, descriptions={404: "no such broadcast"}))
+async def plan(broadcast_id: BroadcastId, state: Deps, _: Coordinator) -> PlanOut:
+    row = await broadcasts.get(pool=state.pool, broadcast_id=broadcast_id, now=state.now())
+    if row is None:
+        raise HTTPException(404, f"no broadcast {broadcast_id}")
+    planning = state.planning
+    return plan_out(await broadcasts.plan_of(pool=state.pool, row=row, planning=planning), planning.senders)
+
+
+@router.put("/v1/broadcasts/{broadcast_id}", response_model=BroadcastDetail,
+            responses=error_responses(403, 404, 409, 422, descriptions={
+                403: "only the author edits a broadcast (or the token lacks the role coordinator)",
+                404: "no such broadcast", 409: "the broadcast is no longer pending",
+                422: BAD_DRAFT}))
+async def edit(broadcast_id: BroadcastId, body: DraftIn, state: Deps, who: Coordinator) -> BroadcastDetail:
+    """The author replaces a pending follow-up's texts and audience: a new version, which is the one to
+    approve, and a new approval window. Audited."""
+    try:
+        found = await broadcasts.edit(pool=state.pool, broadcast_id=broadcast_id, draft=body.draft(),
+                                      actor=who.subject, now=state.now(),
+                                      approval_minutes=state.settings.broadcast_approval_minutes)
+    except rules.Refused as exc:
+        raise refused(exc) from None
+    except broadcasts.BadDraft as exc:
+        raise bad_draft(exc) from None
+    if not found:
+        raise HTTPException(404, f"no broadcast {broadcast_id}")
+    return await detail(state, broadcast_id)
+
+
+@router.post("/v1/broadcasts/{broadcast_id}/approve", response_model=BroadcastDetail,
+             responses=error_responses(403, 404, 409, descriptions={
+                 403: "the author cannot approve their own broadcast (or the token lacks the role coordinator)",
+                 404: "no such broadcast",
+                 409: "not pending (approved by another, rejected, expired), another version, or the crisis "
+                      "closed"}))
+async def approve(broadcast_id: BroadcastId, body: ApprovalIn, state: Deps, who: Coordinator) -> BroadcastDetail:
+    """A second coordinator (another `sub` than the author) approves this version: its messages are
+    enqueued at once, each person's SMS and email once (approving again changes nothing). Approving the
+    all-clear then closes the crisis (as `POST /v1/crises/{crisis_id}/close`). Audited."""
+    try:
+        approval = await broadcasts.approve(pool=state.pool, broadcast_id=broadcast_id, actor=who.subject,
+                                            version=body.version, now=state.now(), publishing=state.publishing)
+    except rules.Refused as exc:
+        raise refused(exc) from None
+    if approval is None:
+        raise HTTPException(404, f"no broadcast {broadcast_id}")
+    if approval.kind == "all_clear":  # the all-clear is enqueued: the crisis closes (closing twice: no-op)
+        await handlers.close_crisis(pool=state.pool, crisis_id=approval.crisis_id, actor=who.subject,
+                                    now=state.now(), publishing=state.publishing)
+    return await detail(state, broadcast_id)
+
+
+@router.post("/v1/broadcasts/{broadcast_id}/reject", response_model=BroadcastDetail,
+             responses=error_responses(404, 409, descriptions={
+                 404: "no such broadcast", 409: "the broadcast is no longer pending"}))
+async def reject(broadcast_id: BroadcastId, body: RejectionIn, state: Deps, who: Coordinator) -> BroadcastDetail:
+    """Any coordinator rejects a pending broadcast with a reason (its author: withdraws it). Audited."""
+    try:
+        found = await broadcasts.reject(pool=state.pool, broadcast_id=broadcast_id, actor=who.subject,
+                                        reason=body.reason, now=state.now())
+    except rules.Refused as exc:
+        raise refused(exc) from None
+    if not found:
+        raise HTTPException(404, f"no broadcast {broadcast_id}")
+    return await detail(state, broadcast_id)

@@ -4,26 +4,22 @@ same-origin script adds the map's taps and the phone's position (`/public/check-
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from email_validator import EmailNotValidError, validate_email
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, select_autoescape
 
 from services.crisis_center import check_in
+from services.crisis_center.check_in_form import Fields, read_form
+from services.crisis_center.deps import ApiState, CrisisId, Deps
 from services.crisis_center.domain.area_map import AreaMap, area_map
-from services.crisis_center.records import Publishing
-from services.crisis_center.settings import Settings
 from services.crisis_center.welfare_api import HEADERS
-from shared.gazetteer import Gazetteer
-from shared.geo import Area, Point
+from shared.geo import Area
 from shared.openapi import NO_DATABASE
 
-CrisisId = Annotated[str, Path(min_length=1, max_length=200)]
 Lang = Literal["fr", "nl", "de", "en"]
 
 _TEXT: dict[str, dict[str, str]] = {
@@ -260,162 +256,106 @@ def _page(language: str, *, status: int = 200, crisis: Any = None, form: str | N
     return HTMLResponse(html, status_code=status, headers=headers)
 
 
-def _contact(phone: str, email: str, country: str) -> tuple[str | None, str | None, str | None]:
-    """The phone in E.164 (read in `country`, then BE) and the email address normalised, each None when not given; or
-    the text naming what to correct (its key: bad_phone, bad_email, need_contact) in the third place."""
-    e164 = check_in.normalised_phone(phone, country) if phone.strip() else None
-    if phone.strip() and e164 is None:
-        return None, None, "bad_phone"
-    address = None
-    if email.strip():
-        try:
-            address = validate_email(email.strip(), check_deliverability=False).normalized
-        except EmailNotValidError:
-            return None, None, "bad_email"
-    if e164 is None and address is None:
-        return None, None, "need_contact"
-    return e164, address, None
+router = APIRouter()
 
 
-def _position(lat: str, lon: str) -> Point | None:
-    """The position typed (a decimal comma taken), or None when either is missing, unreadable or out of range."""
+def _drawn(state: ApiState, crisis: asyncpg.Record) -> AreaMap | None:
+    return area_map(Area.from_dict(dict(crisis["area"])), state.gazetteer.towns(str(crisis["area"]["country"])))
+
+
+async def _crisis_of(state: ApiState, crisis_id: str) -> asyncpg.Record | None:
+    return await state.pool.fetchrow("SELECT crisis_id, title, hotline_number, status, area FROM crises"
+                                     " WHERE crisis_id = $1", crisis_id)
+
+
+def _verify_url(crisis_id: str, lang: str) -> str:
+    return f"/public/crises/{crisis_id}/check-in/verify?lang={lang}"
+
+
+@router.get("/public/check-in.js", tags=["public"], response_class=Response, openapi_extra=NO_DATABASE,
+            responses={200: {"content": {"text/javascript": {}}}})
+async def check_in_script() -> Response:
+    """The check-in page's script: a tap on the map, or the phone's position, gives latitude and longitude."""
+    return Response(SCRIPT, media_type="text/javascript",
+                    headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/public/crises/{crisis_id}/check-in", response_class=HTMLResponse, tags=["public"],
+            responses=PAGE_RESPONSES)
+async def check_in_form(crisis_id: CrisisId, state: Deps, lang: Lang = "en") -> HTMLResponse:
+    """The check-in form of an active crisis, in the chosen language."""
+    crisis = await _crisis_of(state, crisis_id)
+    if crisis is None:
+        return _page(lang, status=404, error=_TEXT[lang]["unknown"])
+    if crisis["status"] != "active":
+        return _page(lang, status=410, crisis=crisis, error=_TEXT[lang]["closed"])
+    return _page(lang, crisis=crisis, form="details", drawn=_drawn(state, crisis))
+
+
+@router.post("/public/crises/{crisis_id}/check-in", response_class=HTMLResponse, tags=["public"],
+             responses=PAGE_RESPONSES)
+async def check_in_start(
+        crisis_id: CrisisId, request: Request, state: Deps,
+        full_name: Annotated[str, Form(max_length=200)] = "", phone: Annotated[str, Form(max_length=40)] = "",
+        email: Annotated[str, Form(max_length=254)] = "", language: Annotated[str, Form(max_length=5)] = "en",
+        place: Annotated[str, Form(max_length=200)] = "", lat: Annotated[str, Form(max_length=20)] = "",
+        lon: Annotated[str, Form(max_length=20)] = "", companions: Annotated[str, Form(max_length=4)] = "0",
+        answer: Annotated[str, Form(max_length=20)] = "") -> HTMLResponse:
+    """Checks the form, places the person (the town named, or the position given) and sends a one-time code by SMS
+    (by email when no phone is given); outside the crisis area nothing is kept (200, saying so).
+
+    The form again (422, HTML, naming what to correct) unless: `full_name` holds a visible character; `phone`, when
+    given, is a valid number (libphonenumber; a national number is read in the crisis's country, then BE); `email`,
+    when given, is an address email-validator accepts (syntax, no special-use domain such as .test, no DNS lookup);
+    at least one of `phone` and `email` is given; `answer` is `safe` or `needs_help`; `lat` and `lon` (a decimal
+    comma is taken; out of range: ignored) or else `place` (a town of the crisis's country) locate the person.
+    `companions` is a count from 0 to 50 (anything else counts as 0); `language` is one of fr, nl, de, en (else en).
+    429 after `CHECK_IN_PER_HOUR` check-ins from the same phone, address or client in an hour. E.g. `full_name=Anna
+    Peeters&phone=+32470123456&answer=safe&lat=50.85&lon=4.35&companions=1`."""
+    lang = check_in.language_of(language)
+    text = _TEXT[lang]
+    fields = Fields(full_name=full_name, phone=phone, email=email, place=place, lat=lat, lon=lon,
+                    companions=companions, answer=answer)
+    crisis = await _crisis_of(state, crisis_id)
+    if crisis is None:
+        return _page(lang, status=404, error=text["unknown"])
+    if crisis["status"] != "active":
+        return _page(lang, status=410, crisis=crisis, error=text["closed"])
+    form = read_form(fields, language=lang, area=Area.from_dict(dict(crisis["area"])), gazetteer=state.gazetteer,
+                     client_ip=request.client.host if request.client else None)
+    if form == "outside":
+        return _page(lang, crisis=crisis, message=text["outside"])
+    if isinstance(form, str):  # the form again, naming what to correct
+        return _page(lang, status=422, crisis=crisis, form="details", error=text[form], values=asdict(fields),
+                     drawn=_drawn(state, crisis))
     try:
-        if lat.strip() and lon.strip():
-            point = Point(float(lat.replace(",", ".")), float(lon.replace(",", ".")))
-            if -90 <= point.lat <= 90 and -180 <= point.lon <= 180:
-                return point
-    except ValueError:
-        pass
-    return None
+        check_in_id = await check_in.start(pool=state.pool, crisis_id=crisis_id, crisis_title=crisis["title"],
+                                           form=form, now=state.now(), rules=state.check_in_rules,
+                                           publishing=state.publishing)
+    except check_in.Limited:
+        return _page(lang, status=429, crisis=crisis, error=text["limited"], retry_after=LIMITED_RETRY_AFTER)
+    return _page(lang, crisis=crisis, form="code", message=text["code_sent"], check_in_id=check_in_id,
+                 verify_url=_verify_url(crisis_id, lang))
 
 
-def _companions(companions: str) -> int:
-    """How many are with the person: a count from 0 to 50; anything else counts as 0."""
-    try:
-        return min(max(int(companions or "0"), 0), 50)
-    except ValueError:
-        return 0
-
-
-def check_in_router(settings: Settings, *, now: Callable[[], datetime], publishing: Publishing) -> APIRouter:
-    router = APIRouter()
-    rules = check_in.CheckInRules(code_key=check_in.code_key(settings.jwt_secret.get_secret_value()),
-                                  code_valid_for=timedelta(minutes=settings.check_in_code_minutes),
-                                  per_hour=settings.check_in_per_hour, stay_days=settings.check_in_stay_days)
-    gazetteer = Gazetteer()
-    source = settings.source.rstrip("/") + "/check-in"
-
-    def drawn(crisis: asyncpg.Record) -> AreaMap | None:
-        return area_map(Area.from_dict(dict(crisis["area"])), gazetteer.towns(str(crisis["area"]["country"])))
-
-    @router.get("/public/check-in.js", tags=["public"], response_class=Response, openapi_extra=NO_DATABASE,
-                responses={200: {"content": {"text/javascript": {}}}})
-    async def check_in_script() -> Response:
-        """The check-in page's script: a tap on the map, or the phone's position, gives latitude and longitude."""
-        return Response(SCRIPT, media_type="text/javascript",
-                        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"})
-
-    async def crisis_of(request: Request, crisis_id: str) -> asyncpg.Record | None:
-        pool: asyncpg.Pool = request.app.state.resources.pool
-        return await pool.fetchrow("SELECT crisis_id, title, hotline_number, status, area FROM crises"
-                                   " WHERE crisis_id = $1", crisis_id)
-
-    @router.get("/public/crises/{crisis_id}/check-in", response_class=HTMLResponse, tags=["public"],
-                responses=PAGE_RESPONSES)
-    async def check_in_form(crisis_id: CrisisId, request: Request, lang: Lang = "en") -> HTMLResponse:
-        """The check-in form of an active crisis, in the chosen language."""
-        crisis = await crisis_of(request, crisis_id)
-        if crisis is None:
-            return _page(lang, status=404, error=_TEXT[lang]["unknown"])
-        if crisis["status"] != "active":
-            return _page(lang, status=410, crisis=crisis, error=_TEXT[lang]["closed"])
-        return _page(lang, crisis=crisis, form="details", drawn=drawn(crisis))
-
-    @router.post("/public/crises/{crisis_id}/check-in", response_class=HTMLResponse, tags=["public"],
-                 responses=PAGE_RESPONSES)
-    async def check_in_start(
-            crisis_id: CrisisId, request: Request,
-            full_name: Annotated[str, Form(max_length=200)] = "", phone: Annotated[str, Form(max_length=40)] = "",
-            email: Annotated[str, Form(max_length=254)] = "", language: Annotated[str, Form(max_length=5)] = "en",
-            place: Annotated[str, Form(max_length=200)] = "", lat: Annotated[str, Form(max_length=20)] = "",
-            lon: Annotated[str, Form(max_length=20)] = "", companions: Annotated[str, Form(max_length=4)] = "0",
-            answer: Annotated[str, Form(max_length=20)] = "") -> HTMLResponse:
-        """Checks the form, places the person (the town named, or the position given) and sends a one-time code by SMS
-        (by email when no phone is given); outside the crisis area nothing is kept (200, saying so).
-
-        The form again (422, HTML, naming what to correct) unless: `full_name` holds a visible character; `phone`, when
-        given, is a valid number (libphonenumber; a national number is read in the crisis's country, then BE); `email`,
-        when given, is an address email-validator accepts (syntax, no special-use domain such as .test, no DNS lookup);
-        at least one of `phone` and `email` is given; `answer` is `safe` or `needs_help`; `lat` and `lon` (a decimal
-        comma is taken; out of range: ignored) or else `place` (a town of the crisis's country) locate the person.
-        `companions` is a count from 0 to 50 (anything else counts as 0); `language` is one of fr, nl, de, en (else en).
-        429 after `CHECK_IN_PER_HOUR` check-ins from the same phone, address or client in an hour. E.g. `full_name=Anna
-        Peeters&phone=+32470123456&answer=safe&lat=50.85&lon=4.35&companions=1`."""
-        lang = check_in.language_of(language)
-        text = _TEXT[lang]
-        values = {"full_name": full_name, "phone": phone, "email": email, "place": place, "lat": lat, "lon": lon,
-                  "companions": companions, "answer": answer}
-        crisis = await crisis_of(request, crisis_id)
-        if crisis is None:
-            return _page(lang, status=404, error=text["unknown"])
-        if crisis["status"] != "active":
-            return _page(lang, status=410, crisis=crisis, error=text["closed"])
-        area = Area.from_dict(dict(crisis["area"]))
-
-        def again(error: str) -> HTMLResponse:
-            return _page(lang, status=422, crisis=crisis, form="details", error=error, values=values,
-                         drawn=drawn(crisis))
-
-        if not full_name.strip():
-            return again(text["need_name"])
-        e164, address, wrong = _contact(phone, email, area.country)
-        if wrong is not None:
-            return again(text[wrong])
-        if answer not in ("safe", "needs_help"):
-            return again(text["title"])
-        place_name = place.strip() or None
-        point = _position(lat, lon)
-        if point is None and place_name:
-            found = gazetteer.locate_in_text(area.country, place_name)
-            if found is not None:
-                point = found[0]
-        if point is None:
-            return again(text["not_found"])
-        if not area.contains(point, area.country):
-            return _page(lang, crisis=crisis, message=text["outside"])
-        form = check_in.Form(full_name=full_name.strip(), phone=e164, email=address, language=lang,
-                             place=place_name, point=point, country=area.country, companions=_companions(companions),
-                             answer=answer,  # type: ignore[arg-type]
-                             client_ip=request.client.host if request.client else None)
-        try:
-            check_in_id = await check_in.start(pool=request.app.state.resources.pool, crisis_id=crisis_id,
-                                               crisis_title=crisis["title"], form=form, now=now(), rules=rules,
-                                               publishing=publishing)
-        except check_in.Limited:
-            return _page(lang, status=429, crisis=crisis, error=text["limited"], retry_after=LIMITED_RETRY_AFTER)
-        return _page(lang, crisis=crisis, form="code", message=text["code_sent"], check_in_id=check_in_id,
-                     verify_url=f"/public/crises/{crisis_id}/check-in/verify?lang={lang}")
-
-    @router.post("/public/crises/{crisis_id}/check-in/verify", response_class=HTMLResponse, tags=["public"],
-                 responses=PAGE_RESPONSES)
-    async def check_in_verify(crisis_id: CrisisId, request: Request,
-                              check_in_id: Annotated[str, Form(min_length=1, max_length=64)],
-                              code: Annotated[str, Form(max_length=12)] = "",
-                              lang: Annotated[Lang, Query()] = "en") -> HTMLResponse:
-        """Confirms the check-in with its code: the person is counted in the crisis and their answer recorded."""
-        crisis = await crisis_of(request, crisis_id)
-        done = await check_in.verify(pool=request.app.state.resources.pool, crisis_id=crisis_id,
-                                     check_in_id=check_in_id, code=code, now=now(), rules=rules,
-                                     publishing=publishing, source=source)
-        text = _TEXT.get(done.language, _TEXT[lang])
-        if done.outcome in ("confirmed", "already"):
-            return _page(done.language, crisis=crisis,
-                         message=text["thanks_safe"] if done.answer == "safe" else text["thanks_help"])
-        if done.outcome == "wrong":
-            return _page(done.language, status=422, crisis=crisis, form="code", error=text["wrong"],
-                         check_in_id=check_in_id, verify_url=f"/public/crises/{crisis_id}/check-in/verify?lang={lang}")
-        status = {"expired": 410, "closed": 410, "too_many": 429, "unknown": 404}[done.outcome]
-        return _page(done.language, status=status, crisis=crisis, error=text[done.outcome],
-                     retry_after=TRIES_RETRY_AFTER if status == 429 else None)
-
-    return router
+@router.post("/public/crises/{crisis_id}/check-in/verify", response_class=HTMLResponse, tags=["public"],
+             responses=PAGE_RESPONSES)
+async def check_in_verify(crisis_id: CrisisId, state: Deps,
+                          check_in_id: Annotated[str, Form(min_length=1, max_length=64)],
+                          code: Annotated[str, Form(max_length=12)] = "",
+                          lang: Annotated[Lang, Query()] = "en") -> HTMLResponse:
+    """Confirms the check-in with its code: the person is counted in the crisis and their answer recorded."""
+    crisis = await _crisis_of(state, crisis_id)
+    done = await check_in.verify(pool=state.pool, crisis_id=crisis_id, check_in_id=check_in_id, code=code,
+                                 now=state.now(), rules=state.check_in_rules, publishing=state.publishing,
+                                 source=state.settings.source.rstrip("/") + "/check-in")
+    text = _TEXT.get(done.language, _TEXT[lang])
+    if done.outcome in ("confirmed", "already"):
+        return _page(done.language, crisis=crisis,
+                     message=text["thanks_safe"] if done.answer == "safe" else text["thanks_help"])
+    if done.outcome == "wrong":
+        return _page(done.language, status=422, crisis=crisis, form="code", error=text["wrong"],
+                     check_in_id=check_in_id, verify_url=_verify_url(crisis_id, lang))
+    status = {"expired": 410, "closed": 410, "too_many": 429, "unknown": 404}[done.outcome]
+    return _page(done.language, status=status, crisis=crisis, error=text[done.outcome],
+                 retry_after=TRIES_RETRY_AFTER if status == 429 else None)

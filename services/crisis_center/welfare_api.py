@@ -7,25 +7,20 @@ link side by side, recording on `GET` would record whichever they opened last.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, select_autoescape
 from pydantic import BaseModel, Field
 
 from services.crisis_center import inquiries, welfare
-from services.crisis_center.domain.welfare import STATUSES, BadToken, LinkClaim, link_key, read_token
-from services.crisis_center.records import Publishing
-from services.crisis_center.settings import Settings
-from shared.auth import Principal, require_roles
+from services.crisis_center.deps import ApiState, Coordinator, CrisisId, Deps
+from services.crisis_center.domain.welfare import STATUSES, BadToken, LinkClaim, read_token
 from shared.events.common import Integer
 
-Coordinator = Annotated[Principal, Depends(require_roles("coordinator"))]
-CrisisId = Annotated[str, Path(min_length=1, max_length=200)]
 Token = Annotated[str, Path(min_length=10, max_length=400, pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")]
 Status = Literal["safe", "needs_help", "unclear", "no_answer", "unreachable", "checked_in"]
 assert set(Status.__args__) == set(STATUSES)  # type: ignore[attr-defined]
@@ -151,83 +146,82 @@ async def _language(pool: asyncpg.Pool, claim: LinkClaim) -> str:
     return str(language or "en")
 
 
-def welfare_router(settings: Settings, *, now: Callable[[], datetime], publishing: Publishing) -> APIRouter:
-    router = APIRouter()
-    key = link_key(settings.jwt_secret.get_secret_value())
-    valid_for = timedelta(days=settings.welfare_link_days)
+router = APIRouter()
 
-    def pool_of(request: Request) -> asyncpg.Pool:
-        pool: asyncpg.Pool = request.app.state.resources.pool
-        return pool
 
-    @router.post("/v1/crises/{crisis_id}/welfare-checks", status_code=202, response_model=RoundOut,
-                 tags=["welfare"], responses={404: {"description": "no such crisis"},
-                                              409: {"description": "the crisis is closed"}})
-    async def start_round(crisis_id: CrisisId, request: Request, principal: Coordinator,
-                          body: RoundIn | None = None) -> RoundOut:
-        """Ask every person counted in the crisis whether they are safe, in their language, by SMS (reply 1 or 2)
-        and by email (two answer links); unanswered questions are repeated, then escalated."""
-        body = body or RoundIn()
-        try:
-            started = await welfare.start_round(pool=pool_of(request), crisis_id=crisis_id, actor=principal.subject,
-                                                escalate_after_minutes=body.escalate_after_minutes, now=now())
-        except welfare.CrisisNotActive:
-            raise HTTPException(409, f"crisis {crisis_id} is closed: no welfare check") from None
-        if started is None:
-            raise HTTPException(404, f"no crisis {crisis_id}")
-        return RoundOut(check_id=started.check_id, crisis_id=started.crisis_id, recipients=started.recipients)
+def _valid_for(state: ApiState) -> timedelta:
+    """How long an email's answer link stays valid (WELFARE_LINK_DAYS)."""
+    return timedelta(days=state.settings.welfare_link_days)
 
-    @router.get("/v1/crises/{crisis_id}/welfare", response_model=WelfareCounts, tags=["welfare"],
-                responses={404: {"description": "no such crisis"}})
-    async def welfare_counts(crisis_id: CrisisId, request: Request, _: Coordinator) -> WelfareCounts:
-        """Each counted person once, by their latest answer; without one, `no_answer` while the round still chases
-        them and `unreachable` once it has given up (they are to be phoned); `checked_in` counts people who
-        checked in during the crisis, whatever their answer. `sought`, `sought_matched` and `sought_safe` count
-        the families' inquiries of the crisis by their latest state (no names: the people stay in intake)."""
-        counted = await welfare.counts(pool=pool_of(request), crisis_id=crisis_id)
-        if counted is None:
-            raise HTTPException(404, f"no crisis {crisis_id}")
-        return WelfareCounts(**counted)
 
-    @router.get("/v1/crises/{crisis_id}/welfare/people", response_model=PeoplePage, tags=["welfare"],
-                responses={404: {"description": "no such crisis"}})
-    async def welfare_people(crisis_id: CrisisId, request: Request, _: Coordinator, status: Status | None = None,
-                             limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                             after: Annotated[str | None, Query(max_length=200)] = None) -> PeoplePage:
-        """The people of the crisis by person id, with their answer or where their escalation stands (paged)."""
-        found = await welfare.people(pool=pool_of(request), crisis_id=crisis_id, status=status, limit=limit,
-                                     after=after)
-        if found is None:
-            raise HTTPException(404, f"no crisis {crisis_id}")
-        return PeoplePage(people=[PersonOut(**p) for p in found],
-                          next_after=found[-1]["person_id"] if len(found) == limit else None)
+@router.post("/v1/crises/{crisis_id}/welfare-checks", status_code=202, response_model=RoundOut,
+             tags=["welfare"], responses={404: {"description": "no such crisis"},
+                                          409: {"description": "the crisis is closed"}})
+async def start_round(crisis_id: CrisisId, state: Deps, principal: Coordinator,
+                      body: RoundIn | None = None) -> RoundOut:
+    """Ask every person counted in the crisis whether they are safe, in their language, by SMS (reply 1 or 2)
+    and by email (two answer links); unanswered questions are repeated, then escalated."""
+    body = body or RoundIn()
+    try:
+        started = await welfare.start_round(pool=state.pool, crisis_id=crisis_id, actor=principal.subject,
+                                            escalate_after_minutes=body.escalate_after_minutes, now=state.now())
+    except welfare.CrisisNotActive:
+        raise HTTPException(409, f"crisis {crisis_id} is closed: no welfare check") from None
+    if started is None:
+        raise HTTPException(404, f"no crisis {crisis_id}")
+    return RoundOut(check_id=started.check_id, crisis_id=started.crisis_id, recipients=started.recipients)
 
-    @router.get("/public/welfare/{token}", response_class=HTMLResponse, tags=["public"], responses=PAGE_RESPONSES)
-    async def answer_page(token: Token, request: Request) -> HTMLResponse:
-        """The page of an email's answer link: the answer it stands for and one button to send it."""
-        try:
-            claim = read_token(key, token)
-        except BadToken:
-            return _page("en", status=404, message=_TEXT["en"]["unknown"])
-        language = await _language(pool_of(request), claim)
-        return _page(language, answer=claim.answer, form=True)
 
-    @router.post("/public/welfare/{token}", response_class=HTMLResponse, tags=["public"], responses=PAGE_RESPONSES)
-    async def answer(token: Token, request: Request) -> HTMLResponse:
-        """Records the link's answer (the latest answer counts); a second press changes nothing."""
-        try:
-            claim = read_token(key, token)
-        except BadToken:
-            return _page("en", status=404, message=_TEXT["en"]["unknown"])
-        pool = pool_of(request)
-        language = await _language(pool, claim)
-        text = _TEXT.get(language, _TEXT["en"])
-        try:
-            recorded = await welfare.answer_by_link(pool=pool, claim=claim, now=now(), valid_for=valid_for,
-                                                    publishing=publishing)
-        except welfare.LinkRefused:
-            return _page(language, status=410, message=text["gone"])
-        thanks = text["thanks_safe"] if claim.answer == "safe" else text["thanks_help"]
-        return _page(language, answer=claim.answer, message=thanks if recorded else text["already"])
+@router.get("/v1/crises/{crisis_id}/welfare", response_model=WelfareCounts, tags=["welfare"],
+            responses={404: {"description": "no such crisis"}})
+async def welfare_counts(crisis_id: CrisisId, state: Deps, _: Coordinator) -> WelfareCounts:
+    """Each counted person once, by their latest answer; without one, `no_answer` while the round still chases
+    them and `unreachable` once it has given up (they are to be phoned); `checked_in` counts people who
+    checked in during the crisis, whatever their answer. `sought`, `sought_matched` and `sought_safe` count
+    the families' inquiries of the crisis by their latest state (no names: the people stay in intake)."""
+    counted = await welfare.counts(pool=state.pool, crisis_id=crisis_id)
+    if counted is None:
+        raise HTTPException(404, f"no crisis {crisis_id}")
+    return WelfareCounts(**counted)
 
-    return router
+
+@router.get("/v1/crises/{crisis_id}/welfare/people", response_model=PeoplePage, tags=["welfare"],
+            responses={404: {"description": "no such crisis"}})
+async def welfare_people(crisis_id: CrisisId, state: Deps, _: Coordinator, status: Status | None = None,
+                         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                         after: Annotated[str | None, Query(max_length=200)] = None) -> PeoplePage:
+    """The people of the crisis by person id, with their answer or where their escalation stands (paged)."""
+    found = await welfare.people(pool=state.pool, crisis_id=crisis_id, status=status, limit=limit, after=after)
+    if found is None:
+        raise HTTPException(404, f"no crisis {crisis_id}")
+    return PeoplePage(people=[PersonOut(**p) for p in found],
+                      next_after=found[-1]["person_id"] if len(found) == limit else None)
+
+
+@router.get("/public/welfare/{token}", response_class=HTMLResponse, tags=["public"], responses=PAGE_RESPONSES)
+async def answer_page(token: Token, state: Deps) -> HTMLResponse:
+    """The page of an email's answer link: the answer it stands for and one button to send it."""
+    try:
+        claim = read_token(state.welfare_link_key, token)
+    except BadToken:
+        return _page("en", status=404, message=_TEXT["en"]["unknown"])
+    language = await _language(state.pool, claim)
+    return _page(language, answer=claim.answer, form=True)
+
+
+@router.post("/public/welfare/{token}", response_class=HTMLResponse, tags=["public"], responses=PAGE_RESPONSES)
+async def answer(token: Token, state: Deps) -> HTMLResponse:
+    """Records the link's answer (the latest answer counts); a second press changes nothing."""
+    try:
+        claim = read_token(state.welfare_link_key, token)
+    except BadToken:
+        return _page("en", status=404, message=_TEXT["en"]["unknown"])
+    language = await _language(state.pool, claim)
+    text = _TEXT.get(language, _TEXT["en"])
+    try:
+        recorded = await welfare.answer_by_link(pool=state.pool, claim=claim, now=state.now(),
+                                                valid_for=_valid_for(state), publishing=state.publishing)
+    except welfare.LinkRefused:
+        return _page(language, status=410, message=text["gone"])
+    thanks = text["thanks_safe"] if claim.answer == "safe" else text["thanks_help"]
+    return _page(language, answer=claim.answer, message=thanks if recorded else text["already"])

@@ -137,7 +137,7 @@ async def test_public_json_atom_and_valid_cap(client: httpx.AsyncClient) -> None
 
 
 async def test_live_stream_sends_a_snapshot_then_changes(client: httpx.AsyncClient, app: FastAPI) -> None:
-    feed = app.state.resources.feed
+    feed = app.state.api.resources.feed
     await eventually(lambda: feed.ready.is_set())
     probe = feed.subscribe()
     existing = (await client.post("/v1/crises", json=NEW_CRISIS, headers=COORDINATOR)).json()
@@ -145,7 +145,7 @@ async def test_live_stream_sends_a_snapshot_then_changes(client: httpx.AsyncClie
     feed.unsubscribe(probe)
 
     async def close_when_subscribed() -> None:
-        await eventually(lambda: len(app.state.resources.feed._subscribers) == 1)
+        await eventually(lambda: len(app.state.api.resources.feed._subscribers) == 1)
         await client.post(f"/v1/crises/{existing['crisis_id']}/close", headers=COORDINATOR)
 
     closer = asyncio.create_task(close_when_subscribed())

@@ -182,7 +182,7 @@ async def test_views_feeds_and_events_mark_the_exercise(client: httpx.AsyncClien
     ticket = (await client.post("/v1/crises/events/ticket", headers=ANNE)).json()["ticket"]
 
     async def close_real_when_subscribed() -> None:
-        await eventually(lambda: len(app.state.resources.feed._subscribers) == 1)
+        await eventually(lambda: len(app.state.api.resources.feed._subscribers) == 1)
         await client.post(f"/v1/crises/{real['crisis_id']}/close", headers=ANNE)
 
     closer = asyncio.create_task(close_real_when_subscribed())
