@@ -31,7 +31,7 @@ from deploy.kafka_acls import (
     user_of_service,
     with_docs_table,
 )
-from services.crisis_center.internal_topics import internal_topic_specs
+from services.crisis_center.adapters.internal_topics import internal_topic_specs
 from services.crisis_center.settings import Settings as CrisisSettings
 from shared.topics import TopicSpec, all_topic_specs
 
@@ -153,7 +153,8 @@ SERVICES: tuple[Service, ...] = (
 # The crisis center's Faust app makes topics of its own, named after its app id (FAUST_APP_ID): a compacted
 # changelog per table and the leader-election topic. Declared here too so that they get three replicas and
 # min.insync.replicas=2 like every other topic (Faust finds them made and leaves them as they are). The list comes
-# from the worker itself (services/crisis_center/internal_topics.py); crisis.by-country is in shared/topics.py.
+# from the worker itself (services/crisis_center/adapters/internal_topics.py); crisis.by-country is in
+# shared/topics.py.
 def faust_internal_specs() -> list[TopicSpec]:
     settings = CrisisSettings.model_construct(faust_app_id=FAUST_APP_ID, faust_partitions=FAUST_PARTITIONS,
                                               kafka_topic_prefix="")

@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from services.crisis_center.internal_topics import BY_COUNTRY, internal_topic_specs
+from services.crisis_center.adapters.internal_topics import BY_COUNTRY, internal_topic_specs
 from services.crisis_center.settings import Settings as CrisisSettings
 from shared.topics import TOPICS, all_topic_specs, dlq_name
 
@@ -36,7 +36,7 @@ READ, WRITE, DESCRIBE, CREATE = "Read", "Write", "Describe", "Create"
 
 def faust_internal_topics() -> tuple[tuple[str, ...], str]:
     """The crisis center's changelogs (one per Faust table) and its leader-election topic, as the worker names them
-    (services/crisis_center/internal_topics.py: the same listing makes their KafkaTopics)."""
+    (services/crisis_center/adapters/internal_topics.py: the same listing makes their KafkaTopics)."""
     settings = CrisisSettings.model_construct(faust_app_id=FAUST_APP_ID, kafka_topic_prefix="")
     names = [spec.name for spec in internal_topic_specs(settings)]
     changelogs = tuple(n for n in names if n.endswith("-changelog"))

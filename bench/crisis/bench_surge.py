@@ -31,12 +31,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.crisis.bench_crisis import _env, drop, drop_topics, schema_for, send, until
 from bench.report import record
+from services.crisis_center.adapters.translate import Places, incident_command, traveller_command
 from services.crisis_center.domain.activation import ThresholdPolicy
 from services.crisis_center.domain.commands import Command, IncidentUpsert, TravellerUpsert
 from services.crisis_center.domain.engine import Activate, Continue, CountryEngine, Notify
 from services.crisis_center.handlers import crisis_id_for_incident
 from services.crisis_center.settings import Settings
-from services.crisis_center.translate import Places, incident_command, traveller_command
 from services.crisis_center.worker import CrisisWorker, tune_collector
 from shared.events.envelope import encode, new_event
 from shared.events.incidents import IncidentReported

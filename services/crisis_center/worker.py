@@ -15,6 +15,9 @@ because three topics merge and a traveller who changes country must leave the ol
 table is keyed like its own source topic. The database arbitrates what is global: one crisis per incident
 (unique index, crisis id derived from the incident id) and hotline numbers (advisory lock + unique index).
 A Faust agent that raises loses its event, so every agent catches and dead-letters with the reason.
+
+`CrisisWorker` in its roles: the Faust app and its topics and tables (`Streams`), the routing agents, the
+counting agent (`country`) with its timers, and the effects executor (the engine's effects to PostgreSQL).
 """
 
 from __future__ import annotations
@@ -22,18 +25,36 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import faust
+from faust.types import TableT, TopicT
 from prometheus_client import Counter, Histogram
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from services.crisis_center import handlers
-from services.crisis_center.delivery import DeliveringProducer, InFlight, seek_again_after_resume
+from services.crisis_center.adapters.delivery import DeliveringProducer, InFlight, seek_again_after_resume
+from services.crisis_center.adapters.gaps import AppliedOffsets, GapFiller, handle_in_order
+from services.crisis_center.adapters.internal_topics import (
+    BY_COUNTRY,
+    COUNTRY_TABLES,
+    applied_table,
+    ensure_internal_topics,
+    table_partitions,
+)
+from services.crisis_center.adapters.translate import (
+    Places,
+    cancel_command,
+    incident_close_command,
+    incident_command,
+    report_command,
+    traveller_command,
+)
 from services.crisis_center.domain.activation import ThresholdPolicy, UpdateThrottle, incident_origin
 from services.crisis_center.domain.commands import ProposalDecided, Tick, decode_command, encode_command
 from services.crisis_center.domain.engine import (
@@ -51,24 +72,8 @@ from services.crisis_center.domain.engine import (
     Unwatched,
     Watched,
 )
-from services.crisis_center.gaps import AppliedOffsets, GapFiller, handle_in_order
-from services.crisis_center.internal_topics import (
-    BY_COUNTRY,
-    COUNTRY_TABLES,
-    applied_table,
-    ensure_internal_topics,
-    table_partitions,
-)
 from services.crisis_center.joiners import JoinerBatch
 from services.crisis_center.settings import Settings
-from services.crisis_center.translate import (
-    Places,
-    cancel_command,
-    incident_close_command,
-    incident_command,
-    report_command,
-    traveller_command,
-)
 from shared.db import DATABASE_UNREACHABLE, create_pool
 from shared.events.envelope import decode
 from shared.events.incidents import IncidentClosed, IncidentReported, IncidentUpdated
@@ -144,6 +149,44 @@ class CrisisApp(faust.App):
         self.seek_again = asyncio.ensure_future(seek_again_after_resume(self, self.consumer_generation_id))
 
 
+#: The topics the agents read, each with its dead-letter topic and its table of applied offsets.
+SOURCES = ("travellers.registrations", "consular.reports", "crisis.incidents", BY_COUNTRY)
+
+
+@dataclass(frozen=True)
+class Streams:
+    """The Faust app's topics and tables (raw bytes on the wire), handed to the methods that declare its agents."""
+
+    registrations: TopicT
+    reports: TopicT
+    incidents: TopicT
+    by_country: TopicT
+    dead_letters: Mapping[str, TopicT]  # by source topic
+    traveller_country: TableT  # route_registrations': partitioned like travellers.registrations
+    incident_country: TableT  # route_incidents': partitioned like crisis.incidents
+    country_tables: Mapping[str, TableT]  # the country agent's (COUNTRY_TABLES), like crisis.by-country
+    applied: Mapping[str, AppliedOffsets]  # by source topic (adapters/gaps.py)
+
+
+def declare_streams(app: faust.App, s: Settings) -> Streams:
+    raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+    registrations = app.topic(s.topic("travellers.registrations"), **raw)
+    reports = app.topic(s.topic("consular.reports"), **raw)
+    incidents = app.topic(s.topic("crisis.incidents"), **raw)
+    by_country = app.topic(s.topic(BY_COUNTRY), partitions=s.faust_partitions, **raw)
+    dead_letters = {t: app.topic(s.topic(dlq_name(t)), **raw) for t in SOURCES}
+    partitions = table_partitions(s)  # like the stream that writes each; changelogs made beforehand
+    traveller_country = app.Table("traveller_country", partitions=partitions["traveller_country"])
+    incident_country = app.Table("incident_country", partitions=partitions["incident_country"])
+    country_tables = {name: app.Table(name, partitions=partitions[name]) for name in COUNTRY_TABLES}
+    applied = {topic: AppliedOffsets(app.Table(applied_table(topic), partitions=partitions[applied_table(topic)]),
+                                     every=s.crisis_applied_offsets_every)
+               for topic in SOURCES}
+    return Streams(registrations=registrations, reports=reports, incidents=incidents, by_country=by_country,
+                   dead_letters=dead_letters, traveller_country=traveller_country, incident_country=incident_country,
+                   country_tables=country_tables, applied=applied)
+
+
 class CrisisWorker:
     """Builds the Faust app around explicit resources; `start()`/`stop()` run it inside the caller's loop."""
 
@@ -209,11 +252,28 @@ class CrisisWorker:
         if self._pool is not None:
             await self._pool.close()
 
-    # the Faust app --------------------------------------------------------------------------------------------
+    # the Faust app: its topics and tables ----------------------------------------------------------------------
     def _build_app(self, store: str) -> CrisisApp:
         s = self.settings
+        app = self._new_app(store)
+        app.in_flight = self.in_flight = InFlight()
+        self.joiners = JoinerBatch(self._write_joiners, max_recipients=s.crisis_joiner_batch)
+        self.in_flight.before_commit.append(self.joiners.flush)
+        self.streams = streams = declare_streams(app, s)
+        self.gaps = GapFiller(s.kafka_bootstrap_servers, security=client_security(s))
+        self.tables = dict(streams.country_tables)
+        self.engine = CountryEngine(**self.tables,  # type: ignore[arg-type]
+                                    report_retention=timedelta(days=s.crisis_report_retention_days))
+        routing = self._declare_routing(app, streams)
+        counting = self._declare_counting(app, streams)
+        self._forget_on_rebalance(app, streams)
+        self._agents = (*routing, *counting)
+        return app
+
+    def _new_app(self, store: str) -> CrisisApp:
+        s = self.settings
         Path(s.faust_data_dir).mkdir(parents=True, exist_ok=True)
-        app = CrisisApp(
+        return CrisisApp(
             s.faust_app_id,
             broker=";".join(f"kafka://{b.strip()}" for b in s.kafka_bootstrap_servers.split(",")),
             broker_credentials=faust_credentials(s),  # TLS and SCRAM as the crisis center's KafkaUser, or None
@@ -229,219 +289,19 @@ class CrisisWorker:
             # thousand writes instead of a thousand (issue 26), at the price of a few milliseconds of latency.
             producer_linger=s.faust_producer_linger_seconds,
             stream_wait_empty=True,  # finish what was fetched before a rebalance
-            # at_least_once with commits that wait for the changelog and forwarded records (delivery.py).
+            # at_least_once with commits that wait for the changelog and forwarded records (adapters/delivery.py).
             processing_guarantee=s.faust_processing_guarantee,
             broker_commit_interval=s.faust_commit_interval_seconds,
             broker_session_timeout=s.faust_session_timeout_seconds,
             table_cleanup_interval=3600.0,
         )
-        app.in_flight = self.in_flight = InFlight()
-        self.joiners = JoinerBatch(self._write_joiners, max_recipients=s.crisis_joiner_batch)
-        self.in_flight.before_commit.append(self.joiners.flush)
-        raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
-                               "value_serializer": "raw"}
-        registrations = app.topic(s.topic("travellers.registrations"), **raw)
-        reports = app.topic(s.topic("consular.reports"), **raw)
-        incidents = app.topic(s.topic("crisis.incidents"), **raw)
-        by_country = app.topic(s.topic(BY_COUNTRY), partitions=s.faust_partitions, **raw)
-        dlq = {t: app.topic(s.topic(dlq_name(t)), **raw) for t in
-               ("travellers.registrations", "consular.reports", "crisis.incidents", BY_COUNTRY)}
 
-        partitions = table_partitions(s)  # like the stream that writes each; changelogs made beforehand
-        traveller_country = app.Table("traveller_country", partitions=partitions["traveller_country"])
-        incident_country = app.Table("incident_country", partitions=partitions["incident_country"])
-        tables = {name: app.Table(name, partitions=partitions[name]) for name in COUNTRY_TABLES}
-        applied = {topic: AppliedOffsets(app.Table(applied_table(topic), partitions=partitions[applied_table(topic)]),
-                                         every=s.crisis_applied_offsets_every)
-                   for topic in ("travellers.registrations", "consular.reports", "crisis.incidents", BY_COUNTRY)}
-        self.gaps = gaps = GapFiller(s.kafka_bootstrap_servers, security=client_security(s))
-
-        async def in_order(topic: str, event: Any, handle: Callable[[Any], Any]) -> None:
-            await self.in_flight.run(handle_in_order(event, handle, applied[topic], gaps))  # not cut short by a stop
-        self.tables = tables
-        self.engine = CountryEngine(**tables,  # type: ignore[arg-type]
-                                    report_retention=timedelta(days=s.crisis_report_retention_days))
-
-        async def forward(key: str, command: Any) -> None:
-            await by_country.send(key=key.encode(), value=encode_command(command))
-        self._forward = forward
-
-        async def dead_letter(topic: str, event: faust.EventT, reason: str) -> None:
-            EVENTS.labels(topic, "dead_lettered").inc()
-            log.warning("dead_lettered", topic=topic, partition=event.message.partition,
-                        offset=event.message.offset, reason=reason[:300])
-            original: Any = event.message.headers or []
-            headers = dead_letter_headers(original.items() if isinstance(original, dict) else original,
-                                          reason=reason, topic=topic, partition=event.message.partition,
-                                          offset=event.message.offset, consumer="crisis_center")
-            await dlq[topic].send(key=event.message.key, value=event.message.value, headers=headers)
-
-        async def handle_registration(event: Any) -> None:
-            try:
-                key = (event.message.key or b"").decode()
-                if event.message.value is None:  # compaction tombstone: the registration is gone
-                    data: Any = TravellerCancelled(traveller_id=key)
-                else:
-                    data = parse_data(decode(event.message.value), topic="travellers.registrations")
-                if isinstance(data, TravellerRegistered):
-                    command = traveller_command(data, self._places)
-                    previous = traveller_country.get(data.traveller_id)
-                    if previous is not None and previous != data.country:
-                        await forward(previous, cancel_command(TravellerCancelled(traveller_id=data.traveller_id)))
-                    if previous != data.country:
-                        traveller_country[data.traveller_id] = data.country
-                    await forward(data.country, command)
-                elif isinstance(data, TravellerCancelled):
-                    previous = traveller_country.get(data.traveller_id)
-                    if previous is not None:
-                        await forward(previous, cancel_command(data))
-                        del traveller_country[data.traveller_id]
-                EVENTS.labels("route_registrations", "ok").inc()
-            except Exception as exc:
-                await dead_letter("travellers.registrations", event, f"{type(exc).__name__}: {exc}")
-
-        @app.agent(registrations, name="route_registrations")
-        async def route_registrations(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-            async for event in stream.events():
-                await in_order("travellers.registrations", event, handle_registration)
-                yield None  # one result per event: `test_context().put` waits for it
-
-        async def handle_report(event: Any) -> None:
-            try:
-                data = parse_data(decode(event.message.value), topic="consular.reports")
-                if isinstance(data, ReportSubmitted):
-                    command = report_command(data, self._places)
-                    await forward(command.country, command)
-                EVENTS.labels("route_reports", "ok").inc()
-            except Exception as exc:
-                await dead_letter("consular.reports", event, f"{type(exc).__name__}: {exc}")
-
-        @app.agent(reports, name="route_reports")
-        async def route_reports(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-            async for event in stream.events():
-                await in_order("consular.reports", event, handle_report)
-                yield None  # one result per event: `test_context().put` waits for it
-
-        async def handle_incident(event: Any) -> None:
-            try:
-                envelope = decode(event.message.value)
-                data = parse_data(envelope, topic="crisis.incidents")
-                if isinstance(data, IncidentReported | IncidentUpdated):
-                    command = incident_command(data, incident_origin(envelope.source, data.incident_id,
-                                                                     s.feeds_source, own_source=s.source))
-                    country = data.area.country
-                    previous = incident_country.get(data.incident_id)
-                    if previous is not None and previous != country:
-                        raise ValueError(f"an incident's country cannot change (was {previous}, now {country});"
-                                         " report a new incident")
-                    if previous is None:
-                        incident_country[data.incident_id] = country
-                    await forward(country, command)
-                elif isinstance(data, IncidentClosed):
-                    previous = incident_country.get(data.incident_id)
-                    if previous is None:
-                        raise ValueError("incident.closed for an incident never reported")
-                    await forward(previous, incident_close_command(data))
-                EVENTS.labels("route_incidents", "ok").inc()
-            except Exception as exc:
-                await dead_letter("crisis.incidents", event, f"{type(exc).__name__}: {exc}")
-
-        @app.agent(incidents, name="route_incidents")
-        async def route_incidents(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-            async for event in stream.events():
-                await in_order("crisis.incidents", event, handle_incident)
-                yield None  # one result per event: `test_context().put` waits for it
-
-        async def handle_command(event: Any) -> None:
-            try:
-                command = decode_command(event.message.value or b"")
-                started = time.perf_counter()
-                now = self.clock()
-                # The policy is refreshed by a timer (no database round trip per event); the handling runs
-                # shielded and every commit waits for it (delivery.py), so a stop never cuts it short.
-                policy = self.policy.current
-                self._hear_back(event.message.partition)
-                if isinstance(command, Tick):
-                    await self._sync_closed(event.message.partition)
-                effects = self.engine.handle(command, now=now, policy=policy,
-                                             partition=event.message.partition, rules=self.rules)
-                await self._carry_out_all(effects, now, event.message.partition)
-                HANDLE_SECONDS.labels(command.op).observe(time.perf_counter() - started)
-                EVENTS.labels("country", "ok").inc()
-            except Exception as exc:
-                await dead_letter(BY_COUNTRY, event, f"{type(exc).__name__}: {exc}")
-
-        @app.agent(by_country, name="country")
-        async def country(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-            async for event in stream.events():
-                await in_order(BY_COUNTRY, event, handle_command)
-                yield None  # one result per event: `test_context().put` waits for it
-
-        @app.timer(interval=max(0.5, s.crisis_update_interval_seconds / 4))
-        async def flush_counts() -> None:
-            """Publish the counts the throttle held back, once their interval has passed."""
-            if self._pool is None:
-                return
-            for incident_id in self.watch_throttle.due(utc_now()):  # a rate limit: real time, not the clock
-                watched = self._pending_watch.pop(incident_id, None)
-                if watched is not None:
-                    try:
-                        await self._write_watch(watched, self.clock())
-                    except TRANSIENT as exc:
-                        log.warning("watch_flush_failed", incident_id=incident_id, error=type(exc).__name__)
-                        self._pending_watch.setdefault(incident_id, watched)
-                        self.watch_throttle.offer(incident_id, utc_now())
-            for crisis_id in self.throttle.due(self.clock()):
-                pending = self._pending_counts.pop(crisis_id, None)
-                if pending is not None:
-                    try:
-                        await handlers.record_count(pool=self.pool, crisis_id=crisis_id, count=pending[0],
-                                                    by_source=pending[1], now=self.clock(),
-                                                    publishing=self.publishing)
-                    except TRANSIENT as exc:
-                        log.warning("count_flush_failed", crisis_id=crisis_id, error=type(exc).__name__)
-                        self._pending_counts.setdefault(crisis_id, pending)
-                        self.throttle.offer(crisis_id, self.clock())
-
-        @app.timer(interval=2.0)
-        async def refresh_policy() -> None:
-            """Coordinators change thresholds in the database; the agent reads the copy kept here."""
-            if self._pool is not None:
-                try:
-                    await self.policy.get(self._pool)
-                except TRANSIENT as exc:
-                    log.warning("policy_refresh_failed", error=type(exc).__name__)
-
-        @app.timer(interval=s.proposal_poll_seconds, on_leader=True)
-        async def proposals() -> None:
-            """Coordinators decide in the database (the API): each decision not yet carried out goes to the country
-            agent, which holds the people to alert; proposals left pending too long go to the on-call coordinator."""
-            if self._pool is None:
-                return
-            try:
-                for row in await handlers.decisions_to_apply(pool=self.pool):
-                    decided = ProposalDecided(incident_id=row["incident_id"], round=row["round"],
-                                              decision=row["status"], actor=row["decided_by"] or "unknown")
-                    await by_country.send(key=row["country"].encode(), value=encode_command(decided))
-                await handlers.escalate_due_proposals(
-                    pool=self.pool, now=self.clock(), after_minutes=s.proposal_escalate_minutes,
-                    phone=s.oncall_coordinator_phone, language=s.oncall_coordinator_language,
-                    dashboard_url=f"{s.public_base_url.rstrip('/')}/dashboard", publishing=self.publishing)
-            except TRANSIENT as exc:
-                log.warning("proposals_poll_failed", error=type(exc).__name__)
-
-        @app.timer(interval=s.crisis_tick_seconds, on_leader=True)
-        async def tick() -> None:
-            """Stays end and begin without events; thresholds change: one tick per partition."""
-            value = encode_command(Tick(at=self.clock()))
-            for partition in range(s.faust_partitions):
-                await by_country.send(key=b"tick", value=value, partition=partition)
-
+    def _forget_on_rebalance(self, app: CrisisApp, streams: Streams) -> None:
         async def _rebalanced(sender: Any, *args: Any, **kwargs: Any) -> None:
             """Partitions moved: the in-memory affected sets may be stale; rebuild them from the tables."""
             self.engine.forget_caches()
             self.joiners.forget()
-            for offsets in applied.values():
+            for offsets in streams.applied.values():
                 offsets.forget()
             self._watched.clear()  # rows of partitions gained are written again at their next change or tick
 
@@ -449,9 +309,207 @@ class CrisisWorker:
         app.on_partitions_assigned.connect(_rebalanced)  # type: ignore[arg-type]
         app.on_rebalance_complete.connect(_rebalanced)  # type: ignore[arg-type]  # tables recovered
 
-        self._agents = (route_registrations, route_reports, route_incidents, country, flush_counts, refresh_policy,
-                        proposals, tick)
-        return app
+    async def _in_order(self, topic: str, event: Any, handle: Callable[[Any], Any]) -> None:
+        """Handle the event after any record its agent skipped, shielded: not cut short by a stop."""
+        await self.in_flight.run(handle_in_order(event, handle, self.streams.applied[topic], self.gaps))
+
+    async def _forward(self, key: str, command: Any) -> None:
+        await self.streams.by_country.send(key=key.encode(), value=encode_command(command))
+
+    async def _dead_letter(self, topic: str, event: faust.EventT, reason: str) -> None:
+        EVENTS.labels(topic, "dead_lettered").inc()
+        log.warning("dead_lettered", topic=topic, partition=event.message.partition,
+                    offset=event.message.offset, reason=reason[:300])
+        original: Any = event.message.headers or []
+        headers = dead_letter_headers(original.items() if isinstance(original, dict) else original,
+                                      reason=reason, topic=topic, partition=event.message.partition,
+                                      offset=event.message.offset, consumer="crisis_center")
+        await self.streams.dead_letters[topic].send(key=event.message.key, value=event.message.value, headers=headers)
+
+    # routing: the source topics -> crisis.by-country, keyed by country ------------------------------------------
+    def _declare_routing(self, app: CrisisApp, streams: Streams) -> tuple[Any, ...]:
+        @app.agent(streams.registrations, name="route_registrations")
+        async def route_registrations(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+            async for event in stream.events():
+                await self._in_order("travellers.registrations", event, self._route_registration)
+                yield None  # one result per event: `test_context().put` waits for it
+
+        @app.agent(streams.reports, name="route_reports")
+        async def route_reports(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+            async for event in stream.events():
+                await self._in_order("consular.reports", event, self._route_report)
+                yield None  # one result per event: `test_context().put` waits for it
+
+        @app.agent(streams.incidents, name="route_incidents")
+        async def route_incidents(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+            async for event in stream.events():
+                await self._in_order("crisis.incidents", event, self._route_incident)
+                yield None  # one result per event: `test_context().put` waits for it
+
+        return route_registrations, route_reports, route_incidents
+
+    async def _route_registration(self, event: Any) -> None:
+        traveller_country = self.streams.traveller_country
+        try:
+            key = (event.message.key or b"").decode()
+            if event.message.value is None:  # compaction tombstone: the registration is gone
+                data: Any = TravellerCancelled(traveller_id=key)
+            else:
+                data = parse_data(decode(event.message.value), topic="travellers.registrations")
+            if isinstance(data, TravellerRegistered):
+                command = traveller_command(data, self._places)
+                previous = traveller_country.get(data.traveller_id)
+                if previous is not None and previous != data.country:
+                    await self._forward(previous, cancel_command(TravellerCancelled(traveller_id=data.traveller_id)))
+                if previous != data.country:
+                    traveller_country[data.traveller_id] = data.country
+                await self._forward(data.country, command)
+            elif isinstance(data, TravellerCancelled):
+                previous = traveller_country.get(data.traveller_id)
+                if previous is not None:
+                    await self._forward(previous, cancel_command(data))
+                    del traveller_country[data.traveller_id]
+            EVENTS.labels("route_registrations", "ok").inc()
+        except Exception as exc:
+            await self._dead_letter("travellers.registrations", event, f"{type(exc).__name__}: {exc}")
+
+    async def _route_report(self, event: Any) -> None:
+        try:
+            data = parse_data(decode(event.message.value), topic="consular.reports")
+            if isinstance(data, ReportSubmitted):
+                command = report_command(data, self._places)
+                await self._forward(command.country, command)
+            EVENTS.labels("route_reports", "ok").inc()
+        except Exception as exc:
+            await self._dead_letter("consular.reports", event, f"{type(exc).__name__}: {exc}")
+
+    async def _route_incident(self, event: Any) -> None:
+        s = self.settings
+        incident_country = self.streams.incident_country
+        try:
+            envelope = decode(event.message.value)
+            data = parse_data(envelope, topic="crisis.incidents")
+            if isinstance(data, IncidentReported | IncidentUpdated):
+                command = incident_command(data, incident_origin(envelope.source, data.incident_id,
+                                                                 s.feeds_source, own_source=s.source))
+                country = data.area.country
+                previous = incident_country.get(data.incident_id)
+                if previous is not None and previous != country:
+                    raise ValueError(f"an incident's country cannot change (was {previous}, now {country});"
+                                     " report a new incident")
+                if previous is None:
+                    incident_country[data.incident_id] = country
+                await self._forward(country, command)
+            elif isinstance(data, IncidentClosed):
+                previous = incident_country.get(data.incident_id)
+                if previous is None:
+                    raise ValueError("incident.closed for an incident never reported")
+                await self._forward(previous, incident_close_command(data))
+            EVENTS.labels("route_incidents", "ok").inc()
+        except Exception as exc:
+            await self._dead_letter("crisis.incidents", event, f"{type(exc).__name__}: {exc}")
+
+    # counting: the country agent and its timers ----------------------------------------------------------------
+    def _declare_counting(self, app: CrisisApp, streams: Streams) -> tuple[Any, ...]:
+        s = self.settings
+
+        @app.agent(streams.by_country, name="country")
+        async def country(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+            async for event in stream.events():
+                await self._in_order(BY_COUNTRY, event, self._count)
+                yield None  # one result per event: `test_context().put` waits for it
+
+        @app.timer(interval=max(0.5, s.crisis_update_interval_seconds / 4))
+        async def flush_counts() -> None:
+            """Publish the counts the throttle held back, once their interval has passed."""
+            await self._flush_counts()
+
+        @app.timer(interval=2.0)
+        async def refresh_policy() -> None:
+            """Coordinators change thresholds in the database; the agent reads the copy kept here."""
+            await self._refresh_policy()
+
+        @app.timer(interval=s.proposal_poll_seconds, on_leader=True)
+        async def proposals() -> None:
+            """Coordinators' decisions to the country agent; proposals pending too long to the on-call coordinator."""
+            await self._poll_proposals(streams.by_country)
+
+        @app.timer(interval=s.crisis_tick_seconds, on_leader=True)
+        async def tick() -> None:
+            """Stays end and begin without events; thresholds change: one tick per partition."""
+            value = encode_command(Tick(at=self.clock()))
+            for partition in range(s.faust_partitions):
+                await streams.by_country.send(key=b"tick", value=value, partition=partition)
+
+        return country, flush_counts, refresh_policy, proposals, tick
+
+    async def _count(self, event: Any) -> None:
+        try:
+            command = decode_command(event.message.value or b"")
+            started = time.perf_counter()
+            now = self.clock()
+            # The policy is refreshed by a timer (no database round trip per event); the handling runs
+            # shielded and every commit waits for it (adapters/delivery.py), so a stop never cuts it short.
+            policy = self.policy.current
+            self._hear_back(event.message.partition)
+            if isinstance(command, Tick):
+                await self._sync_closed(event.message.partition)
+            effects = self.engine.handle(command, now=now, policy=policy,
+                                         partition=event.message.partition, rules=self.rules)
+            await self._carry_out_all(effects, now, event.message.partition)
+            HANDLE_SECONDS.labels(command.op).observe(time.perf_counter() - started)
+            EVENTS.labels("country", "ok").inc()
+        except Exception as exc:
+            await self._dead_letter(BY_COUNTRY, event, f"{type(exc).__name__}: {exc}")
+
+    async def _flush_counts(self) -> None:
+        if self._pool is None:
+            return
+        for incident_id in self.watch_throttle.due(utc_now()):  # a rate limit: real time, not the clock
+            watched = self._pending_watch.pop(incident_id, None)
+            if watched is not None:
+                try:
+                    await self._write_watch(watched, self.clock())
+                except TRANSIENT as exc:
+                    log.warning("watch_flush_failed", incident_id=incident_id, error=type(exc).__name__)
+                    self._pending_watch.setdefault(incident_id, watched)
+                    self.watch_throttle.offer(incident_id, utc_now())
+        for crisis_id in self.throttle.due(self.clock()):
+            pending = self._pending_counts.pop(crisis_id, None)
+            if pending is not None:
+                try:
+                    await handlers.record_count(pool=self.pool, crisis_id=crisis_id, count=pending[0],
+                                                by_source=pending[1], now=self.clock(),
+                                                publishing=self.publishing)
+                except TRANSIENT as exc:
+                    log.warning("count_flush_failed", crisis_id=crisis_id, error=type(exc).__name__)
+                    self._pending_counts.setdefault(crisis_id, pending)
+                    self.throttle.offer(crisis_id, self.clock())
+
+    async def _refresh_policy(self) -> None:
+        if self._pool is not None:
+            try:
+                await self.policy.get(self._pool)
+            except TRANSIENT as exc:
+                log.warning("policy_refresh_failed", error=type(exc).__name__)
+
+    async def _poll_proposals(self, by_country: faust.TopicT) -> None:
+        """Coordinators decide in the database (the API): each decision not yet carried out goes to the country
+        agent, which holds the people to alert; proposals left pending too long go to the on-call coordinator."""
+        s = self.settings
+        if self._pool is None:
+            return
+        try:
+            for row in await handlers.decisions_to_apply(pool=self.pool):
+                decided = ProposalDecided(incident_id=row["incident_id"], round=row["round"],
+                                          decision=row["status"], actor=row["decided_by"] or "unknown")
+                await by_country.send(key=row["country"].encode(), value=encode_command(decided))
+            await handlers.escalate_due_proposals(
+                pool=self.pool, now=self.clock(), after_minutes=s.proposal_escalate_minutes,
+                phone=s.oncall_coordinator_phone, language=s.oncall_coordinator_language,
+                dashboard_url=f"{s.public_base_url.rstrip('/')}/dashboard", publishing=self.publishing)
+        except TRANSIENT as exc:
+            log.warning("proposals_poll_failed", error=type(exc).__name__)
 
     # effects ------------------------------------------------------------------------------------------------
     async def _with_retry(self, call: Callable[[], Any]) -> Any:

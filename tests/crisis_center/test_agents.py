@@ -10,9 +10,9 @@ from typing import Any
 import asyncpg
 import pytest
 
+from services.crisis_center.adapters.internal_topics import ensure_internal_topics
+from services.crisis_center.adapters.translate import Places, traveller_command
 from services.crisis_center.domain.commands import IncidentUpsert, encode_command
-from services.crisis_center.internal_topics import ensure_internal_topics
-from services.crisis_center.translate import Places, traveller_command
 from services.crisis_center.worker import CrisisWorker
 from shared.events.envelope import EventData, encode, new_event
 from shared.events.travellers import TravellerCancelled

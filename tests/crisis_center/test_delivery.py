@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 
-from services.crisis_center.delivery import seek_again_after_resume
+from services.crisis_center.adapters.delivery import seek_again_after_resume
 
 
 @dataclass(frozen=True)

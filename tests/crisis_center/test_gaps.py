@@ -7,7 +7,7 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from services.crisis_center.gaps import AppliedOffsets, GapFiller, Record, Refetched, handle_in_order
+from services.crisis_center.adapters.gaps import AppliedOffsets, GapFiller, Record, Refetched, handle_in_order
 from shared.kafka.producer import make_producer
 from tests.crisis_center.conftest import drop_topics
 from tests.support import bootstrap, new_topic_prefix

@@ -8,7 +8,11 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from services.crisis_center.internal_topics import changelog_name, ensure_internal_topics, internal_topic_specs
+from services.crisis_center.adapters.internal_topics import (
+    changelog_name,
+    ensure_internal_topics,
+    internal_topic_specs,
+)
 from services.crisis_center.worker import CrisisWorker
 from tests.crisis_center.conftest import THRESHOLD, Env, db_crisis, drop_topics, make_settings, quake, registration
 from tests.support import bootstrap, eventually, new_topic_prefix

@@ -45,8 +45,8 @@ TOMBSTONES = {
 GROUPLESS_READERS = {
     "services/crisis_center/adapters/feed.py": {"crisis.status"},
     "services/crisis_center/privacy.py": {"travellers.registrations"},
-    "services/crisis_center/gaps.py": {"travellers.registrations", "consular.reports", "crisis.incidents",
-                                       "crisis.by-country"},
+    "services/crisis_center/adapters/gaps.py": {"travellers.registrations", "consular.reports",
+                                                "crisis.incidents", "crisis.by-country"},
 }
 # Published for systems outside the platform; nothing of ours reads them.
 READ_OUTSIDE_ONLY = {"directory.posts"}
