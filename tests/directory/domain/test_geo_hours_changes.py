@@ -19,9 +19,11 @@ def test_haversine_known_distance() -> None:
     assert haversine_km(0, 179.9, 0, -179.9) == pytest.approx(22.2, abs=0.5)  # across the antimeridian
 
 
-def test_names_match_across_accents_and_case() -> None:
+def test_names_match_across_accents_case_and_punctuation() -> None:
+    # The folding itself is tested in tests/shared/test_gazetteer.py; the directory's is the Latin-script one.
     assert normalize_name("São Paulo") == normalize_name("sao paulo") == "sao paulo"
     assert normalize_name("Lomé") == "lome"
+    assert normalize_name("St. Gallen") == normalize_name("st-gallen") == "st gallen"
 
 
 @pytest.mark.parametrize(
@@ -56,16 +58,20 @@ def test_reverse_geocoding(directory: Directory, lat: float, lon: float, country
     assert directory.gazetteer.country_at(lat, lon) == country
 
 
-def test_nearest_city_search_agrees_with_brute_force() -> None:
+def test_main_name_wins_and_capital_is_the_reference_point() -> None:
     cities = [
-        {"name": f"c{i}", "countrycode": "AA", "latitude": lat, "longitude": lon, "population": 1}
-        for i, (lat, lon) in enumerate([(0.1, 0.1), (0.9, 0.2), (10.0, 10.0), (-30.0, 170.0), (60.0, -179.5)])
+        {"name": "Big", "countrycode": "AA", "latitude": 1.0, "longitude": 1.0, "population": 900,
+         "alternatenames": ["Small", "Большой"]},
+        {"name": "Small", "countrycode": "AA", "latitude": 2.0, "longitude": 2.0, "population": 10,
+         "alternatenames": []},
     ]
-    gazetteer = Gazetteer(cities, zone_countries={"Z": ["AA"]}, zone_at=lambda lat, lon: "Z")
-    for lat, lon in [(0.5, 0.5), (5.0, 5.0), (-25.0, 179.0), (61.0, 179.9), (9.0, 11.0)]:
-        expected = min(cities, key=lambda c: haversine_km(lat, lon, c["latitude"], c["longitude"]))
-        city, _ = gazetteer._grid.nearest(lat, lon, within_km=20000)
-        assert city is not None and city.name == expected["name"], (lat, lon)
+    gazetteer = Gazetteer(cities, zone_countries={"Z": ["AA"]}, zone_at=lambda lat, lon: "Z", capitals={"AA": "small"})
+    small = gazetteer.find_city("AA", "small")
+    assert small is not None and small.population == 10  # its own name beats a larger city's alternate name
+    assert gazetteer.find_city("AA", "Большой") is None  # Latin-script names only
+    assert gazetteer.find_city("AA", "___") is None  # punctuation names no city
+    assert gazetteer.reference_point("AA") == small
+    assert gazetteer.country_at(1.1, 1.1) == "AA" and gazetteer.country_at(40.0, 40.0) is None
 
 
 def test_hours_validation_names_the_field() -> None:
