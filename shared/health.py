@@ -68,6 +68,20 @@ def consumers_check(consumers: Callable[[], Iterable[GroupMember]]) -> Check:
     return check
 
 
+async def broker_reachable(bootstrap_servers: str) -> bool:
+    """A TCP answer from one of the bootstrap servers: enough for an API, which publishes through its outbox (the
+    relay sends, and waits for the broker), so its readiness needs no Kafka client of its own."""
+    for server in bootstrap_servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host or "127.0.0.1", int(port)), 2)
+        except (OSError, TimeoutError, ValueError):
+            continue
+        writer.close()
+        return True
+    return False
+
+
 class KafkaCheck:
     """Kafka answers a metadata request; a client of its own, so the check needs nothing of the worker's."""
 

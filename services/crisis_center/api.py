@@ -5,7 +5,6 @@ the API reads them there and publishes its own changes (manual activation, closi
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -31,18 +30,8 @@ from services.crisis_center.deps import ApiState, api_state
 from services.crisis_center.public_cache import PublicCache
 from services.crisis_center.settings import Settings
 from shared.db import ping
+from shared.health import broker_reachable
 from shared.http import install_common
-
-
-async def _kafka_reachable(bootstrap_servers: str) -> bool:
-    host, _, port = bootstrap_servers.split(",")[0].strip().rpartition(":")
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host or "127.0.0.1", int(port)), 2)
-    except (OSError, TimeoutError, ValueError):
-        return False
-    writer.close()
-    return True
-
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -74,7 +63,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     async def readiness() -> dict[str, bool]:
         state: ApiState | None = getattr(app.state, "api", None)
         database = state is not None and await ping(state.pool)
-        return {"database": database, "kafka": await _kafka_reachable(settings.kafka_bootstrap_servers)}
+        return {"database": database, "kafka": await broker_reachable(settings.kafka_bootstrap_servers)}
 
     install_common(app, service="crisis_center", auth=settings, readiness=readiness)
     app.include_router(dashboard_router(DashboardSettings(

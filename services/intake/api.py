@@ -4,7 +4,6 @@ route reaches through `deps.Deps`."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -12,7 +11,7 @@ from datetime import datetime
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.intake import reports_api, twilio_api
+from services.intake import pfif_api, reports_api, survey_page, twilio_api
 from services.intake.adapters import staff
 from services.intake.bootstrap import Resources, open_resources, utc_now
 from services.intake.case_api import router as case_router
@@ -20,27 +19,14 @@ from services.intake.console.router import ConsoleSettings, console_router
 from services.intake.deps import resources
 from services.intake.domain.officers import NoOfficer
 from services.intake.letters_api import router as letters_router
-from services.intake.pfif_api import pfif_router
-from services.intake.pfif_exchange import PfifConfig
 from services.intake.settings import Settings
 from services.intake.staff_api import router as staff_router
-from services.intake.survey_page import survey_router
 from shared.db import ping
+from shared.health import broker_reachable
 from shared.http import install_common
 from shared.logging import get_logger
 
 log = get_logger(__name__)
-
-
-async def _kafka_reachable(bootstrap_servers: str) -> bool:
-    """A TCP connection to the first bootstrap server: the API itself publishes through the outbox."""
-    host, _, port = bootstrap_servers.split(",")[0].strip().rpartition(":")
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host or "127.0.0.1", int(port)), 2)
-    except (OSError, TimeoutError, ValueError):
-        return False
-    writer.close()
-    return True
 
 
 async def no_officer(_: Request, __: Exception) -> JSONResponse:
@@ -74,7 +60,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     async def readiness() -> dict[str, bool]:
         found: Resources | None = getattr(app.state, "resources", None)
         database = found is not None and await ping(found.pool)
-        return {"database": database, "kafka": await _kafka_reachable(settings.kafka_bootstrap_servers)}
+        return {"database": database, "kafka": await broker_reachable(settings.kafka_bootstrap_servers)}
 
     app.state.public_base_url = settings.public_base_url
     install_common(app, service="intake", auth=settings, readiness=readiness)
@@ -82,10 +68,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.include_router(staff_router)
     app.include_router(case_router)
     app.include_router(letters_router)
-    app.include_router(survey_router())
-    app.include_router(pfif_router(PfifConfig(domain=settings.pfif_domain, source_name=settings.pfif_source_name,
-                                              source=settings.source, topic_prefix=settings.kafka_topic_prefix),
-                                   max_bytes=settings.pfif_max_bytes))
+    app.include_router(survey_page.router)
+    app.include_router(pfif_api.router)
     app.include_router(console_router(ConsoleSettings(console_token_ttl_seconds=settings.console_token_ttl_seconds),
                                       officer_account))
     app.include_router(reports_api.router)

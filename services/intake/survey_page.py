@@ -64,51 +64,49 @@ PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def survey_router() -> APIRouter:
-    router = APIRouter()
+router = APIRouter()
 
-    @router.get("/public/survey/{token}", response_class=HTMLResponse, tags=["public"], responses=PAGE_ERRORS)
-    async def survey_page(token: Token, deps: Deps) -> HTMLResponse:
-        """The survey page (public: the token is the capability), in the case's language."""
-        async with deps.pool.acquire() as conn:
-            survey = await repository.survey_by_token(conn, token)
+
+@router.get("/public/survey/{token}", response_class=HTMLResponse, tags=["public"], responses=PAGE_ERRORS)
+async def survey_page(token: Token, deps: Deps) -> HTMLResponse:
+    """The survey page (public: the token is the capability), in the case's language."""
+    async with deps.pool.acquire() as conn:
+        survey = await repository.survey_by_token(conn, token)
+    if survey is None:
+        return _page(Language.EN, reference=None, status=404, form=False)
+    return _page(Language(survey["language"]), reference=survey["reference"], answer=survey["answer"],
+                 comment=survey["comment"])
+
+@router.post("/public/survey/{token}", response_class=HTMLResponse, tags=["public"], responses=PAGE_ERRORS)
+async def answer_survey(token: Token, deps: Deps, answer: Annotated[str, Form(max_length=2)] = "",
+                        comment: Annotated[str, Form(max_length=2000)] = "") -> HTMLResponse:
+    """Records the 1-5 score and the comment; answering again replaces the earlier answer."""
+    async with deps.pool.acquire() as conn:
+        survey = await repository.survey_by_token(conn, token)
         if survey is None:
             return _page(Language.EN, reference=None, status=404, form=False)
-        return _page(Language(survey["language"]), reference=survey["reference"], answer=survey["answer"],
-                     comment=survey["comment"])
+        language = Language(survey["language"])
+        if answer not in {"1", "2", "3", "4", "5"}:
+            return _page(language, reference=survey["reference"], status=422,
+                         error=texts.SURVEY_PAGE_CHOOSE[language], comment=comment)
+        await repository.answer_survey_page(conn, token, int(answer), comment.strip() or None)
+    return _page(language, reference=survey["reference"], form=False,
+                 message=texts.render(texts.SURVEY_THANKS, language))
 
-    @router.post("/public/survey/{token}", response_class=HTMLResponse, tags=["public"], responses=PAGE_ERRORS)
-    async def answer_survey(token: Token, deps: Deps, answer: Annotated[str, Form(max_length=2)] = "",
-                            comment: Annotated[str, Form(max_length=2000)] = "") -> HTMLResponse:
-        """Records the 1-5 score and the comment; answering again replaces the earlier answer."""
-        async with deps.pool.acquire() as conn:
-            survey = await repository.survey_by_token(conn, token)
-            if survey is None:
-                return _page(Language.EN, reference=None, status=404, form=False)
-            language = Language(survey["language"])
-            if answer not in {"1", "2", "3", "4", "5"}:
-                return _page(language, reference=survey["reference"], status=422,
-                             error=texts.SURVEY_PAGE_CHOOSE[language], comment=comment)
-            await repository.answer_survey_page(conn, token, int(answer), comment.strip() or None)
-        return _page(language, reference=survey["reference"], form=False,
-                     message=texts.render(texts.SURVEY_THANKS, language))
-
-    @router.get("/v1/admin/satisfaction", tags=["admin"])
-    async def satisfaction(_: AdminRole, deps: Deps,
-                           since: Annotated[date, Query(alias="from", ge=EARLIEST, le=LATEST,
-                                                        description="first day (Brussels)")],
-                           until: Annotated[date, Query(alias="to", ge=EARLIEST, le=LATEST,
-                                                        description="day after the last (Brussels): after "
-                                                                    "`from`, else 422 (rule `after_from`)",
-                                                        examples=["2026-02-01"])],
-                           ) -> dict[str, Any]:
-        """Satisfaction per month, kind of case and post: surveys sent, answered, mean score, counts of 1 to 5."""
-        if until <= since:
-            raise HTTPException(422, [{"field": "to", "rule": "after_from", "message": "to must be after from"}])
-        start = datetime.combine(since, datetime.min.time(), tzinfo=BRUSSELS).astimezone(UTC)
-        end = datetime.combine(until, datetime.min.time(), tzinfo=BRUSSELS).astimezone(UTC)
-        async with deps.pool.acquire() as conn:
-            rows = await repository.satisfaction(conn, since=start, until=end)
-        return {"from": since, "to": until, "rows": rows}
-
-    return router
+@router.get("/v1/admin/satisfaction", tags=["admin"])
+async def satisfaction(_: AdminRole, deps: Deps,
+                       since: Annotated[date, Query(alias="from", ge=EARLIEST, le=LATEST,
+                                                    description="first day (Brussels)")],
+                       until: Annotated[date, Query(alias="to", ge=EARLIEST, le=LATEST,
+                                                    description="day after the last (Brussels): after "
+                                                                "`from`, else 422 (rule `after_from`)",
+                                                    examples=["2026-02-01"])],
+                       ) -> dict[str, Any]:
+    """Satisfaction per month, kind of case and post: surveys sent, answered, mean score, counts of 1 to 5."""
+    if until <= since:
+        raise HTTPException(422, [{"field": "to", "rule": "after_from", "message": "to must be after from"}])
+    start = datetime.combine(since, datetime.min.time(), tzinfo=BRUSSELS).astimezone(UTC)
+    end = datetime.combine(until, datetime.min.time(), tzinfo=BRUSSELS).astimezone(UTC)
+    async with deps.pool.acquire() as conn:
+        rows = await repository.satisfaction(conn, since=start, until=end)
+    return {"from": since, "to": until, "rows": rows}

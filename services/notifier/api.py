@@ -4,7 +4,6 @@ through `deps.Deps`."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -15,20 +14,8 @@ from services.notifier.bootstrap import open_resources
 from services.notifier.deps import ApiState
 from services.notifier.settings import NotifierSettings
 from shared.db import ping
+from shared.health import broker_reachable
 from shared.http import install_common
-
-
-async def broker_reachable(bootstrap_servers: str) -> bool:
-    """The API publishes through the outbox (the worker's relay sends), so a TCP answer from a broker is enough."""
-    for server in bootstrap_servers.split(","):
-        host, _, port = server.strip().rpartition(":")
-        try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(host or "127.0.0.1", int(port)), 2)
-        except (OSError, TimeoutError, ValueError):
-            continue
-        writer.close()
-        return True
-    return False
 
 
 def _lifespan(settings: NotifierSettings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
