@@ -6,8 +6,11 @@
 // labelled with their count ("20k"). A dot is coloured by the person's welfare once they were asked (a group or a
 // cluster by the most urgent welfare in it). The wheel zooms around the pointer, a drag pans; selecting a crisis
 // fits the view to its area. In draw mode (startDrawing) a click without a drag adds a corner of an area (the
-// broadcast composer's drawn audience), drawn above everything; WorldMap.of(svg) finds the map of an SVG.
-import { language } from "./i18n.js";
+// broadcast composer's drawn audience), drawn above everything; the map is then also a keyboard control (focusable,
+// role "application", a cross at the view's centre while it has focus): the arrows pan, + and - zoom, Enter or Space
+// adds the centre as a corner, Backspace or Delete removes the last one, Escape cancels. WorldMap.of(svg) finds the
+// map of an SVG.
+import { language, t } from "./i18n.js";
 import { ISO_NUMERIC, BY_NAME } from "./iso-numeric.js";
 import { WELFARE } from "./welfare.js";
 
@@ -19,6 +22,10 @@ const CLUSTER_PX = 7; // positions closer than this on screen are drawn as one d
 const MAX_ZOOM_FACTOR = 4096; // how far the wheel zooms in from the fitted view
 const TEXT_EM = 0.62; // a conservative width of a digit or letter of the labels, in em (bold sans-serif)
 const MAPS = new WeakMap(); // svg -> its WorldMap
+const KEY_PAN = 0.1; // an arrow key moves the view by a tenth of its width or height
+const KEY_ZOOM = 2; // + and - zoom by one web-map zoom level around the centre
+const PAN_KEYS = { ArrowLeft: [1, 0], ArrowRight: [-1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] }; // content moves
+const ZOOM_KEYS = { "+": KEY_ZOOM, "=": KEY_ZOOM, Add: KEY_ZOOM, "-": 1 / KEY_ZOOM, _: 1 / KEY_ZOOM, Subtract: 1 / KEY_ZOOM };
 
 /** A count short enough for a bubble: 950, 1.2k, 20k, 100k, 1.5M, the same in every language (Intl's compact
  * notation writes 20.000 in German) but with the language's decimal separator. */
@@ -71,7 +78,8 @@ export class WorldMap {
     this.view = { k: 1, x: 0, y: 0 }; // the user's zoom and pan on top of the fitted projection
     this.onViewChange = null; // called after the view changed (zoom, pan, zoomTo)
     this.frame = 0;
-    this.drawing = null; // {corners: [[lon, lat]], active, within (a feature or null), onChange(corners, refused)}
+    this.drawing = null; // {corners: [[lon, lat]], active, within (a feature or null), onChange(corners, refused), onCancel}
+    this.idle = null; // the SVG's role and name outside draw mode, put back by stopDrawing
     MAPS.set(svg, this);
     this.bindGestures();
     this.svg.setAttribute("data-zoom", String(this.zoomLevel()));
@@ -80,14 +88,33 @@ export class WorldMap {
   /** The WorldMap drawn in an SVG element, or null. */
   static of(svg) { return (svg && MAPS.get(svg)) || null; }
 
-  /** Draw mode: each click (not a drag) adds a corner [lon, lat] (rounded to 1e-5 degrees) inside `area` (a crisis
-   * area as the API gives it; a whole country is not checked here) and calls onChange(corners); a click outside
-   * calls onChange(corners, true). Starts from `corners`. */
-  startDrawing(corners, { area = null, onChange = () => {} } = {}) {
+  /** Draw mode: each click (not a drag) or Enter/Space on the focused map (its centre) adds a corner [lon, lat]
+   * (rounded to 1e-5 degrees) inside `area` (a crisis area as the API gives it; a whole country is not checked here)
+   * and calls onChange(corners); a point outside calls onChange(corners, true). Backspace/Delete removes the last
+   * corner (onChange(corners)), Escape calls onCancel(). Starts from `corners`. While drawing, the SVG is in the tab
+   * order as an "application" (screen readers pass the keys through) named by the message `labelKey` and described
+   * by the element `describedBy` (the instructions). The cross at the centre shows while the map or one of
+   * `crossWith` (controls adding the centre, which call redraw on focus and blur) has the focus. */
+  startDrawing(corners, { area = null, onChange = () => {}, onCancel = () => {}, labelKey = null, describedBy = null,
+    crossWith = [] } = {}) {
     const feature = area && (area.circle || area.polygon) ? this.areaFeature(area) : null;
-    this.drawing = { corners: corners.map(([lon, lat]) => [lon, lat]), active: true, within: feature, onChange };
-    this.svg.setAttribute("data-drawing", "true");
-    if (this.svg.style) this.svg.style.cursor = "crosshair";
+    this.drawing = { corners: corners.map(([lon, lat]) => [lon, lat]), active: true, within: feature, onChange, onCancel,
+      crossWith };
+    const svg = this.svg;
+    if (!this.idle) {
+      this.idle = Object.fromEntries(["role", "aria-labelledby", "aria-describedby", "aria-label", "tabindex"]
+        .map((name) => [name, svg.getAttribute(name)]));
+    }
+    svg.setAttribute("data-drawing", "true");
+    svg.setAttribute("tabindex", "0");
+    svg.setAttribute("role", "application");
+    if (labelKey) {
+      svg.removeAttribute("aria-labelledby");
+      svg.setAttribute("aria-label", t(labelKey));
+      svg.setAttribute("data-i18n-aria-label", labelKey); // follows the language
+    }
+    if (describedBy) svg.setAttribute("aria-describedby", describedBy);
+    if (svg.style) svg.style.cursor = "crosshair";
     this.redraw(false);
   }
 
@@ -102,20 +129,65 @@ export class WorldMap {
   stopDrawing(corners = null) {
     this.drawing = corners?.length ? { corners: corners.map(([lon, lat]) => [lon, lat]), active: false, within: null,
       onChange: () => {} } : null;
-    this.svg.removeAttribute("data-drawing");
-    if (this.svg.style) this.svg.style.cursor = "";
+    const svg = this.svg;
+    svg.removeAttribute("data-drawing");
+    svg.removeAttribute("data-i18n-aria-label");
+    if (this.idle) {
+      for (const [name, value] of Object.entries(this.idle)) {
+        if (value === null) svg.removeAttribute(name); else svg.setAttribute(name, value);
+      }
+      this.idle = null;
+    }
+    if (svg.style) svg.style.cursor = "";
     this.redraw(false);
   }
 
-  addCorner(xy) {
+  /** A corner at a point of the view box (a click) or, by default, at the view's centre (the keyboard, the draw
+   * bar's button); refused (onChange(corners, true)) outside the crisis area or off the globe. */
+  addCorner(xy = [WIDTH / 2, HEIGHT / 2]) {
     const drawing = this.drawing;
+    if (!drawing?.active) return;
     const position = this.projection().invert(xy);
-    if (!drawing?.active || !position || !Number.isFinite(position[0]) || !Number.isFinite(position[1])) return;
+    if (!position || !Number.isFinite(position[0]) || !Number.isFinite(position[1])) {
+      drawing.onChange(drawing.corners.map(([lon, lat]) => [lon, lat]), true);
+      return;
+    }
     const corner = [Math.round(position[0] * 1e5) / 1e5, Math.round(position[1] * 1e5) / 1e5];
     if (drawing.within && !window.d3.geoContains(drawing.within, corner)) { drawing.onChange(drawing.corners, true); return; }
     drawing.corners.push(corner);
     drawing.onChange(drawing.corners.map(([lon, lat]) => [lon, lat]), false);
     this.redraw(false);
+  }
+
+  /** Remove the last corner drawn (nothing when there is none). */
+  removeLastCorner() {
+    const drawing = this.drawing;
+    if (!drawing?.active) return;
+    drawing.corners.pop();
+    drawing.onChange(drawing.corners.map(([lon, lat]) => [lon, lat]), false);
+    this.redraw(false);
+  }
+
+  /** The keys of draw mode on the focused map; true when the key was one of them (its default then prevented). */
+  drawKey(event) {
+    if (!this.drawing?.active || event.ctrlKey || event.altKey || event.metaKey) return false;
+    const { key } = event;
+    if (PAN_KEYS[key]) {
+      const [dx, dy] = PAN_KEYS[key];
+      this.view = { ...this.view, x: this.view.x + dx * WIDTH * KEY_PAN, y: this.view.y + dy * HEIGHT * KEY_PAN };
+      this.redraw(true);
+    } else if (ZOOM_KEYS[key]) {
+      this.zoomBy(ZOOM_KEYS[key]);
+    } else if (key === "Enter" || key === " " || key === "Spacebar") {
+      if (!event.repeat) this.addCorner(); // held down: one corner, not one per repeat
+    } else if (key === "Backspace" || key === "Delete") {
+      this.removeLastCorner();
+    } else if (key === "Escape" || key === "Esc") {
+      this.drawing.onCancel();
+    } else {
+      return false;
+    }
+    return true;
   }
 
   /** The affected travellers of one crisis: a people layer ({kind, points, clusters, total}), a list of points,
@@ -199,6 +271,10 @@ export class WorldMap {
     };
     svg.addEventListener("pointerup", end);
     svg.addEventListener("pointercancel", end);
+    svg.addEventListener("keydown", (event) => { if (this.drawKey(event)) event.preventDefault(); });
+    const refocus = () => { if (this.drawing?.active) this.redraw(false); }; // the cross follows the focus
+    svg.addEventListener("focus", refocus);
+    svg.addEventListener("blur", refocus);
   }
 
   /** Zoom by a factor around a point of the view box (the centre by default). */
@@ -352,6 +428,22 @@ export class WorldMap {
       el("title", {}, group).textContent = `${crisis.title} — ${crisis.affected_count}`;
     }
     if (this.drawing) this.drawCorners(projection);
+    if (this.drawing?.active && this.hasFocus()) this.drawCrosshair();
+  }
+
+  hasFocus() {
+    const focused = typeof document !== "undefined" ? document.activeElement : null;
+    return Boolean(focused) && (focused === this.svg || Boolean(this.drawing?.crossWith?.includes(focused)));
+  }
+
+  /** The cross at the view's centre, where Enter adds a corner: dark on a white halo (visible on land and sea). */
+  drawCrosshair() {
+    const [x, y] = [WIDTH / 2, HEIGHT / 2];
+    const group = el("g", { class: "draw-crosshair", "pointer-events": "none", "aria-hidden": "true" }, this.svg);
+    const d = `M${x - 16},${y}H${x - 5}M${x + 5},${y}H${x + 16}M${x},${y - 16}V${y - 5}M${x},${y + 5}V${y + 16}`;
+    el("path", { d, stroke: "#ffffff", "stroke-width": "5", "stroke-linecap": "round", fill: "none" }, group);
+    el("path", { d, stroke: "#111827", "stroke-width": "2", "stroke-linecap": "round", fill: "none" }, group);
+    el("circle", { cx: x, cy: y, r: "2.5", fill: "#111827", stroke: "#ffffff", "stroke-width": "1.5" }, group);
   }
 
   /** The area being drawn (or drawn): its outline and corners, above everything, styled by attributes. */

@@ -8,6 +8,9 @@
 // coordinator. The signed-in coordinator is the token's subject. The audience "People in an area I draw": the dialog
 // steps aside for the crisis map's draw mode (each click a corner inside the crisis area, a drag still pans; Finish
 // with at least 3 corners, Clear, Cancel), then comes back with the polygon, which is planned and sent as drawn.
+// Draw mode works with the keyboard alone: the map takes the focus (arrows pan, + and - zoom, Enter or Space adds the
+// cross at its centre, Backspace removes the last corner, Escape cancels), and the draw bar's "Add a corner at the
+// map's centre" does what Enter does for whoever does not use the map's keys.
 import { formatDateTime, formatNumber, LANGUAGES, t } from "./i18n.js";
 import { WorldMap } from "./map.js";
 
@@ -93,6 +96,7 @@ export class BroadcastsPanel {
     this.details = new Map(); // broadcast_id -> {version, detail} of pending broadcasts to review
     this.templates = new Map(); // crisis_id -> templates
     this.timer = null;
+    this.outsideTimer = null; // the outside alert emptied to be announced again
     this.reading = false;
     this.again = false;
     this.compose = null; // {crisisId, broadcastId (edit), polygon, plannedKey, plan}
@@ -530,21 +534,34 @@ export class BroadcastsPanel {
       $("bc-draw-count").textContent = t("dash.bc.draw.count", { n: c.drawn.length });
       $("bc-draw-finish").disabled = c.drawn.length < 3;
     };
-    map.startDrawing(c.drawn, { area: this.crisis?.area, onChange: (corners, refused) => {
-      $("bc-draw-outside").hidden = !refused;
-      if (!refused) c.drawn = corners;
-      count();
-    } });
+    map.startDrawing(c.drawn, {
+      area: this.crisis?.area, labelKey: "dash.bc.draw.map_label", describedBy: "bc-draw-hint", crossWith: [$("bc-draw-add")],
+      onChange: (corners, refused) => {
+        if (refused) this.outside(); else { $("bc-draw-outside").hidden = true; c.drawn = corners; }
+        count();
+      },
+      onCancel: () => this.endDraw(false),
+    });
     $("bc-draw-outside").hidden = true;
     count();
     $("bc-draw-bar").hidden = false;
     $("bc-draw-bar").scrollIntoView?.({ block: "nearest" });
-    $("bc-draw-finish").focus();
+    map.svg.focus({ preventScroll: true }); // the keys draw at once; Tab reaches the draw bar's buttons
+  }
+
+  /** "Outside the crisis area", announced again by its alert when it was already shown (a second point refused). */
+  outside() {
+    const alert = $("bc-draw-outside");
+    clearTimeout(this.outsideTimer);
+    if (alert.hidden) { alert.textContent = t("dash.bc.draw.outside"); alert.hidden = false; return; }
+    alert.textContent = "";
+    this.outsideTimer = setTimeout(() => { alert.textContent = t("dash.bc.draw.outside"); }, 120);
   }
 
   /** Back to the dialog: with the corners drawn (finish) or as it was (cancel). */
   endDraw(finish) {
     const c = this.compose;
+    if ($("bc-draw-bar").hidden) return; // Escape on the map and in the bar, or a second click: once
     $("bc-draw-bar").hidden = true;
     if (!c) { this.worldMap()?.stopDrawing(null); return; }
     if (finish && c.drawn?.length >= 3) c.polygon = c.drawn;
@@ -569,14 +586,18 @@ export class BroadcastsPanel {
       b.addEventListener("click", handler);
       return b;
     };
+    // The keyboard's Enter as a button: the centre of the view (the cross, shown while the button has the focus too).
+    const add = button("bc-draw-add", "dash.bc.draw.add_centre", "secondary small", () => this.worldMap()?.addCorner());
+    for (const type of ["focus", "blur"]) add.addEventListener(type, () => this.worldMap()?.redraw(false));
     const bar = node("div", { className: "notice", attrs: { id: "bc-draw-bar", role: "group", hidden: "",
       "aria-labelledby": "bc-draw-title" } }, [
       node("strong", { text: t("dash.bc.draw.title"), attrs: { id: "bc-draw-title", "data-i18n": "dash.bc.draw.title" } }),
-      " ", node("span", { text: t("dash.bc.draw.hint"), attrs: { "data-i18n": "dash.bc.draw.hint" } }),
+      " ", node("span", { text: t("dash.bc.draw.hint"), attrs: { id: "bc-draw-hint", "data-i18n": "dash.bc.draw.hint" } }),
       node("p", { attrs: { id: "bc-draw-count", role: "status" } }),
       node("p", { className: "bad", text: t("dash.bc.draw.outside"),
         attrs: { id: "bc-draw-outside", role: "alert", hidden: "", "data-i18n": "dash.bc.draw.outside" } }),
       node("div", { className: "tools" }, [
+        add,
         button("bc-draw-finish", "dash.bc.draw.finish", "small", () => this.endDraw(true)),
         button("bc-draw-clear", "dash.bc.draw.clear", "secondary small", () => {
           if (!this.compose) return;
@@ -589,6 +610,9 @@ export class BroadcastsPanel {
         button("bc-draw-cancel", "dash.bc.draw.cancel", "secondary small", () => this.endDraw(false)),
       ]),
     ]);
+    bar.addEventListener("keydown", (event) => { // Escape from the bar's buttons cancels too, as on the map
+      if (event.key === "Escape" && !bar.hidden) { event.preventDefault(); this.endDraw(false); }
+    });
     const wrap = $("map").closest(".mapwrap"); // below the map, clear of its Whole world button
     if (wrap) wrap.after(bar); else $("map").after(bar);
   }
