@@ -356,7 +356,7 @@ def _commands(row: asyncpg.Record, crisis: asyncpg.Record, draft: Draft, people:
                                       "message": resolved[language]}
         else:
             template, priority = "crisis_closed", "bulk"
-            params = {"crisis_title": crisis["title"], "hotline_number": crisis["hotline_number"]}
+            params = {"crisis_title": crisis["title"]}  # the hotline is closed: the all-clear gives none
         purpose = purpose_of(row["crisis_id"], row["broadcast_id"], person["person_id"])
         for channel, address in (("sms", person["phone"]), ("email", person["email"])):
             if not address:

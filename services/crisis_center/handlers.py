@@ -539,8 +539,8 @@ async def escalate_due_proposals(*, pool: asyncpg.Pool, now: datetime, after_min
                     recipient=WireRecipient(phone=phone), language=texts.as_language(language),
                     template="crisis_proposal", priority="crisis", crisis_id=row["crisis_id"],
                     params={"crisis_title": row["title"], "affected_count": row["affected_count"],
-                            "threshold": row["threshold"], "severity": row["severity"], "origin": row["origin"],
-                            "minutes": round(after_minutes), "dashboard_url": dashboard_url},
+                            "threshold": row["threshold"], "minutes": round(after_minutes),
+                            "dashboard_url": dashboard_url},
                 )
                 await enqueue(conn, command, source=publishing.source, topic_prefix=publishing.topic_prefix,
                               event_id=f"send:{notification_id}")

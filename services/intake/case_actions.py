@@ -80,12 +80,10 @@ def _message(row: dict[str, Any], officer: Officer, body: str) -> Message:
 
 
 async def _send(conn: asyncpg.Connection, row: dict[str, Any], officer: Officer, *, purpose: str, body: str,
-                config: IntakeConfig, extra: dict[str, Any] | None = None) -> Message:
+                config: IntakeConfig) -> Message:
     message = _message(row, officer, body)
     await send_case_message(conn, reference=row["reference"], purpose=purpose, template="case_message",
-                            message=message, params={"reference": row["reference"], "kind": row["kind"],
-                                                     "message": message.body, "subject": message.subject,
-                                                     **(extra or {})},
+                            message=message, params={"reference": row["reference"], "message": message.body},
                             officer=officer, recipient_name=row["reporter"].get("full_name", UNKNOWN_NAME),
                             config=config)
     return message
@@ -200,8 +198,7 @@ async def provisional_reply(reference: str, *, expected_by: date, body: str | No
                                     due=texts.long_date(expected_by, language), officer=officer.card().one_line())
         text = f"{body.strip()}\n\n{announcement}" if body else announcement
         purpose = await _numbered_purpose(conn, reference, "provisional_reply")
-        await _send(conn, row, officer, purpose=purpose, body=text, config=ctx.config,
-                    extra={"reply_due_by": expected_by.isoformat()})
+        await _send(conn, row, officer, purpose=purpose, body=text, config=ctx.config)
         await repository.add_history_note(conn, reference, action="provisional_reply", actor=ctx.actor,
                                  note=f"reply expected by {expected_by.isoformat()}", at=ctx.now)
 
@@ -223,8 +220,7 @@ async def forward(reference: str, *, service: str, contact: str | None, ctx: Act
         notice = texts.render(texts.FORWARD_BODY, language, reference=reference, service=service,
                               officer=officer.card().one_line())
         purpose = await _numbered_purpose(conn, reference, "forward_notice")
-        await _send(conn, row, officer, purpose=purpose, body=notice, config=ctx.config,
-                    extra={"forwarded_to": service})
+        await _send(conn, row, officer, purpose=purpose, body=notice, config=ctx.config)
         if contact:
             await _send_to_service(conn, row, officer, contact=contact, purpose=purpose + "-service", ctx=ctx)
         note = f"forwarded to {service}" + (" (request sent by email)" if contact
@@ -243,8 +239,7 @@ async def _send_to_service(conn: asyncpg.Connection, row: dict[str, Any], office
     message = Message(channel=AckChannel.EMAIL, to=contact, body=body, language=language,
                       subject=texts.render(texts.ACK_SUBJECT, language, reference=row["reference"]))
     await send_case_message(conn, reference=row["reference"], purpose=purpose, template="case_message",
-                            message=message, params={"reference": row["reference"], "kind": row["kind"],
-                                                     "message": body, "subject": message.subject},
+                            message=message, params={"reference": row["reference"], "message": body},
                             officer=officer, recipient_name=UNKNOWN_NAME, config=ctx.config)
 
 

@@ -268,10 +268,14 @@ def _acknowledge(write: repository.CaseWrite, report: ReportIn, *, reference: st
         purpose, message = "acknowledgement", acknowledgement(due=clocks.reply.due_date, **common)
     # The notifier renders its own templates: `case_acknowledgement` states the reply date (for a complex case,
     # the expected delay: that acknowledgement is the provisional reply); the forward notice is a `case_message`.
-    params = {"reference": reference, "kind": report.kind.value, "reply_due_by": clocks.reply.due_date.isoformat(),
-              "complex": report.complex, "forwarded_to": report.forward_to, "message": message.body,
-              "subject": message.subject}
-    template = "case_message" if report.forward_to is not None else "case_acknowledgement"
+    params: dict[str, Any]
+    if report.forward_to is not None:
+        template, params = "case_message", {"reference": reference, "message": message.body}
+    else:
+        provisional = clocks.provisional_reply
+        template, params = "case_acknowledgement", {
+            "reference": reference, "reply_due_by": clocks.reply.due_date.isoformat(),
+            "provisional_reply_due_by": provisional.due_date.isoformat() if provisional is not None else None}
     outgoing = prepare_message(reference=reference, purpose=purpose, template=template, message=message,
                                params=params, officer=officer, recipient_name=reporter.full_name, config=config)
     write.messages.append(outgoing.message)
@@ -289,7 +293,9 @@ class Outgoing:
 
 def prepare_message(*, reference: str, purpose: str, template: str, message: Message, params: dict[str, Any],
                     officer: Officer, recipient_name: str, config: IntakeConfig) -> Outgoing:
-    """A letter for the print queue, or a command to the notifier; either way a line in the case's history."""
+    """A letter for the print queue, or a command to the notifier; either way a line in the case's history.
+    `params` are the template's (shared/events/notifications.py TEMPLATE_PARAMS) but for the officer's card, added
+    here (a template that does not show it drops it)."""
     card = officer.card().as_dict()
     full_purpose = f"case:{reference}:{purpose}"
     if message.channel is AckChannel.LETTER:
@@ -304,7 +310,7 @@ def prepare_message(*, reference: str, purpose: str, template: str, message: Mes
     channel: Literal["sms", "email"] = "sms" if message.channel is AckChannel.SMS else "email"
     command = SendNotification(
         notification_id=notification_id, purpose=full_purpose, channel=channel, recipient=recipient,
-        language=message.language.value, template=template, params=params, priority="case",
+        language=message.language.value, template=template, params={"officer": card, **params}, priority="case",
         case_reference=reference, officer=OfficerCard(**card))
     return Outgoing(message={"direction": "out", "channel": channel, "purpose": purpose,
                              "notification_id": notification_id, "body": message.body, "officer": card,
@@ -438,10 +444,11 @@ async def close_case(reference: str, *, pool: asyncpg.Pool, officers: OfficerCac
         if await repository.record_survey(conn, reference=reference, channel=channel.value, phone=phone,
                                           token=token):
             # by SMS the question asks for a digit 1-5 (answered through /twilio/sms); by email, a link
-            template = "case_message" if channel is AckChannel.SMS else "survey_request"
+            template, params = (("case_message", {"reference": reference, "message": body})
+                                if channel is AckChannel.SMS
+                                else ("survey_request", {"reference": reference, "survey_url": link}))
             await send_case_message(conn, reference=reference, purpose="survey", template=template,
-                                    message=message, params={"reference": reference, "survey_url": link,
-                                                             "message": body},
+                                    message=message, params=params,
                                     officer=officer, recipient_name=reporter.get("full_name", UNKNOWN_NAME),
                                     config=config)
 

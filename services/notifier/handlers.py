@@ -14,7 +14,7 @@ from pydantic_core import to_json
 
 from services.notifier.adapters import repository as repo
 from services.notifier.domain import limits
-from services.notifier.domain.commands import is_own_case, status_event_id, template_params
+from services.notifier.domain.commands import is_own_case, status_event_id
 from services.notifier.domain.delivery import DeliveryStatus, Observation
 from services.notifier.domain.policy import (
     Channel,
@@ -152,10 +152,8 @@ def _new_notification(command: SendNotification, *, renderer: Renderer, opted_ou
     if decision.route is Route.OPTED_OUT:
         status, reason = DeliveryStatus.OPTED_OUT, "recipient_opted_out"
     else:
-        params_for_fallback = template_params(
-            command.params, officer=command.officer.model_dump() if command.officer else None,
-            case_reference=command.case_reference, crisis_id=command.crisis_id,
-        )
+        # The command's model checked the params against the template's (shared/events/notifications.py)
+        params_for_fallback = dict(command.params)
         # Equal JSON, equal parameters (they came as JSON): the same words. Keys in another order only miss.
         key = (command.template, command.language, decision.channel.value,
                to_json(params_for_fallback, fallback=str).decode())

@@ -3,17 +3,35 @@
 `SendNotification` is a command (imperative): intake and crisis_center ask the notifier to send one message.
 Its `notification_id` is derived from purpose, channel and recipient (`notification_id_for`), so a sender that
 retries produces the same id, and the notifier's unique key on it makes a second send impossible.
+
+Its `template` names one of the notifier's templates (`services/notifier/templates/<lang>/<template>.j2`) and its
+`params` are exactly what that template reads, checked against the template's model in `TEMPLATE_PARAMS` when the
+command is built (a sender gets a ValueError) and when it is read (the notifier dead-letters it): a missing or
+ill-typed parameter never reaches the renderer. tests/notifier/test_template_params.py renders every template of
+every language with its model's minimal parameters.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from datetime import date
 from typing import Any, ClassVar, Literal
 
-from pydantic import AwareDatetime, EmailStr, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    EmailStr,
+    Field,
+    JsonValue,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from shared.events.common import E164, PERSONAL, Language, WireModel
-from shared.events.envelope import EventData
+from shared.events.common import E164, PERSONAL, Integer, Language, WireModel
+from shared.events.deadlines import DeadlineKind
+from shared.events.envelope import EventData, describe_validation_error
 
 STATUS_TOPIC = "notifications.status"
 COMMANDS_TOPIC = "notifications.commands"
@@ -47,6 +65,153 @@ class Recipient(WireModel):
     traveller_id: str | None = None
 
 
+# --- template parameters: one model per template ---------------------------------------------------------------
+# Optional fields are the ones a template reads under `{% if x is defined and x %}`; None is left out of the wire.
+
+
+class CaseAcknowledgementParams(WireModel):
+    """`case_acknowledgement`: the case is registered (intake), with its reply date."""
+
+    reference: str = Field(min_length=1, max_length=40, description="the case reference, e.g. BE-2026-000123")
+    officer: OfficerCard = Field(description="who handles the case")
+    reply_due_by: date = Field(description="the last day of the reply")
+    provisional_reply_due_by: date | None = Field(default=None, description=(
+        "a complex case's provisional reply date; the message then says the case is complex"))
+
+
+class CaseMessageParams(WireModel):
+    """`case_message`: a message about a case, written by intake (reply, forward notice, survey question)."""
+
+    reference: str = Field(min_length=1, max_length=40)
+    message: str = Field(min_length=1, json_schema_extra=PERSONAL, description="the text as written, sent as is")
+    officer: OfficerCard | None = Field(default=None, description=(
+        "who handles the case; the SMS names them unless the message holds their e-mail address already"))
+
+
+class SurveyRequestParams(WireModel):
+    """`survey_request`: the satisfaction survey's link, by e-mail, once a case is closed."""
+
+    survey_url: str = Field(min_length=1, json_schema_extra=PERSONAL, description="the person's own survey link")
+    reference: str | None = Field(default=None, max_length=40)
+
+
+class StaffDeadlineParams(WireModel):
+    """`staff_deadline`: a charter deadline of a case is approaching or missed (to its officer, by e-mail)."""
+
+    reference: str = Field(min_length=1, max_length=40)
+    kind: str = Field(min_length=1, max_length=40, description="the case's kind (request, complaint, ...)")
+    deadline: DeadlineKind
+    event: Literal["approaching", "missed"]
+    due_by: AwareDatetime
+    officer: OfficerCard
+    console_url: str = Field(min_length=1)
+
+
+class CrisisParams(WireModel):
+    """What every message about a crisis reads."""
+
+    crisis_title: str = Field(min_length=1, max_length=300)
+    exercise: bool = Field(default=False, description="an exercise: the message says so first, in four languages")
+
+
+class CrisisAlertParams(CrisisParams):
+    """`crisis_alert`: a crisis is opened, what to do (crisis_center)."""
+
+    hotline_number: E164
+    instructions: str | None = Field(default=None, description="the crisis's own instructions, in the language")
+
+
+class CrisisUpdateParams(CrisisParams):
+    """`crisis_update`: news about a crisis (no sender today; kept for the console's updates)."""
+
+    hotline_number: E164
+    update: str | None = None
+
+
+class CrisisClosedParams(CrisisParams):
+    """`crisis_closed`: the all-clear; the hotline is closed, so none is given."""
+
+
+class CrisisFollowupParams(CrisisParams):
+    """`crisis_followup`: a coordinator's approved follow-up; the SMS is `message` as written."""
+
+    hotline_number: E164
+    message: str = Field(min_length=1)
+
+
+class CrisisProposalParams(CrisisParams):
+    """`crisis_proposal`: a proposal to open a crisis waits for a coordinator (to the on-call coordinator)."""
+
+    affected_count: Integer = Field(ge=0, description="Belgians inside the area")
+    threshold: Integer = Field(ge=0)
+    minutes: Integer = Field(ge=0, description="how long the proposal has waited")
+    dashboard_url: str = Field(min_length=1)
+
+
+class CheckInCodeParams(CrisisParams):
+    """`check_in_code`: the one-time code confirming a check-in's phone or e-mail."""
+
+    code: str = Field(min_length=1, max_length=20, json_schema_extra=PERSONAL)
+    minutes: Integer = Field(ge=1, description="how long the code is valid")
+
+
+class WelfareCallParams(CrisisParams):
+    """`welfare_call`: the welfare question said on a call (press 1 or 2)."""
+
+    hotline_number: E164
+
+
+class WelfareQuestionParams(CrisisParams):
+    """`welfare_question`: are you safe? By SMS (answered 1 or 2) or by e-mail with two answer links."""
+
+    EMAIL_NEEDS: ClassVar[tuple[str, ...]] = ("safe_url", "help_url")
+    """Optional by SMS, needed by e-mail (its text and html read them)."""
+
+    hotline_number: E164
+    reminder: bool = Field(description="the second asking")
+    safe_url: str | None = Field(default=None, min_length=1, json_schema_extra=PERSONAL,
+                                 description="the person's 'I am safe' link; an e-mail needs it")
+    help_url: str | None = Field(default=None, min_length=1, json_schema_extra=PERSONAL,
+                                 description="the person's 'I need help' link; an e-mail needs it")
+
+    @model_validator(mode="after")
+    def _links_by_email(self, info: ValidationInfo) -> WelfareQuestionParams:
+        if isinstance(info.context, Mapping) and info.context.get("channel") == "email" and any(
+                getattr(self, name) is None for name in self.EMAIL_NEEDS):
+            raise ValueError(f"an e-mail needs {' and '.join(self.EMAIL_NEEDS)}")
+        return self
+
+
+#: Each template's parameters (keys: the files in services/notifier/templates/en, without `.j2`).
+TEMPLATE_PARAMS: Mapping[str, type[WireModel]] = {
+    "case_acknowledgement": CaseAcknowledgementParams,
+    "case_message": CaseMessageParams,
+    "survey_request": SurveyRequestParams,
+    "staff_deadline": StaffDeadlineParams,
+    "crisis_alert": CrisisAlertParams,
+    "crisis_update": CrisisUpdateParams,
+    "crisis_closed": CrisisClosedParams,
+    "crisis_followup": CrisisFollowupParams,
+    "crisis_proposal": CrisisProposalParams,
+    "check_in_code": CheckInCodeParams,
+    "welfare_call": WelfareCallParams,
+    "welfare_question": WelfareQuestionParams,
+}
+
+
+def template_params(template: str, params: Mapping[str, Any], channel: str | None = None) -> dict[str, Any]:
+    """`params` checked against `template`'s model, as JSON (None and defaults left out, unknown keys dropped);
+    ValueError naming the template and the fields when they do not fit."""
+    model = TEMPLATE_PARAMS.get(template)
+    if model is None:
+        raise ValueError(f"unknown template {template!r}")
+    try:
+        checked = model.model_validate(params, context={"channel": channel})
+    except ValidationError as exc:
+        raise ValueError(f"params of template {template!r}: {describe_validation_error(exc)}") from exc
+    return checked.model_dump(mode="json", exclude_defaults=True)
+
+
 class SendNotification(EventData):
     TYPE: ClassVar[str] = "be.diplomatie.notification.send"
     TOPIC: ClassVar[str] = COMMANDS_TOPIC
@@ -57,8 +222,11 @@ class SendNotification(EventData):
     channel: NotificationChannel
     recipient: Recipient
     language: Language
-    template: str = Field(min_length=1, max_length=100)
-    params: dict[str, Any] = Field(default_factory=dict, json_schema_extra=PERSONAL)
+    template: str = Field(min_length=1, max_length=100, description="the notifier's template, a key of TEMPLATE_PARAMS",
+                          json_schema_extra={"enum": list[JsonValue](sorted(TEMPLATE_PARAMS))})
+    params: dict[str, Any] = Field(
+        default_factory=dict, validate_default=True, json_schema_extra=PERSONAL,
+        description="what the template reads, as its model in TEMPLATE_PARAMS (shared/events/notifications.py) states")
     priority: Priority = "bulk"
     case_reference: str | None = None
     crisis_id: str | None = None
@@ -66,6 +234,21 @@ class SendNotification(EventData):
     sender: Literal["notifier", "duty_line"] = Field(default="notifier", description=(
         "Which of our numbers an SMS comes from: the notifier's own, or the duty line's, whose replies reach "
         "intake (a welfare question, whose answer comes back by SMS)."))
+
+    @field_validator("params")
+    @classmethod
+    def _params_fit_template(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """The template's model checks the params (template and channel are validated before them)."""
+        if "template" not in info.data:
+            return params  # the template itself is wrong: that error is reported
+        return template_params(info.data["template"], params, info.data.get("channel"))
+
+    @field_validator("template")
+    @classmethod
+    def _known_template(cls, template: str) -> str:
+        if template not in TEMPLATE_PARAMS:
+            raise ValueError(f"unknown template {template!r}; known: {', '.join(sorted(TEMPLATE_PARAMS))}")
+        return template
 
     @model_validator(mode="after")
     def _address_for_channel(self) -> SendNotification:

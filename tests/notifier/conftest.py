@@ -39,6 +39,15 @@ SOURCE = "/tests/notifier"
 OFFICER = OfficerCard(name="Anne Peeters", role="Consular officer", phone="+3225018111", email="anne@example.be")
 
 
+def ack_params(reference: str, reply_due_by: str = "2026-12-12") -> dict[str, Any]:
+    """A `case_acknowledgement`'s params (its model: shared/events/notifications.py CaseAcknowledgementParams)."""
+    return {"reference": reference, "officer": OFFICER.model_dump(), "reply_due_by": reply_due_by}
+
+
+def case_message_params(reference: str, message: str) -> dict[str, Any]:
+    return {"reference": reference, "message": message, "officer": OFFICER.model_dump()}
+
+
 @dataclass
 class TwilioFake:
     url: str

@@ -27,7 +27,7 @@ from shared.events.notifications import (
 )
 from shared.kafka.producer import kafka_headers
 from shared.topics import spec_for
-from tests.notifier.conftest import OFFICER, SOURCE, TwilioFake, sms_recipient
+from tests.notifier.conftest import OFFICER, SOURCE, TwilioFake, ack_params, case_message_params, sms_recipient
 from tests.notifier.test_notifier_chaos import crisis_alerts
 from tests.support import bootstrap, consume, eventually, new_pool, unique
 
@@ -109,7 +109,7 @@ async def test_an_own_case_message_to_an_opted_out_number_goes_by_email_in_a_bat
     commands = [SendNotification(
         notification_id=notification_id_for(f"case:{reference}:ack", "sms", str(r.phone)),
         purpose=f"case:{reference}:ack", channel="sms", recipient=r, language="fr", template="case_acknowledgement",
-        params={"reply_due_by": "2026-12-12"}, priority="case", case_reference=reference, officer=OFFICER)
+        params=ack_params(reference), priority="case", case_reference=reference, officer=OFFICER)
         for r in (out, kept)]
     try:
         await pool.execute("INSERT INTO opt_outs (address, keyword, source) VALUES ($1, 'opt_out', 'test')",
@@ -250,7 +250,8 @@ async def test_a_stop_between_commands_of_a_batch_applies_from_its_place(
         return SendNotification(
             notification_id=notification_id_for(f"case:{reference}:{purpose}", "sms", str(person.phone)),
             purpose=f"case:{reference}:{purpose}", channel="sms", recipient=person, language="en",
-            template="case_message", params={"message": "We called the hospital."}, priority="case",
+            template="case_message", params=case_message_params(reference, "We called the hospital."),
+            priority="case",
             case_reference=reference, officer=OFFICER)
 
     before, after = ack("before"), ack("after")

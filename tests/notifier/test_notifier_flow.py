@@ -12,7 +12,15 @@ import pytest
 from services.notifier.redrive import redrive
 from shared.events.envelope import decode
 from shared.events.notifications import Recipient
-from tests.notifier.conftest import OFFICER, Running, TwilioFake, sign, sms_recipient
+from tests.notifier.conftest import (
+    OFFICER,
+    Running,
+    TwilioFake,
+    ack_params,
+    case_message_params,
+    sign,
+    sms_recipient,
+)
 from tests.support import auth, consume, eventually, unique
 
 HOTLINE = "+3225011000"
@@ -60,7 +68,7 @@ async def test_case_acknowledgement_carries_the_officer_card(running: Running, t
     reference = f"BE-2026-{unique('')[:6]}"
     recipient = sms_recipient()
     command = await running.command(purpose=f"case:{reference}:ack", recipient=recipient, language=language,
-                                    template="case_acknowledgement", params={"reply_due_by": "2026-12-12"},
+                                    template="case_acknowledgement", params=ack_params(reference),
                                     priority="case", case_reference=reference, officer=OFFICER)
     await _final(running, command.notification_id, {"delivered"})
     body = twilio.sent_to(str(recipient.phone))[0]["body"]
@@ -231,7 +239,7 @@ async def test_email_in_text_and_html_then_refused_address(running: Running, smt
     reference = f"BE-2026-{unique('')[:6]}"
     command = await running.command(purpose=f"case:{reference}:ack", channel="email",
                                     recipient=Recipient(email="traveller@example.org"), language="de",
-                                    template="case_acknowledgement", params={"reply_due_by": "2026-12-12"},
+                                    template="case_acknowledgement", params=ack_params(reference),
                                     case_reference=reference, officer=OFFICER)
     assert await _final(running, command.notification_id, {"sent"}) == "sent"
     mails = [m for m in smtp.handler.find("traveller@example.org") if reference in m.subject]
@@ -241,7 +249,8 @@ async def test_email_in_text_and_html_then_refused_address(running: Running, smt
     smtp.handler.refuse.add("nobody@example.net")  # the sink answers 550 for it
     refused = await running.command(purpose=f"case:{reference}:msg", channel="email",
                                     recipient=Recipient(email="nobody@example.net"), language="en",
-                                    template="case_message", params={"message": "Hello"}, case_reference=reference)
+                                    template="case_message", params=case_message_params(reference, "Hello"),
+                                    case_reference=reference)
     assert await _final(running, refused.notification_id, {"undeliverable"}) == "undeliverable"
 
 
@@ -260,7 +269,7 @@ async def test_opt_out_by_keyword_then_own_case_goes_by_email(running: Running, 
     reference = f"BE-2026-{unique('')[:6]}"
     ack = await running.command(purpose=f"case:{reference}:ack",
                                 recipient=Recipient(phone=phone, email="own.case@example.org"), language="fr",
-                                template="case_acknowledgement", params={"reply_due_by": "2026-12-12"},
+                                template="case_acknowledgement", params=ack_params(reference),
                                 case_reference=reference, officer=OFFICER)
     assert await _final(running, alert.notification_id, {"opted_out"}) == "opted_out"
     assert await _final(running, ack.notification_id, {"sent"}) == "sent"
@@ -295,13 +304,36 @@ async def test_progress_per_crisis_by_api(running: Running, twilio: TwilioFake) 
         assert (await client.get(url, headers=auth("coordinator"))).status_code == 422
 
 
-async def test_unknown_template_fails_cleanly(running: Running) -> None:
+async def test_an_unknown_template_or_missing_param_is_dead_lettered_with_its_reason(running: Running) -> None:
+    """Senders cannot build such a command (shared/events/notifications.py TEMPLATE_PARAMS); one arriving anyway is
+    refused when read, with the reason, instead of failing when rendered."""
+    from shared.events.envelope import CloudEvent, encode, new_event
+    from shared.events.notifications import COMMANDS_TOPIC, SendNotification, notification_id_for
+    from shared.kafka.producer import kafka_headers
+    from tests.notifier.conftest import SOURCE
+
     crisis_id = unique("crisis-")
-    command = await running.command(purpose=f"crisis:{crisis_id}:x", recipient=sms_recipient(), language="en",
-                                    template="no_such_template", params={}, crisis_id=crisis_id)
-    assert await _final(running, command.notification_id, {"failed"}) == "failed"
-    row = await running.row(command.notification_id)
-    assert row is not None and "unknown template" in row["reason"]
+    prefix = running.settings.kafka_topic_prefix
+    reasons = {}
+    for name, change in (("template", {"template": "no_such_template"}),
+                         ("param", {"params": {"crisis_title": "Earthquake"}})):
+        recipient = sms_recipient()
+        purpose = f"crisis:{crisis_id}:{name}"
+        good = SendNotification(notification_id=notification_id_for(purpose, "sms", str(recipient.phone)),
+                                purpose=purpose, channel="sms", recipient=recipient, language="en",
+                                template="crisis_alert", params=crisis_params(), crisis_id=crisis_id)
+        event = new_event(good, source=SOURCE)
+        bad = CloudEvent.model_validate({**event.model_dump(mode="json"), "data": {**event.data, **change}})
+        await running.producer.send_and_wait(prefix + COMMANDS_TOPIC, encode(bad),
+                                             key=good.notification_id.encode(), headers=kafka_headers(bad))
+        reasons[good.notification_id] = name
+    dead = await consume(prefix + COMMANDS_TOPIC + ".dlq", count=2, timeout=30,
+                         predicate=lambda r: decode(r.value).data.get("notification_id") in reasons)
+    found = {reasons[decode(r.value).data["notification_id"]]: dict(r.headers)["dlq.reason"].decode() for r in dead}
+    assert "unknown template 'no_such_template'" in found["template"]
+    assert "params of template 'crisis_alert': hotline_number: Field required" in found["param"]
+    for notification_id in reasons:
+        assert await running.row(notification_id) is None
 
 
 async def test_stop_on_the_duty_line_stops_alerts_and_start_resumes_them(running: Running,

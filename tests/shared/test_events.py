@@ -44,7 +44,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "be.diplomatie.notification.send": {
         "notification_id": "n-1", "purpose": "crisis:c-1:activated", "channel": "sms",
         "recipient": {"phone": "+32470123456"}, "language": "de", "template": "crisis_alert",
-        "params": {"hotline": "+3225011000"}, "priority": "crisis", "crisis_id": "c-1"},
+        "params": {"crisis_title": "Flood", "hotline_number": "+3225011000"}, "priority": "crisis", "crisis_id": "c-1"},
     "be.diplomatie.notification.sms_preference": {"phone": "+32470123456", "opted_out": True, "keyword": "ARRET",
                                                   "at": NOW.isoformat()},
     "be.diplomatie.case.routed": {

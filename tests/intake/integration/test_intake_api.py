@@ -208,7 +208,11 @@ async def test_acknowledgement_command_in_outbox(client: httpx.AsyncClient, pool
     command = events[settings.kafka_topic_prefix + "notifications.commands"]["data"]
     assert command["channel"] == expected and command["language"] == "nl"
     assert command["case_reference"] == case["reference"] and command["officer"] == case["officer"]
-    assert case["reference"] in command["params"]["message"]
+    # the notifier's template words it: the params are its model's (shared/events/notifications.py)
+    assert command["template"] == "case_acknowledgement"
+    assert command["params"] == {"reference": case["reference"], "officer": case["officer"],
+                                 "reply_due_by": command["params"]["reply_due_by"]}
+    assert date.fromisoformat(command["params"]["reply_due_by"]) == datetime.fromisoformat(case["reply_due_by"]).date()
     submitted = events[settings.kafka_topic_prefix + "consular.reports"]
     assert submitted["type"] == "be.diplomatie.report.submitted" and submitted["source"] == "/services/intake"
     assert submitted["data"]["reference"] == case["reference"] and submitted["data"]["channel"] == channel
