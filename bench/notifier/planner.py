@@ -30,7 +30,7 @@ import asyncpg
 from bench.notifier.fanout import DevServer, load_env, prepare, wait_done, worker_process
 from bench.report import record
 from services.crisis_center.domain.broadcasts import LANGUAGES, Contact, parse_senders, plan
-from services.notifier.rendering import Renderer
+from shared.notifications.rendering import Renderer
 
 PARAMS = {"crisis_title": "Flood", "hotline_number": "+3225011000"}  # those of fanout.prepare's commands
 

@@ -17,13 +17,20 @@ from services.intake import families
 from services.intake.adapters import cases, people, repository
 from services.intake.adapters.officer_cache import OfficerCache
 from services.intake.domain import charter, texts
-from services.intake.domain.acknowledgement import AckChannel, Message, Unreachable, ack_channel
+from services.intake.domain.acknowledgement import AckChannel, Destination, Unreachable, ack_channel, destination
 from services.intake.domain.charter import Answer, Answered, CharterRuleError
 from services.intake.domain.clocks import CaseClocks, Deadline, DeadlineKind, local, schedule
 from services.intake.domain.model import Channel, Language, Status
 from services.intake.domain.officers import Officer
 from services.intake.domain.sensitive import open_row
-from services.intake.handlers import UNKNOWN_NAME, CaseNotFound, IntakeConfig, close_case, send_case_message
+from services.intake.handlers import (
+    UNKNOWN_NAME,
+    CaseNotFound,
+    IntakeConfig,
+    close_case,
+    forward_text,
+    send_case_message,
+)
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -60,33 +67,27 @@ async def _officer(conn: asyncpg.Connection, row: dict[str, Any]) -> Officer:
     return officer
 
 
-def _message(row: dict[str, Any], officer: Officer, body: str) -> Message:
-    """The body, signed with the officer card and the reference, for the channel the request came in on."""
+def _destination(row: dict[str, Any]) -> Destination:
+    """The channel the request came in on, and its address."""
     reporter, language = row["reporter"], Language(row["language"])
     try:
         channel = ack_channel(Channel(row["channel"]), phone=reporter.get("phone"), email=reporter.get("email"),
                               address=reporter.get("address"))
     except Unreachable:
         raise CharterRuleError("unreachable", "the case gives no phone, email or address to write to") from None
-    to = {AckChannel.SMS: reporter.get("phone"), AckChannel.EMAIL: reporter.get("email"),
-          AckChannel.LETTER: reporter.get("address")}[channel]
-    text = body.strip()
-    if officer.email not in text:  # the provisional reply and the forward notice name the officer already
-        text += "\n\n" + texts.render(texts.SIGNATURE, language, reference=row["reference"],
-                                       officer=officer.card().one_line())
-    return Message(channel=channel, to=str(to), subject=texts.render(texts.ACK_SUBJECT, language,
-                                                                     reference=row["reference"]),
-                   body=text, language=language)
+    return destination(channel, language, phone=reporter.get("phone"), email=reporter.get("email"),
+                       address=reporter.get("address"))
 
 
 async def _send(conn: asyncpg.Connection, row: dict[str, Any], officer: Officer, *, purpose: str, body: str,
-                config: IntakeConfig) -> Message:
-    message = _message(row, officer, body)
-    await send_case_message(conn, reference=row["reference"], purpose=purpose, template="case_message",
-                            message=message, params={"reference": row["reference"], "message": message.body},
-                            officer=officer, recipient_name=row["reporter"].get("full_name", UNKNOWN_NAME),
-                            config=config)
-    return message
+                config: IntakeConfig) -> str:
+    """The officer's text as a `case_message` (the template adds the reference and the officer's card) through the
+    case's channel; returns what the history records, the text sent."""
+    return await send_case_message(conn, reference=row["reference"], purpose=purpose, template="case_message",
+                                   to=_destination(row), params={"reference": row["reference"],
+                                                                 "message": body.strip()},
+                                   officer=officer, recipient_name=row["reporter"].get("full_name", UNKNOWN_NAME),
+                                   config=config)
 
 
 async def _numbered_purpose(conn: asyncpg.Connection, reference: str, purpose: str) -> str:
@@ -195,7 +196,7 @@ async def provisional_reply(reference: str, *, expected_by: date, body: str | No
         await cases.schedule_deadlines(conn, reference, _reply_clock(deferral.reply_due_by))
         language = Language(row["language"])
         announcement = texts.render(texts.PROVISIONAL_BODY, language, reference=reference,
-                                    due=texts.long_date(expected_by, language), officer=officer.card().one_line())
+                                    due=texts.long_date(expected_by, language))
         text = f"{body.strip()}\n\n{announcement}" if body else announcement
         purpose = await _numbered_purpose(conn, reference, "provisional_reply")
         await _send(conn, row, officer, purpose=purpose, body=text, config=ctx.config)
@@ -217,8 +218,7 @@ async def forward(reference: str, *, service: str, contact: str | None, ctx: Act
         await cases.cancel_pending_deadlines(conn, reference, ctx.now)
         await cases.forwarded(conn, reference, service)
         language = Language(row["language"])
-        notice = texts.render(texts.FORWARD_BODY, language, reference=reference, service=service,
-                              officer=officer.card().one_line())
+        notice = forward_text(language, reference=reference, service=service)
         purpose = await _numbered_purpose(conn, reference, "forward_notice")
         await _send(conn, row, officer, purpose=purpose, body=notice, config=ctx.config)
         if contact:
@@ -235,11 +235,10 @@ async def _send_to_service(conn: asyncpg.Connection, row: dict[str, Any], office
     reporter, language = opened["reporter"], Language(opened["language"])
     contact_line = ", ".join(str(reporter[k]) for k in ("full_name", "phone", "email", "address") if reporter.get(k))
     body = texts.render(texts.FORWARDED_REQUEST, language, reference=row["reference"], citizen_language=language.value,
-                        contact=contact_line, description=opened["description"], officer=officer.card().one_line())
-    message = Message(channel=AckChannel.EMAIL, to=contact, body=body, language=language,
-                      subject=texts.render(texts.ACK_SUBJECT, language, reference=row["reference"]))
+                        contact=contact_line, description=opened["description"])
     await send_case_message(conn, reference=row["reference"], purpose=purpose, template="case_message",
-                            message=message, params={"reference": row["reference"], "message": body},
+                            to=Destination(channel=AckChannel.EMAIL, to=contact, language=language),
+                            params={"reference": row["reference"], "message": body},
                             officer=officer, recipient_name=UNKNOWN_NAME, config=ctx.config)
 
 

@@ -21,15 +21,7 @@ from services.intake.adapters import people, repository
 from services.intake.adapters.officer_cache import OfficerCache
 from services.intake.adapters.outbox_rows import OutboxRow, outbox_row
 from services.intake.domain import texts
-from services.intake.domain.acknowledgement import (
-    AckChannel,
-    Message,
-    Unreachable,
-    ack_channel,
-    acknowledgement,
-    forward_notice,
-    provisional_reply,
-)
+from services.intake.domain.acknowledgement import AckChannel, Destination, Unreachable, ack_channel, destination
 from services.intake.domain.charter import answered_from, charter_view
 from services.intake.domain.check_in import CheckInText, crises_with_areas, locate, parse_check_in
 from services.intake.domain.clocks import CaseClocks, ClockEvent, case_clocks, schedule
@@ -38,7 +30,7 @@ from services.intake.domain.officers import Officer, choose_officer, needs_hando
 from services.intake.domain.reference import format_reference, reference_year
 from services.intake.domain.sensitive import SENSITIVE_KINDS, open_row, seal_row
 from services.intake.domain.sms import appended_reply, classify, keyword_language, new_case_reply, quoted_reference
-from services.intake.domain.survey import parse_answer, survey_text
+from services.intake.domain.survey import parse_answer, survey_question
 from services.intake.domain.welfare import WelfareAnswer, read_answer, words
 from shared.crypto import FieldCipher
 from shared.events.crisis import CrisisActivated, CrisisClosed, CrisisUpdated
@@ -52,6 +44,7 @@ from shared.events.notifications import (
     SendNotification,
     SmsPreference,
     notification_id_for,
+    template_params,
 )
 from shared.events.reports import ReportSubmitted
 from shared.events.travellers import TravellerCancelled, TravellerRegistered
@@ -60,6 +53,7 @@ from shared.gazetteer import Gazetteer
 from shared.geo import Point
 from shared.kafka.outbox import enqueue, enqueue_many
 from shared.logging import get_logger
+from shared.notifications.rendering import default_renderer
 from shared.sms_keywords import Keyword
 from shared.sms_keywords import classify as sms_keyword
 from shared.sms_keywords import normalise as normalise_keyword
@@ -256,28 +250,23 @@ def _acknowledge(write: repository.CaseWrite, report: ReportIn, *, reference: st
     except Unreachable:
         write.history.append((write.report["status"], "intake", "no way to acknowledge"))
         return False
-    card = officer.card()
-    common: dict[str, Any] = {"channel": channel, "language": reporter.language, "reference": reference,
-                              "officer": card, "phone": reporter.phone, "email": reporter.email,
-                              "address": reporter.address}
-    if report.forward_to is not None:
-        purpose, message = "forward_notice", forward_notice(service=report.forward_to, **common)
-    elif clocks.provisional_reply is not None:
-        purpose, message = "provisional_reply", provisional_reply(reply_due=clocks.reply.due_date, **common)
-    else:
-        purpose, message = "acknowledgement", acknowledgement(due=clocks.reply.due_date, **common)
-    # The notifier renders its own templates: `case_acknowledgement` states the reply date (for a complex case,
-    # the expected delay: that acknowledgement is the provisional reply); the forward notice is a `case_message`.
+    to = destination(channel, reporter.language, phone=reporter.phone, email=reporter.email,
+                     address=reporter.address)
+    # `case_acknowledgement` states the reply date (for a complex case, the expected delay too: that acknowledgement
+    # is the provisional reply); the notice of a forward is a `case_message`.
     params: dict[str, Any]
     if report.forward_to is not None:
-        template, params = "case_message", {"reference": reference, "message": message.body}
+        purpose, template = "forward_notice", "case_message"
+        params = {"reference": reference, "message": forward_text(reporter.language, reference=reference,
+                                                                  service=report.forward_to)}
     else:
         provisional = clocks.provisional_reply
+        purpose = "provisional_reply" if provisional is not None else "acknowledgement"
         template, params = "case_acknowledgement", {
             "reference": reference, "reply_due_by": clocks.reply.due_date.isoformat(),
             "provisional_reply_due_by": provisional.due_date.isoformat() if provisional is not None else None}
-    outgoing = prepare_message(reference=reference, purpose=purpose, template=template, message=message,
-                               params=params, officer=officer, recipient_name=reporter.full_name, config=config)
+    outgoing = prepare_message(reference=reference, purpose=purpose, template=template, to=to, params=params,
+                               officer=officer, recipient_name=reporter.full_name, config=config)
     write.messages.append(outgoing.message)
     write.letters.extend(outgoing.letters)
     write.outbox.extend(outgoing.outbox)
@@ -291,43 +280,59 @@ class Outgoing:
     outbox: list[OutboxRow]
 
 
-def prepare_message(*, reference: str, purpose: str, template: str, message: Message, params: dict[str, Any],
+def forward_text(language: Language, *, reference: str, service: str) -> str:
+    """The notice of a forward, the `message` of its `case_message` (the template adds the officer's card)."""
+    return texts.render(texts.FORWARD_BODY, language, reference=reference, service=service)
+
+
+def prepare_message(*, reference: str, purpose: str, template: str, to: Destination, params: dict[str, Any],
                     officer: Officer, recipient_name: str, config: IntakeConfig) -> Outgoing:
     """A letter for the print queue, or a command to the notifier; either way a line in the case's history.
     `params` are the template's (shared/events/notifications.py TEMPLATE_PARAMS) but for the officer's card, added
-    here (a template that does not show it drops it)."""
+    here (a template that does not show it drops it). The history's body is the template rendered as the notifier
+    renders the command (its SMS text, or its e-mail's text); a letter prints the e-mail's subject and text."""
     card = officer.card().as_dict()
     full_purpose = f"case:{reference}:{purpose}"
-    if message.channel is AckChannel.LETTER:
-        letter = {"purpose": full_purpose, "language": message.language.value, "address": message.to,
-                  "subject": message.subject, "body": message.body, "officer": card}
-        return Outgoing(message={"direction": "out", "channel": "letter", "purpose": purpose, "body": message.body,
+    if to.channel is AckChannel.LETTER:
+        rendered = default_renderer().render(template, to.language.value,
+                                             template_params(template, {"officer": card, **params}), channel="email")
+        letter = {"purpose": full_purpose, "language": to.language.value, "address": to.to,
+                  "subject": rendered.subject, "body": rendered.text, "officer": card}
+        return Outgoing(message={"direction": "out", "channel": "letter", "purpose": purpose, "body": rendered.text,
                                  "officer": card, "status": "queued"}, letters=[letter], outbox=[])
-    notification_id = notification_id_for(full_purpose, message.channel.value, message.to)
+    notification_id = notification_id_for(full_purpose, to.channel.value, to.to)
     name = None if recipient_name == UNKNOWN_NAME else recipient_name
-    recipient = Recipient(name=name, phone=message.to if message.channel is AckChannel.SMS else None,
-                          email=message.to if message.channel is AckChannel.EMAIL else None)
-    channel: Literal["sms", "email"] = "sms" if message.channel is AckChannel.SMS else "email"
+    recipient = Recipient(name=name, phone=to.to if to.channel is AckChannel.SMS else None,
+                          email=to.to if to.channel is AckChannel.EMAIL else None)
+    channel: Literal["sms", "email"] = "sms" if to.channel is AckChannel.SMS else "email"
     command = SendNotification(
         notification_id=notification_id, purpose=full_purpose, channel=channel, recipient=recipient,
-        language=message.language.value, template=template, params={"officer": card, **params}, priority="case",
+        language=to.language.value, template=template, params={"officer": card, **params}, priority="case",
         case_reference=reference, officer=OfficerCard(**card))
     return Outgoing(message={"direction": "out", "channel": channel, "purpose": purpose,
-                             "notification_id": notification_id, "body": message.body, "officer": card,
+                             "notification_id": notification_id, "body": as_sent(command), "officer": card,
                              "status": "queued"},
                     letters=[], outbox=[outbox_row(command, source=config.source, topic_prefix=config.topic_prefix)])
 
 
+def as_sent(command: SendNotification) -> str:
+    """The text the notifier sends for `command`: its template, language and params rendered for its channel."""
+    return default_renderer().render(command.template, command.language, command.params,
+                                     channel=command.channel).body(command.channel)
+
+
 async def send_case_message(conn: asyncpg.Connection, *, reference: str, purpose: str, template: str,
-                            message: Message, params: dict[str, Any], officer: Officer, recipient_name: str,
-                            config: IntakeConfig) -> None:
-    """Queue a message about an existing case (caller's transaction): letter, or command through the outbox."""
-    outgoing = prepare_message(reference=reference, purpose=purpose, template=template, message=message,
-                               params=params, officer=officer, recipient_name=recipient_name, config=config)
+                            to: Destination, params: dict[str, Any], officer: Officer, recipient_name: str,
+                            config: IntakeConfig) -> str:
+    """Queue a message about an existing case (caller's transaction): letter, or command through the outbox.
+    Returns the text recorded in the history (what is sent)."""
+    outgoing = prepare_message(reference=reference, purpose=purpose, template=template, to=to, params=params,
+                               officer=officer, recipient_name=recipient_name, config=config)
     for letter in outgoing.letters:
         await repository.queue_letter(conn, reference=reference, **letter)
     await enqueue_many(conn, outgoing.outbox)
     await repository.add_message(conn, reference=reference, **outgoing.message)
+    return str(outgoing.message["body"])
 
 
 # --- reading -------------------------------------------------------------------------------------------------
@@ -436,19 +441,15 @@ async def close_case(reference: str, *, pool: asyncpg.Pool, officers: OfficerCac
         language = Language(row["language"])
         token = secrets.token_urlsafe(24)  # the survey page's capability: unguessable, one per case
         link = f"{config.survey_link_base.rstrip('/')}/{token}"
-        body = survey_text(channel, language, reference=reference, link=link)
-        to = phone if channel is AckChannel.SMS else email
-        message = Message(channel=channel, to=to, subject=texts.render(texts.ACK_SUBJECT, language,
-                                                                            reference=reference),
-                          body=body, language=language)
         if await repository.record_survey(conn, reference=reference, channel=channel.value, phone=phone,
                                           token=token):
             # by SMS the question asks for a digit 1-5 (answered through /twilio/sms); by email, a link
-            template, params = (("case_message", {"reference": reference, "message": body})
+            template, params = (("case_message", {"reference": reference,
+                                                  "message": survey_question(language, reference=reference)})
                                 if channel is AckChannel.SMS
                                 else ("survey_request", {"reference": reference, "survey_url": link}))
             await send_case_message(conn, reference=reference, purpose="survey", template=template,
-                                    message=message, params=params,
+                                    to=destination(channel, language, phone=phone, email=email), params=params,
                                     officer=officer, recipient_name=reporter.get("full_name", UNKNOWN_NAME),
                                     config=config)
 

@@ -9,9 +9,9 @@ import asyncpg
 from services.notifier.adapters.email import SmtpEmail, SmtpSecurity
 from services.notifier.adapters.twilio_sms import TwilioSms
 from services.notifier.handlers import Publisher
-from services.notifier.rendering import Renderer
 from services.notifier.settings import NotifierSettings
 from shared.db import open_pool
+from shared.notifications.rendering import Renderer
 
 
 @dataclass

@@ -38,10 +38,10 @@ from services.notifier.domain.delivery import DeliveryStatus, Observation
 from services.notifier.domain.pacing import Pacer
 from services.notifier.domain.policy import twilio_validity
 from services.notifier.handlers import Publisher, record_observation, take_due
-from services.notifier.rendering import Renderer
 from services.notifier.settings import NotifierSettings
 from shared.db import DATABASE_ERRORS
 from shared.logging import get_logger
+from shared.notifications.rendering import Renderer
 
 log = get_logger(__name__)
 

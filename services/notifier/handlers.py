@@ -27,11 +27,11 @@ from services.notifier.domain.policy import (
     route,
     validity_seconds,
 )
-from services.notifier.rendering import Renderer, TemplateError
 from shared.events.notifications import NotificationStatus, SendNotification, SmsPreference, notification_id_for
 from shared.kafka.consumer import YIELD_EVERY
 from shared.kafka.outbox import OutboxRow, enqueue, enqueue_many, prepare
 from shared.logging import get_logger
+from shared.notifications.rendering import Renderer, TemplateError
 from shared.sms_keywords import Keyword, classify
 
 log = get_logger(__name__)

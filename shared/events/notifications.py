@@ -4,10 +4,10 @@
 Its `notification_id` is derived from purpose, channel and recipient (`notification_id_for`), so a sender that
 retries produces the same id, and the notifier's unique key on it makes a second send impossible.
 
-Its `template` names one of the notifier's templates (`services/notifier/templates/<lang>/<template>.j2`) and its
+Its `template` names one of the templates (`shared/notifications/templates/<lang>/<template>.j2`) and its
 `params` are exactly what that template reads, checked against the template's model in `TEMPLATE_PARAMS` when the
 command is built (a sender gets a ValueError) and when it is read (the notifier dead-letters it): a missing or
-ill-typed parameter never reaches the renderer. tests/notifier/test_template_params.py renders every template of
+ill-typed parameter never reaches the renderer. tests/shared/test_notification_templates.py renders every template of
 every language with its model's minimal parameters.
 """
 
@@ -182,7 +182,7 @@ class WelfareQuestionParams(CrisisParams):
         return self
 
 
-#: Each template's parameters (keys: the files in services/notifier/templates/en, without `.j2`).
+#: Each template's parameters (keys: the files in shared/notifications/templates/en, without `.j2`).
 TEMPLATE_PARAMS: Mapping[str, type[WireModel]] = {
     "case_acknowledgement": CaseAcknowledgementParams,
     "case_message": CaseMessageParams,

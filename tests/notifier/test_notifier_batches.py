@@ -14,7 +14,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from services.notifier.bootstrap import open_resources
 from services.notifier.handlers import Publisher, accept_commands
-from services.notifier.rendering import Renderer
 from services.notifier.settings import NotifierSettings
 from services.notifier.worker import Worker
 from shared.events.envelope import CloudEvent, decode, encode, new_event
@@ -26,6 +25,7 @@ from shared.events.notifications import (
     notification_id_for,
 )
 from shared.kafka.producer import kafka_headers
+from shared.notifications.rendering import Renderer
 from shared.topics import spec_for
 from tests.notifier.conftest import OFFICER, SOURCE, TwilioFake, ack_params, case_message_params, sms_recipient
 from tests.notifier.test_notifier_chaos import crisis_alerts

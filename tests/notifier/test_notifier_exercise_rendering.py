@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from services.crisis_center.domain.exercise import BANNER
-from services.notifier.rendering import LANGUAGES, Renderer
+from shared.notifications.rendering import LANGUAGES, Renderer
 from shared.sms import Encoding
-from tests.notifier.test_notifier_rendering import PARAMS
+from tests.shared.test_notification_rendering import PARAMS
 
 #: Every template the crisis center sends for a crisis (case and staff templates never belong to one).
 CRISIS_TEMPLATES = ("crisis_alert", "crisis_update", "crisis_followup", "crisis_closed", "crisis_proposal",

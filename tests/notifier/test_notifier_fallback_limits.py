@@ -16,11 +16,11 @@ from aiokafka import AIOKafkaProducer
 from services.notifier.bootstrap import open_resources
 from services.notifier.dev.smtp_sink import SmtpSink, free_port
 from services.notifier.handlers import fall_back
-from services.notifier.rendering import Renderer
 from services.notifier.settings import NotifierSettings
 from services.notifier.worker import Worker
 from shared.events.envelope import decode
 from shared.events.notifications import Recipient
+from shared.notifications.rendering import Renderer
 from tests.notifier.conftest import Running, TwilioFake, make_settings, sign, sms_recipient
 from tests.support import auth, consume, eventually, new_pool, unique
 

@@ -1,5 +1,6 @@
 """A letter of the print queue as an A4 PDF (ReportLab): the ministry's heading, the address in a window-envelope
-position, the date and subject, the text, and the officer card with the reference, in the citizen's language."""
+position, the date and subject, the text (rendered from its template, which carries the officer's card) and the
+reference, in the citizen's language."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 from services.intake.domain import texts
 from services.intake.domain.model import Language
 
-_LABELS = {
-    Language.FR: ("Votre agent", "Référence"), Language.NL: ("Uw dossierbeheerder", "Referentie"),
-    Language.DE: ("Ihr Sachbearbeiter", "Aktenzeichen"), Language.EN: ("Your case officer", "Reference"),
-}
+#: The label of the reference line under the text (the text, rendered from its template, already carries
+#: the officer's card).
+_REFERENCE_LABELS = {Language.FR: "Référence", Language.NL: "Referentie", Language.DE: "Aktenzeichen",
+                     Language.EN: "Reference"}
 
 
 def _lines(text: str) -> str:
@@ -32,8 +33,7 @@ def letter_pdf(letter: dict[str, Any], *, reference: str, today: date) -> bytes:
     styles = getSampleStyleSheet()
     body = ParagraphStyle("body", parent=styles["BodyText"], fontSize=10.5, leading=14)
     small = ParagraphStyle("small", parent=body, fontSize=9, leading=12)
-    officer = letter["officer"]
-    officer_label, reference_label = _LABELS[language]
+    reference_label = _REFERENCE_LABELS[language]
     story = [
         Paragraph(escape(texts.MINISTRY[language]), styles["Heading3"]),
         Spacer(1, 18 * mm),
@@ -45,9 +45,7 @@ def letter_pdf(letter: dict[str, Any], *, reference: str, today: date) -> bytes:
         Spacer(1, 6 * mm),
         *[Paragraph(_lines(paragraph), body) for paragraph in letter["body"].split("\n\n") if paragraph.strip()],
         Spacer(1, 10 * mm),
-        Paragraph(f"{escape(officer_label)}: {escape(officer['name'])}, {escape(officer['role'])}<br/>"
-                  f"{escape(officer['phone'])} · {escape(officer['email'])}<br/>"
-                  f"{escape(reference_label)}: {escape(reference)}", small),
+        Paragraph(f"{escape(reference_label)}: {escape(reference)}", small),
     ]
     out = io.BytesIO()
     document = SimpleDocTemplate(out, pagesize=A4, leftMargin=25 * mm, rightMargin=20 * mm, topMargin=20 * mm,

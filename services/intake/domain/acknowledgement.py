@@ -1,14 +1,11 @@
-"""Acknowledging a report through the channel it came in, in the reporter's language."""
+"""Through which channel, and to which address, a case's messages go: the one the report came in on."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from enum import StrEnum
 
-from services.intake.domain import texts
 from services.intake.domain.model import Channel, Language
-from services.intake.domain.officers import OfficerCard
 
 
 class AckChannel(StrEnum):
@@ -45,60 +42,19 @@ def ack_channel(channel: Channel, *, phone: str | None, email: str | None, addre
 
 
 @dataclass(frozen=True)
-class Message:
+class Destination:
+    """Where a message about a case goes: its channel, the address on it, the person's language. What it says is
+    the notifier's template (shared/notifications), rendered by intake too for the case's history and letters."""
+
     channel: AckChannel
     to: str
-    subject: str
-    body: str
     language: Language
 
 
-def _recipient(channel: AckChannel, phone: str | None, email: str | None, address: str | None) -> str:
+def destination(channel: AckChannel, language: Language, *, phone: str | None = None, email: str | None = None,
+                address: str | None = None) -> Destination:
+    """The address `channel` needs, from what the person gave; Unreachable when it is missing."""
     value = {AckChannel.SMS: phone, AckChannel.EMAIL: email, AckChannel.LETTER: address}[channel]
     if not value:
         raise Unreachable(f"no {channel} address")
-    return value
-
-
-def _message(template: texts.T, *, channel: AckChannel, phone: str | None, email: str | None,
-             address: str | None, language: Language, reference: str, **values: object) -> Message:
-    body = texts.render(template, language, reference=reference, **values)
-    return Message(channel=channel, to=_recipient(channel, phone, email, address),
-                   subject=texts.render(texts.ACK_SUBJECT, language, reference=reference), body=body,
-                   language=language)
-
-
-def acknowledgement(
-    *,
-    channel: AckChannel,
-    language: Language,
-    reference: str,
-    due: date,
-    officer: OfficerCard,
-    phone: str | None = None,
-    email: str | None = None,
-    address: str | None = None,
-) -> Message:
-    """The acknowledgement: reference, reply date and officer card."""
-    return _message(texts.ACK_BODY, channel=channel, phone=phone, email=email, address=address,
-                    language=language, reference=reference, due=texts.long_date(due, language),
-                    officer=officer.one_line())
-
-
-def provisional_reply(
-    *, channel: AckChannel, language: Language, reference: str, reply_due: date, officer: OfficerCard,
-    phone: str | None = None, email: str | None = None, address: str | None = None,
-) -> Message:
-    """The provisional reply of a complex case, stating the expected delay."""
-    return _message(texts.PROVISIONAL_BODY, channel=channel, phone=phone, email=email, address=address,
-                    language=language, reference=reference, due=texts.long_date(reply_due, language),
-                    officer=officer.one_line())
-
-
-def forward_notice(
-    *, channel: AckChannel, language: Language, reference: str, service: str, officer: OfficerCard,
-    phone: str | None = None, email: str | None = None, address: str | None = None,
-) -> Message:
-    """Notice that an information request went to the competent service."""
-    return _message(texts.FORWARD_BODY, channel=channel, phone=phone, email=email, address=address,
-                    language=language, reference=reference, service=service, officer=officer.one_line())
+    return Destination(channel=channel, to=value, language=language)

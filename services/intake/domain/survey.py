@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from services.intake.domain import texts
-from services.intake.domain.acknowledgement import AckChannel
 from services.intake.domain.model import Language
 
 _ANSWER = re.compile(r"^\s*([1-5])\s*(?:/\s*5)?\s*[.!]?\s*$")
@@ -17,7 +16,7 @@ def parse_answer(text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def survey_text(channel: AckChannel, language: Language, *, reference: str, link: str) -> str:
-    if channel is AckChannel.SMS:
-        return texts.render(texts.SURVEY_SMS, language, reference=reference)
-    return texts.render(texts.SURVEY_EMAIL, language, reference=reference, link=link)
+def survey_question(language: Language, *, reference: str) -> str:
+    """The SMS question (answered 1-5), the `message` of its `case_message`; by e-mail the `survey_request`
+    template sends the link."""
+    return texts.render(texts.SURVEY_SMS, language, reference=reference)

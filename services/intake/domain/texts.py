@@ -1,4 +1,9 @@
-"""Every sentence intake sends, in the four languages. Plain format strings keyed by language."""
+"""Intake's own sentences, in the four languages: plain format strings keyed by language.
+
+What a person is sent about a case is a template of shared/notifications (rendered by the notifier, and by intake for
+the case's history and letters); the sentences here are the ones intake says itself (the synchronous TwiML replies to
+an inbound SMS, the voice line, the survey page) and the texts a `case_message` carries as its `message` (forward
+notice, provisional reply, family notice, SMS survey question, the request forwarded to a service)."""
 
 from __future__ import annotations
 
@@ -16,44 +21,18 @@ MINISTRY: T = {
     Language.EN: "FPS Foreign Affairs (Belgium)",
 }
 
-ACK_SUBJECT: T = {
-    Language.FR: "Votre dossier {reference}",
-    Language.NL: "Uw dossier {reference}",
-    Language.DE: "Ihr Vorgang {reference}",
-    Language.EN: "Your case {reference}",
-}
-
-ACK_BODY: T = {
-    Language.FR: "Nous avons bien reçu votre demande. Votre numéro de dossier est {reference}. "
-                 "Vous recevrez une réponse au plus tard le {due}. Votre agent: {officer}.",
-    Language.NL: "Wij hebben uw aanvraag goed ontvangen. Uw dossiernummer is {reference}. "
-                 "U krijgt uiterlijk op {due} een antwoord. Uw dossierbeheerder: {officer}.",
-    Language.DE: "Wir haben Ihre Anfrage erhalten. Ihr Aktenzeichen ist {reference}. "
-                 "Sie erhalten spätestens am {due} eine Antwort. Ihr Sachbearbeiter: {officer}.",
-    Language.EN: "We have received your request. Your case reference is {reference}. "
-                 "You will receive a reply by {due} at the latest. Your case officer: {officer}.",
-}
-
 PROVISIONAL_BODY: T = {
-    Language.FR: "Dossier {reference}: votre demande est complexe. Nous vous répondrons au plus tard le {due}. "
-                 "Votre agent: {officer}.",
-    Language.NL: "Dossier {reference}: uw aanvraag is complex. Wij antwoorden u uiterlijk op {due}. "
-                 "Uw dossierbeheerder: {officer}.",
-    Language.DE: "Vorgang {reference}: Ihre Anfrage ist komplex. Wir antworten Ihnen spätestens am {due}. "
-                 "Ihr Sachbearbeiter: {officer}.",
-    Language.EN: "Case {reference}: your request is complex. We will reply by {due} at the latest. "
-                 "Your case officer: {officer}.",
+    Language.FR: "Votre demande est complexe. Nous vous répondrons au plus tard le {due}.",
+    Language.NL: "Uw aanvraag is complex. Wij antwoorden u uiterlijk op {due}.",
+    Language.DE: "Ihre Anfrage ist komplex. Wir antworten Ihnen spätestens am {due}.",
+    Language.EN: "Your request is complex. We will reply by {due} at the latest.",
 }
 
 FORWARD_BODY: T = {
-    Language.FR: "Dossier {reference}: votre demande relève de {service}, à qui nous l'avons transmise. "
-                 "Votre agent: {officer}.",
-    Language.NL: "Dossier {reference}: uw aanvraag behoort tot de bevoegdheid van {service}; wij hebben ze "
-                 "doorgestuurd. Uw dossierbeheerder: {officer}.",
-    Language.DE: "Vorgang {reference}: Ihre Anfrage fällt in die Zuständigkeit von {service}; wir haben sie "
-                 "weitergeleitet. Ihr Sachbearbeiter: {officer}.",
-    Language.EN: "Case {reference}: your request is a matter for {service}, to whom we have forwarded it. "
-                 "Your case officer: {officer}.",
+    Language.FR: "Votre demande relève de {service}, à qui nous l'avons transmise.",
+    Language.NL: "Uw aanvraag behoort tot de bevoegdheid van {service}; wij hebben ze doorgestuurd.",
+    Language.DE: "Ihre Anfrage fällt in die Zuständigkeit von {service}; wir haben sie weitergeleitet.",
+    Language.EN: "Your request is a matter for {service}, to whom we have forwarded it.",
 }
 
 SMS_NEW_CASE: T = {
@@ -94,13 +73,6 @@ SURVEY_SMS: T = {
     Language.DE: "Vorgang {reference} abgeschlossen. Sind Sie zufrieden? Antworten Sie von 1 (gar nicht) "
                  "bis 5 (sehr).",
     Language.EN: "Case {reference} closed. Are you satisfied? Reply from 1 (not at all) to 5 (very).",
-}
-
-SURVEY_EMAIL: T = {
-    Language.FR: "Votre dossier {reference} est clôturé. Donnez-nous votre avis: {link}",
-    Language.NL: "Uw dossier {reference} is afgesloten. Geef ons uw mening: {link}",
-    Language.DE: "Ihr Vorgang {reference} ist abgeschlossen. Sagen Sie uns Ihre Meinung: {link}",
-    Language.EN: "Your case {reference} is closed. Tell us what you think: {link}",
 }
 
 SURVEY_THANKS: T = {
@@ -190,26 +162,17 @@ def render(template: T, language: Language, **values: object) -> str:
 
 # --- case actions ---------------------------------------------------------------------------------------------
 
-SIGNATURE: T = {
-    Language.FR: "Dossier {reference}. Votre agent: {officer}.",
-    Language.NL: "Dossier {reference}. Uw dossierbeheerder: {officer}.",
-    Language.DE: "Vorgang {reference}. Ihr Sachbearbeiter: {officer}.",
-    Language.EN: "Case {reference}. Your case officer: {officer}.",
-}
-
 FORWARDED_REQUEST: T = {
     Language.FR: "Le SPF Affaires étrangères vous transmet une demande qui relève de votre compétence "
                  "(dossier {reference}). Langue du citoyen: {citizen_language}. Contact du citoyen: {contact}.\n\n"
-                 "{description}\n\nAgent: {officer}.",
+                 "{description}",
     Language.NL: "De FOD Buitenlandse Zaken stuurt u een aanvraag door die onder uw bevoegdheid valt "
                  "(dossier {reference}). Taal van de burger: {citizen_language}. Contact van de burger: {contact}.\n\n"
-                 "{description}\n\nDossierbeheerder: {officer}.",
+                 "{description}",
     Language.DE: "Der FÖD Auswärtige Angelegenheiten leitet Ihnen eine Anfrage in Ihrer Zuständigkeit weiter "
-                 "(Vorgang {reference}). Sprache: {citizen_language}. Kontakt: {contact}.\n\n{description}\n\n"
-                 "Sachbearbeiter: {officer}.",
+                 "(Vorgang {reference}). Sprache: {citizen_language}. Kontakt: {contact}.\n\n{description}",
     Language.EN: "FPS Foreign Affairs forwards a request that is a matter for your service (case {reference}). "
-                 "Citizen's language: {citizen_language}. Citizen's contact: {contact}.\n\n{description}\n\n"
-                 "Case officer: {officer}.",
+                 "Citizen's language: {citizen_language}. Citizen's contact: {contact}.\n\n{description}",
 }
 
 #: Starting points of a reply, per kind of case, in the citizen's language (`GET /v1/reply-templates`); the officer

@@ -9,8 +9,8 @@ import pytest
 
 from services.crisis_center.domain import broadcasts as b
 from services.crisis_center.domain import exercise
-from services.notifier.rendering import Renderer
 from shared.geo import Area
+from shared.notifications.rendering import Renderer
 from shared.sms import Encoding, SmsInfo, analyse, tidy_sms
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -79,9 +79,10 @@ async def test_a_reply_goes_through_the_channel_signed_and_answers_the_clock(
     officer = case["officer"]
     assert sent["channel"] == "sms" and sent["language"] == "fr"
     assert sent["recipient"]["phone"] == case_phone(after) and sent["officer"] == officer
-    text = sent["params"]["message"]
-    assert text.startswith("Présentez-vous") and reference in text
-    for part in (officer["name"], officer["role"], officer["phone"], officer["email"]):
+    assert sent["params"]["message"] == "Présentez-vous à l'ambassade lundi à 10 h."  # as written: the template signs
+    text = after["messages"][-1]["body"]  # the SMS as the notifier renders that command
+    assert "Présentez-vous" in text and reference in text
+    for part in (officer["name"], officer["role"], officer["email"]):
         assert part in text
     assert "Votre agent" in text  # in the citizen's language
     assert after["messages"][-1]["purpose"] == "reply-1" and after["messages"][-1]["direction"] == "out"
@@ -99,15 +100,15 @@ def case_phone(case: dict[str, Any]) -> str:
 
 
 @pytest.mark.parametrize(("channel", "language", "expected", "marker"), [
-    ("email", "nl", "email", "Uw dossierbeheerder"), ("web", "de", "email", "Ihr Sachbearbeiter"),
+    ("email", "nl", "email", "Uw contactpersoon"), ("web", "de", "email", "Ihr Ansprechpartner"),
     ("phone", "en", "sms", "Your case officer")])
 async def test_a_reply_uses_the_channel_the_request_came_in_on(
         client: httpx.AsyncClient, pool: asyncpg.Pool, settings: Settings, channel: str, language: str,
         expected: str, marker: str) -> None:
     case = await open_case(client, channel=channel, language=language)
-    await act(client, case["reference"], "messages", {"body": "..."})
+    after = await act(client, case["reference"], "messages", {"body": "..."})
     sent = (await commands(pool, settings, case["reference"]))[-1]
-    assert sent["channel"] == expected and sent["language"] == language and marker in sent["params"]["message"]
+    assert sent["channel"] == expected and sent["language"] == language and marker in after["messages"][-1]["body"]
 
 
 async def test_a_letter_for_a_request_by_post(client: httpx.AsyncClient, pool: asyncpg.Pool) -> None:
@@ -143,9 +144,10 @@ async def test_a_provisional_reply_moves_the_due_date_and_reschedules_the_clock(
     assert datetime.fromisoformat(after["reply_due_by"]) == end_of_local_day(expected)
     assert after["complex"] is True
     assert after["charter"]["met"] is True and after["charter"]["met_by"] == "provisional_reply"
-    text = (await commands(pool, settings, reference))[-1]["params"]["message"]
+    assert "Wir müssen Unterlagen anfordern." in (await commands(pool, settings, reference))[-1]["params"]["message"]
+    text = after["messages"][-1]["body"]  # the e-mail's text as sent
     assert "Wir müssen Unterlagen anfordern." in text and f"{expected.day}." in text and reference in text
-    assert text.count(case["officer"]["email"]) == 1  # the announcement names the officer: no second card
+    assert text.count(case["officer"]["email"]) == 1  # the template signs once
     pending = await pool.fetch("SELECT deadline, due_by FROM deadlines WHERE reference = $1 AND fired_at IS NULL"
                                " AND cancelled_at IS NULL", reference)
     assert {r["deadline"] for r in pending} == {"reply"} and len(pending) == 2
@@ -175,8 +177,9 @@ async def test_forward_with_a_notice_and_the_request_to_the_service(
     notice, to_service = (await commands(pool, settings, reference))[-2:]
     assert notice["recipient"]["email"] == "citoyen@example.org" and "Federale Pensioendienst" in \
         notice["params"]["message"]
-    assert reference in notice["params"]["message"] and "Uw dossierbeheerder" in notice["params"]["message"]
-    assert notice["params"]["message"].count(case["officer"]["email"]) == 1 and notice["language"] == "nl"
+    [sent_notice] = [m["body"] for m in after["messages"] if m["purpose"] == "forward_notice-1"]
+    assert reference in sent_notice and "Uw contactpersoon" in sent_notice and "Federale Pensioendienst" in sent_notice
+    assert sent_notice.count(case["officer"]["email"]) == 1 and notice["language"] == "nl"
     assert to_service["recipient"]["email"] == "klachten@sfpd.example"
     assert "Mijn pensioen wordt niet betaald" in to_service["params"]["message"]
     assert after["history"][-1]["action"] == "forward" and "by email" in after["history"][-1]["note"]
@@ -232,8 +235,9 @@ async def test_reassigning_puts_the_new_officer_card_on_the_next_message(
     await act(client, reference, "assignee", {"officer_id": new["officer_id"]}, expect=409)
     unknown = await client.post(f"/v1/reports/{reference}/assignee", json={"officer_id": 999999}, headers=DUTY)
     assert unknown.status_code == 409 and unknown.json()["detail"][0]["rule"] == "exists"
-    await act(client, reference, "messages", {"body": "Je reprends votre dossier."})
-    text = (await commands(pool, settings, reference))[-1]["params"]["message"]
+    after = await act(client, reference, "messages", {"body": "Je reprends votre dossier."})
+    assert (await commands(pool, settings, reference))[-1]["params"]["officer"]["name"] == "Officier Nouveau"
+    text = after["messages"][-1]["body"]  # the SMS as sent: the template puts the card on it
     assert "Officier Nouveau" in text and "nouveau@diplomatie.example" in text
 
 

@@ -33,7 +33,8 @@ async def test_a_letter_waits_prints_and_is_posted(client: httpx.AsyncClient, po
     pdf = await client.get(f"/v1/letters/{letter['letter_id']}.pdf", headers=DUTY)
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF") and reference.encode() in pdf.content
-    assert case["officer"]["email"].encode() in pdf.content and b"Votre agent" in pdf.content
+    # The officer's card once, from the template's text ("Votre personne de contact"), not again under it.
+    assert pdf.content.count(case["officer"]["email"].encode()) == 1 and b"Votre personne de contact" in pdf.content
 
     posted = await client.post(f"/v1/letters/{letter['letter_id']}/posted", headers=DUTY)
     assert posted.status_code == 200 and posted.json()["posted_by"] == "tester"
@@ -56,9 +57,11 @@ async def test_letters_need_a_duty_officer(client: httpx.AsyncClient) -> None:
 
 
 async def test_a_letter_in_each_language(client: httpx.AsyncClient) -> None:
-    for language, label in (("nl", b"Uw dossierbeheerder"), ("de", b"Ihr Sachbearbeiter"), ("en", b"Your case")):
+    # The text is the acknowledgement template's, with the officer's card once (not again under the text).
+    for language, label in (("nl", b"Uw contactpersoon"), ("de", b"Ihr Ansprechpartner"), ("en", b"Your contact")):
         case = (await client.post("/v1/reports", json=by_post(language), headers=DUTY)).json()
         letters = [w for w in (await client.get("/v1/letters", headers=DUTY)).json()
                    if w["reference"] == case["reference"]]
         pdf = await client.get(f"/v1/letters/{letters[0]['letter_id']}.pdf", headers=DUTY)
         assert label in pdf.content, language
+        assert pdf.content.count(case["officer"]["email"].encode()) == 1, language

@@ -13,7 +13,7 @@ from services.notifier.domain.policy import (
     twilio_validity,
     validity_seconds,
 )
-from services.notifier.rendering import TEMPLATES
+from shared.notifications.rendering import TEMPLATES
 
 C = Channel
 EMAIL, PHONE = "anne@example.be", "+32470123456"

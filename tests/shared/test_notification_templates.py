@@ -15,8 +15,8 @@ import jinja2.meta
 import pytest
 from pydantic import AwareDatetime, BaseModel
 
-from services.notifier.rendering import LANGUAGES, TEMPLATE_DIR, TEMPLATES, VOICE_TEMPLATES, Renderer
 from shared.events.notifications import TEMPLATE_PARAMS, OfficerCard, template_params
+from shared.notifications.rendering import LANGUAGES, TEMPLATE_DIR, TEMPLATES, VOICE_TEMPLATES, Renderer
 
 #: Names the renderer itself gives every template (not parameters).
 RENDERER_NAMES = frozenset({"lang", "fdate"})

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from services.notifier.rendering import LANGUAGES, TEMPLATES, Renderer, TemplateError, format_date
+from shared.notifications.rendering import LANGUAGES, TEMPLATES, Renderer, TemplateError, format_date
 from shared.sms import Encoding
 
 PARAMS: dict[str, Any] = {

@@ -1,4 +1,6 @@
-"""Render a notification from the Jinja2 templates in `templates/<lang>/<name>.j2`.
+"""Render a notification from the Jinja2 templates in `templates/<lang>/<name>.j2`: the one owner of what a person
+is sent. The notifier renders a `SendNotification` with it to send it; intake renders the same command (template,
+language, params, channel) to record in the case's history the text sent, and a letter's subject and text.
 
 Each template file holds four blocks: `subject`, `sms`, `text` and `html`. Text blocks are rendered without
 escaping, the `html` block by a second environment with autoescaping on, then put in `_layout.html.j2`. A language
@@ -10,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -60,6 +63,11 @@ class Rendered:
     @property
     def sms_info(self) -> SmsInfo:
         return analyse(self.sms)
+
+    def body(self, channel: str) -> str:
+        """What `channel` carries: the SMS text, the words said on a call, else the e-mail's plain text (which a
+        letter prints too)."""
+        return {"sms": self.sms, "voice": self.voice}.get(channel, self.text)
 
 
 def _to_date(value: Any) -> date:
@@ -116,8 +124,6 @@ def _tidy_text(text: str) -> str:
     return "\n".join(out).strip()
 
 
-
-
 class Renderer:
     """Loads the templates once; `render` is then pure and thread-safe."""
 
@@ -157,3 +163,9 @@ class Renderer:
             raise TemplateError(f"{template}: block {exc} missing in {name}") from exc
         return Rendered(lang, subject, tidy_sms(blocks.get("sms", "")), _tidy_text(blocks.get("text", "")),
                         html.strip(), " ".join(blocks.get("voice", "").split()))
+
+
+@cache
+def default_renderer() -> Renderer:
+    """One renderer per process (the templates are read once)."""
+    return Renderer()
