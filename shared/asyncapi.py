@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared.events.registry import EVENT_MODELS
+from shared.events.registry import DATAVERSION, EVENT_MODELS, current_version
 from shared.topics import TOPICS
 
 #: Who else publishes on a topic than its description says (a service of ours beside the external systems).
@@ -21,6 +21,13 @@ PRODUCERS: dict[str, str] = {
 
 def _message_name(event_type: str) -> str:
     return event_type.removeprefix("be.diplomatie.").replace(".", "_")
+
+
+def _dataversion(event_type: str) -> dict[str, Any]:
+    """The `dataversion` attribute of a type above version 1 (docs/CONVENTIONS.md, "Events"); none for the rest."""
+    version = current_version(event_type)
+    return {} if version == 1 else {DATAVERSION: {"const": version, "description": (
+        f"the version of `data`; absent means 1 (older versions are still read, brought up to {version})")}}
 
 
 def build() -> dict[str, Any]:
@@ -50,6 +57,7 @@ def build() -> dict[str, Any]:
                         "type": {"const": model.TYPE}, "time": {"type": "string", "format": "date-time"},
                         "datacontenttype": {"const": "application/json"}, "traceparent": {"type": "string"},
                         "data": schema,
+                        **_dataversion(model.TYPE),
                     },
                 },
                 "bindings": {"kafka": {"key": {"type": "string", "description": f"the event's {model.KEY_FIELD}"}}},

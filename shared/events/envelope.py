@@ -67,6 +67,11 @@ def new_event(
     traceparent: str | None = None,
     time: datetime | None = None,
 ) -> CloudEvent:
+    """The event carrying `data`; with the `dataversion` extension attribute when its type is above version 1
+    (docs/CONVENTIONS.md, "Events")."""
+    from shared.events.registry import DATAVERSION, current_version  # the registry imports this module
+
+    version = current_version(data.TYPE)
     return CloudEvent(
         id=event_id or str(uuid.uuid4()),
         source=source,
@@ -74,6 +79,7 @@ def new_event(
         time=time or datetime.now(UTC),
         data=data.model_dump(mode="json"),
         traceparent=traceparent,
+        **({DATAVERSION: version} if version > 1 else {}),
     )
 
 

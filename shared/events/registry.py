@@ -92,8 +92,51 @@ def upcast(event_type: str, version: int, data: dict[str, Any]) -> dict[str, Any
         function = UPCASTERS.get((event_type, version))
         if function is None:
             raise InvalidEvent(f"no upcaster from {event_type} data version {version}")
-        data, version = function(data), version + 1
+        try:
+            data = function(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # old data too malformed to bring up
+            raise InvalidEvent(f"{event_type} data version {version} cannot be upcast: {exc!r}") from exc
+        version += 1
     return data
+
+
+# --- upcasters, one per type and older version (docs/CONVENTIONS.md, "Events") -------------------------------------
+
+#: SendNotification version 1: the names senders could use for a template parameter (the notifier's `_ALIASES`
+#: until version 2); the templates read the first.
+_SEND_V1_ALIASES: dict[str, tuple[str, ...]] = {
+    "crisis_title": ("title",),
+    "hotline_number": ("hotline", "hotline_phone"),
+    "message": ("body", "text"),
+    "reply_due_by": ("due", "reply_due", "due_by"),
+    "instructions": ("what_to_do",),
+}
+
+
+@upcaster(notifications.SendNotification.TYPE, 1)
+def _send_notification_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1's `params` were free: the notifier added what the template read (an alias's value under the
+    template's name, the officer's card from `officer`, `reference` from `case_reference`, `crisis_id`). Version 2's
+    are exactly the template's model (notifications.TEMPLATE_PARAMS): the same filling here, then the keys the model
+    does not know dropped. Data too malformed for that is left as it is, for the model to refuse."""
+    params = data.get("params", {})
+    if not isinstance(params, dict):
+        return data
+    out = dict(params)
+    for name, aliases in _SEND_V1_ALIASES.items():
+        alias = next((alias for alias in aliases if alias in out), None)
+        if name not in out and alias is not None:
+            out[name] = out[alias]
+    if data.get("officer") is not None and "officer" not in out:
+        out["officer"] = data["officer"]
+    if data.get("case_reference") is not None:
+        out.setdefault("reference", data["case_reference"])
+    if data.get("crisis_id") is not None:
+        out.setdefault("crisis_id", data["crisis_id"])  # as version 1 did; no template reads it (dropped below)
+    model = notifications.TEMPLATE_PARAMS.get(data["template"]) if isinstance(data.get("template"), str) else None
+    if model is not None:
+        out = {key: value for key, value in out.items() if key in model.model_fields}
+    return {**data, "params": out}
 
 
 def types_on(topic: str) -> list[str]:
