@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import InvalidProducerEpoch, OutOfOrderSequenceNumber, ProducerFenced, UnknownProducerId
 
 from shared.events.envelope import CONTENT_TYPE, CloudEvent, EventData, encode, new_event
 from shared.logging import current_traceparent, get_logger
@@ -15,18 +16,30 @@ from shared.logging import current_traceparent, get_logger
 log = get_logger(__name__)
 
 
-class HealingProducer(AIOKafkaProducer):
-    """An idempotent producer that replaces its own insides when its sender died.
+#: Delivery errors after which the producer's idempotent session is broken for good: the broker no longer accepts
+#: its sequence numbers (it lost or fenced its producer state, e.g. after a restart), so every later batch to the
+#: partition fails the same way until the producer starts afresh with a new producer id.
+SESSION_BROKEN: tuple[type[BaseException], ...] = (OutOfOrderSequenceNumber, UnknownProducerId, ProducerFenced,
+                                                    InvalidProducerEpoch)
 
-    aiokafka's sender task ends for good on a fatal error such as `OutOfOrderSequenceNumber` (seen after a broker
-    restart in the chaos test); every later `send` then raises the same error and the process publishes nothing
-    again. The next `send` after such a death closes the producer and starts it afresh (a new producer id). Safe
-    for at-least-once: outbox rows are deleted only after acknowledgement and consumers deduplicate by event id.
+
+class HealingProducer(AIOKafkaProducer):
+    """An idempotent producer that replaces its own insides when its idempotent session broke.
+
+    Two ways it breaks, both seen after a broker restart in the chaos test:
+    - aiokafka's sender task ends for good on a fatal error such as `OutOfOrderSequenceNumber`, and every later
+      `send` raises the same error;
+    - the sender lives on but a batch fails with `OutOfOrderSequenceNumber` (the broker lost the producer's
+      sequence state): every later batch to that partition fails the same way, and an outbox relay retried the
+      same rows for minutes.
+    The next `send` after either closes the producer and starts it afresh (a new producer id). Safe for
+    at-least-once: outbox rows are deleted only after acknowledgement and consumers deduplicate by event id.
     """
 
     def __init__(self, **settings: Any) -> None:
         self._settings = settings
         self._heal_lock = asyncio.Lock()
+        self._broken: BaseException | None = None
         self.restarts = 0
         super().__init__(**settings)
 
@@ -36,20 +49,30 @@ class HealingProducer(AIOKafkaProducer):
             return None
         return task.exception()
 
+    def _session_error(self) -> BaseException | None:
+        return self.sender_died() or self._broken
+
+    def _watch_delivery(self, delivery: asyncio.Future[Any]) -> None:
+        if not delivery.cancelled() and isinstance(delivery.exception(), SESSION_BROKEN):
+            self._broken = delivery.exception()
+
     async def send(self, *args: Any, **kwargs: Any) -> Any:
-        if self.sender_died() is not None:
+        if self._session_error() is not None:
             await self._heal()
-        return await super().send(*args, **kwargs)
+        delivery = await super().send(*args, **kwargs)
+        delivery.add_done_callback(self._watch_delivery)
+        return delivery
 
     async def _heal(self) -> None:
         async with self._heal_lock:
-            error = self.sender_died()
+            error = self._session_error()
             if error is None:  # another caller healed it meanwhile
                 return
             log.warning("kafka_producer_restarted", error=type(error).__name__, restarts=self.restarts + 1)
             with contextlib.suppress(Exception):
                 await super().stop()
             super().__init__(**self._settings)  # fresh client, accumulator, sender and producer id
+            self._broken = None
             await super().start()
             self.restarts += 1
 

@@ -40,7 +40,8 @@ async def test_notifier_logs_name_nobody(logs: StringIO, running: Running) -> No
     for channel in ("sms", "email"):
         command = await running.command(purpose=f"case:{reference}:ack", recipient=TRAVELLER, channel=channel,
                                         language="nl", template="case_acknowledgement",
-                                        params={"reply_due_by": "2026-12-12"}, priority="case",
+                                        params={"reference": reference, "officer": OFFICER.model_dump(),
+                                                "reply_due_by": "2026-12-12"}, priority="case",
                                         case_reference=reference, officer=OFFICER)
         ids.append(command.notification_id)
     for notification_id in ids:

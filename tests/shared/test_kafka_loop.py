@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import OutOfOrderSequenceNumber
 
 from shared.db import create_pool
@@ -244,6 +244,29 @@ async def test_a_producer_whose_sender_died_restarts_and_publishes(prefix) -> No
         records = await consume(prefix + "crisis.incidents", count=2, timeout=30)
         assert [r.value for r in records] == [b"before", b"after"]
         assert producer.restarts == 1 and producer.sender_died() is None
+    finally:
+        await producer.stop()
+
+
+async def test_a_producer_whose_batches_fail_out_of_order_restarts_and_publishes(prefix) -> None:
+    """After a broker restart the broker can lose the producer's sequence state while aiokafka's sender lives on:
+    each batch to the partition then fails with OutOfOrderSequenceNumber (a relay retried the same rows for minutes
+    in a chaos run). Reproduced against the real broker by moving the producer's sequence number for the partition
+    ahead of the broker's; the send after the refused batch must restart the producer and go through."""
+    topic = prefix + "crisis.incidents"
+    producer = make_producer(bootstrap(), client_id="tests-heal-sequence")
+    await producer.start()
+    try:
+        first = await producer.send_and_wait(topic, b"before", key=b"k")
+        producer._txn_manager.increment_sequence_number(TopicPartition(topic, first.partition), 7)
+        with pytest.raises(OutOfOrderSequenceNumber):
+            await producer.send_and_wait(topic, b"refused", key=b"k")
+        assert producer.sender_died() is None  # the sender lives on: a heal on a dead sender alone never runs
+
+        await producer.send_and_wait(topic, b"after", key=b"k")
+        records = await consume(topic, count=2, timeout=30)
+        assert [r.value for r in records] == [b"before", b"after"]
+        assert producer.restarts == 1
     finally:
         await producer.stop()
 
