@@ -237,8 +237,7 @@ async def test_sign_in_live_crisis_map_delivery_and_close(page: Any, system: Sys
 
 
 async def test_language_is_chosen_and_remembered(page: Any, system: System) -> None:
-    await page.goto(f"{system.url}/dashboard")
-    await expect(page.locator("#app")).to_be_visible()  # the token is kept for the tab (sessionStorage)
+    await open_dashboard(page, system)  # signed in already when the module's first test ran (sessionStorage)
     await page.get_by_label("Language").select_option("fr")
     await expect(page.locator("h1")).to_have_text("Centre de crise — tableau de bord des coordinateurs")
     assert await page.evaluate("document.documentElement.lang") == "fr"
