@@ -16,6 +16,7 @@ import asyncpg
 from services.intake import families
 from services.intake.adapters import cases, people, repository
 from services.intake.adapters.officer_cache import OfficerCache
+from services.intake.closing import close_case
 from services.intake.domain import charter, texts
 from services.intake.domain.acknowledgement import AckChannel, Destination, Unreachable, ack_channel, destination
 from services.intake.domain.charter import Answer, Answered, CharterRuleError
@@ -23,14 +24,8 @@ from services.intake.domain.clocks import CaseClocks, Deadline, DeadlineKind, lo
 from services.intake.domain.model import Channel, Language, Status
 from services.intake.domain.officers import Officer
 from services.intake.domain.sensitive import open_row
-from services.intake.handlers import (
-    UNKNOWN_NAME,
-    CaseNotFound,
-    IntakeConfig,
-    close_case,
-    forward_text,
-    send_case_message,
-)
+from services.intake.handlers import UNKNOWN_NAME, CaseNotFound, IntakeConfig
+from services.intake.messages import forward_text, send_case_message
 from shared.logging import get_logger
 
 log = get_logger(__name__)

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from services.intake import case_actions, handlers
+from services.intake import case_actions, handlers, reading
 from services.intake.bootstrap import Resources
 from services.intake.case_actions import ActionContext
 from services.intake.deps import Deps
@@ -100,7 +100,7 @@ async def act(reference: str, principal: Principal, deps: Resources, action: Cal
         at = deps.now()
         await action(ActionContext(pool=deps.pool, officers=deps.officers, config=deps.config,
                                    actor=principal.subject, now=at))
-        return await handlers.get_case(reference, pool=deps.pool, cipher=deps.config.cipher, now=at)
+        return await reading.get_case(reference, pool=deps.pool, cipher=deps.config.cipher, now=at)
     except (ReferenceError_, handlers.CaseNotFound):
         raise HTTPException(404, f"no case {reference}") from None
     except CharterRuleError as exc:

@@ -1,5 +1,6 @@
 """Intake's routes for reports and cases: submit, search, the charter board, read, close; the read audit; a
-person's privacy requests and legal holds. Thin adapters over `handlers`."""
+person's privacy requests and legal holds. Thin adapters over the use cases (`opening`, `reading`,
+`closing`, `privacy`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
-from services.intake import handlers, privacy
+from services.intake import closing, handlers, opening, privacy, reading
 from services.intake.adapters import repository
 from services.intake.deps import Deps
 from services.intake.domain.model import ReportIn, Status
@@ -115,17 +116,17 @@ async def submit(
     Peeters", "phone": "+32470123456", "email": "anna@example.org", "language": "nl", "channel": "email"}, "location":
     {"country": "FR", "city": "Lyon"}, "description": "My passport was stolen at the station"}`."""
     try:
-        result = await handlers.submit_report(report, pool=deps.pool, officers=deps.officers,
-                                              config=deps.config, actor=principal.subject,
-                                              idempotency_key=idempotency_key)
-    except handlers.IdempotencyConflict:
+        result = await opening.submit_report(report, pool=deps.pool, officers=deps.officers,
+                                             config=deps.config, actor=principal.subject,
+                                             idempotency_key=idempotency_key)
+    except opening.IdempotencyConflict:
         raise HTTPException(409, [{"field": "Idempotency-Key", "rule": "same_body",
                                    "message": "this key was used with a different body"}]) from None
     if result.view is not None:
         return result.view
     response.status_code = 200
     response.headers["Idempotent-Replayed"] = "true"
-    return await handlers.get_case(result.reference, pool=deps.pool, details=False)
+    return await reading.get_case(result.reference, pool=deps.pool, details=False)
 
 @router.get("/v1/reports", response_model=list[CaseOut], tags=["reports"])
 async def search(
@@ -144,7 +145,7 @@ async def search(
             conn, reference_prefix=query.reference_prefix, phone=query.phone,
             name_pattern=f"%{like_escape(query.name)}%" if query.name else None,
             status=status.value if status else None, limit=limit)
-    return [handlers.case_view(row) for row in rows]
+    return [reading.case_view(row) for row in rows]
 
 @router.get("/v1/charter-board", response_model=CharterBoard, tags=["reports"])
 async def charter_board(
@@ -162,14 +163,14 @@ async def charter_board(
             officer_email=principal.subject if officer == "me" else None, post_id=post_id, limit=BOARD_LIMIT)
     attention = [r for r in replies if r["attention"] is not None]
     overdue, due_soon = split_due([r for r in replies if r["attention"] is None], at)
-    return {"attention": [handlers.case_view(r) for r in attention],
-            "overdue": [handlers.case_view(r) for r in overdue],
-            "due_soon": [handlers.case_view(r) for r in due_soon],
-            "provisional": [handlers.case_view(r) for r in provisional]}
+    return {"attention": [reading.case_view(r) for r in attention],
+            "overdue": [reading.case_view(r) for r in overdue],
+            "due_soon": [reading.case_view(r) for r in due_soon],
+            "provisional": [reading.case_view(r) for r in provisional]}
 
 @router.get("/v1/reports/{reference}", tags=["reports"])
 async def read(reference: Annotated[str, Path(pattern=REFERENCE)], principal: ReadRoles,
-               deps: Deps, limit: PageLimit = handlers.CASE_LIST_DEFAULT,
+               deps: Deps, limit: PageLimit = reading.CASE_LIST_DEFAULT,
                history_before: Annotated[int | None, Query(ge=1, le=BIGINT_MAX, description=(
                    "Only history entries older than this one (an entry's `id`, or `history_next_before`)."))
                ] = None,
@@ -178,12 +179,12 @@ async def read(reference: Annotated[str, Path(pattern=REFERENCE)], principal: Re
                ) -> dict[str, Any]:
     """The case with the latest `limit` entries of its history and of its messages, oldest first;
     `history_next_before` and `messages_next_before` (null when there is nothing older) page back."""
-    reader = handlers.Reader(subject=principal.subject, roles=tuple(sorted(principal.roles)))
-    page = handlers.CasePage(limit=limit, history_before=history_before, messages_before=messages_before)
+    reader = reading.Reader(subject=principal.subject, roles=tuple(sorted(principal.roles)))
+    page = reading.CasePage(limit=limit, history_before=history_before, messages_before=messages_before)
     try:
         parse_reference(reference)  # BE-0000-000000 matches the pattern but is no reference
-        return await handlers.get_case(reference, pool=deps.pool, cipher=deps.config.cipher, reader=reader,
-                                       now=deps.now(), page=page)
+        return await reading.get_case(reference, pool=deps.pool, cipher=deps.config.cipher, reader=reader,
+                                      now=deps.now(), page=page)
     except ReferenceError_:
         raise HTTPException(404, f"no case {reference}") from None
     except handlers.CaseNotFound:
@@ -210,9 +211,9 @@ async def audit_reads(_: AdminRole, deps: Deps,
 async def close(reference: Annotated[str, Path(pattern=REFERENCE)], principal: ReadRoles, deps: Deps,
                 body: CloseIn | None = None) -> dict[str, Any]:
     try:
-        await handlers.close_case(reference, pool=deps.pool, officers=deps.officers, config=deps.config,
-                                  actor=principal.subject, note=body.note if body else None)
-        return await handlers.get_case(reference, pool=deps.pool, details=False)
+        await closing.close_case(reference, pool=deps.pool, officers=deps.officers, config=deps.config,
+                                 actor=principal.subject, note=body.note if body else None)
+        return await reading.get_case(reference, pool=deps.pool, details=False)
     except handlers.CaseNotFound:
         raise HTTPException(404, f"no case {reference}") from None
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from services.intake import handlers
+from services.intake import inbound, welfare
 from services.intake.adapters import repository, twiml
 from services.intake.bootstrap import Resources
 from services.intake.deps import Deps, resources
@@ -78,9 +78,9 @@ async def sms(form: TwilioForm, deps: Deps) -> Response:
         raise HTTPException(422, [{"field": "From", "rule": "required", "message": "From is required"}])
     if not is_e164(sender):  # a short code or an alphanumeric sender: no case can be answered by SMS
         raise HTTPException(422, [{"field": "From", "rule": "e164", "message": "From must be an E.164 number"}])
-    reply = await handlers.inbound_sms(sender=sender, body=form.get("Body", ""),
-                                       message_sid=form.get("MessageSid"), from_country=form.get("FromCountry"),
-                                       pool=deps.pool, officers=deps.officers, config=deps.config)
+    reply = await inbound.inbound_sms(sender=sender, body=form.get("Body", ""),
+                                      message_sid=form.get("MessageSid"), from_country=form.get("FromCountry"),
+                                      pool=deps.pool, officers=deps.officers, config=deps.config)
     return xml(twiml.sms_reply(reply))
 
 
@@ -145,7 +145,7 @@ async def voice_welfare(form: TwilioForm, deps: Deps) -> Response:
     person_phone = form.get("To", "")
     if not is_e164(person_phone):
         return xml(twiml.hangup())
-    spoken = await handlers.voice_welfare_answer(
+    spoken = await welfare.voice_welfare_answer(
         phone=person_phone, digits=form.get("Digits", ""), call_sid=form.get("CallSid"), pool=deps.pool,
         officers=deps.officers, config=deps.config)
     return xml(twiml.said(*spoken) if spoken else twiml.hangup())
@@ -158,7 +158,7 @@ async def voice_recorded(form: TwilioForm, deps: Deps, lang: Lang = Language.EN)
     caller, recording = form.get("From", ""), form.get("RecordingUrl", "")
     if not caller or not recording or not is_e164(caller):  # withheld numbers come as "anonymous"
         return xml(twiml.hangup())
-    reference = await handlers.voicemail(caller=caller, recording_url=recording, call_sid=form.get("CallSid"),
-                                         language=language, from_country=form.get("FromCountry"),
-                                         pool=deps.pool, officers=deps.officers, config=deps.config)
+    reference = await inbound.voicemail(caller=caller, recording_url=recording, call_sid=form.get("CallSid"),
+                                        language=language, from_country=form.get("FromCountry"),
+                                        pool=deps.pool, officers=deps.officers, config=deps.config)
     return xml(twiml.recorded(language, reference))

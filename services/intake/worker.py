@@ -8,7 +8,19 @@ import contextlib
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from services.intake import families, handlers, privacy
+from services.intake import (
+    crises,
+    deadlines,
+    families,
+    handlers,
+    inbound,
+    messages,
+    opening,
+    privacy,
+    routing,
+    travellers,
+    welfare,
+)
 from services.intake.adapters.mail_in import start_inbox
 from services.intake.bootstrap import Resources
 from services.intake.retention import RetentionPolicy, run_retention
@@ -41,33 +53,33 @@ def retention_policy(settings: Settings) -> RetentionPolicy:
                            idempotency_key_days=settings.idempotency_key_days)
 
 
-def warning_config(settings: Settings) -> handlers.WarningConfig:
-    return handlers.WarningConfig(staff_language=settings.staff_language, team_lead_email=settings.team_lead_email,
-                                  console_url=settings.public_base_url.rstrip("/") + "/console")
+def warning_config(settings: Settings) -> deadlines.WarningConfig:
+    return deadlines.WarningConfig(staff_language=settings.staff_language, team_lead_email=settings.team_lead_email,
+                                   console_url=settings.public_base_url.rstrip("/") + "/console")
 
 
-def make_handler(resources: Resources, warnings: handlers.WarningConfig | None = None) -> Handler:
-    warnings = warnings or handlers.WarningConfig()
+def make_handler(resources: Resources, warnings: deadlines.WarningConfig | None = None) -> Handler:
+    warnings = warnings or deadlines.WarningConfig()
 
     async def handle(event: CloudEvent, data: EventData, conn: asyncpg.Connection | None) -> None:
         if conn is None:
             raise PermanentError("intake's consumer needs a database connection")
         if isinstance(data, ReportSubmitted):
-            await handlers.external_report(event, data, conn, officers=resources.officers, config=resources.config)
+            await opening.external_report(event, data, conn, officers=resources.officers, config=resources.config)
         elif isinstance(data, NotificationStatus):
-            await handlers.notification_status(data, conn)
+            await messages.notification_status(data, conn)
         elif isinstance(data, CaseRouted):
-            await handlers.case_routed(data, conn, officers=resources.officers)
+            await routing.case_routed(data, conn, officers=resources.officers)
         elif isinstance(data, CrisisActivated | CrisisUpdated | CrisisClosed):
-            await handlers.crisis_status(data, conn)
+            await crises.crisis_status(data, conn)
         elif isinstance(data, TravellerRegistered | TravellerCancelled):
-            await handlers.traveller_registration(data, conn, config=resources.config)
+            await travellers.traveller_registration(data, conn, config=resources.config)
         elif isinstance(data, WelfareAsked):
-            await handlers.welfare_asked(data, conn)
+            await welfare.welfare_asked(data, conn)
         elif isinstance(data, WelfareReplied):
-            await handlers.welfare_replied(event, data, conn, officers=resources.officers, config=resources.config)
+            await welfare.welfare_replied(event, data, conn, officers=resources.officers, config=resources.config)
         elif isinstance(data, DeadlineApproaching | DeadlineMissed):
-            await handlers.deadline_warning(event, data, conn, config=resources.config, warnings=warnings)
+            await deadlines.deadline_warning(event, data, conn, config=resources.config, warnings=warnings)
         # other types on these topics are not ours to handle
 
     return handle
@@ -89,9 +101,9 @@ class DeadlineScheduler:
         while not self._stopping.is_set():
             wait = self._poll
             try:
-                if await handlers.fire_due_deadlines(pool=self._pool, config=self._config) > 0:
+                if await deadlines.fire_due_deadlines(pool=self._pool, config=self._config) > 0:
                     continue
-                seconds = await handlers.seconds_to_next_deadline(pool=self._pool)
+                seconds = await deadlines.seconds_to_next_deadline(pool=self._pool)
                 if seconds is not None:
                     wait = min(self._poll, seconds)
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -134,7 +146,7 @@ class Worker:
             group_id=f"{settings.kafka_topic_prefix}intake", topics=list(TOPICS),
             handler=make_handler(resources, warning_config(settings)),
             producer=producer, pool=resources.pool, topic_prefix=settings.kafka_topic_prefix,
-            on_tombstone=handlers.registration_tombstone, security=security)
+            on_tombstone=travellers.registration_tombstone, security=security)
         self.privacy = privacy.make_consumer(
             bootstrap_servers=settings.kafka_bootstrap_servers, topic_prefix=settings.kafka_topic_prefix,
             source=settings.source, pool=resources.pool, producer=producer, cipher=resources.config.cipher,
@@ -155,7 +167,7 @@ class Worker:
     async def _deliver_email(self, sender: str, name: str | None, subject: str, text: str,
                              message_id: str | None) -> None:
         resources = self._resources
-        reference, opened = await handlers.inbound_email(
+        reference, opened = await inbound.inbound_email(
             sender=sender, sender_name=name, subject=subject, body=text, message_id=message_id, pool=resources.pool,
             officers=resources.officers, config=resources.config)
         log.info("inbound_email", reference=reference, opened=opened)

@@ -1,5 +1,5 @@
 """The consular inbox: an SMTP receiver (aiosmtpd, on the worker's own event loop) that hands each message to
-`handlers.inbound_email`. In production the ministry's mail relay forwards the inbox to it; locally, anything that
+`inbound.inbound_email`. In production the ministry's mail relay forwards the inbox to it; locally, anything that
 speaks SMTP can write to it (`INBOUND_SMTP_PORT`)."""
 
 from __future__ import annotations

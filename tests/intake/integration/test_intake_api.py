@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
-from services.intake import handlers
+from services.intake import opening, reading
 from services.intake.adapters.officer_cache import OfficerCache
 from services.intake.bootstrap import intake_config
 from services.intake.domain.clocks import BRUSSELS
@@ -70,10 +70,10 @@ async def test_complex_case_has_provisional_deadline(client: httpx.AsyncClient, 
 
 
 async def _submit_at(pool: asyncpg.Pool, settings: Settings, received_at: datetime, channel: str) -> dict[str, Any]:
-    result = await handlers.submit_report(ReportIn.model_validate(report(channel)), pool=pool,
-                                          officers=OfficerCache(ttl_seconds=0), config=intake_config(settings),
-                                          actor="tester", received_at=received_at)
-    return await handlers.get_case(result.reference, pool=pool)
+    result = await opening.submit_report(ReportIn.model_validate(report(channel)), pool=pool,
+                                         officers=OfficerCache(ttl_seconds=0), config=intake_config(settings),
+                                         actor="tester", received_at=received_at)
+    return await reading.get_case(result.reference, pool=pool)
 
 
 async def test_received_on_31_january(pool: asyncpg.Pool, settings: Settings) -> None:

@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
-from services.intake import handlers
+from services.intake import opening, reading
 from services.intake.adapters.officer_cache import OfficerCache
 from services.intake.bootstrap import intake_config
 from services.intake.domain.model import ReportIn
@@ -52,8 +52,8 @@ def report(channel: str, language: str, *, phone: bool = True, **overrides: Any)
 
 
 async def submit(pool: asyncpg.Pool, settings: Settings, body: ReportIn) -> str:
-    submitted = await handlers.submit_report(body, pool=pool, officers=OfficerCache(ttl_seconds=0),
-                                             config=intake_config(settings), actor="tester", received_at=RECEIVED)
+    submitted = await opening.submit_report(body, pool=pool, officers=OfficerCache(ttl_seconds=0),
+                                            config=intake_config(settings), actor="tester", received_at=RECEIVED)
     return submitted.reference
 
 
@@ -108,7 +108,7 @@ async def test_the_history_records_what_the_notifier_sends(
 
 async def test_a_letter_prints_the_templates_subject_and_text(pool: asyncpg.Pool, settings: Settings) -> None:
     reference = await submit(pool, settings, report("post", "fr"))
-    case = await handlers.get_case(reference, pool=pool)
+    case = await reading.get_case(reference, pool=pool)
     letter = await pool.fetchrow("SELECT * FROM print_queue WHERE reference = $1", reference)
     [line] = await pool.fetch("SELECT * FROM messages WHERE reference = $1 AND direction = 'out'", reference)
     expected = Renderer().render("case_acknowledgement", "fr", {

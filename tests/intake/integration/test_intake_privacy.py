@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
-from services.intake import handlers
+from services.intake import closing, opening
 from services.intake.adapters.officer_cache import OfficerCache
 from services.intake.api import create_app
 from services.intake.bootstrap import intake_config
@@ -124,11 +124,11 @@ async def test_reads_of_detention_cases_are_audited_for_admins(client: httpx.Asy
 
 async def _closed_case(pool: asyncpg.Pool, settings: Settings, kind: str, closed_days_ago: int) -> str:
     body = sensitive_report(kind) if kind != "lost_document" else report()
-    result = await handlers.submit_report(ReportIn.model_validate(body), pool=pool,
-                                          officers=OfficerCache(ttl_seconds=0), config=intake_config(settings),
-                                          actor="tester")
-    await handlers.close_case(result.reference, pool=pool, officers=OfficerCache(ttl_seconds=0),
-                              config=intake_config(settings), actor="tester", note="Closed after a call with Ms X")
+    result = await opening.submit_report(ReportIn.model_validate(body), pool=pool,
+                                         officers=OfficerCache(ttl_seconds=0), config=intake_config(settings),
+                                         actor="tester")
+    await closing.close_case(result.reference, pool=pool, officers=OfficerCache(ttl_seconds=0),
+                             config=intake_config(settings), actor="tester", note="Closed after a call with Ms X")
     await pool.execute("UPDATE reports SET closed_at = now() - make_interval(days => $2) WHERE reference = $1",
                        result.reference, closed_days_ago)
     return result.reference

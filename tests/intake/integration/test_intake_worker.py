@@ -13,7 +13,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from services.intake import handlers
+from services.intake import deadlines, opening
 from services.intake.adapters.officer_cache import OfficerCache
 from services.intake.bootstrap import intake_config
 from services.intake.domain.clocks import BRUSSELS
@@ -205,9 +205,9 @@ async def test_deadline_events_fire_once_across_restarts(worker: Worker, setting
                                                          pool: asyncpg.Pool) -> None:
     # a case received 20 days ago: its reply deadline is missed and was approaching; the running scheduler fires both
     received = datetime.now(UTC) - timedelta(days=20)
-    result = await handlers.submit_report(ReportIn.model_validate(report("web")), pool=pool,
-                                          officers=OfficerCache(ttl_seconds=0), config=intake_config(settings),
-                                          actor="tester", received_at=received)
+    result = await opening.submit_report(ReportIn.model_validate(report("web")), pool=pool,
+                                         officers=OfficerCache(ttl_seconds=0), config=intake_config(settings),
+                                         actor="tester", received_at=received)
     events = await consume(settings.topic("cases.deadlines"), count=2,
                            predicate=lambda r: r.key == result.reference.encode())
     kinds = sorted(decode(r.value).type for r in events)
@@ -216,7 +216,7 @@ async def test_deadline_events_fire_once_across_restarts(worker: Worker, setting
     # calendar days in Brussels (the charter's clock), whatever offset daylight saving gives either instant
     assert due.astimezone(BRUSSELS).date() == received.astimezone(BRUSSELS).date() + timedelta(days=15)
     # a restarted scheduler finds nothing left to fire for this case
-    assert await handlers.fire_due_deadlines(pool=pool, config=intake_config(settings)) == 0
+    assert await deadlines.fire_due_deadlines(pool=pool, config=intake_config(settings)) == 0
     fired = await pool.fetchval("SELECT count(*) FROM deadlines WHERE reference = $1 AND fired_at IS NOT NULL",
                                 result.reference)
     assert fired == 2
@@ -225,9 +225,9 @@ async def test_deadline_events_fire_once_across_restarts(worker: Worker, setting
 async def test_scheduler_fires_each_instant_when_due(pool: asyncpg.Pool, settings: Settings) -> None:
     # A year from now: the module's running scheduler (real clock) must not fire it before the test does.
     received = datetime.now(UTC) + timedelta(days=365)
-    result = await handlers.submit_report(ReportIn.model_validate(report("web")), pool=pool,
-                                          officers=OfficerCache(ttl_seconds=0), config=intake_config(settings),
-                                          actor="tester", received_at=received)
+    result = await opening.submit_report(ReportIn.model_validate(report("web")), pool=pool,
+                                         officers=OfficerCache(ttl_seconds=0), config=intake_config(settings),
+                                         actor="tester", received_at=received)
     rows = await pool.fetch("SELECT event, fire_at FROM deadlines WHERE reference = $1 ORDER BY fire_at",
                             result.reference)
     approaching, missed = rows[0]["fire_at"], rows[1]["fire_at"]
@@ -239,11 +239,11 @@ async def test_scheduler_fires_each_instant_when_due(pool: asyncpg.Pool, setting
             result.reference)]
 
     config = intake_config(settings)
-    await handlers.fire_due_deadlines(pool=pool, config=config, now=approaching - timedelta(seconds=1))
+    await deadlines.fire_due_deadlines(pool=pool, config=config, now=approaching - timedelta(seconds=1))
     assert await fired() == []
-    await handlers.fire_due_deadlines(pool=pool, config=config, now=approaching)
+    await deadlines.fire_due_deadlines(pool=pool, config=config, now=approaching)
     assert await fired() == ["approaching"]
-    await handlers.fire_due_deadlines(pool=pool, config=config, now=missed)
+    await deadlines.fire_due_deadlines(pool=pool, config=config, now=missed)
     assert await fired() == ["approaching", "missed"]
 
 
@@ -276,9 +276,9 @@ async def test_deadline_events_warn_the_officer_by_email_once(worker: Worker, po
                                                               settings: Settings) -> None:
     """The running scheduler fires a late case's clock; the consumer of cases.deadlines emails its officer."""
     received = datetime.now(UTC) - timedelta(days=20)
-    result = await handlers.submit_report(ReportIn.model_validate(report("web")), pool=pool,
-                                          officers=OfficerCache(ttl_seconds=0), config=intake_config(settings),
-                                          actor="tester", received_at=received)
+    result = await opening.submit_report(ReportIn.model_validate(report("web")), pool=pool,
+                                         officers=OfficerCache(ttl_seconds=0), config=intake_config(settings),
+                                         actor="tester", received_at=received)
 
     async def warnings() -> list[dict[str, Any]]:
         rows = await pool.fetch("SELECT payload FROM outbox WHERE topic = $1", settings.topic("notifications.commands"))
@@ -308,20 +308,20 @@ async def test_a_stale_or_answered_deadline_warns_nobody(pool: asyncpg.Pool, set
     from shared.events.deadlines import DeadlineMissed
 
     received = datetime.now(UTC) + timedelta(days=400)  # far ahead: the running scheduler leaves it alone
-    result = await handlers.submit_report(ReportIn.model_validate(report("web")), pool=pool,
-                                          officers=OfficerCache(ttl_seconds=0), config=intake_config(settings),
-                                          actor="tester", received_at=received)
+    result = await opening.submit_report(ReportIn.model_validate(report("web")), pool=pool,
+                                         officers=OfficerCache(ttl_seconds=0), config=intake_config(settings),
+                                         actor="tester", received_at=received)
     due_by = await pool.fetchval("SELECT reply_due_by FROM reports WHERE reference = $1", result.reference)
     missed = DeadlineMissed(reference=result.reference, deadline="reply", due_by=due_by)
     event = new_event(missed, source="/tests")
-    lead = handlers.WarningConfig(team_lead_email="lead@diplomatie.example")
+    lead = deadlines.WarningConfig(team_lead_email="lead@diplomatie.example")
     async with pool.acquire() as conn, conn.transaction():
         moved = DeadlineMissed(reference=result.reference, deadline="reply", due_by=due_by - timedelta(days=3))
-        assert await handlers.deadline_warning(event, moved, conn, config=intake_config(settings),
-                                               warnings=lead) == 0  # the due date moved since
-        assert await handlers.deadline_warning(event, missed, conn, config=intake_config(settings),
-                                               warnings=lead) == 2  # the officer and the team lead
+        assert await deadlines.deadline_warning(event, moved, conn, config=intake_config(settings),
+                                                warnings=lead) == 0  # the due date moved since
+        assert await deadlines.deadline_warning(event, missed, conn, config=intake_config(settings),
+                                                warnings=lead) == 2  # the officer and the team lead
         await conn.execute("UPDATE reports SET answered_by = 'reply', answered_at = now(), answered_on_time = true"
                            " WHERE reference = $1", result.reference)
-        assert await handlers.deadline_warning(event, missed, conn, config=intake_config(settings),
-                                               warnings=lead) == 0
+        assert await deadlines.deadline_warning(event, missed, conn, config=intake_config(settings),
+                                                warnings=lead) == 0
