@@ -23,6 +23,7 @@ from typing import Any
 
 import asyncpg
 
+from services.crisis_center.adapters import repository
 from services.crisis_center.domain import broadcasts as rules
 from services.crisis_center.domain import exercise, texts
 from services.crisis_center.domain.crisis import counting_key
@@ -329,9 +330,9 @@ async def _send(conn: asyncpg.Connection, row: asyncpg.Record, crisis: asyncpg.R
     detail = {"broadcast_id": row["broadcast_id"], "kind": row["kind"], "version": row["version"],
               "people": len(people), "messages": len(outbox)}
     await audit(conn, actor=actor, action="broadcast.approved", target=row["crisis_id"], at=now, detail=detail)
-    await conn.execute("INSERT INTO crisis_timeline(crisis_id, at, event, actor, affected_count, detail)"
-                       " VALUES ($1, $2, $3, $4, NULL, $5)", row["crisis_id"], now,
-                       "all_clear" if row["kind"] == "all_clear" else "broadcast", actor, detail)
+    await repository.insert_timeline(conn, crisis_id=row["crisis_id"], at=now,
+                                     event="all_clear" if row["kind"] == "all_clear" else "broadcast", actor=actor,
+                                     affected_count=None, detail=detail)
     log.info("broadcast_approved", crisis_id=row["crisis_id"], broadcast_id=row["broadcast_id"],
              people=len(people), messages=len(outbox))
 

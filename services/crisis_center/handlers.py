@@ -2,7 +2,8 @@
 
 Plain `async def`s with keyword-only dependencies; both the Faust worker and the HTTP API call them. The
 database is the authority on crises (one per incident: unique index; hotline numbers: advisory lock plus a
-unique index on active pool numbers); every event leaves through the outbox in the same transaction.
+unique index on active pool numbers); every event leaves through the outbox in the same transaction. The SQL is
+in `adapters.repository`; these decide what to write, in which transaction, and what to publish.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import asyncpg
 
 from services.crisis_center import welfare
+from services.crisis_center.adapters import repository
 from services.crisis_center.domain import exercise, texts
 from services.crisis_center.domain.activation import ThresholdPolicy, allocate_hotline
 from services.crisis_center.domain.crisis import MANUAL_PREFIX, Crisis, counting_key
@@ -35,7 +37,6 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 _CRISIS_NAMESPACE = uuid.UUID("0b0d2c1e-5f0c-4f57-9f3b-3b8a3c2d6e10")
-_HOTLINE_LOCK = "crisis_center.hotline_pool"
 
 
 def crisis_id_for_incident(incident_id: str) -> str:
@@ -62,33 +63,20 @@ async def _publish_state(conn: asyncpg.Connection, crisis: Crisis, event: str, p
 
 async def _timeline(conn: asyncpg.Connection, crisis_id: str, at: datetime, event: str, actor: str,
                     count: int | None, detail: dict[str, Any] | None = None) -> None:
-    await conn.execute(
-        "INSERT INTO crisis_timeline(crisis_id, at, event, actor, affected_count, detail) VALUES ($1,$2,$3,$4,$5,$6)",
-        crisis_id, at, event, actor, count, detail or {},
-    )
+    await repository.insert_timeline(conn, crisis_id=crisis_id, at=at, event=event, actor=actor, affected_count=count,
+                                     detail=detail or {})
 
 
 async def _allocate(conn: asyncpg.Connection, *, pool_numbers: Sequence[str], general_number: str,
                     crisis_id: str, at: datetime) -> tuple[str, bool]:
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", _HOTLINE_LOCK)
-    in_use = {r["hotline_number"] for r in await conn.fetch(
-        "SELECT hotline_number FROM crises WHERE status = 'active' AND hotline_from_pool")}
+    await repository.lock_hotline_pool(conn)
+    in_use = await repository.pool_numbers_in_use(conn)
     allocation = allocate_hotline(pool_numbers, in_use, general_number)
     if not allocation.from_pool:
         log.warning("hotline_pool_exhausted", crisis_id=crisis_id, pool_size=len(pool_numbers))
-        await conn.execute("INSERT INTO alerts(at, kind, detail) VALUES ($1, 'hotline_pool_exhausted', $2)",
-                           at, {"crisis_id": crisis_id, "pool_size": len(pool_numbers)})
+        await repository.insert_alert(conn, at=at, kind="hotline_pool_exhausted",
+                                      detail={"crisis_id": crisis_id, "pool_size": len(pool_numbers)})
     return allocation.number, allocation.from_pool
-
-
-_INSERT_CRISIS = """
-INSERT INTO crises(crisis_id, incident_id, title, kind, severity, status, affected_count, count_registrations,
-                   count_reports, threshold, hotline_number, hotline_from_pool, area, activated_at, activated_by,
-                   source, link)
-VALUES ($1,$2,$3,$4,$5,'active',$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)
-ON CONFLICT DO NOTHING
-RETURNING *
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +96,7 @@ async def activate_for_incident(
         return await _manual_activation(pool=pool, activate=activate, now=now, publishing=publishing)
     crisis_id = crisis_id_for_incident(incident.incident_id)
     async with pool.acquire() as conn, conn.transaction():
-        existing = await conn.fetchrow("SELECT * FROM crises WHERE incident_id = $1", incident.incident_id)
+        existing = await repository.crisis_of_incident(conn, incident_id=incident.incident_id)
         if existing is not None:
             if existing["status"] == "active":  # a replay: the map rows again (idempotent), nothing published
                 await _place_people(conn, incident.incident_id, activate.people)
@@ -116,13 +104,16 @@ async def activate_for_incident(
             return Activation(row_to_crisis(existing), False)
         number, from_pool = await _allocate(conn, pool_numbers=pool_numbers, general_number=general_number,
                                             crisis_id=crisis_id, at=now)
-        row = await conn.fetchrow(
-            _INSERT_CRISIS, crisis_id, incident.incident_id, incident.title, incident.kind, incident.severity,
-            activate.count, activate.by_source["registration"], activate.by_source["report"], activate.threshold,
-            number, from_pool, incident.area.to_dict(), now, activate.actor, incident.origin, incident.link,
+        row = await repository.insert_crisis(
+            conn, crisis_id=crisis_id, incident_id=incident.incident_id, title=incident.title, kind=incident.kind,
+            severity=incident.severity, affected_count=activate.count,
+            count_registrations=activate.by_source["registration"], count_reports=activate.by_source["report"],
+            threshold=activate.threshold, hotline_number=number, hotline_from_pool=from_pool,
+            area=incident.area.to_dict(), activated_at=now, activated_by=activate.actor, source=incident.origin,
+            link=incident.link,
         )
         if row is None:  # lost a race with another activation of the same incident
-            existing = await conn.fetchrow("SELECT * FROM crises WHERE incident_id = $1", incident.incident_id)
+            existing = await repository.crisis_of_incident(conn, incident_id=incident.incident_id)
             assert existing is not None
             return Activation(row_to_crisis(existing), False)
         crisis = row_to_crisis(row)
@@ -146,8 +137,7 @@ async def _manual_activation(*, pool: asyncpg.Pool, activate: Activate, now: dat
     no manual crisis has that id (an incident named `manual:` by someone else activates nothing)."""
     crisis_id = activate.incident.incident_id.removeprefix(MANUAL_PREFIX)
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow("SELECT * FROM crises WHERE crisis_id = $1 AND incident_id IS NULL"
-                                  " AND source = 'manual' FOR SHARE", crisis_id)
+        row = await repository.manual_crisis_for_share(conn, crisis_id=crisis_id)
         if row is None:
             log.warning("manual_incident_without_crisis", incident_id=activate.incident.incident_id)
             return None
@@ -197,7 +187,7 @@ async def write_joiners(*, pool: asyncpg.Pool, crisis_id: str, recipients: Seque
     """A batch for one active crisis (`joiners.JoinerBatch`): messages to the people who joined and the map rows
     that changed, in order, in one transaction; False (nothing written) when the crisis is no longer active."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow("SELECT * FROM crises WHERE crisis_id = $1 FOR SHARE", crisis_id)
+        row = await repository.crisis_for_share(conn, crisis_id=crisis_id)
         if row is None or row["status"] != "active":
             return False
         if recipients:
@@ -209,27 +199,17 @@ async def write_joiners(*, pool: asyncpg.Pool, crisis_id: str, recipients: Seque
 
 
 # the map of affected people -------------------------------------------------------------------------------------
-_UPSERT_PERSON = """
-INSERT INTO affected_people(incident_id, contribution_id, person, source, lat, lon) VALUES ($1,$2,$3,$4,$5,$6)
-ON CONFLICT (incident_id, contribution_id) DO UPDATE
-SET person = EXCLUDED.person, source = EXCLUDED.source, lat = EXCLUDED.lat, lon = EXCLUDED.lon
-"""
-
-
 async def _place_people(conn: asyncpg.Connection, incident_id: str, points: Sequence[PersonPoint]) -> None:
     if points:
-        await conn.executemany(_UPSERT_PERSON, [(incident_id, p.contribution_id, p.person, p.source, p.lat, p.lon)
-                                                for p in points])
+        await repository.upsert_people(conn, incident_id=incident_id, points=points)
 
 
 async def _apply_people(conn: asyncpg.Connection, change: PeopleChanged) -> None:
     if change.replace:
-        await conn.execute(
-            "DELETE FROM affected_people WHERE incident_id = $1 AND NOT (contribution_id = ANY($2::text[]))",
-            change.incident_id, [p.contribution_id for p in change.placed])
+        await repository.delete_people_except(conn, incident_id=change.incident_id,
+                                              contribution_ids=[p.contribution_id for p in change.placed])
     elif change.removed:
-        await conn.execute("DELETE FROM affected_people WHERE incident_id = $1 AND contribution_id = ANY($2::text[])",
-                           change.incident_id, list(change.removed))
+        await repository.delete_people(conn, incident_id=change.incident_id, contribution_ids=change.removed)
     await _place_people(conn, change.incident_id, change.placed)
 
 
@@ -237,36 +217,15 @@ async def people_on_map(*, pool: asyncpg.Pool, crisis_id: str) -> list[asyncpg.R
     """One point per affected person of an active crisis (a registration's position before a report's);
     None for an unknown crisis, nothing for a closed one."""
     async with pool.acquire() as conn:
-        crisis = await conn.fetchrow("SELECT incident_id, status FROM crises WHERE crisis_id = $1", crisis_id)
+        crisis = await repository.crisis_incident_and_status(conn, crisis_id=crisis_id)
         if crisis is None:
             return None
         if crisis["status"] != "active":
             return []
         async with conn.transaction():
-            await conn.execute(_NO_JIT)
-            return await conn.fetch(_PEOPLE_ON_MAP, counting_key(crisis_id, crisis["incident_id"]), crisis_id)
-
-
-# Compiling the people's query (JIT: its estimate crosses jit_above_cost from ~10,000 people) cost ~1.1 s at 100,000
-# people, more than running it (bench.crisis.people_map).
-_NO_JIT = "SET LOCAL jit = off"
-
-
-# A person's welfare for the map: their latest answer, else where their latest round stands (to phone: unreachable).
-_PEOPLE_ON_MAP = """
-SELECT DISTINCT ON (a.person) a.lat, a.lon, a.source,
-       COALESCE(s.answer, CASE WHEN q.step IS NULL THEN NULL WHEN q.step = 'to_phone' THEN 'unreachable'
-                               ELSE 'no_answer' END) AS welfare
-FROM affected_people a
-LEFT JOIN welfare_status s ON s.crisis_id = $2 AND a.contribution_id = 'registration:' || s.person_id
-LEFT JOIN (  -- each person's latest round, once for the crisis (a LATERAL probe per person cost ~1 s at 100,000)
-    SELECT DISTINCT ON (q.person_id) q.person_id, q.step
-    FROM welfare_questions q JOIN welfare_checks w ON w.check_id = q.check_id
-    WHERE q.crisis_id = $2
-    ORDER BY q.person_id, w.started_at DESC) q ON a.contribution_id = 'registration:' || q.person_id
-WHERE a.incident_id = $1
-ORDER BY a.person, s.answer IS NULL, a.source = 'registration' DESC, a.contribution_id
-"""
+            await repository.without_jit(conn)
+            return await repository.people_on_map(conn, incident_key=counting_key(crisis_id, crisis["incident_id"]),
+                                                  crisis_id=crisis_id)
 
 
 #: The map's people layer: points up to this many people in view, grid clusters beyond (issue 26).
@@ -299,49 +258,28 @@ class PeopleLayer:
     clusters: list[asyncpg.Record]
 
 
-def _in_box(first: int) -> str:
-    """SQL: the person `p` is inside the box given as parameters $first..$first+3 (west, south, east, north;
-    all NULL: anywhere)."""
-    w, s, e, n = (f"${first + i}::float8" for i in range(4))
-    return (f"({w} IS NULL OR (p.lat BETWEEN {s} AND {n} AND CASE WHEN {w} <= {e} THEN p.lon BETWEEN {w} AND {e}"
-            f" ELSE p.lon >= {w} OR p.lon <= {e} END))")
-
-
-# One person once (as _PEOPLE_ON_MAP), counted in the grid cell of their position: the cell's people, their mean
-# position, how many are known through a report, and the most urgent welfare among them (an index of $4).
-_PEOPLE_CLUSTERS = f"""
-SELECT count(*)::int AS count, avg(p.lat) AS lat, avg(p.lon) AS lon,
-       (count(*) FILTER (WHERE p.source = 'report'))::int AS reports,
-       min(array_position($4::text[], p.welfare)) AS urgency
-FROM ({_PEOPLE_ON_MAP}) p
-WHERE {_in_box(5)}
-GROUP BY floor(p.lat / $3::float8), floor(p.lon / $3::float8)
-"""
-_PEOPLE_IN_BOX = f"SELECT p.lat, p.lon, p.source, p.welfare FROM ({_PEOPLE_ON_MAP}) p WHERE {_in_box(3)}"
-
-
 async def people_layer(*, pool: asyncpg.Pool, crisis_id: str, zoom: int, bbox: BBox | None,
                        max_points: int = MAP_POINTS_MAX) -> PeopleLayer | None:
     """The people of an active crisis inside the view, as points when at most `max_points`, else as grid
     clusters of `cell_degrees(zoom)` aggregated in SQL (so 100,000 people cost a few hundred cells, not 100,000
     points); None for an unknown crisis, nothing for a closed one."""
     cell = cell_degrees(zoom)
-    box = (bbox.west, bbox.south, bbox.east, bbox.north) if bbox else (None, None, None, None)
+    box: repository.Box = (bbox.west, bbox.south, bbox.east, bbox.north) if bbox else (None, None, None, None)
     async with pool.acquire() as conn:
-        crisis = await conn.fetchrow("SELECT incident_id, status FROM crises WHERE crisis_id = $1", crisis_id)
+        crisis = await repository.crisis_incident_and_status(conn, crisis_id=crisis_id)
         if crisis is None:
             return None
         if crisis["status"] != "active":
             return PeopleLayer("points", 0, cell, [], [])
         key = counting_key(crisis_id, crisis["incident_id"])
         async with conn.transaction():
-            await conn.execute(_NO_JIT)
-            clusters = await conn.fetch(_PEOPLE_CLUSTERS, key, crisis_id, cell,
-                                        list(WELFARE_URGENCY), *box)
+            await repository.without_jit(conn)
+            clusters = await repository.people_clusters(conn, incident_key=key, crisis_id=crisis_id, cell=cell,
+                                                        urgency=WELFARE_URGENCY, box=box)
             total = sum(c["count"] for c in clusters)
             if total > max_points:
                 return PeopleLayer("clusters", total, cell, [], clusters)
-            points = await conn.fetch(_PEOPLE_IN_BOX, key, crisis_id, *box)
+            points = await repository.people_in_box(conn, incident_key=key, crisis_id=crisis_id, box=box)
             return PeopleLayer("points", len(points), cell, points, [])
 
 
@@ -349,11 +287,9 @@ async def record_count(*, pool: asyncpg.Pool, crisis_id: str, count: int, by_sou
                        now: datetime, publishing: Publishing) -> bool:
     """Store the new count and publish `crisis.updated`; False when the crisis is no longer active."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            "UPDATE crises SET affected_count = $2, count_registrations = $3, count_reports = $4, updated_at = $5"
-            " WHERE crisis_id = $1 AND status = 'active' RETURNING *",
-            crisis_id, count, by_source.get("registration", 0), by_source.get("report", 0), now,
-        )
+        row = await repository.update_count(conn, crisis_id=crisis_id, count=count,
+                                            registrations=by_source.get("registration", 0),
+                                            reports=by_source.get("report", 0), at=now)
         if row is None:
             return False
         await _timeline(conn, crisis_id, now, "updated", "system:count", count, dict(by_source))
@@ -365,16 +301,13 @@ async def close_crisis(*, pool: asyncpg.Pool, crisis_id: str, actor: str, now: d
                        publishing: Publishing) -> Crisis | None:
     """Close, free the hotline number, publish `crisis.closed`; None if unknown. Closing twice is a no-op."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            "UPDATE crises SET status = 'closed', closed_at = $2, closed_by = $3"
-            " WHERE crisis_id = $1 AND status = 'active' RETURNING *", crisis_id, now, actor)
+        row = await repository.close(conn, crisis_id=crisis_id, at=now, actor=actor)
         if row is None:
-            existing = await conn.fetchrow("SELECT * FROM crises WHERE crisis_id = $1", crisis_id)
+            existing = await repository.crisis(conn, crisis_id=crisis_id)
             return row_to_crisis(existing) if existing is not None else None
         crisis = row_to_crisis(row)
         # a closed crisis has no map: nobody's whereabouts are kept
-        await conn.execute("DELETE FROM affected_people WHERE incident_id = $1",
-                           counting_key(crisis_id, crisis.incident_id))
+        await repository.delete_map(conn, incident_id=counting_key(crisis_id, crisis.incident_id))
         if crisis.incident_id is None:  # the worker stops counting the manual crisis's incident
             await enqueue(conn, IncidentClosed(incident_id=MANUAL_PREFIX + crisis_id), source=publishing.source,
                           topic_prefix=publishing.topic_prefix)
@@ -404,12 +337,15 @@ async def activate_manually(
     async with pool.acquire() as conn, conn.transaction():
         number, from_pool = await _allocate(conn, pool_numbers=pool_numbers, general_number=general_number,
                                             crisis_id=crisis_id, at=now)
-        row = await conn.fetchrow(_INSERT_CRISIS, crisis_id, None, title, kind, severity, 0, 0, 0, threshold,
-                                  number, from_pool, area.to_dict(), now, actor, "manual", None)
+        row = await repository.insert_crisis(
+            conn, crisis_id=crisis_id, incident_id=None, title=title, kind=kind, severity=severity, affected_count=0,
+            count_registrations=0, count_reports=0, threshold=threshold, hotline_number=number,
+            hotline_from_pool=from_pool, area=area.to_dict(), activated_at=now, activated_by=actor, source="manual",
+            link=None)
         assert row is not None
         is_exercise = exercise_of is not None
         if is_exercise:
-            row = await conn.fetchrow("UPDATE crises SET exercise = true WHERE crisis_id = $1 RETURNING *", crisis_id)
+            row = await repository.mark_exercise(conn, crisis_id=crisis_id)
         crisis = row_to_crisis(row)
         await _timeline(conn, crisis_id, now, "activated", actor, 0,
                         {"manual": True, "exercise": True} if is_exercise else {"manual": True})
@@ -431,9 +367,7 @@ async def active_closed_among(*, pool: asyncpg.Pool, crisis_ids: Sequence[str]) 
     """Those of `crisis_ids` that are closed (by a coordinator, while the worker still holds them active)."""
     if not crisis_ids:
         return set()
-    rows = await pool.fetch("SELECT crisis_id FROM crises WHERE crisis_id = ANY($1::text[]) AND status = 'closed'",
-                            list(crisis_ids))
-    return {r["crisis_id"] for r in rows}
+    return await repository.closed_among(pool, crisis_ids=crisis_ids)
 
 
 # proposals and the watch list ---------------------------------------------------------------------------------
@@ -441,11 +375,9 @@ async def _settle_proposal_on_activation(conn: asyncpg.Connection, activate: Act
     """The confirmed proposal is carried out; a pending one under a rule now automatic is superseded."""
     incident_id = activate.incident.incident_id
     if activate.proposal_round is not None:
-        await conn.execute("UPDATE proposals SET applied_at = $3 WHERE incident_id = $1 AND round = $2"
-                           " AND applied_at IS NULL", incident_id, activate.proposal_round, now)
+        await repository.mark_round_applied(conn, incident_id=incident_id, round=activate.proposal_round, at=now)
     else:
-        await conn.execute("UPDATE proposals SET status = 'superseded', applied_at = $2 WHERE incident_id = $1"
-                           " AND status = 'pending'", incident_id, now)
+        await repository.supersede_pending(conn, incident_id=incident_id, at=now)
 
 
 async def raise_proposal(*, pool: asyncpg.Pool, propose: Propose, now: datetime) -> bool:
@@ -454,20 +386,11 @@ async def raise_proposal(*, pool: asyncpg.Pool, propose: Propose, now: datetime)
     incident = propose.incident
     crisis_id = crisis_id_for_incident(incident.incident_id)
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            """INSERT INTO proposals(incident_id, crisis_id, round, title, severity, origin, country, affected_count,
-                                     threshold, status, proposed_at)
-               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'pending',$10)
-               ON CONFLICT (incident_id) DO UPDATE
-               SET round = EXCLUDED.round, title = EXCLUDED.title, severity = EXCLUDED.severity,
-                   affected_count = EXCLUDED.affected_count, threshold = EXCLUDED.threshold, status = 'pending',
-                   proposed_at = EXCLUDED.proposed_at, escalated_at = NULL, decided_at = NULL, decided_by = NULL,
-                   applied_at = NULL
-               WHERE proposals.round < EXCLUDED.round
-               RETURNING incident_id""",
-            incident.incident_id, crisis_id, propose.round, incident.title, incident.severity, incident.origin,
-            incident.area.country, propose.count, propose.threshold, now)
-        if row is None:
+        stored = await repository.upsert_proposal(
+            conn, incident_id=incident.incident_id, crisis_id=crisis_id, round=propose.round, title=incident.title,
+            severity=incident.severity, origin=incident.origin, country=incident.area.country,
+            affected_count=propose.count, threshold=propose.threshold, proposed_at=now)
+        if not stored:
             return False
         await audit(conn, actor="system:threshold", action="proposal.raise", target=crisis_id, at=now, detail={
             "incident_id": incident.incident_id, "round": propose.round, "affected_count": propose.count,
@@ -479,15 +402,12 @@ async def raise_proposal(*, pool: asyncpg.Pool, propose: Propose, now: datetime)
 
 async def settle_proposal(*, pool: asyncpg.Pool, incident_id: str, round: int, now: datetime) -> None:
     """The worker applied a decision (or found it moot): the poller stops sending it."""
-    await pool.execute("UPDATE proposals SET applied_at = $3 WHERE incident_id = $1 AND round = $2"
-                       " AND applied_at IS NULL AND status IN ('confirmed', 'dismissed')", incident_id, round, now)
+    await repository.mark_decision_applied(pool, incident_id=incident_id, round=round, at=now)
 
 
 async def decisions_to_apply(*, pool: asyncpg.Pool, limit: int = 100) -> list[asyncpg.Record]:
     """Confirmed or dismissed proposals the worker has not carried out yet."""
-    return await pool.fetch(
-        "SELECT incident_id, round, status, decided_by, country FROM proposals"
-        " WHERE status IN ('confirmed', 'dismissed') AND applied_at IS NULL ORDER BY decided_at LIMIT $1", limit)
+    return await repository.decisions_to_apply(pool, limit=limit)
 
 
 class ProposalConflict(Exception):
@@ -503,16 +423,14 @@ async def decide_proposal(*, pool: asyncpg.Pool, incident_id: str, decision: str
     """A coordinator confirms or dismisses a pending proposal (audited with their subject and reason); None for an
     unknown incident; the same decision again changes nothing; another one raises ProposalConflict."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow("SELECT * FROM proposals WHERE incident_id = $1 FOR UPDATE", incident_id)
+        row = await repository.proposal_for_update(conn, incident_id=incident_id)
         if row is None:
             return None
         if row["status"] == decision:
             return row
         if row["status"] != "pending":
             raise ProposalConflict(row["status"])
-        updated = await conn.fetchrow(
-            "UPDATE proposals SET status = $2, decided_at = $3, decided_by = $4 WHERE incident_id = $1 RETURNING *",
-            incident_id, decision, now, actor)
+        updated = await repository.decide(conn, incident_id=incident_id, status=decision, at=now, actor=actor)
         action = "proposal.confirm" if decision == "confirmed" else "proposal.dismiss"
         await audit(conn, actor=actor, action=action, target=row["crisis_id"], at=now,
                     detail={"incident_id": incident_id, "round": row["round"], "reason": reason})
@@ -527,9 +445,7 @@ async def escalate_due_proposals(*, pool: asyncpg.Pool, now: datetime, after_min
     due = now - timedelta(minutes=after_minutes)
     escalated = 0
     async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(
-            "SELECT * FROM proposals WHERE status = 'pending' AND escalated_at IS NULL AND proposed_at <= $1"
-            " ORDER BY proposed_at LIMIT 100 FOR UPDATE SKIP LOCKED", due)
+        rows = await repository.pending_to_escalate(conn, proposed_before=due)
         for row in rows:
             target = f"proposal:{row['incident_id']}:{row['round']}:escalation"
             if phone:
@@ -545,10 +461,10 @@ async def escalate_due_proposals(*, pool: asyncpg.Pool, now: datetime, after_min
                 await enqueue(conn, command, source=publishing.source, topic_prefix=publishing.topic_prefix,
                               event_id=f"send:{notification_id}")
             else:
-                await conn.execute("INSERT INTO alerts(at, kind, detail) VALUES ($1, 'proposal_not_escalated', $2)",
-                                   now, {"incident_id": row["incident_id"], "reason": "no ONCALL_COORDINATOR_PHONE"})
+                await repository.insert_alert(conn, at=now, kind="proposal_not_escalated", detail={
+                    "incident_id": row["incident_id"], "reason": "no ONCALL_COORDINATOR_PHONE"})
                 log.warning("proposal_not_escalated", incident_id=row["incident_id"], reason="no on-call phone")
-            await conn.execute("UPDATE proposals SET escalated_at = $2 WHERE incident_id = $1", row["incident_id"], now)
+            await repository.mark_escalated(conn, incident_id=row["incident_id"], at=now)
             await audit(conn, actor="system:escalation", action="proposal.escalate", target=row["crisis_id"], at=now,
                         detail={"incident_id": row["incident_id"], "round": row["round"], "sms": bool(phone)})
             escalated += 1
@@ -557,36 +473,23 @@ async def escalate_due_proposals(*, pool: asyncpg.Pool, now: datetime, after_min
     return escalated
 
 
-_UPSERT_WATCH = """
-INSERT INTO watched_incidents(incident_id, title, kind, severity, country, area, origin, link, occurred_at,
-                              affected_count, count_registrations, count_reports, threshold, mode, updated_at)
-VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)
-ON CONFLICT (incident_id) DO UPDATE
-SET title = EXCLUDED.title, kind = EXCLUDED.kind, severity = EXCLUDED.severity, area = EXCLUDED.area,
-    origin = EXCLUDED.origin, link = EXCLUDED.link, occurred_at = EXCLUDED.occurred_at,
-    affected_count = EXCLUDED.affected_count, count_registrations = EXCLUDED.count_registrations,
-    count_reports = EXCLUDED.count_reports, threshold = EXCLUDED.threshold, mode = EXCLUDED.mode,
-    updated_at = EXCLUDED.updated_at
-"""
-
-
 async def record_watch(*, pool: asyncpg.Pool, watched: Watched, now: datetime) -> None:
     """An open incident's row of the watch list (its count below the threshold too)."""
     incident = watched.incident
-    await pool.execute(
-        _UPSERT_WATCH, incident.incident_id, incident.title, incident.kind, incident.severity, incident.area.country,
-        incident.area.to_dict(), incident.origin, incident.link, incident.occurred_at, watched.count,
-        watched.by_source.get("registration", 0), watched.by_source.get("report", 0), watched.threshold,
-        watched.mode, now)
+    await repository.upsert_watch(
+        pool, incident_id=incident.incident_id, title=incident.title, kind=incident.kind, severity=incident.severity,
+        country=incident.area.country, area=incident.area.to_dict(), origin=incident.origin, link=incident.link,
+        occurred_at=incident.occurred_at, affected_count=watched.count,
+        count_registrations=watched.by_source.get("registration", 0),
+        count_reports=watched.by_source.get("report", 0), threshold=watched.threshold, mode=watched.mode,
+        updated_at=now)
 
 
 async def unwatch(*, pool: asyncpg.Pool, incident_id: str, now: datetime) -> None:
     """The incident closed: off the watch list, and a proposal still pending is withdrawn."""
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("DELETE FROM watched_incidents WHERE incident_id = $1", incident_id)
-        row = await conn.fetchrow(
-            "UPDATE proposals SET status = 'withdrawn', applied_at = $2 WHERE incident_id = $1 AND status = 'pending'"
-            " RETURNING crisis_id, round", incident_id, now)
+        await repository.delete_watch(conn, incident_id=incident_id)
+        row = await repository.withdraw_pending(conn, incident_id=incident_id, at=now)
         if row is not None:
             await audit(conn, actor="system:incident.closed", action="proposal.withdraw", target=row["crisis_id"],
                         at=now, detail={"incident_id": incident_id, "round": row["round"]})
@@ -595,30 +498,20 @@ async def unwatch(*, pool: asyncpg.Pool, incident_id: str, now: datetime) -> Non
 async def watch_list(*, pool: asyncpg.Pool) -> list[asyncpg.Record]:
     """Every open incident with its count, threshold, source, proposal and crisis (if any), nearest to its
     threshold first."""
-    return await pool.fetch("""
-        SELECT w.*, p.round AS proposal_round, p.status AS proposal_status, p.proposed_at, p.escalated_at,
-               p.decided_at, p.decided_by, c.crisis_id, c.status AS crisis_status
-        FROM watched_incidents w
-        LEFT JOIN proposals p ON p.incident_id = w.incident_id
-        LEFT JOIN crises c ON c.incident_id = w.incident_id
-        ORDER BY (p.status = 'pending') IS TRUE DESC, w.affected_count::float / w.threshold DESC, w.incident_id
-        LIMIT 1000""")
+    return await repository.watch_list(pool)
 
 
 async def get_proposal(*, pool: asyncpg.Pool, incident_id: str) -> asyncpg.Record | None:
-    return await pool.fetchrow("SELECT * FROM proposals WHERE incident_id = $1", incident_id)
+    return await repository.proposal(pool, incident_id=incident_id)
 
 
 async def list_proposals(*, pool: asyncpg.Pool, status: str | None = None) -> list[asyncpg.Record]:
-    if status is None:
-        return await pool.fetch("SELECT * FROM proposals ORDER BY proposed_at DESC LIMIT 500")
-    return await pool.fetch("SELECT * FROM proposals WHERE status = $1 ORDER BY proposed_at DESC LIMIT 500", status)
+    return await repository.list_proposals(pool, status=status)
 
 
 # thresholds ---------------------------------------------------------------------------------------------------
 async def load_policy(*, pool: asyncpg.Pool, defaults: ThresholdPolicy) -> ThresholdPolicy:
-    rows = await pool.fetch("SELECT severity, value FROM thresholds")
-    values = {r["severity"]: r["value"] for r in rows}
+    values = await repository.thresholds(pool)
     by_severity = {**defaults.by_severity, **{k: v for k, v in values.items() if k != "default"}}
     return ThresholdPolicy(values.get("default", defaults.default), by_severity)
 
@@ -629,32 +522,24 @@ async def set_thresholds(*, pool: asyncpg.Pool, actor: str, now: datetime, defau
     async with pool.acquire() as conn, conn.transaction():
         items = ([("default", default)] if default is not None else []) + list(by_severity.items())
         for severity, value in items:
-            await conn.execute(
-                "INSERT INTO thresholds(severity, value, updated_by, updated_at) VALUES ($1,$2,$3,$4)"
-                " ON CONFLICT (severity) DO UPDATE SET value = $2, updated_by = $3, updated_at = $4",
-                severity, value, actor, now)
+            await repository.upsert_threshold(conn, severity=severity, value=value, actor=actor, at=now)
         await audit(conn, actor=actor, action="threshold.set", target=None, at=now,
                     detail={"default": default, "by_severity": by_severity})
 
 
 # reading ------------------------------------------------------------------------------------------------------
 async def list_crises(*, pool: asyncpg.Pool, status: str | None = None) -> list[asyncpg.Record]:
-    if status is None:
-        return await pool.fetch("SELECT * FROM crises ORDER BY activated_at DESC LIMIT 500")
-    return await pool.fetch("SELECT * FROM crises WHERE status = $1 ORDER BY activated_at DESC LIMIT 500", status)
+    return await repository.list_crises(pool, status=status)
 
 
 async def get_crisis(*, pool: asyncpg.Pool, crisis_id: str) -> asyncpg.Record | None:
-    return await pool.fetchrow("SELECT * FROM crises WHERE crisis_id = $1", crisis_id)
+    return await repository.crisis(pool, crisis_id=crisis_id)
 
 
 async def timeline(*, pool: asyncpg.Pool, crisis_id: str, limit: int, before: int | None = None
                    ) -> list[asyncpg.Record]:
     """The latest `limit` entries (older than entry `before` when given), oldest first."""
-    rows = await pool.fetch(
-        "SELECT id, at, event, actor, affected_count, detail FROM crisis_timeline"
-        " WHERE crisis_id = $1 AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
-        crisis_id, before, limit)
+    rows = await repository.timeline_newest_first(pool, crisis_id=crisis_id, limit=limit, before=before)
     return rows[::-1]
 
 
@@ -662,10 +547,7 @@ async def audit_entries(*, pool: asyncpg.Pool, target: str | None = None, limit:
                         before: int | None = None) -> list[asyncpg.Record]:
     """The latest `limit` entries (older than entry `before` when given): newest first, or oldest first for one
     target (the order its history is read in)."""
-    rows = await pool.fetch(
-        "SELECT id, at, actor, action, target, detail FROM audit_log"
-        " WHERE ($1::text IS NULL OR target = $1) AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
-        target, before, limit)
+    rows = await repository.audit_newest_first(pool, target=target, limit=limit, before=before)
     return rows if target is None else rows[::-1]
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 
 from services.crisis_center import inquiries
+from services.crisis_center.adapters import repository
 from services.crisis_center.domain import exercise, texts
 from services.crisis_center.domain.engine import Recipient
 from services.crisis_center.domain.welfare import (
@@ -102,11 +103,10 @@ async def start_round(*, pool: asyncpg.Pool, crisis_id: str, actor: str, escalat
             check_id, crisis_id, now, crisis["exercise"], exercise.PREFIX + "%")
         recipients = int(status.split()[-1])
         await conn.execute("UPDATE welfare_checks SET recipients = $2 WHERE check_id = $1", check_id, recipients)
-        await conn.execute(
-            "INSERT INTO crisis_timeline(crisis_id, at, event, actor, affected_count, detail)"
-            " VALUES ($1, $2, 'welfare_check', $3, NULL, $4)",
-            crisis_id, now, actor, {"check_id": check_id, "recipients": recipients,
-                                    "escalate_after_minutes": escalate_after_minutes})
+        await repository.insert_timeline(conn, crisis_id=crisis_id, at=now, event="welfare_check", actor=actor,
+                                         affected_count=None, detail={
+                                             "check_id": check_id, "recipients": recipients,
+                                             "escalate_after_minutes": escalate_after_minutes})
         await audit(conn, actor=actor, action="crisis.welfare_check", target=crisis_id, at=now,
                     detail={"check_id": check_id, "recipients": recipients})
     log.info("welfare_round_started", crisis_id=crisis_id, check_id=check_id, recipients=recipients)
