@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
+from shared.events import registry
 from shared.kafka.producer import make_producer
 from tests.support import bootstrap, drop_schema, new_pool, new_schema, new_topic_prefix
 
@@ -30,3 +33,12 @@ async def producer():  # type: ignore[no-untyped-def]
     await producer.start()
     yield producer
     await producer.stop()
+
+
+@pytest.fixture
+def upcasters() -> Iterator[dict[tuple[str, int], registry.Upcaster]]:
+    """The registry's upcasters as they are, restored after the test (which adds its own)."""
+    saved = dict(registry.UPCASTERS)
+    yield registry.UPCASTERS
+    registry.UPCASTERS.clear()
+    registry.UPCASTERS.update(saved)

@@ -3,7 +3,6 @@ older data is brought to the current model's shape before it is validated; unkno
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,15 +13,6 @@ from shared.events.envelope import CloudEvent, InvalidEvent, decode, encode
 from shared.events.incidents import IncidentClosed
 
 CLOSED = IncidentClosed.TYPE
-
-
-@pytest.fixture
-def upcasters() -> Iterator[dict[tuple[str, int], registry.Upcaster]]:
-    """The registry's upcasters as they are, restored after the test (which adds its own)."""
-    saved = dict(registry.UPCASTERS)
-    yield registry.UPCASTERS
-    registry.UPCASTERS.clear()
-    registry.UPCASTERS.update(saved)
 
 
 def event(data: dict[str, Any], **extensions: Any) -> CloudEvent:

@@ -6,7 +6,6 @@ round-trips with `dataversion: 2`; a newer version is refused; every other type 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -187,14 +186,6 @@ def test_a_type_without_versions_writes_no_dataversion() -> None:
     raw = encode(new_event(IncidentClosed(incident_id="inc-1"), source="/tests"))
     assert "dataversion" not in json.loads(raw)
     assert registry.data_version(decode(raw)) == 1
-
-
-@pytest.fixture
-def upcasters() -> Iterator[dict[tuple[str, int], registry.Upcaster]]:
-    saved = dict(registry.UPCASTERS)
-    yield registry.UPCASTERS
-    registry.UPCASTERS.clear()
-    registry.UPCASTERS.update(saved)
 
 
 def test_an_upcaster_failing_on_malformed_data_is_an_invalid_event(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -150,6 +150,23 @@ async def dots(page: Any, crisis_id: str) -> list[tuple[float, float]]:
     return sorted(centres, key=lambda c: -c[1])
 
 
+async def plan_of_the_drawn_area(page: Any, show: Callable[[], Awaitable[None]], *, corners: int) -> list[list[float]]:
+    """`show` asks for the plan of the drawn area; it must reach p1 (fr: SMS and e-mail) and p2 (nl: SMS), the two
+    people inside the polygon sent, which has `corners` corners. The polygon."""
+    async with page.expect_request(re.compile(r"/broadcasts/plan$")) as planned:
+        await show()
+    plan = page.locator("#bc-plan")
+    await expect(plan).to_contain_text("Reaches 2 people.", timeout=WAIT_MS)
+    await expect(plan.locator('tr[data-channel="sms"] td')).to_have_text(["1", "1", "0", "0", "2"])
+    await expect(plan.locator('tr[data-channel="email"] td')).to_have_text(["1", "0", "0", "0", "1"])
+    sent_plan = json.loads((await planned.value).post_data)
+    polygon: list[list[float]] = sent_plan["polygon"]
+    assert sent_plan["audience"] == "area" and len(polygon) == corners
+    for person, (lat, lon) in POSITIONS.items():
+        assert inside([(lon_, lat_) for lon_, lat_ in polygon], lat, lon) == (person in ("p1", "p2")), person
+    return polygon
+
+
 async def test_the_coordinator_draws_an_area_and_sends_to_the_people_in_it(page: Any, system: System) -> None:
     dialog = page.locator("#bc-dialog")
     await page.get_by_role("button", name="Write a follow-up…").click()
@@ -219,17 +236,7 @@ async def test_the_coordinator_draws_an_area_and_sends_to_the_people_in_it(page:
     await expect(page.get_by_label("English text", exact=True)).to_have_value(EN_TEXT)  # kept while drawing
 
     # The plan counts the two people inside: p1 (fr: SMS and email), p2 (nl: SMS).
-    async with page.expect_request(re.compile(r"/broadcasts/plan$")) as planned:
-        await dialog.get_by_role("button", name="Show the plan").click()
-    plan = page.locator("#bc-plan")
-    await expect(plan).to_contain_text("Reaches 2 people.", timeout=WAIT_MS)
-    await expect(plan.locator('tr[data-channel="sms"] td')).to_have_text(["1", "1", "0", "0", "2"])
-    await expect(plan.locator('tr[data-channel="email"] td')).to_have_text(["1", "0", "0", "0", "1"])
-    sent_plan = json.loads((await planned.value).post_data)
-    polygon = sent_plan["polygon"]
-    assert sent_plan["audience"] == "area" and len(polygon) == 3
-    for person, (lat, lon) in POSITIONS.items():
-        assert inside([(lon_, lat_) for lon_, lat_ in polygon], lat, lon) == (person in ("p1", "p2")), person
+    polygon = await plan_of_the_drawn_area(page, dialog.get_by_role("button", name="Show the plan").click, corners=3)
     assert (await problems(page))["unlabelled_controls"] == []
 
     async with page.expect_request(re.compile(rf"/v1/crises/{system.crisis_id}/broadcasts$")) as submitted:
@@ -378,18 +385,11 @@ async def test_the_coordinator_draws_the_area_with_the_keyboard_alone(page: Any,
     await expect(page.locator("#bc-area-status")).to_have_text("Area drawn: 4 corners.")
 
     # Planned and sent as a pointer-drawn area: the two people inside, the polygon stored as drawn.
-    async with page.expect_request(re.compile(r"/broadcasts/plan$")) as planned:
+    async def enter_on_show_the_plan() -> None:
         await dialog.get_by_role("button", name="Show the plan").focus()
         await page.keyboard.press("Enter")
-    plan = page.locator("#bc-plan")
-    await expect(plan).to_contain_text("Reaches 2 people.", timeout=WAIT_MS)
-    await expect(plan.locator('tr[data-channel="sms"] td')).to_have_text(["1", "1", "0", "0", "2"])
-    await expect(plan.locator('tr[data-channel="email"] td')).to_have_text(["1", "0", "0", "0", "1"])
-    sent_plan = json.loads((await planned.value).post_data)
-    polygon = sent_plan["polygon"]
-    assert sent_plan["audience"] == "area" and len(polygon) == 4
-    for person, (lat, lon) in POSITIONS.items():
-        assert inside([(lon_, lat_) for lon_, lat_ in polygon], lat, lon) == (person in ("p1", "p2")), person
+
+    polygon = await plan_of_the_drawn_area(page, enter_on_show_the_plan, corners=4)
     async with page.expect_response(re.compile(rf"/v1/crises/{system.crisis_id}/broadcasts$")) as submitted:
         await dialog.get_by_role("button", name="Submit for approval").focus()
         await page.keyboard.press("Enter")
