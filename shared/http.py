@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections import Counter as Tally
 from collections.abc import Awaitable, Callable
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 import asyncpg
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
@@ -155,6 +157,39 @@ class ObserveMiddleware:
             LATENCY.labels(self.service, route).observe(time.perf_counter() - started)
 
 
+def _takes_many(annotation: Any) -> bool:
+    """`list[str]`, `list[str] | None`, `tuple[int, ...]`...: a query parameter that may repeat."""
+    if get_origin(annotation) in (list, tuple, set, frozenset):
+        return True
+    return get_origin(annotation) in (Union, UnionType) and any(_takes_many(arg) for arg in get_args(annotation))
+
+
+def _scalar_query_parameters(dependant: Any) -> set[str]:
+    """The query parameters of a route and of its dependencies that take one value (not a list)."""
+    names: set[str] = set()
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        names.update(param.alias for param in current.query_params if not _takes_many(param.field_info.annotation))
+        pending.extend(current.dependencies)
+    return names
+
+
+async def single_query_values(request: Request) -> None:
+    """A query parameter the route declares as one value, given more than once (`?limit=1&limit=2`), is refused
+    (422, rule `single`): FastAPI would silently keep the last one, and the client meant something else."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None:
+        return
+    scalar = _scalar_query_parameters(dependant)
+    counts = Tally(key for key, _ in request.query_params.multi_items())
+    repeated = sorted(key for key, times in counts.items() if times > 1 and key in scalar)
+    if repeated:
+        raise RequestValidationError([{"type": "single", "loc": ("query", key), "ctx": {"rule": "single"},
+                                       "msg": f"give {key} once", "input": request.query_params.getlist(key)}
+                                      for key in repeated])
+
+
 def install_common(
     app: FastAPI,
     *,
@@ -166,6 +201,7 @@ def install_common(
     """Sign-in, JSON errors, metrics and probes; with `database`, 503 and Retry-After while it is unreachable."""
     install_verifier(app, build_verifier(auth, service))
     _document_errors(app)
+    app.router.dependencies.append(Depends(single_query_values))  # every route included from here on
 
     async def database_down(_: Request, exc: Exception) -> JSONResponse:
         log.warning("database_unavailable", error=type(exc).__name__)
