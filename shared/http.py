@@ -178,10 +178,14 @@ def _scalar_query_parameters(dependant: Any) -> set[str]:
 async def single_query_values(request: Request) -> None:
     """A query parameter the route declares as one value, given more than once (`?limit=1&limit=2`), is refused
     (422, rule `single`): FastAPI would silently keep the last one, and the client meant something else."""
-    dependant = getattr(request.scope.get("route"), "dependant", None)
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
     if dependant is None:
         return
-    scalar = _scalar_query_parameters(dependant)
+    scalar: set[str] | None = getattr(route, "_scalar_query_parameters", None)
+    if scalar is None:  # once per route, not on every request
+        scalar = _scalar_query_parameters(dependant)
+        route._scalar_query_parameters = scalar  # type: ignore[union-attr]
     counts = Tally(key for key, _ in request.query_params.multi_items())
     repeated = sorted(key for key, times in counts.items() if times > 1 and key in scalar)
     if repeated:
