@@ -461,9 +461,12 @@ async def test_redrive_sends_again_what_an_old_outage_gave_up(running: Running, 
                                       crisis_id=other_crisis)
     ids = [c.notification_id for c in [*commands, elsewhere]]
     await eventually(lambda: _all_stored(running, ids))
-    async with running.pool.acquire() as conn:  # what the old notifier did after about ten minutes of outage
+    # What the old notifier did after about ten minutes of outage; each had been handed to the provider (sent_at),
+    # which must not make its own redrive a duplicate of itself.
+    async with running.pool.acquire() as conn:
         await conn.execute("UPDATE notifications SET status = 'failed', send_state = 'done', claimed_by = NULL,"
-                           " reason = 'retries_exhausted' WHERE notification_id = ANY($1::text[])", ids)
+                           " reason = 'retries_exhausted', sent_at = now() - interval '2 minutes'"
+                           " WHERE notification_id = ANY($1::text[])", ids)
     await twilio.configure(outage=None)
     refused = await running.command(purpose=f"crisis:{crisis_id}:alert:bad", language="de",
                                     recipient=sms_recipient("+99921211001"), template="crisis_alert",

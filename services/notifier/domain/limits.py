@@ -63,11 +63,14 @@ def plan(candidates: Sequence[Candidate], recent: Iterable[RecentSms], *, now: d
     sent: dict[str, list[datetime]] = {}
     texts: dict[tuple[str, str], str] = {}
     horizon = now - window
+    # A candidate's own earlier attempt (a retry, a redriven message) still counts toward its number's limit, but a
+    # message is never the original of its own duplicate.
+    taking = {c.notification_id for c in candidates}
     for item in recent:
         if item.sent_at <= horizon:
             continue
         sent.setdefault(item.recipient, []).append(item.sent_at)
-        if item.status not in NOT_REACHED:
+        if item.status not in NOT_REACHED and item.notification_id not in taking:
             texts.setdefault((item.recipient, item.body), item.notification_id)
     out: dict[str, Decision] = {}
     for c in candidates:

@@ -82,3 +82,14 @@ def test_room_again_is_when_all_but_limit_minus_one_sends_left_the_window() -> N
     times = [NOW - timedelta(minutes=m) for m in (10, 40, 30, 50)]
     assert room_again(times, limit=3) == NOW - timedelta(minutes=40) + HOUR
     assert room_again(times, limit=1) == NOW - timedelta(minutes=10) + HOUR
+
+
+def test_a_message_sent_again_is_not_a_duplicate_of_its_own_earlier_attempt() -> None:
+    """A redriven message is queued again with the `sent_at` of its attempt during the outage: that attempt counts
+    toward the number's limit but is no original (the new-year CI run of stop 33 ended such a message
+    `deduplicated`)."""
+    own_attempt = [sent("m", 3, body="Alert", status="queued")]
+    assert verdicts(plan([sms("m", body="Alert")], own_attempt, now=NOW, limit=10)) == {"m": Verdict.SEND}
+    assert verdicts(plan([sms("m", body="Alert")], own_attempt, now=NOW, limit=1)) == {"m": Verdict.HOLD}
+    other = [*own_attempt, sent("x", 3, body="Alert")]
+    assert plan([sms("m", body="Alert")], other, now=NOW, limit=10)["m"] == Decision(Verdict.DUPLICATE, original="x")
