@@ -23,7 +23,7 @@ from typing import Any
 
 import asyncpg
 
-from services.crisis_center.adapters import repository
+from services.crisis_center.adapters import broadcasts_repository, repository
 from services.crisis_center.domain import broadcasts as rules
 from services.crisis_center.domain import exercise, texts
 from services.crisis_center.domain.crisis import counting_key
@@ -70,8 +70,7 @@ def _json(value: Any) -> Any:
 
 
 async def _crisis(conn: asyncpg.Connection, crisis_id: str, *, lock: bool = False) -> asyncpg.Record:
-    row = await conn.fetchrow("SELECT crisis_id, incident_id, title, hotline_number, status, area, exercise FROM crises"
-                              f" WHERE crisis_id = $1{' FOR SHARE' if lock else ''}", crisis_id)
+    row = await broadcasts_repository.crisis(conn, crisis_id=crisis_id, lock=lock)
     if row is None:
         raise NoCrisis(crisis_id)
     return row
@@ -94,21 +93,6 @@ def _check_draft(crisis: asyncpg.Record, draft: Draft) -> Draft:
     return draft
 
 
-_CONTACTS = {
-    "everyone": "SELECT c.person_id, c.phone, c.email, c.language FROM crisis_contacts c WHERE c.crisis_id = $1",
-    "not_answered": "SELECT c.person_id, c.phone, c.email, c.language FROM crisis_contacts c"
-                    " LEFT JOIN welfare_status s ON s.crisis_id = c.crisis_id AND s.person_id = c.person_id"
-                    " WHERE c.crisis_id = $1 AND s.person_id IS NULL",
-    "needs_help": "SELECT c.person_id, c.phone, c.email, c.language FROM crisis_contacts c"
-                  " JOIN welfare_status s ON s.crisis_id = c.crisis_id AND s.person_id = c.person_id"
-                  " WHERE c.crisis_id = $1 AND s.answer = 'needs_help'",
-    "area": "SELECT DISTINCT ON (c.person_id) c.person_id, c.phone, c.email, c.language, a.lat, a.lon"
-            " FROM crisis_contacts c JOIN affected_people a"
-            " ON a.incident_id = $2 AND a.contribution_id = 'registration:' || c.person_id"
-            " WHERE c.crisis_id = $1",
-}
-
-
 async def audience(conn: asyncpg.Connection, crisis: asyncpg.Record, draft: Draft) -> list[asyncpg.Record]:
     """The people a draft reaches now, by person id (of an exercise, only its test list's)."""
     return exercise.only_test_people(crisis["exercise"], await _audience(conn, crisis, draft), lambda r: r["person_id"])
@@ -118,10 +102,10 @@ async def _audience(conn: asyncpg.Connection, crisis: asyncpg.Record, draft: Dra
     if draft.audience == "area":
         if draft.polygon is None:
             return []
-        rows = await conn.fetch(_CONTACTS["area"] + " ORDER BY c.person_id", crisis["crisis_id"],
-                                counting_key(crisis["crisis_id"], crisis["incident_id"]))
+        rows = await broadcasts_repository.contacts_placed(
+            conn, crisis_id=crisis["crisis_id"], incident_key=counting_key(crisis["crisis_id"], crisis["incident_id"]))
         return [r for r in rows if rules.inside(draft.polygon, r["lat"], r["lon"])]
-    return list(await conn.fetch(_CONTACTS[draft.audience] + " ORDER BY c.person_id", crisis["crisis_id"]))
+    return await broadcasts_repository.contacts(conn, audience=draft.audience, crisis_id=crisis["crisis_id"])
 
 
 def _sms_texts(crisis: asyncpg.Record, draft: Draft) -> dict[str, str]:
@@ -166,17 +150,13 @@ async def create(*, pool: asyncpg.Pool, crisis_id: str, draft: Draft, actor: str
         draft = _check_draft(crisis, draft)
         if draft.kind == "all_clear":
             await _expire(conn, now, crisis_id=crisis_id)
-            taken = await conn.fetchval("SELECT broadcast_id FROM broadcasts WHERE crisis_id = $1 AND kind ="
-                                        " 'all_clear' AND status IN ('pending', 'approved')", crisis_id)
+            taken = await broadcasts_repository.all_clear_taken(conn, crisis_id=crisis_id)
             if taken is not None:
                 raise Conflict(f"the all-clear of this crisis is {taken} already")
-        await conn.execute(
-            "INSERT INTO broadcasts(broadcast_id, crisis_id, kind, status, audience, polygon, texts, fallback,"
-            " version, author, created_at, edited_at, expires_at)"
-            " VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, 1, $8, $9, $9, $10)",
-            broadcast_id, crisis_id, draft.kind, draft.audience,
-            [list(c) for c in draft.polygon] if draft.polygon is not None else None, draft.texts,
-            list(draft.fallback), actor, now, rules.expiry(now, approval_minutes))
+        await broadcasts_repository.insert(
+            conn, broadcast_id=broadcast_id, crisis_id=crisis_id, kind=draft.kind, audience=draft.audience,
+            polygon=draft.polygon, texts=draft.texts, fallback=draft.fallback, author=actor, created_at=now,
+            expires_at=rules.expiry(now, approval_minutes))
         await audit(conn, actor=actor, action="broadcast.created", target=crisis_id, at=now,
                     detail={"broadcast_id": broadcast_id, "kind": draft.kind, "audience": draft.audience,
                             "version": 1, "texts": draft.texts, "fallback": list(draft.fallback)})
@@ -186,11 +166,7 @@ async def create(*, pool: asyncpg.Pool, crisis_id: str, draft: Draft, actor: str
 
 async def _expire(conn: asyncpg.Connection, now: datetime, *, crisis_id: str | None = None,
                   broadcast_id: str | None = None) -> int:
-    rows = await conn.fetch(
-        "UPDATE broadcasts SET status = 'expired', decided_at = expires_at"
-        " WHERE status = 'pending' AND expires_at <= $1 AND ($2::text IS NULL OR crisis_id = $2)"
-        " AND ($3::text IS NULL OR broadcast_id = $3) RETURNING broadcast_id, crisis_id, version, expires_at",
-        now, crisis_id, broadcast_id)
+    rows = await broadcasts_repository.expire(conn, now=now, crisis_id=crisis_id, broadcast_id=broadcast_id)
     for row in rows:
         await audit(conn, actor="system", action="broadcast.expired", target=row["crisis_id"], at=now,
                     detail={"broadcast_id": row["broadcast_id"], "version": row["version"],
@@ -211,7 +187,7 @@ def _state(row: asyncpg.Record) -> rules.State:
 
 async def _locked(conn: asyncpg.Connection, broadcast_id: str, now: datetime) -> asyncpg.Record | None:
     await _expire(conn, now, broadcast_id=broadcast_id)
-    return await conn.fetchrow("SELECT * FROM broadcasts WHERE broadcast_id = $1 FOR UPDATE", broadcast_id)
+    return await broadcasts_repository.broadcast_for_update(conn, broadcast_id=broadcast_id)
 
 
 async def _refused(conn: asyncpg.Connection, row: asyncpg.Record, actor: str, action: str, exc: rules.Refused,
@@ -241,11 +217,9 @@ async def edit(*, pool: asyncpg.Pool, broadcast_id: str, draft: Draft, actor: st
             draft = _check_draft(crisis, Draft(row["kind"], draft.audience, draft.texts, draft.fallback,
                                                draft.polygon))
             version = row["version"] + 1
-            await conn.execute(
-                "UPDATE broadcasts SET audience = $2, polygon = $3, texts = $4, fallback = $5, version = $6,"
-                " edited_at = $7, expires_at = $8 WHERE broadcast_id = $1",
-                broadcast_id, draft.audience, [list(c) for c in draft.polygon] if draft.polygon else None,
-                draft.texts, list(draft.fallback), version, now, rules.expiry(now, approval_minutes))
+            await broadcasts_repository.update_draft(
+                conn, broadcast_id=broadcast_id, audience=draft.audience, polygon=draft.polygon, texts=draft.texts,
+                fallback=draft.fallback, version=version, edited_at=now, expires_at=rules.expiry(now, approval_minutes))
             await audit(conn, actor=actor, action="broadcast.edited", target=row["crisis_id"], at=now,
                         detail={"broadcast_id": broadcast_id, "version": version, "audience": draft.audience,
                                 "texts": draft.texts, "fallback": list(draft.fallback)})
@@ -268,8 +242,8 @@ async def reject(*, pool: asyncpg.Pool, broadcast_id: str, actor: str, reason: s
             refused = exc
             await _refused(conn, row, actor, "reject", exc, now)
         else:
-            await conn.execute("UPDATE broadcasts SET status = 'rejected', decided_by = $2, decided_at = $3,"
-                               " reason = $4 WHERE broadcast_id = $1", broadcast_id, actor, now, reason)
+            await broadcasts_repository.mark_rejected(conn, broadcast_id=broadcast_id, actor=actor, at=now,
+                                                      reason=reason)
             await audit(conn, actor=actor, action="broadcast.rejected", target=row["crisis_id"], at=now,
                         detail={"broadcast_id": broadcast_id, "version": row["version"], "reason": reason})
     if refused is not None:
@@ -324,9 +298,8 @@ async def _send(conn: asyncpg.Connection, row: asyncpg.Record, crisis: asyncpg.R
     people = await audience(conn, crisis, draft)
     outbox = _commands(row, crisis, draft, people, publishing)
     await enqueue_many(conn, outbox)
-    await conn.execute("UPDATE broadcasts SET status = 'approved', decided_by = $2, decided_at = $3,"
-                       " sent_people = $4, sent_messages = $5 WHERE broadcast_id = $1",
-                       row["broadcast_id"], actor, now, len(people), len(outbox))
+    await broadcasts_repository.mark_approved(conn, broadcast_id=row["broadcast_id"], actor=actor, at=now,
+                                              people=len(people), messages=len(outbox))
     detail = {"broadcast_id": row["broadcast_id"], "kind": row["kind"], "version": row["version"],
               "people": len(people), "messages": len(outbox)}
     await audit(conn, actor=actor, action="broadcast.approved", target=row["crisis_id"], at=now, detail=detail)
@@ -379,7 +352,7 @@ def _commands(row: asyncpg.Record, crisis: asyncpg.Record, draft: Draft, people:
 async def get(*, pool: asyncpg.Pool, broadcast_id: str, now: datetime) -> asyncpg.Record | None:
     async with pool.acquire() as conn, conn.transaction():
         await _expire(conn, now, broadcast_id=broadcast_id)
-        return await conn.fetchrow("SELECT * FROM broadcasts WHERE broadcast_id = $1", broadcast_id)
+        return await broadcasts_repository.broadcast(conn, broadcast_id=broadcast_id)
 
 
 async def plan_of(*, pool: asyncpg.Pool, row: asyncpg.Record, planning: Planning) -> rules.Plan:
@@ -389,25 +362,21 @@ async def plan_of(*, pool: asyncpg.Pool, row: asyncpg.Record, planning: Planning
 
 
 async def history(*, pool: asyncpg.Pool, broadcast_id: str, crisis_id: str) -> list[asyncpg.Record]:
-    return list(await pool.fetch(
-        "SELECT at, actor, action, detail FROM audit_log WHERE target = $1 AND action LIKE 'broadcast.%'"
-        " AND detail->>'broadcast_id' = $2 ORDER BY id", crisis_id, broadcast_id))
+    return await broadcasts_repository.history(pool, crisis_id=crisis_id, broadcast_id=broadcast_id)
 
 
 async def listing(*, pool: asyncpg.Pool, crisis_id: str, status: str | None, now: datetime
                   ) -> list[asyncpg.Record] | None:
     async with pool.acquire() as conn, conn.transaction():
-        if await conn.fetchval("SELECT 1 FROM crises WHERE crisis_id = $1", crisis_id) is None:
+        if not await repository.crisis_exists(conn, crisis_id=crisis_id):
             return None
         await _expire(conn, now, crisis_id=crisis_id)
-        return list(await conn.fetch(
-            "SELECT * FROM broadcasts WHERE crisis_id = $1 AND ($2::text IS NULL OR status = $2)"
-            " ORDER BY created_at DESC, broadcast_id", crisis_id, status))
+        return await broadcasts_repository.list_broadcasts(conn, crisis_id=crisis_id, status=status)
 
 
 async def templates(*, pool: asyncpg.Pool, crisis_id: str) -> tuple[dict[str, str], dict[str, str]] | None:
     """The follow-up's pre-filled texts and the all-clear's SMS, per language; None: no such crisis."""
-    row = await pool.fetchrow("SELECT title, hotline_number FROM crises WHERE crisis_id = $1", crisis_id)
+    row = await broadcasts_repository.crisis_title_and_hotline(pool, crisis_id=crisis_id)
     if row is None:
         return None
     return rules.prefill(title=row["title"], hotline=row["hotline_number"]), rules.all_clear_sms(row["title"])

@@ -21,6 +21,7 @@ from typing import Literal
 import asyncpg
 import phonenumbers
 
+from services.crisis_center.adapters import check_in_repository
 from services.crisis_center.domain import exercise, texts
 from services.crisis_center.records import Publishing
 from shared.events.notifications import Recipient as WireRecipient
@@ -90,22 +91,18 @@ async def start(*, pool: asyncpg.Pool, crisis_id: str, crisis_title: str, form: 
     check_in_id = uuid.uuid4().hex
     code = f"{secrets.randbelow(1_000_000):06d}"
     async with pool.acquire() as conn, conn.transaction():
-        recent = await conn.fetchval(
-            """SELECT count(*) FROM check_ins WHERE created_at > $1 AND
-                   (phone = $2 OR lower(email) = lower($3) OR client_ip = $4)""",
-            now - timedelta(hours=1), form.phone, form.email, form.client_ip)
+        recent = await check_in_repository.started_since(conn, since=now - timedelta(hours=1), phone=form.phone,
+                                                         email=form.email, client_ip=form.client_ip)
         if recent >= rules.per_hour:
             raise Limited()
-        await conn.execute(
-            """INSERT INTO check_ins (check_in_id, crisis_id, created_at, expires_at, code_hmac, full_name, phone,
-                                      email, language, place, lat, lon, country, companions, answer, client_ip)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)""",
-            check_in_id, crisis_id, now, now + rules.code_valid_for, code_digest(rules.code_key, check_in_id, code),
-            form.full_name, form.phone, form.email, form.language, form.place, form.point.lat, form.point.lon,
-            form.country, form.companions, form.answer, form.client_ip)
+        await check_in_repository.insert(
+            conn, check_in_id=check_in_id, crisis_id=crisis_id, created_at=now, expires_at=now + rules.code_valid_for,
+            code_hmac=code_digest(rules.code_key, check_in_id, code), full_name=form.full_name, phone=form.phone,
+            email=form.email, language=form.language, place=form.place, lat=form.point.lat, lon=form.point.lon,
+            country=form.country, companions=form.companions, answer=form.answer, client_ip=form.client_ip)
         channel, address = ("sms", form.phone) if form.phone else ("email", form.email)
         assert address is not None
-        drill = bool(await conn.fetchval("SELECT exercise FROM crises WHERE crisis_id = $1", crisis_id))
+        drill = await check_in_repository.crisis_is_exercise(conn, crisis_id=crisis_id)
         if drill and not await _on_test_list(conn, crisis_id, form):
             log.info("check_in_code_not_sent", crisis_id=crisis_id, check_in_id=check_in_id, reason="exercise")
             return check_in_id  # an exercise's code goes to its test list only (issue 23)
@@ -125,10 +122,9 @@ async def start(*, pool: asyncpg.Pool, crisis_id: str, crisis_title: str, form: 
 
 async def _on_test_list(conn: asyncpg.Connection, crisis_id: str, form: Form) -> bool:
     """The address the code would go to is one of the exercise's test people's."""
-    return bool(await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM crisis_contacts WHERE crisis_id = $1 AND source = 'exercise'"
-        " AND (phone = $2 OR lower(email) = lower($3)))",
-        crisis_id, form.phone if form.phone else None, None if form.phone else form.email))
+    return await check_in_repository.is_test_address(conn, crisis_id=crisis_id,
+                                                     phone=form.phone if form.phone else None,
+                                                     email=None if form.phone else form.email)
 
 
 Outcome = Literal["confirmed", "already", "wrong", "expired", "too_many", "unknown", "closed"]
@@ -145,9 +141,7 @@ async def verify(*, pool: asyncpg.Pool, crisis_id: str, check_in_id: str, code: 
                  rules: CheckInRules, publishing: Publishing, source: str) -> Verified:
     """Confirm a check-in with its code: counted, a contact of the crisis, and its answer sent on."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            "SELECT c.*, k.status AS crisis_status FROM check_ins c JOIN crises k USING (crisis_id)"
-            " WHERE c.check_in_id = $1 AND c.crisis_id = $2 FOR UPDATE OF c", check_in_id, crisis_id)
+        row = await check_in_repository.check_in_for_update(conn, check_in_id=check_in_id, crisis_id=crisis_id)
         if row is None:
             return Verified("unknown")
         language = str(row["language"])
@@ -160,11 +154,10 @@ async def verify(*, pool: asyncpg.Pool, crisis_id: str, check_in_id: str, code: 
         if row["attempts"] >= MAX_TRIES:
             return Verified("too_many", language)
         if not hmac.compare_digest(bytes(row["code_hmac"]), code_digest(rules.code_key, check_in_id, code.strip())):
-            await conn.execute("UPDATE check_ins SET attempts = attempts + 1 WHERE check_in_id = $1", check_in_id)
+            await check_in_repository.count_attempt(conn, check_in_id=check_in_id)
             return Verified("too_many" if row["attempts"] + 1 >= MAX_TRIES else "wrong", language)
         person_id = await _person(conn, row, rules=rules, now=now, source=source, publishing=publishing)
-        await conn.execute("UPDATE check_ins SET confirmed_at = $2, person_id = $3 WHERE check_in_id = $1",
-                           check_in_id, now, person_id)
+        await check_in_repository.confirm(conn, check_in_id=check_in_id, at=now, person_id=person_id)
         await enqueue(conn, WelfareReplied(
             check_id=None, crisis_id=crisis_id, person_id=person_id, answer=row["answer"], channel="web",
             language=language, phone=row["phone"], email=row["email"], at=now,  # type: ignore[arg-type]
@@ -178,22 +171,16 @@ async def verify(*, pool: asyncpg.Pool, crisis_id: str, check_in_id: str, code: 
 async def _person(conn: asyncpg.Connection, row: asyncpg.Record, *, rules: CheckInRules, now: datetime,
                   source: str, publishing: Publishing) -> str:
     """The person already known in the crisis by this phone or email, else a new one, counted by a registration."""
-    known = await conn.fetchval(
-        "SELECT person_id FROM crisis_contacts WHERE crisis_id = $1 AND (phone = $2 OR lower(email) = lower($3))"
-        " ORDER BY added_at LIMIT 1", row["crisis_id"], row["phone"], row["email"])
+    known = await check_in_repository.contact_by_address(conn, crisis_id=row["crisis_id"], phone=row["phone"],
+                                                         email=row["email"])
     if known is not None:
-        await conn.execute("UPDATE crisis_contacts SET companions = $3 WHERE crisis_id = $1 AND person_id = $2",
-                           row["crisis_id"], known, row["companions"])
+        await check_in_repository.set_companions(conn, crisis_id=row["crisis_id"], person_id=known,
+                                                 companions=row["companions"])
         return str(known)
     person_id = CHECK_IN_PREFIX + str(uuid.uuid5(_PERSON_NAMESPACE, row["phone"] or str(row["email"]).lower()))
-    await conn.execute(
-        """INSERT INTO crisis_contacts (crisis_id, person_id, phone, email, language, source, added_at, full_name,
-                                        companions)
-           VALUES ($1, $2, $3, $4, $5, 'check_in', $6, $7, $8)
-           ON CONFLICT (crisis_id, person_id) DO UPDATE SET full_name = EXCLUDED.full_name,
-               companions = EXCLUDED.companions""",
-        row["crisis_id"], person_id, row["phone"], row["email"], row["language"], now, row["full_name"],
-        row["companions"])
+    await check_in_repository.upsert_contact(
+        conn, crisis_id=row["crisis_id"], person_id=person_id, phone=row["phone"], email=row["email"],
+        language=row["language"], added_at=now, full_name=row["full_name"], companions=row["companions"])
     await enqueue(conn, TravellerRegistered(
         traveller_id=person_id, full_name=row["full_name"], phone=row["phone"], email=row["email"],
         language=row["language"], country=row["country"], city=row["place"],

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, select_autoescape
 
 from services.crisis_center import check_in
+from services.crisis_center.adapters import check_in_repository
 from services.crisis_center.check_in_form import Fields, read_form
 from services.crisis_center.deps import ApiState, CrisisId, Deps
 from services.crisis_center.domain.area_map import AreaMap, area_map
@@ -264,8 +265,7 @@ def _drawn(state: ApiState, crisis: asyncpg.Record) -> AreaMap | None:
 
 
 async def _crisis_of(state: ApiState, crisis_id: str) -> asyncpg.Record | None:
-    return await state.pool.fetchrow("SELECT crisis_id, title, hotline_number, status, area FROM crises"
-                                     " WHERE crisis_id = $1", crisis_id)
+    return await check_in_repository.crisis_for_page(state.pool, crisis_id=crisis_id)
 
 
 def _verify_url(crisis_id: str, lang: str) -> str:

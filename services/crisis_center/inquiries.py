@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from services.crisis_center.adapters import inquiries_repository
 from shared.events.families import InquiryUpdated
 
 #: The counts `GET /v1/crises/{id}/welfare` adds to the welfare statuses.
@@ -33,47 +34,30 @@ async def record_inquiries(updates: Sequence[InquiryUpdated], conn: asyncpg.Conn
     crisis_ids = sorted({u.crisis_id for u in latest.values() if u.crisis_id is not None})
     closed: set[str] = set()
     if crisis_ids:
-        rows = await conn.fetch("SELECT crisis_id, status FROM crises WHERE crisis_id = ANY($1::text[])"
-                                " ORDER BY crisis_id FOR SHARE", crisis_ids)
+        rows = await inquiries_repository.crisis_states_for_share(conn, crisis_ids=crisis_ids)
         closed = {r["crisis_id"] for r in rows if r["status"] != "active"}
     kept = [u for u in latest.values() if u.crisis_id not in closed]
     gone = [u for u in latest.values() if u.crisis_id in closed]
     written = 0
     if kept:
-        status = await conn.execute(
-            """INSERT INTO inquiries AS i (sought_id, crisis_id, state, at)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
-               ON CONFLICT (sought_id) DO UPDATE
-               SET crisis_id = EXCLUDED.crisis_id, state = EXCLUDED.state, at = EXCLUDED.at
-               WHERE i.at <= EXCLUDED.at""",
-            [u.sought_id for u in kept], [u.crisis_id for u in kept], [u.state for u in kept],
-            [u.at for u in kept])
-        written += int(status.split()[-1])
+        written += await inquiries_repository.upsert(conn, kept)
     if gone:  # the inquiry is now in a closed crisis: it leaves whatever crisis counted it, unless newer there
-        status = await conn.execute(
-            "DELETE FROM inquiries i USING unnest($1::text[], $2::timestamptz[]) AS g(sought_id, at)"
-            " WHERE i.sought_id = g.sought_id AND i.at <= g.at",
-            [u.sought_id for u in gone], [u.at for u in gone])
-        written += int(status.split()[-1])
+        written += await inquiries_repository.delete_unless_newer(conn, gone)
     return written
 
 
 async def forget_inquiry(conn: asyncpg.Connection, sought_id: str) -> None:
     """A tombstone on `families.inquiries`: the inquiry is gone (idempotent)."""
-    await conn.execute("DELETE FROM inquiries WHERE sought_id = $1", sought_id)
+    await inquiries_repository.delete(conn, sought_id=sought_id)
 
 
 async def counts_in(conn: asyncpg.Connection, crisis_id: str) -> dict[str, int]:
     """`sought`: the crisis's inquiries not closed; `sought_matched`: matched or answered safe; `sought_safe`:
     answered safe."""
-    row = await conn.fetchrow(
-        """SELECT count(*) FILTER (WHERE state <> 'closed') AS sought,
-                  count(*) FILTER (WHERE state IN ('matched', 'safe')) AS sought_matched,
-                  count(*) FILTER (WHERE state = 'safe') AS sought_safe
-           FROM inquiries WHERE crisis_id = $1""", crisis_id)
+    row = await inquiries_repository.counts(conn, crisis_id=crisis_id)
     return {name: int(row[name]) for name in SOUGHT}
 
 
 async def forget_crisis(conn: asyncpg.Connection, crisis_id: str) -> None:
     """At closing, with the crisis's other welfare rows."""
-    await conn.execute("DELETE FROM inquiries WHERE crisis_id = $1", crisis_id)
+    await inquiries_repository.delete_of_crisis(conn, crisis_id=crisis_id)

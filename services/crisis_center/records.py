@@ -8,6 +8,8 @@ from typing import Any
 
 import asyncpg
 
+from services.crisis_center.adapters import repository
+
 
 @dataclass(frozen=True, slots=True)
 class Publishing:
@@ -19,5 +21,4 @@ class Publishing:
 
 async def audit(conn: asyncpg.Connection, *, actor: str, action: str, target: str | None, at: datetime,
                 detail: dict[str, Any] | None = None) -> None:
-    await conn.execute("INSERT INTO audit_log(at, actor, action, target, detail) VALUES ($1,$2,$3,$4,$5)",
-                       at, actor, action, target, detail or {})
+    await repository.insert_audit(conn, at=at, actor=actor, action=action, target=target, detail=detail or {})

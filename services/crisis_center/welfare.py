@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 
 from services.crisis_center import inquiries
-from services.crisis_center.adapters import repository
+from services.crisis_center.adapters import repository, welfare_repository
 from services.crisis_center.domain import exercise, texts
 from services.crisis_center.domain.engine import Recipient
 from services.crisis_center.domain.welfare import (
@@ -57,15 +57,11 @@ async def record_contacts(conn: asyncpg.Connection, crisis_id: str, recipients: 
                           at: datetime) -> None:
     """Everyone a crisis alerts can later be asked whether they are safe (called with the alert's transaction)."""
     if recipients:
-        await conn.executemany(
-            """INSERT INTO crisis_contacts(crisis_id, person_id, phone, email, language, source, added_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)
-               ON CONFLICT (crisis_id, person_id) DO UPDATE
-               SET phone = EXCLUDED.phone, email = EXCLUDED.email, language = EXCLUDED.language""",
-            [(crisis_id, r.traveller_id, r.phone, r.email, texts.as_language(r.language),
-              "check_in" if r.traveller_id.startswith(CHECK_IN_PREFIX)
-              else "exercise" if exercise.is_test_person(r.traveller_id) else "registration", at)
-             for r in recipients])
+        await welfare_repository.upsert_contacts(conn, crisis_id=crisis_id, at=at, contacts=[
+            (r.traveller_id, r.phone, r.email, texts.as_language(r.language),
+             "check_in" if r.traveller_id.startswith(CHECK_IN_PREFIX)
+             else "exercise" if exercise.is_test_person(r.traveller_id) else "registration")
+            for r in recipients])
 
 
 # rounds -------------------------------------------------------------------------------------------------------------
@@ -86,23 +82,17 @@ async def start_round(*, pool: asyncpg.Pool, crisis_id: str, actor: str, escalat
     chased by an earlier round stops being so: the new question replaces it."""
     check_id = uuid.uuid4().hex
     async with pool.acquire() as conn, conn.transaction():
-        crisis = await conn.fetchrow("SELECT status, exercise FROM crises WHERE crisis_id = $1 FOR SHARE", crisis_id)
+        crisis = await welfare_repository.crisis_for_share(conn, crisis_id=crisis_id)
         if crisis is None:
             return None
         if crisis["status"] != "active":
             raise CrisisNotActive(crisis_id)
-        await conn.execute(
-            "INSERT INTO welfare_checks(check_id, crisis_id, started_at, started_by, escalate_after_minutes,"
-            " recipients) VALUES ($1, $2, $3, $4, $5, 0)", check_id, crisis_id, now, actor, escalate_after_minutes)
-        await conn.execute("UPDATE welfare_questions SET due_at = NULL WHERE crisis_id = $1 AND due_at IS NOT NULL",
-                           crisis_id)
-        status = await conn.execute(
-            "INSERT INTO welfare_questions(check_id, person_id, crisis_id, step, due_at)"
-            " SELECT $1, person_id, crisis_id, 'pending', $3 FROM crisis_contacts WHERE crisis_id = $2"
-            " AND (NOT $4 OR person_id LIKE $5)",  # an exercise asks its test list only
-            check_id, crisis_id, now, crisis["exercise"], exercise.PREFIX + "%")
-        recipients = int(status.split()[-1])
-        await conn.execute("UPDATE welfare_checks SET recipients = $2 WHERE check_id = $1", check_id, recipients)
+        await welfare_repository.insert_round(conn, check_id=check_id, crisis_id=crisis_id, started_at=now,
+                                              started_by=actor, escalate_after_minutes=escalate_after_minutes)
+        await welfare_repository.stop_chasing(conn, crisis_id=crisis_id)
+        recipients = await welfare_repository.insert_questions(conn, check_id=check_id, crisis_id=crisis_id,
+                                                               due_at=now, drill=crisis["exercise"])
+        await welfare_repository.set_recipients(conn, check_id=check_id, recipients=recipients)
         await repository.insert_timeline(conn, crisis_id=crisis_id, at=now, event="welfare_check", actor=actor,
                                          affected_count=None, detail={
                                              "check_id": check_id, "recipients": recipients,
@@ -113,28 +103,14 @@ async def start_round(*, pool: asyncpg.Pool, crisis_id: str, actor: str, escalat
     return Round(check_id, crisis_id, recipients)
 
 
-_DUE = """
-SELECT q.check_id, q.person_id, q.crisis_id, q.step, q.asked_at, c.phone, c.email, c.language,
-       w.escalate_after_minutes, w.started_at, k.title, k.hotline_number, k.status, k.exercise
-FROM welfare_questions q
-JOIN crisis_contacts c ON c.crisis_id = q.crisis_id AND c.person_id = q.person_id
-JOIN welfare_checks w ON w.check_id = q.check_id
-JOIN crises k ON k.crisis_id = q.crisis_id
-WHERE q.due_at <= $1
-ORDER BY q.due_at
-LIMIT $2
-FOR UPDATE OF q SKIP LOCKED
-"""
-
-
 async def take_due_steps(*, pool: asyncpg.Pool, now: datetime, batch: int, can_call: bool, links: Links,
                          publishing: Publishing) -> int:
     """Take up to `batch` due steps in one transaction; the number taken (0: nothing was due)."""
     async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(_DUE, now, batch)
+        rows = await welfare_repository.due_steps(conn, now=now, batch=batch)
         if not rows:
             return 0
-        updates: list[tuple[Any, ...]] = []
+        updates: list[welfare_repository.StepUpdate] = []
         outbox: list[OutboxRow] = []
         for row in rows:
             if row["status"] != "active":  # a closed crisis asks nothing more
@@ -150,9 +126,7 @@ async def take_due_steps(*, pool: asyncpg.Pool, now: datetime, batch: int, can_c
             updates.append((row["check_id"], row["person_id"], move.step, move.due_at, asked_at))
             if move.message is not None:
                 outbox += _question_rows(row, step=move.message, now=now, links=links, publishing=publishing)
-        await conn.executemany(
-            "UPDATE welfare_questions SET step = $3, due_at = $4, asked_at = $5 WHERE check_id = $1 AND person_id = $2",
-            updates)
+        await welfare_repository.move_steps(conn, updates)
         await enqueue_many(conn, outbox)
     return len(rows)
 
@@ -197,7 +171,7 @@ def _question_rows(row: asyncpg.Record, *, step: Message, now: datetime, links: 
 
 
 async def seconds_to_next_step(*, pool: asyncpg.Pool, now: datetime) -> float | None:
-    due = await pool.fetchval("SELECT min(due_at) FROM welfare_questions WHERE due_at IS NOT NULL")
+    due = await welfare_repository.next_due_at(pool)
     return None if due is None else max(0.0, (due - now).total_seconds())
 
 
@@ -216,16 +190,7 @@ async def answer_by_link(*, pool: asyncpg.Pool, claim: LinkClaim, now: datetime,
     person's latest answer by link in this round is this one already (a second click, a mail scanner): nothing
     is sent again."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            """SELECT q.step, w.started_at, k.status, c.phone, c.email, c.language,
-                      (SELECT s.answer FROM welfare_status s
-                       WHERE s.crisis_id = q.crisis_id AND s.person_id = q.person_id
-                         AND s.check_id = q.check_id AND s.channel = 'email') AS link_answer
-               FROM welfare_questions q
-               JOIN welfare_checks w ON w.check_id = q.check_id
-               JOIN crises k ON k.crisis_id = q.crisis_id
-               JOIN crisis_contacts c ON c.crisis_id = q.crisis_id AND c.person_id = q.person_id
-               WHERE q.check_id = $1 AND q.person_id = $2 FOR UPDATE OF q""", claim.check_id, claim.person_id)
+        row = await welfare_repository.question_for_link(conn, check_id=claim.check_id, person_id=claim.person_id)
         if row is None:
             raise LinkRefused("no such question", gone=True)
         if row["status"] != "active":
@@ -234,7 +199,7 @@ async def answer_by_link(*, pool: asyncpg.Pool, claim: LinkClaim, now: datetime,
             raise LinkRefused("the link has expired", gone=True)
         if row["link_answer"] == claim.answer:
             return False
-        crisis_id = await conn.fetchval("SELECT crisis_id FROM welfare_checks WHERE check_id = $1", claim.check_id)
+        crisis_id = await welfare_repository.crisis_of_round(conn, check_id=claim.check_id)
         reply = WelfareReplied(check_id=claim.check_id, crisis_id=crisis_id, person_id=claim.person_id,
                                answer=claim.answer, channel="email", language=texts.as_language(row["language"]),
                                phone=row["phone"], email=row["email"], at=now)
@@ -261,72 +226,27 @@ async def record_answers(answers: Sequence[WelfareAnswered], conn: asyncpg.Conne
         known = latest.get((answer.crisis_id, answer.person_id))
         if known is None or known.at <= answer.at:
             latest[(answer.crisis_id, answer.person_id)] = answer
-    ours = set(await conn.fetchval("SELECT coalesce(array_agg(crisis_id), '{}') FROM crises"
-                                   " WHERE crisis_id = ANY($1::text[])", list({k[0] for k in latest})))
+    ours = await welfare_repository.known_crises(conn, crisis_ids=list({k[0] for k in latest}))
     rows = [a for key, a in latest.items() if key[0] in ours]
     if not rows:
         return 0
-    columns = ([a.crisis_id for a in rows], [a.person_id for a in rows], [a.answer for a in rows],
-               [a.channel for a in rows], [a.text for a in rows], [a.case_reference for a in rows],
-               [a.check_id for a in rows], [a.at for a in rows])
-    await conn.execute(
-        """INSERT INTO welfare_status AS s (crisis_id, person_id, answer, channel, answer_text, case_reference,
-                                           check_id, at)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                                $7::text[], $8::timestamptz[])
-           ON CONFLICT (crisis_id, person_id) DO UPDATE
-           SET answer = EXCLUDED.answer, channel = EXCLUDED.channel, answer_text = EXCLUDED.answer_text,
-               case_reference = COALESCE(EXCLUDED.case_reference,
-                                         CASE WHEN EXCLUDED.answer = s.answer THEN s.case_reference END),
-               check_id = EXCLUDED.check_id, at = EXCLUDED.at
-           WHERE s.at <= EXCLUDED.at""", *columns)
-    await conn.execute(
-        """UPDATE welfare_questions q SET answered_at = COALESCE(q.answered_at, a.at), due_at = NULL
-           FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS a(crisis_id, person_id, at)
-           WHERE q.crisis_id = a.crisis_id AND q.person_id = a.person_id AND q.asked_at IS NOT NULL
-             AND q.asked_at <= a.at""", columns[0], columns[1], columns[7])
+    await welfare_repository.upsert_answers(conn, rows)
+    await welfare_repository.end_chases(conn, rows)
     return len(rows)
 
 
 # reading ----------------------------------------------------------------------------------------------------------
-_PEOPLE = """
-WITH latest AS (
-    SELECT DISTINCT ON (q.person_id) q.person_id, q.step, q.check_id, q.asked_at
-    FROM welfare_questions q JOIN welfare_checks w ON w.check_id = q.check_id
-    WHERE q.crisis_id = $1
-    ORDER BY q.person_id, w.started_at DESC
-)
-SELECT c.person_id, c.source, c.language, c.phone, c.email, c.added_at,
-       s.answer, s.channel, s.answer_text, s.case_reference, s.at AS answered_at,
-       l.step, l.check_id, l.asked_at,
-       CASE WHEN s.answer IS NOT NULL THEN s.answer
-            WHEN l.step = 'to_phone' THEN 'unreachable'
-            ELSE 'no_answer' END AS status
-FROM crisis_contacts c
-LEFT JOIN welfare_status s ON s.crisis_id = c.crisis_id AND s.person_id = c.person_id
-LEFT JOIN latest l ON l.person_id = c.person_id
-WHERE c.crisis_id = $1
-"""
-
-
 async def counts(*, pool: asyncpg.Pool, crisis_id: str) -> dict[str, int] | None:
     """The welfare counts of a crisis; None when there is no such crisis."""
     async with pool.acquire() as conn:
-        if await conn.fetchval("SELECT 1 FROM crises WHERE crisis_id = $1", crisis_id) is None:
+        if not await repository.crisis_exists(conn, crisis_id=crisis_id):
             return None
         return await counts_in(conn, crisis_id)
 
 
 async def counts_in(conn: asyncpg.Connection, crisis_id: str) -> dict[str, int]:
     """The answers by status (`STATUSES`) and the families' inquiries (`inquiries.SOUGHT`) of a crisis."""
-    row = await conn.fetchrow(
-        f"""SELECT count(*) FILTER (WHERE status = 'safe') AS safe,
-                   count(*) FILTER (WHERE status = 'needs_help') AS needs_help,
-                   count(*) FILTER (WHERE status = 'unclear') AS unclear,
-                   count(*) FILTER (WHERE status = 'no_answer') AS no_answer,
-                   count(*) FILTER (WHERE status = 'unreachable') AS unreachable,
-                   count(*) FILTER (WHERE source = 'check_in') AS checked_in
-            FROM ({_PEOPLE}) people""", crisis_id)
+    row = await welfare_repository.status_counts(conn, crisis_id=crisis_id)
     return {**{name: int(row[name]) for name in STATUSES}, **await inquiries.counts_in(conn, crisis_id)}
 
 
@@ -334,17 +254,10 @@ async def people(*, pool: asyncpg.Pool, crisis_id: str, status: str | None, limi
                  after: str | None) -> list[dict[str, Any]] | None:
     """A page of the crisis's people, by person id, with where their answer or escalation stands."""
     async with pool.acquire() as conn:
-        if await conn.fetchval("SELECT 1 FROM crises WHERE crisis_id = $1", crisis_id) is None:
+        if not await repository.crisis_exists(conn, crisis_id=crisis_id):
             return None
-        if status == "checked_in":
-            where, args = "source = 'check_in'", []
-        elif status is not None:
-            where, args = "status = $4", [status]
-        else:
-            where, args = "true", []
-        rows = await conn.fetch(
-            f"SELECT * FROM ({_PEOPLE}) people WHERE person_id > $2 AND {where} ORDER BY person_id LIMIT $3",
-            crisis_id, after or "", limit, *args)
+        rows = await welfare_repository.people_page(conn, crisis_id=crisis_id, status=status, after=after,
+                                                    limit=limit)
     return [_person(dict(r)) for r in rows]
 
 
@@ -362,26 +275,14 @@ def _person(row: dict[str, Any]) -> dict[str, Any]:
 async def forget_crisis(conn: asyncpg.Connection, crisis_id: str) -> None:
     """At closing: the contacts, rounds, answers and families' inquiries go (docs/privacy.md); the timeline keeps
     the counts."""
-    await conn.execute("DELETE FROM welfare_status WHERE crisis_id = $1", crisis_id)
-    await conn.execute("DELETE FROM welfare_questions WHERE crisis_id = $1", crisis_id)
-    await conn.execute("DELETE FROM welfare_checks WHERE crisis_id = $1", crisis_id)
-    await conn.execute("DELETE FROM check_ins WHERE crisis_id = $1", crisis_id)
-    await conn.execute("DELETE FROM crisis_contacts WHERE crisis_id = $1", crisis_id)
+    await welfare_repository.delete_crisis_rows(conn, crisis_id=crisis_id)
     await inquiries.forget_crisis(conn, crisis_id)
 
 
 async def contacts_of(conn: asyncpg.Connection, *, person_ids: Sequence[str], phones: Sequence[str],
                       emails: Sequence[str]) -> list[dict[str, Any]]:
     """A person's contacts and answers in every crisis (a privacy request: access or erasure)."""
-    rows = await conn.fetch(
-        """SELECT c.crisis_id, c.person_id, c.phone, c.email, c.language, c.source, c.added_at,
-                  s.answer, s.channel, s.answer_text, s.case_reference, s.at AS answered_at
-           FROM crisis_contacts c
-           LEFT JOIN welfare_status s ON s.crisis_id = c.crisis_id AND s.person_id = c.person_id
-           WHERE c.person_id = ANY($1::text[]) OR c.phone = ANY($2::text[])
-              OR lower(c.email) = ANY($3::text[])
-           ORDER BY c.crisis_id, c.person_id""",
-        list(person_ids), list(phones), [e.lower() for e in emails])
+    rows = await welfare_repository.contacts_of(conn, person_ids=person_ids, phones=phones, emails=emails)
     return [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in dict(r).items()} for r in rows]
 
 
@@ -390,12 +291,5 @@ async def forget_people(conn: asyncpg.Connection, people: Sequence[tuple[str, st
     if not people:
         return []
     crises, persons = [p[0] for p in people], [p[1] for p in people]
-    for table in ("welfare_status", "welfare_questions", "check_ins"):
-        await conn.execute(
-            f"DELETE FROM {table} t USING unnest($1::text[], $2::text[]) AS p(crisis_id, person_id)"
-            " WHERE t.crisis_id = p.crisis_id AND t.person_id = p.person_id", crises, persons)
-    rows = await conn.fetch(
-        "DELETE FROM crisis_contacts t USING unnest($1::text[], $2::text[]) AS p(crisis_id, person_id)"
-        " WHERE t.crisis_id = p.crisis_id AND t.person_id = p.person_id RETURNING t.crisis_id, t.person_id",
-        crises, persons)
-    return [(r["crisis_id"], r["person_id"]) for r in rows]
+    await welfare_repository.delete_people_rows(conn, crisis_ids=crises, person_ids=persons)
+    return await welfare_repository.delete_contacts(conn, crisis_ids=crises, person_ids=persons)

@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-import asyncpg
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, select_autoescape
 from pydantic import BaseModel, Field
 
 from services.crisis_center import inquiries, welfare
+from services.crisis_center.adapters import welfare_repository
 from services.crisis_center.deps import ApiState, Coordinator, CrisisId, Deps
 from services.crisis_center.domain.welfare import STATUSES, BadToken, LinkClaim, read_token
 from shared.events.common import Integer
@@ -139,11 +139,16 @@ def _page(language: str, *, status: int = 200, answer: str | None = None, form: 
                         status_code=status, headers=HEADERS)
 
 
-async def _language(pool: asyncpg.Pool, claim: LinkClaim) -> str:
-    language = await pool.fetchval(
-        "SELECT c.language FROM welfare_checks w JOIN crisis_contacts c ON c.crisis_id = w.crisis_id"
-        " WHERE w.check_id = $1 AND c.person_id = $2", claim.check_id, claim.person_id)
-    return str(language or "en")
+async def _read_link(state: ApiState, token: str) -> tuple[LinkClaim, str] | HTMLResponse:
+    """The link's claim and the language of the person it was sent to (English if unknown); the 404 page when the
+    token is not one we signed."""
+    try:
+        claim = read_token(state.welfare_link_key, token)
+    except BadToken:
+        return _page("en", status=404, message=_TEXT["en"]["unknown"])
+    language = await welfare_repository.contact_language(state.pool, check_id=claim.check_id,
+                                                         person_id=claim.person_id)
+    return claim, str(language or "en")
 
 
 router = APIRouter()
@@ -201,22 +206,20 @@ async def welfare_people(crisis_id: CrisisId, state: Deps, _: Coordinator, statu
 @router.get("/public/welfare/{token}", response_class=HTMLResponse, tags=["public"], responses=PAGE_RESPONSES)
 async def answer_page(token: Token, state: Deps) -> HTMLResponse:
     """The page of an email's answer link: the answer it stands for and one button to send it."""
-    try:
-        claim = read_token(state.welfare_link_key, token)
-    except BadToken:
-        return _page("en", status=404, message=_TEXT["en"]["unknown"])
-    language = await _language(state.pool, claim)
+    link = await _read_link(state, token)
+    if isinstance(link, HTMLResponse):
+        return link
+    claim, language = link
     return _page(language, answer=claim.answer, form=True)
 
 
 @router.post("/public/welfare/{token}", response_class=HTMLResponse, tags=["public"], responses=PAGE_RESPONSES)
 async def answer(token: Token, state: Deps) -> HTMLResponse:
     """Records the link's answer (the latest answer counts); a second press changes nothing."""
-    try:
-        claim = read_token(state.welfare_link_key, token)
-    except BadToken:
-        return _page("en", status=404, message=_TEXT["en"]["unknown"])
-    language = await _language(state.pool, claim)
+    link = await _read_link(state, token)
+    if isinstance(link, HTMLResponse):
+        return link
+    claim, language = link
     text = _TEXT.get(language, _TEXT["en"])
     try:
         recorded = await welfare.answer_by_link(pool=state.pool, claim=claim, now=state.now(),

@@ -1,8 +1,9 @@
-"""SQL of the crisis center's crises, map, proposals, watch list, thresholds and histories.
+"""SQL of the crisis center's crises, map, proposals, watch list, thresholds and histories (timeline, audit).
 
 One statement per function, over a connection (the caller owns the transaction) or the pool (one implicit
 transaction); they return records or values and decide nothing: `handlers` decides what to write, in which
-transaction, and what leaves through the outbox.
+transaction, and what leaves through the outbox. The welfare checks', broadcasts', check-ins' and families'
+inquiries' SQL is in the modules beside this one (`welfare_repository`...).
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ async def manual_crisis_for_share(conn: asyncpg.Connection, *, crisis_id: str) -
                                " AND source = 'manual' FOR SHARE", crisis_id)
 
 
+async def crisis_exists(conn: Db, *, crisis_id: str) -> bool:
+    return await conn.fetchval("SELECT 1 FROM crises WHERE crisis_id = $1", crisis_id) is not None
+
+
 async def crisis_of_incident(conn: Db, *, incident_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM crises WHERE incident_id = $1", incident_id)
 
@@ -128,6 +133,12 @@ async def timeline_newest_first(conn: Db, *, crisis_id: str, limit: int, before:
         "SELECT id, at, event, actor, affected_count, detail FROM crisis_timeline"
         " WHERE crisis_id = $1 AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
         crisis_id, before, limit)
+
+
+async def insert_audit(conn: Db, *, at: datetime, actor: str, action: str, target: str | None,
+                       detail: dict[str, Any]) -> None:
+    await conn.execute("INSERT INTO audit_log(at, actor, action, target, detail) VALUES ($1,$2,$3,$4,$5)",
+                       at, actor, action, target, detail)
 
 
 async def audit_newest_first(conn: Db, *, target: str | None, limit: int,
