@@ -17,7 +17,7 @@ from services.intake import families
 from services.intake.adapters import cases, people, repository
 from services.intake.adapters.officer_cache import OfficerCache
 from services.intake.closing import close_case
-from services.intake.domain import charter, texts
+from services.intake.domain import charter
 from services.intake.domain.acknowledgement import AckChannel, Destination, Unreachable, ack_channel, destination
 from services.intake.domain.charter import Answer, Answered, CharterRuleError
 from services.intake.domain.clocks import CaseClocks, Deadline, DeadlineKind, local, schedule
@@ -25,7 +25,7 @@ from services.intake.domain.model import Channel, Language, Status
 from services.intake.domain.officers import Officer
 from services.intake.domain.sensitive import open_row
 from services.intake.handlers import UNKNOWN_NAME, CaseNotFound, IntakeConfig
-from services.intake.messages import forward_text, send_case_message
+from services.intake.messages import send_case_message
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -74,13 +74,13 @@ def _destination(row: dict[str, Any]) -> Destination:
                        address=reporter.get("address"))
 
 
-async def _send(conn: asyncpg.Connection, row: dict[str, Any], officer: Officer, *, purpose: str, body: str,
-                config: IntakeConfig) -> str:
-    """The officer's text as a `case_message` (the template adds the reference and the officer's card) through the
-    case's channel; returns what the history records, the text sent."""
-    return await send_case_message(conn, reference=row["reference"], purpose=purpose, template="case_message",
-                                   to=_destination(row), params={"reference": row["reference"],
-                                                                 "message": body.strip()},
+async def _send(conn: asyncpg.Connection, row: dict[str, Any], officer: Officer, *, purpose: str, template: str,
+                params: dict[str, Any], config: IntakeConfig) -> str:
+    """A message about the case through the case's channel, in its language: `template` (the notifier's, which
+    words it and adds the officer's card) with `params` and the case's reference; returns what the history records,
+    the text sent."""
+    return await send_case_message(conn, reference=row["reference"], purpose=purpose, template=template,
+                                   to=_destination(row), params={"reference": row["reference"], **params},
                                    officer=officer, recipient_name=row["reporter"].get("full_name", UNKNOWN_NAME),
                                    config=config)
 
@@ -101,13 +101,14 @@ async def reply(reference: str, *, body: str, ctx: ActionContext) -> None:
     async with ctx.pool.acquire() as conn, conn.transaction():
         row = await _case(conn, reference)
         _open(row)
-        answered = await _reply(conn, row, body=body, purpose="reply", ctx=ctx)
+        answered = await _reply(conn, row, template="case_message", params={"message": body.strip()},
+                                purpose="reply", ctx=ctx)
         await repository.add_history_note(conn, reference, action="reply", actor=ctx.actor, note=None, at=ctx.now)
     log.info("case_replied", reference=reference, on_time=answered.on_time)
 
 
-async def _reply(conn: asyncpg.Connection, row: dict[str, Any], *, body: str, purpose: str,
-                 ctx: ActionContext) -> Answered:
+async def _reply(conn: asyncpg.Connection, row: dict[str, Any], *, template: str, params: dict[str, Any],
+                 purpose: str, ctx: ActionContext) -> Answered:
     officer = await _officer(conn, row)
     previous = answered_of(row)
     answered = charter.reply(at=ctx.now, reply_due_by=row["reply_due_by"], previous=previous)
@@ -116,8 +117,8 @@ async def _reply(conn: asyncpg.Connection, row: dict[str, Any], *, body: str, pu
         await cases.cancel_pending_deadlines(conn, row["reference"], ctx.now)
     if row["status"] in (Status.RECEIVED.value, Status.REOPENED.value):
         await cases.set_status(conn, row["reference"], Status.IN_PROGRESS.value)
-    await _send(conn, row, officer, purpose=await _numbered_purpose(conn, row["reference"], purpose), body=body,
-                config=ctx.config)
+    await _send(conn, row, officer, purpose=await _numbered_purpose(conn, row["reference"], purpose),
+                template=template, params=params, config=ctx.config)
     return answered
 
 
@@ -162,10 +163,9 @@ async def tell_family(reference: str, *, person_id: str, ctx: ActionContext) -> 
         if match["last_answer"] != "safe" or match["last_answer_at"] is None:
             raise CharterRuleError("safe", "the matched person has not answered safe: there is nothing agreed to "
                                            "tell the family")
-        language = Language(row["language"])
-        body = texts.render(texts.FAMILY_SAFE_NOTICE, language, name=sought["full_name"],
-                            day=texts.long_date(local(match["last_answer_at"]).date(), language), reference=reference)
-        await _reply(conn, row, body=body, purpose="family_notice", ctx=ctx)
+        await _reply(conn, row, template="case_family_safe_notice", params={
+            "sought_name": sought["full_name"], "answered_safe_on": local(match["last_answer_at"]).date()},
+            purpose="family_notice", ctx=ctx)
         if match["state"] == "proposed":
             await people.decide(conn, sought_id=sought["sought_id"], person_id=person_id, state="confirmed",
                                 actor=ctx.actor)
@@ -189,12 +189,10 @@ async def provisional_reply(reference: str, *, expected_by: date, body: str | No
         await cases.set_reply_due(conn, reference, deferral.reply_due_by, complex_case=True)
         await cases.cancel_pending_deadlines(conn, reference, ctx.now)
         await cases.schedule_deadlines(conn, reference, _reply_clock(deferral.reply_due_by))
-        language = Language(row["language"])
-        announcement = texts.render(texts.PROVISIONAL_BODY, language, reference=reference,
-                                    due=texts.long_date(expected_by, language))
-        text = f"{body.strip()}\n\n{announcement}" if body else announcement
         purpose = await _numbered_purpose(conn, reference, "provisional_reply")
-        await _send(conn, row, officer, purpose=purpose, body=text, config=ctx.config)
+        await _send(conn, row, officer, purpose=purpose, template="case_provisional_reply",
+                    params={"reply_due_by": expected_by, "message": body.strip() if body else None},
+                    config=ctx.config)
         await repository.add_history_note(conn, reference, action="provisional_reply", actor=ctx.actor,
                                  note=f"reply expected by {expected_by.isoformat()}", at=ctx.now)
 
@@ -212,10 +210,9 @@ async def forward(reference: str, *, service: str, contact: str | None, ctx: Act
             await cases.record_answer(conn, reference, answered)
         await cases.cancel_pending_deadlines(conn, reference, ctx.now)
         await cases.forwarded(conn, reference, service)
-        language = Language(row["language"])
-        notice = forward_text(language, reference=reference, service=service)
         purpose = await _numbered_purpose(conn, reference, "forward_notice")
-        await _send(conn, row, officer, purpose=purpose, body=notice, config=ctx.config)
+        await _send(conn, row, officer, purpose=purpose, template="case_forward_notice", params={"service": service},
+                    config=ctx.config)
         if contact:
             await _send_to_service(conn, row, officer, contact=contact, purpose=purpose + "-service", ctx=ctx)
         note = f"forwarded to {service}" + (" (request sent by email)" if contact
@@ -229,11 +226,10 @@ async def _send_to_service(conn: asyncpg.Connection, row: dict[str, Any], office
     opened = open_row(row, ctx.config.cipher)
     reporter, language = opened["reporter"], Language(opened["language"])
     contact_line = ", ".join(str(reporter[k]) for k in ("full_name", "phone", "email", "address") if reporter.get(k))
-    body = texts.render(texts.FORWARDED_REQUEST, language, reference=row["reference"], citizen_language=language.value,
-                        contact=contact_line, description=opened["description"])
-    await send_case_message(conn, reference=row["reference"], purpose=purpose, template="case_message",
+    await send_case_message(conn, reference=row["reference"], purpose=purpose, template="case_forwarded_request",
                             to=Destination(channel=AckChannel.EMAIL, to=contact, language=language),
-                            params={"reference": row["reference"], "message": body},
+                            params={"reference": row["reference"], "citizen_language": language.value,
+                                    "contact": contact_line or None, "description": opened["description"]},
                             officer=officer, recipient_name=UNKNOWN_NAME, config=ctx.config)
 
 

@@ -13,7 +13,6 @@ from services.intake.adapters import repository
 from services.intake.adapters.officer_cache import OfficerCache
 from services.intake.domain.acknowledgement import AckChannel, destination
 from services.intake.domain.model import Language, Status
-from services.intake.domain.survey import survey_question
 from services.intake.handlers import UNKNOWN_NAME, CaseNotFound, IntakeConfig
 from services.intake.messages import send_case_message
 
@@ -44,12 +43,9 @@ async def close_case(reference: str, *, pool: asyncpg.Pool, officers: OfficerCac
         link = f"{config.survey_link_base.rstrip('/')}/{token}"
         if await repository.record_survey(conn, reference=reference, channel=channel.value, phone=phone,
                                           token=token):
-            # by SMS the question asks for a digit 1-5 (answered through /twilio/sms); by email, a link
-            template, params = (("case_message", {"reference": reference,
-                                                  "message": survey_question(language, reference=reference)})
-                                if channel is AckChannel.SMS
-                                else ("survey_request", {"reference": reference, "survey_url": link}))
-            await send_case_message(conn, reference=reference, purpose="survey", template=template,
+            # `survey_request`: by SMS a question answered with a digit 1-5 (through /twilio/sms), by e-mail the link
+            params = {"reference": reference, **({} if channel is AckChannel.SMS else {"survey_url": link})}
+            await send_case_message(conn, reference=reference, purpose="survey", template="survey_request",
                                     to=destination(channel, language, phone=phone, email=email), params=params,
                                     officer=officer, recipient_name=reporter.get("full_name", UNKNOWN_NAME),
                                     config=config)

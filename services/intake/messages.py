@@ -12,9 +12,7 @@ import asyncpg
 
 from services.intake.adapters import repository
 from services.intake.adapters.outbox_rows import OutboxRow, outbox_row
-from services.intake.domain import texts
 from services.intake.domain.acknowledgement import AckChannel, Destination
-from services.intake.domain.model import Language
 from services.intake.domain.officers import Officer
 from services.intake.handlers import UNKNOWN_NAME, IntakeConfig
 from shared.events.notifications import (
@@ -34,11 +32,6 @@ class Outgoing:
     message: dict[str, Any]
     letters: list[dict[str, Any]]
     outbox: list[OutboxRow]
-
-
-def forward_text(language: Language, *, reference: str, service: str) -> str:
-    """The notice of a forward, the `message` of its `case_message` (the template adds the officer's card)."""
-    return texts.render(texts.FORWARD_BODY, language, reference=reference, service=service)
 
 
 def prepare_message(*, reference: str, purpose: str, template: str, to: Destination, params: dict[str, Any],

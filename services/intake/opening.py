@@ -25,7 +25,7 @@ from services.intake.domain.officers import Officer
 from services.intake.domain.reference import format_reference, reference_year
 from services.intake.domain.sensitive import seal_row
 from services.intake.handlers import IntakeConfig
-from services.intake.messages import forward_text, prepare_message
+from services.intake.messages import prepare_message
 from shared.events.envelope import CloudEvent
 from shared.events.reports import ReportSubmitted
 from shared.logging import get_logger
@@ -191,12 +191,11 @@ def _acknowledge(write: repository.CaseWrite, report: ReportIn, *, reference: st
     to = destination(channel, reporter.language, phone=reporter.phone, email=reporter.email,
                      address=reporter.address)
     # `case_acknowledgement` states the reply date (for a complex case, the expected delay too: that acknowledgement
-    # is the provisional reply); the notice of a forward is a `case_message`.
+    # is the provisional reply); the notice of a forward is a `case_forward_notice` naming the service.
     params: dict[str, Any]
     if report.forward_to is not None:
-        purpose, template = "forward_notice", "case_message"
-        params = {"reference": reference, "message": forward_text(reporter.language, reference=reference,
-                                                                  service=report.forward_to)}
+        purpose, template = "forward_notice", "case_forward_notice"
+        params = {"reference": reference, "service": report.forward_to}
     else:
         provisional = clocks.provisional_reply
         purpose = "provisional_reply" if provisional is not None else "acknowledgement"

@@ -69,6 +69,11 @@ class Recipient(WireModel):
 # Optional fields are the ones a template reads under `{% if x is defined and x %}`; None is left out of the wire.
 
 
+def _channel(info: ValidationInfo) -> str | None:
+    """The channel the params are checked for (`template_params`' context), when known."""
+    return info.context.get("channel") if isinstance(info.context, Mapping) else None
+
+
 class CaseAcknowledgementParams(WireModel):
     """`case_acknowledgement`: the case is registered (intake), with its reply date."""
 
@@ -80,7 +85,7 @@ class CaseAcknowledgementParams(WireModel):
 
 
 class CaseMessageParams(WireModel):
-    """`case_message`: a message about a case, written by intake (reply, forward notice, survey question)."""
+    """`case_message`: an officer's own words about a case (a reply), sent as written."""
 
     reference: str = Field(min_length=1, max_length=40)
     message: str = Field(min_length=1, json_schema_extra=PERSONAL, description="the text as written, sent as is")
@@ -88,11 +93,64 @@ class CaseMessageParams(WireModel):
         "who handles the case; the SMS names them unless the message holds their e-mail address already"))
 
 
-class SurveyRequestParams(WireModel):
-    """`survey_request`: the satisfaction survey's link, by e-mail, once a case is closed."""
+class CaseProvisionalReplyParams(WireModel):
+    """`case_provisional_reply`: a complex case's reply will come later, by the day it names (intake)."""
 
-    survey_url: str = Field(min_length=1, json_schema_extra=PERSONAL, description="the person's own survey link")
-    reference: str | None = Field(default=None, max_length=40)
+    reference: str = Field(min_length=1, max_length=40)
+    officer: OfficerCard = Field(description="who handles the case")
+    reply_due_by: date = Field(description="the day (Brussels) by which the reply will come")
+    message: str | None = Field(default=None, min_length=1, json_schema_extra=PERSONAL, description=(
+        "the officer's own words, put before the announcement"))
+
+
+class CaseForwardNoticeParams(WireModel):
+    """`case_forward_notice`: the request is for another service, to whom it was forwarded (intake)."""
+
+    reference: str = Field(min_length=1, max_length=40)
+    officer: OfficerCard = Field(description="who handles the case")
+    service: str = Field(min_length=1, max_length=200, description="the competent service, as the officer named it")
+
+
+class CaseFamilySafeNoticeParams(WireModel):
+    """`case_family_safe_notice`: the agreed wording telling a family that the person they seek answered safe
+    (issue 18); it never says where the person is (theirs to tell)."""
+
+    reference: str = Field(min_length=1, max_length=40)
+    officer: OfficerCard = Field(description="who handles the case")
+    sought_name: str = Field(min_length=1, max_length=200, json_schema_extra=PERSONAL,
+                             description="the sought person's name, as the family gave it")
+    answered_safe_on: date = Field(description="the day (Brussels) the person answered safe")
+
+
+class CaseForwardedRequestParams(WireModel):
+    """`case_forwarded_request`: the request itself, by e-mail to the competent service's address (intake), in the
+    citizen's language."""
+
+    reference: str = Field(min_length=1, max_length=40)
+    officer: OfficerCard = Field(description="who handled the case")
+    citizen_language: Language
+    contact: str | None = Field(default=None, min_length=1, json_schema_extra=PERSONAL,
+                                description="how to reach the citizen (name, phone, e-mail, address)")
+    description: str = Field(min_length=1, json_schema_extra=PERSONAL, description="the request as received")
+
+
+class SurveyRequestParams(WireModel):
+    """`survey_request`: the satisfaction survey once a case is closed: by SMS a question answered 1-5 (the answer
+    comes back to intake), by e-mail the person's link to the survey page."""
+
+    EMAIL_NEEDS: ClassVar[tuple[str, ...]] = ("survey_url",)
+    """Optional by SMS (the question is answered by SMS), needed by e-mail."""
+
+    reference: str = Field(min_length=1, max_length=40)
+    survey_url: str | None = Field(default=None, min_length=1, json_schema_extra=PERSONAL,
+                                   description="the person's own survey link; an e-mail needs it")
+    officer: OfficerCard | None = Field(default=None, description="who handled the case; the SMS names them")
+
+    @model_validator(mode="after")
+    def _link_by_email(self, info: ValidationInfo) -> SurveyRequestParams:
+        if _channel(info) == "email" and self.survey_url is None:
+            raise ValueError("an e-mail needs survey_url")
+        return self
 
 
 class StaffDeadlineParams(WireModel):
@@ -176,8 +234,7 @@ class WelfareQuestionParams(CrisisParams):
 
     @model_validator(mode="after")
     def _links_by_email(self, info: ValidationInfo) -> WelfareQuestionParams:
-        if isinstance(info.context, Mapping) and info.context.get("channel") == "email" and any(
-                getattr(self, name) is None for name in self.EMAIL_NEEDS):
+        if _channel(info) == "email" and any(getattr(self, name) is None for name in self.EMAIL_NEEDS):
             raise ValueError(f"an e-mail needs {' and '.join(self.EMAIL_NEEDS)}")
         return self
 
@@ -186,6 +243,10 @@ class WelfareQuestionParams(CrisisParams):
 TEMPLATE_PARAMS: Mapping[str, type[WireModel]] = {
     "case_acknowledgement": CaseAcknowledgementParams,
     "case_message": CaseMessageParams,
+    "case_provisional_reply": CaseProvisionalReplyParams,
+    "case_forward_notice": CaseForwardNoticeParams,
+    "case_family_safe_notice": CaseFamilySafeNoticeParams,
+    "case_forwarded_request": CaseForwardedRequestParams,
     "survey_request": SurveyRequestParams,
     "staff_deadline": StaffDeadlineParams,
     "crisis_alert": CrisisAlertParams,

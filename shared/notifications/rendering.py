@@ -5,6 +5,10 @@ language, params, channel) to record in the case's history the text sent, and a 
 Each template file holds four blocks: `subject`, `sms`, `text` and `html`. Text blocks are rendered without
 escaping, the `html` block by a second environment with autoescaping on, then put in `_layout.html.j2`. A language
 without the template falls back to English; a missing parameter is an error (StrictUndefined), never a blank.
+The messages about a case share one frame per language (the greeting, the reference, the officer's card, the
+signature): the macros of `<lang>/_case.j2`, which each block imports itself (a block is rendered alone, without the
+template's top level); such a template words only its own text, in a fifth block (`message`) the frame puts in.
+Dates are written long in the language by `fdate` (`format_date`).
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ TEMPLATE_DIR = Path(__file__).parent / "templates"
 LANGUAGES = ("fr", "nl", "de", "en")
 FALLBACK_LANGUAGE = "en"
 TEMPLATES = (
-    "case_acknowledgement", "case_message", "crisis_alert", "crisis_update", "crisis_closed", "survey_request",
-    "staff_deadline", "welfare_question", "check_in_code", "crisis_proposal", "crisis_followup",
+    "case_acknowledgement", "case_message", "case_provisional_reply", "case_forward_notice", "case_family_safe_notice",
+    "case_forwarded_request", "crisis_alert", "crisis_update", "crisis_closed", "survey_request", "staff_deadline",
+    "welfare_question", "check_in_code", "crisis_proposal", "crisis_followup",
 )
 VOICE_TEMPLATES = ("welfare_call",)
 """Said on a call (one `voice` block), not written: no subject, SMS or e-mail parts."""

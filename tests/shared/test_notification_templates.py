@@ -108,3 +108,10 @@ def test_an_email_welfare_question_without_its_links_is_refused() -> None:
     assert template_params("welfare_question", params, "sms")
     with pytest.raises(ValueError, match="safe_url and help_url"):
         template_params("welfare_question", params, "email")
+
+
+def test_an_email_survey_without_its_link_is_refused() -> None:
+    """The survey asks by SMS (answered 1-5) and links to its page by e-mail: only the e-mail needs the link."""
+    assert template_params("survey_request", {"reference": "BE-2026-000123"}, "sms") == {"reference": "BE-2026-000123"}
+    with pytest.raises(ValueError, match="survey_url"):
+        template_params("survey_request", {"reference": "BE-2026-000123"}, "email")

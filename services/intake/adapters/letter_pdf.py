@@ -16,6 +16,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
 from services.intake.domain import texts
 from services.intake.domain.model import Language
+from shared.notifications.rendering import format_date
 
 #: The label of the reference line under the text (the text, rendered from its template, already carries
 #: the officer's card).
@@ -39,7 +40,7 @@ def letter_pdf(letter: dict[str, Any], *, reference: str, today: date) -> bytes:
         Spacer(1, 18 * mm),
         Paragraph(_lines(letter["address"]), body),
         Spacer(1, 14 * mm),
-        Paragraph(escape(texts.long_date(today, language)), body),
+        Paragraph(escape(format_date(today, language.value)), body),
         Spacer(1, 4 * mm),
         Paragraph(f"<b>{escape(letter['subject'])}</b>", body),
         Spacer(1, 6 * mm),

@@ -1,14 +1,13 @@
 """Intake's own sentences, in the four languages: plain format strings keyed by language.
 
-What a person is sent about a case is a template of shared/notifications (rendered by the notifier, and by intake for
-the case's history and letters); the sentences here are the ones intake says itself (the synchronous TwiML replies to
-an inbound SMS, the voice line, the survey page) and the texts a `case_message` carries as its `message` (forward
-notice, provisional reply, family notice, SMS survey question, the request forwarded to a service)."""
+What a person is sent about a case is a template of shared/notifications (the notifier renders it to send it; intake
+renders the same command for the case's history and for letters). The sentences here are the ones intake says itself:
+the synchronous TwiML replies to an inbound SMS, the voice line, the survey page, the description of a case a welfare
+answer opens, and the starting points of an officer's reply (`REPLY_TEMPLATES`, which the officer completes)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 
 from services.intake.domain.model import Language
 
@@ -19,20 +18,6 @@ MINISTRY: T = {
     Language.NL: "FOD Buitenlandse Zaken (België)",
     Language.DE: "FÖD Auswärtige Angelegenheiten (Belgien)",
     Language.EN: "FPS Foreign Affairs (Belgium)",
-}
-
-PROVISIONAL_BODY: T = {
-    Language.FR: "Votre demande est complexe. Nous vous répondrons au plus tard le {due}.",
-    Language.NL: "Uw aanvraag is complex. Wij antwoorden u uiterlijk op {due}.",
-    Language.DE: "Ihre Anfrage ist komplex. Wir antworten Ihnen spätestens am {due}.",
-    Language.EN: "Your request is complex. We will reply by {due} at the latest.",
-}
-
-FORWARD_BODY: T = {
-    Language.FR: "Votre demande relève de {service}, à qui nous l'avons transmise.",
-    Language.NL: "Uw aanvraag behoort tot de bevoegdheid van {service}; wij hebben ze doorgestuurd.",
-    Language.DE: "Ihre Anfrage fällt in die Zuständigkeit von {service}; wir haben sie weitergeleitet.",
-    Language.EN: "Your request is a matter for {service}, to whom we have forwarded it.",
 }
 
 SMS_NEW_CASE: T = {
@@ -65,14 +50,6 @@ SMS_OPTED_IN: T = {
     Language.NL: "U ontvangt onze berichten opnieuw.",
     Language.DE: "Sie erhalten unsere Nachrichten wieder.",
     Language.EN: "You will receive our messages again.",
-}
-
-SURVEY_SMS: T = {
-    Language.FR: "Dossier {reference} clôturé. Êtes-vous satisfait? Répondez de 1 (pas du tout) à 5 (très).",
-    Language.NL: "Dossier {reference} afgesloten. Bent u tevreden? Antwoord van 1 (helemaal niet) tot 5 (zeer).",
-    Language.DE: "Vorgang {reference} abgeschlossen. Sind Sie zufrieden? Antworten Sie von 1 (gar nicht) "
-                 "bis 5 (sehr).",
-    Language.EN: "Case {reference} closed. Are you satisfied? Reply from 1 (not at all) to 5 (very).",
 }
 
 SURVEY_THANKS: T = {
@@ -137,43 +114,12 @@ VOICE_INVALID: T = {
     Language.EN: "Invalid choice.",
 }
 
-_MONTHS: Mapping[Language, tuple[str, ...]] = {
-    Language.FR: ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-                  "octobre", "novembre", "décembre"),
-    Language.NL: ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
-                  "oktober", "november", "december"),
-    Language.DE: ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September",
-                  "Oktober", "November", "Dezember"),
-    Language.EN: ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-                  "October", "November", "December"),
-}
-
-
-def long_date(day: date, language: Language) -> str:
-    month = _MONTHS[language][day.month - 1]
-    if language is Language.DE:
-        return f"{day.day}. {month} {day.year}"
-    return f"{day.day} {month} {day.year}"
-
 
 def render(template: T, language: Language, **values: object) -> str:
     return template[language].format(**values)
 
 
 # --- case actions ---------------------------------------------------------------------------------------------
-
-FORWARDED_REQUEST: T = {
-    Language.FR: "Le SPF Affaires étrangères vous transmet une demande qui relève de votre compétence "
-                 "(dossier {reference}). Langue du citoyen: {citizen_language}. Contact du citoyen: {contact}.\n\n"
-                 "{description}",
-    Language.NL: "De FOD Buitenlandse Zaken stuurt u een aanvraag door die onder uw bevoegdheid valt "
-                 "(dossier {reference}). Taal van de burger: {citizen_language}. Contact van de burger: {contact}.\n\n"
-                 "{description}",
-    Language.DE: "Der FÖD Auswärtige Angelegenheiten leitet Ihnen eine Anfrage in Ihrer Zuständigkeit weiter "
-                 "(Vorgang {reference}). Sprache: {citizen_language}. Kontakt: {contact}.\n\n{description}",
-    Language.EN: "FPS Foreign Affairs forwards a request that is a matter for your service (case {reference}). "
-                 "Citizen's language: {citizen_language}. Citizen's contact: {contact}.\n\n{description}",
-}
 
 #: Starting points of a reply, per kind of case, in the citizen's language (`GET /v1/reply-templates`); the officer
 #: completes them. Placeholders in brackets are for the officer to fill in.
@@ -363,18 +309,4 @@ CHECK_IN_TOO_MANY: T = {
     Language.NL: "Te veel berichten van dit nummer. Bel de crisislijn: {hotline}",
     Language.DE: "Zu viele Nachrichten von dieser Nummer. Rufen Sie das Krisentelefon an: {hotline}",
     Language.EN: "Too many messages from this number. Call the crisis hotline: {hotline}",
-}
-
-# The agreed wording that tells a family the person they seek answered safe (issue 18): the officer decides to send
-# it; it never says where the person is (theirs to tell).
-FAMILY_SAFE_NOTICE: T = {
-    Language.FR: "Bonne nouvelle au sujet de {name}: le {day}, cette personne nous a fait savoir qu'elle est en "
-                 "sécurité. Par respect pour sa vie privée, nous ne communiquons pas où elle se trouve. "
-                 "Dossier {reference}.",
-    Language.NL: "Goed nieuws over {name}: op {day} heeft deze persoon ons laten weten dat hij of zij veilig is. "
-                 "Uit respect voor de privacy geven we niet door waar de persoon zich bevindt. Dossier {reference}.",
-    Language.DE: "Gute Nachricht zu {name}: Am {day} hat uns diese Person mitgeteilt, dass sie in Sicherheit ist. "
-                 "Aus Rücksicht auf ihre Privatsphäre teilen wir nicht mit, wo sie sich aufhält. Akte {reference}.",
-    Language.EN: "Good news about {name}: on {day}, this person let us know they are safe. To respect their "
-                 "privacy we do not share where they are. Case {reference}.",
 }

@@ -26,6 +26,10 @@ _TEMPLATE_PRIORITY = {
     "crisis_followup": Priority.CRISIS,
     "case_acknowledgement": Priority.CASE,
     "case_message": Priority.CASE,
+    "case_provisional_reply": Priority.CASE,
+    "case_forward_notice": Priority.CASE,
+    "case_family_safe_notice": Priority.CASE,
+    "case_forwarded_request": Priority.CASE,
     "crisis_closed": Priority.BULK,
     "survey_request": Priority.BULK,
 }
@@ -131,6 +135,10 @@ VALIDITY_SECONDS: dict[str, int | None] = {
     "survey_request": 7 * 24 * 3600,
     "case_acknowledgement": None,  # the answer to someone's own request: late beats never
     "case_message": None,
+    "case_provisional_reply": None,
+    "case_forward_notice": None,
+    "case_family_safe_notice": None,
+    "case_forwarded_request": None,
 }
 DEFAULT_VALIDITY_SECONDS = 24 * 3600
 TWILIO_MAX_VALIDITY_SECONDS = 36000

@@ -144,9 +144,14 @@ async def test_a_provisional_reply_moves_the_due_date_and_reschedules_the_clock(
     assert datetime.fromisoformat(after["reply_due_by"]) == end_of_local_day(expected)
     assert after["complex"] is True
     assert after["charter"]["met"] is True and after["charter"]["met_by"] == "provisional_reply"
-    assert "Wir müssen Unterlagen anfordern." in (await commands(pool, settings, reference))[-1]["params"]["message"]
+    command = (await commands(pool, settings, reference))[-1]
+    assert command["template"] == "case_provisional_reply" and command["language"] == "de"
+    assert command["params"]["message"] == "Wir müssen Unterlagen anfordern."
+    assert command["params"]["reply_due_by"] == expected.isoformat()
     text = after["messages"][-1]["body"]  # the e-mail's text as sent
-    assert "Wir müssen Unterlagen anfordern." in text and f"{expected.day}." in text and reference in text
+    assert "Wir müssen Unterlagen anfordern." in text and reference in text
+    assert text.index("Wir müssen Unterlagen anfordern.") < text.index("Ihre Anfrage ist komplex.")
+    assert f"spätestens am {expected.day}. " in text  # the long date in German, written by the template
     assert text.count(case["officer"]["email"]) == 1  # the template signs once
     pending = await pool.fetch("SELECT deadline, due_by FROM deadlines WHERE reference = $1 AND fired_at IS NULL"
                                " AND cancelled_at IS NULL", reference)
@@ -175,13 +180,17 @@ async def test_forward_with_a_notice_and_the_request_to_the_service(
     assert after["status"] == "forwarded" and after["forward_to"] == "Federale Pensioendienst"
     assert after["charter"]["met"] is True and after["charter"]["met_by"] == "forward"
     notice, to_service = (await commands(pool, settings, reference))[-2:]
-    assert notice["recipient"]["email"] == "citoyen@example.org" and "Federale Pensioendienst" in \
-        notice["params"]["message"]
+    assert notice["recipient"]["email"] == "citoyen@example.org" and notice["template"] == "case_forward_notice"
+    assert notice["params"]["service"] == "Federale Pensioendienst"
     [sent_notice] = [m["body"] for m in after["messages"] if m["purpose"] == "forward_notice-1"]
     assert reference in sent_notice and "Uw contactpersoon" in sent_notice and "Federale Pensioendienst" in sent_notice
     assert sent_notice.count(case["officer"]["email"]) == 1 and notice["language"] == "nl"
     assert to_service["recipient"]["email"] == "klachten@sfpd.example"
-    assert "Mijn pensioen wordt niet betaald" in to_service["params"]["message"]
+    assert to_service["template"] == "case_forwarded_request" and to_service["language"] == "nl"
+    assert to_service["params"]["description"] == "Mijn pensioen wordt niet betaald"
+    assert to_service["params"]["contact"] == "Citoyen Test, " + case_phone(after) + ", citoyen@example.org"
+    [sent_request] = [m["body"] for m in after["messages"] if m["purpose"] == "forward_notice-1-service"]
+    assert "Mijn pensioen wordt niet betaald" in sent_request and "Taal van de burger: nl." in sent_request
     assert after["history"][-1]["action"] == "forward" and "by email" in after["history"][-1]["note"]
     # forwarded: no more reply owed, so off the charter board; a reply to a forwarded case is refused
     again = await client.post(f"/v1/reports/{reference}/messages", json={"body": "x"}, headers=DUTY)

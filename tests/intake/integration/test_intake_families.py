@@ -21,6 +21,7 @@ from services.intake.worker import Worker
 from shared.events.travellers import TravellerRegistered
 from shared.events.welfare import WelfareReplied
 from shared.kafka.producer import make_producer, publish
+from shared.notifications.rendering import format_date
 from tests.intake.conftest import PUBLIC_BASE, make_settings
 from tests.intake.integration.test_intake_welfare import active_crisis
 from tests.support import auth, bootstrap, consume, drop_schema, eventually, new_pool, new_schema
@@ -114,6 +115,8 @@ async def test_a_family_finds_the_traveller_who_answered_safe(
     notice = [m for m in view["messages"] if m["purpose"] == "family_notice-1"]
     assert notice and notice[0]["channel"] == "email" and notice[0]["officer"]["name"]
     assert f"ZOE VANDENBROECK{tag}" in notice[0]["body"] and reference in notice[0]["body"]
+    answered_on = format_date(view["matches"][0]["last_answer_at"], "fr")  # the day in Brussels, written long
+    assert f"Bonne nouvelle au sujet de ZOE VANDENBROECK{tag}: le {answered_on}, " in notice[0]["body"]
     assert "Pokhara" not in notice[0]["body"]  # where the person is stays theirs to tell
     assert view["matches"][0]["state"] == "confirmed" and view["attention"] is None
     assert view["charter"]["met"] is True

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -17,13 +17,18 @@ import pytest
 from services.intake import opening, reading
 from services.intake.adapters.officer_cache import OfficerCache
 from services.intake.bootstrap import intake_config
-from services.intake.domain.model import ReportIn
+from services.intake.domain.acknowledgement import AckChannel, Destination
+from services.intake.domain.model import Language, ReportIn
+from services.intake.domain.officers import Officer
+from services.intake.handlers import IntakeConfig
+from services.intake.messages import prepare_message
 from services.intake.settings import Settings
 from services.notifier.handlers import Publisher, accept_command
 from shared.events.envelope import decode
 from shared.events.notifications import SendNotification
 from shared.events.registry import parse_data
 from shared.notifications.rendering import Renderer
+from tests.intake.conftest import Clock
 from tests.support import auth, drop_schema, new_pool, new_schema
 
 DUTY = auth("duty_officer")
@@ -90,8 +95,8 @@ def rendered(command: SendNotification) -> str:
     ("email", "nl", {}, "case_acknowledgement", "email", "25 maart 2026"),
     ("sms", "fr", {}, "case_acknowledgement", "sms", "25 mars 2026"),
     ("web", "de", {"complex": True}, "case_acknowledgement", "email", "komplex"),
-    ("sms", "en", {"kind": "information_request", "forward_to": "FPS Finance"}, "case_message", "sms",
-     "FPS Finance"),
+    ("sms", "en", {"kind": "information_request", "forward_to": "FPS Finance"}, "case_forward_notice", "sms",
+     "a matter for FPS Finance"),
 ])
 async def test_the_history_records_what_the_notifier_sends(
         pool: asyncpg.Pool, settings: Settings, notifier_pool: asyncpg.Pool, channel: str, language: str,
@@ -119,11 +124,12 @@ async def test_a_letter_prints_the_templates_subject_and_text(pool: asyncpg.Pool
     assert "9 avril 2026" in letter["body"]
 
 
-@pytest.mark.parametrize(("phone", "survey_template"), [(True, "case_message"), (False, "survey_request")])
+@pytest.mark.parametrize("phone", [True, False])
 async def test_an_officers_reply_and_the_survey_as_sent(
-        client: httpx.AsyncClient, pool: asyncpg.Pool, settings: Settings, notifier_pool: asyncpg.Pool, phone: bool,
-        survey_template: str) -> None:
-    """The survey asks by SMS (answered 1-5) when there is a phone, else sends its link by e-mail."""
+        client: httpx.AsyncClient, pool: asyncpg.Pool, settings: Settings, notifier_pool: asyncpg.Pool,
+        phone: bool) -> None:
+    """The survey (`survey_request`) asks by SMS (answered 1-5) when there is a phone, else sends its link by
+    e-mail."""
     reference = await submit(pool, settings, report("email", "nl", phone=phone))
     response = await client.post(f"/v1/reports/{reference}/messages", json={"body": "Uw paspoort is klaar."},
                                  headers=DUTY)
@@ -136,5 +142,55 @@ async def test_an_officers_reply_and_the_survey_as_sent(
     (_, _), (reply, reply_command), (survey, survey_command) = lines
     assert reply_command.params["message"] == "Uw paspoort is klaar." and "Uw paspoort is klaar." in reply["body"]
     assert reply["body"].count(reply_command.params["officer"]["email"]) == 1
-    assert survey_command.template == survey_template and survey["channel"] == ("sms" if phone else "email")
+    assert survey_command.template == "survey_request" and survey["channel"] == ("sms" if phone else "email")
     assert survey_command.params.get("survey_url", "1 (helemaal niet)") in survey["body"]
+    assert ("survey_url" in survey_command.params) is not phone  # the SMS asks, it gives no link
+
+
+async def test_the_provisional_reply_and_the_forward_as_sent(
+        client: httpx.AsyncClient, pool: asyncpg.Pool, settings: Settings, notifier_pool: asyncpg.Pool,
+        clock: Clock) -> None:
+    """Issue 21 (item 5): the provisional reply, the forward notice and the request sent to the service are templates
+    of their own, worded by the notifier's templates from typed params; the history holds the very words sent."""
+    reference = await submit(pool, settings, report("sms", "fr", kind="information_request"))
+    clock.at = RECEIVED + timedelta(days=1)
+    try:
+        provisional = await client.post(f"/v1/reports/{reference}/provisional-reply", headers=DUTY,
+                                        json={"expected_by": "2026-05-04", "body": "Nous attendons la préfecture."})
+        assert provisional.status_code == 200, provisional.text
+        forwarded = await client.post(f"/v1/reports/{reference}/forward", headers=DUTY,
+                                      json={"service": "SPF Finances", "contact": "contact@finances.example"})
+        assert forwarded.status_code == 200, forwarded.text
+    finally:
+        clock.at = datetime.now(UTC)
+    lines = await sent(pool, settings, reference)
+    assert [(line["purpose"], command.template, command.channel) for line, command in lines] == [
+        ("acknowledgement", "case_acknowledgement", "sms"),
+        ("provisional_reply-1", "case_provisional_reply", "sms"),
+        ("forward_notice-1", "case_forward_notice", "sms"),
+        ("forward_notice-1-service", "case_forwarded_request", "email")]
+    for line, command in lines:
+        assert line["body"] == rendered(command) == await the_notifier_sends(notifier_pool, command)
+        assert reference in line["body"] and line["body"].count(command.params["officer"]["email"]) == 1
+    (_, _), (reply, _), (notice, _), (request, request_command) = lines
+    assert "Nous attendons la préfecture." in reply["body"] and "au plus tard le 4 mai 2026" in reply["body"]
+    assert "Votre demande relève de SPF Finances" in notice["body"]
+    assert request_command.recipient.email == "contact@finances.example" and "Passeport volé" in request["body"]
+
+
+def test_an_sms_about_a_case_names_no_email_so_it_is_never_rerouted() -> None:
+    """The notifier sends an own-case SMS to an opted-out number by e-mail when the command names an address
+    (services/notifier/domain/policy.py `route`); intake's commands name only the channel's own address, so an SMS is
+    sent as the SMS the history records (or ends opted_out), never as an e-mail the history would not hold."""
+    officer = Officer(officer_id=1, name="Anne Peeters", role="Consular officer", phone="+3225018111",
+                      email="anne@example.be")
+    outgoing = prepare_message(reference="BE-2026-000123", purpose="reply-1", template="case_message",
+                               to=Destination(channel=AckChannel.SMS, to="+32470123456", language=Language.FR),
+                               params={"reference": "BE-2026-000123", "message": "Votre passeport est prêt."},
+                               officer=officer, recipient_name="Jan", config=IntakeConfig(source="/tests"))
+    [row] = outgoing.outbox
+    command = parse_data(decode(row.payload))
+    assert isinstance(command, SendNotification) and command.channel == "sms"
+    assert command.recipient.email is None and command.recipient.phone == "+32470123456"
+    assert outgoing.message["body"] == rendered(command) == Renderer().render(
+        "case_message", "fr", command.params, channel="sms").sms

@@ -8,8 +8,10 @@ from services.notifier.domain.policy import (
     FALLBACK_ORDER,
     TWILIO_MAX_VALIDITY_SECONDS,
     Channel,
+    Priority,
     fallback_order,
     next_fallback,
+    priority_for,
     twilio_validity,
     validity_seconds,
 )
@@ -61,6 +63,9 @@ def test_every_fallback_order_starts_with_sms_and_names_known_templates() -> Non
 def test_validity_per_purpose() -> None:
     assert validity_seconds("crisis_alert") == 4 * 3600
     assert validity_seconds("case_message") is None, "a reply to someone's own request: late beats never"
+    for template in (t for t in TEMPLATES if t.startswith("case_")):  # every message about someone's own case
+        assert validity_seconds(template) is None, template
+        assert priority_for(template) is Priority.CASE, template
     assert validity_seconds("something_new") == 24 * 3600
     assert twilio_validity(None) is None
     assert twilio_validity(4 * 3600 - 0.4) == 14399
