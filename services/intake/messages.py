@@ -67,7 +67,7 @@ def prepare_message(*, reference: str, purpose: str, template: str, to: Destinat
 def as_sent(command: SendNotification) -> str:
     """The text the notifier sends for `command`: its template, language and params rendered for its channel."""
     return default_renderer().render(command.template, command.language, command.params,
-                                     channel=command.channel).body(command.channel)
+                                     channel=command.channel, html=False).body(command.channel)
 
 
 async def send_case_message(conn: asyncpg.Connection, *, reference: str, purpose: str, template: str,

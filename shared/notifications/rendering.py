@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -99,7 +99,12 @@ def format_date(value: Any, language: str) -> str:
 
 def format_phone(value: Any) -> str:
     """E.164 to the international display form (+32 2 501 81 11); left as given when it does not parse."""
-    text = str(value)
+    return _display_phone(str(value))
+
+
+@lru_cache(maxsize=4096)
+def _display_phone(text: str) -> str:
+    """Cached: the same few numbers (officers, hotlines) are in most messages, and parsing one costs ~70 us."""
     try:
         number = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:
@@ -141,13 +146,12 @@ class Renderer:
         if template not in TEMPLATES and template not in VOICE_TEMPLATES:
             raise TemplateError(f"unknown template {template!r}")
         lang = (language or "").strip().lower()[:2]
-        if lang in LANGUAGES and (TEMPLATE_DIR / lang / f"{template}.j2").is_file():
-            return lang
-        return FALLBACK_LANGUAGE
+        return lang if lang in LANGUAGES and _has_template(lang, template) else FALLBACK_LANGUAGE
 
     def render(self, template: str, language: str | None, params: Mapping[str, Any],
-               channel: str | None = None) -> Rendered:
-        """Every part, or only the SMS text (`channel="sms"`) or only the e-mail parts (`channel="email"`)."""
+               channel: str | None = None, *, html: bool = True) -> Rendered:
+        """Every part, or only the SMS text (`channel="sms"`) or only the e-mail parts (`channel="email"`);
+        `html=False` leaves the e-mail's HTML out (a record of what was sent keeps its text)."""
         lang = self.resolve_language(template, language)
         name = f"{lang}/{template}.j2"
         context = {**params, "lang": lang, "fdate": lambda value: format_date(value, lang)}
@@ -158,16 +162,22 @@ class Renderer:
                 channel or "", ("subject", "sms", "text"))
             blocks = {block: "".join(text_tmpl.blocks[block](text_tmpl.new_context(context))) for block in wanted}
             subject = " ".join(blocks.get("subject", "").split())
-            html = ""
-            if channel not in ("sms", "voice"):
+            html_text = ""
+            if html and channel not in ("sms", "voice"):
                 html_body = "".join(html_tmpl.blocks["html"](html_tmpl.new_context(context)))
-                html = self._layout.render(lang=lang, subject=subject, body=Markup(html_body))  # noqa: S704 (autoescaped above)
+                html_text = self._layout.render(lang=lang, subject=subject, body=Markup(html_body))  # noqa: S704 (autoescaped above)
         except jinja2.UndefinedError as exc:
             raise TemplateError(f"{template}: missing parameter ({exc.message})") from exc
         except KeyError as exc:
             raise TemplateError(f"{template}: block {exc} missing in {name}") from exc
         return Rendered(lang, subject, tidy_sms(blocks.get("sms", "")), _tidy_text(blocks.get("text", "")),
-                        html.strip(), " ".join(blocks.get("voice", "").split()))
+                        html_text.strip(), " ".join(blocks.get("voice", "").split()))
+
+
+@cache
+def _has_template(language: str, template: str) -> bool:
+    """Whether the language has its own file of the template (asked once: the files do not change at run time)."""
+    return (TEMPLATE_DIR / language / f"{template}.j2").is_file()
 
 
 @cache

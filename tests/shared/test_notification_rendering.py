@@ -150,6 +150,8 @@ def test_rendering_only_what_the_channel_needs(renderer: Renderer) -> None:
     email = renderer.render("crisis_alert", "nl", PARAMS, channel="email")
     assert sms.sms == full.sms and not sms.html and not sms.text
     assert (email.subject, email.text, email.html) == (full.subject, full.text, full.html) and not email.sms
+    record = renderer.render("crisis_alert", "nl", PARAMS, channel="email", html=False)
+    assert (record.subject, record.text) == (email.subject, email.text) and email.html and not record.html
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
