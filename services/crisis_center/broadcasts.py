@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -35,6 +35,8 @@ from shared.kafka.outbox import OutboxRow, enqueue_many, prepare
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+
+_Checked = TypeVar("_Checked")
 
 
 @dataclass(frozen=True)
@@ -196,59 +198,67 @@ async def _refused(conn: asyncpg.Connection, row: asyncpg.Record, actor: str, ac
                 detail={"broadcast_id": row["broadcast_id"], "attempted": action, "reason": str(exc)})
 
 
+async def _decide(pool: asyncpg.Pool, broadcast_id: str, *, actor: str, action: str, now: datetime,
+                  check: Callable[[asyncpg.Connection, asyncpg.Record], Awaitable[_Checked]],
+                  carry_out: Callable[[asyncpg.Connection, asyncpg.Record, _Checked], Awaitable[None]],
+                  ) -> tuple[asyncpg.Record, _Checked] | None:
+    """A coordinator's step on a broadcast (`action`: edit, reject, approve), in one transaction over the broadcast
+    locked (expired first when due): `check` refuses it (rules.Refused: the refusal is audited, committed, then
+    raised) or gives what `carry_out` needs. None: no such broadcast."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _locked(conn, broadcast_id, now)
+        if row is None:
+            return None
+        try:
+            checked = await check(conn, row)
+        except rules.Refused as exc:
+            refused = exc
+            await _refused(conn, row, actor, action, exc, now)
+        else:
+            await carry_out(conn, row, checked)
+            return row, checked
+    raise refused  # once the refusal's audit row is committed
+
+
 async def edit(*, pool: asyncpg.Pool, broadcast_id: str, draft: Draft, actor: str, now: datetime,
                approval_minutes: int) -> bool:
     """The author replaces the texts or audience of a pending broadcast: a new version, a new approval window.
     False: no such broadcast. Refused (403 not the author, 409 not pending), BadDraft."""
-    refused: rules.Refused | None = None
-    async with pool.acquire() as conn, conn.transaction():
-        row = await _locked(conn, broadcast_id, now)
-        if row is None:
-            return False
-        try:
-            rules.check_edit(_state(row), editor=actor, now=now)
-            if row["kind"] == "all_clear":
-                raise rules.Refused("the all-clear has no text of its own to edit", status=409)
-        except rules.Refused as exc:
-            refused = exc
-            await _refused(conn, row, actor, "edit", exc, now)
-        else:
-            crisis = await _crisis(conn, row["crisis_id"])
-            draft = _check_draft(crisis, Draft(row["kind"], draft.audience, draft.texts, draft.fallback,
-                                               draft.polygon))
-            version = row["version"] + 1
-            await broadcasts_repository.update_draft(
-                conn, broadcast_id=broadcast_id, audience=draft.audience, polygon=draft.polygon, texts=draft.texts,
-                fallback=draft.fallback, version=version, edited_at=now, expires_at=rules.expiry(now, approval_minutes))
-            await audit(conn, actor=actor, action="broadcast.edited", target=row["crisis_id"], at=now,
-                        detail={"broadcast_id": broadcast_id, "version": version, "audience": draft.audience,
-                                "texts": draft.texts, "fallback": list(draft.fallback)})
-    if refused is not None:
-        raise refused
-    return True
+
+    async def check(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+        rules.check_edit(_state(row), editor=actor, now=now)
+        if row["kind"] == "all_clear":
+            raise rules.Refused("the all-clear has no text of its own to edit", status=409)
+
+    async def carry_out(conn: asyncpg.Connection, row: asyncpg.Record, _: None) -> None:
+        crisis = await _crisis(conn, row["crisis_id"])
+        edited = _check_draft(crisis, Draft(row["kind"], draft.audience, draft.texts, draft.fallback, draft.polygon))
+        version = row["version"] + 1
+        await broadcasts_repository.update_draft(
+            conn, broadcast_id=broadcast_id, audience=edited.audience, polygon=edited.polygon, texts=edited.texts,
+            fallback=edited.fallback, version=version, edited_at=now, expires_at=rules.expiry(now, approval_minutes))
+        await audit(conn, actor=actor, action="broadcast.edited", target=row["crisis_id"], at=now,
+                    detail={"broadcast_id": broadcast_id, "version": version, "audience": edited.audience,
+                            "texts": edited.texts, "fallback": list(edited.fallback)})
+
+    return await _decide(pool, broadcast_id, actor=actor, action="edit", now=now, check=check,
+                         carry_out=carry_out) is not None
 
 
 async def reject(*, pool: asyncpg.Pool, broadcast_id: str, actor: str, reason: str, now: datetime) -> bool:
     """Any coordinator rejects a pending broadcast (its author: withdraws it). False: no such broadcast.
     Refused (409: not pending)."""
-    refused: rules.Refused | None = None
-    async with pool.acquire() as conn, conn.transaction():
-        row = await _locked(conn, broadcast_id, now)
-        if row is None:
-            return False
-        try:
-            rules.check_rejection(_state(row), now=now)
-        except rules.Refused as exc:
-            refused = exc
-            await _refused(conn, row, actor, "reject", exc, now)
-        else:
-            await broadcasts_repository.mark_rejected(conn, broadcast_id=broadcast_id, actor=actor, at=now,
-                                                      reason=reason)
-            await audit(conn, actor=actor, action="broadcast.rejected", target=row["crisis_id"], at=now,
-                        detail={"broadcast_id": broadcast_id, "version": row["version"], "reason": reason})
-    if refused is not None:
-        raise refused
-    return True
+
+    async def check(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+        rules.check_rejection(_state(row), now=now)
+
+    async def carry_out(conn: asyncpg.Connection, row: asyncpg.Record, _: None) -> None:
+        await broadcasts_repository.mark_rejected(conn, broadcast_id=broadcast_id, actor=actor, at=now, reason=reason)
+        await audit(conn, actor=actor, action="broadcast.rejected", target=row["crisis_id"], at=now,
+                    detail={"broadcast_id": broadcast_id, "version": row["version"], "reason": reason})
+
+    return await _decide(pool, broadcast_id, actor=actor, action="reject", now=now, check=check,
+                         carry_out=carry_out) is not None
 
 
 @dataclass(frozen=True)
@@ -265,24 +275,24 @@ async def approve(*, pool: asyncpg.Pool, broadcast_id: str, actor: str, version:
     repeated by the same approver changes nothing). None: no such broadcast. Refused (403 the author, 409 other
     version, not pending, or a crisis closed meanwhile: its contacts are forgotten). The caller closes the crisis
     after an all-clear."""
-    refused: rules.Refused | None = None
-    async with pool.acquire() as conn, conn.transaction():
-        row = await _locked(conn, broadcast_id, now)
-        if row is None:
-            return None
-        try:
-            sends = rules.check_approval(_state(row), approver=actor, version=version, now=now)
-            crisis = await _crisis(conn, row["crisis_id"], lock=True)
-            if sends and crisis["status"] != "active":
-                raise rules.Refused("the crisis is closed: nobody is left to reach", status=409)
-        except rules.Refused as exc:
-            refused = exc
-            await _refused(conn, row, actor, "approve", exc, now)
-        else:
-            if sends:
-                await _send(conn, row, crisis, actor=actor, now=now, publishing=publishing)
-    if refused is not None:
-        raise refused
+
+    async def check(conn: asyncpg.Connection, row: asyncpg.Record) -> tuple[bool, asyncpg.Record]:
+        sends = rules.check_approval(_state(row), approver=actor, version=version, now=now)
+        crisis = await _crisis(conn, row["crisis_id"], lock=True)
+        if sends and crisis["status"] != "active":
+            raise rules.Refused("the crisis is closed: nobody is left to reach", status=409)
+        return sends, crisis
+
+    async def carry_out(conn: asyncpg.Connection, row: asyncpg.Record, checked: tuple[bool, asyncpg.Record]) -> None:
+        sends, crisis = checked
+        if sends:
+            await _send(conn, row, crisis, actor=actor, now=now, publishing=publishing)
+
+    decided = await _decide(pool, broadcast_id, actor=actor, action="approve", now=now, check=check,
+                            carry_out=carry_out)
+    if decided is None:
+        return None
+    row, (sends, _) = decided
     return Approval(row["crisis_id"], row["kind"], sends)
 
 

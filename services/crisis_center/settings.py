@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from collections.abc import Callable
+
+from pydantic import Field, ValidationInfo, field_validator
 
 from services.crisis_center.domain.activation import (
     DEFAULT_ACTIVATION_RULES,
@@ -16,6 +18,12 @@ from services.crisis_center.domain.exercise import ExerciseContact, parse_test_l
 from shared.settings import ServiceSettings
 
 SOURCE = "/services/crisis_center"
+
+#: The settings written in a notation of their own, each with the parser that reads it (a bad item fails start-up).
+_PARSED: dict[str, Callable[[str], object]] = {
+    "crisis_activation_rules": ActivationRules.parse, "broadcast_senders": parse_senders,
+    "exercise_recipients": parse_test_list, "hotline_numbers": parse_hotline_numbers,
+}
 
 
 class Settings(ServiceSettings):
@@ -114,22 +122,10 @@ class Settings(ServiceSettings):
         "status Exercise."))
     source: str = SOURCE
 
-    @field_validator("crisis_activation_rules")
+    @field_validator(*_PARSED)
     @classmethod
-    def _rules(cls, value: str) -> str:
-        ActivationRules.parse(value)  # raises with the bad rule named
-        return value
-
-    @field_validator("broadcast_senders")
-    @classmethod
-    def _senders(cls, value: str) -> str:
-        parse_senders(value)  # raises with the bad sender named
-        return value
-
-    @field_validator("exercise_recipients")
-    @classmethod
-    def _test_list(cls, value: str) -> str:
-        parse_test_list(value)  # raises with the bad entry named
+    def _parsable(cls, value: str, info: ValidationInfo) -> str:
+        _PARSED[str(info.field_name)](value)  # raises with the bad rule, sender, entry or number named
         return value
 
     @property
@@ -143,12 +139,6 @@ class Settings(ServiceSettings):
 
     def activation_rules(self) -> ActivationRules:
         return ActivationRules.parse(self.crisis_activation_rules)
-
-    @field_validator("hotline_numbers")
-    @classmethod
-    def _pool(cls, value: str) -> str:
-        parse_hotline_numbers(value)  # raises with the bad number named
-        return value
 
     @field_validator("crisis_general_number")
     @classmethod

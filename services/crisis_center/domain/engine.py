@@ -90,11 +90,17 @@ class PeopleChanged:
 
 
 @dataclass(frozen=True, slots=True)
-class Activate:
+class Tally:
+    """An incident's count (by source) against its threshold: what activating, proposing and watching it carry."""
+
     incident: IncidentFacts
     count: int
     by_source: dict[Source, int]
     threshold: int
+
+
+@dataclass(frozen=True, slots=True)
+class Activate(Tally):
     recipients: tuple[Recipient, ...]
     people: tuple[PersonPoint, ...] = ()
     actor: str = "system:threshold"  # a coordinator's subject when they confirmed a proposal
@@ -102,13 +108,9 @@ class Activate:
 
 
 @dataclass(frozen=True, slots=True)
-class Propose:
+class Propose(Tally):
     """The threshold was crossed under the `proposed` mode: a coordinator decides; nothing is sent before."""
 
-    incident: IncidentFacts
-    count: int
-    by_source: dict[Source, int]
-    threshold: int
     round: int
 
 
@@ -121,13 +123,9 @@ class ProposalSettled:
 
 
 @dataclass(frozen=True, slots=True)
-class Watched:
+class Watched(Tally):
     """An open incident's live count, threshold and mode, for the dashboard's watch list (rows the API reads)."""
 
-    incident: IncidentFacts
-    count: int
-    by_source: dict[Source, int]
-    threshold: int
     mode: Mode
 
 

@@ -10,7 +10,7 @@ resources). The document is first checked by defusedxml (no DTD, no entities), w
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -122,8 +122,10 @@ def parse_gdacs(body: bytes, places: Places) -> FeedDocument:
         raise InvalidDocument("not an RSS document")
     items = feed.get_additional_attribute("item")
     raw_items = [] if items is None else items if isinstance(items, list) else [items]
-    events: list[FeedEvent] = []
-    unusable: set[str] = set()
+    return FeedDocument.of("gdacs", _items(raw_items, places))
+
+
+def _items(raw_items: list[Any], places: Places) -> Iterator[tuple[str, FeedEvent | None]]:
     for raw in raw_items:
         if not isinstance(raw, Mapping):
             raise InvalidDocument("an item that is not an element")
@@ -132,12 +134,7 @@ def parse_gdacs(body: bytes, places: Places) -> FeedDocument:
         if not hazard or event_id is None:
             raise InvalidDocument("an item without gdacs:eventtype or gdacs:eventid")
         source_id = f"gdacs:{hazard}:{event_id}"
-        event = _event(entry, source_id, hazard, places)
-        if event is None:
-            unusable.add(source_id)
-        else:
-            events.append(event)
-    return FeedDocument("gdacs", tuple(events), frozenset(unusable))
+        yield source_id, _event(entry, source_id, hazard, places)
 
 
 def _well_formed(body: bytes) -> str:

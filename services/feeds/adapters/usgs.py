@@ -10,6 +10,7 @@ does, and reads each feature through the library's `UsgsEarthquakeHazardsProgram
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,8 +35,10 @@ def parse_usgs(body: bytes, places: Places) -> FeedDocument:
     if isinstance(count, int) and count != len(features):
         raise InvalidDocument(f"partial document: metadata.count {count}, {len(features)} features")
     attribution = metadata.get("title") if isinstance(metadata, dict) else None
-    events: list[FeedEvent] = []
-    unusable: set[str] = set()
+    return FeedDocument.of("usgs", _features(features, attribution, places))
+
+
+def _features(features: list[Any], attribution: Any, places: Places) -> Iterator[tuple[str, FeedEvent | None]]:
     for feature in features:
         if not isinstance(feature, geojson.Feature) and not isinstance(feature, dict):
             raise InvalidDocument("a feature that is not an object")
@@ -44,12 +47,7 @@ def parse_usgs(body: bytes, places: Places) -> FeedDocument:
         if not isinstance(external_id, str) or not external_id.strip():
             raise InvalidDocument("a feature without an id")
         source_id = f"usgs:{external_id.strip()}"
-        event = _event(entry, feature, source_id, places)
-        if event is None:
-            unusable.add(source_id)
-        else:
-            events.append(event)
-    return FeedDocument("usgs", tuple(events), frozenset(unusable))
+        yield source_id, _event(entry, feature, source_id, places)
 
 
 def _event(entry: UsgsEarthquakeHazardsProgramFeedEntry, feature: Any, source_id: str,

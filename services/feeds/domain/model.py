@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -65,6 +66,18 @@ class FeedDocument:
     @property
     def present_ids(self) -> frozenset[str]:
         return frozenset(e.source_id for e in self.events) | self.unusable_ids
+
+    @classmethod
+    def of(cls, feed: Feed, items: Iterable[tuple[str, FeedEvent | None]]) -> FeedDocument:
+        """The document of a feed's items in order: each one's source id and its event (None: not usable)."""
+        events: list[FeedEvent] = []
+        unusable: set[str] = set()
+        for source_id, event in items:
+            if event is None:
+                unusable.add(source_id)
+            else:
+                events.append(event)
+        return cls(feed, tuple(events), frozenset(unusable))
 
 
 @dataclass

@@ -285,12 +285,28 @@ class TwilioDevServer:
             response.headers["Retry-After"] = self.config.outage_retry_after
         return response
 
-    async def create_message(self, request: web.Request) -> web.Response:
+    def _refused(self, request: web.Request) -> web.Response | None:
+        """A create request counted, then refused when it is not authorised or an outage is on (None: go on)."""
         self.stats["requests"] += 1
         if not self._authorised(request):
             return self._auth_error()
         if time.monotonic() < self.config.outage_until:
             return self._outage()
+        return None
+
+    def _fetch(self, request: web.Request, resources: Mapping[str, dict[str, Any]]) -> web.Response:
+        """One resource by its sid (a Message or a Call), as Twilio answers it."""
+        if not self._authorised(request):
+            return self._auth_error()
+        record = resources.get(request.match_info["sid"])
+        if record is None:
+            return twilio_error(404, 20404, f"The requested resource {request.path} was not found")
+        return web.json_response(self._resource(record))
+
+    async def create_message(self, request: web.Request) -> web.Response:
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
         form = await request.post()
         to = str(form.get("To", "")).strip()
         from_ = str(form.get("From", "")).strip()
@@ -381,12 +397,7 @@ class TwilioDevServer:
         }
 
     async def fetch_message(self, request: web.Request) -> web.Response:
-        if not self._authorised(request):
-            return self._auth_error()
-        record = self.messages.get(request.match_info["sid"])
-        if record is None:
-            return twilio_error(404, 20404, f"The requested resource {request.path} was not found")
-        return web.json_response(self._resource(record))
+        return self._fetch(request, self.messages)
 
     async def list_messages(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
@@ -419,11 +430,9 @@ class TwilioDevServer:
 
     # --- the Calls resource ------------------------------------------------------------------------------------
     async def create_call(self, request: web.Request) -> web.Response:
-        self.stats["requests"] += 1
-        if not self._authorised(request):
-            return self._auth_error()
-        if time.monotonic() < self.config.outage_until:
-            return self._outage()
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
         form = await request.post()
         to, from_ = str(form.get("To", "")).strip(), str(form.get("From", "")).strip()
         twiml, url = str(form.get("Twiml", "")), str(form.get("Url", "")).strip()
@@ -436,12 +445,9 @@ class TwilioDevServer:
         if not E164.match(to):
             return twilio_error(400, 21217, f"Phone number {to} is not a valid phone number.")
         rule = self.config.numbers.get(to)
-        if rule is not None and rule.http_status is not None:
-            used = self._http_failures_used.get(to, 0)
-            if rule.times is None or used < rule.times:
-                self._http_failures_used[to] = used + 1
-                self.stats["throttled"] += 1
-                return twilio_error(rule.http_status, 20500, "An internal server error has occurred")
+        if rule is not None and rule.http_status is not None and self._use_http_failure(to, rule):
+            self.stats["throttled"] += 1
+            return twilio_error(rule.http_status, 20500, "An internal server error has occurred")
         now = datetime.now(UTC)
         sid = "CA" + secrets.token_hex(16)
         record: dict[str, Any] = {
@@ -492,12 +498,7 @@ class TwilioDevServer:
             return ""
 
     async def fetch_call(self, request: web.Request) -> web.Response:
-        if not self._authorised(request):
-            return self._auth_error()
-        record = self.calls.get(request.match_info["sid"])
-        if record is None:
-            return twilio_error(404, 20404, f"The requested resource {request.path} was not found")
-        return web.json_response(self._resource(record))
+        return self._fetch(request, self.calls)
 
     async def list_calls(self, request: web.Request) -> web.Response:
         if not self._authorised(request):

@@ -220,3 +220,46 @@ async def test_validity_period_is_kept_and_checked(stack: Stack) -> None:
         await stack.client.messages.create_async(to="+32470000009", from_="+3225010000", body="x",
                                                  validity_period=36001)
     assert (caught.value.status, caught.value.code) == (400, 21624)
+
+
+async def test_a_number_told_to_fail_refuses_calls_that_many_times_then_the_call_is_placed(stack: Stack) -> None:
+    """The Calls resource shares the Messages resource's switches: a number's `http_status` for `times` requests,
+    then the call is created and can be fetched by its sid (an unknown sid: Twilio's 404)."""
+    number = "+32470000014"
+    async with stack.http.put(f"{stack.base}/_dev/config",
+                              json={"numbers": {number: {"http_status": 503, "times": 2}}}):
+        pass
+    for _ in range(2):
+        with pytest.raises(TwilioRestException) as caught:
+            await stack.client.calls.create_async(to=number, from_="+3225010000", twiml="<Response/>")
+        assert (caught.value.status, caught.value.code) == (503, 20500)
+    call = await stack.client.calls.create_async(to=number, from_="+3225010000", twiml="<Response/>")
+    assert call.sid.startswith("CA") and call.status == "queued"
+    assert (await stack.client.calls(call.sid).fetch_async()).to == number
+    with pytest.raises(TwilioRestException) as caught:
+        await stack.client.calls("CA" + "0" * 32).fetch_async()
+    assert (caught.value.status, caught.value.code) == (404, 20404)
+    assert stack.server.stats["throttled"] == 2
+    assert stack.server.stats["requests"] == 3 and stack.server.stats["created"] == 1
+
+
+async def test_an_outage_or_wrong_credentials_refuse_calls_as_they_do_messages(stack: Stack) -> None:
+    http_client = AsyncTwilioHttpClient(timeout=5)
+    client = Client(SID, "wrong", http_client=http_client)
+    client.api.base_url = stack.base
+    try:
+        with pytest.raises(TwilioRestException) as caught:
+            await client.calls.create_async(to="+32470000015", from_="+3225010000", twiml="<Response/>")
+        assert (caught.value.status, caught.value.code) == (401, 20003)
+        with pytest.raises(TwilioRestException) as caught:
+            await client.calls("CA" + "0" * 32).fetch_async()
+        assert (caught.value.status, caught.value.code) == (401, 20003)
+    finally:
+        await http_client.close()
+    async with stack.http.put(f"{stack.base}/_dev/config", json={"outage": {"seconds": 60, "status": 503}}):
+        pass
+    with pytest.raises(TwilioRestException) as caught:
+        await stack.client.calls.create_async(to="+32470000015", from_="+3225010000", twiml="<Response/>")
+    assert (caught.value.status, caught.value.code) == (503, 20503)
+    assert stack.server.stats["outage_refused"] == 1 and stack.server.stats["requests"] == 2
+    assert stack.server.calls == {}
