@@ -14,14 +14,23 @@ import asyncio
 import inspect
 import threading
 import types
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.support import CREATED_PREFIXES, ROOT, bootstrap, database_url, delete_topics_with_prefixes, load_local_env
+from tests.support import (
+    CREATED_PREFIXES,
+    ROOT,
+    bootstrap,
+    database_url,
+    delete_topics_with_prefixes,
+    load_local_env,
+    new_pool,
+    new_topic_prefix,
+)
 
 load_local_env()
 
@@ -171,3 +180,17 @@ def _delete_the_module_topics() -> Iterator[None]:
         worker = threading.Thread(target=lambda: asyncio.run(delete_topics_with_prefixes(created)))
         worker.start()
         worker.join(timeout=60)
+
+
+@pytest.fixture(scope="module")
+async def prefix() -> str:
+    """Topics under a fresh prefix, for a module's tests (folders that want them per test define their own)."""
+    return await new_topic_prefix()
+
+
+@pytest.fixture(scope="module")
+async def pool(schema: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on the module's `schema` (a folder's conftest defines it, e.g. with tests.support.schema_fixture)."""
+    pool = await new_pool(schema)
+    yield pool
+    await pool.close()

@@ -8,20 +8,22 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import asyncpg
+import pytest
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.auth import JwtConfig, mint_token
 from shared.db import create_pool, migrate, seed
 from shared.events.envelope import CloudEvent, decode
 from shared.kafka.admin import ensure_topics
+from shared.kafka.producer import make_producer
 from shared.topics import all_topic_specs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,6 +98,17 @@ async def new_schema(service: str, migrations: Path | None = None, *, seeded: bo
     if seeded and TEST_SEEDS.get(service):
         await seed(database_url(), schema, [ROOT / "services" / service / "seeds" / f for f in TEST_SEEDS[service]])
     return schema
+
+
+def schema_fixture(service: str, scope: Literal["function", "module"] = "module") -> Any:
+    """A fixture `schema`: a fresh schema of `service` for a module's tests (or for each test), dropped after them. A
+    conftest names it (`schema = schema_fixture("intake")`); tests/conftest.py's `pool` is a pool on it."""
+    async def schema() -> AsyncIterator[str]:
+        name = await new_schema(service)
+        yield name
+        await drop_schema(name)
+
+    return pytest.fixture(scope=scope, name="schema")(schema)
 
 
 async def new_pool(schema: str) -> asyncpg.Pool:
@@ -176,3 +189,22 @@ async def serve_stand_in(app: web.Application) -> AsyncIterator[tuple[str, aioht
     finally:
         await http.close()
         await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def started_worker(worker_class: Callable[..., Any], open_resources: Callable[[Any], Awaitable[Any]],
+                         settings: Any, *, client_id: str, **producer_options: Any,
+                         ) -> AsyncIterator[tuple[Any, AIOKafkaProducer]]:
+    """A service's worker (`worker_class(settings, resources, producer)`) on resources of its own and a producer of
+    its own, started; the worker and its producer. Stopped, and the producer and resources closed, after."""
+    resources = await open_resources(settings)
+    producer = make_producer(settings.kafka_bootstrap_servers, client_id=client_id, **producer_options)
+    await producer.start()
+    worker = worker_class(settings, resources, producer)
+    await worker.start()
+    try:
+        yield worker, producer
+    finally:
+        await worker.stop()
+        await producer.stop()
+        await resources.pool.close()

@@ -109,14 +109,16 @@ async def drop_topics(*prefixes: str) -> None:
         await admin.close()
 
 
-@pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
+@asynccontextmanager
+async def new_env(tmp: Path, client_id: str, **overrides: Any) -> AsyncIterator[Env]:
+    """Fresh topics and schema, the settings on them (make_settings, with `overrides`), a pool and a started
+    producer; closed, and the schema and topics dropped, after."""
     prefix = await new_topic_prefix()
     schema = await new_schema("crisis_center")
     pool = await new_pool(schema)
-    producer = make_producer(bootstrap(), client_id="crisis-tests", linger_ms=0)
+    producer = make_producer(bootstrap(), client_id=client_id, linger_ms=0)
     await producer.start()
-    settings = make_settings(prefix, schema, tmp_path)
+    settings = make_settings(prefix, schema, tmp, **overrides)
     try:
         yield Env(settings, pool, producer)
     finally:
@@ -124,6 +126,12 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
         await pool.close()
         await drop_schema(schema)
         await drop_topics(prefix, settings.faust_app_id)
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    async with new_env(tmp_path, "crisis-tests") as env:
+        yield env
 
 
 NOW = datetime.now(UTC)

@@ -16,11 +16,9 @@ from services.intake.retention import RetentionPolicy, run_retention
 from services.intake.worker import Worker
 from shared.events.incidents import IncidentReported
 from shared.events.travellers import TravellerRegistered
-from shared.kafka.producer import make_producer
-from tests.crisis_center.conftest import ISTANBUL, Env, drop_topics
-from tests.crisis_center.conftest import make_settings as crisis_settings
+from tests.crisis_center.conftest import ISTANBUL, Env, new_env
 from tests.intake.conftest import make_settings as intake_settings
-from tests.support import bootstrap, consume, drop_schema, eventually, new_pool, new_schema, new_topic_prefix
+from tests.support import consume, drop_schema, eventually, new_schema
 
 THRESHOLD = 5
 REAL_NOW = datetime.now(UTC)
@@ -41,19 +39,8 @@ def stay(n: int, *, departed_days_ago: int) -> TravellerRegistered:
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    prefix = await new_topic_prefix()
-    schema = await new_schema("crisis_center")
-    pool = await new_pool(schema)
-    producer = make_producer(bootstrap(), client_id="retention-e2e", linger_ms=0)
-    await producer.start()
-    settings = crisis_settings(prefix, schema, tmp_path, crisis_threshold=THRESHOLD)
-    try:
-        yield Env(settings, pool, producer)
-    finally:
-        await producer.stop()
-        await pool.close()
-        await drop_schema(schema)
-        await drop_topics(prefix, settings.faust_app_id)
+    async with new_env(tmp_path, "retention-e2e", crisis_threshold=THRESHOLD) as env:
+        yield env
 
 
 async def test_departed_traveller_disappears_from_intake_the_topic_and_the_crisis_center(env: Env) -> None:

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from twilio.request_validator import RequestValidator
@@ -16,8 +15,7 @@ from services.intake.api import create_app
 from services.intake.bootstrap import open_resources
 from services.intake.settings import Settings
 from services.intake.worker import Worker
-from shared.kafka.producer import make_producer
-from tests.support import bootstrap, database_url, drop_schema, new_pool, new_schema, new_topic_prefix
+from tests.support import bootstrap, database_url, schema_fixture, started_worker
 
 PUBLIC_BASE = "https://intake.test"
 
@@ -43,23 +41,7 @@ class Clock:
         return self.at
 
 
-@pytest.fixture(scope="module")
-async def schema() -> AsyncIterator[str]:
-    name = await new_schema("intake")
-    yield name
-    await drop_schema(name)
-
-
-@pytest.fixture(scope="module")
-async def prefix() -> str:
-    return await new_topic_prefix()
-
-
-@pytest.fixture(scope="module")
-async def pool(schema: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await new_pool(schema)
-    yield pool
-    await pool.close()
+schema = schema_fixture("intake")  # `prefix` and `pool` (on this schema): tests/conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -82,15 +64,8 @@ async def client(settings: Settings, clock: Clock) -> AsyncIterator[httpx.AsyncC
 
 @pytest.fixture(scope="module")
 async def worker(settings: Settings) -> AsyncIterator[Worker]:
-    resources = await open_resources(settings)
-    producer = make_producer(settings.kafka_bootstrap_servers, client_id="intake-test-worker")
-    await producer.start()
-    worker = Worker(settings, resources, producer)
-    await worker.start()
-    yield worker
-    await worker.stop()
-    await producer.stop()
-    await resources.pool.close()
+    async with started_worker(Worker, open_resources, settings, client_id="intake-test-worker") as (worker, _):
+        yield worker
 
 
 @pytest.fixture(scope="module")

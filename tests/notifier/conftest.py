@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,10 +28,9 @@ from shared.kafka.producer import make_producer, publish
 from tests.support import (
     bootstrap,
     database_url,
-    drop_schema,
     new_pool,
-    new_schema,
     new_topic_prefix,
+    schema_fixture,
     serve_stand_in,
     unique,
 )
@@ -81,11 +81,7 @@ def smtp() -> Iterator[SmtpSink]:
         sink.stop()
 
 
-@pytest.fixture
-async def schema() -> AsyncIterator[str]:
-    name = await new_schema("notifier")
-    yield name
-    await drop_schema(name)
+schema = schema_fixture("notifier", scope="function")
 
 
 @pytest.fixture
@@ -173,10 +169,12 @@ class Running:
         return [r["status"] for r in rows]
 
 
-@pytest.fixture
-async def running(settings: NotifierSettings, api: str, producer: AIOKafkaProducer) -> AsyncIterator[Running]:
+@asynccontextmanager
+async def run_worker(settings: NotifierSettings, producer: AIOKafkaProducer, **options: Any) -> AsyncIterator[Running]:
+    """The worker on resources of its own (`options`: Worker's keywords, e.g. its clock), started, and a pool of the
+    test's on its schema; stopped and closed after."""
     resources = await open_resources(settings)
-    worker = Worker(settings, resources, producer)
+    worker = Worker(settings, resources, producer, **options)
     await worker.start()
     pool = await new_pool(settings.schema_name)
     try:
@@ -185,6 +183,12 @@ async def running(settings: NotifierSettings, api: str, producer: AIOKafkaProduc
         await worker.stop()
         await resources.pool.close()
         await pool.close()
+
+
+@pytest.fixture
+async def running(settings: NotifierSettings, api: str, producer: AIOKafkaProducer) -> AsyncIterator[Running]:
+    async with run_worker(settings, producer) as running:
+        yield running
 
 
 def sms_recipient(phone: str | None = None, email: str | None = None) -> Recipient:

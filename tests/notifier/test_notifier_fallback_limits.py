@@ -13,16 +13,14 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from services.notifier.bootstrap import open_resources
 from services.notifier.dev.smtp_sink import SmtpSink, free_port
 from services.notifier.handlers import fall_back
 from services.notifier.settings import NotifierSettings
-from services.notifier.worker import Worker
 from shared.events.envelope import decode
 from shared.events.notifications import Recipient
 from shared.notifications.rendering import Renderer
-from tests.notifier.conftest import Running, TwilioFake, make_settings, sign, sms_recipient
-from tests.support import auth, consume, eventually, new_pool, unique
+from tests.notifier.conftest import Running, TwilioFake, make_settings, run_worker, sign, sms_recipient
+from tests.support import auth, consume, eventually, unique
 
 LIMIT = 3
 
@@ -51,16 +49,8 @@ def clock() -> Clock:
 @pytest.fixture
 async def running(settings: NotifierSettings, api: str, producer: AIOKafkaProducer,
                   clock: Clock) -> AsyncIterator[Running]:
-    resources = await open_resources(settings)
-    worker = Worker(settings, resources, producer, clock=clock)
-    await worker.start()
-    pool = await new_pool(settings.schema_name)
-    try:
-        yield Running(worker, pool, settings, producer)
-    finally:
-        await worker.stop()
-        await resources.pool.close()
-        await pool.close()
+    async with run_worker(settings, producer, clock=clock) as running:
+        yield running
 
 
 def params(title: str = "Earthquake in Kathmandu") -> dict[str, Any]:

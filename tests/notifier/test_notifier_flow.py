@@ -41,6 +41,22 @@ async def _final(running: Running, notification_id: str, expected: set[str]) -> 
     return str(await eventually(check, timeout=30))
 
 
+async def send_alert(running: Running, recipient: Recipient, language: str) -> Any:
+    """A crisis alert to `recipient` in `language`, for a crisis of its own: the command."""
+    crisis_id = unique("crisis-")
+    return await running.command(purpose=f"crisis:{crisis_id}:alert", recipient=recipient, language=language,
+                                 template="crisis_alert", params=crisis_params(), crisis_id=crisis_id)
+
+
+async def accepted(running: Running, notification_id: str) -> Any:
+    """The notification's row once Twilio accepted the message (its send_state 'accepted')."""
+    async def check() -> Any:
+        row = await running.row(notification_id)
+        return row if row is not None and row["send_state"] == "accepted" else None
+
+    return await eventually(check, timeout=30)
+
+
 @pytest.mark.parametrize("language", ["fr", "nl", "de", "en"])
 async def test_crisis_alert_in_each_language_is_delivered(running: Running, twilio: TwilioFake,
                                                           language: str) -> None:
@@ -100,40 +116,31 @@ async def test_each_failure_code_ends_in_its_state(running: Running, twilio: Twi
         assert len(twilio.sent_to(phone)) == 0
 
 
-async def test_429_is_retried_and_succeeds(running: Running, twilio: TwilioFake) -> None:
+async def delivered_once_after_errors(running: Running, twilio: TwilioFake, *, http_status: int, times: int,
+                                      language: str) -> None:
+    """An alert to a number Twilio first answers `times` times with `http_status` is delivered, sent once."""
     recipient = sms_recipient()
-    await twilio.configure(numbers={str(recipient.phone): {"http_status": 429, "times": 3}})
-    crisis_id = unique("crisis-")
-    command = await running.command(purpose=f"crisis:{crisis_id}:alert", recipient=recipient, language="nl",
-                                    template="crisis_alert", params=crisis_params(), crisis_id=crisis_id)
+    await twilio.configure(numbers={str(recipient.phone): {"http_status": http_status, "times": times}})
+    command = await send_alert(running, recipient, language)
     assert await _final(running, command.notification_id, {"delivered"}) == "delivered"
     assert len(twilio.sent_to(str(recipient.phone))) == 1
+
+
+async def test_429_is_retried_and_succeeds(running: Running, twilio: TwilioFake) -> None:
+    await delivered_once_after_errors(running, twilio, http_status=429, times=3, language="nl")
     assert twilio.server.stats["throttled"] >= 3
 
 
 async def test_5xx_burst_then_success(running: Running, twilio: TwilioFake) -> None:
-    recipient = sms_recipient()
-    await twilio.configure(numbers={str(recipient.phone): {"http_status": 503, "times": 2}})
-    crisis_id = unique("crisis-")
-    command = await running.command(purpose=f"crisis:{crisis_id}:alert", recipient=recipient, language="de",
-                                    template="crisis_alert", params=crisis_params(), crisis_id=crisis_id)
-    assert await _final(running, command.notification_id, {"delivered"}) == "delivered"
-    assert len(twilio.sent_to(str(recipient.phone))) == 1
+    await delivered_once_after_errors(running, twilio, http_status=503, times=2, language="de")
 
 
 async def test_ambiguous_timeout_is_reconciled_not_resent(running: Running, twilio: TwilioFake) -> None:
     recipient = sms_recipient()
     # Twilio creates the message but answers after our timeout (1.5 s): we must find it, not send it again.
     await twilio.configure(callbacks=False, numbers={str(recipient.phone): {"delay_seconds": 3}})
-    crisis_id = unique("crisis-")
-    command = await running.command(purpose=f"crisis:{crisis_id}:alert", recipient=recipient, language="fr",
-                                    template="crisis_alert", params=crisis_params(), crisis_id=crisis_id)
-
-    async def accepted() -> Any:
-        row = await running.row(command.notification_id)
-        return row if row is not None and row["send_state"] == "accepted" else None
-
-    row = await eventually(accepted, timeout=30)
+    command = await send_alert(running, recipient, "fr")
+    row = await accepted(running, command.notification_id)
     messages = twilio.sent_to(str(recipient.phone))
     assert len(messages) == 1
     assert row["provider_id"] == messages[0]["sid"]
@@ -145,9 +152,7 @@ async def test_ambiguous_timeout_after_the_status_callback_is_not_resent(running
     the sender, killed, could record it): reconciliation must recognise the row's own message, not send again."""
     recipient = sms_recipient()
     await twilio.configure(numbers={str(recipient.phone): {"delay_seconds": 3}})  # callbacks on (the default)
-    crisis_id = unique("crisis-")
-    command = await running.command(purpose=f"crisis:{crisis_id}:alert", recipient=recipient, language="en",
-                                    template="crisis_alert", params=crisis_params(), crisis_id=crisis_id)
+    command = await send_alert(running, recipient, "en")
 
     async def delivered_and_accepted() -> Any:
         row = await running.row(command.notification_id)
@@ -192,9 +197,7 @@ async def test_redelivered_and_repeated_commands_send_once(running: Running, twi
 async def test_out_of_order_callbacks_keep_the_state_monotonic(running: Running, twilio: TwilioFake) -> None:
     recipient = sms_recipient()
     await twilio.configure(numbers={str(recipient.phone): {"reverse_callbacks": True}})
-    crisis_id = unique("crisis-")
-    command = await running.command(purpose=f"crisis:{crisis_id}:alert", recipient=recipient, language="en",
-                                    template="crisis_alert", params=crisis_params(), crisis_id=crisis_id)
+    command = await send_alert(running, recipient, "en")
     await _final(running, command.notification_id, {"delivered"})
     await eventually(lambda: twilio.server.stats["callbacks_sent"] >= 2 or None)
     # A late 'sent', and a late 'queued', arrive after 'delivered': nothing moves back.
@@ -213,15 +216,8 @@ async def test_out_of_order_callbacks_keep_the_state_monotonic(running: Running,
 async def test_forged_callback_is_refused(running: Running, twilio: TwilioFake) -> None:
     recipient = sms_recipient()
     await twilio.configure(callbacks=False)
-    crisis_id = unique("crisis-")
-    command = await running.command(purpose=f"crisis:{crisis_id}:alert", recipient=recipient, language="en",
-                                    template="crisis_alert", params=crisis_params(), crisis_id=crisis_id)
-
-    async def accepted() -> Any:
-        row = await running.row(command.notification_id)
-        return row if row is not None and row["send_state"] == "accepted" else None
-
-    row = await eventually(accepted)
+    command = await send_alert(running, recipient, "en")
+    row = await accepted(running, command.notification_id)
     url = f"{running.settings.status_callback_url}?nid={command.notification_id}"
     params = {"MessageSid": row["provider_id"], "MessageStatus": "delivered", "To": str(recipient.phone)}
     async with httpx.AsyncClient() as client:

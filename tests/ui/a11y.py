@@ -3,8 +3,11 @@ that fits the viewport without horizontal scrolling. Each returns the offending 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+#: The dashboard's language select, whichever language it speaks (the checks are run in each).
+LANGUAGE_LABEL = re.compile("^(Language|Langue|Taal|Sprache)$")
 CONTRAST = """() => {
   const parse = (c) => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
     const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(parseFloat);

@@ -23,8 +23,6 @@ SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 720}
 
 
-
-
 @contextlib.asynccontextmanager
 async def serve(app: Any, port: int) -> AsyncIterator[str]:
     """The app under uvicorn on 127.0.0.1:port in this event loop; its lifespan runs as in production."""
@@ -80,3 +78,11 @@ async def watched_page(browser: Any) -> AsyncIterator[Any]:
 def screenshot_path(name: str) -> str:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return str(SCREENSHOTS / f"{name}.png")
+
+
+@pytest.fixture(scope="module")
+async def page(browser: Any, system: Any) -> AsyncIterator[Any]:
+    """The page a module's tests share (watched_page), opened once the module's `system` runs and closed before it
+    stops. Modules whose page starts signed in, or whose service is not a `system`, define their own."""
+    async with watched_page(browser) as page:
+        yield page

@@ -18,18 +18,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from services.crisis_center.dashboard.demo import DemoSettings, send_sms
-from services.intake.api import create_app as intake_app
-from services.intake.bootstrap import open_resources
-from services.intake.settings import Settings as IntakeSettings
-from services.intake.worker import Worker as IntakeWorker
 from shared.events.directory import CaseRouted
-from shared.kafka.producer import make_producer, publish
+from shared.kafka.producer import publish
 from shared.passwords import hash_password
-from tests.support import bootstrap, database_url, drop_schema, free_port, new_schema, new_topic_prefix, token
+from tests.support import auth, database_url, token
 from tests.ui.a11y import NONE, problems
-from tests.ui.conftest import VIEWPORT, screenshot_path, serve, watched_page
-
-expect: Any = None  # playwright.async_api.expect, imported with the page fixture
+from tests.ui.conftest import VIEWPORT, screenshot_path, watched_page
+from tests.ui.support import expect, fill_sign_in, intake_service, use_token
 
 USER, PASSWORD = "officer-omar", "night-shift-42"
 REFERENCE = re.compile(r"^BE-\d{4}-\d{6}$")
@@ -56,46 +51,20 @@ class Intake:
 
 @pytest.fixture(scope="module")
 async def intake() -> AsyncIterator[Intake]:
-    prefix = await new_topic_prefix()
-    schema = await new_schema("intake")
-    port = free_port()
-    settings = IntakeSettings(
-        database_url=database_url(), database_schema=schema, kafka_bootstrap_servers=bootstrap(),
-        kafka_topic_prefix=prefix, public_base_url=f"http://127.0.0.1:{port}", database_pool_min=1,
-        database_pool_max=5, deadline_poll_seconds=1.0, jwt_secret=os.environ["JWT_SECRET"],
-        twilio_account_sid=os.environ["TWILIO_ACCOUNT_SID"], twilio_auth_token=os.environ["TWILIO_AUTH_TOKEN"],
-    )  # type: ignore[call-arg]
-    # The console's sign-in is an officer's own: the user is Duty Officer B of the seed.
-    conn = await asyncpg.connect(database_url())
-    try:
-        await conn.execute(f"UPDATE {schema}.officers SET login = $1, password_hash = $2 WHERE officer_id = 2",
-                           USER, hash_password(PASSWORD, iterations=10_000))
-    finally:
-        await conn.close()
     clock = Clock()
-    app = intake_app(settings, clock=clock)
-    producer = make_producer(bootstrap(), client_id="ui-console-tests", linger_ms=0)
-    await producer.start()
-    resources = await open_resources(settings)
-    worker = IntakeWorker(settings, resources, producer)
-    try:
-        async with serve(app, port) as url:
-            await worker.start()
-            try:
-                yield Intake(url, prefix, producer, clock)
-            finally:
-                await worker.stop()
-    finally:
-        await resources.pool.close()
-        await producer.stop()
-        await drop_schema(schema)
+    async with intake_service("console", clock=clock) as service:
+        # The console's sign-in is an officer's own: the user is Duty Officer B of the seed.
+        conn = await asyncpg.connect(database_url())
+        try:
+            await conn.execute(f"UPDATE {service.settings.database_schema}.officers SET login = $1, password_hash = $2"
+                               " WHERE officer_id = 2", USER, hash_password(PASSWORD, iterations=10_000))
+        finally:
+            await conn.close()
+        yield Intake(service.url, service.settings.kafka_topic_prefix, service.producer, clock)
 
 
 @pytest.fixture(scope="module")
 async def page(browser: Any, intake: Intake) -> AsyncIterator[Any]:
-    global expect
-    from playwright.async_api import expect as playwright_expect
-    expect = playwright_expect
     async with watched_page(browser) as page:
         yield page
 
@@ -104,10 +73,17 @@ async def signed_in(page: Any, intake: Intake) -> None:
     """The console, signed in (a test run on its own does not follow the first test's sign-in)."""
     if not await page.locator("#app").is_visible():
         await page.goto(f"{intake.url}/console")
-        await page.get_by_label("User name").fill(USER)
-        await page.get_by_label("Password").fill(PASSWORD)
-        await page.get_by_role("button", name="Sign in").click()
+        await fill_sign_in(page, USER, PASSWORD)
     await expect(page.locator("#app")).to_be_visible()
+
+
+async def new_case(intake: Intake, headers: dict[str, str], report: dict[str, Any]) -> dict[str, Any]:
+    """The case of a report entered through intake's API (with `headers`: a duty officer's token)."""
+    async with httpx.AsyncClient(base_url=intake.url, headers=headers) as client:
+        response = await client.post("/v1/reports", json=report)
+    assert response.status_code == 201, response.text
+    case: dict[str, Any] = response.json()
+    return case
 
 
 async def fill_report(page: Any, *, phone: str) -> None:
@@ -123,9 +99,7 @@ async def fill_report(page: Any, *, phone: str) -> None:
 
 async def test_report_with_inline_error_then_reference_and_post(page: Any, intake: Intake) -> None:
     await page.goto(f"{intake.url}/console")
-    await page.get_by_label("User name").fill(USER)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await fill_sign_in(page, USER, PASSWORD)
     await expect(page.locator("#app")).to_be_visible()
     await expect(page.locator("#who")).to_contain_text(USER)
 
@@ -216,12 +190,10 @@ async def test_a_pasted_token_needs_the_duty_officer_role(browser: Any, intake: 
     try:
         page = await context.new_page()
         await page.goto(f"{intake.url}/console")
-        await page.get_by_label("Or paste an access token").fill(token("coordinator", subject="coord"))
-        await page.get_by_role("button", name="Use this token").click()
+        await use_token(page, token("coordinator", subject="coord"))
         await expect(page.locator("#signin-error")).to_have_text("This token does not carry the duty_officer role.")
         await expect(page.locator("#app")).to_be_hidden()
-        await page.get_by_label("Or paste an access token").fill(token("duty_officer", subject="officer-lea"))
-        await page.get_by_role("button", name="Use this token").click()
+        await use_token(page, token("duty_officer", subject="officer-lea"))
         await expect(page.locator("#who")).to_have_text("Signed in as officer-lea")
         await page.get_by_role("button", name="Sign out").click()
         await expect(page.locator("#signin")).to_be_visible()
@@ -244,15 +216,11 @@ async def test_the_demo_sms_reaches_intake_as_a_signed_webhook(intake: Intake) -
 async def test_search_and_charter_board_by_keyboard(page: Any, intake: Intake) -> None:
     duty = {"Authorization": f"Bearer {token('duty_officer', subject='setup')}"}
 
-    async def submit(name: str, phone: str, *, complex_case: bool = False) -> dict[str, Any]:
-        body = {"kind": "lost_document", "complex": complex_case, "description": "Passeport perdu",
-                "reporter": {"full_name": name, "language": "fr", "channel": "phone", "phone": phone},
-                "location": {"country": "NP", "city": "Kathmandu"}}
-        async with httpx.AsyncClient(base_url=intake.url) as client:
-            response = await client.post("/v1/reports", json=body, headers=duty)
-        assert response.status_code == 201, response.text
-        case: dict[str, Any] = response.json()
-        return case
+    async def submit(name: str, phone: str) -> dict[str, Any]:
+        return await new_case(intake, duty, {
+            "kind": "lost_document", "complex": False, "description": "Passeport perdu",
+            "reporter": {"full_name": name, "language": "fr", "channel": "phone", "phone": phone},
+            "location": {"country": "NP", "city": "Kathmandu"}})
 
     emilie = await submit("Émilie Dubœuf", "+32470555111")
     other = await submit("Pieter Claes", "+32470555222")
@@ -354,12 +322,9 @@ async def test_the_console_shows_who_is_on_call_now_and_next(page: Any, intake: 
 async def test_a_case_from_received_to_closed_in_the_console(page: Any, intake: Intake) -> None:
     """Template, reply, note, waiting for the citizen, close, reopen: each through the page's own forms."""
     intake.clock.at = None
-    duty = {"Authorization": f"Bearer {token('duty_officer')}"}
-    async with httpx.AsyncClient(base_url=intake.url, headers=duty) as client:
-        case = (await client.post("/v1/reports", json={
-            "kind": "lost_document", "description": "Paspoort gestolen in Gent", "location": {"country": "BE"},
-            "reporter": {"full_name": "Lies Janssens", "language": "nl", "channel": "email",
-                         "email": "lies@example.org"}})).json()
+    case = await new_case(intake, auth("duty_officer"), {
+        "kind": "lost_document", "description": "Paspoort gestolen in Gent", "location": {"country": "BE"},
+        "reporter": {"full_name": "Lies Janssens", "language": "nl", "channel": "email", "email": "lies@example.org"}})
     reference = case["reference"]
     await signed_in(page, intake)
     await page.get_by_label("Reference (BE-YYYY-NNNNNN)").fill(reference)
@@ -411,12 +376,10 @@ async def test_a_case_from_received_to_closed_in_the_console(page: Any, intake: 
 
 async def test_letters_to_print_download_and_posted(page: Any, intake: Intake) -> None:
     intake.clock.at = None
-    duty = {"Authorization": f"Bearer {token('duty_officer')}"}
-    async with httpx.AsyncClient(base_url=intake.url, headers=duty) as client:
-        case = (await client.post("/v1/reports", json={
-            "kind": "information_request", "description": "Attestation de nationalité", "location": {"country": "BE"},
-            "reporter": {"full_name": "Jean Lettre", "language": "fr", "channel": "post",
-                         "address": "Rue du Courrier 3, 1000 Bruxelles"}})).json()
+    case = await new_case(intake, auth("duty_officer"), {
+        "kind": "information_request", "description": "Attestation de nationalité", "location": {"country": "BE"},
+        "reporter": {"full_name": "Jean Lettre", "language": "fr", "channel": "post",
+                     "address": "Rue du Courrier 3, 1000 Bruxelles"}})
     await signed_in(page, intake)
     await page.get_by_role("button", name="Refresh the letters to print").click()
     item = page.locator("#letters li", has_text=case["reference"])

@@ -7,7 +7,6 @@ the match confirmed."""
 from __future__ import annotations
 
 import math
-import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,28 +17,13 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from services.intake.api import create_app as intake_app
-from services.intake.bootstrap import open_resources
 from services.intake.settings import Settings as IntakeSettings
-from services.intake.worker import Worker as IntakeWorker
-from shared.kafka.producer import make_producer
 from tests.intake.integration.test_intake_families import answer, family_report, register
 from tests.intake.integration.test_intake_welfare import active_crisis
-from tests.support import (
-    bootstrap,
-    database_url,
-    drop_schema,
-    eventually,
-    free_port,
-    new_pool,
-    new_schema,
-    new_topic_prefix,
-    token,
-)
+from tests.support import eventually, new_pool, token
 from tests.ui.a11y import NONE, problems
-from tests.ui.conftest import screenshot_path, serve, watched_page
-
-expect: Any = None  # playwright.async_api.expect, imported with the page fixture
+from tests.ui.conftest import screenshot_path, watched_page
+from tests.ui.support import expect, intake_service, use_token
 
 OFFICER = "officer-lea"
 WAIT_MS = 60_000
@@ -55,47 +39,23 @@ class Intake:
 
 @pytest.fixture(scope="module")
 async def intake() -> AsyncIterator[Intake]:
-    prefix = await new_topic_prefix()
-    schema = await new_schema("intake")
-    port = free_port()
-    settings = IntakeSettings(
-        database_url=database_url(), database_schema=schema, kafka_bootstrap_servers=bootstrap(),
-        kafka_topic_prefix=prefix, public_base_url=f"http://127.0.0.1:{port}", database_pool_min=1,
-        database_pool_max=5, deadline_poll_seconds=1.0, jwt_secret=os.environ["JWT_SECRET"],
-        twilio_account_sid=os.environ["TWILIO_ACCOUNT_SID"], twilio_auth_token=os.environ["TWILIO_AUTH_TOKEN"],
-    )  # type: ignore[call-arg]
-    producer = make_producer(bootstrap(), client_id="ui-console-families-tests", linger_ms=0)
-    await producer.start()
-    resources = await open_resources(settings)
-    worker = IntakeWorker(settings, resources, producer)
-    pool = await new_pool(schema)
-    try:
-        async with serve(intake_app(settings), port) as url:
-            await worker.start()
-            try:
-                yield Intake(url, settings, pool, producer)
-            finally:
-                await worker.stop()
-    finally:
-        await pool.close()
-        await resources.pool.close()
-        await producer.stop()
-        await drop_schema(schema)
+    async with intake_service("console-families") as service:
+        pool = await new_pool(service.settings.database_schema)
+        try:
+            yield Intake(service.url, service.settings, pool, service.producer)
+        finally:
+            await pool.close()
 
 
 @pytest.fixture(scope="module")
 async def page(browser: Any, intake: Intake) -> AsyncIterator[Any]:
     """The console signed in with a duty officer's token; a Content Security Policy violation fails the test."""
-    global expect
-    from playwright.async_api import expect as playwright_expect
-    expect = playwright_expect
     async with watched_page(browser) as page:
         refused: list[str] = []
         page.on("console", lambda m: refused.append(m.text)
                 if m.type == "error" and "Content Security Policy" in m.text else None)
         await page.goto(f"{intake.url}/console")
-        await page.get_by_label("Or paste an access token").fill(token("duty_officer", subject=OFFICER))
-        await page.get_by_role("button", name="Use this token").click()
+        await use_token(page, token("duty_officer", subject=OFFICER))
         await expect(page.locator("#app")).to_be_visible()
         yield page
         assert not refused, f"the page broke its Content Security Policy: {refused}"

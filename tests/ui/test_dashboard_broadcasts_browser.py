@@ -11,118 +11,46 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from aiohttp import web
 
-from services.crisis_center import handlers, welfare
-from services.crisis_center.api import create_app as crisis_app
-from services.crisis_center.domain.engine import Recipient
-from services.crisis_center.settings import Settings as CrisisSettings
-from shared.db import create_pool
-from shared.geo import Area
-from tests.support import (
-    bootstrap,
-    database_url,
-    drop_schema,
-    free_port,
-    new_schema,
-    new_topic_prefix,
-    token,
-    unique,
-)
-from tests.ui.a11y import NONE, problems
-from tests.ui.conftest import screenshot_path, serve, watched_page
+from tests.support import token
+from tests.ui.a11y import LANGUAGE_LABEL, NONE, problems
+from tests.ui.conftest import screenshot_path, watched_page
+from tests.ui.support import Clock, coordinator_on_crisis, expect, with_manual_crisis
 
-expect: Any = None  # playwright.async_api.expect, imported with the pages fixture
-
-HOTLINES = "+3225013000,+3225013001"
 WAIT_MS = 30_000
 TITLE = "Earthquake in Kathmandu"
-PEOPLE = (Recipient("registration:p1", "p1", "+32470000001", "p1@example.org", "fr"),
-          Recipient("registration:p2", "p2", "+32470000002", None, "nl"),
-          Recipient("registration:p3", "p3", None, "p3@example.org", "de"),
-          Recipient("registration:p4", "p4", "+32470000004", None, "en"))
 FR_TEXT = "Arrêt des vols: " + "x" * 60  # ê: UCS-2, 76 units -> 2 segments (67 + 9)
 EN_TEXT = "Belgian Foreign Affairs - the airport reopens tomorrow."
 NL_TEXT = "Buitenlandse Zaken - de luchthaven gaat morgen open."
 APPROVAL_MINUTES = 30  # the default BROADCAST_APPROVAL_MINUTES
 
 
-class Clock:
-    """The API's clock: the test moves it past a broadcast's approval window."""
-
-    def __init__(self) -> None:
-        self.at = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
 @dataclass
 class System:
     url: str
-    settings: CrisisSettings
     pool: asyncpg.Pool
-    clock: Clock
-    crisis_id: str = ""
+    clock: Clock  # the API's: the test moves it past a broadcast's approval window
+    crisis_id: str
 
 
 def bearer(subject: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token('coordinator', subject=subject)}"}
 
 
-async def notifier_stub(port: int) -> web.AppRunner:
-    """The notifier's delivery progress, empty: the dashboard's pass-through answers without a notifier running."""
-    async def notifications(_: web.Request) -> web.Response:
-        return web.json_response({"total": 0, "counts": {}, "items": []})
-
-    app = web.Application()
-    app.router.add_get("/v1/notifications", notifications)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner
-
-
 @pytest.fixture(scope="module")
 async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
     """The crisis_center API (with the dashboard) on its own clock, fresh topics and a fresh schema; one active
     manual crisis with four contacts (fr: SMS and email, nl: SMS, de: email, en: SMS)."""
-    prefix = await new_topic_prefix()
-    schema = await new_schema("crisis_center")
-    tmp = tmp_path_factory.mktemp("ui-broadcasts")
-    notifier_port, crisis_port = free_port(), free_port()
-    stub = await notifier_stub(notifier_port)
-    settings = CrisisSettings(
-        kafka_bootstrap_servers=bootstrap(), kafka_topic_prefix=prefix, database_schema=schema,
-        faust_app_id=unique("crisis-ui-broadcasts-"), faust_store="memory://",
-        faust_data_dir=str(Path(tmp) / "faust"), hotline_numbers=HOTLINES,
-        public_base_url=f"http://127.0.0.1:{crisis_port}", notifier_url=f"http://127.0.0.1:{notifier_port}",
-    )  # type: ignore[call-arg]
     clock = Clock()
-    pool = await create_pool(database_url(), schema, min_size=1, max_size=4)
-    try:
-        async with serve(crisis_app(settings, clock=clock), crisis_port) as url:
-            system = System(url, settings, pool, clock)
-            crisis = await handlers.activate_manually(
-                pool=pool, title=TITLE, kind="earthquake", severity="severe",
-                area=Area.from_dict({"country": "NP", "circle": {"lat": 27.7, "lon": 85.3, "radius_km": 50}}),
-                actor="tester", pool_numbers=HOTLINES.split(","), general_number="+3225014000", threshold=5,
-                now=clock(), publishing=handlers.Publishing(settings.source, prefix))
-            async with pool.acquire() as conn:
-                await welfare.record_contacts(conn, crisis.crisis_id, PEOPLE, at=clock())
-            system.crisis_id = crisis.crisis_id
-            yield system
-    finally:
-        await pool.close()
-        await stub.cleanup()
-        await drop_schema(schema)
+    async with with_manual_crisis("broadcasts", tmp_path_factory.mktemp("ui-broadcasts"), TITLE, clock) as (
+            center, crisis_id):
+        yield System(center.url, center.pool, clock, crisis_id)
 
 
 @dataclass
@@ -135,18 +63,9 @@ class Coordinators:
 async def pages(browser: Any, system: System) -> AsyncIterator[Coordinators]:
     """Two coordinators, each signed in with a token of their own in a browser context of their own, the crisis
     selected."""
-    global expect
-    from playwright.async_api import expect as playwright_expect
-    expect = playwright_expect
     async with watched_page(browser) as anne, watched_page(browser) as bert:
         for page, subject in ((anne, "anne"), (bert, "bert")):
-            await page.goto(f"{system.url}/dashboard")
-            await page.get_by_label("Or paste an access token").fill(token("coordinator", subject=subject))
-            await page.get_by_role("button", name="Use this token").click()
-            await expect(page.locator("#who")).to_have_text(re.compile(subject))
-            card = page.locator(f'.crisis-card[data-crisis-id="{system.crisis_id}"]')
-            await card.click(timeout=WAIT_MS)
-            await expect(page.locator("#broadcasts")).to_be_visible()
+            await coordinator_on_crisis(page, system.url, subject, system.crisis_id, timeout=WAIT_MS)
         yield Coordinators(anne, bert)
 
 
@@ -403,6 +322,6 @@ async def test_the_all_clear_goes_through_the_same_approval_and_closes_the_crisi
         await expect(page.locator("#bc-list li[data-broadcast-id]")).to_have_count(4)
     # Readable, labelled and fitting in every language with the list filled.
     for language in ("fr", "nl", "de"):
-        await bert.get_by_label(re.compile("^(Language|Langue|Taal|Sprache)$")).select_option(language)
+        await bert.get_by_label(LANGUAGE_LABEL).select_option(language)
         await expect(theirs.locator(".bc-status")).not_to_have_text("Approved, sent")
         assert await problems(bert) == NONE, language

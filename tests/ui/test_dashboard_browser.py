@@ -10,51 +10,49 @@ import os
 import re
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from aiohttp import web
-from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 
-from services.crisis_center.api import create_app as crisis_app
 from services.crisis_center.dashboard.demo import DemoSettings, Plan, close_previous_runs, play
 from services.crisis_center.handlers import crisis_id_for_incident
-from services.crisis_center.settings import Settings as CrisisSettings
-from services.crisis_center.worker import CrisisWorker
 from services.notifier.api import create_app as notifier_app
 from services.notifier.bootstrap import open_resources
 from services.notifier.dev.smtp_sink import SmtpSink
 from services.notifier.dev.twilio_server import ServerConfig, build_app
-from services.notifier.settings import NotifierSettings
 from services.notifier.worker import Worker as NotifierWorker
-from shared.events.envelope import EventData, decode
+from shared.events.envelope import decode
 from shared.events.incidents import IncidentReported
 from shared.events.reports import ReportSubmitted
 from shared.events.travellers import TravellerRegistered
-from shared.kafka.producer import make_producer, publish
-from shared.passwords import hash_password
 from tests.support import (
     ROOT,
     auth,
     bootstrap,
     consume,
-    database_url,
     drop_schema,
     eventually,
     free_port,
     new_schema,
-    new_topic_prefix,
+    serve_stand_in,
     unique,
 )
-from tests.ui.a11y import NONE, problems
-from tests.ui.conftest import VIEWPORT, screenshot_path, serve, watched_page
-
-expect: Any = None  # playwright.async_api.expect, imported with the browser fixture
+from tests.ui.a11y import LANGUAGE_LABEL, NONE, problems
+from tests.ui.conftest import VIEWPORT, screenshot_path, serve
+from tests.ui.support import (
+    CrisisCenter,
+    crisis_center,
+    earthquake,
+    expect,
+    fill_sign_in,
+    notifier_settings,
+    open_dashboard,
+    staying,
+    use_token,
+)
 
 THRESHOLD = 3
 HOTLINES = "+3225011000,+3225011001"
@@ -65,115 +63,53 @@ HOTLINE_PATTERN = re.compile("^(" + "|".join(re.escape(n) for n in HOTLINES.spli
 NONZERO = re.compile(r"^[1-9]\d*$")
 
 
-@dataclass
-class System:
-    url: str
-    prefix: str
-    producer: AIOKafkaProducer
-    worker: CrisisWorker
-
-    async def send(self, data: EventData) -> None:
-        await publish(self.producer, data, source="/tests/ui", topic_prefix=self.prefix)
-
-
 @pytest.fixture(scope="module")
-async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[CrisisCenter]:
     """crisis_center (API + dashboard + worker) and notifier (API + worker) with the local Twilio server and SMTP
     sink, on fresh topics and schemas."""
-    prefix = await new_topic_prefix()
-    crisis_schema, notifier_schema = await new_schema("crisis_center"), await new_schema("notifier")
-    tmp = tmp_path_factory.mktemp("ui")
-    twilio_runner = web.AppRunner(build_app(ServerConfig(
-        account_sid=os.environ["TWILIO_ACCOUNT_SID"], auth_token=os.environ["TWILIO_AUTH_TOKEN"],
-        callback_delay_seconds=0.05))[0])
-    await twilio_runner.setup()
-    await web.TCPSite(twilio_runner, "127.0.0.1", 0).start()
-    twilio_url = f"http://127.0.0.1:{twilio_runner.addresses[0][1]}"
+    twilio = build_app(ServerConfig(account_sid=os.environ["TWILIO_ACCOUNT_SID"],
+                                    auth_token=os.environ["TWILIO_AUTH_TOKEN"], callback_delay_seconds=0.05))[0]
+    notifier_schema, notifier_port = await new_schema("notifier"), free_port()
     smtp = SmtpSink("127.0.0.1", 0)
     smtp.start()
-    notifier_port, crisis_port = free_port(), free_port()
-    notifier_settings = NotifierSettings(
-        database_url=database_url(), database_schema=notifier_schema, kafka_bootstrap_servers=bootstrap(),
-        kafka_topic_prefix=prefix, twilio_api_base=twilio_url, public_base_url=f"http://127.0.0.1:{notifier_port}",
-        smtp_host="127.0.0.1", smtp_port=smtp.port, http_port=notifier_port, command_consumers=1,
-        database_pool_min=1, database_pool_max=8)  # type: ignore[call-arg]
-    crisis_settings = CrisisSettings(
-        kafka_bootstrap_servers=bootstrap(), kafka_topic_prefix=prefix, database_schema=crisis_schema,
-        faust_app_id=unique("crisis-ui-"), faust_store="memory://", faust_data_dir=str(Path(tmp) / "faust"),
-        crisis_threshold=THRESHOLD, hotline_numbers=HOTLINES, crisis_update_interval_seconds=1.0,
-        crisis_tick_seconds=2.0, faust_partitions=3, public_base_url=f"http://127.0.0.1:{crisis_port}",
-        dashboard_users=f"{USER}:{hash_password(PASSWORD, iterations=10_000)}",
-        notifier_url=f"http://127.0.0.1:{notifier_port}",
-    )  # type: ignore[call-arg]
-    app = crisis_app(crisis_settings)
-    producer = make_producer(bootstrap(), client_id="ui-tests", linger_ms=0)
-    await producer.start()
-    notifier_resources = await open_resources(notifier_settings)
-    notifier_worker = NotifierWorker(notifier_settings, notifier_resources, producer)
-    crisis_worker = CrisisWorker(crisis_settings)
     try:
-        async with serve(notifier_app(notifier_settings), notifier_port), serve(app, crisis_port) as url:
-            await notifier_worker.start()
-            await crisis_worker.start()
+        async with serve_stand_in(twilio) as (twilio_url, _), crisis_center(
+                "dashboard", tmp_path_factory.mktemp("ui"), worker=True, crisis_threshold=THRESHOLD,
+                hotline_numbers=HOTLINES, user=(USER, PASSWORD),
+                notifier_url=f"http://127.0.0.1:{notifier_port}") as center:
+            notifier = notifier_settings(
+                schema=notifier_schema, prefix=center.prefix, port=notifier_port, twilio_api_base=twilio_url,
+                smtp_host="127.0.0.1", smtp_port=smtp.port, command_consumers=1, database_pool_max=8)
+            notifier_resources = await open_resources(notifier)
+            notifier_worker = NotifierWorker(notifier, notifier_resources, center.producer)
             try:
-                yield System(url, prefix, producer, crisis_worker)
+                async with serve(notifier_app(notifier), notifier_port):
+                    await notifier_worker.start()
+                    try:
+                        yield center
+                    finally:
+                        await notifier_worker.stop()
             finally:
-                await crisis_worker.stop()
-                await notifier_worker.stop()
+                await notifier_resources.pool.close()
     finally:
-        await notifier_resources.pool.close()
-        await producer.stop()
         smtp.stop()
-        await twilio_runner.cleanup()
-        await drop_schema(crisis_schema)
         await drop_schema(notifier_schema)
 
 
-@pytest.fixture(scope="module")
-async def page(browser: Any, system: System) -> AsyncIterator[Any]:
-    global expect
-    from playwright.async_api import expect as playwright_expect
-    expect = playwright_expect
-    async with watched_page(browser) as page:
-        yield page
-
-
 def incident(incident_id: str) -> IncidentReported:
-    return IncidentReported(
-        incident_id=incident_id, title="Earthquake near Kathmandu", kind="earthquake", severity="severe",
-        area={"country": "NP", "circle": {**KATHMANDU, "radius_km": 60}},
-        occurred_at=datetime.now(UTC) - timedelta(minutes=20))
+    return earthquake(incident_id, "Earthquake near Kathmandu", "NP", KATHMANDU)
 
 
 def traveller(n: int, tag: str) -> TravellerRegistered:
-    today = datetime.now(UTC).date()
-    return TravellerRegistered(
-        traveller_id=f"{tag}-{n}", full_name=f"Traveller {n}", phone=f"+3247{n:07d}", email=f"t{n}@example.org",
-        language=("nl", "fr", "de", "en")[n % 4], country="NP",
-        location={"lat": KATHMANDU["lat"] + n * 0.01, "lon": KATHMANDU["lon"]},
-        arrival=today - timedelta(days=2), departure=today + timedelta(days=10))
+    return staying(f"{tag}-{n}", n, "NP", KATHMANDU["lat"] + n * 0.01, KATHMANDU["lon"], phone=f"+3247{n:07d}",
+                   email=f"t{n}@example.org", language=("nl", "fr", "de", "en")[n % 4])
 
 
-async def open_dashboard(page: Any, system: System) -> None:
-    """The dashboard, signed in: the module's first test signs in through the form and the tab keeps the token;
-    a test run on its own signs in here."""
-    await page.goto(f"{system.url}/dashboard")
-    signin, app = page.locator("#signin"), page.locator("#app")
-    await expect(page.locator("#signin:visible, #app:visible").first).to_be_visible()  # the page has decided
-    if await signin.is_visible():
-        await page.get_by_label("User name").fill(USER)
-        await page.get_by_label("Password").fill(PASSWORD)
-        await page.get_by_role("button", name="Sign in").click()
-    await expect(app).to_be_visible()
-
-
-async def test_sign_in_live_crisis_map_delivery_and_close(page: Any, system: System) -> None:
+async def test_sign_in_live_crisis_map_delivery_and_close(page: Any, system: CrisisCenter) -> None:
     # Sign in with the local development user.
     await page.goto(f"{system.url}/dashboard")
     await expect(page.locator("#signin")).to_be_visible()
-    await page.get_by_label("User name").fill(USER)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await fill_sign_in(page, USER, PASSWORD)
     await expect(page.locator("#app")).to_be_visible()
     await expect(page.locator("#who")).to_contain_text(USER)
     await expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=WAIT_MS)
@@ -236,8 +172,9 @@ async def test_sign_in_live_crisis_map_delivery_and_close(page: Any, system: Sys
     await expect(card.locator(".badge")).to_have_text("Closed")
 
 
-async def test_language_is_chosen_and_remembered(page: Any, system: System) -> None:
-    await open_dashboard(page, system)  # signed in already when the module's first test ran (sessionStorage)
+async def test_language_is_chosen_and_remembered(page: Any, system: CrisisCenter) -> None:
+    # Signed in already when the module's first test ran (the tab keeps the token); a test run on its own signs in.
+    await open_dashboard(page, system.url, USER, PASSWORD)
     await page.get_by_label("Language").select_option("fr")
     await expect(page.locator("h1")).to_have_text("Centre de crise — tableau de bord des coordinateurs")
     assert await page.evaluate("document.documentElement.lang") == "fr"
@@ -257,8 +194,8 @@ async def test_language_is_chosen_and_remembered(page: Any, system: System) -> N
     assert missing == {"fr": [], "nl": [], "de": []}
 
 
-async def test_keyboard_only_manual_activation_with_confirmation(page: Any, system: System) -> None:
-    await open_dashboard(page, system)
+async def test_keyboard_only_manual_activation_with_confirmation(page: Any, system: CrisisCenter) -> None:
+    await open_dashboard(page, system.url, USER, PASSWORD)
     await page.locator("#open-activate").focus()
     await page.keyboard.press("Enter")
     await expect(page.locator("#activate-dialog")).to_be_visible()
@@ -283,9 +220,9 @@ async def test_keyboard_only_manual_activation_with_confirmation(page: Any, syst
 
 
 
-async def test_demo_scenario_comes_alive_on_the_dashboard(page: Any, system: System) -> None:
+async def test_demo_scenario_comes_alive_on_the_dashboard(page: Any, system: CrisisCenter) -> None:
     """The `make demo` scenario, smaller: the page shows its crisis, hotline and area without any action."""
-    await open_dashboard(page, system)
+    await open_dashboard(page, system.url, USER, PASSWORD)
     await expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=WAIT_MS)
     narration: list[str] = []
     settings = DemoSettings(kafka_bootstrap_servers=bootstrap(), kafka_topic_prefix=system.prefix,
@@ -322,19 +259,12 @@ CROWD = 6
 
 
 def arequipa_incident(incident_id: str) -> IncidentReported:
-    return IncidentReported(
-        incident_id=incident_id, title="Earthquake near Arequipa", kind="earthquake", severity="severe",
-        area={"country": "PE", "circle": {**AREQUIPA, "radius_km": 60}},
-        occurred_at=datetime.now(UTC) - timedelta(minutes=20))
+    return earthquake(incident_id, "Earthquake near Arequipa", "PE", AREQUIPA)
 
 
 def arequipa_traveller(n: int, tag: str, offset: tuple[float, float]) -> TravellerRegistered:
-    today = datetime.now(UTC).date()
-    return TravellerRegistered(
-        traveller_id=f"{tag}-{n}", full_name=f"Traveller {n}", phone=f"+3248{n:07d}", email=f"{tag}-{n}@example.org",
-        language="fr", country="PE",
-        location={"lat": AREQUIPA["lat"] + offset[0], "lon": AREQUIPA["lon"] + offset[1]},
-        arrival=today - timedelta(days=2), departure=today + timedelta(days=10))
+    return staying(f"{tag}-{n}", n, "PE", AREQUIPA["lat"] + offset[0], AREQUIPA["lon"] + offset[1],
+                   phone=f"+3248{n:07d}", email=f"{tag}-{n}@example.org", language="fr")
 
 
 def arequipa_report(reference: str, n: int, offset: tuple[float, float]) -> ReportSubmitted:
@@ -345,7 +275,7 @@ def arequipa_report(reference: str, n: int, offset: tuple[float, float]) -> Repo
         description="house collapsed", received_at=datetime.now(UTC), channel="phone")
 
 
-async def test_affected_travellers_on_the_map_and_silence_without_them(page: Any, system: System) -> None:
+async def test_affected_travellers_on_the_map_and_silence_without_them(page: Any, system: CrisisCenter) -> None:
     """The real `GET /v1/crises/{id}/people`, end to end: registrations and reports inside a circle cross the
     threshold in the crisis worker, which writes their rounded positions; the page draws them as dots (a crowd as
     one larger dot, reports in their own colour), following the later arrivals without a reload. A manual crisis
@@ -361,7 +291,7 @@ async def test_affected_travellers_on_the_map_and_silence_without_them(page: Any
 
     page.on("response", observe)
     try:
-        await open_dashboard(page, system)
+        await open_dashboard(page, system.url, USER, PASSWORD)
         await expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=WAIT_MS)
 
         # The threshold is crossed by the crowd in the centre; the others arrive after the activation.
@@ -422,8 +352,8 @@ async def test_affected_travellers_on_the_map_and_silence_without_them(page: Any
         page.remove_listener("response", observe)
 
 
-async def test_threshold_change_with_confirmation(page: Any, system: System) -> None:
-    await open_dashboard(page, system)
+async def test_threshold_change_with_confirmation(page: Any, system: CrisisCenter) -> None:
+    await open_dashboard(page, system.url, USER, PASSWORD)
     await page.get_by_role("button", name="Change thresholds…").click()
     dialog = page.locator("#thresholds-dialog")
     await expect(dialog.get_by_label("Default threshold (affected people)")).to_have_value(str(THRESHOLD))
@@ -443,7 +373,7 @@ async def test_threshold_change_with_confirmation(page: Any, system: System) -> 
     await expect(dialog).to_be_hidden()
 
 
-async def test_readable_labelled_and_fitting_at_1280x720(page: Any, browser: Any, system: System) -> None:
+async def test_readable_labelled_and_fitting_at_1280x720(page: Any, browser: Any, system: CrisisCenter) -> None:
     await page.goto(f"{system.url}/dashboard")
     await expect(page.locator(".crisis-card").first).to_be_visible(timeout=WAIT_MS)
     await page.locator(".crisis-card").first.click()
@@ -451,7 +381,7 @@ async def test_readable_labelled_and_fitting_at_1280x720(page: Any, browser: Any
     await page.get_by_label("Show closed crises").check()
     assert await problems(page) == NONE
     for language in ("fr", "nl", "de"):  # longer words must still fit
-        await page.get_by_label(re.compile("^(Language|Langue|Taal|Sprache)$")).select_option(language)
+        await page.get_by_label(LANGUAGE_LABEL).select_option(language)
         assert await problems(page) == NONE, language
     await page.get_by_label("Sprache", exact=True).select_option("en")
     await page.locator("#open-activate").click()
@@ -468,7 +398,7 @@ async def test_readable_labelled_and_fitting_at_1280x720(page: Any, browser: Any
         await context.close()
 
 
-async def test_a_token_from_the_project_cli_signs_in(browser: Any, system: System) -> None:
+async def test_a_token_from_the_project_cli_signs_in(browser: Any, system: CrisisCenter) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "shared.cli", "token", "--role", "coordinator", "--subject", "cli-coordinator",
         stdout=asyncio.subprocess.PIPE, cwd=str(ROOT))
@@ -478,8 +408,7 @@ async def test_a_token_from_the_project_cli_signs_in(browser: Any, system: Syste
     try:
         page = await context.new_page()
         await page.goto(f"{system.url}/dashboard")
-        await page.get_by_label("Or paste an access token").fill(out.decode().strip())
-        await page.get_by_role("button", name="Use this token").click()
+        await use_token(page, out.decode().strip())
         await expect(page.locator("#who")).to_have_text("Signed in as cli-coordinator")
         await expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=WAIT_MS)
     finally:

@@ -13,128 +13,52 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-from aiohttp import web
 
-from services.crisis_center import handlers, welfare
-from services.crisis_center.api import create_app as crisis_app
 from services.crisis_center.domain.broadcasts import inside
-from services.crisis_center.domain.engine import Recipient
-from services.crisis_center.settings import Settings as CrisisSettings
-from shared.db import create_pool
-from shared.geo import Area
-from tests.support import (
-    bootstrap,
-    database_url,
-    drop_schema,
-    free_port,
-    new_schema,
-    new_topic_prefix,
-    token,
-    unique,
-)
 from tests.ui.a11y import problems
-from tests.ui.conftest import screenshot_path, serve, watched_page
+from tests.ui.conftest import screenshot_path, watched_page
+from tests.ui.support import Clock, coordinator_on_crisis, expect, with_manual_crisis
 
-expect: Any = None  # playwright.async_api.expect, imported with the page fixture
-
-HOTLINES = "+3225013000,+3225013001"
 WAIT_MS = 30_000
-TITLE = "Earthquake in Kathmandu"
 INCIDENT = "inc-drawn-area"
-PEOPLE = (Recipient("registration:p1", "p1", "+32470000001", "p1@example.org", "fr"),
-          Recipient("registration:p2", "p2", "+32470000002", None, "nl"),
-          Recipient("registration:p3", "p3", None, "p3@example.org", "de"),
-          Recipient("registration:p4", "p4", "+32470000004", None, "en"))
-# (lat, lon): p1 and p2 in the south-west of the 50 km circle around Kathmandu, p3 and p4 well north of them.
+# (lat, lon) of the four contacts: p1 and p2 in the south-west of the 50 km circle around Kathmandu, p3 and p4 well
+# north of them.
 POSITIONS = {"p1": (27.60, 85.20), "p2": (27.62, 85.28), "p3": (27.85, 85.45), "p4": (27.80, 85.15)}
 EN_TEXT = "Belgian Foreign Affairs - buses leave from the embassy at 10:00."
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.at
 
 
 @dataclass
 class System:
     url: str
     pool: asyncpg.Pool
-    crisis_id: str = ""
-
-
-async def notifier_stub(port: int) -> web.AppRunner:
-    """The notifier's delivery progress, empty: the dashboard's pass-through answers without a notifier running."""
-    async def notifications(_: web.Request) -> web.Response:
-        return web.json_response({"total": 0, "counts": {}, "items": []})
-
-    app = web.Application()
-    app.router.add_get("/v1/notifications", notifications)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner
+    crisis_id: str
 
 
 @pytest.fixture(scope="module")
 async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
     """The crisis_center API with the dashboard; one active crisis (a 50 km circle) with four contacts whose
     positions are known (rows of `affected_people` under the crisis's incident)."""
-    prefix = await new_topic_prefix()
-    schema = await new_schema("crisis_center")
-    tmp = tmp_path_factory.mktemp("ui-drawn-area")
-    notifier_port, crisis_port = free_port(), free_port()
-    stub = await notifier_stub(notifier_port)
-    settings = CrisisSettings(
-        kafka_bootstrap_servers=bootstrap(), kafka_topic_prefix=prefix, database_schema=schema,
-        faust_app_id=unique("crisis-ui-drawn-"), faust_store="memory://",
-        faust_data_dir=str(Path(tmp) / "faust"), hotline_numbers=HOTLINES,
-        public_base_url=f"http://127.0.0.1:{crisis_port}", notifier_url=f"http://127.0.0.1:{notifier_port}",
-    )  # type: ignore[call-arg]
-    clock = Clock()
-    pool = await create_pool(database_url(), schema, min_size=1, max_size=4)
-    try:
-        async with serve(crisis_app(settings, clock=clock), crisis_port) as url:
-            crisis = await handlers.activate_manually(
-                pool=pool, title=TITLE, kind="earthquake", severity="severe",
-                area=Area.from_dict({"country": "NP", "circle": {"lat": 27.7, "lon": 85.3, "radius_km": 50}}),
-                actor="tester", pool_numbers=HOTLINES.split(","), general_number="+3225014000", threshold=5,
-                now=clock(), publishing=handlers.Publishing(settings.source, prefix))
-            async with pool.acquire() as conn:
-                await conn.execute("UPDATE crises SET incident_id = $2 WHERE crisis_id = $1", crisis.crisis_id,
-                                   INCIDENT)
-                await welfare.record_contacts(conn, crisis.crisis_id, PEOPLE, at=clock())
-                await conn.executemany(
-                    "INSERT INTO affected_people(incident_id, contribution_id, person, source, lat, lon)"
-                    " VALUES ($1, $2, $2, 'registration', $3, $4)",
-                    [(INCIDENT, f"registration:{p}", lat, lon) for p, (lat, lon) in POSITIONS.items()])
-            yield System(url, pool, crisis.crisis_id)
-    finally:
-        await pool.close()
-        await stub.cleanup()
-        await drop_schema(schema)
+    clock = Clock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    async with with_manual_crisis("drawn", tmp_path_factory.mktemp("ui-drawn-area"), "Earthquake in Kathmandu",
+                                  clock) as (center, crisis_id):
+        async with center.pool.acquire() as conn:
+            await conn.execute("UPDATE crises SET incident_id = $2 WHERE crisis_id = $1", crisis_id, INCIDENT)
+            await conn.executemany(
+                "INSERT INTO affected_people(incident_id, contribution_id, person, source, lat, lon)"
+                " VALUES ($1, $2, $2, 'registration', $3, $4)",
+                [(INCIDENT, f"registration:{p}", lat, lon) for p, (lat, lon) in POSITIONS.items()])
+        yield System(center.url, center.pool, crisis_id)
 
 
 @pytest.fixture(scope="module")
 async def page(browser: Any, system: System) -> AsyncIterator[Any]:
     """Anne signed in, the crisis selected (the map fitted to its area, its four people drawn as dots)."""
-    global expect
-    from playwright.async_api import expect as playwright_expect
-    expect = playwright_expect
     async with watched_page(browser) as anne:
-        await anne.goto(f"{system.url}/dashboard")
-        await anne.get_by_label("Or paste an access token").fill(token("coordinator", subject="anne"))
-        await anne.get_by_role("button", name="Use this token").click()
-        await expect(anne.locator("#who")).to_have_text(re.compile("anne"))
-        await anne.locator(f'.crisis-card[data-crisis-id="{system.crisis_id}"]').click(timeout=WAIT_MS)
-        await expect(anne.locator("#broadcasts")).to_be_visible()
+        await coordinator_on_crisis(anne, system.url, "anne", system.crisis_id, timeout=WAIT_MS)
         yield anne
 
 

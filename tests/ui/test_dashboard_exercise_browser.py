@@ -14,38 +14,23 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
-from services.crisis_center.api import create_app as crisis_app
-from services.crisis_center.settings import Settings as CrisisSettings
 from services.notifier.api import create_app as notifier_app
-from services.notifier.settings import NotifierSettings
 from shared.db import create_pool
-from tests.support import (
-    bootstrap,
-    database_url,
-    drop_schema,
-    free_port,
-    new_schema,
-    new_topic_prefix,
-    token,
-    unique,
-)
-from tests.ui.a11y import NONE, problems
+from tests.support import database_url, drop_schema, free_port, new_schema, token, unique
+from tests.ui.a11y import LANGUAGE_LABEL, NONE, problems
 from tests.ui.conftest import screenshot_path, serve, watched_page
-
-expect: Any = None  # playwright.async_api.expect, imported with the page fixture
+from tests.ui.support import crisis_center, expect, notifier_settings, sign_in_coordinator
 
 HOTLINES = "+3225015000,+3225015001"
 WAIT_MS = 30_000
 TEST_LIST = "+32470000091:fr, drill-desk@example.org"
 BADGES = {"en": "EXERCISE", "fr": "EXERCICE", "nl": "OEFENING", "de": "ÜBUNG"}
-LANGUAGE_LABEL = re.compile("^(Language|Langue|Taal|Sprache)$")
 # The notifier's rows of the exercise crisis: (status, channel, recipient, fallback of the n-th row or None).
 ROWS: list[tuple[str, str, str, int | None]] = [
     ("delivered", "sms", "+32470000101", None),
@@ -71,42 +56,26 @@ class System:
 async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
     """crisis_center (API + dashboard) with a test list for exercises, and the notifier's API, on fresh topics and
     schemas."""
-    prefix = await new_topic_prefix()
-    crisis_schema, notifier_schema = await new_schema("crisis_center"), await new_schema("notifier")
-    tmp = tmp_path_factory.mktemp("ui-exercise")
-    notifier_port, crisis_port = free_port(), free_port()
-    notifier_settings = NotifierSettings(
-        database_url=database_url(), database_schema=notifier_schema, kafka_bootstrap_servers=bootstrap(),
-        kafka_topic_prefix=prefix, public_base_url=f"http://127.0.0.1:{notifier_port}", http_port=notifier_port,
-        database_pool_min=1, database_pool_max=4)  # type: ignore[call-arg]
-    crisis_settings = CrisisSettings(
-        kafka_bootstrap_servers=bootstrap(), kafka_topic_prefix=prefix, database_schema=crisis_schema,
-        faust_app_id=unique("crisis-ui-exercise-"), faust_store="memory://",
-        faust_data_dir=str(Path(tmp) / "faust"), hotline_numbers=HOTLINES, exercise_recipients=TEST_LIST,
-        public_base_url=f"http://127.0.0.1:{crisis_port}", notifier_url=f"http://127.0.0.1:{notifier_port}",
-    )  # type: ignore[call-arg]
+    notifier_schema, notifier_port = await new_schema("notifier"), free_port()
+    notifier_url = f"http://127.0.0.1:{notifier_port}"
     pool = await create_pool(database_url(), notifier_schema, min_size=1, max_size=2)
     try:
-        async with serve(notifier_app(notifier_settings), notifier_port) as notifier_url, \
-                serve(crisis_app(crisis_settings), crisis_port) as url:
-            yield System(url, notifier_url, pool)
+        async with crisis_center("exercise", tmp_path_factory.mktemp("ui-exercise"), hotline_numbers=HOTLINES,
+                                 exercise_recipients=TEST_LIST, notifier_url=notifier_url) as center:
+            notifier = notifier_settings(schema=notifier_schema, prefix=center.prefix, port=notifier_port,
+                                         database_pool_max=4)
+            async with serve(notifier_app(notifier), notifier_port):
+                yield System(center.url, notifier_url, pool)
     finally:
         await pool.close()
-        await drop_schema(crisis_schema)
         await drop_schema(notifier_schema)
 
 
 @pytest.fixture(scope="module")
 async def page(browser: Any, system: System) -> AsyncIterator[Any]:
     """A coordinator signed in with a token of the local configuration, the event stream on."""
-    global expect
-    from playwright.async_api import expect as playwright_expect
-    expect = playwright_expect
     async with watched_page(browser) as page:
-        await page.goto(f"{system.url}/dashboard")
-        await page.get_by_label("Or paste an access token").fill(token("coordinator", subject="cora"))
-        await page.get_by_role("button", name="Use this token").click()
-        await expect(page.locator("#who")).to_have_text(re.compile("cora"))
+        await sign_in_coordinator(page, system.url, "cora")
         await expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=WAIT_MS)
         yield page
 

@@ -7,20 +7,15 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from services.crisis_center.api import create_app as crisis_app
-from services.crisis_center.settings import Settings as CrisisSettings
-from shared.passwords import hash_password
 from tests.crisis_center.conftest import drop_topics
 from tests.crisis_center.test_people_clusters import PEOPLE, seed_crowd
-from tests.support import bootstrap, drop_schema, free_port, new_pool, new_schema, new_topic_prefix, unique
-from tests.ui.conftest import screenshot_path, serve, watched_page
-
-expect: Any = None  # playwright.async_api.expect, imported with the browser fixture
+from tests.support import unique
+from tests.ui.conftest import screenshot_path
+from tests.ui.support import crisis_center, expect, open_dashboard
 
 USER, PASSWORD = "coordinator-chloe", "bangkok-flood-drill"
 WAIT_MS = 60_000
@@ -36,46 +31,14 @@ class System:
 @pytest.fixture(scope="module")
 async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
     """The crisis center's API and dashboard on a fresh schema holding one active crisis of 100,000 people
-    (written straight into affected_people, as the worker leaves them): no worker, no notifier."""
-    prefix = await new_topic_prefix()
-    schema = await new_schema("crisis_center")
-    pool = await new_pool(schema)
-    port = free_port()
-    settings = CrisisSettings(
-        kafka_bootstrap_servers=bootstrap(), kafka_topic_prefix=prefix, database_schema=schema,
-        faust_app_id=unique("crisis-ui-map-"), faust_store="memory://",
-        faust_data_dir=str(Path(tmp_path_factory.mktemp("ui-map")) / "faust"), crisis_threshold=5,
-        hotline_numbers="+3225011000,+3225011001", public_base_url=f"http://127.0.0.1:{port}",
-        dashboard_users=f"{USER}:{hash_password(PASSWORD, iterations=10_000)}",
-    )  # type: ignore[call-arg]
-    try:
-        async with pool.acquire() as conn:
+    (written straight into affected_people, as the worker leaves them): no worker, the notifier a stand-in."""
+    async with crisis_center("map", tmp_path_factory.mktemp("ui-map"), crisis_threshold=5,
+                             hotline_numbers="+3225011000,+3225011001",
+                             user=(USER, PASSWORD)) as center:
+        async with center.pool.acquire() as conn:
             crowd = await seed_crowd(conn, unique("inc-bangkok-"), PEOPLE)
-        async with serve(crisis_app(settings), port) as url:
-            yield System(url, crowd.crisis_id)
-    finally:
-        await pool.close()
-        await drop_schema(schema)
-        await drop_topics(prefix)
-
-
-@pytest.fixture(scope="module")
-async def page(browser: Any, system: System) -> AsyncIterator[Any]:
-    global expect
-    from playwright.async_api import expect as playwright_expect
-    expect = playwright_expect
-    async with watched_page(browser) as page:
-        yield page
-
-
-async def sign_in(page: Any, system: System) -> None:
-    await page.goto(f"{system.url}/dashboard")
-    await expect(page.locator("#signin:visible, #app:visible").first).to_be_visible()
-    if await page.locator("#signin").is_visible():
-        await page.get_by_label("User name").fill(USER)
-        await page.get_by_label("Password").fill(PASSWORD)
-        await page.get_by_role("button", name="Sign in").click()
-    await expect(page.locator("#app")).to_be_visible()
+        yield System(center.url, crowd.crisis_id)
+    await drop_topics(center.prefix)
 
 
 # Every count bubble of the map whose text does not fit inside its circle (screen boxes, 0.5 px of rounding).
@@ -98,7 +61,7 @@ async def test_a_crisis_of_100000_people_is_clusters_fitted_to_its_circle(page: 
     # No notifier runs here: the delivery progress read on selection is answered by the page's router.
     await page.route("**/dashboard/api/notifications?*", lambda route: route.fulfill(
         status=200, json={"total": 0, "counts": {}}))
-    await sign_in(page, system)
+    await open_dashboard(page, system.url, USER, PASSWORD)
     card = page.locator(f'.crisis-card[data-crisis-id="{system.crisis_id}"]')
     await expect(card).to_be_visible(timeout=WAIT_MS)
     people = page.locator(f'#map .people-of[data-crisis-id="{system.crisis_id}"]')

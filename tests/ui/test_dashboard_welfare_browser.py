@@ -10,46 +10,23 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal
 
-import asyncpg
 import pytest
-from aiohttp import web
-from aiokafka import AIOKafkaProducer
 
 from services.crisis_center import inquiries, welfare
-from services.crisis_center.api import create_app as crisis_app
 from services.crisis_center.domain.engine import Recipient
 from services.crisis_center.handlers import crisis_id_for_incident
-from services.crisis_center.settings import Settings as CrisisSettings
 from services.crisis_center.welfare_desk import WelfareDesk
-from services.crisis_center.worker import CrisisWorker
-from shared.db import create_pool
-from shared.events.envelope import EventData
 from shared.events.families import InquiryState, InquiryUpdated
 from shared.events.incidents import IncidentReported
 from shared.events.travellers import TravellerRegistered
 from shared.events.welfare import WelfareAnswered
-from shared.kafka.producer import make_producer, publish
-from shared.passwords import hash_password
-from tests.support import (
-    ROOT,
-    bootstrap,
-    database_url,
-    drop_schema,
-    eventually,
-    free_port,
-    new_schema,
-    new_topic_prefix,
-    unique,
-)
-from tests.ui.a11y import NONE, problems
-from tests.ui.conftest import screenshot_path, serve, watched_page
-
-expect: Any = None  # playwright.async_api.expect, imported with the page fixture
+from tests.support import ROOT, eventually, unique
+from tests.ui.a11y import LANGUAGE_LABEL, NONE, problems
+from tests.ui.conftest import screenshot_path
+from tests.ui.support import Clock, CrisisCenter, crisis_center, earthquake, expect, open_dashboard, staying
 
 THRESHOLD = 3
 HOTLINES = "+3225012000,+3225012001"
@@ -65,107 +42,32 @@ FILLS = {"safe": "rgb(21, 128, 61)", "needs_help": "rgb(220, 38, 38)", "unclear"
          "unreachable": "rgb(51, 65, 85)", "no_answer": "rgb(156, 163, 175)"}
 
 
-class Clock:
-    """The welfare desk's clock, moved forward by the test so that reminders and escalations fall due at once."""
-
-    def __init__(self) -> None:
-        self.at = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
-@dataclass
-class System:
-    url: str
-    prefix: str
-    producer: AIOKafkaProducer
-    settings: CrisisSettings
-    pool: asyncpg.Pool
-
-    async def send(self, data: EventData) -> None:
-        await publish(self.producer, data, source="/tests/ui", topic_prefix=self.prefix)
-
-
-async def notifier_stub(port: int) -> web.AppRunner:
-    """The notifier's delivery progress, empty: the dashboard's pass-through answers without a notifier running."""
-    async def notifications(_: web.Request) -> web.Response:
-        return web.json_response({"total": 0, "counts": {}, "items": []})
-
-    app = web.Application()
-    app.router.add_get("/v1/notifications", notifications)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner
-
-
 @pytest.fixture(scope="module")
-async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[CrisisCenter]:
     """crisis_center (API with the dashboard, and the worker) on fresh topics and a fresh schema."""
-    prefix = await new_topic_prefix()
-    schema = await new_schema("crisis_center")
-    tmp = tmp_path_factory.mktemp("ui-welfare")
-    notifier_port, crisis_port = free_port(), free_port()
-    stub = await notifier_stub(notifier_port)
-    settings = CrisisSettings(
-        kafka_bootstrap_servers=bootstrap(), kafka_topic_prefix=prefix, database_schema=schema,
-        faust_app_id=unique("crisis-ui-welfare-"), faust_store="memory://", faust_data_dir=str(Path(tmp) / "faust"),
-        crisis_threshold=THRESHOLD, hotline_numbers=HOTLINES, crisis_update_interval_seconds=1.0,
-        crisis_tick_seconds=2.0, faust_partitions=3, public_base_url=f"http://127.0.0.1:{crisis_port}",
-        dashboard_users=f"{USER}:{hash_password(PASSWORD, iterations=10_000)}",
-        notifier_url=f"http://127.0.0.1:{notifier_port}",
-    )  # type: ignore[call-arg]
-    producer = make_producer(bootstrap(), client_id="ui-welfare-tests", linger_ms=0)
-    await producer.start()
-    pool = await create_pool(database_url(), schema, min_size=1, max_size=4)
-    worker = CrisisWorker(settings)
-    try:
-        async with serve(crisis_app(settings), crisis_port) as url:
-            await worker.start()
-            try:
-                yield System(url, prefix, producer, settings, pool)
-            finally:
-                await worker.stop()
-    finally:
-        await pool.close()
-        await producer.stop()
-        await stub.cleanup()
-        await drop_schema(schema)
-
-
-@pytest.fixture(scope="module")
-async def page(browser: Any, system: System) -> AsyncIterator[Any]:
-    global expect
-    from playwright.async_api import expect as playwright_expect
-    expect = playwright_expect
-    async with watched_page(browser) as page:
-        yield page
+    async with crisis_center("welfare", tmp_path_factory.mktemp("ui-welfare"), worker=True,
+                             crisis_threshold=THRESHOLD, hotline_numbers=HOTLINES,
+                             user=(USER, PASSWORD)) as center:
+        yield center
 
 
 def incident(incident_id: str) -> IncidentReported:
-    return IncidentReported(
-        incident_id=incident_id, title="Earthquake near Christchurch", kind="earthquake", severity="severe",
-        area={"country": "NZ", "circle": {**CHRISTCHURCH, "radius_km": 60}},
-        occurred_at=datetime.now(UTC) - timedelta(minutes=20))
+    return earthquake(incident_id, "Earthquake near Christchurch", "NZ", CHRISTCHURCH)
 
 
 def traveller(n: int, tag: str) -> TravellerRegistered:
-    today = datetime.now(UTC).date()
     lat, lon = SPREAD[n]
-    return TravellerRegistered(
-        traveller_id=f"{tag}-{n}", full_name=f"Traveller {n}", phone=phone(n), email=f"{tag}-{n}@example.org",
-        language=("nl", "fr", "de", "en", "fr")[n], country="NZ",
-        location={"lat": CHRISTCHURCH["lat"] + lat, "lon": CHRISTCHURCH["lon"] + lon},
-        arrival=today - timedelta(days=2), departure=today + timedelta(days=10))
+    return staying(f"{tag}-{n}", n, "NZ", CHRISTCHURCH["lat"] + lat, CHRISTCHURCH["lon"] + lon, phone=phone(n),
+                   email=f"{tag}-{n}@example.org", language=("nl", "fr", "de", "en", "fr")[n])
 
 
 def phone(n: int) -> str:
     return f"+3247{n:07d}"
 
 
-async def answer(system: System, crisis_id: str, person_id: str, kind: Literal["safe", "needs_help", "unclear"], *,
-                 text: str | None = None, case_reference: str | None = None) -> None:
+async def answer(system: CrisisCenter, crisis_id: str, person_id: str,
+                 kind: Literal["safe", "needs_help", "unclear"], *, text: str | None = None,
+                 case_reference: str | None = None) -> None:
     """An answer as the welfare desk records it from `welfare.answers`."""
     data = WelfareAnswered(crisis_id=crisis_id, person_id=person_id, answer=kind, channel="sms", text=text,
                            case_reference=case_reference, at=datetime.now(UTC))
@@ -173,7 +75,7 @@ async def answer(system: System, crisis_id: str, person_id: str, kind: Literal["
         assert await welfare.record_answer(conn, data)
 
 
-async def inquiry(system: System, crisis_id: str, sought_id: str, state: InquiryState, minutes: int = 0) -> None:
+async def inquiry(system: CrisisCenter, crisis_id: str, sought_id: str, state: InquiryState, minutes: int = 0) -> None:
     """An inquiry's state as the welfare desk records it from `families.inquiries`."""
     data = InquiryUpdated(sought_id=sought_id, crisis_id=crisis_id, state=state,
                           at=datetime.now(UTC) + timedelta(minutes=minutes))
@@ -186,12 +88,9 @@ async def counts_are(page: Any, **expected: int) -> None:
         await expect(page.locator(f"#w-{status}")).to_have_text(str(value), timeout=WAIT_MS)
 
 
-async def test_welfare_counts_round_lists_and_map(page: Any, system: System) -> None:
+async def test_welfare_counts_round_lists_and_map(page: Any, system: CrisisCenter) -> None:
     # Signed in; registrations cross the threshold in the worker, which alerts them and keeps them as contacts.
-    await page.goto(f"{system.url}/dashboard")
-    await page.get_by_label("User name").fill(USER)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await open_dashboard(page, system.url, USER, PASSWORD)
     await expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=WAIT_MS)
     await page.evaluate("window.__notReloaded = true")
     tag = unique("nz")
@@ -273,7 +172,7 @@ async def test_welfare_counts_round_lists_and_map(page: Any, system: System) -> 
     await expect(page.locator("#welfare-legend")).to_be_visible()
 
     # The desk asks them; an answer comes in: the counts move without a reload.
-    clock = Clock()
+    clock = Clock()  # the welfare desk's, moved forward so that reminders and escalations fall due at once
     asked_at = clock.at
     desk = WelfareDesk(system.settings, clock=clock, pool=system.pool)
     try:
@@ -333,21 +232,17 @@ async def test_welfare_counts_round_lists_and_map(page: Any, system: System) -> 
     # Readable, labelled and fitting with the panel filled, in every language.
     assert await problems(page) == NONE
     for language in ("fr", "nl", "de"):
-        await page.get_by_label(re.compile("^(Language|Langue|Taal|Sprache)$")).select_option(language)
+        await page.get_by_label(LANGUAGE_LABEL).select_option(language)
         await expect(page.locator("#welfare-title")).not_to_have_text("Welfare of the people")
         assert await problems(page) == NONE, language
     await page.get_by_label("Sprache", exact=True).select_option("en")
     await expect(page.locator("#wl-needs_help .case-reference")).to_have_text(f"Case {CASE_REFERENCE}")
 
 
-async def test_a_refused_round_shows_the_services_message(page: Any, system: System) -> None:
+async def test_a_refused_round_shows_the_services_message(page: Any, system: CrisisCenter) -> None:
     """The service's refusal (a crisis closed meanwhile: 409) is shown in the panel, and nothing claims success."""
     if not await page.locator("#app").is_visible():
-        await page.goto(f"{system.url}/dashboard")
-        if await page.locator("#signin").is_visible():
-            await page.get_by_label("User name").fill(USER)
-            await page.get_by_label("Password").fill(PASSWORD)
-            await page.get_by_role("button", name="Sign in").click()
+        await open_dashboard(page, system.url, USER, PASSWORD)
     card = page.locator(".crisis-card").first
     await expect(card).to_be_visible(timeout=WAIT_MS)
     if await card.get_attribute("aria-pressed") != "true":

@@ -6,14 +6,13 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from services.directory.api import create_app
 from services.directory.settings import Settings
-from tests.support import bootstrap, database_url, drop_schema, new_pool, new_schema, new_topic_prefix
+from tests.support import bootstrap, database_url, schema_fixture
 
 
 def make_settings(schema: str, prefix: str, **overrides: Any) -> Settings:
@@ -31,23 +30,7 @@ def make_settings(schema: str, prefix: str, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-@pytest.fixture(scope="module")
-async def schema() -> AsyncIterator[str]:
-    name = await new_schema("directory")
-    yield name
-    await drop_schema(name)
-
-
-@pytest.fixture(scope="module")
-async def prefix() -> str:
-    return await new_topic_prefix()
-
-
-@pytest.fixture(scope="module")
-async def pool(schema: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await new_pool(schema)
-    yield pool
-    await pool.close()
+schema = schema_fixture("directory")  # `prefix` and `pool` (on this schema): tests/conftest.py
 
 
 @pytest.fixture(scope="module")

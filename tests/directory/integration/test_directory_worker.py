@@ -16,7 +16,7 @@ from services.directory.worker import Worker
 from shared.events.envelope import decode
 from shared.events.reports import ReportSubmitted
 from shared.kafka.producer import make_producer, publish
-from tests.support import bootstrap, consume, eventually
+from tests.support import bootstrap, consume, eventually, started_worker
 
 INTAKE = "/services/intake"
 
@@ -38,15 +38,8 @@ def report(reference: str | None, kind: str, **location: object) -> ReportSubmit
 
 @pytest.fixture(scope="module")
 async def worker(settings: Settings) -> AsyncIterator[Worker]:
-    resources = await open_resources(settings)
-    producer = make_producer(bootstrap(), client_id="directory-worker-test")
-    await producer.start()
-    worker = Worker(settings, resources, producer)
-    await worker.start()
-    yield worker
-    await worker.stop()
-    await producer.stop()
-    await resources.pool.close()
+    async with started_worker(Worker, open_resources, settings, client_id="directory-worker-test") as (worker, _):
+        yield worker
 
 
 async def _routings(prefix: str, references: set[str]) -> dict[str, dict]:
