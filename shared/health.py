@@ -31,6 +31,7 @@ from aiokafka.client import AIOKafkaClient
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import Receive, Scope, Send
 
+from shared.db import ping
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -80,6 +81,19 @@ async def broker_reachable(bootstrap_servers: str) -> bool:
         writer.close()
         return True
     return False
+
+
+def api_readiness(pool: Callable[[], asyncpg.Pool | None],
+                  bootstrap_servers: str) -> Callable[[], Awaitable[dict[str, bool]]]:
+    """An API's /readyz checks: the database answers through the pool its lifespan opened (`pool()`: None before
+    it has, so not ready) and a bootstrap server answers (`broker_reachable`)."""
+
+    async def readiness() -> dict[str, bool]:
+        found = pool()
+        database = found is not None and await ping(found)
+        return {"database": database, "kafka": await broker_reachable(bootstrap_servers)}
+
+    return readiness
 
 
 class KafkaCheck:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -82,6 +84,19 @@ class DevServer:
         async with http.get(f"{self.url}/_dev/stats") as resp:
             result: dict[str, Any] = await resp.json()
             return result
+
+
+@contextlib.asynccontextmanager
+async def running_server(port: int) -> AsyncIterator[DevServer]:
+    """The local Twilio server on `port` (config/local.env loaded first), stopped when the block ends."""
+    load_env()
+    server = DevServer(port)
+    async with aiohttp.ClientSession() as http:
+        await server.start(http)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 BODY = "Belgian Foreign Affairs - Flood. If you are in the area: get to safety. Help: +32 2 501 10 00"
@@ -257,12 +272,8 @@ async def fanout(server: DevServer, n: int, rate: float, concurrency: int, consu
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    load_env()
-    server = DevServer(args.port)
     results: dict[str, Any] = {}
-    async with aiohttp.ClientSession() as http:
-        await server.start(http)
-    try:
+    async with running_server(args.port) as server:
         raw = await raw_rate(server, args.messages, args.concurrency)
         results["raw_post_rate"] = round(raw, 1)
         print(f"raw POST rate: {raw:.0f}/s over {args.messages}", flush=True)
@@ -299,8 +310,6 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                    baseline_name="configured limit", aim="0.95 <= ratio <= 1")
             print(f"limit {limit}/s over {n}: achieved {limited['rate']:.1f}/s = {limited['rate'] / limit:.4f}",
                   flush=True)
-    finally:
-        server.stop()
     return results
 
 

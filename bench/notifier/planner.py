@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from bench.notifier.fanout import DevServer, load_env, prepare, wait_done, worker_process
+from bench.notifier.fanout import DevServer, prepare, running_server, wait_done, worker_process
 from bench.report import record
 from services.crisis_center.domain.broadcasts import LANGUAGES, Contact, parse_senders, plan
 from shared.notifications.rendering import Renderer
@@ -87,12 +87,8 @@ async def measured_send(server: DevServer, n: int, rate: float, concurrency: int
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    load_env()
-    server = DevServer(args.port)
     results: dict[str, Any] = {}
-    async with aiohttp.ClientSession() as http:
-        await server.start(http)
-    try:
+    async with running_server(args.port) as server:
         for rate, n in zip(args.rate, args.messages, strict=True):
             planned, detail = planned_seconds(n, rate)
             measured = await measured_send(server, n, rate, args.concurrency, args.consumers)
@@ -107,8 +103,6 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                   f" measured {measured['seconds']:.1f} s"
                   f" (ratio {ratio:.4f}; first stored to first sent {measured['first_stored_to_first_sent']:.2f} s,"
                   f" all stored after {measured['all_stored_after']:.1f} s)", flush=True)
-    finally:
-        server.stop()
     return results
 
 

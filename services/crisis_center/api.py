@@ -29,8 +29,7 @@ from services.crisis_center.dashboard.router import DashboardSettings, dashboard
 from services.crisis_center.deps import ApiState, api_state
 from services.crisis_center.public_cache import PublicCache
 from services.crisis_center.settings import Settings
-from shared.db import ping
-from shared.health import broker_reachable
+from shared.health import api_readiness
 from shared.http import install_common
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -60,12 +59,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app = FastAPI(title="crisis_center", version="1", lifespan=lifespan,
                   description="Crises: live headcount in incident areas, activation, hotlines, public CAP feed.")
 
-    async def readiness() -> dict[str, bool]:
+    def pool() -> asyncpg.Pool | None:
         state: ApiState | None = getattr(app.state, "api", None)
-        database = state is not None and await ping(state.pool)
-        return {"database": database, "kafka": await broker_reachable(settings.kafka_bootstrap_servers)}
+        return state.pool if state is not None else None
 
-    install_common(app, service="crisis_center", auth=settings, readiness=readiness)
+    install_common(app, service="crisis_center", auth=settings,
+                   readiness=api_readiness(pool, settings.kafka_bootstrap_servers))
     app.include_router(dashboard_router(DashboardSettings(
         dashboard_users=settings.dashboard_users, notifier_url=settings.notifier_url,
         dashboard_token_ttl_seconds=settings.dashboard_token_ttl_seconds)))

@@ -334,10 +334,7 @@ class Worker:
                 task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.relay is not None:
-            try:
-                await self.relay.drain()
-            except Exception as exc:
-                log.warning("final_drain_failed", error=type(exc).__name__)
+            await self.relay.final_drain()
         if self._session is not None:
             await self._session.close()
 

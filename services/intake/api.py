@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -21,8 +22,7 @@ from services.intake.domain.officers import NoOfficer
 from services.intake.letters_api import router as letters_router
 from services.intake.settings import Settings
 from services.intake.staff_api import router as staff_router
-from shared.db import ping
-from shared.health import broker_reachable
+from shared.health import api_readiness
 from shared.http import install_common
 from shared.logging import get_logger
 
@@ -57,13 +57,13 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app = FastAPI(title="intake", version="1", lifespan=lifespan,
                   description="Distress reports from officers, external systems, SMS and the 24/7 voice line.")
 
-    async def readiness() -> dict[str, bool]:
+    def pool() -> asyncpg.Pool | None:
         found: Resources | None = getattr(app.state, "resources", None)
-        database = found is not None and await ping(found.pool)
-        return {"database": database, "kafka": await broker_reachable(settings.kafka_bootstrap_servers)}
+        return found.pool if found is not None else None
 
     app.state.public_base_url = settings.public_base_url
-    install_common(app, service="intake", auth=settings, readiness=readiness)
+    install_common(app, service="intake", auth=settings,
+                   readiness=api_readiness(pool, settings.kafka_bootstrap_servers))
     app.add_exception_handler(NoOfficer, no_officer)
     app.include_router(staff_router)
     app.include_router(case_router)

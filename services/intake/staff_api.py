@@ -6,6 +6,8 @@ Routes of an `APIRouter` mounted by `create_app`; they reach the app's resources
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -199,6 +201,35 @@ async def _active_officer(conn: asyncpg.Connection, officer_id: int | None, fiel
         raise _field_error(field, "active", f"officer {officer_id} has ended")
 
 
+async def _officer_to_change(conn: asyncpg.Connection, officer_id: int, ended: str = "has ended") -> dict[str, Any]:
+    """The officer, locked for the change; 404 when there is none, 409 once they have ended."""
+    officer = await staff.get_officer(conn, officer_id, lock=True)
+    if officer is None:
+        raise HTTPException(404, f"no officer {officer_id}")
+    if not officer["active"]:
+        raise HTTPException(409, f"officer {officer_id} {ended}")
+    return officer
+
+
+@asynccontextmanager
+async def _roster_transaction(deps: Deps) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction holding the roster's lock: roster writers one at a time, so that two overlapping entries cannot
+    both pass the conflict check."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        await staff.lock_roster(conn)
+        yield conn
+
+
+async def _entry_not_over(conn: asyncpg.Connection, entry_id: int, at: datetime, over: str) -> asyncpg.Record:
+    """The roster entry; 404 when there is none, 409 when it ends by `at`."""
+    row = await staff.roster_row(conn, entry_id)
+    if row is None:
+        raise HTTPException(404, f"no roster entry {entry_id}")
+    if row["ends_at"] <= at:
+        raise HTTPException(409, f"roster entry {entry_id} {over}")
+    return row
+
+
 router = APIRouter()
 
 # --- officers ------------------------------------------------------------------------------------------
@@ -240,11 +271,7 @@ async def change_officer(officer_id: PathId, body: OfficerChange, principal: Adm
         if required in changes and changes[required] is None:
             raise _field_error(required, "required", f"{required} cannot be null")
     async with deps.pool.acquire() as conn, conn.transaction():
-        before = await staff.get_officer(conn, officer_id, lock=True)
-        if before is None:
-            raise HTTPException(404, f"no officer {officer_id}")
-        if not before["active"]:
-            raise HTTPException(409, f"officer {officer_id} has ended")
+        before = await _officer_to_change(conn, officer_id)
         officer = await staff.change_officer(conn, officer_id, changes) if changes else before
         await staff.audit(conn, actor=principal.subject, action="officer.change", target=f"officer:{officer_id}",
                           detail=jsonable_encoder({"changed": changes, "before": {k: before[k] for k in changes}}))
@@ -259,11 +286,7 @@ async def set_sign_in(officer_id: PathId, body: SignInIn, principal: AdminRole, 
     """The officer's console sign-in (name and password); their console tokens carry the name as subject."""
     encoded = await asyncio.to_thread(hash_password, body.password)
     async with deps.pool.acquire() as conn, conn.transaction():
-        officer = await staff.get_officer(conn, officer_id, lock=True)
-        if officer is None:
-            raise HTTPException(404, f"no officer {officer_id}")
-        if not officer["active"]:
-            raise HTTPException(409, f"officer {officer_id} has ended")
+        await _officer_to_change(conn, officer_id)
         if await staff.login_taken(conn, body.login, officer_id):
             raise HTTPException(409, [{"field": "login", "rule": "unique",
                                        "message": f"{body.login} is another officer's sign-in name"}])
@@ -280,13 +303,8 @@ async def end_officer(officer_id: PathId, principal: AdminRole, deps: Deps,
                       body: EndIn | None = None) -> dict[str, Any]:
     """The officer stops taking new cases; refused while they are on a roster entry not yet over."""
     at = deps.now()
-    async with deps.pool.acquire() as conn, conn.transaction():
-        await staff.lock_roster(conn)
-        before = await staff.get_officer(conn, officer_id, lock=True)
-        if before is None:
-            raise HTTPException(404, f"no officer {officer_id}")
-        if not before["active"]:
-            raise HTTPException(409, f"officer {officer_id} has already ended")
+    async with _roster_transaction(deps) as conn:
+        await _officer_to_change(conn, officer_id, ended="has already ended")
         entries = await staff.future_entries_of(conn, officer_id, at)
         if entries:
             raise HTTPException(409, [{"field": "officer_id", "rule": "on_roster", "entry_ids": entries,
@@ -333,8 +351,7 @@ async def add_entry(body: RosterIn, principal: AdminRole, deps: Deps) -> dict[st
     call (422 otherwise, which JSON Schema cannot say); e.g. `{"starts_at": "2026-01-05T08:00:00Z",
     "ends_at": "2026-01-12T08:00:00Z", "officer_id": 1, "backup_officer_id": 2}`."""
     values = body.model_dump()
-    async with deps.pool.acquire() as conn, conn.transaction():
-        await staff.lock_roster(conn)
+    async with _roster_transaction(deps) as conn:
         await checked_write(conn, values, entry_id=None)
         entry_id = await staff.add_roster_entry(conn, values)
         await staff.audit(conn, actor=principal.subject, action="roster.add", target=f"roster:{entry_id}",
@@ -358,13 +375,8 @@ async def change_entry(entry_id: PathId, body: RosterChange, principal: AdminRol
     for required in ("starts_at", "ends_at", "officer_id", "precedence"):
         if required in changes and changes[required] is None:
             raise _field_error(required, "required", f"{required} cannot be null")
-    async with deps.pool.acquire() as conn, conn.transaction():
-        await staff.lock_roster(conn)
-        row = await staff.roster_row(conn, entry_id)
-        if row is None:
-            raise HTTPException(404, f"no roster entry {entry_id}")
-        if row["ends_at"] <= deps.now():
-            raise HTTPException(409, f"roster entry {entry_id} is over: add a new one")
+    async with _roster_transaction(deps) as conn:
+        row = await _entry_not_over(conn, entry_id, deps.now(), "is over: add a new one")
         before = {"starts_at": row["starts_at"], "ends_at": row["ends_at"], "officer_id": row["officer_id"],
                   "backup_officer_id": row["backup_officer_id"], "precedence": row["precedence"],
                   "note": row["note"]}
@@ -389,13 +401,8 @@ async def end_entry(entry_id: PathId, principal: AdminRole, deps: Deps,
                     body: EndIn | None = None) -> dict[str, Any]:
     """Ends a running entry now; an entry not yet started is withdrawn (deleted, with its audit kept)."""
     at = deps.now()
-    async with deps.pool.acquire() as conn, conn.transaction():
-        await staff.lock_roster(conn)
-        row = await staff.roster_row(conn, entry_id)
-        if row is None:
-            raise HTTPException(404, f"no roster entry {entry_id}")
-        if row["ends_at"] <= at:
-            raise HTTPException(409, f"roster entry {entry_id} is already over")
+    async with _roster_transaction(deps) as conn:
+        row = await _entry_not_over(conn, entry_id, at, "is already over")
         withdrawn = row["starts_at"] > at
         if withdrawn:
             await staff.delete_roster_entry(conn, entry_id)

@@ -85,57 +85,68 @@ def make_handler(resources: Resources, warnings: deadlines.WarningConfig | None 
     return handle
 
 
-class DeadlineScheduler:
-    """Fires due clock instants; state lives in the `deadlines` table, so a restart loses and repeats nothing."""
+class _PollingLoop:
+    """Runs `_round` until stopped: again at once when it returns None (it did work; more may be waiting), else after
+    the seconds it returns; a database or network error is logged as `error_event` and the round tried again in a
+    second."""
 
-    def __init__(self, *, pool: asyncpg.Pool, config: handlers.IntakeConfig, poll_seconds: float) -> None:
-        self._pool = pool
-        self._config = config
-        self._poll = poll_seconds
+    error_event = ""
+
+    def __init__(self) -> None:
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
         self._stopping.set()
 
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            wait = self._poll
-            try:
-                if await deadlines.fire_due_deadlines(pool=self._pool, config=self._config) > 0:
-                    continue
-                seconds = await deadlines.seconds_to_next_deadline(pool=self._pool)
-                if seconds is not None:
-                    wait = min(self._poll, seconds)
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("deadline_scheduler_error", error=type(exc).__name__)
-                wait = 1.0
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=max(wait, 0.05))
-
-
-class ImportMatcher:
-    """Matches the persons imported from PFIF, a batch per transaction, as soon as they are written."""
-
-    def __init__(self, *, pool: asyncpg.Pool, config: handlers.IntakeConfig, poll_seconds: float,
-                 batch: int = 50) -> None:
-        self._pool, self._config, self._poll, self._batch = pool, config, poll_seconds, batch
-        self._stopping = asyncio.Event()
-
-    def stop(self) -> None:
-        self._stopping.set()
+    async def _round(self) -> float | None:
+        raise NotImplementedError
 
     async def run(self) -> None:
         while not self._stopping.is_set():
-            wait = self._poll
             try:
-                if await families.match_imported(self._pool, batch=self._batch, source=self._config.source,
-                                                 topic_prefix=self._config.topic_prefix):
+                wait = await self._round()
+                if wait is None:
                     continue
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("import_matcher_error", error=type(exc).__name__)
+                log.warning(self.error_event, error=type(exc).__name__)
                 wait = 1.0
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=wait)
+
+
+class DeadlineScheduler(_PollingLoop):
+    """Fires due clock instants; state lives in the `deadlines` table, so a restart loses and repeats nothing."""
+
+    error_event = "deadline_scheduler_error"
+
+    def __init__(self, *, pool: asyncpg.Pool, config: handlers.IntakeConfig, poll_seconds: float) -> None:
+        super().__init__()
+        self._pool = pool
+        self._config = config
+        self._poll = poll_seconds
+
+    async def _round(self) -> float | None:
+        if await deadlines.fire_due_deadlines(pool=self._pool, config=self._config) > 0:
+            return None
+        seconds = await deadlines.seconds_to_next_deadline(pool=self._pool)
+        return max(self._poll if seconds is None else min(self._poll, seconds), 0.05)
+
+
+class ImportMatcher(_PollingLoop):
+    """Matches the persons imported from PFIF, a batch per transaction, as soon as they are written."""
+
+    error_event = "import_matcher_error"
+
+    def __init__(self, *, pool: asyncpg.Pool, config: handlers.IntakeConfig, poll_seconds: float,
+                 batch: int = 50) -> None:
+        super().__init__()
+        self._pool, self._config, self._poll, self._batch = pool, config, poll_seconds, batch
+
+    async def _round(self) -> float | None:
+        if await families.match_imported(self._pool, batch=self._batch, source=self._config.source,
+                                         topic_prefix=self._config.topic_prefix):
+            return None
+        return self._poll
 
 
 class Worker:

@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+import asyncpg
 from fastapi import FastAPI
 
 from services.notifier import notifications_api, twilio_api
 from services.notifier.bootstrap import open_resources
 from services.notifier.deps import ApiState
 from services.notifier.settings import NotifierSettings
-from shared.db import ping
-from shared.health import broker_reachable
+from shared.health import api_readiness
 from shared.http import install_common
 
 
@@ -36,12 +36,12 @@ def create_app(settings: NotifierSettings) -> FastAPI:
                   description="SMS (Twilio) and e-mail notifications: receipts and delivery progress.")
     app.state.settings = settings  # before the lifespan too (tests sign Twilio's requests with its base URL)
 
-    async def readiness() -> dict[str, bool]:
+    def pool() -> asyncpg.Pool | None:
         state: ApiState | None = getattr(app.state, "api", None)
-        database = state is not None and await ping(state.resources.pool)
-        return {"database": database, "kafka": await broker_reachable(settings.kafka_bootstrap_servers)}
+        return state.resources.pool if state is not None else None
 
-    install_common(app, service="notifier", auth=settings, readiness=readiness)
+    install_common(app, service="notifier", auth=settings,
+                   readiness=api_readiness(pool, settings.kafka_bootstrap_servers))
     app.include_router(twilio_api.router)
     app.include_router(notifications_api.router)
     return app

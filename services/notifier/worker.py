@@ -27,10 +27,7 @@ from shared.events.notifications import COMMANDS_TOPIC, SendNotification, SmsPre
 from shared.kafka.consumer import EventConsumer, PermanentError
 from shared.kafka.outbox import OutboxRelay
 from shared.kafka.security import client_security
-from shared.logging import get_logger
 from shared.periodic import PeriodicJob
-
-log = get_logger(__name__)
 
 CONSUMER_NAME = "notifier-commands"
 
@@ -133,9 +130,6 @@ class Worker:
             self.relay.stop()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.relay is not None:
-            try:
-                await self.relay.drain()
-            except Exception as exc:
-                log.warning("final_drain_failed", error=type(exc).__name__)
+            await self.relay.final_drain()
         if self._sms is not None:
             await self._sms.close()

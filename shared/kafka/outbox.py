@@ -149,6 +149,14 @@ class OutboxRelay:
             total += n
         return total
 
+    async def final_drain(self) -> None:
+        """A worker's last step, once its tasks (the relay's `run` among them) have ended: publish what the outbox
+        still holds. A failure is logged, not raised: the rows stay for the next start."""
+        try:
+            await self.drain()
+        except Exception as exc:
+            log.warning("final_drain_failed", error=type(exc).__name__)
+
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
 

@@ -56,13 +56,9 @@ class Recipient:
 
 
 @dataclass(frozen=True, slots=True)
-class IncidentFacts:
-    incident_id: str
-    title: str
-    kind: str
-    severity: str
-    area: Area
-    occurred_at: datetime
+class IncidentFacts(Incident):
+    """An incident as activating, proposing and watching it carry: where it came from besides what it is."""
+
     origin: str = "external"  # activation.ORIGINS
     link: str | None = None
 

@@ -19,6 +19,12 @@ from services.intake.domain.roster import RosterEntry
 from services.intake.domain.voice import ActiveCrisis
 
 
+async def _one(conn: asyncpg.Connection, query: str, *args: object) -> dict[str, Any] | None:
+    """The row `query` selects (the first, when it selects several), as a dict; None when it selects none."""
+    row = await conn.fetchrow(query, *args)
+    return dict(row) if row else None
+
+
 def _officer(row: asyncpg.Record) -> Officer:
     return Officer(officer_id=row["officer_id"], name=row["name"], role=row["role"], phone=row["phone"],
                    email=row["email"], post_id=row["post_id"], kinds=frozenset(Kind(k) for k in row["kinds"]),
@@ -202,10 +208,9 @@ async def add_message(conn: asyncpg.Connection, *, reference: str, direction: st
 
 
 async def message_by_provider_id(conn: asyncpg.Connection, provider_id: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        "SELECT m.reference, r.language, m.purpose FROM messages m JOIN reports r USING (reference)"
+    return await _one(
+        conn, "SELECT m.reference, r.language, m.purpose FROM messages m JOIN reports r USING (reference)"
         " WHERE m.provider_id = $1", provider_id)
-    return dict(row) if row else None
 
 
 async def queue_letter(conn: asyncpg.Connection, *, reference: str, purpose: str, language: str, address: str,
@@ -228,9 +233,8 @@ async def letters_waiting(conn: asyncpg.Connection, limit: int) -> list[dict[str
 
 
 async def letter(conn: asyncpg.Connection, letter_id: int, *, lock: bool = False) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT * FROM print_queue WHERE id = $1 AND address <> ''"
-                              + (" FOR UPDATE" if lock else ""), letter_id)
-    return dict(row) if row else None
+    return await _one(conn, "SELECT * FROM print_queue WHERE id = $1 AND address <> ''"
+                            + (" FOR UPDATE" if lock else ""), letter_id)
 
 
 async def letter_posted(conn: asyncpg.Connection, letter_id: int, *, reference: str, purpose: str, at: datetime,
@@ -244,11 +248,10 @@ async def letter_posted(conn: asyncpg.Connection, letter_id: int, *, reference: 
 
 
 async def report(conn: asyncpg.Connection, reference: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        "SELECT r.*, o.name AS officer_name, o.role AS officer_role, o.phone AS officer_phone,"
+    return await _one(
+        conn, "SELECT r.*, o.name AS officer_name, o.role AS officer_role, o.phone AS officer_phone,"
         " o.email AS officer_email FROM reports r JOIN officers o USING (officer_id) WHERE r.reference = $1",
         reference)
-    return dict(row) if row else None
 
 
 async def history(conn: asyncpg.Connection, reference: str, *, limit: int, before: int | None = None
@@ -277,30 +280,26 @@ async def messages(conn: asyncpg.Connection, reference: str, *, limit: int, befo
 
 async def case_for_follow_up(conn: asyncpg.Connection, reference: str) -> dict[str, Any] | None:
     """A case a message quotes: any that exists and is not anonymised (a closed one too: the officer sees it)."""
-    row = await conn.fetchrow("SELECT reference, language, status, reporter_phone FROM reports WHERE reference = $1"
-                              " AND anonymised_at IS NULL", reference)
-    return dict(row) if row else None
+    return await _one(conn, "SELECT reference, language, status, reporter_phone FROM reports WHERE reference = $1"
+                            " AND anonymised_at IS NULL", reference)
 
 
 async def open_case_for_phone(conn: asyncpg.Connection, phone: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        "SELECT reference, language FROM reports WHERE reporter_phone = $1 AND status <> 'closed'"
+    return await _one(
+        conn, "SELECT reference, language FROM reports WHERE reporter_phone = $1 AND status <> 'closed'"
         " ORDER BY received_at DESC LIMIT 1", phone)
-    return dict(row) if row else None
 
 
 async def open_case_for_email(conn: asyncpg.Connection, email: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        "SELECT reference, language FROM reports WHERE lower(reporter->>'email') = lower($1) AND status <> 'closed'"
-        " ORDER BY received_at DESC LIMIT 1", email)
-    return dict(row) if row else None
+    return await _one(
+        conn, "SELECT reference, language FROM reports WHERE lower(reporter->>'email') = lower($1)"
+        " AND status <> 'closed' ORDER BY received_at DESC LIMIT 1", email)
 
 
 async def pending_survey_for_phone(conn: asyncpg.Connection, phone: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        "SELECT s.reference, r.language FROM surveys s JOIN reports r USING (reference)"
+    return await _one(
+        conn, "SELECT s.reference, r.language FROM surveys s JOIN reports r USING (reference)"
         " WHERE s.phone = $1 AND s.answer IS NULL ORDER BY s.sent_at DESC LIMIT 1", phone)
-    return dict(row) if row else None
 
 
 async def record_survey(conn: asyncpg.Connection, *, reference: str, channel: str, phone: str | None,
@@ -312,9 +311,8 @@ async def record_survey(conn: asyncpg.Connection, *, reference: str, channel: st
 
 
 async def survey_by_token(conn: asyncpg.Connection, token: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT s.reference, s.answer, s.comment, r.language FROM surveys s"
-                              " JOIN reports r USING (reference) WHERE s.token = $1", token)
-    return dict(row) if row else None
+    return await _one(conn, "SELECT s.reference, s.answer, s.comment, r.language FROM surveys s"
+                            " JOIN reports r USING (reference) WHERE s.token = $1", token)
 
 
 async def answer_survey_page(conn: asyncpg.Connection, token: str, answer: int, comment: str | None) -> None:
@@ -379,10 +377,9 @@ async def message_status(conn: asyncpg.Connection, *, notification_id: str, stat
 
 
 async def attach_post(conn: asyncpg.Connection, reference: str, post: dict[str, Any] | None) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        "UPDATE reports SET post = $2, post_id = $3 WHERE reference = $1 RETURNING kind, officer_id",
+    return await _one(
+        conn, "UPDATE reports SET post = $2, post_id = $3 WHERE reference = $1 RETURNING kind, officer_id",
         reference, post, post["post_id"] if post else None)
-    return dict(row) if row else None
 
 
 async def reassign(conn: asyncpg.Connection, reference: str, officer_id: int) -> None:
@@ -441,10 +438,9 @@ async def welfare_asked(conn: asyncpg.Connection, *, phone: str, crisis_id: str,
 
 async def open_welfare_question(conn: asyncpg.Connection, phone: str, now: datetime) -> dict[str, Any] | None:
     """The latest question still open for this number, in a crisis still active."""
-    row = await conn.fetchrow(
-        "SELECT q.* FROM welfare_questions q JOIN active_crises a USING (crisis_id)"
+    return await _one(
+        conn, "SELECT q.* FROM welfare_questions q JOIN active_crises a USING (crisis_id)"
         " WHERE q.phone = $1 AND q.open_until > $2 ORDER BY q.asked_at DESC LIMIT 1", phone, now)
-    return dict(row) if row else None
 
 
 async def crisis_areas(conn: asyncpg.Connection) -> list[dict[str, Any]]:
@@ -484,8 +480,7 @@ async def registered_traveller_id(conn: asyncpg.Connection, phone: str) -> str |
 
 
 async def crisis_facts(conn: asyncpg.Connection, crisis_id: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT title, hotline_number FROM active_crises WHERE crisis_id = $1", crisis_id)
-    return dict(row) if row else None
+    return await _one(conn, "SELECT title, hotline_number FROM active_crises WHERE crisis_id = $1", crisis_id)
 
 
 async def traveller_location(conn: asyncpg.Connection, traveller_id: str) -> dict[str, Any] | None:

@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
@@ -154,34 +155,33 @@ class TwilioSms:
     async def find(self, *, to: str, body: str, since: datetime, exclude: frozenset[str] = frozenset(),
                    from_number: str | None = None) -> str | None:
         """After an ambiguous call: the sid of a message to `to` with this body created since `since`, if any."""
-        cutoff = since - timedelta(seconds=60)
-        try:
-            async with asyncio.timeout(self.timeout):
-                messages = await self.client.messages.list_async(to=to, from_=from_number or self.from_number, limit=50,
-                                                                 page_size=50)
-        except (TimeoutError, aiohttp.ClientError, OSError, TwilioException) as exc:
-            raise Transient(f"lookup failed: {type(exc).__name__}") from exc
-        for message in messages:
-            created = message.date_created
-            if created is not None and created.tzinfo is None:
-                created = created.replace(tzinfo=UTC)
-            if message.body == body and message.sid not in exclude and (created is None or created >= cutoff):
-                return str(message.sid)
-        return None
+        return await self._first_since(
+            lambda: self.client.messages.list_async(to=to, from_=from_number or self.from_number, limit=50,
+                                                    page_size=50),
+            since=since, exclude=exclude, wanted=lambda message: bool(message.body == body))
 
     async def find_call(self, *, to: str, from_number: str, since: datetime,
                         exclude: frozenset[str] = frozenset()) -> str | None:
         """After an ambiguous call request: the sid of a call to `to` placed since `since`, if any."""
+        return await self._first_since(
+            lambda: self.client.calls.list_async(to=to, from_=from_number,
+                                                 start_time_after=since - timedelta(seconds=60), limit=20),
+            since=since, exclude=exclude)
+
+    async def _first_since(self, listing: Callable[[], Awaitable[Sequence[Any]]], *, since: datetime,
+                           exclude: frozenset[str], wanted: Callable[[Any], bool] = lambda _: True) -> str | None:
+        """The sid of the first record `listing` returns that is not in `exclude`, is `wanted` and was created at
+        most a minute before `since` (or has no date); a lookup that fails or takes too long is Transient."""
+        cutoff = since - timedelta(seconds=60)
         try:
             async with asyncio.timeout(self.timeout):
-                calls = await self.client.calls.list_async(to=to, from_=from_number,
-                                                           start_time_after=since - timedelta(seconds=60), limit=20)
+                records = await listing()
         except (TimeoutError, aiohttp.ClientError, OSError, TwilioException) as exc:
             raise Transient(f"lookup failed: {type(exc).__name__}") from exc
-        for call in calls:
-            created = call.date_created
+        for record in records:
+            created = record.date_created
             if created is not None and created.tzinfo is None:
                 created = created.replace(tzinfo=UTC)
-            if call.sid not in exclude and (created is None or created >= since - timedelta(seconds=60)):
-                return str(call.sid)
+            if record.sid not in exclude and wanted(record) and (created is None or created >= cutoff):
+                return str(record.sid)
         return None
