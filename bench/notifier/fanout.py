@@ -103,9 +103,9 @@ BODY = "Belgian Foreign Affairs - Flood. If you are in the area: get to safety. 
 
 
 async def raw_rate(server: DevServer, n: int, concurrency: int) -> float:
-    """Plain POSTs, no library, no database: the server's ceiling on this machine. Each form is urlencoded by
-    hand (aiohttp's FormData costs more than the rest of the request) and the Authorization header is computed
-    once: the least a client must do per message."""
+    """Plain POSTs, no library, no database: the server's ceiling on this machine. The form's common part (sender,
+    text) is urlencoded once and the number put in front (aiohttp's FormData costs more than the rest of the
+    request), the Authorization header computed once: the least a client must do per message."""
     headers = {"Authorization": "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode(),
                "Content-Type": "application/x-www-form-urlencoded"}
     url = f"{server.url}/2010-04-01/Accounts/{SID}/Messages.json"
@@ -114,9 +114,11 @@ async def raw_rate(server: DevServer, n: int, concurrency: int) -> float:
     async with aiohttp.ClientSession(connector=connector) as http:
         await server.reset(http)
 
+        same_for_all = urlencode({"From": "+3225010000", "Body": BODY})
+
         async def one_worker() -> None:
             for i in counter:
-                data = urlencode({"To": f"+3249{i:07d}", "From": "+3225010000", "Body": BODY})
+                data = f"To=%2B3249{i:07d}&{same_for_all}"
                 async with http.post(url, data=data, headers=headers) as resp:
                     await resp.read()
                     assert resp.status == 201, resp.status
