@@ -65,8 +65,8 @@ async def measured_send(server: DevServer, n: int, rate: float, concurrency: int
             stats = await server.stats(http)
             first_stored, all_stored = await pool.fetchrow(
                 "SELECT min(created_at), max(created_at) FROM notifications")
-            # The pace in each phase (sent_at: when a message was claimed to be sent, a fraction of a second
-            # ahead of the call): while commands were still being stored, and after.
+            # The pace in each phase (sent_at: when a message was claimed to be sent, up to the senders' buffer
+            # ahead of the call, two seconds at 1,000/s): while commands were still being stored, and after.
             during, after, first_claim, last_claim = await pool.fetchrow(
                 "SELECT count(*) FILTER (WHERE sent_at <= $1), count(*) FILTER (WHERE sent_at > $1),"
                 " min(sent_at), max(sent_at) FROM notifications", all_stored)
