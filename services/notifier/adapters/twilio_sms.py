@@ -77,11 +77,9 @@ class _LeanHttpClient(AsyncHttpClient):
         if data:
             body = _form(data)
             sent_headers["Content-Type"] = "application/x-www-form-urlencoded"
-        async with self.session.request(
-                method.upper(), url, params=_pairs(params) if params else None, data=body,
-                headers=sent_headers, allow_redirects=allow_redirects,
-                timeout=aiohttp.ClientTimeout(total=timeout) if timeout is not None else aiohttp.helpers.sentinel,
-        ) as answer:
+        options: dict[str, Any] = {"timeout": aiohttp.ClientTimeout(total=timeout)} if timeout is not None else {}
+        async with self.session.request(method.upper(), url, params=_pairs(params) if params else None, data=body,
+                                        headers=sent_headers, allow_redirects=allow_redirects, **options) as answer:
             text = await answer.text()
         if answer.status in (429, 503):
             self.retry_after = answer.headers.get("Retry-After")
