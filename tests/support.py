@@ -100,15 +100,16 @@ async def new_schema(service: str, migrations: Path | None = None, *, seeded: bo
     return schema
 
 
-def schema_fixture(service: str, scope: Literal["function", "module"] = "module") -> Any:
-    """A fixture `schema`: a fresh schema of `service` for a module's tests (or for each test), dropped after them. A
-    conftest names it (`schema = schema_fixture("intake")`); tests/conftest.py's `pool` is a pool on it."""
+def schema_fixture(service: str, scope: Literal["function", "module"] = "module", *, name: str = "schema") -> Any:
+    """A fixture `schema` (or `name`): a fresh schema of `service` for a module's tests (or for each test), dropped
+    after them. A conftest names it (`schema = schema_fixture("intake")`); tests/conftest.py's `pool` is a pool on
+    `schema`. A module that needs several services' schemas names each (`name="intake_schema"`)."""
     async def schema() -> AsyncIterator[str]:
-        name = await new_schema(service)
-        yield name
-        await drop_schema(name)
+        created = await new_schema(service)
+        yield created
+        await drop_schema(created)
 
-    return pytest.fixture(scope=scope, name="schema")(schema)
+    return pytest.fixture(scope=scope, name=name)(schema)
 
 
 async def new_pool(schema: str) -> asyncpg.Pool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -14,18 +14,26 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from fastapi import FastAPI
 
+from services.crisis_center import handlers, welfare
 from services.crisis_center.api import create_app
+from services.crisis_center.domain.engine import Recipient
 from services.crisis_center.settings import Settings
 from services.crisis_center.worker import CrisisWorker
 from shared.events.envelope import EventData
 from shared.events.incidents import IncidentReported
 from shared.events.travellers import TravellerRegistered
+from shared.geo import Area
 from shared.kafka.producer import make_producer, publish
-from tests.support import bootstrap, drop_schema, new_pool, new_schema, new_topic_prefix, unique
+from tests.support import bootstrap, consume_events, drop_schema, new_pool, new_schema, new_topic_prefix, unique
 
 POOL = "+3225011000,+3225011001,+3225011002"
 THRESHOLD = 5  # CRISIS_THRESHOLD of every test worker
+#: The contacts of a crisis opened by `new_crisis`: three languages, by phone and email, phone only, email only.
+CONTACTS = (Recipient("registration:p1", "p1", "+32470000001", "p1@example.org", "fr"),
+           Recipient("registration:p2", "p2", "+32470000002", None, "nl"),
+           Recipient("registration:p3", "p3", None, "p3@example.org", "de"))
 
 
 @dataclass
@@ -72,11 +80,18 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def client(env: Env, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
-    """The API in process on the test's clock (modules that need another app define their own `client`)."""
-    app = create_app(env.settings, clock=clock)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+async def app(env: Env, clock: Callable[[], datetime]) -> AsyncIterator[FastAPI]:
+    """The API in process on `env.settings` and the test's clock, started (a module whose API needs other settings
+    overrides `env`, one on the real clock overrides `clock`)."""
+    application = create_app(env.settings, clock=clock)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the API (modules that need another app define their own `client`)."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
         yield c
 
 
@@ -132,6 +147,29 @@ async def new_env(tmp: Path, client_id: str, **overrides: Any) -> AsyncIterator[
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
     async with new_env(tmp_path, "crisis-tests") as env:
         yield env
+
+
+async def new_crisis(env: Env, clock: Clock, people: Sequence[Recipient] = CONTACTS, *,
+                     incident_id: str | None = None) -> str:
+    """A crisis a coordinator opened by hand (an earthquake in Nepal) on the test's clock, `people` its contacts; with
+    `incident_id`, that incident's crisis (positions, the map's, exist for an incident's crisis only)."""
+    crisis = await handlers.activate_manually(
+        pool=env.pool, title="Earthquake in Kathmandu", kind="earthquake", severity="severe",
+        area=Area.from_dict({"country": "NP", "circle": {"lat": 27.7, "lon": 85.3, "radius_km": 50}}),
+        actor="tester", pool_numbers=POOL.split(","), general_number="+3225014000", threshold=5, now=clock(),
+        publishing=handlers.Publishing(env.settings.source, env.settings.kafka_topic_prefix))
+    async with env.pool.acquire() as conn:
+        if incident_id is not None:
+            await conn.execute("UPDATE crises SET incident_id = $2 WHERE crisis_id = $1", crisis.crisis_id,
+                               incident_id)
+        await welfare.record_contacts(conn, crisis.crisis_id, people, at=clock())
+    return crisis.crisis_id
+
+
+async def commands(env: Env, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
+    """Every notification command (`notification.send`) on the topic, read from its beginning."""
+    events = await consume_events(env.topic("notifications.commands"), count=count, timeout=timeout)
+    return [e.data for e in events if e.type == "be.diplomatie.notification.send"]
 
 
 NOW = datetime.now(UTC)

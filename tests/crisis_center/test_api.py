@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -13,7 +14,6 @@ import pytest
 import xmlschema
 from fastapi import FastAPI
 
-from services.crisis_center.api import create_app
 from services.crisis_center.domain.cap import CAP_NS
 from tests.crisis_center.conftest import POOL, Env
 from tests.support import auth, consume_events, eventually, token
@@ -25,16 +25,9 @@ NEW_CRISIS = {"title": "Floods in Valencia", "kind": "flood", "severity": "sever
 
 
 @pytest.fixture
-async def app(env: Env) -> AsyncIterator[FastAPI]:
-    application = create_app(env.settings)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
-        yield c
+def clock() -> Callable[[], datetime]:
+    """This module's API (conftest's `app`, `client`) runs on the real clock."""
+    return lambda: datetime.now(UTC)
 
 
 async def test_roles_are_required(client: httpx.AsyncClient) -> None:

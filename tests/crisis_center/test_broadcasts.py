@@ -9,12 +9,11 @@ from typing import Any
 
 import httpx
 
-from services.crisis_center import handlers, welfare
+from services.crisis_center import welfare
 from services.crisis_center.domain.engine import Recipient
 from shared.events.welfare import WelfareAnswered
-from shared.geo import Area
-from tests.crisis_center.conftest import POOL, Clock, Env
-from tests.support import consume_events, token
+from tests.crisis_center.conftest import CONTACTS, Clock, Env, commands, new_crisis
+from tests.support import token
 
 
 def coordinator(subject: str) -> dict[str, str]:
@@ -22,27 +21,10 @@ def coordinator(subject: str) -> dict[str, str]:
 
 
 ANNE, BERT, CARL = coordinator("anne"), coordinator("bert"), coordinator("carl")
-PEOPLE = (Recipient("registration:p1", "p1", "+32470000001", "p1@example.org", "fr"),
-          Recipient("registration:p2", "p2", "+32470000002", None, "nl"),
-          Recipient("registration:p3", "p3", None, "p3@example.org", "de"),
-          Recipient("registration:p4", "p4", "+32470000004", None, "en"))
+PEOPLE = (*CONTACTS, Recipient("registration:p4", "p4", "+32470000004", None, "en"))
 TEXTS = {"fr": "Affaires étrangères - l'aéroport rouvre demain.", "nl": "Buitenlandse Zaken - de luchthaven gaat "
          "morgen open.", "en": "Belgian Foreign Affairs - the airport reopens tomorrow."}
 DRAFT = {"texts": {**TEXTS, "de": None}}  # German speakers get the English text
-
-
-async def new_crisis(env: Env, clock: Clock, incident_id: str | None = None) -> str:
-    crisis = await handlers.activate_manually(
-        pool=env.pool, title="Earthquake in Kathmandu", kind="earthquake", severity="severe",
-        area=Area.from_dict({"country": "NP", "circle": {"lat": 27.7, "lon": 85.3, "radius_km": 50}}),
-        actor="tester", pool_numbers=POOL.split(","), general_number="+3225014000", threshold=5, now=clock(),
-        publishing=handlers.Publishing(env.settings.source, env.settings.kafka_topic_prefix))
-    async with env.pool.acquire() as conn:
-        if incident_id is not None:  # positions (the map's) exist for an incident's crisis only
-            await conn.execute("UPDATE crises SET incident_id = $2 WHERE crisis_id = $1", crisis.crisis_id,
-                               incident_id)
-        await welfare.record_contacts(conn, crisis.crisis_id, PEOPLE, at=clock())
-    return crisis.crisis_id
 
 
 async def submit(client: httpx.AsyncClient, crisis_id: str, body: dict[str, Any] | None = None,
@@ -52,11 +34,6 @@ async def submit(client: httpx.AsyncClient, crisis_id: str, body: dict[str, Any]
     return dict(response.json())
 
 
-async def commands(env: Env, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
-    events = await consume_events(env.topic("notifications.commands"), count=count, timeout=timeout)
-    return [e.data for e in events if e.type == "be.diplomatie.notification.send"]
-
-
 async def audit_actions(env: Env, broadcast_id: str) -> list[tuple[str, str]]:
     rows = await env.pool.fetch("SELECT actor, action FROM audit_log WHERE detail->>'broadcast_id' = $1 ORDER BY id",
                                 broadcast_id)
@@ -64,7 +41,7 @@ async def audit_actions(env: Env, broadcast_id: str) -> list[tuple[str, str]]:
 
 
 async def test_coordinators_only_and_unknown_things(client: httpx.AsyncClient, env: Env, clock: Clock) -> None:
-    crisis_id = await new_crisis(env, clock)
+    crisis_id = await new_crisis(env, clock, PEOPLE)
     path = f"/v1/crises/{crisis_id}/broadcasts"
     assert (await client.post(path, json=DRAFT)).status_code == 401
     assert (await client.post(path, json=DRAFT, headers={"Authorization": f"Bearer {token('duty_officer')}"})
@@ -79,7 +56,7 @@ async def test_coordinators_only_and_unknown_things(client: httpx.AsyncClient, e
 
 async def test_the_author_cannot_approve_a_second_coordinator_does_and_messages_go_once(
         client: httpx.AsyncClient, env: Env, clock: Clock) -> None:
-    crisis_id = await new_crisis(env, clock)
+    crisis_id = await new_crisis(env, clock, PEOPLE)
     created = await submit(client, crisis_id)
     broadcast_id = created["broadcast_id"]
     assert created["status"] == "pending" and created["author"] == "anne" and created["version"] == 1
@@ -121,7 +98,7 @@ async def test_the_author_cannot_approve_a_second_coordinator_does_and_messages_
 
 
 async def test_a_pending_broadcast_expires_on_the_clock(client: httpx.AsyncClient, env: Env, clock: Clock) -> None:
-    crisis_id = await new_crisis(env, clock)
+    crisis_id = await new_crisis(env, clock, PEOPLE)
     broadcast_id = (await submit(client, crisis_id))["broadcast_id"]
     clock.at += timedelta(minutes=29, seconds=59)
     assert (await client.get(f"/v1/broadcasts/{broadcast_id}", headers=BERT)).json()["status"] == "pending"
@@ -136,7 +113,7 @@ async def test_a_pending_broadcast_expires_on_the_clock(client: httpx.AsyncClien
 
 
 async def test_rejection_with_a_reason(client: httpx.AsyncClient, env: Env, clock: Clock) -> None:
-    crisis_id = await new_crisis(env, clock)
+    crisis_id = await new_crisis(env, clock, PEOPLE)
     broadcast_id = (await submit(client, crisis_id))["broadcast_id"]
     assert (await client.post(f"/v1/broadcasts/{broadcast_id}/reject", json={"reason": "  "},
                               headers=BERT)).status_code == 422
@@ -151,7 +128,7 @@ async def test_rejection_with_a_reason(client: httpx.AsyncClient, env: Env, cloc
 
 async def test_the_author_edits_and_the_edited_text_is_the_one_approved(
         client: httpx.AsyncClient, env: Env, clock: Clock) -> None:
-    crisis_id = await new_crisis(env, clock)
+    crisis_id = await new_crisis(env, clock, PEOPLE)
     broadcast_id = (await submit(client, crisis_id))["broadcast_id"]
     edited_texts = {**TEXTS, "en": "Belgian Foreign Affairs - the airport reopens on Monday."}
     body = {"texts": {**edited_texts, "de": None}, "audience": "everyone"}
@@ -174,7 +151,7 @@ async def test_the_author_edits_and_the_edited_text_is_the_one_approved(
 
 
 async def test_audiences(client: httpx.AsyncClient, env: Env, clock: Clock) -> None:
-    crisis_id = await new_crisis(env, clock, incident_id="inc-audience")
+    crisis_id = await new_crisis(env, clock, PEOPLE, incident_id="inc-audience")
     async with env.pool.acquire() as conn:
         await welfare.record_answers([
             WelfareAnswered(crisis_id=crisis_id, person_id="p1", answer="safe", channel="sms", at=clock()),
@@ -216,7 +193,7 @@ async def test_audiences(client: httpx.AsyncClient, env: Env, clock: Clock) -> N
 
 
 async def test_the_plan_before_submitting_and_approving(client: httpx.AsyncClient, env: Env, clock: Clock) -> None:
-    crisis_id = await new_crisis(env, clock)
+    crisis_id = await new_crisis(env, clock, PEOPLE)
     texts = {**TEXTS, "fr": "Arrêt des vols: " + "x" * 60}  # ê: UCS-2, 76 units -> 2 segments (67 + 9)
     planned = await client.post(f"/v1/crises/{crisis_id}/broadcasts/plan", json={"texts": {**texts, "de": None}},
                                 headers=ANNE)
@@ -239,7 +216,7 @@ async def test_the_plan_before_submitting_and_approving(client: httpx.AsyncClien
 
 async def test_the_all_clear_under_the_two_person_rule_then_the_crisis_closes(
         client: httpx.AsyncClient, env: Env, clock: Clock) -> None:
-    crisis_id = await new_crisis(env, clock)
+    crisis_id = await new_crisis(env, clock, PEOPLE)
     pending = await submit(client, crisis_id)
     all_clear = await client.post(f"/v1/crises/{crisis_id}/all-clear", headers=ANNE)
     assert all_clear.status_code == 201, all_clear.text

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from tests.crisis_center.conftest import Clock, Env
-from tests.crisis_center.test_welfare import COORDINATOR, new_crisis
+from tests.crisis_center.conftest import Clock, Env, new_crisis
+from tests.crisis_center.test_welfare import COORDINATOR
 from tests.support import consume_events
 
 CODE = re.compile(r'name="check_in_id" value="([0-9a-f]+)"')

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +25,7 @@ from services.crisis_center.domain.exercise import BANNER, is_test_person
 from services.crisis_center.welfare_desk import WelfareDesk
 from shared.sms import analyse, tidy_sms
 from tests.crisis_center.conftest import Clock, Env, registration, running
+from tests.crisis_center.conftest import commands as sends
 from tests.support import consume_events, eventually, token
 
 TESTERS = "+32470990001, drill@example.org:fr"
@@ -41,23 +41,11 @@ FOLLOWUP = {"texts": {"fr": "Exercice - rendez-vous au point A.", "nl": "Oefenin
 
 
 @pytest.fixture
-async def app(env: Env, clock: Clock) -> AsyncIterator[FastAPI]:
+def env(env: Env) -> Env:
+    """The crisis center of this module's tests has the test list (conftest's `app`, the worker and the desk are
+    made from these settings)."""
     env.settings = env.settings.model_copy(update={"exercise_recipients": TESTERS})
-    application = create_app(env.settings, clock=clock)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
-        yield c
-
-
-async def sends(env: Env, at_least: int, timeout: float = 20.0) -> list[dict[str, Any]]:
-    """Every notification command on the topic (read from its beginning)."""
-    events = await consume_events(env.topic("notifications.commands"), count=at_least, timeout=timeout)
-    return [e.data for e in events if e.type == "be.diplomatie.notification.send"]
+    return env
 
 
 def address(command: dict[str, Any]) -> tuple[str, str]:

@@ -16,8 +16,8 @@ from services.crisis_center import inquiries
 from services.crisis_center.welfare_desk import WelfareDesk
 from shared.events.families import InquiryState, InquiryUpdated
 from shared.kafka.producer import publish
-from tests.crisis_center.conftest import Clock, Env
-from tests.crisis_center.test_welfare import COORDINATOR, new_crisis
+from tests.crisis_center.conftest import Clock, Env, new_crisis
+from tests.crisis_center.test_welfare import COORDINATOR
 from tests.support import consume, eventually
 
 SOURCE = "/tests/intake"

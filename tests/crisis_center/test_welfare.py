@@ -12,22 +12,18 @@ from typing import Any
 import httpx
 import pytest
 
-from services.crisis_center import handlers, welfare
+from services.crisis_center import welfare
 from services.crisis_center.domain.engine import Recipient
 from services.crisis_center.privacy import PrivacyResponder
 from services.crisis_center.welfare_desk import WelfareDesk
 from shared.events.privacy import PrivacyRequested
 from shared.events.welfare import WelfareAnswered
-from shared.geo import Area
 from shared.kafka.producer import publish
-from tests.crisis_center.conftest import POOL, Clock, Env
+from tests.crisis_center.conftest import CONTACTS, Clock, Env, commands, new_crisis
 from tests.support import auth, consume, consume_events, eventually
 
 COORDINATOR = auth("coordinator")
 NOBODY_SOUGHT = {"sought": 0, "sought_matched": 0, "sought_safe": 0}  # families' inquiries: test_inquiries.py
-PEOPLE = (Recipient("registration:p1", "p1", "+32470000001", "p1@example.org", "fr"),
-          Recipient("registration:p2", "p2", "+32470000002", None, "nl"),
-          Recipient("registration:p3", "p3", None, "p3@example.org", "de"))
 
 
 @pytest.fixture
@@ -35,17 +31,6 @@ async def desk(env: Env, clock: Clock) -> AsyncIterator[WelfareDesk]:
     desk = WelfareDesk(env.settings, clock=clock, pool=env.pool)
     yield desk
     await desk.stop()
-
-
-async def new_crisis(env: Env, clock: Clock, people: tuple[Recipient, ...] = PEOPLE) -> str:
-    crisis = await handlers.activate_manually(
-        pool=env.pool, title="Earthquake in Kathmandu", kind="earthquake", severity="severe",
-        area=Area.from_dict({"country": "NP", "circle": {"lat": 27.7, "lon": 85.3, "radius_km": 50}}),
-        actor="tester", pool_numbers=POOL.split(","), general_number="+3225014000", threshold=5, now=clock(),
-        publishing=handlers.Publishing(env.settings.source, env.settings.kafka_topic_prefix))
-    async with env.pool.acquire() as conn:
-        await welfare.record_contacts(conn, crisis.crisis_id, people, at=clock())
-    return crisis.crisis_id
 
 
 async def start_round(client: httpx.AsyncClient, crisis_id: str, minutes: int = 30) -> dict[str, Any]:
@@ -59,11 +44,6 @@ async def counts(client: httpx.AsyncClient, crisis_id: str) -> dict[str, int]:
     response = await client.get(f"/v1/crises/{crisis_id}/welfare", headers=COORDINATOR)
     assert response.status_code == 200, response.text
     return dict(response.json())
-
-
-async def commands(env: Env, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
-    events = await consume_events(env.topic("notifications.commands"), count=count, timeout=timeout)
-    return [e.data for e in events if e.type == "be.diplomatie.notification.send"]
 
 
 async def test_coordinators_only(client: httpx.AsyncClient, env: Env, clock: Clock) -> None:
@@ -281,7 +261,7 @@ async def test_an_erasure_request_removes_the_persons_welfare_rows(client: httpx
 
 async def test_people_who_checked_in_are_counted_as_such(client: httpx.AsyncClient, env: Env, clock: Clock) -> None:
     checked_in = Recipient("registration:checkin-1", "checkin-1", "+32470000009", None, "en")
-    crisis_id = await new_crisis(env, clock, (*PEOPLE, checked_in))
+    crisis_id = await new_crisis(env, clock, (*CONTACTS, checked_in))
     async with env.pool.acquire() as conn:
         await welfare.record_answer(conn, WelfareAnswered(crisis_id=crisis_id, person_id="checkin-1", answer="safe",
                                                           channel="sms", at=clock()))

@@ -32,7 +32,6 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
-from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -45,7 +44,7 @@ from shared.events.reports import Reporter, ReportLocation, ReportSubmitted
 from shared.kafka.admin import ensure_topics
 from shared.kafka.outbox import enqueue
 from shared.topics import DLQ_PARTITIONS, all_topic_specs, dlq_name, spec_for
-from tests.support import database_url, drop_schema, eventually, new_schema, unique
+from tests.support import database_url, drop_schema, eventually, schema_fixture, serve_stand_in, unique
 
 pytestmark = [
     pytest.mark.slow,
@@ -218,49 +217,19 @@ async def schema() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def notifier_schema() -> AsyncIterator[str]:
-    name = unique("notifier_t")
-    await migrate(database_url(), name, ROOT / "services" / "notifier" / "migrations")
-    yield name
-    await drop_schema(name)
-
-
-@pytest.fixture
 async def twilio() -> AsyncIterator[tuple[str, Any]]:
     """The notifier's Twilio stand-in, in this process: (its URL, the server, whose `messages` are what was sent)."""
     app, server = build_app(ServerConfig(account_sid=os.environ["TWILIO_ACCOUNT_SID"],
                                          auth_token=os.environ["TWILIO_AUTH_TOKEN"], callbacks=False))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}", server
-    finally:
-        await runner.cleanup()
+    async with serve_stand_in(app) as (url, _):
+        yield url, server
 
 
-@pytest.fixture
-async def intake_schema() -> AsyncIterator[str]:
-    name = await new_schema("intake")
-    yield name
-    await drop_schema(name)
-
-
-@pytest.fixture
-async def crisis_schema() -> AsyncIterator[str]:
-    name = unique("crisis_t")
-    await migrate(database_url(), name, ROOT / "services" / "crisis_center" / "migrations")
-    yield name
-    await drop_schema(name)
-
-
-@pytest.fixture
-async def directory_schema() -> AsyncIterator[str]:
-    name = unique("directory_t")
-    await migrate(database_url(), name, ROOT / "services" / "directory" / "migrations")
-    yield name
-    await drop_schema(name)
+# Each service's own schema (its migrations; intake's with its test seeds), for its workers' replicas.
+notifier_schema = schema_fixture("notifier", "function", name="notifier_schema")
+intake_schema = schema_fixture("intake", "function", name="intake_schema")
+crisis_schema = schema_fixture("crisis_center", "function", name="crisis_schema")
+directory_schema = schema_fixture("directory", "function", name="directory_schema")
 
 
 async def test_kill_a_broker_and_a_worker_under_load(bootstrap_servers: str, schema: str, directory_schema: str,

@@ -25,11 +25,10 @@ from shared.kafka.producer import make_producer
 from tests.support import (
     bootstrap,
     database_url,
-    drop_schema,
     eventually,
     new_pool,
-    new_schema,
     new_topic_prefix,
+    schema_fixture,
     serve_stand_in,
 )
 
@@ -75,11 +74,7 @@ async def feeds() -> AsyncIterator[Feeds]:
         yield Feeds(url, server, http)
 
 
-@pytest.fixture
-async def schema() -> AsyncIterator[str]:
-    name = await new_schema("feeds")
-    yield name
-    await drop_schema(name)
+schema = schema_fixture("feeds", "function")
 
 
 @pytest.fixture

@@ -16,15 +16,6 @@ from services.crisis_center.domain.commands import (
     decode_command,
     encode_command,
 )
-from services.crisis_center.domain.engine import (
-    Activate,
-    Continue,
-    CountChanged,
-    CountryEngine,
-    Effect,
-    Notify,
-    PeopleChanged,
-)
 from tests.crisis_center.domain.test_engine import NOW, POLICY, activate, engine, incident, traveller
 
 SLICE = 4
@@ -35,15 +26,16 @@ def small_slices(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine_module, "RESCAN_SLICE", SLICE)
 
 
-def handle(eng: CountryEngine, command: Any) -> list[Effect]:
+def handle(eng: engine_module.CountryEngine, command: Any) -> list[engine_module.Effect]:
     return eng.handle(decode_command(encode_command(command)), now=NOW, policy=POLICY, partition=0)
 
 
-def slices(effects: list[Effect]) -> list[RescanSlice]:
-    return [e.command for e in effects if isinstance(e, Continue)]
+def slices(effects: list[engine_module.Effect]) -> list[RescanSlice]:
+    return [e.command for e in effects if isinstance(e, engine_module.Continue)]
 
 
-def drain(eng: CountryEngine, effects: list[Effect]) -> tuple[list[Effect], int]:
+def drain(eng: engine_module.CountryEngine,
+          effects: list[engine_module.Effect]) -> tuple[list[engine_module.Effect], int]:
     """Handle the continuations as the agent would (each through the wire format); every effect, and how many."""
     pending: list[Command] = list(slices(effects))
     seen, count = list(effects), 0
@@ -68,8 +60,8 @@ def test_a_crowd_is_counted_slice_by_slice_and_everyone_is_messaged_once() -> No
     rest, handled = drain(eng, first)
     assert handled == 2  # 10 travellers, 4 a slice
     assert eng.affected("inc-1").count == 10
-    assert [e.count for e in rest if isinstance(e, CountChanged)] == [8, 10]
-    messaged = [r.traveller_id for e in rest if isinstance(e, Notify) for r in e.recipients]
+    assert [e.count for e in rest if isinstance(e, engine_module.CountChanged)] == [8, 10]
+    messaged = [r.traveller_id for e in rest if isinstance(e, engine_module.Notify) for r in e.recipients]
     assert sorted(messaged) == [f"t{n}" for n in range(4, 10)]  # the first four got the activation message
     assert not eng.rescanning("inc-1")
 
@@ -84,7 +76,7 @@ def test_a_slice_of_an_outdated_area_does_nothing() -> None:
     assert eng.affected("inc-1").count == 0
     stale = handle(eng, slices(first)[0])
     assert eng.affected("inc-1").count == 0 and not slices(stale)
-    assert not any(isinstance(e, Activate) for e in stale)
+    assert not any(isinstance(e, engine_module.Activate) for e in stale)
     _, handled = drain(eng, moved)
     assert handled == 2 and eng.affected("inc-1").count == 0
 
@@ -121,7 +113,7 @@ def test_a_tick_rewrites_the_whole_map_only_now_and_then() -> None:
     assert act.count == 3
 
     def full_rewrites(at: Any) -> int:
-        return sum(1 for e in handle(eng, Tick(at=at)) if isinstance(e, PeopleChanged) and e.replace)
+        return sum(1 for e in handle(eng, Tick(at=at)) if isinstance(e, engine_module.PeopleChanged) and e.replace)
 
     assert full_rewrites(NOW) == 1  # the first tick after the caches were built
     assert full_rewrites(NOW + timedelta(minutes=1)) == 0
@@ -136,14 +128,15 @@ def test_a_sweep_finds_the_one_whose_message_was_never_confirmed() -> None:
         handle(eng, traveller(n))
     activate(eng, handle(eng, incident()))
     joined = handle(eng, traveller(3))
-    [notify] = [e for e in joined if isinstance(e, Notify)]
+    [notify] = [e for e in joined if isinstance(e, engine_module.Notify)]
     assert [r.traveller_id for r in notify.recipients] == ["t3"]  # never confirmed: the write failed
-    swept = [r.traveller_id for e in handle(eng, Tick(at=NOW)) if isinstance(e, Notify) for r in e.recipients]
+    swept = [r.traveller_id for e in handle(eng, Tick(at=NOW)) if isinstance(e, engine_module.Notify)
+             for r in e.recipients]
     assert swept == ["t3"]
     eng.notified("inc-1", notify.recipients)
-    assert [e for e in handle(eng, Tick(at=NOW + timedelta(seconds=30))) if isinstance(e, Notify)] == []
+    assert [e for e in handle(eng, Tick(at=NOW + timedelta(seconds=30))) if isinstance(e, engine_module.Notify)] == []
     eng.forget_caches()  # rebuilt from the tables: the confirmed ones stay confirmed
-    assert [e for e in handle(eng, Tick(at=NOW + timedelta(seconds=60))) if isinstance(e, Notify)] == []
+    assert [e for e in handle(eng, Tick(at=NOW + timedelta(seconds=60))) if isinstance(e, engine_module.Notify)] == []
 
 
 def test_a_rescan_walks_the_partition_and_counts_only_the_incident_s_country() -> None:

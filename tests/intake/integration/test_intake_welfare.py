@@ -61,6 +61,13 @@ async def active_crisis(producer: Any, settings: Settings, pool: asyncpg.Pool) -
     return crisis_id
 
 
+async def sms(client: httpx.AsyncClient, sign: Sign, phone: str, body: str,
+              message_sid: str | None = None) -> httpx.Response:
+    """An SMS from `phone` as Twilio posts it to intake (signed; a new MessageSid unless a retry gives its own)."""
+    params = {"From": phone, "Body": body, "MessageSid": message_sid or sid("SM")}
+    return await post(client, sign, "/twilio/sms", params)
+
+
 async def answers(settings: Settings, person_id: str, count: int = 1, timeout: float = 20) -> list[dict[str, Any]]:
     """The person's answers on the topic, one per event id (consumers deduplicate on it; a webhook retried after
     the outbox relayed the first copy may publish the same event again)."""
@@ -84,14 +91,14 @@ async def test_sms_answers_in_each_language(client: httpx.AsyncClient, worker: W
     await ask(producer, settings, pool, crisis_id=crisis_id, phone=help_phone, language=language,
               person_id=help_person)
 
-    reply = await post(client, sign, "/twilio/sms", {"From": safe_phone, "Body": safe, "MessageSid": sid("SM")})
+    reply = await sms(client, sign, safe_phone, safe)
     assert reply.status_code == 200 and hotline_word in reply.text and not REF.search(reply.text)
     [answered] = await answers(settings, safe_person)
     assert (answered["answer"], answered["channel"], answered["case_reference"], answered["check_id"],
             answered["crisis_id"]) == ("safe", "sms", None, check_id, crisis_id)
     assert await pool.fetchval("SELECT count(*) FROM reports WHERE reporter_phone = $1", safe_phone) == 0
 
-    reply = await post(client, sign, "/twilio/sms", {"From": help_phone, "Body": help_, "MessageSid": sid("SM")})
+    reply = await sms(client, sign, help_phone, help_)
     found = REF.search(reply.text)
     assert found, reply.text
     [answered] = await answers(settings, help_person)
@@ -109,13 +116,12 @@ async def test_unclear_answers_a_second_help_and_a_retried_webhook(
     phone, person = moroccan_mobile(), f"t-{uuid.uuid4().hex[:8]}"
     await ask(producer, settings, pool, crisis_id=crisis_id, phone=phone, language="en", person_id=person)
 
-    unclear = await post(client, sign, "/twilio/sms", {"From": phone, "Body": "not safe, the hotel is damaged",
-                                                        "MessageSid": sid("SM")})
+    unclear = await sms(client, sign, phone, "not safe, the hotel is damaged")
     assert "officer will read" in unclear.text
     help_sid = sid("SM")
-    first = await post(client, sign, "/twilio/sms", {"From": phone, "Body": "HELP", "MessageSid": help_sid})
-    retried = await post(client, sign, "/twilio/sms", {"From": phone, "Body": "HELP", "MessageSid": help_sid})
-    again = await post(client, sign, "/twilio/sms", {"From": phone, "Body": "2", "MessageSid": sid("SM")})
+    first = await sms(client, sign, phone, "HELP", help_sid)
+    retried = await sms(client, sign, phone, "HELP", help_sid)
+    again = await sms(client, sign, phone, "2")
     references = {m.group() for m in (REF.search(r.text) for r in (first, retried, again)) if m}
     assert len(references) == 1, "one case per person and crisis"
     published = await answers(settings, person, count=4, timeout=8)
@@ -134,7 +140,7 @@ async def test_without_an_open_question_an_sms_is_a_report(client: httpx.AsyncCl
     asked, stranger = moroccan_mobile(), moroccan_mobile()
     person = f"t-{uuid.uuid4().hex[:8]}"
     await ask(producer, settings, pool, crisis_id=crisis_id, phone=asked, language="fr", person_id=person)
-    reply = await post(client, sign, "/twilio/sms", {"From": stranger, "Body": "2", "MessageSid": sid("SM")})
+    reply = await sms(client, sign, stranger, "2")
     reference = REF.search(reply.text)
     assert reference is not None
     assert await pool.fetchval("SELECT crisis_id FROM reports WHERE reference = $1", reference.group()) is None
@@ -144,7 +150,7 @@ async def test_without_an_open_question_an_sms_is_a_report(client: httpx.AsyncCl
     await publish(producer, CrisisClosed.model_validate(closed), source="/tests",
                   topic_prefix=settings.kafka_topic_prefix)
     await eventually(lambda: _gone(pool, asked))
-    reply = await post(client, sign, "/twilio/sms", {"From": asked, "Body": "2", "MessageSid": sid("SM")})
+    reply = await sms(client, sign, asked, "2")
     reference = REF.search(reply.text)
     assert reference is not None
     assert await pool.fetchval("SELECT crisis_id FROM reports WHERE reference = $1", reference.group()) is None
@@ -245,12 +251,12 @@ async def registrations(settings: Settings, phone: str, count: int = 1, timeout:
     return [json.loads(r.value) for r in records]
 
 
+@pytest.mark.usefixtures("worker")
 async def test_a_check_in_inside_the_area_counts_the_person_and_records_the_answer(
-        client: httpx.AsyncClient, worker: Worker, settings: Settings, pool: asyncpg.Pool, producer: Any,
-        sign: Sign, marrakech: str) -> None:
+        client: httpx.AsyncClient, settings: Settings, sign: Sign, marrakech: str) -> None:
     crisis_id = marrakech
     phone = moroccan_mobile()
-    reply = await post(client, sign, "/twilio/sms", {"From": phone, "Body": "SAFE Marrakech", "MessageSid": sid("SM")})
+    reply = await sms(client, sign, phone, "SAFE Marrakech")
     assert "You are counted as safe: Earthquake near Marrakech" in reply.text
 
     [registered] = await registrations(settings, phone)
@@ -263,13 +269,12 @@ async def test_a_check_in_inside_the_area_counts_the_person_and_records_the_answ
         crisis_id, "safe", "sms", None)
 
 
+@pytest.mark.usefixtures("worker")
 async def test_a_check_in_for_help_opens_a_case_where_the_person_is(
-        client: httpx.AsyncClient, worker: Worker, settings: Settings, pool: asyncpg.Pool, producer: Any,
-        sign: Sign, marrakech: str) -> None:
+        client: httpx.AsyncClient, pool: asyncpg.Pool, sign: Sign, marrakech: str) -> None:
     crisis_id = marrakech
     phone = moroccan_mobile()
-    reply = await post(client, sign, "/twilio/sms",
-                       {"From": phone, "Body": "HULP medina Marrakech", "MessageSid": sid("SM")})
+    reply = await sms(client, sign, phone, "HULP medina Marrakech")
     reference = REF.search(reply.text)
     assert reference and "geopend" in reply.text, reply.text
     case = await pool.fetchrow("SELECT crisis_id, language, location FROM reports WHERE reference = $1",
@@ -279,28 +284,26 @@ async def test_a_check_in_for_help_opens_a_case_where_the_person_is(
     assert location["country"] == "MA" and location["city"] == "Marrakech"
 
 
-@pytest.mark.usefixtures("marrakech")
-async def test_a_check_in_outside_the_area_is_not_counted(client: httpx.AsyncClient, worker: Worker,
-                                                          settings: Settings, pool: asyncpg.Pool, producer: Any,
-                                                          sign: Sign) -> None:
+@pytest.mark.usefixtures("marrakech", "worker")
+async def test_a_check_in_outside_the_area_is_not_counted(client: httpx.AsyncClient, settings: Settings,
+                                                          pool: asyncpg.Pool, sign: Sign) -> None:
     phone = moroccan_mobile()
-    reply = await post(client, sign, "/twilio/sms", {"From": phone, "Body": "sauf Casablanca", "MessageSid": sid("SM")})
+    reply = await sms(client, sign, phone, "sauf Casablanca")
     assert "hors de la zone" in reply.text
     assert await registrations(settings, phone, timeout=3) == []
     assert await pool.fetchval("SELECT count(*) FROM reports WHERE reporter_phone = $1", phone) == 0
 
 
-@pytest.mark.usefixtures("marrakech")
-async def test_a_check_in_without_a_known_place_asks_for_it(client: httpx.AsyncClient, worker: Worker,
-                                                            settings: Settings, pool: asyncpg.Pool, producer: Any,
+@pytest.mark.usefixtures("marrakech", "worker")
+async def test_a_check_in_without_a_known_place_asks_for_it(client: httpx.AsyncClient, settings: Settings,
                                                             sign: Sign) -> None:
     phone = moroccan_mobile()
-    where = await post(client, sign, "/twilio/sms", {"From": phone, "Body": "SICHER", "MessageSid": sid("SM")})
+    where = await sms(client, sign, phone, "SICHER")
     assert "Wo sind Sie?" in where.text
-    unknown = await post(client, sign, "/twilio/sms", {"From": phone, "Body": "Atlantis", "MessageSid": sid("SM")})
+    unknown = await sms(client, sign, phone, "Atlantis")
     assert 'nicht gefunden' in unknown.text and "atlantis" in unknown.text
     assert await registrations(settings, phone, timeout=2) == []
-    done = await post(client, sign, "/twilio/sms", {"From": phone, "Body": "Marrakech", "MessageSid": sid("SM")})
+    done = await sms(client, sign, phone, "Marrakech")
     assert "Sie sind als in Sicherheit erfasst" in done.text
     [registered] = await registrations(settings, phone)
     assert registered["data"]["language"] == "de"
@@ -314,7 +317,7 @@ async def test_a_registered_traveller_checking_in_is_not_counted_twice(
     traveller_id = f"t-{uuid.uuid4().hex[:8]}"
     await pool.execute("INSERT INTO registered_travellers (traveller_id, phone, language, country, departure)"
                        " VALUES ($1, $2, 'fr', 'MA', current_date + 10)", traveller_id, phone)
-    await post(client, sign, "/twilio/sms", {"From": phone, "Body": "SAFE Marrakech", "MessageSid": sid("SM")})
+    await sms(client, sign, phone, "SAFE Marrakech")
     [answered] = await answers(settings, traveller_id)
     assert answered["crisis_id"] == crisis_id and answered["answer"] == "safe"
     assert await registrations(settings, phone, timeout=3) == [], "already registered: no second registration"
@@ -325,8 +328,7 @@ async def test_check_ins_from_one_number_are_limited_per_hour(client: httpx.Asyn
                                                               settings: Settings, pool: asyncpg.Pool, producer: Any,
                                                               sign: Sign) -> None:
     phone = moroccan_mobile()
-    replies = [await post(client, sign, "/twilio/sms", {"From": phone, "Body": "SAFE Casablanca",
-                                                        "MessageSid": sid("SM")}) for _ in range(6)]
+    replies = [await sms(client, sign, phone, "SAFE Casablanca") for _ in range(6)]
     assert all("outside the crisis area" in r.text for r in replies[:5])
     assert "Too many messages" in replies[5].text
 
@@ -353,7 +355,7 @@ async def test_crisis_cases_come_first_on_the_charter_board(client: httpx.AsyncC
                                                             sign: Sign, clock: Clock, marrakech: str) -> None:
     ordinary = (await client.post("/v1/reports", json=report("email"), headers=auth("duty_officer"))).json()
     phone = moroccan_mobile()
-    reply = await post(client, sign, "/twilio/sms", {"From": phone, "Body": "HELP Marrakech", "MessageSid": sid("SM")})
+    reply = await sms(client, sign, phone, "HELP Marrakech")
     crisis_case = REF.search(reply.text).group()  # type: ignore[union-attr]
     due = await pool.fetchval("SELECT reply_due_by FROM reports WHERE reference = $1", crisis_case)
     clock.at = due - timedelta(days=1)

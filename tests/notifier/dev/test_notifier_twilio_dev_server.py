@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 from twilio.base.exceptions import TwilioRestException
@@ -15,7 +15,9 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from services.notifier.dev.twilio_server import ServerConfig, TwilioDevServer, build_app
+from services.notifier.dev.twilio_server import ServerConfig, build_app
+from tests.notifier.conftest import TwilioFake
+from tests.support import serve_stand_in
 
 SID = "AC" + "1" * 32
 TOKEN = "test-token"
@@ -45,44 +47,36 @@ class Receiver:
 
 
 @dataclass
-class Stack:
-    base: str
-    server: TwilioDevServer
+class Stack(TwilioFake):
+    """The stand-in (`url`, `server`, `http`, `configure`: the notifier tests' TwilioFake), a status-callback
+    receiver, and twilio-python pointed at the stand-in."""
+
     receiver: Receiver
     client: Client
-    http: aiohttp.ClientSession
 
 
-async def _start(app: web.Application) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    return runner, port
+@asynccontextmanager
+async def _client(base: str, token: str = TOKEN) -> AsyncIterator[Client]:
+    """twilio-python on its async HTTP client, pointed at the stand-in as the notifier points it at TWILIO_API_BASE."""
+    http_client = AsyncTwilioHttpClient(timeout=5)
+    client = Client(SID, token, http_client=http_client)
+    client.api.base_url = base
+    try:
+        yield client
+    finally:
+        await http_client.close()
 
 
 @pytest.fixture
 async def stack() -> AsyncIterator[Stack]:
     app, server = build_app(ServerConfig(account_sid=SID, auth_token=TOKEN, callback_delay_seconds=0))
-    runner, port = await _start(app)
     receiver = Receiver()
     rapp = web.Application()
     rapp.router.add_post("/twilio/status", receiver.handle)
-    rrunner, rport = await _start(rapp)
-    receiver.url = f"http://127.0.0.1:{rport}/twilio/status"
-    base = f"http://127.0.0.1:{port}"
-    http_client = AsyncTwilioHttpClient(timeout=5)
-    client = Client(SID, TOKEN, http_client=http_client)
-    client.api.base_url = base  # how the notifier points twilio-python at TWILIO_API_BASE
-    http = aiohttp.ClientSession()
-    try:
-        yield Stack(base, server, receiver, client, http)
-    finally:
-        await http.close()
-        await http_client.close()
-        await rrunner.cleanup()
-        await runner.cleanup()
+    async with serve_stand_in(app) as (base, http), serve_stand_in(rapp) as (receiver_base, _):
+        receiver.url = f"{receiver_base}/twilio/status"
+        async with _client(base) as client:
+            yield Stack(base, server, http, receiver, client)
 
 
 async def _send(stack: Stack, to: str, body: str = "Hello", callback: bool = True) -> Any:
@@ -104,7 +98,7 @@ async def test_send_fetch_and_signed_callbacks(stack: Stack) -> None:
     fetched = await stack.client.messages(message.sid).fetch_async()
     assert fetched.status == "delivered"
     assert fetched.body == "Réponse au plus tard le 12 décembre"
-    async with stack.http.get(f"{stack.base}/_dev/messages", params={"to": "+32470000001"}) as resp:
+    async with stack.http.get(f"{stack.url}/_dev/messages", params={"to": "+32470000001"}) as resp:
         listing = await resp.json()
     assert listing["count"] == 1
     assert listing["messages"][0]["sid"] == message.sid
@@ -118,14 +112,9 @@ async def test_list_by_recipient_for_reconciliation(stack: Stack) -> None:
 
 
 async def test_wrong_credentials_are_refused(stack: Stack) -> None:
-    http_client = AsyncTwilioHttpClient(timeout=5)
-    client = Client(SID, "wrong", http_client=http_client)
-    client.api.base_url = stack.base
-    try:
+    async with _client(stack.url, "wrong") as client:
         with pytest.raises(TwilioRestException) as caught:
             await client.messages.create_async(to="+32470000001", from_="+3225010000", body="x")
-    finally:
-        await http_client.close()
     assert caught.value.status == 401
     assert caught.value.code == 20003
 
@@ -141,8 +130,7 @@ async def test_rest_errors_come_as_twilio_errors(stack: Stack, to: str, code: in
 @pytest.mark.parametrize(("code", "final"), [(30003, "undelivered"), (30005, "undelivered"), (30001, "failed")])
 async def test_delivery_failures_come_in_the_callback(stack: Stack, code: int, final: str) -> None:
     number = "+32470000009"
-    async with stack.http.put(f"{stack.base}/_dev/config", json={"numbers": {number: {"code": code}}}) as resp:
-        assert resp.status == 200
+    await stack.configure(numbers={number: {"code": code}})
     message = await _send(stack, number)
     assert message.status == "queued"
     expected = 1 if final == "failed" else 2
@@ -156,9 +144,7 @@ async def test_delivery_failures_come_in_the_callback(stack: Stack, code: int, f
 
 async def test_429_for_a_number_then_it_goes_through(stack: Stack) -> None:
     number = "+32470000010"
-    async with stack.http.put(f"{stack.base}/_dev/config",
-                              json={"numbers": {number: {"http_status": 429, "times": 2}}}):
-        pass
+    await stack.configure(numbers={number: {"http_status": 429, "times": 2}})
     for _ in range(2):
         with pytest.raises(TwilioRestException) as caught:
             await _send(stack, number, callback=False)
@@ -168,8 +154,7 @@ async def test_429_for_a_number_then_it_goes_through(stack: Stack) -> None:
 
 
 async def test_burst_of_429(stack: Stack) -> None:
-    async with stack.http.put(f"{stack.base}/_dev/config", json={"burst_429": 1}):
-        pass
+    await stack.configure(burst_429=1)
     with pytest.raises(TwilioRestException) as caught:
         await _send(stack, "+32470000011", callback=False)
     assert caught.value.status == 429
@@ -178,8 +163,7 @@ async def test_burst_of_429(stack: Stack) -> None:
 
 async def test_slow_answer_times_out_but_the_message_exists(stack: Stack) -> None:
     number = "+32470000012"
-    async with stack.http.put(f"{stack.base}/_dev/config", json={"numbers": {number: {"delay_seconds": 3}}}):
-        pass
+    await stack.configure(numbers={number: {"delay_seconds": 3}})
     create = stack.client.messages.create_async(to=number, from_="+3225010000", body="ambiguous")
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(create, 0.3)
@@ -189,8 +173,7 @@ async def test_slow_answer_times_out_but_the_message_exists(stack: Stack) -> Non
 
 async def test_reversed_callbacks(stack: Stack) -> None:
     number = "+32470000013"
-    async with stack.http.put(f"{stack.base}/_dev/config", json={"numbers": {number: {"reverse_callbacks": True}}}):
-        pass
+    await stack.configure(numbers={number: {"reverse_callbacks": True}})
     await _send(stack, number)
     await stack.receiver.wait_for(2)
     assert [c["MessageStatus"] for c in stack.receiver.calls] == ["delivered", "sent"]
@@ -203,8 +186,7 @@ async def test_a_number_told_to_fail_ends_failed_or_undelivered_by_the_callback(
     """Issue 23's fallback tests make an SMS end this way: accepted first, then the final status callback
     (`failed` never left Twilio: no `sent` before it)."""
     to = f"+3247000{code}"
-    async with stack.http.put(f"{stack.base}/_dev/config", json={"numbers": {to: {"code": code}}}) as resp:
-        assert resp.status == 200
+    await stack.configure(numbers={to: {"code": code}})
     message = await _send(stack, to)
     assert message.status == "queued"
     await stack.receiver.wait_for(len(statuses))
@@ -226,9 +208,7 @@ async def test_a_number_told_to_fail_refuses_calls_that_many_times_then_the_call
     """The Calls resource shares the Messages resource's switches: a number's `http_status` for `times` requests,
     then the call is created and can be fetched by its sid (an unknown sid: Twilio's 404)."""
     number = "+32470000014"
-    async with stack.http.put(f"{stack.base}/_dev/config",
-                              json={"numbers": {number: {"http_status": 503, "times": 2}}}):
-        pass
+    await stack.configure(numbers={number: {"http_status": 503, "times": 2}})
     for _ in range(2):
         with pytest.raises(TwilioRestException) as caught:
             await stack.client.calls.create_async(to=number, from_="+3225010000", twiml="<Response/>")
@@ -244,20 +224,14 @@ async def test_a_number_told_to_fail_refuses_calls_that_many_times_then_the_call
 
 
 async def test_an_outage_or_wrong_credentials_refuse_calls_as_they_do_messages(stack: Stack) -> None:
-    http_client = AsyncTwilioHttpClient(timeout=5)
-    client = Client(SID, "wrong", http_client=http_client)
-    client.api.base_url = stack.base
-    try:
+    async with _client(stack.url, "wrong") as client:
         with pytest.raises(TwilioRestException) as caught:
             await client.calls.create_async(to="+32470000015", from_="+3225010000", twiml="<Response/>")
         assert (caught.value.status, caught.value.code) == (401, 20003)
         with pytest.raises(TwilioRestException) as caught:
             await client.calls("CA" + "0" * 32).fetch_async()
         assert (caught.value.status, caught.value.code) == (401, 20003)
-    finally:
-        await http_client.close()
-    async with stack.http.put(f"{stack.base}/_dev/config", json={"outage": {"seconds": 60, "status": 503}}):
-        pass
+    await stack.configure(outage={"seconds": 60, "status": 503})
     with pytest.raises(TwilioRestException) as caught:
         await stack.client.calls.create_async(to="+32470000015", from_="+3225010000", twiml="<Response/>")
     assert (caught.value.status, caught.value.code) == (503, 20503)
