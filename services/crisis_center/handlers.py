@@ -501,10 +501,6 @@ async def watch_list(*, pool: asyncpg.Pool) -> list[asyncpg.Record]:
     return await repository.watch_list(pool)
 
 
-async def get_proposal(*, pool: asyncpg.Pool, incident_id: str) -> asyncpg.Record | None:
-    return await repository.proposal(pool, incident_id=incident_id)
-
-
 async def list_proposals(*, pool: asyncpg.Pool, status: str | None = None) -> list[asyncpg.Record]:
     return await repository.list_proposals(pool, status=status)
 

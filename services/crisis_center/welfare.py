@@ -170,11 +170,6 @@ def _question_rows(row: asyncpg.Record, *, step: Message, now: datetime, links: 
     return rows
 
 
-async def seconds_to_next_step(*, pool: asyncpg.Pool, now: datetime) -> float | None:
-    due = await welfare_repository.next_due_at(pool)
-    return None if due is None else max(0.0, (due - now).total_seconds())
-
-
 # answers ------------------------------------------------------------------------------------------------------------
 class LinkRefused(Exception):
     """A valid signature, but the link cannot be used (its round is over, or unknown)."""

@@ -329,7 +329,7 @@ async def take_due(conn: asyncpg.Connection, *, sender_id: str, limit: int, now:
                 ended.append((r["id"], DeliveryStatus.EXPIRED.value, "validity_passed"))
             elif r["status"] in ("queued", "throttled"):
                 ended.append((r["id"], DeliveryStatus.DEDUPLICATED.value, "same_text_within_hour"))
-            else:
+            else:  # attempted already (a retry): the provider may hold it, so it is followed up, never ended here
                 take.append(r["id"])
         by_id = {r["id"]: r for r in rows}
         events = []

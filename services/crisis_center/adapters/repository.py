@@ -314,10 +314,6 @@ async def withdraw_pending(conn: Db, *, incident_id: str, at: datetime) -> async
         " RETURNING crisis_id, round", incident_id, at)
 
 
-async def proposal(conn: Db, *, incident_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM proposals WHERE incident_id = $1", incident_id)
-
-
 async def list_proposals(conn: Db, *, status: str | None = None) -> list[asyncpg.Record]:
     if status is None:
         return await conn.fetch("SELECT * FROM proposals ORDER BY proposed_at DESC LIMIT 500")

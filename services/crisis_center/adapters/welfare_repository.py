@@ -96,10 +96,6 @@ async def move_steps(conn: asyncpg.Connection, updates: Sequence[StepUpdate]) ->
         updates)
 
 
-async def next_due_at(conn: Db) -> datetime | None:
-    return await conn.fetchval("SELECT min(due_at) FROM welfare_questions WHERE due_at IS NOT NULL")
-
-
 # answers ----------------------------------------------------------------------------------------------------------
 _QUESTION_FOR_LINK = """SELECT q.step, w.started_at, k.status, c.phone, c.email, c.language,
                       (SELECT s.answer FROM welfare_status s
