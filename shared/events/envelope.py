@@ -83,6 +83,30 @@ def new_event(
     )
 
 
+def encode_new_event(data: EventData, *, source: str, event_id: str, traceparent: str | None = None,
+                     time: datetime | None = None) -> bytes:
+    """`encode(new_event(...))`, the same bytes, without building and dumping the CloudEvent model: an outbox row
+    of a fan-out (a status event per message) costs a third of the time. Every argument is the caller's own, so
+    only what the model would have refused is checked."""
+    from shared.events.registry import DATAVERSION, current_version  # the registry imports this module
+
+    if not (source and event_id):
+        raise ValueError("an event needs a source and an id")
+    at = time or datetime.now(UTC)
+    if at.tzinfo is None:
+        raise ValueError("time must carry a time zone offset (RFC 3339)")
+    body: dict[str, Any] = {
+        "specversion": SPECVERSION, "id": event_id, "source": source, "type": data.TYPE,
+        "time": at.astimezone(UTC).isoformat().replace("+00:00", "Z"), "datacontenttype": "application/json",
+        "data": data.model_dump(mode="json")}  # the envelope drops its own null attributes, not data's
+    if traceparent is not None:
+        body["traceparent"] = traceparent
+    version = current_version(data.TYPE)
+    if version > 1:
+        body[DATAVERSION] = version
+    return to_json(body)
+
+
 def encode(event: CloudEvent) -> bytes:
     body = event.model_dump(mode="json", exclude_none=True)
     body["time"] = event.time.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,9 +18,10 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import InvalidTopicError, KafkaError, MessageSizeTooLargeError
 from prometheus_client import Counter
+from pydantic_core import to_json
 
-from shared.events.envelope import CloudEvent, EventData, encode, new_event
-from shared.kafka.producer import kafka_headers
+from shared.events.envelope import EventData, encode_new_event
+from shared.kafka.producer import event_headers
 from shared.logging import current_traceparent, get_logger
 
 log = get_logger(__name__)
@@ -35,26 +36,24 @@ UNSENDABLE: tuple[type[Exception], ...] = (MessageSizeTooLargeError, InvalidTopi
 class OutboxRow:
     """One row of the outbox, built but not written (for services that write it in a statement of their own)."""
 
-    event: CloudEvent
+    event_id: str
     topic: str
     key: str
     payload: bytes
     headers: dict[str, str]
 
     @property
-    def event_id(self) -> str:
-        return self.event.id
-
-    @property
     def headers_json(self) -> str:
-        return json.dumps(self.headers)
+        return to_json(self.headers).decode()
 
 
 def prepare(data: EventData, *, source: str, topic_prefix: str = "", event_id: str | None = None) -> OutboxRow:
     """The row `enqueue` writes: the CloudEvent with the current traceparent, its topic, key and headers."""
-    event = new_event(data, source=source, event_id=event_id, traceparent=current_traceparent())
-    return OutboxRow(event=event, topic=topic_prefix + data.TOPIC, key=data.key(), payload=encode(event),
-                     headers={k: v.decode() for k, v in kafka_headers(event)})
+    event_id = event_id or str(uuid.uuid4())
+    traceparent = current_traceparent()
+    payload = encode_new_event(data, source=source, event_id=event_id, traceparent=traceparent)
+    return OutboxRow(event_id=event_id, topic=topic_prefix + data.TOPIC, key=data.key(), payload=payload,
+                     headers={k: v.decode() for k, v in event_headers(data.TYPE, traceparent)})
 
 
 async def enqueue(
@@ -64,11 +63,12 @@ async def enqueue(
     source: str,
     topic_prefix: str = "",
     event_id: str | None = None,
-) -> CloudEvent:
-    """Record an event to publish; call inside the transaction that makes the change it describes."""
+) -> str:
+    """Record an event to publish; call inside the transaction that makes the change it describes. Returns the
+    event's id."""
     row = prepare(data, source=source, topic_prefix=topic_prefix, event_id=event_id)
     await conn.execute(_INSERT_ROW, row.event_id, row.topic, row.key, row.payload, row.headers)
-    return row.event
+    return row.event_id
 
 
 async def enqueue_many(conn: asyncpg.Connection, rows: Sequence[OutboxRow]) -> None:

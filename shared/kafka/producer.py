@@ -94,9 +94,14 @@ def make_producer(bootstrap_servers: str, *, client_id: str, linger_ms: int = 5,
 
 
 def kafka_headers(event: CloudEvent) -> list[tuple[str, bytes]]:
-    headers = [("content-type", CONTENT_TYPE.encode()), ("ce_type", event.type.encode())]
-    if event.traceparent:
-        headers.append(("traceparent", event.traceparent.encode()))
+    return event_headers(event.type, event.traceparent)
+
+
+def event_headers(event_type: str, traceparent: str | None) -> list[tuple[str, bytes]]:
+    """The Kafka headers of an event of `event_type`: its content type and type, and the trace it belongs to."""
+    headers = [("content-type", CONTENT_TYPE.encode()), ("ce_type", event_type.encode())]
+    if traceparent:
+        headers.append(("traceparent", traceparent.encode()))
     return headers
 
 

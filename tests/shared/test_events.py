@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
-from shared.events.envelope import CloudEvent, EventData, InvalidEvent, decode, encode, new_event
+from shared.events.envelope import CloudEvent, EventData, InvalidEvent, decode, encode, encode_new_event, new_event
 from shared.events.registry import EVENT_MODELS, MODELS_BY_TYPE, parse_data, types_on
 
 NOW = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
@@ -105,6 +105,25 @@ def test_round_trip_through_the_envelope(model: type[EventData]) -> None:
     back = parse_data(decode(encode(event)), topic=model.TOPIC)
     assert back == data
     assert decode(encode(event)).traceparent == event.traceparent
+
+
+@pytest.mark.parametrize("traceparent", [None, "00-" + "a" * 32 + "-" + "b" * 16 + "-01"])
+@pytest.mark.parametrize("model", EVENT_MODELS, ids=lambda m: m.TYPE)
+def test_the_outbox_s_direct_encoding_gives_the_envelope_s_bytes(model: type[EventData], traceparent: str) -> None:
+    """`encode_new_event` skips the CloudEvent model: the same bytes, null data fields and data versions kept,
+    the time (given with an offset) in UTC."""
+    data = model.model_validate(SAMPLES[model.TYPE])
+    at = datetime(2026, 3, 29, 3, 30, 1, 250, tzinfo=timezone(timedelta(hours=2)))
+    direct = encode_new_event(data, source="/tests", event_id="e-1", traceparent=traceparent, time=at)
+    assert direct == encode(new_event(data, source="/tests", event_id="e-1", traceparent=traceparent, time=at))
+
+
+def test_the_direct_encoding_refuses_what_the_envelope_refuses() -> None:
+    data = MODELS_BY_TYPE["be.diplomatie.crisis.closed"].model_validate(SAMPLES["be.diplomatie.crisis.closed"])
+    with pytest.raises(ValueError, match="time zone"):
+        encode_new_event(data, source="/tests", event_id="e-1", time=datetime(2026, 3, 29, 3, 30))
+    with pytest.raises(ValueError, match="source and an id"):
+        encode_new_event(data, source="", event_id="e-1")
 
 
 @pytest.mark.parametrize("model", EVENT_MODELS, ids=lambda m: m.TYPE)
