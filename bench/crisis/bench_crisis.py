@@ -31,6 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.crisis.registrations import Generator, produce
 from bench.report import record
+from bench.topics import drop_topics
 from services.crisis_center.handlers import crisis_id_for_incident
 from services.crisis_center.settings import Settings
 from services.crisis_center.worker import CrisisWorker
@@ -79,19 +80,6 @@ async def schema_for(prefix: str) -> str:
     schema = "crisis_center_bench_" + prefix.strip(".")
     await migrate(os.environ["DATABASE_URL"], schema, ROOT / "services" / "crisis_center" / "migrations")
     return schema
-
-
-async def drop_topics(prefix: str, app_id: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"], request_timeout_ms=30000)
-    await admin.start()
-    try:
-        names = [t for t in await admin.list_topics() if t.startswith((prefix, app_id))]
-        for i in range(0, len(names), 50):
-            await admin.delete_topics(names[i:i + 50], timeout_ms=30000)
-    finally:
-        await admin.close()
 
 
 async def drop(schema: str) -> None:

@@ -29,8 +29,9 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.crisis.bench_crisis import _env, drop, drop_topics, schema_for, send, until
+from bench.crisis.bench_crisis import _env, drop, schema_for, send, until
 from bench.report import record
+from bench.topics import drop_topics
 from services.crisis_center.adapters.translate import Places, incident_command, traveller_command
 from services.crisis_center.domain.activation import ThresholdPolicy
 from services.crisis_center.domain.commands import Command, IncidentUpsert, TravellerUpsert

@@ -31,9 +31,10 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.crisis.bench_crisis import ROOT, _env, drop, drop_topics, schema_for, settings_for
+from bench.crisis.bench_crisis import ROOT, _env, drop, schema_for, settings_for
 from bench.crisis.registrations import loadavg
 from bench.report import record
+from bench.topics import drop_topics
 from services.crisis_center.worker import CrisisWorker, tune_collector
 from shared.kafka.admin import ensure_topics
 

@@ -29,7 +29,8 @@ import asyncpg
 import httpx
 import uvicorn
 
-from bench.crisis.bench_crisis import _env, drop, drop_topics, schema_for
+from bench.crisis.bench_crisis import _env, drop, schema_for
+from bench.topics import drop_topics
 from services.crisis_center.handlers import crisis_id_for_incident
 from shared.auth import JwtConfig, mint_token
 from shared.kafka.admin import ensure_topics

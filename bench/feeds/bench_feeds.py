@@ -40,10 +40,10 @@ from xml.etree import ElementTree as ET
 import aiohttp
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.intake.bench_intake import ROOT, free_port, load_env, wait_ready
 from bench.report import record
+from bench.topics import drop_topics
 from services.feeds.adapters.gdacs import parse_gdacs
 from services.feeds.adapters.places import Places
 from services.feeds.adapters.usgs import parse_usgs
@@ -188,14 +188,7 @@ async def _clean(schema: str, prefix: str) -> None:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     finally:
         await conn.close()
-    admin = AIOKafkaAdminClient(bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"])
-    await admin.start()
-    try:
-        doomed = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if doomed:
-            await admin.delete_topics(doomed)
-    finally:
-        await admin.close()
+    await drop_topics(prefix)
 
 
 # ------------------------------------------------------------------------------------------------ 2. parse rate

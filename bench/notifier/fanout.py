@@ -33,6 +33,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 
 from bench.report import record
+from bench.topics import drop_topics
 from services.notifier.adapters.twilio_sms import TwilioSms
 from shared.db import migrate
 from shared.events.envelope import encode, new_event
@@ -267,6 +268,7 @@ async def fanout(server: DevServer, n: int, rate: float, concurrency: int, consu
             proc.send_signal(signal.SIGTERM)
             proc.wait(120)
     await pool.execute(f"DROP SCHEMA {schema} CASCADE")
+    await drop_topics(prefix)
     await pool.close()
     achieved = (stats["messages"] - 1) / stats["window_seconds"]
     return {"messages": stats["messages"], "rate": achieved, "ingest_rate": ingest,

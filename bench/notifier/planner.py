@@ -29,6 +29,7 @@ import asyncpg
 
 from bench.notifier.fanout import DevServer, prepare, running_server, wait_done, worker_process
 from bench.report import record
+from bench.topics import drop_topics
 from services.crisis_center.domain.broadcasts import LANGUAGES, Contact, parse_senders, plan
 from shared.notifications.rendering import Renderer
 
@@ -74,6 +75,7 @@ async def measured_send(server: DevServer, n: int, rate: float, concurrency: int
             proc.send_signal(signal.SIGTERM)
             proc.wait(120)
     await pool.execute(f"DROP SCHEMA {schema} CASCADE")
+    await drop_topics(prefix)
     await pool.close()
     first_sent = datetime.fromisoformat(stats["first_created"])
     last_sent = datetime.fromisoformat(stats["last_created"])

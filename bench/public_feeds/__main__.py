@@ -20,6 +20,7 @@ import aiohttp
 
 from bench.intake.bench_intake import ROOT, Result, free_port, load_env, wait_ready
 from bench.report import record
+from bench.topics import drop_topics
 from shared.auth import JwtConfig, mint_token
 from shared.db import migrate
 from shared.kafka.admin import ensure_topics
@@ -105,6 +106,7 @@ async def run(args: argparse.Namespace) -> None:
     finally:
         server.terminate()
         await server.wait()
+        await drop_topics(prefix)
     for result in (alone, loaded, public):
         print(result.line(), flush=True)
     record("public_feeds", "coordinator p99 alone", alone.quantile(0.99), "ms")

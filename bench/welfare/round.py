@@ -33,6 +33,7 @@ from aiokafka import AIOKafkaConsumer
 
 from bench.notifier.fanout import ROOT, SID, DevServer, load_env, worker_process
 from bench.report import record
+from bench.topics import drop_topics
 from services.crisis_center import handlers
 from services.crisis_center.api import create_app
 from services.crisis_center.settings import Settings
@@ -119,6 +120,7 @@ async def round_figure(args: argparse.Namespace, server: DevServer) -> None:
         notifier.wait(60)
         await pool.execute(f"DROP SCHEMA {crisis_schema} CASCADE")
         await pool.execute(f"DROP SCHEMA {notifier_schema} CASCADE")
+        await drop_topics(prefix)
         await pool.close()
 
 
@@ -169,6 +171,7 @@ async def answers_figure(args: argparse.Namespace) -> None:
            baseline=raw_rate, baseline_name="raw aiokafka consume of the same topic")
     await pool.execute(f"DROP SCHEMA {schema} CASCADE")
     await pool.close()
+    await drop_topics(prefix)
 
 
 async def raw_consume(bootstrap: str, topic: str, n: int) -> float:
