@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from aiokafka.structs import ConsumerRecord
 
+from services.crisis_center.domain.commands import TravellersBatch, decode_command
 from services.crisis_center.handlers import crisis_id_for_incident
 from services.crisis_center.worker import CrisisWorker
 from shared.events.envelope import decode
@@ -99,6 +100,31 @@ async def test_cancellation_ended_stay_and_same_person_in_a_report(env: Env) -> 
         await eventually(lambda: _db_count_is(env, THRESHOLD - 1))
         crisis = await db_crisis(env)
         assert crisis is not None and crisis["status"] == "active" and crisis["count_reports"] == 1
+
+
+async def test_registrations_waiting_on_the_topic_are_routed_in_batches_in_order(env: Env) -> None:
+    """Registrations already on the topic when the worker starts are routed in batches (one record per country and
+    batch on crisis.by-country); each traveller's events keep their order: cancelled or moved ones never count."""
+    people = 40
+    await env.send(quake())
+    for n in range(people):
+        await env.send(registration(n))
+    for n in range(0, people, 5):
+        await env.send(TravellerCancelled(traveller_id=f"t{n}"))  # 8 cancelled after registering
+    for n in range(1, people, 10):
+        await env.send(registration(n, lat=37.98, lon=23.73, country="GR"))  # 4 moved to Greece
+    async with running(env) as worker:
+        moved = [f"t{n}" for n in range(1, people, 10)]
+        await eventually(lambda: all(worker.engine.travellers.get(t, {}).get("country") == "GR" for t in moved))
+        await eventually(lambda: count_of(worker) == people - 8 - 4)
+        assert "t35" not in worker.engine.travellers
+        await eventually(lambda: _db_count_is(env, people - 8 - 4))
+    forwarded = await consume(env.topic("crisis.by-country"), count=1,
+                              predicate=lambda r: json.loads(r.value)["op"] == "travellers.batch")
+    batches = [decode_command(r.value) for r in forwarded]
+    assert all(isinstance(b, TravellersBatch) for b in batches)
+    assert max(len(b.commands) for b in batches) > 1  # type: ignore[union-attr]
+    assert await env.pool.fetchval("SELECT count(*) FROM crises") == 1
 
 
 async def test_duplicated_events_change_nothing(env: Env) -> None:

@@ -41,7 +41,8 @@ class Places:
         return self._zones.tz_at(point.lat, point.lon)
 
 
-def traveller_command(event: TravellerRegistered, places: Places) -> TravellerUpsert:
+def traveller_command(event: TravellerRegistered, places: Places, seq: int | None = None) -> TravellerUpsert:
+    """`seq`: the registration's offset on its source partition (`TravellerUpsert.seq`)."""
     location = event.location
     point = places.point(event.country, event.city, location.lat if location else None,
                          location.lon if location else None)
@@ -51,12 +52,13 @@ def traveller_command(event: TravellerRegistered, places: Places) -> TravellerUp
         lat=point.lat if point else None, lon=point.lon if point else None, tz=places.tz(point),
         arrival=event.arrival, departure=event.departure, phone=event.phone,
         email=str(event.email) if event.email else None, language=event.language,
-        identifiers=sorted(contribution.identifiers),
+        identifiers=sorted(contribution.identifiers), seq=seq,
     )
 
 
-def cancel_command(event: TravellerCancelled) -> TravellerRemove:
-    return TravellerRemove(traveller_id=event.traveller_id)
+def cancel_command(event: TravellerCancelled, country: str | None = None, seq: int | None = None) -> TravellerRemove:
+    """The removal of the traveller's record of `country` by the event at `seq` on its source partition."""
+    return TravellerRemove(traveller_id=event.traveller_id, country=country, seq=seq)
 
 
 def report_command(event: ReportSubmitted, places: Places) -> ReportSeen:

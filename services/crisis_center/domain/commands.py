@@ -29,13 +29,29 @@ class TravellerUpsert(_Command):
     email: str | None = None
     language: str = "en"
     identifiers: list[str]
+    #: The registration's offset on its source partition (a traveller's events are all on one): a traveller who
+    #: moves country has commands on two partitions of crisis.by-country, handled in either order; the engine
+    #: keeps the latest (None: from before this field, always applied).
+    seq: int | None = None
 
 
 class TravellerRemove(_Command):
-    """A cancelled registration, or one that moved to another country (sent to the old country)."""
+    """A cancelled registration, or one that moved to another country (sent to the old country): it removes the
+    traveller's record of `country`, unless a later one (higher `seq`) or another country's replaced it."""
 
     op: Literal["traveller.remove"] = "traveller.remove"
     traveller_id: str
+    country: str | None = None
+    seq: int | None = None
+
+
+class TravellersBatch(_Command):
+    """What one batch of registrations (up to `CRISIS_ROUTE_BATCH`) changes in one country, in the order of their
+    source partition: one record on `crisis.by-country` and one evaluation of the country's incidents, instead of
+    one for each traveller. A batch of one is sent as its command alone."""
+
+    op: Literal["travellers.batch"] = "travellers.batch"
+    commands: list[Annotated[TravellerUpsert | TravellerRemove, Field(discriminator="op")]]
 
 
 class ReportSeen(_Command):
@@ -96,8 +112,8 @@ class ProposalDecided(_Command):
 
 
 Command = Annotated[
-    TravellerUpsert | TravellerRemove | ReportSeen | IncidentUpsert | IncidentClose | ProposalDecided | RescanSlice
-    | Tick,
+    TravellerUpsert | TravellerRemove | TravellersBatch | ReportSeen | IncidentUpsert | IncidentClose
+    | ProposalDecided | RescanSlice | Tick,
     Field(discriminator="op"),
 ]
 COMMAND = TypeAdapter(Command)

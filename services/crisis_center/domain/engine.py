@@ -36,6 +36,7 @@ from .commands import (
     RescanSlice,
     Tick,
     TravellerRemove,
+    TravellersBatch,
     TravellerUpsert,
 )
 from .geo import stay_covers
@@ -189,6 +190,12 @@ def _member_key(incident_id: str, contribution_id: str) -> str:
     return f"{incident_id}|{contribution_id}"
 
 
+def _outdated(seq: int | None, stored: Record | None) -> bool:
+    """Whether a traveller's command (at `seq` on the source partition) comes after a later one was applied."""
+    held = stored.get("seq") if stored is not None else None
+    return seq is not None and held is not None and seq < held
+
+
 def _point(record: Record) -> Point | None:
     lat, lon = record.get("lat"), record.get("lon")
     return Point(float(lat), float(lon)) if lat is not None and lon is not None else None
@@ -284,7 +291,13 @@ class CountryEngine:
             case TravellerUpsert():
                 self._traveller_upsert(command, now, touched)
             case TravellerRemove():
-                self._traveller_remove(command.traveller_id, touched)
+                self._traveller_remove(command, touched)
+            case TravellersBatch():
+                for each in command.commands:
+                    if isinstance(each, TravellerUpsert):
+                        self._traveller_upsert(each, now, touched)
+                    else:
+                        self._traveller_remove(each, touched)
             case ReportSeen():
                 self._report_seen(command, partition, touched)
             case IncidentUpsert():
@@ -390,7 +403,9 @@ class CountryEngine:
 
     def _traveller_upsert(self, command: TravellerUpsert, now: datetime, touched: _Touched) -> None:
         previous = self.travellers.get(command.traveller_id)
-        record: Record = command.model_dump(mode="json", exclude={"op"})
+        if _outdated(command.seq, previous):
+            return  # a later registration (in another country, its commands on another partition) is there already
+        record: Record = command.model_dump(mode="json", exclude={"op"} if command.seq is not None else {"op", "seq"})
         record["identifiers"] = sorted(command.identifiers)
         incidents = self._open_incidents(command.country)
         desired = {i.incident_id for i in incidents if self._traveller_in(record, i, now)}
@@ -405,10 +420,13 @@ class CountryEngine:
         for incident_id in desired:
             self._join(incident_id, contribution, command.traveller_id, record, touched)
 
-    def _traveller_remove(self, traveller_id: str, touched: _Touched) -> None:
+    def _traveller_remove(self, command: TravellerRemove, touched: _Touched) -> None:
+        traveller_id = command.traveller_id
         previous = self.travellers.get(traveller_id)
-        if previous is None:
+        if previous is None or _outdated(command.seq, previous):
             return
+        if command.country is not None and previous["country"] != command.country:
+            return  # the traveller moved, and the new country's record was stored before this removal came
         del self.travellers[traveller_id]
         for incident_id in previous["incidents"]:
             self._leave(incident_id, f"registration:{traveller_id}", touched)
