@@ -17,12 +17,11 @@ import asyncpg
 import pytest
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
-from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.auth import JwtConfig, mint_token
 from shared.db import create_pool, migrate, seed
 from shared.events.envelope import CloudEvent, decode
-from shared.kafka.admin import ensure_topics
+from shared.kafka.admin import delete_topics, ensure_topics
 from shared.kafka.producer import make_producer
 from shared.topics import all_topic_specs
 
@@ -74,15 +73,7 @@ async def new_topic_prefix() -> str:
 
 async def delete_topics_with_prefixes(prefixes: list[str]) -> int:
     """Delete every topic whose name starts with one of `prefixes` (Faust's own topics included)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap())
-    await admin.start()
-    try:
-        doomed = [t for t in await admin.list_topics() if t.startswith(tuple(prefixes))]
-        for start in range(0, len(doomed), 100):
-            await admin.delete_topics(doomed[start:start + 100])
-        return len(doomed)
-    finally:
-        await admin.close()
+    return len(await delete_topics(bootstrap(), *prefixes))
 
 
 #: Local seed files the tests' schemas get: intake's placeholder officers (a case needs someone to take it), not

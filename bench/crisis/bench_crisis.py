@@ -183,21 +183,21 @@ async def detection(worker: CrisisWorker, producer: AIOKafkaProducer, settings: 
     return latencies
 
 
-async def consume_rate(topic: str, n: int, each: Callable[[bytes], object] | None = None) -> float:
-    """Records per second a bare `getmany` loop reads from `topic`; with `each`, also called on every record's value.
-    Without it (the raw baseline) nothing is done per record."""
+async def consume_rate(topic: str, n: int, each: Callable[[int, bytes], object] | None = None) -> float:
+    """Records per second a bare `getmany` loop reads from `topic`; with `each`, also called on every record's
+    partition and value. Without it (the raw baseline) nothing is done per record."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"], group_id=None,
                                 auto_offset_reset="earliest", max_poll_records=2000)
     await consumer.start()
     try:
         seen, started = 0, None
         while seen < n:
-            for records in (await consumer.getmany(timeout_ms=1000, max_records=2000)).values():
+            for tp, records in (await consumer.getmany(timeout_ms=1000, max_records=2000)).items():
                 if started is None and records:
                     started = time.perf_counter()
                 if each is not None:
                     for message in records:
-                        each(message.value)
+                        each(tp.partition, message.value)
                 seen += len(records)
         assert started is not None
         return n / (time.perf_counter() - started)
@@ -205,7 +205,7 @@ async def consume_rate(topic: str, n: int, each: Callable[[bytes], object] | Non
         await consumer.stop()
 
 
-def decode_validate(value: bytes) -> None:
+def decode_validate(_partition: int, value: bytes) -> None:
     """The least any correct consumer must do per record: decode the envelope, validate the registration."""
     parse_data(decode(value), topic="travellers.registrations")
 

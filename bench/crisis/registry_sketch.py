@@ -23,12 +23,9 @@ import sys
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 
-from aiokafka import AIOKafkaConsumer
-
-from bench.crisis.bench_crisis import _env, decode_validate
+from bench.crisis.bench_crisis import _env, consume_rate, decode_validate
 from bench.crisis.cold_start import rss_mib
 from bench.crisis.registrations import fill, loadavg
 from bench.report import record
@@ -75,26 +72,6 @@ class Registry:
                 self.members[incident_id].add(command.traveller_id)
 
 
-async def getmany_rate(topic: str, n: int, each: Callable[[int, bytes], object]) -> float:
-    """Records per second of one `getmany` loop over `topic`, `each(partition, value)` called on every record."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"], group_id=None,
-                                auto_offset_reset="earliest", max_poll_records=2000)
-    await consumer.start()
-    try:
-        seen, started = 0, None
-        while seen < n:
-            for tp, records in (await consumer.getmany(timeout_ms=1000, max_records=2000)).items():
-                if started is None and records:
-                    started = time.perf_counter()
-                for message in records:
-                    each(tp.partition, message.value)
-                seen += len(records)
-        assert started is not None
-        return n / (time.perf_counter() - started)
-    finally:
-        await consumer.stop()
-
-
 async def run(n: int) -> None:
     _env()
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
@@ -104,7 +81,7 @@ async def run(n: int) -> None:
         await fill(bootstrap, prefix, n)
         topic = prefix + TOPIC
         print(f"[crisis] registry sketch over {n:,} registrations, load average {loadavg()}", flush=True)
-        least = await getmany_rate(topic, n, lambda _partition, value: decode_validate(value))
+        least = await consume_rate(topic, n, decode_validate)
         places = Places()
         places.tz(Point(50.85, 4.35))  # the time zone finder's files, loaded before the clock starts
         incidents = {"FR": [("paris", Area.from_dict({"country": "FR", "circle": {
@@ -119,7 +96,7 @@ async def run(n: int) -> None:
                 registry = registries[partition] = Registry(incidents, datetime.now(UTC), places)
             registry.add(value)
 
-        rate = await getmany_rate(topic, n, add)
+        rate = await consume_rate(topic, n, add)
         gc.collect()
         per_thousand = (rss_mib() - before) / n * 1000
         members = sum(len(r.members["paris"]) for r in registries.values())

@@ -13,7 +13,6 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
 
 from services.crisis_center import handlers, welfare
@@ -25,6 +24,7 @@ from shared.events.envelope import EventData
 from shared.events.incidents import IncidentReported
 from shared.events.travellers import TravellerRegistered
 from shared.geo import Area
+from shared.kafka.admin import delete_topics
 from shared.kafka.producer import make_producer, publish
 from tests.support import bootstrap, consume_events, drop_schema, new_pool, new_schema, new_topic_prefix, unique
 
@@ -114,14 +114,7 @@ async def db_crisis(env: Env, incident_id: str = "inc-1") -> dict[str, object] |
 async def drop_topics(*prefixes: str) -> None:
     """Delete this test's topics (its prefix, its Faust changelogs): the shared broker holds thousands already,
     and every client decodes them all on each metadata refresh."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap(), request_timeout_ms=30000)
-    await admin.start()
-    try:
-        names = [t for t in await admin.list_topics() if t.startswith(prefixes)]
-        for i in range(0, len(names), 50):
-            await admin.delete_topics(names[i:i + 50], timeout_ms=30000)
-    finally:
-        await admin.close()
+    await delete_topics(bootstrap(), *prefixes)
 
 
 @asynccontextmanager
