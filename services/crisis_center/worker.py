@@ -160,6 +160,11 @@ class CrisisApp(faust.App):
         self.seek_again = asyncio.ensure_future(seek_again_after_resume(self, self.consumer_generation_id))
 
 
+#: Commands of a batch of registrations by country, each with the event it came from (for its dead letter).
+Routed = dict[str, list[tuple[Any, TravellerUpsert | TravellerRemove]]]
+#: At most this many commands per record on crisis.by-country (an upsert is about 450 bytes: about 110 KB).
+FORWARD_CHUNK = 250
+
 #: The topics the agents read, each with its dead-letter topic and its table of applied offsets.
 SOURCES = ("travellers.registrations", "consular.reports", "crisis.incidents", BY_COUNTRY)
 
@@ -366,18 +371,34 @@ class CrisisWorker:
 
     async def _route_registrations(self, events: Sequence[Any]) -> None:
         """Each registration of a batch after any record its agent skipped, in order; then, per country, what they
-        change there, in one record (`TravellersBatch`; a batch of one as its command alone)."""
-        routed: dict[str, list[TravellerUpsert | TravellerRemove]] = {}
+        change there, in records of at most `FORWARD_CHUNK` commands (`TravellersBatch`; one command alone)."""
+        routed: Routed = {}
         applied = self.streams.applied["travellers.registrations"]
-        for event in events:
+        for index, event in enumerate(events, 1):
+            if index % 100 == 0:
+                await asyncio.sleep(0)  # a batch parses hundreds of registrations: let timers and sends run
             # Faust writes a table's changelog to the partition of the current event: this one, not the batch's last.
             _current_event.set(weakref.ref(event))
             await handle_in_order(event, partial(self._route_registration, routed=routed), applied, self.gaps)
-        for country, commands in routed.items():
-            await self._forward(country, commands[0] if len(commands) == 1 else TravellersBatch(commands=commands))
+        for country, routed_here in routed.items():
+            for start in range(0, len(routed_here), FORWARD_CHUNK):
+                await self._forward_chunk(country, routed_here[start:start + FORWARD_CHUNK])
 
-    async def _route_registration(self, event: Any, *,
-                                  routed: dict[str, list[TravellerUpsert | TravellerRemove]]) -> None:
+    async def _forward_chunk(self, country: str, routed: list[tuple[Any, TravellerUpsert | TravellerRemove]]) -> None:
+        """One record on crisis.by-country; if it cannot be sent, its registrations go to the dead-letter topic
+        (as one would have when forwarded alone): the batch is acked once handled, never half forwarded silently."""
+        commands = [command for _, command in routed]
+        try:
+            await self._forward(country, commands[0] if len(commands) == 1 else TravellersBatch(commands=commands))
+        except Exception as exc:
+            reason = f"forwarding to crisis.by-country failed: {type(exc).__name__}: {exc}"
+            sent: set[int] = set()
+            for event, _ in routed:
+                if id(event) not in sent:  # a move's two commands come from one event: one dead letter
+                    sent.add(id(event))
+                    await self._dead_letter("travellers.registrations", event, reason)
+
+    async def _route_registration(self, event: Any, *, routed: Routed) -> None:
         traveller_country = self.streams.traveller_country
         try:
             key = (event.message.key or b"").decode()
@@ -391,14 +412,14 @@ class CrisisWorker:
                 previous = traveller_country.get(data.traveller_id)
                 if previous is not None and previous != data.country:
                     routed.setdefault(previous, []).append(
-                        cancel_command(TravellerCancelled(traveller_id=data.traveller_id), previous, seq))
+                        (event, cancel_command(TravellerCancelled(traveller_id=data.traveller_id), previous, seq)))
                 if previous != data.country:
                     traveller_country[data.traveller_id] = data.country
-                routed.setdefault(data.country, []).append(command)
+                routed.setdefault(data.country, []).append((event, command))
             elif isinstance(data, TravellerCancelled):
                 previous = traveller_country.get(data.traveller_id)
                 if previous is not None:
-                    routed.setdefault(previous, []).append(cancel_command(data, previous, seq))
+                    routed.setdefault(previous, []).append((event, cancel_command(data, previous, seq)))
                     del traveller_country[data.traveller_id]
             EVENTS.labels("route_registrations", "ok").inc()
         except Exception as exc:

@@ -45,6 +45,8 @@ async def delete_topics(bootstrap_servers: str, *prefixes: str, security: Mappin
     """Delete every topic whose name starts with one of `prefixes`; the names deleted. For tests and benchmarks,
     which make their topics under prefixes of their own (and Faust apps their changelogs under their ids): left
     behind, thousands of topics slow every client's metadata refresh on a shared broker."""
+    if not prefixes or not all(prefixes):
+        raise ValueError("delete_topics needs prefixes, none empty (an empty one would match every topic)")
     admin = AIOKafkaAdminClient(**(security or {}), bootstrap_servers=bootstrap_servers, request_timeout_ms=30000)
     await admin.start()
     try:

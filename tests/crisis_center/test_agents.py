@@ -76,6 +76,27 @@ async def test_route_registrations_tracks_each_travellers_country(worker: Crisis
     assert dead[0].value == b"not an event"
 
 
+async def test_a_batch_that_cannot_be_forwarded_goes_to_the_dead_letter_topic(worker: CrisisWorker) -> None:
+    """The routing agent acks a batch once handled: a country's record that cannot be sent dead-letters the
+    registrations it carried (never acked silently); other countries' records still go."""
+    forward = worker._forward
+
+    async def refusing_greece(key: str, command: Any) -> None:
+        if key == "GR":
+            raise RuntimeError("record too large")
+        await forward(key, command)
+
+    worker._forward = refusing_greece  # type: ignore[method-assign]
+    async with agent(worker, "route_registrations").test_context() as route:
+        await route.put(raw(registration(1, lat=37.98, lon=23.73, country="GR")), key=b"t1")
+        await route.put(raw(registration(2)), key=b"t2")
+    dead = await consume(worker.settings.topic("travellers.registrations.dlq"), count=1)
+    assert [r.key for r in dead] == [b"t1"]
+    assert "forwarding to crisis.by-country failed: RuntimeError" in dict(dead[0].headers)["dlq.reason"].decode()
+    forwarded = await consume(worker.settings.topic("crisis.by-country"), count=1)
+    assert [r.key for r in forwarded] == [b"TR"]
+
+
 async def test_route_incidents_refuses_a_change_of_country(worker: CrisisWorker) -> None:
     table = worker.app.tables["incident_country"]
     async with agent(worker, "route_incidents").test_context() as route:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.kafka.admin import delete_topics, ensure_topics
@@ -27,3 +28,9 @@ async def test_only_the_topics_under_the_given_prefixes_are_deleted() -> None:
     finally:
         await admin.close()
         await delete_topics(bootstrap(), kept)
+
+
+@pytest.mark.parametrize("prefixes", [(), ("",), ("t-some.", "")])
+async def test_an_empty_prefix_is_refused_before_anything_is_deleted(prefixes: tuple[str, ...]) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        await delete_topics("127.0.0.1:1", *prefixes)  # refused before any connection
