@@ -379,7 +379,12 @@ class CrisisWorker:
                 await asyncio.sleep(0)  # a batch parses hundreds of registrations: let timers and sends run
             # Faust writes a table's changelog to the partition of the current event: this one, not the batch's last.
             _current_event.set(weakref.ref(event))
-            await handle_in_order(event, partial(self._route_registration, routed=routed), applied, self.gaps)
+            try:
+                await handle_in_order(event, partial(self._route_registration, routed=routed), applied, self.gaps)
+            except Exception as exc:  # reading skipped records failed: the batch is acked all the same
+                # Dead-lettered for the record; the next event reads the same gap again (this one included).
+                await self._dead_letter("travellers.registrations", event,
+                                        f"reading skipped records failed: {type(exc).__name__}: {exc}")
         for country, routed_here in routed.items():
             for start in range(0, len(routed_here), FORWARD_CHUNK):
                 await self._forward_chunk(country, routed_here[start:start + FORWARD_CHUNK])

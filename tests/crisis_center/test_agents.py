@@ -3,6 +3,7 @@ database behind its effects."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from services.crisis_center import worker as worker_module
 from services.crisis_center.adapters.internal_topics import ensure_internal_topics
 from services.crisis_center.adapters.translate import Places, traveller_command
 from services.crisis_center.domain.commands import IncidentUpsert, encode_command
@@ -95,6 +97,23 @@ async def test_a_batch_that_cannot_be_forwarded_goes_to_the_dead_letter_topic(wo
     assert "forwarding to crisis.by-country failed: RuntimeError" in dict(dead[0].headers)["dlq.reason"].decode()
     forwarded = await consume(worker.settings.topic("crisis.by-country"), count=1)
     assert [r.key for r in forwarded] == [b"TR"]
+
+
+async def test_a_registration_whose_skipped_records_cannot_be_read_is_dead_lettered(
+        worker: CrisisWorker, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading the records before it (gaps.py) failed: the batch is acked once handled, so the registration goes to
+    the dead-letter topic with the reason instead of the exception escaping the agent. (The next event would read
+    the same gap again, this one included; the test context has no records on the broker to read.)"""
+
+    async def unreachable(*_args: Any) -> None:
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(worker_module, "handle_in_order", unreachable)
+    async with agent(worker, "route_registrations").test_context() as route:
+        await asyncio.wait_for(route.put(raw(registration(1)), key=b"t1"), timeout=30)
+    dead = await consume(worker.settings.topic("travellers.registrations.dlq"), count=1)
+    assert [r.key for r in dead] == [b"t1"]
+    assert "reading skipped records failed: ConnectionError" in dict(dead[0].headers)["dlq.reason"].decode()
 
 
 async def test_route_incidents_refuses_a_change_of_country(worker: CrisisWorker) -> None:
