@@ -67,12 +67,6 @@ class Settings(ServiceSettings):
     crisis_report_retention_days: int = Field(
         default=30, ge=1, description="Reports (reporters' identifiers) no open incident counts are forgotten by "
                                       "the worker this long after they came in (docs/privacy.md).")
-    crisis_route_batch: int = Field(
-        default=500, ge=1, le=5000, description="Registrations routed together (`stream.take_events`): one record "
-                                                "per country on crisis.by-country for each batch.")
-    crisis_route_within_seconds: float = Field(
-        default=0.005, gt=0, le=1.0, description="How long the routing agent waits to fill a batch of registrations "
-                                                 "(adds at most this to detection latency).")
     crisis_applied_offsets_every: int = Field(
         default=64, ge=1, description="Write each agent's last applied offset every this many records (gaps.py): "
                                       "at most this many records handled again after a restart.")

@@ -46,9 +46,10 @@ class TravellerRemove(_Command):
 
 
 class TravellersBatch(_Command):
-    """What one batch of registrations (up to `CRISIS_ROUTE_BATCH`) changes in one country, in the order of their
-    source partition: one record on `crisis.by-country` and one evaluation of the country's incidents, instead of
-    one for each traveller. A batch of one is sent as its command alone."""
+    """What a batch of registrations changes in one country, in the order of their source partition: one record on
+    `crisis.by-country` and one evaluation of the country's incidents. The routing agent handles one event at a
+    time now and sends none: the engine reads it for the batching to come back without Faust's `take_events` (see
+    docs/crisis_center.md, National scale)."""
 
     op: Literal["travellers.batch"] = "travellers.batch"
     commands: list[Annotated[TravellerUpsert | TravellerRemove, Field(discriminator="op")]]
