@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.loop import run as run_loop
 from bench.report import Figure, load, markdown, record
 from shared.events.travellers import TravellerRegistered
 from shared.kafka.producer import make_producer, publish
@@ -137,7 +138,7 @@ def with_kept_sections(generated: str, previous: str) -> str:
 
 def main() -> int:
     if "--memory-only" in sys.argv:  # re-measure the memory section of an existing report
-        idle, peak = asyncio.run(stack_memory())
+        idle, peak = run_loop(stack_memory())
         report = REPORT.read_text()
         head = report.split(MEMORY_HEADING)[0]
         figure = record("stack", "resident memory at idle", sum(idle.values()), "MiB", aim="< 2048 MiB")
@@ -160,7 +161,7 @@ def main() -> int:
         if subprocess.run([sys.executable, "-m", f"bench.{bench}"], cwd=ROOT, env=env).returncode != 0:
             failures.append(f"{bench}: failed")
     figures: list[Figure] = load(str(results))
-    idle, peak = asyncio.run(stack_memory())
+    idle, peak = run_loop(stack_memory())
     figures.append(record("stack", "resident memory at idle", sum(idle.values()), "MiB", aim="< 2048 MiB"))
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     previous = REPORT.read_text() if REPORT.exists() else ""

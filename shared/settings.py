@@ -238,6 +238,9 @@ class HttpSettings(BaseServiceSettings):
     health_port: int = Field(default=9100, ge=0, le=65535,
                              description="The worker process's /healthz, /readyz and /metrics (0: any free port).")
     log_level: str = "INFO"
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        default="uvloop", description="The process's event loop: uvloop (libuv, faster sockets and callbacks; "
+                                      "measured in docs/benchmarks.md) or Python's own, to rule uvloop out.")
 
 
 class ProcessSettings(HttpSettings, DatabaseSettings, KafkaSettings):

@@ -1,5 +1,7 @@
 import sys
 
+from bench.loop import run as run_loop
+
 if sys.argv[1:2] == ["registrations"]:
     from bench.crisis.registrations import main as registrations
 
@@ -11,11 +13,9 @@ elif sys.argv[1:2] == ["registry-sketch"]:
 elif sys.argv[1:2] == ["surge"]:
     from bench.crisis.bench_surge import main
 elif sys.argv[1:2] == ["people-map"]:
-    import asyncio
-
     from bench.crisis.people_map import main as people_map
 
-    raise SystemExit(asyncio.run(people_map(int(sys.argv[2]) if len(sys.argv) > 2 else 100_000)))
+    raise SystemExit(run_loop(people_map(int(sys.argv[2]) if len(sys.argv) > 2 else 100_000)))
 else:
     from bench.crisis.bench_crisis import main
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.crisis.registrations import Generator, produce
+from bench.loop import run as run_loop
 from bench.report import record
 from bench.topics import drop_topics
 from services.crisis_center.handlers import crisis_id_for_incident
@@ -275,5 +276,5 @@ async def run() -> None:
 
 
 def main() -> int:
-    asyncio.run(run())
+    run_loop(run())
     return 0

@@ -30,6 +30,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.crisis.bench_crisis import _env, drop, schema_for, send, until
+from bench.loop import run as run_loop
 from bench.report import record
 from bench.topics import drop_topics
 from services.crisis_center.adapters.translate import Places, incident_command, traveller_command
@@ -200,5 +201,5 @@ async def run() -> None:
 
 
 def main() -> int:
-    asyncio.run(run())
+    run_loop(run())
     return 0

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from bench.crisis.bench_crisis import ROOT, _env, drop, schema_for, settings_for
 from bench.crisis.registrations import loadavg
+from bench.loop import run as run_loop
 from bench.report import record
 from bench.topics import drop_topics
 from services.crisis_center.worker import CrisisWorker, tune_collector
@@ -178,5 +179,5 @@ async def run(n: int) -> None:
 
 
 def main() -> int:
-    asyncio.run(run(N))
+    run_loop(run(N))
     return 0

@@ -30,6 +30,7 @@ import httpx
 import uvicorn
 
 from bench.crisis.bench_crisis import _env, drop, schema_for
+from bench.loop import run as run_loop
 from bench.topics import drop_topics
 from services.crisis_center.handlers import crisis_id_for_incident
 from shared.auth import JwtConfig, mint_token
@@ -172,4 +173,4 @@ class socket_port:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000))
+    run_loop(main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000))

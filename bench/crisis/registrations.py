@@ -32,6 +32,7 @@ from typing import Any
 
 import pycountry
 
+from bench.loop import run as run_loop
 from bench.report import record
 from shared.events.travellers import TOPIC, TravellerRegistered
 from shared.gazetteer import Gazetteer
@@ -195,9 +196,9 @@ def main(argv: list[str]) -> int:
     prefix = argv[1] if len(argv) > 1 else os.environ.get("KAFKA_TOPIC_PREFIX", "")
     seed = int(os.environ.get("REGISTRATIONS_SEED", "20"))
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
-    asyncio.run(ensure_topics(bootstrap, prefix=prefix))  # a new prefix needs its topics (with their partitions)
+    run_loop(ensure_topics(bootstrap, prefix=prefix))  # a new prefix needs its topics (with their partitions)
     started = time.perf_counter()
-    rate = asyncio.run(fill(bootstrap, prefix, n, seed=seed))
+    rate = run_loop(fill(bootstrap, prefix, n, seed=seed))
     print(f"{n} registrations produced onto {prefix}{TOPIC} in {time.perf_counter() - started:.1f} s "
           f"(seed {seed}, load average {loadavg()})", flush=True)
     record("crisis", f"generator: registrations produced per second ({n:,}, make registrations)", rate,

@@ -15,7 +15,6 @@ N defaults to 200,000 (CRISIS_SKETCH_N); the registrations come from `bench.cris
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import os
 import pickle
@@ -28,6 +27,7 @@ from datetime import UTC, date, datetime
 from bench.crisis.bench_crisis import _env, consume_rate, decode_validate
 from bench.crisis.cold_start import rss_mib
 from bench.crisis.registrations import fill, loadavg
+from bench.loop import run as run_loop
 from bench.report import record
 from bench.topics import drop_topics
 from services.crisis_center.adapters.translate import Places, traveller_command
@@ -120,5 +120,5 @@ async def run(n: int) -> None:
 
 
 def main() -> int:
-    asyncio.run(run(int(sys.argv[2]) if len(sys.argv) > 2 else N))
+    run_loop(run(int(sys.argv[2]) if len(sys.argv) > 2 else N))
     return 0

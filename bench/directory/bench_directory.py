@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
+from bench.loop import run as run_loop
 from bench.report import record
 from services.directory.adapters.seed import load_directory
 from services.directory.domain.directory import Directory
@@ -190,7 +191,7 @@ def http(qs: list[dict[str, object]], seconds: float, connections: int, rounds: 
     env = dict(os.environ)
     env.setdefault("DATABASE_URL", "postgresql://consular@127.0.0.1:5433/consular")
     schema = f"directory_bench_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_schema(env["DATABASE_URL"], schema))
+    run_loop(_schema(env["DATABASE_URL"], schema))
     port = _free_port()
     env.update({"DATABASE_SCHEMA": schema, "LOG_LEVEL": "WARNING", "KAFKA_TOPIC_PREFIX": "bench."})
     server = subprocess.Popen(
@@ -200,11 +201,11 @@ def http(qs: list[dict[str, object]], seconds: float, connections: int, rounds: 
     )  # fmt: skip
     try:
         paths = ["/v1/resolve?" + urlencode(q) for q in qs]
-        return asyncio.run(_measure(port, paths, seconds, connections, rounds))
+        return run_loop(_measure(port, paths, seconds, connections, rounds))
     finally:
         server.terminate()
         server.wait(timeout=30)
-        asyncio.run(_schema(env["DATABASE_URL"], schema, drop=True))
+        run_loop(_schema(env["DATABASE_URL"], schema, drop=True))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,6 @@ config/local.env).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import io
 import os
 import random
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import asyncpg
 
+from bench.loop import run as run_loop
 from bench.report import record
 from services.intake import families
 from services.intake.domain import matching
@@ -213,4 +213,4 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=1_000_000)
     parser.add_argument("--sought", type=int, default=500)
     parser.add_argument("--persons", type=int, default=10_000)
-    asyncio.run(run(parser.parse_args()))
+    run_loop(run(parser.parse_args()))

@@ -42,6 +42,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.intake.bench_intake import ROOT, free_port, load_env, wait_ready
+from bench.loop import run as run_loop
 from bench.report import record
 from bench.topics import drop_topics
 from services.feeds.adapters.gdacs import parse_gdacs
@@ -280,5 +281,5 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--changes", type=int, default=30, help="feed changes timed (0: skip the latency part)")
     parser.add_argument("--events", type=int, default=5000, help="events per document (0: skip the parse part)")
-    asyncio.run(run(parser.parse_args()))
+    run_loop(run(parser.parse_args()))
     return 0

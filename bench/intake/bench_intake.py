@@ -28,6 +28,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
+from bench.loop import run as run_loop
 from bench.report import record
 from shared.auth import JwtConfig, mint_token
 from shared.db import create_pool, migrate, seed
@@ -207,4 +208,4 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=15.0, help="seconds measured per run")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--pool", type=int, default=10, help="database pool size of both the API and the ceiling")
-    return asyncio.run(run(parser.parse_args(argv)))
+    return run_loop(run(parser.parse_args(argv)))

@@ -32,6 +32,7 @@ import aiohttp
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 
+from bench.loop import run as run_loop
 from bench.report import record
 from bench.topics import drop_topics
 from services.notifier.adapters.twilio_sms import TwilioSms
@@ -330,7 +331,7 @@ def main() -> None:
                         help="also a run where the worker consumes and sends at once (bounded by the consumer)")
     parser.add_argument("--json", default="", help="also write the figures to this file")
     args = parser.parse_args()
-    results = asyncio.run(main_async(args))
+    results = run_loop(main_async(args))
     print(json.dumps(results, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

@@ -14,7 +14,6 @@ config/local.env). Each run is recorded with bench.report.record (aim: measured 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import signal
@@ -27,6 +26,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from bench.loop import run as run_loop
 from bench.notifier.fanout import DevServer, prepare, running_server, wait_done, worker_process
 from bench.report import record
 from bench.topics import drop_topics
@@ -123,7 +123,7 @@ def main() -> None:
     args = parser.parse_args()
     if len(args.rate) != len(args.messages):
         parser.error("--rate and --messages need as many values each")
-    results = asyncio.run(main_async(args))
+    results = run_loop(main_async(args))
     print(json.dumps(results, indent=2, default=str))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str))

@@ -19,6 +19,7 @@ import uuid
 import aiohttp
 
 from bench.intake.bench_intake import ROOT, Result, free_port, load_env, wait_ready
+from bench.loop import run as run_loop
 from bench.report import record
 from bench.topics import drop_topics
 from shared.auth import JwtConfig, mint_token
@@ -123,7 +124,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--crowd", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=30)
-    asyncio.run(run(parser.parse_args()))
+    run_loop(run(parser.parse_args()))
 
 
 main()

@@ -31,6 +31,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer
 
+from bench.loop import run as run_loop
 from bench.notifier.fanout import ROOT, SID, DevServer, load_env, worker_process
 from bench.report import record
 from bench.topics import drop_topics
@@ -212,7 +213,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--port", type=int, default=8191)
     parser.add_argument("--answers-only", action="store_true", help="only the answers figure")
-    asyncio.run(main_async(parser.parse_args()))
+    run_loop(main_async(parser.parse_args()))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import date
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 from pydantic import (
     AwareDatetime,
@@ -28,6 +28,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticSerializationError, from_json, to_json
 
 from shared.events.common import E164, PERSONAL, Integer, Language, WireModel
 from shared.events.deadlines import DeadlineKind
@@ -260,17 +261,35 @@ TEMPLATE_PARAMS: Mapping[str, type[WireModel]] = {
 }
 
 
+#: Parameters already checked, as JSON, by template, channel and the JSON given: a fan-out sends one alert's
+#: parameters to thousands, and checking them is a third of a command's validation. Emptied when full.
+_CHECKED_PARAMS: dict[tuple[str, str | None, bytes], bytes] = {}
+_CHECKED_PARAMS_MAX = 4096
+
+
 def template_params(template: str, params: Mapping[str, Any], channel: str | None = None) -> dict[str, Any]:
     """`params` checked against `template`'s model, as JSON (None and defaults left out, unknown keys dropped);
-    ValueError naming the template and the fields when they do not fit."""
+    ValueError naming the template and the fields when they do not fit. The check depends on nothing else, so
+    parameters with the same JSON are checked once (a fresh copy each time: callers may change theirs)."""
     model = TEMPLATE_PARAMS.get(template)
     if model is None:
         raise ValueError(f"unknown template {template!r}")
     try:
+        key: tuple[str, str | None, bytes] | None = (template, channel, to_json(params))
+    except PydanticSerializationError:  # not JSON at all: the model says what is wrong
+        key = None
+    if key is not None and (known := _CHECKED_PARAMS.get(key)) is not None:
+        return cast(dict[str, Any], from_json(known))
+    try:
         checked = model.model_validate(params, context={"channel": channel})
     except ValidationError as exc:
         raise ValueError(f"params of template {template!r}: {describe_validation_error(exc)}") from exc
-    return checked.model_dump(mode="json", exclude_defaults=True)
+    result = checked.model_dump(mode="json", exclude_defaults=True)
+    if key is not None:
+        if len(_CHECKED_PARAMS) >= _CHECKED_PARAMS_MAX:
+            _CHECKED_PARAMS.clear()
+        _CHECKED_PARAMS[key] = to_json(result)
+    return result
 
 
 class SendNotification(EventData):

@@ -53,9 +53,56 @@ MODELS_BY_TYPE: dict[str, type[EventData]] = {model.TYPE: model for model in EVE
 DATAVERSION = "dataversion"
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class _Upcasters(dict[tuple[str, int], Upcaster]):
+    """A dict that keeps each type's current version (asked twice per event handled: decode and encode) and
+    forgets it on any change: tests register and remove upcasters of their own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.versions: dict[str, int] = {}
+
+    def _changed(self) -> None:
+        self.versions.clear()
+
+    def __setitem__(self, key: tuple[str, int], value: Upcaster) -> None:
+        super().__setitem__(key, value)
+        self._changed()
+
+    def __delitem__(self, key: tuple[str, int]) -> None:
+        super().__delitem__(key)
+        self._changed()
+
+    def clear(self) -> None:
+        super().clear()
+        self._changed()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        super().update(*args, **kwargs)
+        self._changed()
+
+    def pop(self, *args: Any) -> Any:
+        self._changed()
+        return super().pop(*args)
+
+    def popitem(self) -> tuple[tuple[str, int], Upcaster]:
+        self._changed()
+        return super().popitem()
+
+    def setdefault(self, key: tuple[str, int], default: Upcaster) -> Upcaster:  # type: ignore[override]
+        self._changed()
+        return super().setdefault(key, default)
+
+    def __ior__(self, other: Any) -> _Upcasters:  # type: ignore[override,misc]
+        super().update(other)
+        self._changed()
+        return self
+
+
 #: (type, dataversion) -> the function turning data of that version into the next version's shape. A type whose
 #: data changed incompatibly has one per older version; parse_data chains them up to the current model.
-UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+UPCASTERS: _Upcasters = _Upcasters()
 
 
 def upcaster(event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
@@ -70,7 +117,11 @@ def upcaster(event_type: str, from_version: int) -> Callable[[Upcaster], Upcaste
 
 def current_version(event_type: str) -> int:
     """The data version the model of `event_type` reads: one above its newest upcaster, 1 without any."""
-    return 1 + max((version for (kind, version) in UPCASTERS if kind == event_type), default=0)
+    version = UPCASTERS.versions.get(event_type)
+    if version is None:
+        version = 1 + max((version for (kind, version) in UPCASTERS if kind == event_type), default=0)
+        UPCASTERS.versions[event_type] = version
+    return version
 
 
 def data_version(event: CloudEvent) -> int:

@@ -120,6 +120,7 @@ def _environment(autoescape: bool) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        auto_reload=False,  # the templates ship with the code: no stat() of the file at every render
     )
     env.filters["phone"] = format_phone
     return env

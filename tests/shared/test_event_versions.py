@@ -38,6 +38,23 @@ def test_older_data_goes_through_each_upcaster_in_order(upcasters: dict[tuple[st
         incident_id="inc-3")
 
 
+def test_the_current_version_follows_each_change_of_the_upcasters(
+        upcasters: dict[tuple[str, int], registry.Upcaster]) -> None:
+    assert registry.current_version(CLOSED) == 1  # asked once: kept
+    registry.upcaster(CLOSED, 1)(lambda data: data)
+    assert registry.current_version(CLOSED) == 2
+    upcasters.update({(CLOSED, 2): lambda data: data})
+    assert registry.current_version(CLOSED) == 3
+    del upcasters[(CLOSED, 2)]
+    assert registry.current_version(CLOSED) == 2
+    upcasters.pop((CLOSED, 1))
+    assert registry.current_version(CLOSED) == 1
+    upcasters.setdefault((CLOSED, 1), lambda data: data)
+    assert registry.current_version(CLOSED) == 2
+    upcasters.clear()
+    assert registry.current_version(CLOSED) == 1
+
+
 def test_a_version_newer_than_the_service_reads_is_refused(upcasters: dict[tuple[str, int], registry.Upcaster]
                                                            ) -> None:
     with pytest.raises(InvalidEvent, match="newer than this service reads"):

@@ -4,6 +4,7 @@ anyway, is an invalid event (dead-lettered by the notifier) rather than a failur
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from shared.events.notifications import TEMPLATE_PARAMS, Recipient, SendNotifica
 from shared.events.registry import parse_data
 
 ALERT: dict[str, Any] = {"crisis_title": "Flood", "hotline_number": "+3225011000"}
+ACK: dict[str, Any] = {"reference": "BE-2026-000123", "officer": {
+    "name": "Anne Peeters", "role": "Consular officer", "phone": "+3225018111", "email": "a@example.be"}}
 
 
 def command(template: str = "crisis_alert", params: dict[str, Any] | None = None, **fields: Any) -> SendNotification:
@@ -108,3 +111,17 @@ def test_a_command_arriving_with_bad_params_is_an_invalid_event() -> None:
         raw = CloudEvent.model_validate({**event.model_dump(mode="json"), "data": data})
         with pytest.raises(InvalidEvent, match=reason.replace("(", r"\(")):
             parse_data(raw)
+
+
+def test_params_checked_once_come_back_as_a_fresh_copy_and_bad_ones_are_refused_every_time() -> None:
+    first = template_params("crisis_alert", {**ALERT, "exercise": True}, "sms")
+    first["crisis_title"] = "changed by its caller"
+    again = template_params("crisis_alert", {**ALERT, "exercise": True}, "sms")
+    assert again == {**ALERT, "exercise": True}
+    assert again is not first
+    for _ in range(2):
+        with pytest.raises(ValueError, match="hotline_number"):
+            template_params("crisis_alert", {"crisis_title": "Flood", "hotline_number": "not a number"}, "sms")
+    # Python values with the JSON of checked ones: checked as they are (a date object, the same date as text)
+    assert template_params("case_acknowledgement", ACK | {"reply_due_by": date(2031, 1, 15)}) == template_params(
+        "case_acknowledgement", ACK | {"reply_due_by": "2031-01-15"})

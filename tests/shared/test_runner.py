@@ -8,9 +8,10 @@ import signal
 
 import httpx
 import pytest
+import uvloop
 from fastapi import FastAPI
 
-from shared.runner import run_modes
+from shared.runner import loop_factory, run_modes
 from shared.settings import HttpSettings
 from tests.support import free_port
 
@@ -89,3 +90,13 @@ async def test_a_mode_the_service_lacks_is_refused() -> None:
         await run_modes("api", settings(), worker=lambda stop: stop.wait())
     with pytest.raises(ValueError, match="unknown mode"):
         await run_modes("both", settings(), api=hello)
+
+
+@pytest.mark.parametrize(("name", "uvloop_expected"), [("uvloop", True), ("asyncio", False)])
+def test_the_services_run_on_the_event_loop_their_settings_name(name: str, uvloop_expected: bool) -> None:
+    async def running_loop() -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
+    with asyncio.Runner(loop_factory=loop_factory(HttpSettings(event_loop=name).event_loop)) as runner:
+        assert isinstance(runner.run(running_loop()), uvloop.Loop) is uvloop_expected
+    assert HttpSettings().event_loop == "uvloop"  # the default

@@ -38,6 +38,8 @@ def test_priorities_order_crisis_then_case_then_bulk() -> None:
     assert priority_for("survey_request", "crisis") is Priority.CRISIS
     assert priority_for("crisis_alert", 2) is Priority.BULK
     assert priority_for("crisis_alert", "nonsense") is Priority.CRISIS
+    assert priority_for("crisis_alert", " low ") is Priority.BULK  # the usual words, too
+    assert priority_for("survey_request", "Urgent") is Priority.CRISIS
     assert priority_for("unknown") is Priority.BULK
 
 
