@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,7 +34,6 @@ from typing import Any
 
 import asyncpg
 import faust
-from faust.streams import _current_event
 from faust.types import TableT, TopicT
 from prometheus_client import Counter, Histogram
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
@@ -63,7 +61,6 @@ from services.crisis_center.domain.commands import (
     ProposalDecided,
     Tick,
     TravellerRemove,
-    TravellersBatch,
     TravellerUpsert,
     decode_command,
     encode_command,
@@ -160,10 +157,9 @@ class CrisisApp(faust.App):
         self.seek_again = asyncio.ensure_future(seek_again_after_resume(self, self.consumer_generation_id))
 
 
-#: Commands of a batch of registrations by country, each with the event it came from (for its dead letter).
+#: What a registration (and any record skipped before it) changes, by country, each command with its event (for
+#: its dead letter): a move is a removal in the old country and the record in the new one.
 Routed = dict[str, list[tuple[Any, TravellerUpsert | TravellerRemove]]]
-#: At most this many commands per record on crisis.by-country (an upsert is about 450 bytes: about 110 KB).
-FORWARD_CHUNK = 250
 
 #: The topics the agents read, each with its dead-letter topic and its table of applied offsets.
 SOURCES = ("travellers.registrations", "consular.reports", "crisis.incidents", BY_COUNTRY)
@@ -349,7 +345,7 @@ class CrisisWorker:
             # One event at a time: Faust's `take_events` (batches, x1.7 in session 13) left a task that ignores
             # cancellation (its passive drainer) and hung the test session's end; see docs/crisis_center.md.
             async for event in stream.events():
-                await self.in_flight.run(self._route_registrations([event]))
+                await self.in_flight.run(self._route_registrations(event))
                 yield None  # one result per event: `test_context().put` waits for it
 
         @app.agent(streams.reports, name="route_reports")
@@ -366,39 +362,27 @@ class CrisisWorker:
 
         return route_registrations, route_reports, route_incidents
 
-    async def _route_registrations(self, events: Sequence[Any]) -> None:
-        """Each registration of a batch after any record its agent skipped, in order; then, per country, what they
-        change there, in records of at most `FORWARD_CHUNK` commands (`TravellersBatch`; one command alone)."""
+    async def _route_registrations(self, event: Any) -> None:
+        """A registration after any record its agent skipped, in order; then what they change, to each country's
+        partition. No exception escapes (the agent would stop): what fails goes to the dead-letter topic."""
         routed: Routed = {}
-        applied = self.streams.applied["travellers.registrations"]
-        for index, event in enumerate(events, 1):
-            if index % 100 == 0:
-                await asyncio.sleep(0)  # a batch parses hundreds of registrations: let timers and sends run
-            # Faust writes a table's changelog to the partition of the current event: this one, not the batch's last.
-            _current_event.set(weakref.ref(event))
-            try:
-                await handle_in_order(event, partial(self._route_registration, routed=routed), applied, self.gaps)
-            except Exception as exc:  # reading skipped records failed: the batch is acked all the same
-                # Dead-lettered for the record; the next event reads the same gap again (this one included).
-                await self._dead_letter("travellers.registrations", event,
-                                        f"reading skipped records failed: {type(exc).__name__}: {exc}")
-        for country, routed_here in routed.items():
-            for start in range(0, len(routed_here), FORWARD_CHUNK):
-                await self._forward_chunk(country, routed_here[start:start + FORWARD_CHUNK])
-
-    async def _forward_chunk(self, country: str, routed: list[tuple[Any, TravellerUpsert | TravellerRemove]]) -> None:
-        """One record on crisis.by-country; if it cannot be sent, its registrations go to the dead-letter topic
-        (as one would have when forwarded alone): the batch is acked once handled, never half forwarded silently."""
-        commands = [command for _, command in routed]
         try:
-            await self._forward(country, commands[0] if len(commands) == 1 else TravellersBatch(commands=commands))
-        except Exception as exc:
-            reason = f"forwarding to crisis.by-country failed: {type(exc).__name__}: {exc}"
-            sent: set[int] = set()
-            for event, _ in routed:
-                if id(event) not in sent:  # a move's two commands come from one event: one dead letter
-                    sent.add(id(event))
-                    await self._dead_letter("travellers.registrations", event, reason)
+            await handle_in_order(event, partial(self._route_registration, routed=routed),
+                                  self.streams.applied["travellers.registrations"], self.gaps)
+        except Exception as exc:  # reading skipped records failed
+            # Dead-lettered for the record; the next event reads the same gap again (this one included).
+            await self._dead_letter("travellers.registrations", event,
+                                    f"reading skipped records failed: {type(exc).__name__}: {exc}")
+        failed: set[int] = set()  # a move's two commands come from one event: one dead letter
+        for country, commands in routed.items():
+            for source, command in commands:
+                try:
+                    await self._forward(country, command)
+                except Exception as exc:
+                    if id(source) not in failed:
+                        failed.add(id(source))
+                        await self._dead_letter("travellers.registrations", source,
+                                                f"forwarding to crisis.by-country failed: {type(exc).__name__}: {exc}")
 
     async def _route_registration(self, event: Any, *, routed: Routed) -> None:
         traveller_country = self.streams.traveller_country

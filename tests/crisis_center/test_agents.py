@@ -78,9 +78,9 @@ async def test_route_registrations_tracks_each_travellers_country(worker: Crisis
     assert dead[0].value == b"not an event"
 
 
-async def test_a_batch_that_cannot_be_forwarded_goes_to_the_dead_letter_topic(worker: CrisisWorker) -> None:
-    """The routing agent acks a batch once handled: a country's record that cannot be sent dead-letters the
-    registrations it carried (never acked silently); other countries' records still go."""
+async def test_a_registration_that_cannot_be_forwarded_goes_to_the_dead_letter_topic(worker: CrisisWorker) -> None:
+    """A command that cannot be sent to its country's partition dead-letters its registration (never acked
+    silently, and the agent goes on); other countries' commands still go."""
     forward = worker._forward
 
     async def refusing_greece(key: str, command: Any) -> None:
@@ -101,8 +101,8 @@ async def test_a_batch_that_cannot_be_forwarded_goes_to_the_dead_letter_topic(wo
 
 async def test_a_registration_whose_skipped_records_cannot_be_read_is_dead_lettered(
         worker: CrisisWorker, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reading the records before it (gaps.py) failed: the batch is acked once handled, so the registration goes to
-    the dead-letter topic with the reason instead of the exception escaping the agent. (The next event would read
+    """Reading the records before it (gaps.py) failed: the registration goes to the dead-letter topic with the
+    reason instead of the exception escaping (and stopping) the agent. (The next event would read
     the same gap again, this one included; the test context has no records on the broker to read.)"""
 
     async def unreachable(*_args: Any) -> None:

@@ -45,16 +45,6 @@ class TravellerRemove(_Command):
     seq: int | None = None
 
 
-class TravellersBatch(_Command):
-    """What a batch of registrations changes in one country, in the order of their source partition: one record on
-    `crisis.by-country` and one evaluation of the country's incidents. The routing agent handles one event at a
-    time now and sends none: the engine reads it for the batching to come back without Faust's `take_events` (see
-    docs/crisis_center.md, National scale)."""
-
-    op: Literal["travellers.batch"] = "travellers.batch"
-    commands: list[Annotated[TravellerUpsert | TravellerRemove, Field(discriminator="op")]]
-
-
 class ReportSeen(_Command):
     op: Literal["report.seen"] = "report.seen"
     reference: str
@@ -113,7 +103,7 @@ class ProposalDecided(_Command):
 
 
 Command = Annotated[
-    TravellerUpsert | TravellerRemove | TravellersBatch | ReportSeen | IncidentUpsert | IncidentClose
+    TravellerUpsert | TravellerRemove | ReportSeen | IncidentUpsert | IncidentClose
     | ProposalDecided | RescanSlice | Tick,
     Field(discriminator="op"),
 ]

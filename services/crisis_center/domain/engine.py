@@ -36,7 +36,6 @@ from .commands import (
     RescanSlice,
     Tick,
     TravellerRemove,
-    TravellersBatch,
     TravellerUpsert,
 )
 from .geo import stay_covers
@@ -292,12 +291,6 @@ class CountryEngine:
                 self._traveller_upsert(command, now, touched)
             case TravellerRemove():
                 self._traveller_remove(command, touched)
-            case TravellersBatch():
-                for each in command.commands:
-                    if isinstance(each, TravellerUpsert):
-                        self._traveller_upsert(each, now, touched)
-                    else:
-                        self._traveller_remove(each, touched)
             case ReportSeen():
                 self._report_seen(command, partition, touched)
             case IncidentUpsert():
