@@ -25,7 +25,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -34,6 +35,7 @@ from typing import Any
 
 import asyncpg
 import faust
+from faust.streams import _current_event
 from faust.types import TableT, TopicT
 from prometheus_client import Counter, Histogram
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
@@ -80,6 +82,7 @@ from services.crisis_center.domain.engine import (
     Unwatched,
     Watched,
 )
+from services.crisis_center.forwarding import ForwardBuffer
 from services.crisis_center.joiners import JoinerBatch
 from services.crisis_center.settings import Settings
 from shared.db import DATABASE_UNREACHABLE, create_pool
@@ -160,6 +163,12 @@ class CrisisApp(faust.App):
 #: What a registration (and any record skipped before it) changes, by country, each command with its event (for
 #: its dead letter): a move is a removal in the old country and the record in the new one.
 Routed = dict[str, list[tuple[Any, TravellerUpsert | TravellerRemove]]]
+
+def _more_fetched(stream: faust.StreamT[bytes]) -> bool:
+    """Whether the agent's next record is fetched already (its channel's queue holds it)."""
+    queue = getattr(stream.channel, "queue", None)
+    return queue is not None and not queue.empty()
+
 
 #: The topics the agents read, each with its dead-letter topic and its table of applied offsets.
 SOURCES = ("travellers.registrations", "consular.reports", "crisis.incidents", BY_COUNTRY)
@@ -271,6 +280,10 @@ class CrisisWorker:
         app.in_flight = self.in_flight = InFlight()
         self.joiners = JoinerBatch(self._write_joiners, max_recipients=s.crisis_joiner_batch)
         self.in_flight.before_commit.append(self.joiners.flush)
+        self.forwarding = ForwardBuffer(lambda country, command: self._forward(country, command),
+                                        partial(self._dead_letter, "travellers.registrations"), self._write_country,
+                                        max_commands=s.crisis_route_batch)
+        self.in_flight.before_commit.append(self.forwarding.flush)
         self.streams = streams = declare_streams(app, s)
         self.gaps = GapFiller(s.kafka_bootstrap_servers, security=client_security(s))
         self.tables = dict(streams.country_tables)
@@ -325,8 +338,34 @@ class CrisisWorker:
         """Handle the event after any record its agent skipped, shielded: not cut short by a stop."""
         await self.in_flight.run(handle_in_order(event, handle, self.streams.applied[topic], self.gaps))
 
-    async def _forward(self, key: str, command: Any) -> None:
-        await self.streams.by_country.send(key=key.encode(), value=encode_command(command))
+    async def _forward(self, key: str, command: Any) -> Awaitable[Any]:
+        """Sends a command to the country's partition; awaiting what it returns waits for its delivery."""
+        return await self.streams.by_country.send(key=key.encode(), value=encode_command(command))
+
+    async def _flush_forwarding(self) -> None:
+        """The agent's and the timer's flush: a failure keeps the commands for the next one (or the commit's, which
+        fails with it), and never stops the agent."""
+        try:
+            await self.forwarding.flush()
+        except Exception as exc:
+            log.warning("forwarding_failed", error=type(exc).__name__, waiting=self.forwarding.size)
+
+    def _write_country(self, trigger: Any, traveller_id: str, country: str | None) -> None:
+        """The routing table's row of a traveller (forwarding.py, once the commands are delivered), written to
+        the changelog partition of the agent's event that routed it (Faust reads the current event)."""
+        table = self.streams.traveller_country
+        token = _current_event.set(weakref.ref(trigger))
+        try:
+            if country is not None:
+                table[traveller_id] = country
+            elif traveller_id in table:
+                del table[traveller_id]
+        finally:
+            _current_event.reset(token)
+
+    def _country_of(self, traveller_id: str) -> str | None:
+        waiting, country = self.forwarding.country_of(traveller_id)
+        return country if waiting else self.streams.traveller_country.get(traveller_id)
 
     async def _dead_letter(self, topic: str, event: faust.EventT, reason: str) -> None:
         EVENTS.labels(topic, "dead_lettered").inc()
@@ -342,11 +381,19 @@ class CrisisWorker:
     def _declare_routing(self, app: CrisisApp, streams: Streams) -> tuple[Any, ...]:
         @app.agent(streams.registrations, name="route_registrations")
         async def route_registrations(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-            # One event at a time: Faust's `take_events` (batches, x1.7 in session 13) left a task that ignores
-            # cancellation (its passive drainer) and hung the test session's end; see docs/crisis_center.md.
+            # Handled and acked one by one; their commands leave in runs (forwarding.py), at once when nothing more
+            # was fetched, so that a lone registration is not held back.
             async for event in stream.events():
                 await self.in_flight.run(self._route_registrations(event))
+                if self.forwarding.full or not _more_fetched(stream):
+                    await self.in_flight.run(self._flush_forwarding())
                 yield None  # one result per event: `test_context().put` waits for it
+
+        @app.timer(interval=0.05)
+        async def forward_waiting() -> None:
+            """Commands left waiting when the agent's next record is not fetched yet (a rare race)."""
+            if self.forwarding.size:
+                await self.in_flight.run(self._flush_forwarding())
 
         @app.agent(streams.reports, name="route_reports")
         async def route_reports(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
@@ -360,32 +407,26 @@ class CrisisWorker:
                 await self._in_order("crisis.incidents", event, self._route_incident)
                 yield None  # one result per event: `test_context().put` waits for it
 
-        return route_registrations, route_reports, route_incidents
+        return route_registrations, route_reports, route_incidents, forward_waiting
 
     async def _route_registrations(self, event: Any) -> None:
-        """A registration after any record its agent skipped, in order; then what they change, to each country's
-        partition. No exception escapes (the agent would stop): what fails goes to the dead-letter topic."""
+        """A registration after any record its agent skipped, in order; what they change in each country goes to
+        the forwarding buffer. No exception escapes (the agent would stop): what fails is dead-lettered."""
         routed: Routed = {}
         try:
-            await handle_in_order(event, partial(self._route_registration, routed=routed),
+            await handle_in_order(event, partial(self._route_registration, routed=routed, trigger=event),
                                   self.streams.applied["travellers.registrations"], self.gaps)
         except Exception as exc:  # reading skipped records failed
             # Dead-lettered for the record; the next event reads the same gap again (this one included).
             await self._dead_letter("travellers.registrations", event,
                                     f"reading skipped records failed: {type(exc).__name__}: {exc}")
-        failed: set[int] = set()  # a move's two commands come from one event: one dead letter
         for country, commands in routed.items():
             for source, command in commands:
-                try:
-                    await self._forward(country, command)
-                except Exception as exc:
-                    if id(source) not in failed:
-                        failed.add(id(source))
-                        await self._dead_letter("travellers.registrations", source,
-                                                f"forwarding to crisis.by-country failed: {type(exc).__name__}: {exc}")
+                self.forwarding.add(country, source, command)
 
-    async def _route_registration(self, event: Any, *, routed: Routed) -> None:
-        traveller_country = self.streams.traveller_country
+    async def _route_registration(self, event: Any, *, routed: Routed, trigger: Any) -> None:
+        """What a registration (`event`: the agent's, or a record it skipped) changes, by country; the traveller's
+        new country is written once those commands are delivered (forwarding.py)."""
         try:
             key = (event.message.key or b"").decode()
             if event.message.value is None:  # compaction tombstone: the registration is gone
@@ -395,18 +436,18 @@ class CrisisWorker:
             seq = event.message.offset
             if isinstance(data, TravellerRegistered):
                 command = traveller_command(data, self._places, seq=seq)
-                previous = traveller_country.get(data.traveller_id)
+                previous = self._country_of(data.traveller_id)
                 if previous is not None and previous != data.country:
                     routed.setdefault(previous, []).append(
                         (event, cancel_command(TravellerCancelled(traveller_id=data.traveller_id), previous, seq)))
                 if previous != data.country:
-                    traveller_country[data.traveller_id] = data.country
+                    self.forwarding.set_country(data.traveller_id, trigger, event, data.country)
                 routed.setdefault(data.country, []).append((event, command))
             elif isinstance(data, TravellerCancelled):
-                previous = traveller_country.get(data.traveller_id)
+                previous = self._country_of(data.traveller_id)
                 if previous is not None:
                     routed.setdefault(previous, []).append((event, cancel_command(data, previous, seq)))
-                    del traveller_country[data.traveller_id]
+                    self.forwarding.set_country(data.traveller_id, trigger, event, None)
             EVENTS.labels("route_registrations", "ok").inc()
         except Exception as exc:
             await self._dead_letter("travellers.registrations", event, f"{type(exc).__name__}: {exc}")

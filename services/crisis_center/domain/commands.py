@@ -45,6 +45,14 @@ class TravellerRemove(_Command):
     seq: int | None = None
 
 
+class TravellersBatch(_Command):
+    """What a run of registrations changes in one country, in the order of their source partition: one record on
+    `crisis.by-country` and one evaluation of the country's incidents (the routing agent's `ForwardBuffer`)."""
+
+    op: Literal["travellers.batch"] = "travellers.batch"
+    commands: list[Annotated[TravellerUpsert | TravellerRemove, Field(discriminator="op")]]
+
+
 class ReportSeen(_Command):
     op: Literal["report.seen"] = "report.seen"
     reference: str
@@ -103,7 +111,7 @@ class ProposalDecided(_Command):
 
 
 Command = Annotated[
-    TravellerUpsert | TravellerRemove | ReportSeen | IncidentUpsert | IncidentClose
+    TravellerUpsert | TravellerRemove | TravellersBatch | ReportSeen | IncidentUpsert | IncidentClose
     | ProposalDecided | RescanSlice | Tick,
     Field(discriminator="op"),
 ]

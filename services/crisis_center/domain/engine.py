@@ -36,6 +36,7 @@ from .commands import (
     RescanSlice,
     Tick,
     TravellerRemove,
+    TravellersBatch,
     TravellerUpsert,
 )
 from .geo import stay_covers
@@ -291,6 +292,12 @@ class CountryEngine:
                 self._traveller_upsert(command, now, touched)
             case TravellerRemove():
                 self._traveller_remove(command, touched)
+            case TravellersBatch():
+                for each in command.commands:
+                    if isinstance(each, TravellerUpsert):
+                        self._traveller_upsert(each, now, touched)
+                    else:
+                        self._traveller_remove(each, touched)
             case ReportSeen():
                 self._report_seen(command, partition, touched)
             case IncidentUpsert():

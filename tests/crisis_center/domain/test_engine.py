@@ -12,6 +12,7 @@ from services.crisis_center.domain.commands import (
     ReportSeen,
     Tick,
     TravellerRemove,
+    TravellersBatch,
     TravellerUpsert,
     decode_command,
     encode_command,
@@ -67,13 +68,32 @@ def activate(eng: CountryEngine, effects: list[Effect]) -> Activate:
     return act
 
 
+def test_a_batch_of_travellers_is_applied_in_order_and_evaluated_once() -> None:
+    """A routed batch (`TravellersBatch`) is the same as its commands one by one, but the incident is evaluated once:
+    one activation with everyone counted, whatever the batch's size."""
+    eng, stores = engine()
+    run(eng, incident())
+    moved_out = traveller(2, lat=50.0)  # the same traveller, later in the batch, outside the circle
+    batch = TravellersBatch(commands=[traveller(1), traveller(2), TravellerRemove(traveller_id="t1"), moved_out,
+                                      traveller(3), traveller(4), traveller(5)])
+    effects = run(eng, batch)
+    [act] = [e for e in effects if isinstance(e, Activate)]
+    assert act.count == 3 and sorted(r.traveller_id for r in act.recipients) == ["t3", "t4", "t5"]
+    assert "t1" not in stores["travellers"] and stores["travellers"]["t2"]["incidents"] == []
+    one_by_one, _ = engine()
+    singles = run(one_by_one, incident(), *batch.commands)
+    assert sum(isinstance(e, Activate) for e in singles) == 1
+    assert one_by_one.affected("inc-1").count == eng.affected("inc-1").count == 3
+
+
 def test_a_move_to_another_country_holds_whichever_partition_is_handled_first() -> None:
     """A traveller registered in TR (offset 1), then in GR (offset 6): the removal goes to TR's partition, the new
     record to GR's, handled in either order. The later registration stays; its cancellation (offset 9) removes it."""
     first = traveller(1).model_copy(update={"seq": 1})
     moved = traveller(1, lat=37.98, lon=23.73, country="GR").model_copy(update={"seq": 6})
     leave_tr = TravellerRemove(traveller_id="t1", country="TR", seq=6)
-    for order in ([first, leave_tr, moved], [moved, first, leave_tr], [first, moved, leave_tr]):
+    batch = TravellersBatch(commands=[first, leave_tr])
+    for order in ([first, leave_tr, moved], [moved, first, leave_tr], [moved, batch]):
         eng, stores = engine()
         run(eng, incident(), *order)
         assert stores["travellers"]["t1"]["country"] == "GR" and stores["travellers"]["t1"]["seq"] == 6
