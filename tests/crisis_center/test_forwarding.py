@@ -3,8 +3,8 @@ what cannot be sent is dead-lettered, and what could not even be dead-lettered i
 
 from __future__ import annotations
 
-from datetime import date
 from collections.abc import Awaitable
+from datetime import date
 from typing import Any
 
 import pytest
