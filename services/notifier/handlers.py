@@ -55,7 +55,7 @@ class Publisher:
         await enqueue(conn, data, source=SOURCE, topic_prefix=self.topic_prefix,
                       event_id=status_event_id(row.notification_id, status.value))
 
-    def prepare(self, row: repo.Row, status: DeliveryStatus, reason: str | None,
+    def prepare(self, row: repo.Row | repo.NewNotification, status: DeliveryStatus, reason: str | None,
                 at: datetime | None = None) -> OutboxRow:
         """The outbox row of a status event, for a statement that writes many (`enqueue_many`)."""
         data = NotificationStatus(
@@ -113,9 +113,7 @@ async def accept_commands(
     kept = [new for new in rows if new.notification_id in stored]
     if len(kept) < len(rows):
         log.info("notification_duplicates", count=len(rows) - len(kept))
-    await enqueue_many(conn, [
-        publisher.prepare(repo.Row(new.notification_id, new.channel, new.status, new.case_reference, new.crisis_id),
-                          new.status, new.reason) for new in kept])
+    await enqueue_many(conn, [publisher.prepare(new, new.status, new.reason, at=now) for new in kept])
     return [new.notification_id for new in kept]
 
 
