@@ -194,7 +194,9 @@ async def start_broker(folder: Path, users: Iterable[str], *, timeout: float = 9
     broker = SecureBroker(folder=folder, port=free_port(), tls=make_ca(folder / "tls"), passwords=passwords)
     config = folder / "server.properties"
     config.write_text(_properties(broker, free_port()))
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    cluster_id = "-"
+    while cluster_id.startswith("-"):  # as Kafka's own random-uuid: its argument parser reads "-..." as an option
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     scram = [arg for name, password in passwords.items()
              for arg in ("--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]")]
     formatted = subprocess.run(_java(broker, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config),
