@@ -100,6 +100,22 @@ class ForwardBuffer:
                 if id(source) not in dead:
                     self._write_country(trigger, traveller_id, now_in)
 
+    async def forget(self, revoked: Callable[[Any], bool]) -> None:
+        """Drop what came from records of partitions this worker lost (`revoked(source)`), after a flush failed
+        at the rebalance's commit: their offsets were not committed, so the partitions' new owner handles those
+        registrations again and sends the same commands. Kept, a later flush here would also write the
+        travellers' countries into changelog partitions another worker now owns."""
+        async with self._lock:
+            for country in list(self._pending):
+                kept = [(source, command) for source, command in self._pending[country] if not revoked(source)]
+                self._size -= len(self._pending[country]) - len(kept)
+                if kept:
+                    self._pending[country] = kept
+                else:
+                    del self._pending[country]
+            self._countries = {traveller_id: entry for traveller_id, entry in self._countries.items()
+                               if not revoked(entry[1])}
+
     async def _send_record(self, country: str, routed: list[tuple[Any, TravellerCommand]],
                            dead: set[int]) -> Awaitable[Any] | None:
         commands = [command for _, command in routed]

@@ -330,6 +330,13 @@ class CrisisWorker:
                 offsets.forget()
             self._watched.clear()  # rows of partitions gained are written again at their next change or tick
 
+        async def _revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:
+            """Commands waiting for lost partitions' registrations (a flush failed at the rebalance's commit) are
+            the new owner's to send again (forwarding.py, `forget`)."""
+            lost = {(tp.topic, tp.partition) for tp in revoked}
+            await self.forwarding.forget(lambda source: (source.message.topic, source.message.partition) in lost)
+
+        app.on_partitions_revoked.connect(_revoked)  # type: ignore[arg-type]
         app.on_partitions_revoked.connect(_rebalanced)  # type: ignore[arg-type]
         app.on_partitions_assigned.connect(_rebalanced)  # type: ignore[arg-type]
         app.on_rebalance_complete.connect(_rebalanced)  # type: ignore[arg-type]  # tables recovered

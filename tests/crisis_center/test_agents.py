@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
 import pytest
+from faust.types import TP
 
 from services.crisis_center import worker as worker_module
 from services.crisis_center.adapters.internal_topics import ensure_internal_topics
@@ -154,3 +156,24 @@ async def test_country_agent_activates_once_at_the_threshold(worker: CrisisWorke
     assert topics.count(worker.settings.topic("crisis.status")) >= 1
     # one SMS and one email for each of the `threshold` people at activation and for each who joined after it
     assert topics.count(worker.settings.topic("notifications.commands")) == 2 * (threshold + 2)
+
+
+async def test_a_revoked_partitions_waiting_commands_are_left_to_its_new_owner(worker: CrisisWorker) -> None:
+    """After a flush failed at the rebalance's commit, the lost partitions' commands and countries are dropped
+    (their registrations are handled again by the new owner); the kept partitions' still leave."""
+    topic = worker.settings.topic("travellers.registrations")
+
+    def source(partition: int) -> Any:
+        return SimpleNamespace(message=SimpleNamespace(topic=topic, partition=partition))
+
+    lost, kept = source(1), source(2)
+    command = traveller_command(registration(1), Places(), seq=1)
+    worker.forwarding.add("TR", lost, command)
+    worker.forwarding.set_country("t1", lost, lost, "TR")
+    worker.forwarding.add("GR", kept, traveller_command(registration(2, country="GR"), Places(), seq=2))
+    worker.forwarding.set_country("t2", kept, kept, "GR")
+    await worker.app.on_partitions_revoked.send({TP(topic, 1), TP(worker.settings.topic("consular.reports"), 2)})
+    assert worker.forwarding.size == 1
+    assert worker.forwarding.country_of("t1") == (False, None)
+    assert worker.forwarding.country_of("t2") == (True, "GR")
+    await worker.forwarding.forget(lambda _: True)  # these stand-ins are no agent's events: nothing to send

@@ -162,3 +162,29 @@ async def test_a_dead_lettered_registration_leaves_its_travellers_country_as_it_
     buffer.set_country("t2", "agent-event", "e2", "GR")
     await buffer.flush()
     assert broker.table == {"t1": "TR"} and [event for event, _ in broker.dead] == ["move", "e2"]
+
+
+async def test_what_came_from_revoked_partitions_is_forgotten_after_a_failed_flush() -> None:
+    """The rebalance's commit could not deliver: the lost partitions' registrations will be handled again by their
+    new owner, so nothing of theirs may be sent from here later, nor their countries written here."""
+    broker = Broker()
+    buffer = broker.buffer()
+    buffer.add("TR", "lost:1", upsert(1))
+    buffer.set_country("t1", "lost:1", "lost:1", "TR")
+    buffer.add("TR", "kept:2", upsert(2))
+    buffer.set_country("t2", "kept:2", "kept:2", "TR")
+    buffer.add("GR", "lost:3", upsert(3, "GR"))
+    buffer.set_country("t3", "lost:3", "lost:3", "GR")
+    broker.delivery_fails = True
+    with pytest.raises(ConnectionError):
+        await buffer.flush()
+    assert buffer.size == 3
+    await buffer.forget(lambda source: source.startswith("lost:"))
+    assert buffer.size == 1
+    assert buffer.country_of("t1") == (False, None)
+    assert buffer.country_of("t2") == (True, "TR")
+    broker.delivery_fails = False
+    broker.records.clear()
+    await buffer.flush()
+    assert broker.records == [("TR", upsert(2))]
+    assert broker.table == {"t2": "TR"}
