@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import asyncpg
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from services.notifier.bootstrap import open_resources
@@ -267,3 +268,27 @@ async def test_a_stop_between_commands_of_a_batch_applies_from_its_place(
     assert (rows[before.notification_id]["channel"], rows[before.notification_id]["reason"]) == ("sms", None)
     assert (rows[after.notification_id]["channel"], rows[after.notification_id]["reason"]) == (
         "email", "opted_out_sms_sent_by_email")
+
+
+async def test_a_providers_id_is_unique_where_there_is_one_and_rows_without_one_are_not_indexed(schema: str) -> None:
+    pool = await new_pool(schema)
+    try:
+        async with pool.acquire() as conn:
+            for n in (1, 2, 3):
+                await conn.execute(
+                    "INSERT INTO notifications (notification_id, dedup_key, purpose, channel, recipient, language,"
+                    " template, priority) VALUES ($1, $1, 'p', 'sms', '+32470000001', 'fr', 'case_update', 1)",
+                    f"n{n}")  # three rows without a provider id live side by side
+            await conn.execute("UPDATE notifications SET provider_id = 'SM1' WHERE notification_id = 'n1'")
+            with pytest.raises(asyncpg.UniqueViolationError):
+                await conn.execute("UPDATE notifications SET provider_id = 'SM1' WHERE notification_id = 'n2'")
+            partial = await conn.fetchval(
+                "SELECT i.indpred IS NOT NULL FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                " WHERE c.relname = 'notifications_provider_id' AND c.relnamespace = to_regnamespace($1)", schema)
+            assert partial is True
+            full = await conn.fetchval(
+                "SELECT count(*) FROM pg_constraint WHERE conname = 'notifications_provider_id_key'"
+                " AND connamespace = to_regnamespace($1)", schema)
+            assert full == 0
+    finally:
+        await pool.close()
