@@ -233,8 +233,9 @@ async def wait_done(pool: asyncpg.Pool, n: int, limit_seconds: float) -> None:
 
 
 async def fanout(server: DevServer, n: int, rate: float, concurrency: int, consumers: int,
-                 dispatch_only: bool, raw_consume: bool = False) -> dict[str, float]:
-    """One fan-out of n messages; the rate at the server (messages created per second, first to last)."""
+                 dispatch_only: bool, raw_consume: bool = False, workers: int = 1) -> dict[str, float]:
+    """One fan-out of n messages by `workers` worker processes (replicas); the rate at the server (messages created
+    per second, first to last)."""
     prefix = f"b{uuid.uuid4().hex[:8]}."
     schema = f"notifier_b{uuid.uuid4().hex[:8]}"
     await prepare(n, prefix, schema)
@@ -251,7 +252,7 @@ async def fanout(server: DevServer, n: int, rate: float, concurrency: int, consu
             await pool.execute("CREATE TRIGGER hold BEFORE INSERT ON notifications"
                                " FOR EACH ROW EXECUTE FUNCTION hold()")
         started = time.monotonic()
-        proc = worker_process(server, prefix, schema, rate, concurrency, consumers)
+        procs = [worker_process(server, prefix, schema, rate, concurrency, consumers) for _ in range(workers)]
         try:
             ingest = ingest_with_start = 0.0
             if dispatch_only:
@@ -266,8 +267,10 @@ async def fanout(server: DevServer, n: int, rate: float, concurrency: int, consu
             while await pool.fetchval("SELECT count(*) FROM outbox"):  # noqa: ASYNC110 (the `queued` status events)
                 await asyncio.sleep(0.2)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(120)
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                proc.wait(120)
     await pool.execute(f"DROP SCHEMA {schema} CASCADE")
     await drop_topics(prefix)
     await pool.close()
@@ -278,6 +281,7 @@ async def fanout(server: DevServer, n: int, rate: float, concurrency: int, consu
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {}
+    by = f" ({args.workers} worker processes)" if args.workers > 1 else ""
     async with running_server(args.port) as server:
         raw = await raw_rate(server, args.messages, args.concurrency)
         results["raw_post_rate"] = round(raw, 1)
@@ -289,29 +293,30 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                baseline_name="raw HTTP POSTs to the same server")
         if args.end_to_end:
             end_to_end = await fanout(server, args.messages, 0, args.concurrency, args.consumers,
-                                      dispatch_only=False)
+                                      dispatch_only=False, workers=args.workers)
             results["fanout_end_to_end"] = end_to_end
             results["ratio_end_to_end"] = round(end_to_end["rate"] / raw, 3)
             print(f"fan-out end to end, no limit: {end_to_end['rate']:.0f}/s, ratio {end_to_end['rate'] / raw:.2f}",
                   flush=True)
         dispatch = await fanout(server, args.messages, 0, args.concurrency, args.consumers, dispatch_only=True,
-                                raw_consume=True)
+                                raw_consume=True, workers=args.workers)
         results["fanout_dispatch_only"] = dispatch
         print(f"fan-out dispatch only, no limit: {dispatch['rate']:.0f}/s, ratio {dispatch['rate'] / raw:.2f}"
               f" (commands stored at {dispatch['ingest_rate']:.0f}/s, {dispatch['ingest_rate_with_start']:.0f}/s"
               f" counting the worker's start; raw consume {dispatch['raw_consume_rate']:.0f}/s)", flush=True)
         results["ratio_dispatch_only"] = round(dispatch["rate"] / raw, 3)
-        record("notifier", f"fan-out of {args.messages} SMS, no limit", dispatch["rate"], "msg/s", baseline=raw,
+        record("notifier", f"fan-out of {args.messages} SMS, no limit{by}", dispatch["rate"], "msg/s", baseline=raw,
                baseline_name="raw HTTP POSTs to the same server", aim="ratio >= 0.7")
-        record("notifier", "commands stored from Kafka", dispatch["ingest_rate"], "msg/s",
+        record("notifier", f"commands stored from Kafka{by}", dispatch["ingest_rate"], "msg/s",
                baseline=dispatch["raw_consume_rate"], baseline_name="raw aiokafka consume of the same topic",
                aim=">= 10000 msg/s")
         if args.no_limits:
             return results
         for limit, n in ((100, args.limited_100), (1000, args.limited_1000)):
-            limited = await fanout(server, n, limit, args.concurrency, args.consumers, dispatch_only=True)
+            limited = await fanout(server, n, limit, args.concurrency, args.consumers, dispatch_only=True,
+                                   workers=args.workers)
             results[f"limit_{limit}"] = limited | {"achieved_over_limit": round(limited["rate"] / limit, 4)}
-            record("notifier", f"achieved rate at a limit of {limit}/s", limited["rate"], "msg/s", baseline=limit,
+            record("notifier", f"achieved rate at a limit of {limit}/s{by}", limited["rate"], "msg/s", baseline=limit,
                    baseline_name="configured limit", aim="0.95 <= ratio <= 1")
             print(f"limit {limit}/s over {n}: achieved {limited['rate']:.1f}/s = {limited['rate'] / limit:.4f}",
                   flush=True)
@@ -325,6 +330,8 @@ def main() -> None:
     parser.add_argument("--limited-1000", type=int, default=20_000, help="messages of the 1,000/s run")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--consumers", type=int, default=6)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes, as replicas (deploy/k8s runs 2): they share the per-number rates")
     parser.add_argument("--port", type=int, default=8190)
     parser.add_argument("--no-limits", action="store_true", help="skip the runs at 100/s and 1,000/s")
     parser.add_argument("--end-to-end", action="store_true",

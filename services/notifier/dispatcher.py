@@ -89,6 +89,11 @@ class RateLimit:
     def __init__(self, rate_per_second: float) -> None:
         self.pacer = Pacer(rate_per_second * self.MARGIN) if rate_per_second > 0 else None
 
+    def set_rate(self, rate_per_second: float) -> None:
+        """A new rate from the next slot on (the senders sharing the number changed); no limit stays no limit."""
+        if self.pacer is not None and rate_per_second > 0:
+            self.pacer.rate_per_second = rate_per_second * self.MARGIN
+
     async def __aenter__(self) -> None:
         if self.pacer is not None:
             delay = self.pacer.reserve(asyncio.get_running_loop().time())
@@ -122,6 +127,8 @@ class Dispatcher:
         self.email = email
         self.sender_id = sender_id or f"sender-{uuid.uuid4().hex[:12]}"
         self.limiters: dict[str, RateLimit] = {}
+        #: Live senders (replicas) the configured rates are shared among, this one included (`_share_rates`).
+        self.senders_sharing = 1
         self.queue: asyncio.PriorityQueue[tuple[int, int, repo.Claimed, bool]] = asyncio.PriorityQueue()
         self.in_flight: set[str] = set()
         self._accepted: list[tuple[str, str]] = []
@@ -140,18 +147,31 @@ class Dispatcher:
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
     def limiter(self, key: str) -> RateLimit:
+        """The pacing of one sender number (or of e-mail): this sender's share of the configured rate."""
         if key not in self.limiters:
-            rate = self.settings.email_rate_per_second if key == "email" else self.settings.sms_rate_per_second
-            self.limiters[key] = RateLimit(rate)
+            self.limiters[key] = RateLimit(self._configured_rate(key) / self.senders_sharing)
         return self.limiters[key]
+
+    def _configured_rate(self, key: str) -> float:
+        return self.settings.email_rate_per_second if key == "email" else self.settings.sms_rate_per_second
+
+    def _share_rates(self, senders: int) -> None:
+        """The configured rates are per number for the whole notifier: each of the `senders` live ones (replicas)
+        paces itself to its share, so that together they never exceed them."""
+        senders = max(1, senders)
+        if senders == self.senders_sharing:
+            return
+        log.info("senders_sharing_rates", senders=senders, was=self.senders_sharing)
+        self.senders_sharing = senders
+        for key, limit in self.limiters.items():
+            limit.set_rate(self._configured_rate(key) / senders)
 
     def wake(self) -> None:
         self._wake.set()
 
     async def start(self) -> None:
         async with self.pool.acquire() as conn:
-            await repo.heartbeat(conn, self.sender_id)
-        self._last_beat = asyncio.get_running_loop().time()
+            await self._beat(conn)
         loops: list[Callable[[], Coroutine[Any, Any, None]]] = [
             self._heartbeat_loop, self._claim_loop, self._flush_loop, self._recover_loop]
         self._tasks = [asyncio.create_task(loop(), name=loop.__name__) for loop in loops]
@@ -188,12 +208,19 @@ class Dispatcher:
                     await repo.forget_sender(conn, self.sender_id)
 
     # --- loops -------------------------------------------------------------------------------------------------
+    async def _beat(self, conn: asyncpg.Connection) -> None:
+        """The heartbeat, then the rates' share: a sender stops sending once its heartbeat is dead_after/3 late
+        (`_check_alive`), so those heard from within that (and a beat more, for the clocks' skew) may be sending."""
+        await repo.heartbeat(conn, self.sender_id)
+        self._last_beat = asyncio.get_running_loop().time()
+        self._share_rates(await repo.live_senders(
+            conn, self.settings.dead_after_seconds / 3 + self.settings.heartbeat_seconds))
+
     async def _heartbeat_loop(self) -> None:
         while not self._stopping.is_set():
             try:
                 async with self.pool.acquire() as conn:
-                    await repo.heartbeat(conn, self.sender_id)
-                    self._last_beat = asyncio.get_running_loop().time()
+                    await self._beat(conn)
                     await repo.prune_senders(conn, 3600)
             except DATABASE_ERRORS as exc:
                 log.warning("heartbeat_failed", error=type(exc).__name__)

@@ -288,6 +288,12 @@ async def heartbeat(conn: asyncpg.Connection, sender_id: str) -> None:
     )
 
 
+async def live_senders(conn: asyncpg.Connection, within_seconds: float) -> int:
+    """Senders whose heartbeat is at most `within_seconds` old: those that may be sending now."""
+    return int(await conn.fetchval(
+        "SELECT count(*) FROM senders WHERE heartbeat_at >= now() - make_interval(secs => $1)", within_seconds))
+
+
 async def forget_sender(conn: asyncpg.Connection, sender_id: str) -> None:
     await conn.execute("DELETE FROM senders WHERE sender_id = $1", sender_id)
 
