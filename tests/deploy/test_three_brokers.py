@@ -267,12 +267,12 @@ async def test_kill_a_broker_and_a_worker_under_load(bootstrap_servers: str, sch
         "DATABASE_SCHEMA": directory_schema, "REPORT_SOURCES": INTAKE_SOURCE, "LOG_LEVEL": "WARNING",
         "HEALTH_PORT": "1920{replica}"})
     # The notifier's own worker: sends each SMS command to the Twilio stand-in. A dead sender's reserved
-    # messages are taken over after DEAD_AFTER_SECONDS.
+    # messages are taken over after DEAD_AFTER_SECONDS. The SMS rate is the three replicas' together (150 each).
     notifier_pool = await create_pool(database_url(), notifier_schema, min_size=1, max_size=2)
     notifier = Workers("notifier", [sys.executable, "-m", "services.notifier", "worker"], env={
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers, "KAFKA_TOPIC_PREFIX": prefix,
         "DATABASE_SCHEMA": notifier_schema, "TWILIO_API_BASE": twilio_url, "PUBLIC_BASE_URL": "http://127.0.0.1:9",
-        "SMS_RATE_PER_SECOND": "150", "SEND_TIMEOUT_SECONDS": "2", "HEARTBEAT_SECONDS": "0.5",
+        "SMS_RATE_PER_SECOND": "450", "SEND_TIMEOUT_SECONDS": "2", "HEARTBEAT_SECONDS": "0.5",
         "DEAD_AFTER_SECONDS": "5", "COMMAND_CONSUMERS": "2", "LOG_LEVEL": "WARNING",
         "HEALTH_PORT": "1930{replica}"})
     loader: asyncio.Task[None] | None = None
