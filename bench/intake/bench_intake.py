@@ -71,7 +71,7 @@ class Result:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
     def line(self) -> str:
-        return (f"{self.name:<28} {self.rate:8.0f} /s   p50 {self.quantile(0.5):6.1f} ms   "
+        return (f"{self.name:<36} {self.rate:8.0f} /s   p50 {self.quantile(0.5):6.1f} ms   "
                 f"p99 {self.quantile(0.99):6.1f} ms   ({self.count} in {self.seconds:.1f} s, {self.errors} errors)")
 
 
