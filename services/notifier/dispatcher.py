@@ -86,8 +86,9 @@ class RateLimit:
 
     MARGIN = 0.998  # pace 2 per mille under the ceiling: timing jitter between us and the provider stays below it
 
-    def __init__(self, rate_per_second: float) -> None:
-        self.pacer = Pacer(rate_per_second * self.MARGIN) if rate_per_second > 0 else None
+    def __init__(self, rate_per_second: float, *, not_before: float = float("-inf")) -> None:
+        """`not_before`: the event loop's time of the first slot."""
+        self.pacer = Pacer(rate_per_second * self.MARGIN, not_before) if rate_per_second > 0 else None
 
     def set_rate(self, rate_per_second: float) -> None:
         """A new rate from the next slot on (the senders sharing the number changed); no limit stays no limit."""
@@ -129,6 +130,7 @@ class Dispatcher:
         self.limiters: dict[str, RateLimit] = {}
         #: Live senders (replicas) the configured rates are shared among, this one included (`_share_rates`).
         self.senders_sharing = 1
+        self._paced_from = float("-inf")  # the loop's time of the first paced slot (`start`)
         self.queue: asyncio.PriorityQueue[tuple[int, int, repo.Claimed, bool]] = asyncio.PriorityQueue()
         self.in_flight: set[str] = set()
         self._accepted: list[tuple[str, str]] = []
@@ -149,7 +151,8 @@ class Dispatcher:
     def limiter(self, key: str) -> RateLimit:
         """The pacing of one sender number (or of e-mail): this sender's share of the configured rate."""
         if key not in self.limiters:
-            self.limiters[key] = RateLimit(self._configured_rate(key) / self.senders_sharing)
+            self.limiters[key] = RateLimit(self._configured_rate(key) / self.senders_sharing,
+                                           not_before=self._paced_from)
         return self.limiters[key]
 
     def _configured_rate(self, key: str) -> float:
@@ -172,6 +175,10 @@ class Dispatcher:
     async def start(self) -> None:
         async with self.pool.acquire() as conn:
             await self._beat(conn)
+        if self.senders_sharing > 1:
+            # The others learn of this sender at their next heartbeat: until then they pace to the shares without
+            # it, so it takes no limited slot before a beat has passed (alone, it sends at once).
+            self._paced_from = asyncio.get_running_loop().time() + self.settings.heartbeat_seconds
         loops: list[Callable[[], Coroutine[Any, Any, None]]] = [
             self._heartbeat_loop, self._claim_loop, self._flush_loop, self._recover_loop]
         self._tasks = [asyncio.create_task(loop(), name=loop.__name__) for loop in loops]

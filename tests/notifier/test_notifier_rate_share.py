@@ -3,6 +3,8 @@ Two replicas each pacing to the full SMS_RATE_PER_SECOND sent twice the rate the
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from services.notifier.dispatcher import Dispatcher, RateLimit
@@ -72,4 +74,30 @@ async def test_a_sender_silent_past_its_own_fencing_no_longer_takes_a_share(sche
         assert paced_rate(dispatcher.limiter("+32470000001")) == pytest.approx(50)
     finally:
         await dispatcher.stop(grace=0)
+        await pool.close()
+
+
+async def test_a_sender_joining_others_waits_a_heartbeat_before_its_first_paced_slot(schema: str) -> None:
+    """The others pace to shares without it until their next heartbeat: a newcomer sending at once would add a
+    share above the number's rate meanwhile. Alone, a sender's first slot is at once."""
+    settings = NotifierSettings(database_schema=schema, sms_rate_per_second=100, heartbeat_seconds=2.0)
+    pool = await new_pool(schema)
+    alone = Dispatcher(pool=pool, settings=settings, publisher=Publisher(), sms=None, email=None, sender_id="a")
+    joining = Dispatcher(pool=pool, settings=settings, publisher=Publisher(), sms=None, email=None, sender_id="b")
+    try:
+        await alone.start()
+        first = alone.limiter("+32470000001").pacer
+        assert first is not None
+        assert first.reserve(asyncio.get_running_loop().time()) == 0.0
+        await joining.start()
+        pacer = joining.limiter("+32470000001").pacer
+        assert pacer is not None
+        wait = pacer.reserve(asyncio.get_running_loop().time())
+        assert 1.0 < wait <= settings.heartbeat_seconds
+        email = joining.limiter("email").pacer  # every limiter made after the start waits the same
+        assert email is not None
+        assert email.reserve(asyncio.get_running_loop().time()) > 1.0
+    finally:
+        await alone.stop(grace=0)
+        await joining.stop(grace=0)
         await pool.close()
