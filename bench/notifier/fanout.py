@@ -7,6 +7,9 @@
    adds a run where consuming and sending overlap;
 3. fan-out with limits (100/s, 1,000/s): achieved rate / limit.
 
+The fan-outs run `--workers` worker processes (2 by default: the deployment's minimum replicas), which share the
+per-number rates (docs/notifier.md); `--workers 1` gives the figures of sessions before 15.
+
 Run: `.venv/bin/python bench/notifier/fanout.py --messages 100000` (Kafka and PostgreSQL up; config/local.env).
 """
 
@@ -330,8 +333,9 @@ def main() -> None:
     parser.add_argument("--limited-1000", type=int, default=20_000, help="messages of the 1,000/s run")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--consumers", type=int, default=6)
-    parser.add_argument("--workers", type=int, default=1,
-                        help="worker processes, as replicas (deploy/k8s runs 2): they share the per-number rates")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="worker processes, as replicas (deploy/k8s runs at least 2): they share the per-number "
+                             "rates; 1 for the figures of sessions before 15")
     parser.add_argument("--port", type=int, default=8190)
     parser.add_argument("--no-limits", action="store_true", help="skip the runs at 100/s and 1,000/s")
     parser.add_argument("--end-to-end", action="store_true",
