@@ -4,6 +4,7 @@ Two replicas each pacing to the full SMS_RATE_PER_SECOND sent twice the rate the
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,10 @@ from services.notifier.dispatcher import Dispatcher, RateLimit
 from services.notifier.handlers import Publisher
 from services.notifier.settings import NotifierSettings
 from tests.support import new_pool
+
+
+def dispatcher(pool: Any, settings: NotifierSettings, sender_id: str) -> Dispatcher:
+    return Dispatcher(pool=pool, settings=settings, publisher=Publisher(), sms=None, email=None, sender_id=sender_id)
 
 
 def paced_rate(limit: RateLimit) -> float:
@@ -33,8 +38,7 @@ def test_a_new_rate_applies_from_the_next_slot_and_no_limit_stays_none() -> None
 async def test_live_senders_share_each_numbers_rate_and_the_last_one_takes_it_whole(schema: str) -> None:
     settings = NotifierSettings(database_schema=schema, sms_rate_per_second=120, email_rate_per_second=30)
     pool = await new_pool(schema)
-    first = Dispatcher(pool=pool, settings=settings, publisher=Publisher(), sms=None, email=None, sender_id="a")
-    second = Dispatcher(pool=pool, settings=settings, publisher=Publisher(), sms=None, email=None, sender_id="b")
+    first, second = dispatcher(pool, settings, "a"), dispatcher(pool, settings, "b")
     try:
         await first.start()
         number = first.limiter("+32470000001")
@@ -62,18 +66,17 @@ async def test_a_sender_silent_past_its_own_fencing_no_longer_takes_a_share(sche
     """A sender stops sending once its heartbeat is dead_after/3 late: one heard from longer ago counts for none."""
     settings = NotifierSettings(database_schema=schema, sms_rate_per_second=100)
     pool = await new_pool(schema)
-    dispatcher = Dispatcher(pool=pool, settings=settings, publisher=Publisher(), sms=None, email=None,
-                            sender_id="alive")
+    alive = dispatcher(pool, settings, "alive")
     try:
         window = settings.dead_after_seconds / 3 + settings.heartbeat_seconds
         await pool.execute("INSERT INTO senders (sender_id, heartbeat_at) VALUES"
                            " ('recent', now() - make_interval(secs => $1)),"
                            " ('silent', now() - make_interval(secs => $2))", window - 1, window + 1)
-        await dispatcher.start()
-        assert dispatcher.senders_sharing == 2  # itself and 'recent'
-        assert paced_rate(dispatcher.limiter("+32470000001")) == pytest.approx(50)
+        await alive.start()
+        assert alive.senders_sharing == 2  # itself and 'recent'
+        assert paced_rate(alive.limiter("+32470000001")) == pytest.approx(50)
     finally:
-        await dispatcher.stop(grace=0)
+        await alive.stop(grace=0)
         await pool.close()
 
 
@@ -82,8 +85,7 @@ async def test_a_sender_joining_others_waits_a_heartbeat_before_its_first_paced_
     share above the number's rate meanwhile. Alone, a sender's first slot is at once."""
     settings = NotifierSettings(database_schema=schema, sms_rate_per_second=100, heartbeat_seconds=2.0)
     pool = await new_pool(schema)
-    alone = Dispatcher(pool=pool, settings=settings, publisher=Publisher(), sms=None, email=None, sender_id="a")
-    joining = Dispatcher(pool=pool, settings=settings, publisher=Publisher(), sms=None, email=None, sender_id="b")
+    alone, joining = dispatcher(pool, settings, "a"), dispatcher(pool, settings, "b")
     try:
         await alone.start()
         first = alone.limiter("+32470000001").pacer
