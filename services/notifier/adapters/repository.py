@@ -13,7 +13,7 @@ from pydantic_core import to_json
 from services.notifier.domain.delivery import DeliveryStatus, Observation, can_move
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a fan-out builds thousands, and a frozen one costs 4 us more each
 class NewNotification:
     notification_id: str
     dedup_key: str
