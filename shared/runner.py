@@ -19,6 +19,7 @@ import uvloop
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
+from shared.collector import tune_collector
 from shared.health import GRACEFUL_SHUTDOWN_SECONDS, Check, HealthServer, KafkaCheck, database_check, serving
 from shared.kafka.producer import make_producer
 from shared.kafka.security import client_security
@@ -94,6 +95,7 @@ async def run_kafka_worker(
     try:
         async with serving(probes):
             await worker.start()
+            tune_collector()
             log.info(f"{name}_worker_started")
             await stop.wait()
     finally:

@@ -10,7 +10,8 @@ from services.crisis_center.api import create_app
 from services.crisis_center.privacy import PrivacyResponder
 from services.crisis_center.settings import Settings
 from services.crisis_center.welfare_desk import WelfareDesk
-from services.crisis_center.worker import CrisisWorker, tune_collector
+from services.crisis_center.worker import CrisisWorker
+from shared.collector import tune_collector
 from shared.health import Check, HealthServer, KafkaCheck, database_check, serving
 from shared.kafka.security import client_security
 from shared.logging import get_logger

@@ -23,7 +23,6 @@ counting agent (`country`) with its timers, and the effects executor (the engine
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -103,22 +102,9 @@ log = get_logger(__name__)
 
 EVENTS = Counter("crisis_worker_events_total", "Events handled by the crisis worker", ["agent", "outcome"])
 HANDLE_SECONDS = Histogram("crisis_worker_handle_seconds", "Time to handle one command", ["op"])
-#: Python's cyclic collector, at its defaults (700, 10, 10), ran a full collection of the worker's heap 27 times in an
-#: 8 s surge of 20,000 people, up to 318 ms each (about 2 s each at 100,000): the largest stall of the event loop.
-#: Most of what the worker allocates is freed by reference counting: young collections every 50,000 allocations,
-#: the middle one every 10 of those (a larger middle generation took 0.7 s to scan), full ones rare; and what exists
-#: once the worker has started (modules, the Faust app) is frozen out of every collection.
-GC_THRESHOLDS = (50_000, 10, 1_000)
 TRANSIENT = DATABASE_UNREACHABLE
 
 Clock = Callable[[], datetime]
-
-
-def tune_collector() -> None:
-    """For the worker's process (its entry point calls it once it has started): `GC_THRESHOLDS`, and what exists
-    now frozen out of every collection. Not in `CrisisWorker.start`: tests start many workers in one process."""
-    gc.set_threshold(*GC_THRESHOLDS)
-    gc.freeze()
 
 
 def utc_now() -> datetime:
