@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -35,6 +35,7 @@ import aiohttp
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 
+from bench.cpu import CpuMeter, named_pids
 from bench.loop import run as run_loop
 from bench.report import record
 from bench.topics import drop_topics
@@ -107,10 +108,18 @@ async def running_server(port: int) -> AsyncIterator[DevServer]:
 BODY = "Belgian Foreign Affairs - Flood. If you are in the area: get to safety. Help: +32 2 501 10 00"
 
 
-async def raw_rate(server: DevServer, n: int, concurrency: int) -> float:
+def server_meter(server: DevServer, **groups: Callable[[], Iterable[int]]) -> CpuMeter:
+    """The CPU of the Twilio server, of this process (the client) and of `groups`, for a window of a run."""
+    assert server.proc is not None
+    pid = server.proc.pid
+    return CpuMeter({"server": lambda: [pid], **groups}, own="client")
+
+
+async def raw_rate(server: DevServer, n: int, concurrency: int) -> tuple[float, dict[str, float]]:
     """Plain POSTs, no library, no database: the server's ceiling on this machine. The form's common part (sender,
     text) is urlencoded once and the number put in front (aiohttp's FormData costs more than the rest of the
-    request), the Authorization header computed once: the least a client must do per message."""
+    request), the Authorization header computed once: the least a client must do per message. With the CPU
+    microseconds per message of the client and the server."""
     headers = {"Authorization": "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode(),
                "Content-Type": "application/x-www-form-urlencoded"}
     url = f"{server.url}/2010-04-01/Accounts/{SID}/Messages.json"
@@ -128,14 +137,17 @@ async def raw_rate(server: DevServer, n: int, concurrency: int) -> float:
                     await resp.read()
                     assert resp.status == 201, resp.status
 
+        meter = server_meter(server)
+        meter.start()
         await asyncio.gather(*(one_worker() for _ in range(concurrency)))
+        meter.stop()
         stats = await server.stats(http)
-    return (stats["messages"] - 1) / stats["window_seconds"]
+    return (stats["messages"] - 1) / stats["window_seconds"], meter.per_message_us(n)
 
 
-async def library_rate(server: DevServer, n: int, concurrency: int) -> float:
+async def library_rate(server: DevServer, n: int, concurrency: int) -> tuple[float, dict[str, float]]:
     """The notifier's own Twilio adapter (twilio-python's `messages.create_async` on its HTTP client), no Kafka,
-    no database: what the library costs beside the raw POSTs."""
+    no database: what the library costs beside the raw POSTs (with the CPU per message, as `raw_rate`)."""
     sms = TwilioSms(account_sid=SID, auth_token=TOKEN, api_base=server.url, from_number="+3225010000",
                     timeout=30, pool_size=concurrency)
     counter = iter(range(n))
@@ -147,11 +159,14 @@ async def library_rate(server: DevServer, n: int, concurrency: int) -> float:
                 for i in counter:
                     await sms.send(to=f"+3249{i:07d}", body=BODY, status_callback=None)
 
+            meter = server_meter(server)
+            meter.start()
             await asyncio.gather(*(one_worker() for _ in range(concurrency)))
+            meter.stop()
             stats = await server.stats(http)
     finally:
         await sms.close()
-    return (stats["messages"] - 1) / stats["window_seconds"]
+    return (stats["messages"] - 1) / stats["window_seconds"], meter.per_message_us(n)
 
 
 async def prepare(n: int, prefix: str, schema: str) -> None:
@@ -236,7 +251,7 @@ async def wait_done(pool: asyncpg.Pool, n: int, limit_seconds: float) -> None:
 
 
 async def fanout(server: DevServer, n: int, rate: float, concurrency: int, consumers: int,
-                 dispatch_only: bool, raw_consume: bool = False, workers: int = 1) -> dict[str, float]:
+                 dispatch_only: bool, raw_consume: bool = False, workers: int = 1) -> dict[str, Any]:
     """One fan-out of n messages by `workers` worker processes (replicas); the rate at the server (messages created
     per second, first to last)."""
     prefix = f"b{uuid.uuid4().hex[:8]}."
@@ -256,16 +271,28 @@ async def fanout(server: DevServer, n: int, rate: float, concurrency: int, consu
                                " FOR EACH ROW EXECUTE FUNCTION hold()")
         started = time.monotonic()
         procs = [worker_process(server, prefix, schema, rate, concurrency, consumers) for _ in range(workers)]
+        meter = server_meter(server, workers=lambda: [proc.pid for proc in procs],
+                             postgres=lambda: named_pids("postgres"))
+        cpu: dict[str, dict[str, float]] = {}
         try:
             ingest = ingest_with_start = 0.0
             if dispatch_only:
+                # The CPU of storing from the first row stored on (the workers' start and group join left out).
+                while not (stored_before := await pool.fetchval("SELECT count(*) FROM notifications")):  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
+                meter.start()
                 while await pool.fetchval("SELECT count(*) FROM notifications") < n:  # noqa: ASYNC110
                     await asyncio.sleep(0.2)
                 ingest_with_start = n / (time.monotonic() - started)
+                meter.stop()
+                cpu["storing"] = meter.per_message_us(n - stored_before)
                 ingest = await stored_window_rate(pool)
                 await pool.execute("DROP TRIGGER hold ON notifications")
+                meter.start()
                 await pool.execute("UPDATE notifications SET next_attempt_at = now()")
             await wait_done(pool, n, limit_seconds=max(600, 3 * n / max(rate, 50)))
+            meter.stop()
+            cpu["sending"] = meter.per_message_us(n)
             stats = await server.stats(http)
             while await pool.fetchval("SELECT count(*) FROM outbox"):  # noqa: ASYNC110 (the `queued` status events)
                 await asyncio.sleep(0.2)
@@ -279,19 +306,21 @@ async def fanout(server: DevServer, n: int, rate: float, concurrency: int, consu
     await pool.close()
     achieved = (stats["messages"] - 1) / stats["window_seconds"]
     return {"messages": stats["messages"], "rate": achieved, "ingest_rate": ingest,
-            "ingest_rate_with_start": ingest_with_start, "raw_consume_rate": raw}
+            "ingest_rate_with_start": ingest_with_start, "raw_consume_rate": raw, "cpu_us_per_message": cpu}
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {}
     by = f" ({args.workers} worker processes)" if args.workers > 1 else ""
     async with running_server(args.port) as server:
-        raw = await raw_rate(server, args.messages, args.concurrency)
+        raw, results["raw_post_cpu_us"] = await raw_rate(server, args.messages, args.concurrency)
         results["raw_post_rate"] = round(raw, 1)
-        print(f"raw POST rate: {raw:.0f}/s over {args.messages}", flush=True)
-        library = await library_rate(server, args.messages, args.concurrency)
+        print(f"raw POST rate: {raw:.0f}/s over {args.messages}; CPU us per message: {results['raw_post_cpu_us']}",
+              flush=True)
+        library, results["library_cpu_us"] = await library_rate(server, args.messages, args.concurrency)
         results["library_rate"] = round(library, 1)
-        print(f"Twilio adapter alone: {library:.0f}/s, ratio {library / raw:.2f}", flush=True)
+        print(f"Twilio adapter alone: {library:.0f}/s, ratio {library / raw:.2f}; CPU us per message:"
+              f" {results['library_cpu_us']}", flush=True)
         record("notifier", "Twilio adapter alone (no Kafka, no database)", library, "msg/s", baseline=raw,
                baseline_name="raw HTTP POSTs to the same server")
         if args.end_to_end:
@@ -307,6 +336,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         print(f"fan-out dispatch only, no limit: {dispatch['rate']:.0f}/s, ratio {dispatch['rate'] / raw:.2f}"
               f" (commands stored at {dispatch['ingest_rate']:.0f}/s, {dispatch['ingest_rate_with_start']:.0f}/s"
               f" counting the worker's start; raw consume {dispatch['raw_consume_rate']:.0f}/s)", flush=True)
+        for phase, per_message in dispatch["cpu_us_per_message"].items():
+            print(f"  CPU us per message, {phase}: {per_message}", flush=True)
         results["ratio_dispatch_only"] = round(dispatch["rate"] / raw, 3)
         record("notifier", f"fan-out of {args.messages} SMS, no limit{by}", dispatch["rate"], "msg/s", baseline=raw,
                baseline_name="raw HTTP POSTs to the same server", aim="ratio >= 0.7")
