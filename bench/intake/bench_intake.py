@@ -22,14 +22,15 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import asyncpg
 
+from bench.cpu import CpuMeter, named_pids
 from bench.loop import run as run_loop
 from bench.report import record
 from shared.auth import JwtConfig, mint_token
@@ -61,6 +62,8 @@ class Result:
     seconds: float
     latencies: list[float]
     errors: int
+    cpu_us: dict[str, float] = field(default_factory=dict)
+    """CPU microseconds per measured call of each group of processes (bench/cpu.py), `wall` beside them."""
 
     @property
     def rate(self) -> float:
@@ -72,12 +75,16 @@ class Result:
 
     def line(self) -> str:
         return (f"{self.name:<36} {self.rate:8.0f} /s   p50 {self.quantile(0.5):6.1f} ms   "
-                f"p99 {self.quantile(0.99):6.1f} ms   ({self.count} in {self.seconds:.1f} s, {self.errors} errors)")
+                f"p99 {self.quantile(0.99):6.1f} ms   ({self.count} in {self.seconds:.1f} s, {self.errors} errors)"
+                f"\n{'':<36} CPU us per report: {self.cpu_us}")
 
 
 async def drive(name: str, op: Callable[[], Awaitable[bool]], *, clients: int, warmup: float,
-                duration: float) -> Result:
-    """`clients` loops calling `op` back to back; only calls that start after the warm-up are measured."""
+                duration: float, cpu: Mapping[str, Callable[[], Iterable[int]]]) -> Result:
+    """`clients` loops calling `op` back to back; only calls that start after the warm-up are measured, and the CPU
+    of `cpu`'s processes (and of this one, as `client`) from the warm-up's end to the last call's."""
+    meter = CpuMeter({**cpu, "postgres": lambda: named_pids("postgres")}, own="client")
+    asyncio.get_running_loop().call_later(warmup, meter.start)
     latencies: list[float] = []
     errors = 0
     start = time.perf_counter() + warmup
@@ -94,7 +101,8 @@ async def drive(name: str, op: Callable[[], Awaitable[bool]], *, clients: int, w
                     errors += 1
 
     await asyncio.gather(*(loop() for _ in range(clients)))
-    return Result(name, len(latencies), duration, latencies, errors)
+    meter.stop()
+    return Result(name, len(latencies), duration, latencies, errors, meter.per_message_us(max(len(latencies), 1)))
 
 
 def free_port() -> int:
@@ -149,7 +157,8 @@ async def bench_api(schema: str, *, clients: int, warmup: float, duration: float
                     return response.status == 201
 
             name = "API POST /v1/reports" + (f" ({processes} processes)" if processes > 1 else "")
-            return await drive(name, post, clients=clients, warmup=warmup, duration=duration)
+            pids = [server.pid for server in servers]
+            return await drive(name, post, clients=clients, warmup=warmup, duration=duration, cpu={"api": lambda: pids})
     finally:
         for server in servers:
             server.terminate()
@@ -180,7 +189,8 @@ async def bench_ceiling(schema: str, *, clients: int, warmup: float, duration: f
         return True
 
     try:
-        return await drive("asyncpg ceiling (2 inserts)", insert, clients=clients, warmup=warmup, duration=duration)
+        return await drive("asyncpg ceiling (2 inserts)", insert, clients=clients, warmup=warmup, duration=duration,
+                           cpu={})
     finally:
         await pool.close()
 
