@@ -32,6 +32,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench.cpu import CpuMeter, named_pids
 from bench.crisis.registrations import Generator, produce
 from bench.loop import run as run_loop
 from bench.report import record
@@ -245,14 +246,20 @@ def decode_validate(_partition: int, value: bytes) -> None:
     parse_data(decode(value), topic="travellers.registrations")
 
 
-async def worker_rate(settings: Settings, n: int) -> float:
+async def worker_rate(settings: Settings, n: int) -> tuple[float, dict[str, float]]:
+    """Registrations handled per second by a worker in this process, from the first counted to the n-th; with the
+    CPU microseconds per registration of this process (the worker), the broker (java) and PostgreSQL."""
     worker = CrisisWorker(settings)
+    meter = CpuMeter({"broker": lambda: named_pids("java"), "postgres": lambda: named_pids("postgres")},
+                     own="worker")
     await worker.start()
     try:
         await until(lambda: len(worker.engine.travellers) > 0, interval=0.005)
         first = time.perf_counter()
+        meter.start()
         await until(lambda: len(worker.engine.travellers) >= n, interval=0.02)
-        return n / (time.perf_counter() - first)
+        meter.stop()
+        return n / (time.perf_counter() - first), meter.per_message_us(n)
     finally:
         await worker.stop()
 
@@ -302,7 +309,9 @@ async def run() -> None:
         raw_rate = statistics.median([await consume_rate(topic, THROUGHPUT_N) for _ in range(3)])
         least = statistics.median([await consume_rate(topic, THROUGHPUT_N, decode_validate) for _ in range(3)])
         try:
-            rate = await worker_rate(settings, THROUGHPUT_N)
+            rate, cpu = await worker_rate(settings, THROUGHPUT_N)
+            print(f"[crisis] {THROUGHPUT_N:,} registrations handled at {rate:,.0f}/s; CPU us per registration: {cpu}"
+                  f" (getmany + decode + validate: {1e6 / least:.0f} us of one process)", flush=True)
         finally:
             await drop(schema)
             await drop_topics(prefix, settings.faust_app_id)
