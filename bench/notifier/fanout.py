@@ -203,7 +203,8 @@ def worker_process(server: DevServer, prefix: str, schema: str, rate: float, con
     env.update(DATABASE_SCHEMA=schema, KAFKA_TOPIC_PREFIX=prefix, TWILIO_API_BASE=server.url,
                TWILIO_ACCOUNT_SID=SID, TWILIO_AUTH_TOKEN=TOKEN, SMS_RATE_PER_SECOND=str(rate),
                SEND_CONCURRENCY=str(concurrency), COMMAND_CONSUMERS=str(consumers), LOG_LEVEL="WARNING",
-               DATABASE_POOL_MAX="20", CLAIM_BATCH="500")
+               DATABASE_POOL_MAX="20", CLAIM_BATCH="500",
+               HEALTH_PORT="0")  # the workers' probes on ports of their own: two on one port left one without
     return subprocess.Popen([sys.executable, "-m", "services.notifier", "worker"], cwd=ROOT, env=env)
 
 
