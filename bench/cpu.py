@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -20,17 +22,22 @@ def process_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def named_pids(name: str) -> list[int]:
-    """Every process whose command is `name` (e.g. the PostgreSQL server and its backends)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == name:
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
+def broker_pids() -> list[int]:
+    """The project's own Kafka broker (`make infra`), not another one on the same machine."""
+    pid_file = ROOT / ".run" / "kafka" / "kafka.pid"
+    return [int(pid_file.read_text())] if pid_file.exists() else []
+
+
+def postgres_pids() -> list[int]:
+    """The project's own PostgreSQL server (`make infra`) and every backend and helper process it started, not
+    another cluster on the same machine (a CI clone's, say)."""
+    found = subprocess.run(["pgrep", "-f", str((ROOT / ".run" / "postgres").resolve())], capture_output=True,
+                           text=True)
+    server = [int(pid) for pid in found.stdout.split()]
+    if not server:
+        return []
+    children = subprocess.run(["pgrep", "-P", ",".join(map(str, server))], capture_output=True, text=True)
+    return server + [int(pid) for pid in children.stdout.split()]
 
 
 class CpuMeter:

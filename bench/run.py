@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.cpu import broker_pids, postgres_pids
 from bench.loop import run as run_loop
 from bench.report import Figure, load, markdown, record
 from shared.events.travellers import TravellerRegistered
@@ -45,14 +46,10 @@ def rss_mib(pid: int) -> float:
 def stack_processes() -> dict[str, list[int]]:
     """Process ids of the broker, every PostgreSQL backend of our cluster, and each service process."""
     found: dict[str, list[int]] = {}
-    kafka_pid = ROOT / ".run" / "kafka" / "kafka.pid"
-    if kafka_pid.exists():
-        found["kafka broker"] = [int(kafka_pid.read_text())]
-    pg = subprocess.run(["pgrep", "-f", str((ROOT / ".run" / "postgres").resolve())], capture_output=True, text=True)
-    postmaster = [int(p) for p in pg.stdout.split()]
-    if postmaster:
-        children = subprocess.run(["pgrep", "-P", ",".join(map(str, postmaster))], capture_output=True, text=True)
-        found["postgresql (all backends)"] = postmaster + [int(p) for p in children.stdout.split()]
+    if broker := broker_pids():
+        found["kafka broker"] = broker
+    if postgres := postgres_pids():
+        found["postgresql (all backends)"] = postgres
     for pidfile in sorted((ROOT / ".run" / "services").glob("*.pid")):
         found[pidfile.stem] = [int(pidfile.read_text())]
     return found

@@ -32,7 +32,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.cpu import CpuMeter, named_pids
+from bench.cpu import CpuMeter, broker_pids, postgres_pids
 from bench.crisis.registrations import Generator, produce
 from bench.loop import run as run_loop
 from bench.report import record
@@ -250,7 +250,7 @@ async def worker_rate(settings: Settings, n: int) -> tuple[float, dict[str, floa
     """Registrations handled per second by a worker in this process, from the first counted to the n-th; with the
     CPU microseconds per registration of this process (the worker), the broker (java) and PostgreSQL."""
     worker = CrisisWorker(settings)
-    meter = CpuMeter({"broker": lambda: named_pids("java"), "postgres": lambda: named_pids("postgres")},
+    meter = CpuMeter({"broker": broker_pids, "postgres": postgres_pids},
                      own="worker")
     await worker.start()
     try:

@@ -30,7 +30,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
-from bench.cpu import CpuMeter, named_pids
+from bench.cpu import CpuMeter, postgres_pids
 from bench.loop import run as run_loop
 from bench.report import record
 from shared.auth import JwtConfig, mint_token
@@ -83,7 +83,7 @@ async def drive(name: str, op: Callable[[], Awaitable[bool]], *, clients: int, w
                 duration: float, cpu: Mapping[str, Callable[[], Iterable[int]]]) -> Result:
     """`clients` loops calling `op` back to back; only calls that start after the warm-up are measured, and the CPU
     of `cpu`'s processes (and of this one, as `client`) from the warm-up's end to the last call's."""
-    meter = CpuMeter({**cpu, "postgres": lambda: named_pids("postgres")}, own="client")
+    meter = CpuMeter({**cpu, "postgres": postgres_pids}, own="client")
     asyncio.get_running_loop().call_later(warmup, meter.start)
     latencies: list[float] = []
     errors = 0

@@ -35,7 +35,7 @@ import aiohttp
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 
-from bench.cpu import CpuMeter, named_pids
+from bench.cpu import CpuMeter, postgres_pids
 from bench.loop import run as run_loop
 from bench.report import record
 from bench.topics import drop_topics
@@ -273,7 +273,7 @@ async def fanout(server: DevServer, n: int, rate: float, concurrency: int, consu
         started = time.monotonic()
         procs = [worker_process(server, prefix, schema, rate, concurrency, consumers) for _ in range(workers)]
         meter = server_meter(server, workers=lambda: [proc.pid for proc in procs],
-                             postgres=lambda: named_pids("postgres"))
+                             postgres=postgres_pids)
         cpu: dict[str, dict[str, float]] = {}
         try:
             ingest = ingest_with_start = 0.0

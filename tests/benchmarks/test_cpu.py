@@ -7,7 +7,9 @@ import subprocess
 import sys
 import time
 
-from bench.cpu import CpuMeter, named_pids, process_seconds
+import asyncpg
+
+from bench.cpu import CpuMeter, broker_pids, postgres_pids, process_seconds
 
 
 def spin(seconds: float) -> None:
@@ -47,9 +49,20 @@ def test_a_busy_child_is_charged_its_cpu_and_an_idle_one_none() -> None:
     assert per["wall"] >= 1e6 * 0.3 / 1000  # the window lasted at least the child's spin
 
 
-def test_a_process_that_is_gone_counts_for_nothing_and_names_find_processes() -> None:
+def test_a_process_that_is_gone_counts_for_nothing() -> None:
     assert process_seconds(2**22 + 1) == 0.0  # above the kernel's largest pid: never a process
-    with open(f"/proc/{os.getpid()}/comm") as comm:
-        own_name = comm.read().strip()
-    assert os.getpid() in named_pids(own_name)
-    assert os.getpid() not in named_pids(own_name + "-not-this")
+    assert process_seconds(os.getpid()) > 0
+
+
+async def test_the_projects_own_database_and_broker_are_found() -> None:
+    """The processes of `make infra` (this checkout's .run/), whatever else runs on the machine."""
+    conn = await asyncpg.connect(os.environ["DATABASE_URL"])
+    try:
+        backend = await conn.fetchval("SELECT pg_backend_pid()")
+        assert backend in postgres_pids()
+    finally:
+        await conn.close()
+    broker = broker_pids()
+    assert len(broker) == 1
+    with open(f"/proc/{broker[0]}/comm") as comm:
+        assert comm.read().strip() == "java"
