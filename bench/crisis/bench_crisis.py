@@ -250,8 +250,7 @@ async def worker_rate(settings: Settings, n: int) -> tuple[float, dict[str, floa
     """Registrations handled per second by a worker in this process, from the first counted to the n-th; with the
     CPU microseconds per registration of this process (the worker), the broker (java) and PostgreSQL."""
     worker = CrisisWorker(settings)
-    meter = CpuMeter({"broker": broker_pids, "postgres": postgres_pids},
-                     own="worker")
+    meter = CpuMeter({"broker": broker_pids, "postgres": postgres_pids}, own="worker")
     await worker.start()
     try:
         await until(lambda: len(worker.engine.travellers) > 0, interval=0.005)

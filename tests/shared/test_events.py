@@ -140,6 +140,9 @@ def test_unknown_extra_fields_are_ignored(model: type[EventData]) -> None:
     [
         (b"", "not JSON"),
         (b"[1,2]", "JSON object"),
+        (b'"an event"', "JSON object"),
+        (b"null", "JSON object"),
+        (b'{"specversion":"1.0","id":"1"', "not JSON"),
         (b'{"specversion":"0.3","id":"1","source":"/x","type":"t","time":"2026-01-01T00:00:00Z","data":{}}',
          "specversion"),
         (b'{"specversion":"1.0","id":"1","source":"/x","type":"t","time":"2026-01-01T00:00:00","data":{}}',
