@@ -49,6 +49,7 @@ from services.crisis_center.adapters.internal_topics import (
     ensure_internal_topics,
     table_partitions,
 )
+from services.crisis_center.adapters.registries import Registries
 from services.crisis_center.adapters.translate import (
     Places,
     cancel_command,
@@ -215,6 +216,7 @@ class CrisisWorker:
         self._relay_task: asyncio.Task[None] | None = None
         self.loop_lag = LoopLagMonitor("crisis_worker")  # a handler that computes too long shows here
         self._places = Places()
+        self.registries = Registries(settings, self._places) if settings.crisis_registry else None
         self.app: CrisisApp = self._build_app(store or settings.faust_store)
 
     # resources ----------------------------------------------------------------------------------------------
@@ -237,10 +239,13 @@ class CrisisWorker:
         await self.policy.get(self._pool)
         self.loop_lag.start()
         await self.app.start()
+        if self.registries is not None:
+            await self.registries.start()
 
     def tasks(self) -> list[asyncio.Task[None]]:
-        """The relay's task, for liveness (the Faust app supervises its agents itself)."""
-        return [self._relay_task] if self._relay_task is not None else []
+        """The relay's and the registries' tasks, for liveness (the Faust app supervises its agents itself)."""
+        registries = self.registries.task if self.registries is not None else None
+        return [t for t in (self._relay_task, registries) if t is not None]
 
     async def recovered(self) -> None:
         """Wait until the tables are recovered from their changelogs and the agents run."""
@@ -249,6 +254,8 @@ class CrisisWorker:
     async def stop(self) -> None:
         if self.app.seek_again is not None:
             self.app.seek_again.cancel()  # a seek racing the consumer's stop is of no use
+        if self.registries is not None:
+            await self.registries.stop()
         await self.app.stop()
         await self.loop_lag.stop()
         await self.gaps.stop()
@@ -372,6 +379,24 @@ class CrisisWorker:
 
     # routing: the source topics -> crisis.by-country, keyed by country ------------------------------------------
     def _declare_routing(self, app: CrisisApp, streams: Streams) -> tuple[Any, ...]:
+        registrations = () if self.registries is not None else self._declare_registrations(app, streams)
+
+        @app.agent(streams.reports, name="route_reports")
+        async def route_reports(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+            async for event in stream.events():
+                await self._in_order("consular.reports", event, self._route_report)
+                yield None  # one result per event: `test_context().put` waits for it
+
+        @app.agent(streams.incidents, name="route_incidents")
+        async def route_incidents(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+            async for event in stream.events():
+                await self._in_order("crisis.incidents", event, self._route_incident)
+                yield None  # one result per event: `test_context().put` waits for it
+
+        return *registrations, route_reports, route_incidents
+
+    def _declare_registrations(self, app: CrisisApp, streams: Streams) -> tuple[Any, ...]:
+        """The Faust routing of registrations (without CRISIS_REGISTRY: the registries replace it)."""
         @app.agent(streams.registrations, name="route_registrations")
         async def route_registrations(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
             # Handled and acked one by one; their commands leave in runs (forwarding.py), at once when nothing more
@@ -388,19 +413,7 @@ class CrisisWorker:
             if self.forwarding.size:
                 await self.in_flight.run(self._flush_forwarding())
 
-        @app.agent(streams.reports, name="route_reports")
-        async def route_reports(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-            async for event in stream.events():
-                await self._in_order("consular.reports", event, self._route_report)
-                yield None  # one result per event: `test_context().put` waits for it
-
-        @app.agent(streams.incidents, name="route_incidents")
-        async def route_incidents(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-            async for event in stream.events():
-                await self._in_order("crisis.incidents", event, self._route_incident)
-                yield None  # one result per event: `test_context().put` waits for it
-
-        return route_registrations, route_reports, route_incidents, forward_waiting
+        return route_registrations, forward_waiting
 
     async def _route_registrations(self, event: Any) -> None:
         """A registration after any record its agent skipped, in order; what they change in each country goes to

@@ -59,14 +59,21 @@ def changelog_name(settings: Settings, table: str) -> str:
     return f"{settings.faust_app_id}-{table}-changelog"
 
 
+def held_topic(settings: Settings) -> str:
+    """Where the registries keep which countries' tables may hold each traveller (`adapters/registries.py`):
+    named like the changelogs, since it describes what the app's tables hold."""
+    return f"{settings.faust_app_id}-registry-held"
+
+
 def internal_topic_specs(settings: Settings) -> list[TopicSpec]:
-    """Every topic the worker needs beyond the contract's: the repartition topic, its DLQ, the changelogs and
-    Faust's leader-election topic."""
+    """Every topic the worker needs beyond the contract's: the repartition topic, its DLQ, the changelogs, the
+    registries' held travellers and Faust's leader-election topic."""
     return [
         TopicSpec(settings.topic(BY_COUNTRY), settings.faust_partitions),
         TopicSpec(settings.topic(dlq_name(BY_COUNTRY)), 1),
         *(TopicSpec(changelog_name(settings, table), n, dict(COMPACTED))
           for table, n in table_partitions(settings).items()),
+        TopicSpec(held_topic(settings), SOURCE_PARTITIONS["travellers.registrations"], dict(COMPACTED)),
         TopicSpec(f"{settings.faust_app_id}-__assignor-__leader", 1),
     ]
 

@@ -1,0 +1,316 @@
+"""The registries of this process's partitions of `travellers.registrations` (issue 20; `domain/registry.py`).
+
+One consumer group (`<app id>-registry`) shares the partitions between the worker processes. The registry never
+commits offsets: a partition it gains is read from its beginning (the topic is compacted: it is its own
+changelog), with `held` read back from the compacted topic `<app id>-registry-held`. While it reads, it only keeps
+(`rebuilding`); at the offset that was the partition's end when it was assigned, it decides once for every
+traveller (`reconcile`).
+
+Every registry also reads the whole of `crisis.incidents` (a few records, no group): an incident's new area is used
+only once the registry has read its partitions up to where they ended when the incident was read (the hold), so
+that a registration cancelled before the incident was published is never sent on for it.
+
+What one loop has decided leaves together (`_flush`): the held topic widened, the commands to `crisis.by-country`
+(one `TravellersBatch` per country and run, keyed by country, as the routing agent sent them), dead letters, then
+the held topic settled. A failed flush keeps everything and is tried again; a crash in between sends again what
+the country agent ignores (`seq`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from prometheus_client import Counter
+
+from services.crisis_center.adapters.internal_topics import BY_COUNTRY, SOURCE_PARTITIONS, held_topic
+from services.crisis_center.adapters.translate import Places
+from services.crisis_center.domain.commands import TravellerRemove, TravellersBatch, TravellerUpsert, encode_command
+from services.crisis_center.domain.registry import Forward, HeldLedger, HeldWrites, OpenAreas, PartitionRegistry
+from services.crisis_center.settings import Settings
+from shared.events.envelope import decode
+from shared.events.incidents import IncidentClosed, IncidentReported, IncidentUpdated
+from shared.events.registry import parse_data
+from shared.events.travellers import TravellerCancelled, TravellerRegistered
+from shared.geo import Area
+from shared.kafka.dlq import dead_letter_headers
+from shared.kafka.producer import make_producer
+from shared.kafka.security import client_security
+from shared.logging import get_logger
+from shared.topics import dlq_name
+
+log = get_logger(__name__)
+
+REGISTRATIONS = "travellers.registrations"
+INCIDENTS = "crisis.incidents"
+RECORDS = Counter("crisis_registry_records_total", "Registrations read by the registries", ["outcome"])
+PER_RECORD = 250  # commands per record on crisis.by-country (an upsert is about 450 bytes)
+
+
+def encode_held(countries: frozenset[str]) -> bytes | None:
+    return json.dumps(sorted(countries)).encode() if countries else None
+
+
+def decode_held(value: bytes | None) -> frozenset[str]:
+    return frozenset(json.loads(value)) if value else frozenset()
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, registries: Registries) -> None:
+        self._registries = registries
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        await self._registries.revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        await self._registries.assigned(assigned)
+
+
+class Registries:
+    def __init__(self, settings: Settings, places: Places | None = None, *, max_records: int = 2000) -> None:
+        self.settings = settings
+        self.areas = OpenAreas()
+        self.partitions: dict[int, PartitionRegistry] = {}
+        self._places = places or Places()
+        self._ledgers: dict[int, HeldLedger] = {}
+        self._until: dict[int, int] = {}  # partition -> the offset its rebuild reads up to
+        self._next: dict[int, int] = {}  # partition -> the offset after the last record applied
+        self._revoked: set[int] = set()  # kept until the rebalance ends: regained, they go on where they were
+        self._holds: list[tuple[str, Area, dict[TopicPartition, int]]] = []  # incidents waiting for the partitions
+        self._pending: dict[str, list[TravellerUpsert | TravellerRemove]] = {}  # country -> commands, in order
+        self._dead: list[tuple[ConsumerRecord, str]] = []
+        self._max_records = max_records
+        self._lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._topic = settings.topic(REGISTRATIONS)
+        self._held_topic = held_topic(settings)
+        security = client_security(settings)
+        self._consumer = AIOKafkaConsumer(**security, bootstrap_servers=settings.kafka_bootstrap_servers,
+                                          group_id=f"{settings.faust_app_id}-registry", enable_auto_commit=False,
+                                          auto_offset_reset="earliest", isolation_level="read_committed",
+                                          session_timeout_ms=int(settings.faust_session_timeout_seconds * 1000),
+                                          max_partition_fetch_bytes=4 * 2**20)
+        self._incidents = AIOKafkaConsumer(**security, bootstrap_servers=settings.kafka_bootstrap_servers,
+                                           group_id=None, enable_auto_commit=False,
+                                           isolation_level="read_committed")
+        self._held_reader = AIOKafkaConsumer(**security, bootstrap_servers=settings.kafka_bootstrap_servers,
+                                             group_id=None, enable_auto_commit=False)
+        self._producer = make_producer(settings.kafka_bootstrap_servers, client_id="crisis-center-registry",
+                                       linger_ms=2, security=security)
+
+    # lifecycle ------------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self._producer.start()
+        await self._held_reader.start()
+        await self._incidents.start()
+        incidents = [TopicPartition(self.settings.topic(INCIDENTS), p) for p in range(SOURCE_PARTITIONS[INCIDENTS])]
+        self._incidents.assign(incidents)
+        await self._incidents.seek_to_beginning(*incidents)
+        await self._consumer.start()
+        self._consumer.subscribe([self._topic], listener=_Rebalance(self))
+        self._task = asyncio.create_task(self._run(), name="crisis-registries")
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self._task
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        for client in (self._consumer, self._incidents, self._held_reader):
+            await client.stop()
+        await self._producer.stop()
+
+    def caught_up(self) -> bool:
+        """Every assigned partition rebuilt (tests and benches wait on it)."""
+        return bool(self.partitions) and not any(r.rebuilding for r in self.partitions.values())
+
+    def applied(self) -> int:
+        return sum(len(r) for r in self.partitions.values())
+
+    # the loop -------------------------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self._read_incidents()
+                batches = await self._consumer.getmany(timeout_ms=50, max_records=self._max_records)
+                async with self._lock:
+                    for tp, records in batches.items():
+                        registry = self.partitions.get(tp.partition)
+                        if registry is not None and records:
+                            for record in records:
+                                self._apply(tp.partition, registry, record)
+                            self._next[tp.partition] = records[-1].offset + 1
+                    await self._rebuilt()
+                    await self._release_holds()
+                    await self._flush()
+            except Exception as exc:  # the broker away: keep what was decided and try again
+                log.warning("registry_loop_failed", error=type(exc).__name__, detail=str(exc)[:200])
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=1.0)
+
+    def _apply(self, partition: int, registry: PartitionRegistry, record: ConsumerRecord) -> None:
+        try:
+            if record.value is None:  # compaction tombstone (an erasure): the registration is gone
+                forwards = registry.cancel((record.key or b"").decode(), record.offset)
+            else:
+                data = parse_data(decode(record.value), topic=REGISTRATIONS)
+                if isinstance(data, TravellerRegistered):
+                    forwards = registry.register(data, record.offset, self.areas)
+                elif isinstance(data, TravellerCancelled):
+                    forwards = registry.cancel(data.traveller_id, record.offset)
+                else:
+                    forwards = []
+            self._queue(forwards)
+            RECORDS.labels("ok").inc()
+        except Exception as exc:
+            RECORDS.labels("dead_lettered").inc()
+            self._dead.append((record, f"{type(exc).__name__}: {exc}"))
+
+    def _queue(self, forwards: list[Forward]) -> None:
+        for country, command in forwards:
+            self._pending.setdefault(country, []).append(command)
+
+    async def _rebuilt(self) -> None:
+        for partition, registry in self.partitions.items():
+            tp = TopicPartition(self._topic, partition)
+            if registry.rebuilding and await self._consumer.position(tp) >= self._until[partition]:
+                self._queue(registry.reconcile(self.areas))
+                log.info("registry_rebuilt", partition=partition, travellers=len(registry), held=len(registry.held))
+
+    # incidents ------------------------------------------------------------------------------------------------
+    async def _read_incidents(self) -> None:
+        batches = await self._incidents.getmany(timeout_ms=0, max_records=500)
+        for records in batches.values():
+            for record in records:
+                await self._incident(record)
+
+    async def _incident(self, record: ConsumerRecord) -> None:
+        try:
+            data = parse_data(decode(record.value or b""), topic=INCIDENTS)
+        except Exception:
+            return
+        if isinstance(data, IncidentReported | IncidentUpdated):
+            area = Area.from_dict(data.area.model_dump(mode="json", exclude_none=True))
+            if self.areas.changes(data.incident_id, area):
+                assigned = [TopicPartition(self._topic, p) for p in self.partitions]
+                ends = await self._consumer.end_offsets(assigned) if assigned else {}
+                self._holds.append((data.incident_id, area, ends))
+        elif isinstance(data, IncidentClosed):
+            self.areas.close(data.incident_id)
+            self._holds = [hold for hold in self._holds if hold[0] != data.incident_id]
+
+    async def _release_holds(self) -> None:
+        """Areas whose hold is over: every partition still held here has been read up to where it ended."""
+        waiting = []
+        for incident_id, area, ends in self._holds:
+            if any([tp.partition in self.partitions and await self._consumer.position(tp) < end
+                    for tp, end in ends.items()]):
+                waiting.append((incident_id, area, ends))
+            elif self.areas.apply(incident_id, area):
+                for registry in self.partitions.values():
+                    self._queue(registry.scan(area))
+        self._holds = waiting
+
+    # delivery -------------------------------------------------------------------------------------------------
+    async def _flush(self) -> None:
+        changed = {p: set(r.changed) for p, r in self.partitions.items() if r.changed}
+        widen = {p: self._ledgers[p].widen(self.partitions[p].held, c) for p, c in changed.items()}
+        await self._write_held(widen)
+        sends = []
+        for country, commands in self._pending.items():
+            for start in range(0, len(commands), PER_RECORD):
+                chunk = commands[start:start + PER_RECORD]
+                command = chunk[0] if len(chunk) == 1 else TravellersBatch(commands=chunk)
+                sends.append(await self._producer.send(self.settings.topic(BY_COUNTRY), encode_command(command),
+                                                       key=country.encode()))
+        for record, reason in self._dead:
+            log.warning("dead_lettered", topic=REGISTRATIONS, partition=record.partition, offset=record.offset,
+                        reason=reason[:300])
+            headers = dead_letter_headers(record.headers or [], reason=reason, topic=REGISTRATIONS,
+                                          partition=record.partition, offset=record.offset,
+                                          consumer="crisis_center-registry")
+            sends.append(await self._producer.send(self.settings.topic(dlq_name(REGISTRATIONS)), record.value,
+                                                   key=record.key, headers=headers))
+        await asyncio.gather(*sends)
+        self._pending.clear()
+        self._dead.clear()
+        settle = {p: self._ledgers[p].settle(self.partitions[p].held, c) for p, c in changed.items()}
+        await self._write_held(settle)
+        for partition, travellers in changed.items():
+            self.partitions[partition].changed -= travellers
+
+    async def _write_held(self, writes: dict[int, HeldWrites]) -> None:
+        sends = [await self._producer.send(self._held_topic, encode_held(countries), key=traveller_id.encode(),
+                                           partition=partition)
+                 for partition, each in writes.items() for traveller_id, countries in each.items()]
+        await asyncio.gather(*sends)
+        for partition, each in writes.items():
+            self._ledgers[partition].wrote(each)
+
+    # rebalances -----------------------------------------------------------------------------------------------
+    async def revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        """Deliver what was decided; a partition's registry is kept until the assignment says whether it stays.
+        A flush that fails here drops the registry: its next owner reads it from the beginning."""
+        async with self._lock:
+            try:
+                await self._flush()
+                self._revoked = {tp.partition for tp in revoked}
+            except Exception as exc:
+                log.warning("registry_flush_at_revoke_failed", error=type(exc).__name__)
+                self._revoked = set()
+                for tp in revoked:
+                    self._drop(tp.partition)
+                self._pending.clear()
+                self._dead.clear()
+
+    async def assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        """Partitions kept through the rebalance go on after their last record; the others are read from their
+        beginning, with their held travellers read back first."""
+        async with self._lock:
+            mine = {tp.partition for tp in assigned}
+            for partition in self._revoked - mine:
+                self._drop(partition)
+            self._revoked = set()
+            for tp in assigned:
+                if tp.partition in self.partitions:
+                    self._consumer.seek(tp, self._next.get(tp.partition, 0))
+            gained = [tp for tp in assigned if tp.partition not in self.partitions]
+            if not gained:
+                return
+            ends = await self._consumer.end_offsets(gained)
+            for tp in gained:
+                held = await self._read_held(tp.partition)
+                self._ledgers[tp.partition] = HeldLedger(held)
+                self.partitions[tp.partition] = PartitionRegistry(self._places, held, rebuilding=True)
+                self._until[tp.partition] = ends[tp]
+                self._next[tp.partition] = 0
+            await self._consumer.seek_to_beginning(*gained)
+            log.info("registry_assigned", partitions=sorted(tp.partition for tp in gained))
+
+    def _drop(self, partition: int) -> None:
+        for state in (self.partitions, self._ledgers, self._until, self._next):
+            state.pop(partition, None)
+
+    async def _read_held(self, partition: int) -> dict[str, frozenset[str]]:
+        tp = TopicPartition(self._held_topic, partition)
+        self._held_reader.assign([tp])
+        await self._held_reader.seek_to_beginning(tp)
+        end = (await self._held_reader.end_offsets([tp]))[tp]
+        held: dict[str, frozenset[str]] = {}
+        while await self._held_reader.position(tp) < end:
+            batches = await self._held_reader.getmany(tp, timeout_ms=500)
+            for record in batches.get(tp, []):
+                countries = decode_held(record.value)
+                key = (record.key or b"").decode()
+                if countries:
+                    held[key] = countries
+                else:
+                    held.pop(key, None)
+        return held
