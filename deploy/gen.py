@@ -167,6 +167,9 @@ def faust_internal_specs() -> list[TopicSpec]:
         elif spec.name.endswith("__leader"):
             specs.append(TopicSpec(spec.name, spec.partitions, internal=True, description=(
                 "The crisis center's Faust leader election (timers that run on one replica).")))
+        elif spec.name.endswith("-registry-held"):
+            specs.append(TopicSpec(spec.name, spec.partitions, compacted=True, internal=True, description=(
+                "Which country tables of the crisis center may hold each traveller (its registries).")))
     return specs
 
 

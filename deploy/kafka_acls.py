@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from services.crisis_center.adapters.internal_topics import BY_COUNTRY, internal_topic_specs
+from services.crisis_center.adapters.internal_topics import BY_COUNTRY, held_topic, internal_topic_specs
 from services.crisis_center.settings import Settings as CrisisSettings
 from shared.topics import TOPICS, all_topic_specs, dlq_name
 
@@ -45,6 +45,8 @@ def faust_internal_topics() -> tuple[tuple[str, ...], str]:
 
 
 CHANGELOGS, LEADER = faust_internal_topics()
+#: Where the crisis center's registries keep which tables may hold a traveller (read back at every assignment).
+HELD = held_topic(CrisisSettings.model_construct(faust_app_id=FAUST_APP_ID, kafka_topic_prefix=""))
 
 
 @dataclass(frozen=True)
@@ -110,12 +112,13 @@ USERS: tuple[KafkaUserSpec, ...] = (
         service="crisis_center",
         consumes=("travellers.registrations", "consular.reports", "crisis.incidents", BY_COUNTRY,
                   "welfare.answers", "families.inquiries", "privacy.requests"),
-        reads=("crisis.status", *CHANGELOGS, LEADER),
-        writes=(BY_COUNTRY, *CHANGELOGS, "crisis.status", "notifications.commands", "travellers.registrations",
+        reads=("crisis.status", *CHANGELOGS, LEADER, HELD),
+        writes=(BY_COUNTRY, *CHANGELOGS, HELD, "crisis.status", "notifications.commands", "travellers.registrations",
                 "welfare.questions", "welfare.replies", "privacy.responses",
                 "crisis.incidents"),  # a manual crisis's incident, for the worker to count its people
-        groups=(FAUST_APP_ID, "crisis_center-privacy", "crisis-center-welfare", "crisis-center-inquiries"),
-        declares=(*CHANGELOGS, LEADER)),
+        groups=(FAUST_APP_ID, f"{FAUST_APP_ID}-registry", "crisis_center-privacy", "crisis-center-welfare",
+                "crisis-center-inquiries"),
+        declares=(*CHANGELOGS, LEADER, HELD)),
     KafkaUserSpec(
         "notifier", "Notifier: sends what notifications.commands asks, reports each delivery.",
         service="notifier",

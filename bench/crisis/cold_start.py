@@ -31,7 +31,18 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.crisis.bench_crisis import ROOT, _env, drop, schema_for, settings_for
+from aiokafka import AIOKafkaProducer
+
+from bench.crisis.bench_crisis import (
+    ROOT,
+    _env,
+    drop,
+    handled,
+    open_paris_incident,
+    schema_for,
+    settings_for,
+    settled,
+)
 from bench.crisis.registrations import loadavg
 from bench.loop import run as run_loop
 from bench.report import record
@@ -55,8 +66,9 @@ def rss_mib(field: str = "VmRSS") -> float:
 
 
 def counted(worker: CrisisWorker) -> int:
-    """Travellers in the worker's tables: exact, but a walk over every key on RocksDB."""
-    return len(worker.engine.travellers)
+    """Registrations the worker holds: the registries' (exact, cheap), else travellers in the Faust routing's
+    tables (exact, but a walk over every key on RocksDB)."""
+    return handled(worker)
 
 
 def estimated(worker: CrisisWorker) -> int | None:
@@ -76,11 +88,11 @@ async def wait_for_count(worker: CrisisWorker, n: int, limit: float) -> tuple[fl
     seen, said = 0, started
     while True:
         before = time.perf_counter()
-        estimate = estimated(worker)
+        estimate = estimated(worker) if worker.registries is None else None
         if estimate is None or estimate >= n:
             seen = counted(worker)
         after = time.perf_counter()
-        if seen >= n:
+        if seen >= n and settled(worker, n):
             return after - started, seen
         if after - started >= limit:
             return None, max(seen, counted(worker))
@@ -117,12 +129,18 @@ async def run(n: int) -> None:
     data_dir = tempfile.mkdtemp(prefix="crisis-cold-")
     await ensure_topics(bootstrap, prefix=prefix)
     schema = await schema_for(prefix)
-    settings = settings_for(prefix, schema, data_dir)
+    settings = settings_for(prefix, schema, data_dir).model_copy(update={"crisis_threshold": 10**9})
     print(f"[crisis] cold start: {n:,} registrations on {prefix}travellers.registrations, store {STORE}, "
           f"load average {loadavg()}", flush=True)
     worker: CrisisWorker | None = None
     try:
         fill_seconds = await fill(prefix, n)  # the child records the generator's rate
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            await open_paris_incident(producer, settings)  # counted in the start: see bench_crisis.PARIS
+        finally:
+            await producer.stop()
         print(f"[crisis] filled in {fill_seconds:.1f} s, the child's start included", flush=True)
         before = rss_mib()
         print(f"[crisis] load average before the worker starts: {loadavg()}", flush=True)

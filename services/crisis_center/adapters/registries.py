@@ -194,10 +194,11 @@ class Registries:
     async def _incident(self, record: ConsumerRecord) -> None:
         try:
             data = parse_data(decode(record.value or b""), topic=INCIDENTS)
-        except Exception:
+            area = (Area.from_dict(data.area.model_dump(mode="json", exclude_none=True))
+                    if isinstance(data, IncidentReported | IncidentUpdated) else None)
+        except Exception:  # the incidents' routing agent dead-letters it with its reason
             return
-        if isinstance(data, IncidentReported | IncidentUpdated):
-            area = Area.from_dict(data.area.model_dump(mode="json", exclude_none=True))
+        if isinstance(data, IncidentReported | IncidentUpdated) and area is not None:
             if self.areas.changes(data.incident_id, area):
                 assigned = [TopicPartition(self._topic, p) for p in self.partitions]
                 ends = await self._consumer.end_offsets(assigned) if assigned else {}
@@ -235,7 +236,7 @@ class Registries:
                         reason=reason[:300])
             headers = dead_letter_headers(record.headers or [], reason=reason, topic=REGISTRATIONS,
                                           partition=record.partition, offset=record.offset,
-                                          consumer="crisis_center-registry")
+                                          consumer="crisis_center")
             sends.append(await self._producer.send(self.settings.topic(dlq_name(REGISTRATIONS)), record.value,
                                                    key=record.key, headers=headers))
         await asyncio.gather(*sends)

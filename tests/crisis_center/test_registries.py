@@ -1,0 +1,110 @@
+"""The registries on the real broker (issue 20): what they send to crisis.by-country, across restarts and
+between two processes of one group (`adapters/registries.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiokafka import ConsumerRecord
+
+from services.crisis_center.adapters.internal_topics import ensure_internal_topics
+from services.crisis_center.adapters.registries import Registries
+from services.crisis_center.domain.commands import (
+    TravellerRemove,
+    TravellersBatch,
+    TravellerUpsert,
+    decode_command,
+)
+from shared.events.incidents import IncidentClosed
+from shared.events.travellers import TravellerCancelled
+from tests.crisis_center.conftest import Env, quake, registration
+from tests.support import consume, eventually
+
+ANKARA = (39.93, 32.86)  # outside the quake's circle around Istanbul
+
+
+@asynccontextmanager
+async def registries(env: Env) -> AsyncIterator[Registries]:
+    running = Registries(env.settings)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+def unpack(record: ConsumerRecord[bytes, bytes]) -> list[TravellerUpsert | TravellerRemove]:
+    command = decode_command(record.value)
+    if isinstance(command, TravellersBatch):
+        return list(command.commands)
+    assert isinstance(command, TravellerUpsert | TravellerRemove)
+    return [command]
+
+
+async def sent(env: Env, *, removals: int | None = None,
+               timeout: float = 3.0) -> list[TravellerUpsert | TravellerRemove]:
+    """The traveller commands on crisis.by-country (runs unpacked): all of them within `timeout`, or up to the
+    record that brings the `removals`-th removal."""
+    if removals is None:
+        records = await consume(env.topic("crisis.by-country"), count=10**6, timeout=timeout)
+    else:
+        records = await consume(env.topic("crisis.by-country"), count=removals, timeout=20,
+                                predicate=lambda r: any(isinstance(c, TravellerRemove) for c in unpack(r)))
+    return [command for record in records for command in unpack(record)]
+
+
+async def test_only_travellers_in_an_open_area_are_sent_on_and_a_later_incident_scans_the_rest(env: Env) -> None:
+    await ensure_internal_topics(env.settings)
+    await env.send(quake())
+    await env.send(registration(1))
+    await env.send(registration(2, lat=ANKARA[0], lon=ANKARA[1]))
+    async with registries(env) as running:
+        await eventually(lambda: running.caught_up() and running.applied() == 2)
+        ankara = {"lat": ANKARA[0], "lon": ANKARA[1], "radius_km": 30}
+        await env.send(quake("inc-2", area={"country": "TR", "circle": ankara}))
+        await eventually(lambda: sum("t2" in r.held for r in running.partitions.values()) == 1)
+    commands = await sent(env)
+    assert [(c.traveller_id, c.country) for c in commands if isinstance(c, TravellerUpsert)] == [
+        ("t1", "TR"), ("t2", "TR")]
+
+
+async def test_a_traveller_sent_on_under_a_closed_incident_is_still_removed_after_a_restart(env: Env) -> None:
+    """Which countries' tables may hold a traveller is kept on the held topic: a registry that starts afresh,
+    after the incident closed, still removes a cancelled traveller there (its areas alone would not)."""
+    await ensure_internal_topics(env.settings)
+    await env.send(quake())
+    await env.send(registration(1))
+    async with registries(env) as first:
+        await eventually(lambda: first.caught_up() and any("t1" in r.held for r in first.partitions.values()))
+    await env.send(IncidentClosed(incident_id="inc-1"))
+    async with registries(env) as second:
+        await eventually(second.caught_up)
+        await env.send(TravellerCancelled(traveller_id="t1"))
+        commands = await sent(env, removals=1)
+        assert not any("t1" in r.held for r in second.partitions.values())
+    assert [(c.traveller_id, c.country) for c in commands if isinstance(c, TravellerRemove)] == [("t1", "TR")]
+
+
+async def test_two_processes_share_the_partitions_and_each_traveller_is_sent_on(env: Env) -> None:
+    """A second registry joins the group: partitions move, the one that gains them reads them from the beginning,
+    and every traveller inside the area reaches the country agent (a registration cancelled before never)."""
+    await ensure_internal_topics(env.settings)
+    await env.send(quake())
+    for n in range(30):
+        await env.send(registration(n))
+    await env.send(TravellerCancelled(traveller_id="t0"))
+    async with registries(env) as first:
+        await eventually(lambda: first.caught_up() and first.applied() == 29)
+        async with registries(env) as second:
+            await eventually(lambda: len(first.partitions) + len(second.partitions) == 6
+                             and len(first.partitions) > 0 and len(second.partitions) > 0)
+            await eventually(lambda: first.caught_up() and second.caught_up()
+                             and first.applied() + second.applied() == 29)
+            for n in range(30, 40):
+                await env.send(registration(n))
+            await eventually(lambda: first.applied() + second.applied() == 39)
+            await eventually(lambda: sum(len(r.held) for x in (first, second) for r in x.partitions.values()) == 39)
+    commands = await sent(env)
+    upserted = {c.traveller_id for c in commands if isinstance(c, TravellerUpsert)}
+    assert upserted == {f"t{n}" for n in range(1, 40)}
