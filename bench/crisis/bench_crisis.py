@@ -259,19 +259,14 @@ async def open_paris_incident(producer: AIOKafkaProducer, settings: Settings) ->
 
 
 def handled(worker: CrisisWorker) -> int:
-    """Registrations the worker holds: the registries' travellers (every one, read to the end and decided), else
-    the Faust routing's table."""
-    if worker.registries is None:
-        return len(worker.engine.travellers)
+    """Registrations the worker holds: the registries' travellers."""
     return worker.registries.applied()
 
 
 def settled(worker: CrisisWorker, n: int) -> bool:
-    """All n handled: with the registries, every partition read to its end and decided, and each traveller they
-    sent on in the country agent's table."""
+    """All n handled: every partition read to its end and decided, and each traveller the registries sent on in
+    the country agent's table."""
     registries = worker.registries
-    if registries is None:
-        return len(worker.engine.travellers) >= n
     held = sum(len(r.held) for r in registries.partitions.values())
     return registries.caught_up() and registries.applied() >= n and len(worker.engine.travellers) >= held
 

@@ -148,7 +148,7 @@ async def surge(n: int, data_dir: str) -> SurgeFigures:
     try:
         await worker.start()
         tune_collector()  # as the worker's entry point does
-        await until(lambda: len(worker.engine.travellers) >= n, interval=0.05)
+        await until(lambda: worker.registries.caught_up() and worker.registries.applied() >= n, interval=0.05)
         await consuming.wait()
         crisis_id = crisis_id_for_incident(incident.incident_id)
         worker.loop_lag.worst = 0.0  # the surge's own, not the registrations' before it

@@ -56,13 +56,6 @@ class Settings(ServiceSettings):
     crisis_joiner_batch: int = Field(
         default=1000, ge=1, description="Messages and map rows to people joining an active crisis written together "
         "(also at every commit): one transaction instead of one each.")
-    crisis_registry: bool = Field(
-        default=False, description="Registrations read by the registries (adapters/registries.py: plain aiokafka, "
-        "partitioned like travellers.registrations, only travellers in incident areas sent on to the country agent) "
-        "instead of the Faust routing agent (issue 20).")
-    crisis_route_batch: int = Field(
-        default=500, ge=1, description="At most this many registrations' commands wait to leave for crisis.by-country "
-        "together (one record per country, forwarding.py); they leave at once when nothing more is fetched.")
     faust_producer_linger_seconds: float = Field(
         default=0.005, ge=0, description="How long the worker's producer waits to batch records (producer_linger).")
     faust_commit_interval_seconds: float = Field(default=0.2, gt=0,

@@ -2,39 +2,38 @@ r"""The Faust worker: who is in which incident area, and when an incident become
 
 Topology (co-partitioning: a table is only ever written while handling an event of the partition it belongs to):
 
-    travellers.registrations (6, key traveller_id) --route_registrations--+   table traveller_country (6)
-    consular.reports (6, key reference) ------------route_reports---------+-> crisis.by-country (key country)
-    crisis.incidents (3, key incident_id) ----------route_incidents-------+   table incident_country (3)
-    crisis.by-country --country agent--> tables travellers, reports, incidents, members (same partitions)
+    travellers.registrations (6, key traveller_id) --registries (plain aiokafka, adapters/registries.py)--+
+        only travellers inside an open incident's area, and later changes of those sent on                 |
+    consular.reports (6, key reference) ------------route_reports-----------------------------------------+->
+    crisis.incidents (3, key incident_id) ----------route_incidents (table incident_country (3))----------+
+        crisis.by-country (key country) --country agent--> tables travellers, reports, incidents, members
                                      \--> PostgreSQL (crises, hotline pool) + outbox -> crisis.status,
                                                                                      notifications.commands
 
 Everything about one country goes through one partition of `crisis.by-country`, so an incident's agent sees
-locally every traveller and report of its country (the routing agents are the `group_by`, done by hand
-because three topics merge and a traveller who changes country must leave the old one). Each routing agent's
-table is keyed like its own source topic. The database arbitrates what is global: one crisis per incident
-(unique index, crisis id derived from the incident id) and hotline numbers (advisory lock + unique index).
-A Faust agent that raises loses its event, so every agent catches and dead-letters with the reason.
+locally every traveller who may count and every report of its country. The registries hold every registration,
+partitioned like their topic, and send on only the travellers who may count (issue 20: a registration used to
+cross two Faust hops). The database arbitrates what is global: one crisis per incident (unique index, crisis id
+derived from the incident id) and hotline numbers (advisory lock + unique index). A Faust agent that raises loses
+its event, so every agent catches and dead-letters with the reason.
 
-`CrisisWorker` in its roles: the Faust app and its topics and tables (`Streams`), the routing agents, the
-counting agent (`country`) with its timers, and the effects executor (the engine's effects to PostgreSQL).
+`CrisisWorker` in its roles: the registries, the Faust app and its topics and tables (`Streams`), the routing
+agents, the counting agent (`country`) with its timers, and the effects executor (the engine's effects to
+PostgreSQL).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import faust
-from faust.streams import _current_event
 from faust.types import TableT, TopicT
 from prometheus_client import Counter, Histogram
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
@@ -52,18 +51,14 @@ from services.crisis_center.adapters.internal_topics import (
 from services.crisis_center.adapters.registries import Registries
 from services.crisis_center.adapters.translate import (
     Places,
-    cancel_command,
     incident_close_command,
     incident_command,
     report_command,
-    traveller_command,
 )
 from services.crisis_center.domain.activation import ThresholdPolicy, UpdateThrottle, incident_origin
 from services.crisis_center.domain.commands import (
     ProposalDecided,
     Tick,
-    TravellerRemove,
-    TravellerUpsert,
     decode_command,
     encode_command,
 )
@@ -82,7 +77,6 @@ from services.crisis_center.domain.engine import (
     Unwatched,
     Watched,
 )
-from services.crisis_center.forwarding import ForwardBuffer
 from services.crisis_center.joiners import JoinerBatch
 from services.crisis_center.settings import Settings
 from shared.db import DATABASE_UNREACHABLE, create_pool
@@ -90,7 +84,6 @@ from shared.events.envelope import decode
 from shared.events.incidents import IncidentClosed, IncidentReported, IncidentUpdated
 from shared.events.registry import parse_data
 from shared.events.reports import ReportSubmitted
-from shared.events.travellers import TravellerCancelled, TravellerRegistered
 from shared.kafka.dlq import dead_letter_headers
 from shared.kafka.outbox import OutboxRelay
 from shared.kafka.producer import make_producer
@@ -147,30 +140,18 @@ class CrisisApp(faust.App):
         self.seek_again = asyncio.ensure_future(seek_again_after_resume(self, self.consumer_generation_id))
 
 
-#: What a registration (and any record skipped before it) changes, by country, each command with its event (for
-#: its dead letter): a move is a removal in the old country and the record in the new one.
-Routed = dict[str, list[tuple[Any, TravellerUpsert | TravellerRemove]]]
-
-def _more_fetched(stream: faust.StreamT[bytes]) -> bool:
-    """Whether the agent's next record is fetched already (its channel's queue holds it)."""
-    queue = getattr(stream.channel, "queue", None)
-    return queue is not None and not queue.empty()
-
-
 #: The topics the agents read, each with its dead-letter topic and its table of applied offsets.
-SOURCES = ("travellers.registrations", "consular.reports", "crisis.incidents", BY_COUNTRY)
+SOURCES = ("consular.reports", "crisis.incidents", BY_COUNTRY)
 
 
 @dataclass(frozen=True)
 class Streams:
     """The Faust app's topics and tables (raw bytes on the wire), handed to the methods that declare its agents."""
 
-    registrations: TopicT
     reports: TopicT
     incidents: TopicT
     by_country: TopicT
     dead_letters: Mapping[str, TopicT]  # by source topic
-    traveller_country: TableT  # route_registrations': partitioned like travellers.registrations
     incident_country: TableT  # route_incidents': partitioned like crisis.incidents
     country_tables: Mapping[str, TableT]  # the country agent's (COUNTRY_TABLES), like crisis.by-country
     applied: Mapping[str, AppliedOffsets]  # by source topic (adapters/gaps.py)
@@ -178,20 +159,18 @@ class Streams:
 
 def declare_streams(app: faust.App, s: Settings) -> Streams:
     raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
-    registrations = app.topic(s.topic("travellers.registrations"), **raw)
     reports = app.topic(s.topic("consular.reports"), **raw)
     incidents = app.topic(s.topic("crisis.incidents"), **raw)
     by_country = app.topic(s.topic(BY_COUNTRY), partitions=s.faust_partitions, **raw)
     dead_letters = {t: app.topic(s.topic(dlq_name(t)), **raw) for t in SOURCES}
     partitions = table_partitions(s)  # like the stream that writes each; changelogs made beforehand
-    traveller_country = app.Table("traveller_country", partitions=partitions["traveller_country"])
     incident_country = app.Table("incident_country", partitions=partitions["incident_country"])
     country_tables = {name: app.Table(name, partitions=partitions[name]) for name in COUNTRY_TABLES}
     applied = {topic: AppliedOffsets(app.Table(applied_table(topic), partitions=partitions[applied_table(topic)]),
                                      every=s.crisis_applied_offsets_every)
                for topic in SOURCES}
-    return Streams(registrations=registrations, reports=reports, incidents=incidents, by_country=by_country,
-                   dead_letters=dead_letters, traveller_country=traveller_country, incident_country=incident_country,
+    return Streams(reports=reports, incidents=incidents, by_country=by_country,
+                   dead_letters=dead_letters, incident_country=incident_country,
                    country_tables=country_tables, applied=applied)
 
 
@@ -216,7 +195,7 @@ class CrisisWorker:
         self._relay_task: asyncio.Task[None] | None = None
         self.loop_lag = LoopLagMonitor("crisis_worker")  # a handler that computes too long shows here
         self._places = Places()
-        self.registries = Registries(settings, self._places) if settings.crisis_registry else None
+        self.registries = Registries(settings, self._places)
         self.app: CrisisApp = self._build_app(store or settings.faust_store)
 
     # resources ----------------------------------------------------------------------------------------------
@@ -239,13 +218,11 @@ class CrisisWorker:
         await self.policy.get(self._pool)
         self.loop_lag.start()
         await self.app.start()
-        if self.registries is not None:
-            await self.registries.start()
+        await self.registries.start()
 
     def tasks(self) -> list[asyncio.Task[None]]:
         """The relay's and the registries' tasks, for liveness (the Faust app supervises its agents itself)."""
-        registries = self.registries.task if self.registries is not None else None
-        return [t for t in (self._relay_task, registries) if t is not None]
+        return [t for t in (self._relay_task, self.registries.task) if t is not None]
 
     async def recovered(self) -> None:
         """Wait until the tables are recovered from their changelogs and the agents run."""
@@ -254,8 +231,7 @@ class CrisisWorker:
     async def stop(self) -> None:
         if self.app.seek_again is not None:
             self.app.seek_again.cancel()  # a seek racing the consumer's stop is of no use
-        if self.registries is not None:
-            await self.registries.stop()
+        await self.registries.stop()
         await self.app.stop()
         await self.loop_lag.stop()
         await self.gaps.stop()
@@ -273,10 +249,6 @@ class CrisisWorker:
         app.in_flight = self.in_flight = InFlight()
         self.joiners = JoinerBatch(self._write_joiners, max_recipients=s.crisis_joiner_batch)
         self.in_flight.before_commit.append(self.joiners.flush)
-        self.forwarding = ForwardBuffer(lambda country, command: self._forward(country, command),
-                                        partial(self._dead_letter, "travellers.registrations"), self._write_country,
-                                        max_commands=s.crisis_route_batch)
-        self.in_flight.before_commit.append(self.forwarding.flush)
         self.streams = streams = declare_streams(app, s)
         self.gaps = GapFiller(s.kafka_bootstrap_servers, security=client_security(s))
         self.tables = dict(streams.country_tables)
@@ -323,13 +295,6 @@ class CrisisWorker:
                 offsets.forget()
             self._watched.clear()  # rows of partitions gained are written again at their next change or tick
 
-        async def _revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:
-            """Commands waiting for lost partitions' registrations (a flush failed at the rebalance's commit) are
-            the new owner's to send again (forwarding.py, `forget`)."""
-            lost = {(tp.topic, tp.partition) for tp in revoked}
-            await self.forwarding.forget(lambda source: (source.message.topic, source.message.partition) in lost)
-
-        app.on_partitions_revoked.connect(_revoked)  # type: ignore[arg-type]
         app.on_partitions_revoked.connect(_rebalanced)  # type: ignore[arg-type]
         app.on_partitions_assigned.connect(_rebalanced)  # type: ignore[arg-type]
         app.on_rebalance_complete.connect(_rebalanced)  # type: ignore[arg-type]  # tables recovered
@@ -341,31 +306,6 @@ class CrisisWorker:
     async def _forward(self, key: str, command: Any) -> Awaitable[Any]:
         """Sends a command to the country's partition; awaiting what it returns waits for its delivery."""
         return await self.streams.by_country.send(key=key.encode(), value=encode_command(command))
-
-    async def _flush_forwarding(self) -> None:
-        """The agent's and the timer's flush: a failure keeps the commands for the next one (or the commit's, which
-        fails with it), and never stops the agent."""
-        try:
-            await self.forwarding.flush()
-        except Exception as exc:
-            log.warning("forwarding_failed", error=type(exc).__name__, waiting=self.forwarding.size)
-
-    def _write_country(self, trigger: Any, traveller_id: str, country: str | None) -> None:
-        """The routing table's row of a traveller (forwarding.py, once the commands are delivered), written to
-        the changelog partition of the agent's event that routed it (Faust reads the current event)."""
-        table = self.streams.traveller_country
-        token = _current_event.set(weakref.ref(trigger))
-        try:
-            if country is not None:
-                table[traveller_id] = country
-            elif traveller_id in table:
-                del table[traveller_id]
-        finally:
-            _current_event.reset(token)
-
-    def _country_of(self, traveller_id: str) -> str | None:
-        waiting, country = self.forwarding.country_of(traveller_id)
-        return country if waiting else self.streams.traveller_country.get(traveller_id)
 
     async def _dead_letter(self, topic: str, event: faust.EventT, reason: str) -> None:
         EVENTS.labels(topic, "dead_lettered").inc()
@@ -379,8 +319,6 @@ class CrisisWorker:
 
     # routing: the source topics -> crisis.by-country, keyed by country ------------------------------------------
     def _declare_routing(self, app: CrisisApp, streams: Streams) -> tuple[Any, ...]:
-        registrations = () if self.registries is not None else self._declare_registrations(app, streams)
-
         @app.agent(streams.reports, name="route_reports")
         async def route_reports(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
             async for event in stream.events():
@@ -393,70 +331,7 @@ class CrisisWorker:
                 await self._in_order("crisis.incidents", event, self._route_incident)
                 yield None  # one result per event: `test_context().put` waits for it
 
-        return *registrations, route_reports, route_incidents
-
-    def _declare_registrations(self, app: CrisisApp, streams: Streams) -> tuple[Any, ...]:
-        """The Faust routing of registrations (without CRISIS_REGISTRY: the registries replace it)."""
-        @app.agent(streams.registrations, name="route_registrations")
-        async def route_registrations(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-            # Handled and acked one by one; their commands leave in runs (forwarding.py), at once when nothing more
-            # was fetched, so that a lone registration is not held back.
-            async for event in stream.events():
-                await self.in_flight.run(self._route_registrations(event))
-                if self.forwarding.full or not _more_fetched(stream):
-                    await self.in_flight.run(self._flush_forwarding())
-                yield None  # one result per event: `test_context().put` waits for it
-
-        @app.timer(interval=0.05)
-        async def forward_waiting() -> None:
-            """Commands left waiting when the agent's next record is not fetched yet (a rare race)."""
-            if self.forwarding.size:
-                await self.in_flight.run(self._flush_forwarding())
-
-        return route_registrations, forward_waiting
-
-    async def _route_registrations(self, event: Any) -> None:
-        """A registration after any record its agent skipped, in order; what they change in each country goes to
-        the forwarding buffer. No exception escapes (the agent would stop): what fails is dead-lettered."""
-        routed: Routed = {}
-        try:
-            await handle_in_order(event, partial(self._route_registration, routed=routed, trigger=event),
-                                  self.streams.applied["travellers.registrations"], self.gaps)
-        except Exception as exc:  # reading skipped records failed
-            # Dead-lettered for the record; the next event reads the same gap again (this one included).
-            await self._dead_letter("travellers.registrations", event,
-                                    f"reading skipped records failed: {type(exc).__name__}: {exc}")
-        for country, commands in routed.items():
-            for source, command in commands:
-                self.forwarding.add(country, source, command)
-
-    async def _route_registration(self, event: Any, *, routed: Routed, trigger: Any) -> None:
-        """What a registration (`event`: the agent's, or a record it skipped) changes, by country; the traveller's
-        new country is written once those commands are delivered (forwarding.py)."""
-        try:
-            key = (event.message.key or b"").decode()
-            if event.message.value is None:  # compaction tombstone: the registration is gone
-                data: Any = TravellerCancelled(traveller_id=key)
-            else:
-                data = parse_data(decode(event.message.value), topic="travellers.registrations")
-            seq = event.message.offset
-            if isinstance(data, TravellerRegistered):
-                command = traveller_command(data, self._places, seq=seq)
-                previous = self._country_of(data.traveller_id)
-                if previous is not None and previous != data.country:
-                    routed.setdefault(previous, []).append(
-                        (event, cancel_command(TravellerCancelled(traveller_id=data.traveller_id), previous, seq)))
-                if previous != data.country:
-                    self.forwarding.set_country(data.traveller_id, trigger, event, data.country)
-                routed.setdefault(data.country, []).append((event, command))
-            elif isinstance(data, TravellerCancelled):
-                previous = self._country_of(data.traveller_id)
-                if previous is not None:
-                    routed.setdefault(previous, []).append((event, cancel_command(data, previous, seq)))
-                    self.forwarding.set_country(data.traveller_id, trigger, event, None)
-            EVENTS.labels("route_registrations", "ok").inc()
-        except Exception as exc:
-            await self._dead_letter("travellers.registrations", event, f"{type(exc).__name__}: {exc}")
+        return route_reports, route_incidents
 
     async def _route_report(self, event: Any) -> None:
         try:

@@ -42,7 +42,7 @@ async def test_a_manual_crisis_counts_maps_and_messages_its_people(env: Env, cli
         for n in range(3):  # inside the circle (below the threshold of 5: a manual crisis needs none)
             await env.send(registration(n))
         await env.send(registration(9, lat=39.93, lon=32.86))  # Ankara: outside
-        await eventually(lambda: len(worker.engine.travellers) == 4)
+        await eventually(lambda: worker.registries.applied() == 4)  # the registries hold all four
         response = await client.post("/v1/crises", headers=COORDINATOR, json={
             "title": "Unrest in Istanbul", "kind": "unrest", "severity": "moderate", "area": ISTANBUL_CIRCLE})
         assert response.status_code == 201, response.text

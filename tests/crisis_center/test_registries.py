@@ -44,8 +44,8 @@ def unpack(record: ConsumerRecord[bytes, bytes]) -> list[TravellerUpsert | Trave
 
 async def sent(env: Env, *, removals: int | None = None,
                timeout: float = 3.0) -> list[TravellerUpsert | TravellerRemove]:
-    """The traveller commands on crisis.by-country (runs unpacked): all of them within `timeout`, or up to the
-    record that brings the `removals`-th removal."""
+    """The traveller commands on crisis.by-country (runs unpacked): all of them within `timeout`, or (to wait for
+    them) those of the records that carry removals, once there are `removals` such records."""
     if removals is None:
         records = await consume(env.topic("crisis.by-country"), count=10**6, timeout=timeout)
     else:

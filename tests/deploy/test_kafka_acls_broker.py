@@ -241,8 +241,9 @@ async def test_whoever_is_not_a_user_of_the_table_is_refused(broker: SecureBroke
 
 
 async def test_the_crisis_center_worker_runs_as_its_user(broker: SecureBroker, tmp_path: Path) -> None:
-    """The Faust app (routing, tables and their changelogs, the country agent) and the outbox relay, with the
-    crisis center's credentials: an incident and two people in it give a crisis and its messages."""
+    """The registries (their group and held topic), the Faust app (routing, tables and their changelogs, the country
+    agent) and the outbox relay, with the crisis center's credentials: an incident and two people in it give a
+    crisis and its messages."""
     from services.crisis_center.worker import CrisisWorker
     from tests.crisis_center.conftest import make_settings, quake, registration
 
@@ -272,7 +273,7 @@ async def test_the_crisis_center_worker_runs_as_its_user(broker: SecureBroker, t
         await within(feeds.stop(), "feeds producer stop")
         await pool.close()
         await drop_schema(schema)
-    changelog = TopicPartition("crisis-center-traveller_country-changelog", 0)
+    changelog = TopicPartition("crisis-center-travellers-changelog", 0)
     async with admin_reader(broker, [TopicPartition(changelog.topic, p) for p in range(6)]) as reader:
         ends = await reader.end_offsets(list(reader.assignment()))
         assert sum(ends.values()) >= 3  # the probe, and the worker's own writes as the crisis center

@@ -28,6 +28,8 @@ log = get_logger(__name__)
 BY_COUNTRY = "crisis.by-country"
 SOURCE_PARTITIONS = {"travellers.registrations": 6, "consular.reports": 6, "crisis.incidents": 3}  # shared/topics.py
 COUNTRY_TABLES = ("travellers", "reports", "incidents", "members")
+#: The source topics read by Faust agents (travellers.registrations is the registries', adapters/registries.py).
+FAUST_SOURCES = ("consular.reports", "crisis.incidents")
 COMPACTED = {"cleanup.policy": "compact"}
 
 
@@ -41,11 +43,10 @@ class TopicSpec:
 def table_partitions(settings: Settings) -> dict[str, int]:
     """Each table is partitioned like the stream that writes it (Faust writes to the event's partition)."""
     return {
-        "traveller_country": SOURCE_PARTITIONS["travellers.registrations"],
         "incident_country": SOURCE_PARTITIONS["crisis.incidents"],
         **{name: settings.faust_partitions for name in COUNTRY_TABLES},
-        # last offset applied per source partition (gaps.py), one table per source topic
-        **{applied_table(topic): n for topic, n in SOURCE_PARTITIONS.items()},
+        # last offset applied per source partition (gaps.py), one table per topic a Faust agent reads
+        **{applied_table(topic): n for topic, n in SOURCE_PARTITIONS.items() if topic in FAUST_SOURCES},
         applied_table(BY_COUNTRY): settings.faust_partitions,
     }
 
