@@ -5,17 +5,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
 
 from aiokafka import ConsumerRecord
 
 from services.crisis_center.adapters.internal_topics import ensure_internal_topics
 from services.crisis_center.adapters.registries import Registries
+from services.crisis_center.adapters.registry_snapshots import Snapshots
 from services.crisis_center.domain.commands import (
     TravellerRemove,
     TravellersBatch,
     TravellerUpsert,
     decode_command,
 )
+from services.crisis_center.domain.registry import Stay
 from shared.events.incidents import IncidentClosed
 from shared.events.travellers import TravellerCancelled
 from tests.crisis_center.conftest import Env, quake, registration
@@ -108,3 +113,44 @@ async def test_two_processes_share_the_partitions_and_each_traveller_is_sent_on(
     commands = await sent(env)
     upserted = {c.traveller_id for c in commands if isinstance(c, TravellerUpsert)}
     assert upserted == {f"t{n}" for n in range(1, 40)}
+
+
+async def test_a_restart_reads_each_partition_from_its_snapshot(env: Env) -> None:
+    """A stopped registry leaves a snapshot per partition; the next one starts from it (a traveller put only in
+    the snapshot is there) and reads the rest of the partition after it. One that cannot be read is ignored."""
+    await ensure_internal_topics(env.settings)
+    await env.send(quake())
+    for n in range(6):
+        await env.send(registration(n))
+    async with registries(env) as first:
+        await eventually(lambda: first.caught_up() and first.applied() == 6)
+        partition = next(p for p, r in first.partitions.items() if "t0" in r.travellers)
+    snapshots = Snapshots(Path(env.settings.faust_data_dir) / env.settings.faust_app_id / "registry")
+    topic = env.topic("travellers.registrations")
+    saved = snapshots.load(topic, partition)
+    assert saved is not None and "t0" in saved[1]
+    offset, travellers = saved
+    ghost = replace(travellers["t0"], country="BE")  # only in the snapshot: proof that it was read
+    await snapshots.save(topic, partition, offset, {**travellers, "ghost": ghost})
+    other = next(p for p in range(6) if p != partition)
+    snapshots.path(topic, other).write_bytes(b"not a snapshot")
+    await env.send(registration(6))
+    async with registries(env) as second:
+        await eventually(lambda: second.caught_up() and second.applied() == 8)
+        assert "ghost" in second.partitions[partition].travellers
+    assert snapshots.load(topic, other) is not None  # written again at the stop
+
+
+async def test_a_snapshot_ahead_of_its_topic_is_ignored(env: Env) -> None:
+    """The topic was recreated (offsets from 0 again): the snapshot describes another topic's records."""
+    await ensure_internal_topics(env.settings)
+    await env.send(registration(1))
+    snapshots = Snapshots(Path(env.settings.faust_data_dir) / env.settings.faust_app_id / "registry")
+    topic = env.topic("travellers.registrations")
+    for partition in range(6):
+        await snapshots.save(topic, partition, 10**6, {"ghost": Stay("BE", None, None, date(2030, 1, 1),
+                                                                     date(2030, 1, 2), None, "g@example.org", "fr",
+                                                                     0)})
+    async with registries(env) as running:
+        await eventually(lambda: running.caught_up() and running.applied() == 1)
+        assert not any("ghost" in r.travellers for r in running.partitions.values())

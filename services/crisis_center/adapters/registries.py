@@ -2,7 +2,8 @@
 
 One consumer group (`<app id>-registry`) shares the partitions between the worker processes. The registry never
 commits offsets: a partition it gains is read from its beginning (the topic is compacted: it is its own
-changelog), with `held` read back from the compacted topic `<app id>-registry-held`. While it reads, it only keeps
+changelog), or from the offset of its local snapshot (`registry_snapshots.py`), with `held` read back from the
+compacted topic `<app id>-registry-held`. While it reads, it only keeps
 (`rebuilding`); at the offset that was the partition's end when it was assigned, it decides once for every
 traveller (`reconcile`).
 
@@ -21,13 +22,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Iterable
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from prometheus_client import Counter
 
 from services.crisis_center.adapters.internal_topics import BY_COUNTRY, SOURCE_PARTITIONS, held_topic
+from services.crisis_center.adapters.registry_snapshots import Snapshots
 from services.crisis_center.adapters.translate import Places
 from services.crisis_center.domain.commands import TravellerRemove, TravellersBatch, TravellerUpsert, encode_command
 from services.crisis_center.domain.registry import Forward, HeldLedger, HeldWrites, OpenAreas, PartitionRegistry
@@ -84,6 +88,8 @@ class Registries:
         self._pending: dict[str, list[TravellerUpsert | TravellerRemove]] = {}  # country -> commands, in order
         self._dead: list[tuple[ConsumerRecord, str]] = []
         self._max_records = max_records
+        self._snapshots = Snapshots(Path(settings.faust_data_dir) / settings.faust_app_id / "registry")
+        self._saved_at: dict[int, float] = {}  # partition -> when its snapshot was last written (monotonic)
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -123,6 +129,8 @@ class Registries:
         self._stopping.set()
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
+        for partition in list(self.partitions):
+            await self._save(partition)
         for client in (self._consumer, self._incidents, self._held_reader):
             await client.stop()
         await self._producer.stop()
@@ -150,6 +158,7 @@ class Registries:
                     await self._rebuilt()
                     await self._release_holds()
                     await self._flush()
+                    await self._save_due()
             except Exception as exc:  # the broker away: keep what was decided and try again
                 log.warning("registry_loop_failed", error=type(exc).__name__, detail=str(exc)[:200])
                 with contextlib.suppress(TimeoutError):
@@ -182,6 +191,7 @@ class Registries:
             tp = TopicPartition(self._topic, partition)
             if registry.rebuilding and await self._consumer.position(tp) >= self._until[partition]:
                 self._queue(registry.reconcile(self.areas))
+                self._saved_at[partition] = float("-inf")  # a snapshot once rebuilt: the next start reads from it
                 log.info("registry_rebuilt", partition=partition, travellers=len(registry), held=len(registry.held))
 
     # incidents ------------------------------------------------------------------------------------------------
@@ -255,6 +265,24 @@ class Registries:
         for partition, each in writes.items():
             self._ledgers[partition].wrote(each)
 
+    # snapshots ------------------------------------------------------------------------------------------------
+    async def _save_due(self) -> None:
+        for partition, registry in self.partitions.items():
+            if not registry.rebuilding and (
+                    time.monotonic() - self._saved_at.get(partition, time.monotonic())
+                    >= self.settings.crisis_registry_snapshot_seconds):
+                await self._save(partition)
+
+    async def _save(self, partition: int) -> None:
+        registry = self.partitions.get(partition)
+        if registry is None or partition not in self._next:
+            return
+        self._saved_at[partition] = time.monotonic()
+        try:
+            await self._snapshots.save(self._topic, partition, self._next[partition], registry.travellers)
+        except OSError as exc:  # a full disk costs the next start time, not this worker its work
+            log.warning("registry_snapshot_failed", partition=partition, error=type(exc).__name__)
+
     # rebalances -----------------------------------------------------------------------------------------------
     async def revoked(self, revoked: Iterable[TopicPartition]) -> None:
         """Deliver what was decided; a partition's registry is kept until the assignment says whether it stays.
@@ -289,14 +317,22 @@ class Registries:
             for tp in gained:
                 held = await self._read_held(tp.partition)
                 self._ledgers[tp.partition] = HeldLedger(held)
-                self.partitions[tp.partition] = PartitionRegistry(self._places, held, rebuilding=True)
+                registry = self.partitions[tp.partition] = PartitionRegistry(self._places, held, rebuilding=True)
                 self._until[tp.partition] = ends[tp]
-                self._next[tp.partition] = 0
-            await self._consumer.seek_to_beginning(*gained)
-            log.info("registry_assigned", partitions=sorted(tp.partition for tp in gained))
+                self._saved_at[tp.partition] = time.monotonic()
+                snapshot = self._snapshots.load(self._topic, tp.partition)
+                if snapshot is not None and snapshot[0] <= ends[tp]:
+                    registry.restore(snapshot[1])
+                    self._next[tp.partition] = snapshot[0]
+                    self._consumer.seek(tp, snapshot[0])
+                else:
+                    self._next[tp.partition] = 0
+                    await self._consumer.seek_to_beginning(tp)
+                log.info("registry_assigned", partition=tp.partition, from_offset=self._next[tp.partition],
+                         end=ends[tp])
 
     def _drop(self, partition: int) -> None:
-        for state in (self.partitions, self._ledgers, self._until, self._next):
+        for state in (self.partitions, self._ledgers, self._until, self._next, self._saved_at):
             state.pop(partition, None)
 
     async def _read_held(self, partition: int) -> dict[str, frozenset[str]]:

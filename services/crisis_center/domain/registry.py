@@ -128,6 +128,13 @@ class PartitionRegistry:
     def __len__(self) -> int:
         return len(self.travellers)
 
+    def restore(self, travellers: dict[str, Stay]) -> None:
+        """Start from a snapshot's travellers (what the partition said up to the snapshot's offset)."""
+        self.travellers = travellers
+        self.by_country = {}
+        for traveller_id, stay in travellers.items():
+            self.by_country.setdefault(stay.country, set()).add(traveller_id)
+
     def register(self, event: TravellerRegistered, seq: int, areas: OpenAreas) -> list[Forward]:
         location = event.location
         point = self._places.point(event.country, event.city, location.lat if location else None,
