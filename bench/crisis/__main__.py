@@ -8,8 +8,6 @@ if sys.argv[1:2] == ["registrations"]:
     raise SystemExit(registrations(sys.argv[2:]))
 elif sys.argv[1:2] == ["cold-start"]:
     from bench.crisis.cold_start import main
-elif sys.argv[1:2] == ["registry-sketch"]:
-    from bench.crisis.registry_sketch import main
 elif sys.argv[1:2] == ["surge"]:
     from bench.crisis.bench_surge import main
 elif sys.argv[1:2] == ["people-map"]:

@@ -19,6 +19,7 @@ import yaml
 
 from deploy import kafka_acls
 from deploy.kafka_acls import CHANGELOGS, FAUST_APP_ID, LEADER, USERS, KafkaUserSpec, user, user_of_service
+from services.crisis_center.adapters import registries
 from shared.events.envelope import EventData
 from shared.events.privacy import REQUESTS_TOPIC, RESPONSES_TOPIC, PrivacyAnswered
 from shared.events.registry import EVENT_MODELS
@@ -45,8 +46,9 @@ TOMBSTONES = {
 GROUPLESS_READERS = {
     "services/crisis_center/adapters/feed.py": {"crisis.status"},
     "services/crisis_center/privacy.py": {"travellers.registrations"},
-    "services/crisis_center/adapters/gaps.py": {"travellers.registrations", "consular.reports",
-                                                "crisis.incidents", "crisis.by-country"},
+    "services/crisis_center/adapters/gaps.py": {"consular.reports", "crisis.incidents", "crisis.by-country"},
+    # every registry reads the incidents whole, and its partitions' held travellers back
+    "services/crisis_center/adapters/registries.py": {"crisis.incidents", kafka_acls.HELD},
 }
 # Published for systems outside the platform; nothing of ours reads them.
 READ_OUTSIDE_ONLY = {"directory.posts"}
@@ -193,9 +195,13 @@ def code_view(package: str, app: Any) -> dict[str, set[str]]:
         groups.add(app.conf.id)
         reads |= changelogs | {leader}  # tables recover from their changelogs; the leader assignment
         writes |= changelogs | {"crisis.by-country"}  # table updates; the routing agents' forwards
+        # the registries (adapters/registries.py): a group over the registrations (dead letters), the held topic
+        consumes.add(registries.REGISTRATIONS)
+        groups.add(f"{app.conf.id}-registry")
+        writes.add(kafka_acls.HELD)
     declares: set[str] = set()
     if package == "crisis_center":
-        declares = changelogs | {leader}  # Faust asks to create its own topics when it starts
+        declares = changelogs | {leader, kafka_acls.HELD}  # Faust's own topics and the held one, made at start
     reads -= consumes
     return {"consumes": consumes, "reads": reads, "groups": groups, "declares": declares,
             "writable": writes | {dlq_name(t) for t in consumes}}
@@ -312,7 +318,8 @@ def test_the_generated_kafka_users_are_the_table() -> None:
         assert all(r["resource"]["patternType"] == "literal" for r in authorization["acls"])
         assert not {op for _, _, op in rules} - {"Read", "Write", "Describe", "Create"}
         created = {name for _, name, op in rules if op == "Create"}
-        assert created == (set(CHANGELOGS) | {LEADER} if spec.name == "crisis-center" else set()), spec.name
+        assert created == (set(CHANGELOGS) | {LEADER, kafka_acls.HELD} if spec.name == "crisis-center" else set()), (
+            spec.name)
 
 
 def deployed() -> list[str]:

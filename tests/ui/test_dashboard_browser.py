@@ -233,8 +233,10 @@ async def test_demo_scenario_comes_alive_on_the_dashboard(page: Any, system: Cri
     # 6 of the 8 are inside the area, beside the travellers earlier tests left there: the page shows what the
     # worker counts once every registration is in.
     run = incident_id.removeprefix("demo-")
-    await eventually(lambda: all(system.worker.engine.travellers.get(f"demo-{run}-{n}") is not None
-                                 for n in range(plan.travellers)))
+    demo = [f"demo-{run}-{n}" for n in range(plan.travellers)]
+    registries = system.worker.registries
+    await eventually(lambda: all(registries.holds(t) for t in demo)  # every registration in, those sent on counted
+                     and all(system.worker.engine.travellers.get(t) is not None for t in demo if registries.sent_on(t)))
     expected = system.worker.engine.affected(incident_id).count
     assert expected >= 6
     await expect(card.locator(".affected-count")).to_have_text(str(expected), timeout=WAIT_MS)

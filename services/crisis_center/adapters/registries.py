@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from prometheus_client import Counter
 
@@ -95,7 +95,16 @@ class Registries:
         self._task: asyncio.Task[None] | None = None
         self._topic = settings.topic(REGISTRATIONS)
         self._held_topic = held_topic(settings)
-        security = client_security(settings)
+        self._security = client_security(settings)
+        # aiokafka's clients are made in `start` (they bind to the running loop); the worker is built outside one.
+        self._consumer: AIOKafkaConsumer = None  # type: ignore[assignment]
+        self._incidents: AIOKafkaConsumer = None  # type: ignore[assignment]
+        self._held_reader: AIOKafkaConsumer = None  # type: ignore[assignment]
+        self._producer: AIOKafkaProducer = None  # type: ignore[assignment]
+
+    # lifecycle ------------------------------------------------------------------------------------------------
+    def _clients(self) -> None:
+        settings, security = self.settings, self._security
         self._consumer = AIOKafkaConsumer(**security, bootstrap_servers=settings.kafka_bootstrap_servers,
                                           group_id=f"{settings.faust_app_id}-registry", enable_auto_commit=False,
                                           auto_offset_reset="earliest", isolation_level="read_committed",
@@ -109,8 +118,8 @@ class Registries:
         self._producer = make_producer(settings.kafka_bootstrap_servers, client_id="crisis-center-registry",
                                        linger_ms=2, security=security)
 
-    # lifecycle ------------------------------------------------------------------------------------------------
     async def start(self) -> None:
+        self._clients()
         await self._producer.start()
         await self._held_reader.start()
         await self._incidents.start()
@@ -131,6 +140,8 @@ class Registries:
             await asyncio.gather(self._task, return_exceptions=True)
         for partition in list(self.partitions):
             await self._save(partition)
+        if self._producer is None:
+            return  # never started
         for client in (self._consumer, self._incidents, self._held_reader):
             await client.stop()
         await self._producer.stop()
@@ -141,6 +152,14 @@ class Registries:
 
     def applied(self) -> int:
         return sum(len(r) for r in self.partitions.values())
+
+    def holds(self, traveller_id: str) -> bool:
+        """Whether a partition here has the traveller's registration."""
+        return any(traveller_id in r.travellers for r in self.partitions.values())
+
+    def sent_on(self, traveller_id: str) -> frozenset[str]:
+        """The countries whose tables may hold the traveller (tests, benches)."""
+        return next((r.held[traveller_id] for r in self.partitions.values() if traveller_id in r.held), frozenset())
 
     # the loop -------------------------------------------------------------------------------------------------
     async def _run(self) -> None:
