@@ -39,7 +39,8 @@ from services.crisis_center.domain.commands import Command, IncidentUpsert, Trav
 from services.crisis_center.domain.engine import Activate, Continue, CountryEngine, Notify
 from services.crisis_center.handlers import crisis_id_for_incident
 from services.crisis_center.settings import Settings
-from services.crisis_center.worker import CrisisWorker, tune_collector
+from services.crisis_center.worker import CrisisWorker
+from shared.collector import tune_collector
 from shared.events.envelope import encode, new_event
 from shared.events.incidents import IncidentReported
 from shared.events.travellers import TravellerRegistered

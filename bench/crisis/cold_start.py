@@ -49,7 +49,8 @@ from bench.crisis.registrations import loadavg
 from bench.loop import run as run_loop
 from bench.report import record
 from bench.topics import drop_topics
-from services.crisis_center.worker import CrisisWorker, tune_collector
+from services.crisis_center.worker import CrisisWorker
+from shared.collector import tune_collector
 from shared.kafka.admin import ensure_topics
 
 N = int(os.environ.get("CRISIS_COLD_N", "1000000"))
