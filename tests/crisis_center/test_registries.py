@@ -129,16 +129,23 @@ async def test_a_restart_reads_each_partition_from_its_snapshot(env: Env) -> Non
     topic = env.topic("travellers.registrations")
     saved = snapshots.load(topic, partition)
     assert saved is not None and "t0" in saved[1]
-    offset, travellers = saved
+    offset, travellers, delivered = saved
+    assert delivered == {t: stay.seq for t, stay in travellers.items()}  # all inside the quake's circle: all sent
     ghost = replace(travellers["t0"], country="BE")  # only in the snapshot: proof that it was read
-    await snapshots.save(topic, partition, offset, {**travellers, "ghost": ghost})
+    await snapshots.save(topic, partition, offset, {**travellers, "ghost": ghost}, delivered)
     other = next(p for p in range(6) if p != partition)
     snapshots.path(topic, other).write_bytes(b"not a snapshot")
     await env.send(registration(6))
     async with registries(env) as second:
         await eventually(lambda: second.caught_up() and second.applied() == 8)
         assert "ghost" in second.partitions[partition].travellers
+        await eventually(lambda: second.sent_on("t6") == {"TR"} and not second._pending)
     assert snapshots.load(topic, other) is not None  # written again at the stop
+    # What the first had sent on and the snapshot says was delivered is not sent again (t6 is new); the partition
+    # whose snapshot could not be read is read again from its beginning, and its travellers sent again.
+    upserted = [c.traveller_id for c in await sent(env) if isinstance(c, TravellerUpsert)]
+    assert sorted(set(upserted)) == [f"t{n}" for n in range(7)]
+    assert all(upserted.count(t) == 1 for t in travellers) and upserted.count("t6") == 1
 
 
 async def test_a_snapshot_ahead_of_its_topic_is_ignored(env: Env) -> None:

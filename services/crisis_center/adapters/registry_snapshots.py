@@ -25,8 +25,9 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-FORMAT = 1
-Row = tuple[str, str, float | None, float | None, int, int, str | None, str | None, str, int]
+FORMAT = 2
+#: traveller, country, lat, lon, arrival, departure (ordinals), phone, email, language, offset, delivered (-1: none)
+Row = tuple[str, str, float | None, float | None, int, int, str | None, str | None, str, int, int]
 
 
 class Snapshots:
@@ -36,8 +37,9 @@ class Snapshots:
     def path(self, topic: str, partition: int) -> Path:
         return self.directory / f"{topic}-{partition}.pickle"
 
-    def load(self, topic: str, partition: int) -> tuple[int, dict[str, Stay]] | None:
-        """(the offset it reflects, the travellers), or None when there is none or it cannot be read."""
+    def load(self, topic: str, partition: int) -> tuple[int, dict[str, Stay], dict[str, int]] | None:
+        """(the offset it reflects, the travellers, what the country agent was sent of them: `delivered`), or None
+        when there is none or it cannot be read."""
         path = self.path(topic, partition)
         if not path.exists():
             return None
@@ -47,20 +49,23 @@ class Snapshots:
                 raise ValueError(f"snapshot format {fmt}")
             travellers = {row[0]: Stay(row[1], row[2], row[3], date.fromordinal(row[4]), date.fromordinal(row[5]),
                                        row[6], row[7], row[8], row[9]) for row in rows}
+            delivered = {row[0]: row[10] for row in rows if row[10] >= 0}
         except Exception as exc:
             log.warning("registry_snapshot_unreadable", partition=partition, error=type(exc).__name__)
             return None
-        return int(offset), travellers
+        return int(offset), travellers, delivered
 
-    async def save(self, topic: str, partition: int, offset: int, travellers: dict[str, Stay]) -> None:
+    async def save(self, topic: str, partition: int, offset: int, travellers: dict[str, Stay],
+                   delivered: dict[str, int] | None = None) -> None:
         """The travellers as they are now (the records below `offset`); their `Stay`s are never changed in place,
         so a shallow copy taken here is consistent while a thread pickles it."""
-        items = list(travellers.items())
-        await asyncio.to_thread(self._write, self.path(topic, partition), offset, items)
+        items, sent = list(travellers.items()), dict(delivered or {})
+        await asyncio.to_thread(self._write, self.path(topic, partition), offset, items, sent)
 
-    def _write(self, path: Path, offset: int, items: list[tuple[str, Stay]]) -> None:
+    def _write(self, path: Path, offset: int, items: list[tuple[str, Stay]], delivered: dict[str, int]) -> None:
         rows: list[Row] = [(traveller_id, s.country, s.lat, s.lon, s.arrival.toordinal(), s.departure.toordinal(),
-                            s.phone, s.email, s.language, s.seq) for traveller_id, s in items]
+                            s.phone, s.email, s.language, s.seq, delivered.get(traveller_id, -1))
+                           for traveller_id, s in items]
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp")
         temporary.write_bytes(pickle.dumps((FORMAT, offset, rows), protocol=pickle.HIGHEST_PROTOCOL))

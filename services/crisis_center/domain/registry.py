@@ -122,15 +122,20 @@ class PartitionRegistry:
         self.by_country: dict[str, set[str]] = {}
         self.held: dict[str, frozenset[str]] = dict(held or {})
         self.changed: set[str] = set()  # travellers whose `held` changed since the adapter last took them
+        #: traveller -> the offset of the registration whose upsert the country agent was sent and the broker
+        #: acknowledged (`confirm`); kept in the snapshot, so that a restart does not send it again.
+        self.delivered: dict[str, int] = {}
         self.rebuilding = rebuilding
         self._places = places
 
     def __len__(self) -> int:
         return len(self.travellers)
 
-    def restore(self, travellers: dict[str, Stay]) -> None:
-        """Start from a snapshot's travellers (what the partition said up to the snapshot's offset)."""
+    def restore(self, travellers: dict[str, Stay], delivered: dict[str, int] | None = None) -> None:
+        """Start from a snapshot's travellers (what the partition said up to the snapshot's offset) and what the
+        country agent had been sent of them."""
         self.travellers = travellers
+        self.delivered = dict(delivered or {})
         self.by_country = {}
         for traveller_id, stay in travellers.items():
             self.by_country.setdefault(stay.country, set()).add(traveller_id)
@@ -201,11 +206,20 @@ class PartitionRegistry:
             (country, TravellerRemove(traveller_id=traveller_id, country=country, seq=stay.seq))
             for country in sorted(held) if country != stay.country]
         if stay.country in held or areas.covers(stay.country, stay.point):
-            forwards.append((stay.country, self.upsert(traveller_id, stay)))
+            if held != {stay.country} or self.delivered.get(traveller_id) != stay.seq:  # else it has this one
+                forwards.append((stay.country, self.upsert(traveller_id, stay)))
             self._hold(traveller_id, frozenset((stay.country,)))
         else:
             self._hold(traveller_id, frozenset())
         return forwards
+
+    def confirm(self, commands: Iterable[TravellerUpsert | TravellerRemove]) -> None:
+        """The broker acknowledged these commands (in their order)."""
+        for command in commands:
+            if isinstance(command, TravellerUpsert) and command.seq is not None:
+                self.delivered[command.traveller_id] = command.seq
+            else:
+                self.delivered.pop(command.traveller_id, None)
 
     def _removed(self, traveller_id: str, seq: int | None) -> list[Forward]:
         held = self.held.get(traveller_id, frozenset())

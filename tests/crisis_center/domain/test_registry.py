@@ -157,3 +157,21 @@ def test_the_ledger_writes_the_union_before_and_the_decision_after() -> None:
     assert tombstone == {"t1": frozenset()}
     ledger.wrote(tombstone)
     assert ledger.written == {}
+
+
+def test_a_rebuild_from_a_snapshot_does_not_send_again_what_was_delivered() -> None:
+    areas = open_areas(("quake", ISTANBUL))
+    first = PartitionRegistry(FixedPlaces())
+    sent = first.register(registration("t1", INSIDE), 1, areas) + first.register(registration("t2", INSIDE), 2, areas)
+    first.confirm(command for _, command in sent[:1])  # t2's upsert was never acknowledged
+    assert first.delivered == {"t1": 1}
+    restarted = PartitionRegistry(FixedPlaces(), dict(first.held), rebuilding=True)
+    restarted.restore(dict(first.travellers), first.delivered)
+    restarted.register(registration("t3", INSIDE), 3, areas)  # read after the snapshot
+    assert sorted(upserts(restarted.reconcile(areas))) == [("TR", "t2", 2), ("TR", "t3", 3)]
+    restarted.confirm(command for _, command in removals_of(restarted.cancel("t1", 4)))
+    assert "t1" not in restarted.delivered
+
+
+def removals_of(forwards: list[Forward]) -> list[Forward]:
+    return [f for f in forwards if isinstance(f[1], TravellerRemove)]
