@@ -29,6 +29,15 @@ def tables_recovered(worker: CrisisWorker) -> Check:
     return check
 
 
+def registries_read(worker: CrisisWorker) -> Check:
+    """The registries have read and decided every partition they hold: the counts they feed are true."""
+
+    async def check() -> bool:
+        return worker.registries.ready()
+
+    return check
+
+
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     worker = CrisisWorker(settings)
     privacy = PrivacyResponder(settings)  # a plain consumer beside the Faust app: see crisis_center/privacy.py
@@ -37,7 +46,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
                           checks={"database": lambda: database_check(worker.pool)(),
                                   "kafka": KafkaCheck(settings.kafka_bootstrap_servers,
                                                       security=client_security(settings)),
-                                  "tables": tables_recovered(worker)},
+                                  "tables": tables_recovered(worker),
+                                  "registries": registries_read(worker)},
                           tasks=lambda: [*worker.tasks(), *privacy.tasks(), *desk.tasks()])
     async with serving(health):
         await worker.start()

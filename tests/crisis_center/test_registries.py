@@ -64,8 +64,11 @@ async def test_only_travellers_in_an_open_area_are_sent_on_and_a_later_incident_
     await env.send(quake())
     await env.send(registration(1))
     await env.send(registration(2, lat=ANKARA[0], lon=ANKARA[1]))
+    running = Registries(env.settings)
+    assert not running.ready()  # not started: nothing assigned yet, the worker is not ready
     async with registries(env) as running:
         await eventually(lambda: running.caught_up() and running.applied() == 2)
+        assert running.ready()
         ankara = {"lat": ANKARA[0], "lon": ANKARA[1], "radius_km": 30}
         await env.send(quake("inc-2", area={"country": "TR", "circle": ankara}))
         await eventually(lambda: sum("t2" in r.held for r in running.partitions.values()) == 1)

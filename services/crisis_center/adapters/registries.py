@@ -85,6 +85,7 @@ class Registries:
         self._until: dict[int, int] = {}  # partition -> the offset its rebuild reads up to
         self._next: dict[int, int] = {}  # partition -> the offset after the last record applied
         self._revoked: set[int] = set()  # kept until the rebalance ends: regained, they go on where they were
+        self._assigned_once = False
         self._holds: list[tuple[str, Area, dict[TopicPartition, int]]] = []  # incidents waiting for the partitions
         self._pending: dict[str, list[TravellerUpsert | TravellerRemove]] = {}  # country -> commands, in order
         self._sent: dict[int, list[TravellerUpsert | TravellerRemove]] = {}  # the same, by source partition
@@ -151,6 +152,11 @@ class Registries:
     def caught_up(self) -> bool:
         """Every assigned partition rebuilt (tests and benches wait on it)."""
         return bool(self.partitions) and not any(r.rebuilding for r in self.partitions.values())
+
+    def ready(self) -> bool:
+        """The worker's readiness: its share of the group assigned (none is a share: more processes than
+        partitions) and every partition of it read and decided, so that the counts it feeds are true."""
+        return self._assigned_once and not any(r.rebuilding for r in self.partitions.values())
 
     def applied(self) -> int:
         return sum(len(r) for r in self.partitions.values())
@@ -332,6 +338,7 @@ class Registries:
         """Partitions kept through the rebalance go on after their last record; the others are read from their
         beginning, with their held travellers read back first."""
         async with self._lock:
+            self._assigned_once = True
             mine = {tp.partition for tp in assigned}
             for partition in self._revoked - mine:
                 self._drop(partition)
