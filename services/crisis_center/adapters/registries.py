@@ -28,6 +28,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import IllegalStateError
 from prometheus_client import Counter
 
 from services.crisis_center.adapters.internal_topics import BY_COUNTRY, SOURCE_PARTITIONS, held_topic
@@ -215,10 +216,20 @@ class Registries:
         for country, command in forwards:
             self._pending.setdefault(country, []).append(command)
 
+    async def _position(self, tp: TopicPartition) -> int | None:
+        """The consumer's position in a partition, None while it is not assigned (a rebalance under way)."""
+        if tp not in self._consumer.assignment():
+            return None
+        with contextlib.suppress(IllegalStateError):
+            return int(await self._consumer.position(tp))
+        return None
+
     async def _rebuilt(self) -> None:
         for partition, registry in self.partitions.items():
-            tp = TopicPartition(self._topic, partition)
-            if registry.rebuilding and await self._consumer.position(tp) >= self._until[partition]:
+            if not registry.rebuilding:
+                continue
+            position = await self._position(TopicPartition(self._topic, partition))
+            if position is not None and position >= self._until[partition]:
                 self._queue(partition, registry.reconcile(self.areas))
                 self._saved_at[partition] = float("-inf")  # a snapshot once rebuilt: the next start reads from it
                 log.info("registry_rebuilt", partition=partition, travellers=len(registry), held=len(registry.held))
@@ -250,8 +261,12 @@ class Registries:
         """Areas whose hold is over: every partition still held here has been read up to where it ended."""
         waiting = []
         for incident_id, area, ends in self._holds:
-            if any([tp.partition in self.partitions and await self._consumer.position(tp) < end
-                    for tp, end in ends.items()]):
+            behind = False
+            for tp, end in ends.items():
+                if tp.partition in self.partitions:
+                    position = await self._position(tp)
+                    behind = behind or position is None or position < end  # unknown (a rebalance): wait
+            if behind:
                 waiting.append((incident_id, area, ends))
             elif self.areas.apply(incident_id, area):
                 for partition, registry in self.partitions.items():
