@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -224,13 +224,19 @@ class Registries:
             return int(await self._consumer.position(tp))
         return None
 
+    async def _queue_steps(self, partition: int, steps: Iterator[list[Forward]]) -> None:
+        """A scan's or a rebuild's decisions, letting the country agent and the timers run between its steps."""
+        for forwards in steps:
+            self._queue(partition, forwards)
+            await asyncio.sleep(0)
+
     async def _rebuilt(self) -> None:
-        for partition, registry in self.partitions.items():
+        for partition, registry in list(self.partitions.items()):
             if not registry.rebuilding:
                 continue
             position = await self._position(TopicPartition(self._topic, partition))
             if position is not None and position >= self._until[partition]:
-                self._queue(partition, registry.reconcile(self.areas))
+                await self._queue_steps(partition, registry.reconcile(self.areas))
                 self._saved_at[partition] = float("-inf")  # a snapshot once rebuilt: the next start reads from it
                 log.info("registry_rebuilt", partition=partition, travellers=len(registry), held=len(registry.held))
 
@@ -269,8 +275,8 @@ class Registries:
             if behind:
                 waiting.append((incident_id, area, ends))
             elif self.areas.apply(incident_id, area):
-                for partition, registry in self.partitions.items():
-                    self._queue(partition, registry.scan(area))
+                for partition, registry in list(self.partitions.items()):
+                    await self._queue_steps(partition, registry.scan(area))
         self._holds = waiting
 
     # delivery -------------------------------------------------------------------------------------------------

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 from services.crisis_center.domain.commands import TravellerRemove, TravellerUpsert
 from services.crisis_center.domain.people import registration_contribution
-from services.crisis_center.domain.registry import Forward, HeldLedger, OpenAreas, PartitionRegistry
+from services.crisis_center.domain.registry import STEP, Forward, HeldLedger, OpenAreas, PartitionRegistry
 from shared.events.travellers import TravellerRegistered
 from shared.geo import Area, Point
 
@@ -36,6 +37,11 @@ def open_areas(*incidents: tuple[str, Area]) -> OpenAreas:
     for incident_id, area in incidents:
         assert areas.apply(incident_id, area)
     return areas
+
+
+def flat(steps: Iterable[list[Forward]]) -> list[Forward]:
+    """A scan's or a reconcile's steps, one after the other."""
+    return [forward for step in steps for forward in step]
 
 
 def removals(forwards: list[Forward]) -> list[tuple[str, str, int | None]]:
@@ -92,8 +98,8 @@ def test_a_new_area_is_used_only_once_applied_and_its_scan_sends_each_traveller_
     registry.register(registration("far", OUTSIDE), 2, areas)
     registry.register(registration("nowhere", None), 3, areas)  # no position: never inside a circle
     assert areas.apply("quake", ISTANBUL)
-    assert upserts(registry.scan(ISTANBUL)) == [("TR", "near", 1)]
-    assert registry.scan(ISTANBUL) == []
+    assert upserts(flat(registry.scan(ISTANBUL))) == [("TR", "near", 1)]
+    assert flat(registry.scan(ISTANBUL)) == []
     assert not areas.changes("quake", ISTANBUL)
 
 
@@ -122,8 +128,8 @@ def test_a_rebuild_decides_once_on_each_travellers_last_record() -> None:
     assert registry.cancel("cancelled", 2) == []
     assert registry.register(registration("kept", OUTSIDE), 3, areas) == []
     assert registry.register(registration("near", INSIDE), 4, areas) == []
-    assert registry.scan(ISTANBUL) == []  # the reconcile looks at everyone
-    forwards = registry.reconcile(areas)
+    assert flat(registry.scan(ISTANBUL)) == []  # the reconcile looks at everyone
+    forwards = flat(registry.reconcile(areas))
     assert removals(forwards) == [("TR", "gone", None)]
     assert sorted(upserts(forwards)) == [("TR", "kept", 3), ("TR", "near", 4)]
     assert registry.held == {"kept": frozenset({"TR"}), "near": frozenset({"TR"})} and not registry.rebuilding
@@ -146,7 +152,7 @@ def test_the_ledger_writes_the_union_before_and_the_decision_after() -> None:
     # a crash now: what the topic says makes a rebuild remove Turkey's record again
     rebuilt = PartitionRegistry(FixedPlaces(), dict(ledger.written), rebuilding=True)
     rebuilt.register(registration("t1", (37.98, 23.72), "GR"), 2, areas)
-    assert removals(rebuilt.reconcile(areas)) == [("TR", "t1", 2)]
+    assert removals(flat(rebuilt.reconcile(areas))) == [("TR", "t1", 2)]
     settled = ledger.settle(registry.held, registry.changed)
     assert settled == {"t1": frozenset({"GR"})}
     ledger.wrote(settled)
@@ -168,10 +174,21 @@ def test_a_rebuild_from_a_snapshot_does_not_send_again_what_was_delivered() -> N
     restarted = PartitionRegistry(FixedPlaces(), dict(first.held), rebuilding=True)
     restarted.restore(dict(first.travellers), first.delivered)
     restarted.register(registration("t3", INSIDE), 3, areas)  # read after the snapshot
-    assert sorted(upserts(restarted.reconcile(areas))) == [("TR", "t2", 2), ("TR", "t3", 3)]
+    assert sorted(upserts(flat(restarted.reconcile(areas)))) == [("TR", "t2", 2), ("TR", "t3", 3)]
     restarted.confirm(command for _, command in removals_of(restarted.cancel("t1", 4)))
     assert "t1" not in restarted.delivered
 
 
 def removals_of(forwards: list[Forward]) -> list[Forward]:
     return [f for f in forwards if isinstance(f[1], TravellerRemove)]
+
+
+def test_a_scan_over_a_crowd_comes_in_steps_and_sends_each_traveller_inside_once() -> None:
+    registry, areas = PartitionRegistry(FixedPlaces()), OpenAreas()
+    crowd = 2 * STEP + 10
+    for n in range(crowd):
+        registry.register(registration(f"t{n:05d}", INSIDE if n % 2 else OUTSIDE), n, areas)
+    areas.apply("quake", ISTANBUL)
+    steps = list(registry.scan(ISTANBUL))
+    assert len(steps) == 3 and all(len(step) <= STEP for step in steps)
+    assert sorted(t for _, t, _ in upserts(flat(steps))) == [f"t{n:05d}" for n in range(1, crowd, 2)]
