@@ -1,7 +1,8 @@
 """An incident over a crowd already registered (`python -m bench.crisis surge`), on the real broker and database.
 
-N travellers are registered within 40 km of Bangkok and stored by a crisis worker (the population was there
-before the incident); then a flood with a 50 km circle arrives. Measured from producing the incident:
+N travellers are registered within 40 km of Bangkok and held by a crisis worker's registries (the population was
+there before the incident); then a flood with a 50 km circle arrives, and the registries send the crowd on to the
+country agent. Measured from producing the incident:
 1. when the exact count (N) is in PostgreSQL (what the dashboard shows), and the longest gap between two
    updates of the count while it grows;
 2. when the last notification command for those people is on `notifications.commands` (the notifier's own
