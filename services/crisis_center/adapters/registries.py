@@ -383,6 +383,7 @@ class Registries:
                 return
             ends = await self._consumer.end_offsets(gained)
             held_by_partition = await self._read_held([tp.partition for tp in gained])
+            from_beginning: list[TopicPartition] = []
             for tp in gained:
                 held = held_by_partition[tp.partition]
                 self._ledgers[tp.partition] = HeldLedger(held)
@@ -396,9 +397,11 @@ class Registries:
                     self._consumer.seek(tp, snapshot[0])
                 else:
                     self._next[tp.partition] = 0
-                    await self._consumer.seek_to_beginning(tp)
+                    from_beginning.append(tp)
                 log.info("registry_assigned", partition=tp.partition, from_offset=self._next[tp.partition],
                          end=ends[tp])
+            if from_beginning:  # one call: each call waits for the fetcher's reset (about 0.5 s)
+                await self._consumer.seek_to_beginning(*from_beginning)
 
     def _drop(self, partition: int) -> None:
         for state in (self.partitions, self._ledgers, self._until, self._next, self._saved_at):
