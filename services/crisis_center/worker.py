@@ -80,7 +80,7 @@ from services.crisis_center.domain.engine import (
 from services.crisis_center.joiners import JoinerBatch
 from services.crisis_center.settings import Settings
 from shared.db import DATABASE_UNREACHABLE, create_pool
-from shared.events.envelope import decode
+from shared.events.envelope import decode, describe_failure
 from shared.events.incidents import IncidentClosed, IncidentReported, IncidentUpdated
 from shared.events.registry import parse_data
 from shared.events.reports import ReportSubmitted
@@ -341,7 +341,7 @@ class CrisisWorker:
                 await self._forward(command.country, command)
             EVENTS.labels("route_reports", "ok").inc()
         except Exception as exc:
-            await self._dead_letter("consular.reports", event, f"{type(exc).__name__}: {exc}")
+            await self._dead_letter("consular.reports", event, describe_failure(exc))
 
     async def _route_incident(self, event: Any) -> None:
         s = self.settings
@@ -367,7 +367,7 @@ class CrisisWorker:
                 await self._forward(previous, incident_close_command(data))
             EVENTS.labels("route_incidents", "ok").inc()
         except Exception as exc:
-            await self._dead_letter("crisis.incidents", event, f"{type(exc).__name__}: {exc}")
+            await self._dead_letter("crisis.incidents", event, describe_failure(exc))
 
     # counting: the country agent and its timers ----------------------------------------------------------------
     def _declare_counting(self, app: CrisisApp, streams: Streams) -> tuple[Any, ...]:
@@ -420,7 +420,7 @@ class CrisisWorker:
             HANDLE_SECONDS.labels(command.op).observe(time.perf_counter() - started)
             EVENTS.labels("country", "ok").inc()
         except Exception as exc:
-            await self._dead_letter(BY_COUNTRY, event, f"{type(exc).__name__}: {exc}")
+            await self._dead_letter(BY_COUNTRY, event, describe_failure(exc))
 
     async def _flush_counts(self) -> None:
         if self._pool is None:

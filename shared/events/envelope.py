@@ -134,3 +134,11 @@ def describe_validation_error(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in error["loc"]) or "(root)"
         parts.append(f"{where}: {error['msg']}")
     return "; ".join(parts)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A dead letter's reason, fit for logs: pydantic's own message quotes the input (a phone number, an
+    address), so a validation error is told by its fields and messages only."""
+    if isinstance(exc, ValidationError):
+        return f"ValidationError: {describe_validation_error(exc)}"
+    return f"{type(exc).__name__}: {exc}"

@@ -26,7 +26,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from prometheus_client import Counter
 
 from shared.db import DATABASE_UNREACHABLE
-from shared.events.envelope import CloudEvent, EventData, InvalidEvent, decode
+from shared.events.envelope import CloudEvent, EventData, InvalidEvent, decode, describe_failure
 from shared.events.registry import parse_data
 from shared.kafka.dlq import dead_letter_headers
 from shared.logging import bind_traceparent, get_logger
@@ -245,7 +245,7 @@ class EventConsumer:
                 EVENTS.labels(self.name, topic, "handled").inc()
                 return
             except (PermanentError, InvalidEvent, ValueError) as exc:
-                await self._dead_letter(record, f"{type(exc).__name__}: {exc}")
+                await self._dead_letter(record, describe_failure(exc))
                 return
             except TRANSIENT_ERRORS as exc:
                 log.warning("handler_transient_error", consumer=self.name, event_id=event.id,
@@ -256,7 +256,7 @@ class EventConsumer:
                 log.warning("handler_failed", consumer=self.name, event_id=event.id, attempt=attempt,
                             error=type(exc).__name__)
                 if attempt == self._max_attempts:
-                    await self._dead_letter(record, f"handler failed {attempt} times: {type(exc).__name__}: {exc}")
+                    await self._dead_letter(record, f"handler failed {attempt} times: {describe_failure(exc)}")
                     return
                 await asyncio.sleep(0.1 * 2**attempt)
 
@@ -328,7 +328,7 @@ class EventConsumer:
             log.warning("tombstone_transient_error", consumer=self.name, error=type(exc).__name__)
             raise _Transient from exc
         except Exception as exc:
-            await self._dead_letter(record, f"tombstone handler failed: {type(exc).__name__}: {exc}")
+            await self._dead_letter(record, f"tombstone handler failed: {describe_failure(exc)}")
             return
         EVENTS.labels(self.name, topic, "tombstone").inc()
 

@@ -179,3 +179,23 @@ def test_a_traveller_needs_a_phone_or_an_email_and_a_sane_stay() -> None:
         model.model_validate({**base, "arrival": str(date(2026, 12, 31))})
     with pytest.raises(ValueError, match="ISO 3166"):
         model.model_validate({**base, "country": "XX"})
+
+
+def test_a_dead_letters_reason_names_the_fields_but_not_their_values() -> None:
+    """Reasons are logged: pydantic's own text quotes the input, which may be a phone number or an address."""
+    from pydantic import BaseModel, EmailStr, ValidationError
+
+    from shared.events.envelope import describe_failure
+
+    class Contact(BaseModel):
+        phone: int
+        email: EmailStr
+
+    with pytest.raises(ValidationError) as caught:
+        Contact.model_validate({"phone": "+32 470 12 34 56", "email": "marie.dubois-at-example.org"})
+    assert "+32 470 12 34 56" in str(caught.value)  # what the reason must not carry
+    reason = describe_failure(caught.value)
+    assert reason.startswith("ValidationError: phone: ")
+    assert "email: " in reason
+    assert "+32 470" not in reason and "marie.dubois" not in reason
+    assert describe_failure(KeyError("country")) == "KeyError: 'country'"

@@ -37,7 +37,7 @@ from services.crisis_center.adapters.translate import Places
 from services.crisis_center.domain.commands import TravellerRemove, TravellersBatch, TravellerUpsert, encode_command
 from services.crisis_center.domain.registry import Forward, HeldLedger, HeldWrites, OpenAreas, PartitionRegistry
 from services.crisis_center.settings import Settings
-from shared.events.envelope import decode
+from shared.events.envelope import decode, describe_failure
 from shared.events.incidents import IncidentClosed, IncidentReported, IncidentUpdated
 from shared.events.registry import parse_data
 from shared.events.travellers import TravellerCancelled, TravellerRegistered
@@ -219,7 +219,7 @@ class Registries:
             APPLIED.inc()
         except Exception as exc:
             DEAD_LETTERED.inc()
-            self._dead.append((record, f"{type(exc).__name__}: {exc}"))
+            self._dead.append((record, describe_failure(exc)))
 
     def _queue(self, partition: int, forwards: list[Forward]) -> None:
         if forwards:
