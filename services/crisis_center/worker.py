@@ -39,6 +39,7 @@ from prometheus_client import Counter, Histogram
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from services.crisis_center import handlers
+from services.crisis_center.adapters import table_store
 from services.crisis_center.adapters.delivery import DeliveringProducer, InFlight, seek_again_after_resume
 from services.crisis_center.adapters.gaps import AppliedOffsets, GapFiller, handle_in_order
 from services.crisis_center.adapters.internal_topics import (
@@ -217,8 +218,9 @@ class CrisisWorker:
         self._relay_task = asyncio.create_task(self._relay.run())
         await self.policy.get(self._pool)
         self.loop_lag.start()
-        await self.app.start()
-        await self.registries.start()
+        # The registries read while Faust starts (about 2 s of waiting for the broker): what they send on waits
+        # on `crisis.by-country` for the country agent.
+        await asyncio.gather(self.app.start(), self.registries.start())
 
     def tasks(self) -> list[asyncio.Task[None]]:
         """The relay's and the registries' tasks, for liveness (the Faust app supervises its agents itself)."""
@@ -262,6 +264,7 @@ class CrisisWorker:
 
     def _new_app(self, store: str) -> CrisisApp:
         s = self.settings
+        table_store.install()  # rocksdb:// without a full garbage collection at each rebalance
         Path(s.faust_data_dir).mkdir(parents=True, exist_ok=True)
         return CrisisApp(
             s.faust_app_id,

@@ -116,6 +116,10 @@ class AppliedOffsets:
     def get(self, key: str, /) -> int | None:
         return self._memory[key] if key in self._memory else self.table.get(key)
 
+    def applied_here(self, key: str, /) -> int | None:
+        """The last offset this process applied since its last rebalance (None before any)."""
+        return self._memory.get(key)
+
     def __getitem__(self, key: str) -> int:
         value = self.get(key)
         if value is None:

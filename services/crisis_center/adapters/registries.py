@@ -55,6 +55,8 @@ INCIDENTS = "crisis.incidents"
 RECORDS = Counter("crisis_registry_records_total", "Registrations read by the registries", ["outcome"])
 APPLIED, DEAD_LETTERED = RECORDS.labels("ok"), RECORDS.labels("dead_lettered")  # bound once: 3 % of a record
 PER_RECORD = 250  # commands per record on crisis.by-country (an upsert is about 450 bytes)
+#: Seconds after a rebuild before its first snapshot (counting what the rebuild sent on comes first).
+SNAPSHOT_AFTER_REBUILD = 30.0
 
 
 def encode_held(countries: frozenset[str]) -> bytes | None:
@@ -248,7 +250,11 @@ class Registries:
             position = await self._position(TopicPartition(self._topic, partition))
             if position is not None and position >= self._until[partition]:
                 await self._queue_steps(partition, registry.reconcile(self.areas))
-                self._saved_at[partition] = float("-inf")  # a snapshot once rebuilt: the next start reads from it
+                # A snapshot soon after, so that the next start reads from it; not at once: writing a partition
+                # of 170,000 travellers holds the interpreter for a second, while the travellers just sent on are
+                # being counted.
+                self._saved_at[partition] = time.monotonic() - max(
+                    0.0, self.settings.crisis_registry_snapshot_seconds - SNAPSHOT_AFTER_REBUILD)
                 log.info("registry_rebuilt", partition=partition, travellers=len(registry), held=len(registry.held))
 
     # incidents ------------------------------------------------------------------------------------------------
