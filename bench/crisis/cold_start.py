@@ -172,9 +172,9 @@ async def run(n: int) -> None:
             sent_on = len(worker.engine.travellers)
             record("crisis", f"cold start: every registration held and decided by the registries ({n:,})",
                    start_seconds + held[0], "s")
-            print(f"[crisis] the registries held all {n:,} after {start_seconds + held[0]:.1f} s (the worker's start "
-                  f"{start_seconds:.1f} s); the country agent then counted the {sent_on:,} they sent on "
-                  "(inside the Paris incident)", flush=True)
+            print(f"[crisis] the registries held all {n:,} after {start_seconds + held[0]:.1f} s (`start()` returned "
+                  f"after {start_seconds:.1f} s: Faust starts while the registries read); the country agent then "
+                  f"counted the {sent_on:,} they sent on (inside the Paris incident)", flush=True)
             batches = _handled_seconds("travellers.batch")
             print(f"[crisis] the country agent's handling of {batches[0]:,.0f} travellers.batch commands took "
                   f"{batches[1]:.1f} s (engine and effects, no Faust machinery)", flush=True)

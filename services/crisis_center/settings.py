@@ -57,8 +57,8 @@ class Settings(ServiceSettings):
         default=1000, ge=1, description="Messages and map rows to people joining an active crisis written together "
         "(also at every commit): one transaction instead of one each.")
     crisis_registry_snapshot_seconds: float = Field(
-        default=300.0, gt=0, description="How often each registry writes its travellers to a local snapshot (and once "
-        "rebuilt, and at stop): a restart reads its partition from there instead of from the beginning.")
+        default=300.0, gt=0, description="How often each registry writes its travellers to a local snapshot (and 30 s "
+        "after a rebuild, and at stop): a restart reads its partition from there instead of from the beginning.")
     faust_producer_linger_seconds: float = Field(
         default=0.005, ge=0, description="How long the worker's producer waits to batch records (producer_linger).")
     faust_commit_interval_seconds: float = Field(default=0.2, gt=0,

@@ -8,8 +8,10 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from aiokafka import ConsumerRecord
+from aiokafka.errors import KafkaTimeoutError
 
 from services.crisis_center.adapters.internal_topics import ensure_internal_topics
 from services.crisis_center.adapters.registries import Registries
@@ -164,3 +166,27 @@ async def test_a_snapshot_ahead_of_its_topic_is_ignored(env: Env) -> None:
     async with registries(env) as running:
         await eventually(lambda: running.caught_up() and running.applied() == 1)
         assert not any("ghost" in r.travellers for r in running.partitions.values())
+
+
+async def test_an_incident_whose_handling_fails_is_read_again(env: Env) -> None:
+    """The incident is read once the registries hold partitions; asking the broker for their ends fails the first
+    time (a broker away): the incident is read again, and its travellers are still sent on."""
+    await ensure_internal_topics(env.settings)
+    await env.send(registration(1))
+    async with registries(env) as running:
+        await eventually(lambda: running.caught_up() and running.applied() == 1)
+        real_end_offsets = running._consumer.end_offsets
+        failures: list[int] = []
+
+        async def end_offsets_failing_once(partitions: list[Any]) -> dict[Any, int]:
+            if not failures:
+                failures.append(1)
+                raise KafkaTimeoutError("the broker is away")
+            return await real_end_offsets(partitions)
+
+        running._consumer.end_offsets = end_offsets_failing_once  # type: ignore[method-assign]
+        await env.send(quake())
+        await eventually(lambda: any("t1" in r.held for r in running.partitions.values()), timeout=10)
+        assert failures == [1] and running.holding() == 0
+    commands = await sent(env)
+    assert [(c.traveller_id, c.country) for c in commands if isinstance(c, TravellerUpsert)] == [("t1", "TR")]
