@@ -259,13 +259,16 @@ class Registries:
 
     # incidents ------------------------------------------------------------------------------------------------
     async def _read_incidents(self) -> None:
-        batches = await self._incidents.getmany(timeout_ms=0, max_records=500)
-        for tp, records in batches.items():
+        batches = list((await self._incidents.getmany(timeout_ms=0, max_records=500)).items())
+        for index, (tp, records) in enumerate(batches):
             for record in records:
                 try:
                     await self._incident(record)
-                except BaseException:  # the broker away (end offsets), or a stop: read it again next time
+                except BaseException:  # the broker away (end offsets), or a stop: read them again next time
                     self._incidents.seek(tp, record.offset)
+                    for later, unread in batches[index + 1:]:
+                        if unread:
+                            self._incidents.seek(later, unread[0].offset)
                     raise
 
     def holding(self) -> int:

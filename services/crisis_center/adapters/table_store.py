@@ -4,7 +4,7 @@ faust-streaming's `rocksdb.Store` releases a partition's database by dropping it
 every rebalance for every table (revoked partitions or not) and at stop: the database's lock goes when the
 object is collected. A full collection walks every object of the process. With the registries' 1,000,000
 travellers in memory that is about 0.3 s per call and a dozen calls per rebalance, with the GIL held: the whole
-worker stood still for seconds at each rebalance and at stop (py-spy: 15 % of a cold start and restart).
+worker stood still for seconds at each rebalance and at stop (py-spy: 12-15 % of a cold start and restart).
 
 rocksdict's `Rdict.close()` flushes and releases the database (and its lock) at once, so this store closes what
 it drops. `install()` makes `rocksdb://` (FAUST_STORE) name it in this process.
